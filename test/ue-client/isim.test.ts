@@ -1,0 +1,247 @@
+/**
+ * The software ISIM (TS 33.102 §6.3.3 with Annex C.2, TS 31.103 AUTHENTICATE outcomes) against an HE simulated with
+ * lib/aka, and its crash-safe state file.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, mkdir, stat, open as openFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AkaError, DELTA, Milenage, decodeAuts, generateVector, makeSqn, nextSqn, resyncDecision, type AuthVector,
+} from '../../lib/aka/index.ts';
+import { Isim, type IsimAuthResult, type IsimCredentials } from '../../ue-client/isim.ts';
+import { hex, set1 } from '../aka/vectors.ts';
+
+const v = set1();
+const he = Milenage.fromOp(hex(v.K), hex(v.OP));
+const AMF = hex('0000');
+const creds: IsimCredentials = {
+  k: hex(v.K), op: hex(v.OP), impi: 'alice@ims.example.net', impus: ['sip:alice@ims.example.net', 'tel:+15550100'],
+  domain: 'ims.example.net',
+};
+
+const tempDirs: string[] = [];
+after(() => Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'isim-test-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+async function tempFile(): Promise<string> {
+  return join(await tempDir(), 'isim.json');
+}
+
+function isCode(code: string) {
+  return (e: unknown): boolean => e instanceof AkaError && e.code === code;
+}
+
+function ok(r: IsimAuthResult, av: AuthVector): void {
+  assert.ok(!('syncFailure' in r), 'expected success');
+  assert.deepEqual(r, { res: av.xres, ck: av.ck, ik: av.ik });
+}
+
+function syncFailure(r: IsimAuthResult): Buffer {
+  assert.ok('syncFailure' in r, 'expected a sync failure');
+  assert.equal(r.syncFailure.length, 14);
+  return r.syncFailure;
+}
+
+const vector = (sqn: bigint, amf = AMF): AuthVector => generateVector({ milenage: he, sqn, amf });
+
+test('isim: a new ISIM accepts a fresh SQN and returns RES/CK/IK (33.102 §6.3.3)', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const av = vector(nextSqn(0n));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  assert.equal(isim.impi, creds.impi);
+  assert.deepEqual(isim.impus, creds.impus);
+  assert.equal(isim.domain, creds.domain);
+});
+
+test('isim: AMF is taken from AUTN', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const av = vector(makeSqn(3n, 3), hex('8000'));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+});
+
+test('isim: OPc provisioning behaves like OP', async () => {
+  const isim = await Isim.open(await tempFile(), { ...creds, op: undefined, opc: hex(v.OPc) });
+  const av = vector(makeSqn(1n, 0));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  assert.equal(isim.toJSON().opVariant, 'opc');
+});
+
+test('isim: a replayed SQN gives AUTS that the HE decodes to SQN_MS with a valid MAC-S; resync then succeeds', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const sqn = makeSqn(40n, 7);
+  const av = vector(sqn);
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  const r = await isim.authenticate(av.rand, av.autn);
+  assert.equal('reason' in r && r.reason, 'replay');
+  assert.deepEqual(decodeAuts(he, av.rand, syncFailure(r)), { sqnMs: sqn, macValid: true });
+  // The HE was behind (last issued SEQ 39): reset from SQN_MS and issue a vector the ISIM accepts.
+  const d = resyncDecision(makeSqn(39n, 6), sqn);
+  assert.equal(d.keep, false);
+  const fresh = vector(nextSqn(d.newLastSqn));
+  ok(await isim.authenticate(fresh.rand, fresh.autn), fresh);
+});
+
+test('isim: a flipped MAC bit is a MAC failure (no AUTS) and leaves the state untouched', async () => {
+  const file = await tempFile();
+  const isim = await Isim.open(file, creds);
+  const av = vector(makeSqn(5n, 5));
+  const before = await readFile(file, 'utf8');
+  for (const bit of [0, 50, 64, 127]) {
+    const autn = Buffer.from(av.autn);
+    autn[bit >> 3] = (autn[bit >> 3] as number) ^ (0x80 >> (bit & 7));
+    await assert.rejects(isim.authenticate(av.rand, autn), isCode('ERR_AKA_MAC_FAILURE'), `bit ${bit}`);
+  }
+  assert.equal(await readFile(file, 'utf8'), before);
+  ok(await isim.authenticate(av.rand, av.autn), av);
+});
+
+test('isim: wrong RAND/AUTN lengths are ERR_AKA_INPUT', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  await assert.rejects(isim.authenticate(Buffer.alloc(15), Buffer.alloc(16)), isCode('ERR_AKA_INPUT'));
+  await assert.rejects(isim.authenticate(Buffer.alloc(16), Buffer.alloc(14)), isCode('ERR_AKA_INPUT'));
+});
+
+test('isim: 32 outstanding vectors are accepted in any order (Annex C.2.2, one per IND slot)', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const avs: AuthVector[] = [];
+  let sqn = makeSqn(1000n, 0);
+  for (let i = 0; i < 32; i++) avs.push(vector((sqn = nextSqn(sqn))));
+  const order = [5, 31, 0, 17, 2, 30, 1, 16, 3, 29, 4, 18, 6, 28, 7, 19, 8, 27, 9, 20, 10, 26, 11, 21, 12, 25, 13, 22, 14, 24, 15, 23];
+  assert.equal(new Set(order).size, 32);
+  for (const i of order) ok(await isim.authenticate(avs[i]!.rand, avs[i]!.autn), avs[i]!);
+  for (const av of avs) syncFailure(await isim.authenticate(av.rand, av.autn));
+});
+
+test('isim: a SEQ jump of more than Δ = 2^28 is a sync failure (Annex C.2.1); within Δ it is accepted', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const base = makeSqn(10n, 1);
+  const av0 = vector(base);
+  ok(await isim.authenticate(av0.rand, av0.autn), av0);
+  const far = vector(makeSqn(10n + DELTA + 1n, 2));
+  const r = await isim.authenticate(far.rand, far.autn);
+  assert.equal('reason' in r && r.reason, 'delta');
+  const { sqnMs, macValid } = decodeAuts(he, far.rand, syncFailure(r));
+  assert.equal(macValid, true);
+  assert.equal(sqnMs, base);
+  assert.equal(resyncDecision(makeSqn(10n + DELTA + 1n, 2), sqnMs).wentDown, true);
+  const edge = vector(makeSqn(10n + DELTA, 3));
+  ok(await isim.authenticate(edge.rand, edge.autn), edge);
+});
+
+test('isim: digest §4.3 pitfall — SQNs with SEQ 0 are never fresh; AUTS then carries SQN_MS 0', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const av = vector(0x1fn);
+  const r = await isim.authenticate(av.rand, av.autn);
+  assert.deepEqual(decodeAuts(he, av.rand, syncFailure(r)), { sqnMs: 0n, macValid: true });
+});
+
+test('isim: state survives a restart — a re-opened ISIM refuses SQNs accepted before', async () => {
+  const file = await tempFile();
+  const first = await Isim.open(file, creds);
+  const av = vector(makeSqn(77n, 9));
+  ok(await first.authenticate(av.rand, av.autn), av);
+  // A second instance, as after a process restart, without credentials: everything comes from the file.
+  const second = await Isim.open(file);
+  assert.deepEqual(second.toJSON(), first.toJSON());
+  const r = await second.authenticate(av.rand, av.autn);
+  assert.equal(decodeAuts(he, av.rand, syncFailure(r)).sqnMs, makeSqn(77n, 9));
+  // Same credentials again are fine (idempotent provisioning).
+  await Isim.open(file, creds);
+});
+
+test('isim: the state file is replaced atomically (temp + fsync + rename) before success is returned', async () => {
+  const file = await tempFile();
+  const isim = await Isim.open(file, creds);
+  assert.equal((await stat(file)).mode & 0o777, 0o600, 'the file carries K');
+  const inodeBefore = (await stat(file)).ino;
+  const oldText = await readFile(file, 'utf8');
+  const oldHandle = await openFile(file, 'r');
+  try {
+    const av = vector(makeSqn(12n, 12));
+    ok(await isim.authenticate(av.rand, av.autn), av);
+    // Already durable when authenticate resolved: the file names SEQ 12 in slot 12.
+    const now = JSON.parse(await readFile(file, 'utf8')) as { sqn: { seqMs: string[] } };
+    assert.equal(now.sqn.seqMs[12], '12');
+    // Rename, not rewrite in place: a new inode, and the old one still holds the complete old content.
+    assert.notEqual((await stat(file)).ino, inodeBefore);
+    assert.equal(await oldHandle.readFile('utf8'), oldText);
+  } finally {
+    await oldHandle.close();
+  }
+  assert.deepEqual(await readdir(join(file, '..')), ['isim.json'], 'no temp file left behind');
+});
+
+test('isim: when the state cannot be written no RES is released, and the SQN stays used', async () => {
+  const file = await tempFile();
+  const dir = join(file, '..');
+  const isim = await Isim.open(file, creds);
+  const av = vector(makeSqn(20n, 1));
+  await rm(dir, { recursive: true });
+  await assert.rejects(isim.authenticate(av.rand, av.autn), isCode('ERR_AKA_STATE'));
+  await mkdir(dir);
+  syncFailure(await isim.authenticate(av.rand, av.autn));
+  const next = vector(makeSqn(21n, 2));
+  ok(await isim.authenticate(next.rand, next.autn), next);
+  assert.equal(JSON.parse(await readFile(file, 'utf8')).sqn.seqMs[1], '20');
+});
+
+test('isim: concurrent authenticate calls with one vector succeed once', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const av = vector(makeSqn(3n, 0));
+  const results = await Promise.all([1, 2, 3].map(() => isim.authenticate(av.rand, av.autn)));
+  assert.equal(results.filter((r) => !('syncFailure' in r)).length, 1);
+});
+
+test('isim: reset() zeroes SEQ_MS and persists it', async () => {
+  const file = await tempFile();
+  const isim = await Isim.open(file, creds);
+  const av = vector(makeSqn(9n, 4));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  await isim.reset();
+  assert.equal(isim.toJSON().sqnMs, '000000000000');
+  const reopened = await Isim.open(file);
+  assert.ok(reopened.toJSON().seqMs.every((s) => s === '0'));
+  ok(await reopened.authenticate(av.rand, av.autn), av);
+});
+
+test('isim: toJSON shows identities and SQN state, never K, OP or OPc', async () => {
+  const isim = await Isim.open(await tempFile(), creds);
+  const av = vector(makeSqn(33n, 8));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  const view = isim.toJSON();
+  assert.equal(view.sqnMs, makeSqn(33n, 8).toString(16).padStart(12, '0'));
+  assert.equal(view.seqMs.length, 32);
+  const text = JSON.stringify(view);
+  for (const secret of [v.K, v.OP, v.OPc]) assert.ok(!text.includes(secret));
+});
+
+test('isim: open refuses a missing file without credentials, a corrupt file, and other credentials', async () => {
+  const file = await tempFile();
+  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  await assert.rejects(Isim.open(file, { ...creds, opc: hex(v.OPc) }), isCode('ERR_AKA_INPUT'));
+  await assert.rejects(Isim.open(file, { ...creds, impus: [] }), isCode('ERR_AKA_INPUT'));
+  await Isim.open(file, creds);
+  await assert.rejects(Isim.open(file, { ...creds, k: Buffer.alloc(16, 1) }), isCode('ERR_AKA_STATE'));
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.slice(0, 40));
+  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  const json = JSON.parse(text) as Record<string, unknown>;
+  await writeFile(file, JSON.stringify({ ...json, opc: v.OPc }));
+  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  await writeFile(file, JSON.stringify({ ...json, sqn: { indBits: 5, seqMs: ['1'] } }));
+  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+});
+
+test('isim: creating an ISIM makes missing parent directories', async () => {
+  const file = join(await tempDir(), 'a', 'b', 'isim.json');
+  const isim = await Isim.open(file, creds);
+  assert.equal(isim.toJSON().file, file);
+  assert.equal((await stat(join(file, '..'))).mode & 0o777, 0o700);
+});
