@@ -1,0 +1,54 @@
+/**
+ * tshark as an independent Diameter/SIP decoder: capture on loopback, then read the capture back with the
+ * dissectors and count malformed packets and expert warnings.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Capture {
+  file: string;
+  /** Stops the capture and waits until the file is complete. */
+  stop(): Promise<void>;
+}
+
+/** Starts capturing loopback traffic matching the BPF `filter`; resolves once tshark is capturing. */
+export async function startCapture(filter: string): Promise<Capture> {
+  const file = join(mkdtempSync(join(tmpdir(), 'mcx-pcap-')), 'capture.pcapng');
+  const child = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('tshark did not start: ' + err)), 10000);
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/Capturing on/.test(err)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once('exit', () => reject(new Error('tshark exited: ' + err)));
+  });
+  return {
+    file,
+    async stop() {
+      // give the kernel a moment to hand over the last packets before the capture ends
+      await new Promise((r) => setTimeout(r, 300));
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+/** Decodes `file` with Diameter on `port` and returns the text of every packet plus the expert summary. */
+export async function decodeDiameter(file: string, port: number): Promise<{ verbose: string; expert: string; fields: string[][] }> {
+  const decodeAs = ['-d', `tcp.port==${port},diameter`];
+  const verbose = (await run('tshark', ['-r', file, ...decodeAs, '-V'], { maxBuffer: 64 << 20 })).stdout;
+  const expert = (await run('tshark', ['-r', file, ...decodeAs, '-q', '-z', 'expert,warn'], { maxBuffer: 16 << 20 })).stdout;
+  const f = (await run('tshark', ['-r', file, ...decodeAs, '-Y', 'diameter', '-T', 'fields', '-E', 'separator=|', '-e', 'diameter.cmd.code', '-e', 'diameter.flags.request', '-e', 'diameter.Result-Code'], { maxBuffer: 16 << 20 })).stdout;
+  return { verbose, expert, fields: f.split('\n').filter(Boolean).map((l) => l.split('|')) };
+}
