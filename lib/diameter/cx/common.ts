@@ -1,0 +1,172 @@
+/**
+ * What every Cx request and answer shares (29.229 §6.1): Session-Id, Vendor-Specific-Application-Id {10415,
+ * Auth-Application-Id 16777216}, Auth-Session-State NO_STATE_MAINTAINED, Origin/Destination, R+P flags on requests and
+ * P on answers, and exactly one of Result-Code / Experimental-Result on answers.
+ */
+import type { Avp, DiameterMessage } from '../codec.ts';
+import { answerFor, errorAnswerFor, requestOfError } from '../answer.ts';
+import type { AnswerableRequest } from '../answer.ts';
+import type { AvpEntry, AvpPair } from '../build.ts';
+import { buildRequest } from '../build.ts';
+import { getValue, requireValue } from '../read.ts';
+import { AuthSessionState, isProtocolError, ResultCode } from '../constants.ts';
+import { DiameterError } from '../errors.ts';
+import type { CommandAbbrev } from '../dictionary/index.ts';
+import { CX_APPLICATION_ID, CX_VENDOR_ID } from './constants.ts';
+import type { CxResult } from './constants.ts';
+
+/** Routing fields every Cx request carries. */
+export interface CxRequestBase {
+  sessionId: string;
+  originHost: string;
+  originRealm: string;
+  destinationRealm: string;
+  destinationHost?: string;
+  /** End-to-End identifier (the peer layer assigns Hop-by-Hop; set it here only for tests). */
+  endToEnd?: number;
+  hopByHop?: number;
+}
+
+/** Fields every Cx answer carries. */
+export interface CxAnswerBase {
+  originHost: string;
+  originRealm: string;
+  result: CxResult;
+}
+
+/** `Vendor-Specific-Application-Id { Vendor-Id 10415, Auth-Application-Id 16777216 }`. */
+export const CX_VSAI: AvpPair = ['Vendor-Specific-Application-Id', [['Vendor-Id', CX_VENDOR_ID], ['Auth-Application-Id', CX_APPLICATION_ID]]];
+/** `Auth-Session-State NO_STATE_MAINTAINED`. */
+export const NO_STATE: AvpPair = ['Auth-Session-State', AuthSessionState.NO_STATE_MAINTAINED];
+
+/**
+ * Builds a Cx request: the common head, then `body`, in 29.229 order.
+ * @param abbrev the request abbreviation.
+ * @param base routing fields.
+ * @param body the command-specific AVPs.
+ */
+export function cxRequest(abbrev: CommandAbbrev, base: CxRequestBase, body: readonly (AvpEntry | undefined)[]): DiameterMessage {
+  return buildRequest(
+    abbrev,
+    [
+      ['Session-Id', base.sessionId],
+      CX_VSAI,
+      NO_STATE,
+      ['Origin-Host', base.originHost],
+      ['Origin-Realm', base.originRealm],
+      base.destinationHost === undefined ? undefined : ['Destination-Host', base.destinationHost],
+      ['Destination-Realm', base.destinationRealm],
+      ...body,
+    ],
+    { hopByHop: base.hopByHop, endToEnd: base.endToEnd },
+  );
+}
+
+/** Entries for a result: Result-Code or Experimental-Result. */
+export function resultEntries(result: CxResult): AvpEntry[] {
+  if (result.experimentalResult) {
+    const { vendorId, code } = result.experimentalResult;
+    return [['Experimental-Result', [['Vendor-Id', vendorId], ['Experimental-Result-Code', code]]]];
+  }
+  return [['Result-Code', result.resultCode]];
+}
+
+/**
+ * Builds a Cx answer to `request`: Session-Id, VSAI, result, Auth-Session-State, Origin-*, then `body`; Proxy-Info is
+ * copied from the request.
+ */
+export function cxAnswer(request: AnswerableRequest, base: CxAnswerBase, body: readonly (AvpEntry | undefined)[]): DiameterMessage {
+  return answerFor(request, [
+    CX_VSAI,
+    ...resultEntries(base.result),
+    NO_STATE,
+    ['Origin-Host', base.originHost],
+    ['Origin-Realm', base.originRealm],
+    ...body,
+  ]);
+}
+
+/** Origin and diagnostics of a Cx error answer. */
+export interface CxErrorOptions {
+  originHost: string;
+  originRealm: string;
+  failedAvp?: Avp;
+  errorMessage?: string;
+}
+
+/**
+ * The answer a Cx server sends when it cannot process a request: 3xxx as an RFC 6733 §7.2 E-bit answer; other codes
+ * (base 5xxx or an Experimental-Result) as a well-formed Cx answer with the Failed-AVP, as Cx clients expect.
+ */
+export function cxErrorAnswer(request: AnswerableRequest, result: CxResult, options: CxErrorOptions): DiameterMessage {
+  if (result.resultCode !== undefined && isProtocolError(result.resultCode)) {
+    return errorAnswerFor(request, result.resultCode, options);
+  }
+  return cxAnswer(request, { ...options, result }, [
+    options.errorMessage === undefined ? undefined : ['Error-Message', options.errorMessage],
+    options.failedAvp === undefined ? undefined : ['Failed-AVP', [options.failedAvp]],
+  ]);
+}
+
+/**
+ * The Cx answer for a DiameterError thrown while decoding, validating or reading a received Cx request (its
+ * Result-Code, Failed-AVP and message), shaped by {@link cxErrorAnswer}.
+ * @returns undefined when nothing may be answered: the header was unreadable, or the message was an answer.
+ */
+export function cxErrorAnswerForError(err: DiameterError, options: Omit<CxErrorOptions, 'failedAvp'>): DiameterMessage | undefined {
+  const request = requestOfError(err);
+  if (!request) return undefined;
+  return cxErrorAnswer(request, { resultCode: err.resultCode ?? ResultCode.UNABLE_TO_COMPLY }, {
+    errorMessage: err.message, ...options, ...(err.failedAvp ? { failedAvp: err.failedAvp } : {}),
+  });
+}
+
+/**
+ * The routing fields of a received Cx request (identifiers stay in the message header).
+ * @throws DiameterError 5005 when a required one is absent.
+ */
+export function readCxRequestBase(msg: DiameterMessage): CxRequestBase {
+  const destinationHost = getValue(msg, 'Destination-Host');
+  return {
+    sessionId: requireValue(msg, 'Session-Id'),
+    originHost: requireValue(msg, 'Origin-Host'),
+    originRealm: requireValue(msg, 'Origin-Realm'),
+    destinationRealm: requireValue(msg, 'Destination-Realm'),
+    ...(destinationHost === undefined ? {} : { destinationHost }),
+  };
+}
+
+/**
+ * The outcome of a Cx answer.
+ * @throws DiameterError MISSING_AVP when it has neither Result-Code nor Experimental-Result, CONTRADICTING_AVPS when
+ *   it has both.
+ */
+export function readCxResult(msg: DiameterMessage): CxResult {
+  const resultCode = getValue(msg, 'Result-Code');
+  const er = getValue(msg, 'Experimental-Result');
+  if (resultCode !== undefined && er !== undefined) {
+    throw new DiameterError('CONTRADICTING_AVPS', 'answer has both Result-Code and Experimental-Result');
+  }
+  if (er !== undefined) {
+    return { experimentalResult: { vendorId: requireValue(er, 'Vendor-Id'), code: requireValue(er, 'Experimental-Result-Code') } };
+  }
+  if (resultCode === undefined) {
+    throw new DiameterError('MISSING_AVP', 'answer has neither Result-Code nor Experimental-Result');
+  }
+  return { resultCode };
+}
+
+/** Origin and outcome of a received Cx answer. */
+export interface CxAnswerData extends CxAnswerBase {
+  sessionId: string;
+}
+
+/** Reads the common part of a Cx answer. */
+export function readCxAnswerBase(msg: DiameterMessage): CxAnswerData {
+  return {
+    sessionId: requireValue(msg, 'Session-Id'),
+    originHost: requireValue(msg, 'Origin-Host'),
+    originRealm: requireValue(msg, 'Origin-Realm'),
+    result: readCxResult(msg),
+  };
+}
