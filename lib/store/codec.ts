@@ -1,0 +1,87 @@
+/**
+ * How both store implementations turn values into bytes and check arguments, so they agree on every edge: a value is
+ * stored as canonical JSON (object keys sorted), which makes `compareAndDelete` independent of key order.
+ */
+import { StoreError } from './errors.ts';
+
+/** Key prefix of every Redis key the store writes, unless `keyPrefix` says otherwise. */
+export const DEFAULT_KEY_PREFIX = 'mcx:';
+
+/** Options of `set` and `setIfAbsent`. */
+export interface SetOptions {
+  /** Time to live in milliseconds (a positive integer); without it the record stays until deleted. */
+  ttlMs?: number;
+}
+
+function canonical(this: unknown, key: string, value: unknown): unknown {
+  // `this[key]` is the value before toJSON(): a Buffer would otherwise slip through as {type, data}.
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) {
+    throw new StoreError('ERR_STORE_INPUT', 'binary values must be encoded (hex) by the caller');
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new StoreError('ERR_STORE_INPUT', 'NaN and Infinity are not JSON');
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const src = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(src).sort()) out[k] = src[k];
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Canonical JSON of `value`.
+ * @throws StoreError `ERR_STORE_INPUT` when `value` is not JSON-serialisable (undefined, bigint, Buffer, NaN, cycles).
+ */
+export function encodeValue(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, canonical);
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    throw new StoreError('ERR_STORE_INPUT', `value is not JSON-serialisable: ${(e as Error).message}`, { cause: e });
+  }
+  if (text === undefined) throw new StoreError('ERR_STORE_INPUT', 'value is not JSON-serialisable (undefined)');
+  return text;
+}
+
+/**
+ * Parses a stored value.
+ * @param where names the key for the error message.
+ * @throws StoreError `ERR_STORE_CORRUPT` when the stored text is not JSON (written by something else).
+ */
+export function decodeValue<T>(text: string, where: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new StoreError('ERR_STORE_CORRUPT', `${where}: stored value is not JSON`, { cause: e });
+  }
+}
+
+/** Throws `ERR_STORE_INPUT` unless `key` is a non-empty string. */
+export function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new StoreError('ERR_STORE_INPUT', 'key must be a non-empty string');
+  }
+}
+
+/** Throws `ERR_STORE_INPUT` unless `prefix` is a string (empty lists everything). */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string') throw new StoreError('ERR_STORE_INPUT', 'prefix must be a string');
+}
+
+/**
+ * The TTL of `opts`, checked.
+ * @returns the TTL in milliseconds, or undefined for a record without expiry.
+ * @throws StoreError `ERR_STORE_INPUT` unless the TTL is a positive safe integer.
+ */
+export function ttlOf(opts: SetOptions | undefined): number | undefined {
+  const ttl = opts?.ttlMs;
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl <= 0) {
+    throw new StoreError('ERR_STORE_INPUT', 'ttlMs must be a positive integer');
+  }
+  return ttl;
+}

@@ -1,0 +1,312 @@
+/**
+ * Durability of the memory store: an append-only JSON-lines journal with group commit, a snapshot written at open
+ * (and when the journal grows past a limit), and a lock file so two processes never share a state directory (two HSS
+ * processes on one journal would hand out the same SQNs).
+ *
+ * Files in the state directory:
+ * - `store.snapshot.jsonl`: a header line `{"o":"snapshot","v":1}`, then one entry per record and counter. Replaced
+ *   atomically (temp file, fsync, rename, fsync of the directory), so it is never torn: any bad line is corruption.
+ * - `store.journal.jsonl`: entries appended since the snapshot, each fdatasync'ed before its caller's promise resolves.
+ *   A crash mid-write can leave the last line torn; that line never resolved a promise, so it is dropped.
+ * - `store.lock`: `{"pid","host"}` of the owner; a lock whose process is dead on this host is taken over.
+ *
+ * Entries: `{"o":"set","k":key,"v":value,"x":expiresAtEpochMs?}`, `{"o":"del","k":key}`, `{"o":"sqn","k":key,"v":"decimal"}`.
+ * Replaying the journal over a snapshot that already contains its effects gives the same state (each key ends with
+ * its last entry), which is why a crash between writing a snapshot and truncating the journal is harmless.
+ */
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { StoreError } from './errors.ts';
+
+/** Name of the snapshot in the state directory. */
+export const SNAPSHOT_FILE = 'store.snapshot.jsonl';
+/** Name of the journal in the state directory. */
+export const JOURNAL_FILE = 'store.journal.jsonl';
+/** Name of the lock file in the state directory. */
+export const LOCK_FILE = 'store.lock';
+/** First line of every snapshot; `v` changes when the entry format does. */
+export const SNAPSHOT_HEADER = '{"o":"snapshot","v":1}';
+
+/** One journal or snapshot entry, as parsed. */
+export type LogEntry =
+  | { o: 'set'; k: string; v: unknown; x?: number }
+  | { o: 'del'; k: string }
+  | { o: 'sqn'; k: string; v: string };
+
+/** The journal line of a record write; `json` is the value's canonical JSON, spliced in as is. */
+export function setLine(k: string, json: string, expiresAt: number | undefined): string {
+  return `{"o":"set","k":${JSON.stringify(k)},"v":${json}${expiresAt === undefined ? '' : `,"x":${expiresAt}`}}`;
+}
+
+/** The journal line of a record deletion. */
+export function delLine(k: string): string {
+  return `{"o":"del","k":${JSON.stringify(k)}}`;
+}
+
+/** The journal line of a counter value (exact after setSqn/resync, a reservation mark after an allocation). */
+export function sqnLine(k: string, v: bigint): string {
+  return `{"o":"sqn","k":${JSON.stringify(k)},"v":"${v}"}`;
+}
+
+function asEntry(line: string): LogEntry | undefined {
+  let e: unknown;
+  try {
+    e = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (e === null || typeof e !== 'object') return undefined;
+  const r = e as Record<string, unknown>;
+  if (typeof r.k !== 'string' || r.k === '') return undefined;
+  if (r.o === 'del') return r as LogEntry;
+  if (r.o === 'sqn' && typeof r.v === 'string') return r as LogEntry;
+  if (r.o === 'set' && 'v' in r && (r.x === undefined || Number.isSafeInteger(r.x))) return r as LogEntry;
+  return undefined;
+}
+
+/**
+ * Reads a snapshot or journal file and hands each entry to `apply`, in order. A missing file reads as empty.
+ * @param tornTailOk true for the journal: an unreadable last line is dropped (logged) instead of failing.
+ * @throws StoreError `ERR_STORE_CORRUPT` naming the file and line of the first bad entry, or a thrown `apply` error.
+ */
+export async function readLog(
+  path: string, kind: 'snapshot' | 'journal', apply: (e: LogEntry, where: string) => void, logger: Logger,
+): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new StoreError('ERR_STORE_IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (kind === 'snapshot' && lines[0] !== SNAPSHOT_HEADER) {
+    throw new StoreError('ERR_STORE_CORRUPT', `${path}:1: not a store snapshot (expected ${SNAPSHOT_HEADER})`);
+  }
+  for (let i = kind === 'snapshot' ? 1 : 0; i < lines.length; i++) {
+    const where = `${path}:${i + 1}`;
+    const entry = asEntry(lines[i] as string);
+    if (entry === undefined) {
+      if (kind === 'journal' && i === lines.length - 1) {
+        logger.warn({ file: path, line: i + 1 }, 'store: dropping a torn last journal line (crash during a write)');
+        return;
+      }
+      throw new StoreError('ERR_STORE_CORRUPT', `${where}: unreadable ${kind} entry`);
+    }
+    apply(entry, where);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+}
+
+/**
+ * Atomically replaces the snapshot in `dir` with `lines` (the header is added here).
+ * @throws the file system error; the previous snapshot is then untouched.
+ */
+export async function writeSnapshot(dir: string, lines: string[]): Promise<void> {
+  const final = join(dir, SNAPSHOT_FILE);
+  const temp = `${final}.tmp`;
+  const fh = await open(temp, 'w');
+  try {
+    await writeAll(fh, Buffer.from(`${SNAPSHOT_HEADER}\n${lines.length ? `${lines.join('\n')}\n` : ''}`));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(temp, final);
+  await fsyncDir(dir);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock file of `dir`, taking over one left by a dead process on this host.
+ * Two processes taking over the same stale lock at the same instant can race; starting two owners of one state
+ * directory at once after a crash is an operator error this does not fully prevent.
+ * @returns a function that releases the lock.
+ * @throws StoreError `ERR_STORE_LOCKED` when a live process (or one on another host) holds it.
+ */
+export async function acquireLock(dir: string, logger: Logger): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK_FILE);
+  const me = JSON.stringify({ pid: process.pid, host: hostname() });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      try {
+        await writeAll(fh, Buffer.from(me));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new StoreError('ERR_STORE_IO', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    type Owner = { pid?: unknown; host?: unknown };
+    const owner: Owner = await readFile(path, 'utf8').then((t) => JSON.parse(t) as Owner).catch(() => ({}));
+    const pid = typeof owner.pid === 'number' ? owner.pid : undefined;
+    // An unreadable lock is one whose owner died between creating and writing it.
+    const stale = pid === undefined || (owner.host === hostname() && pid !== process.pid && !alive(pid));
+    if (!stale || attempt > 0) {
+      throw new StoreError('ERR_STORE_LOCKED',
+        `state directory ${dir} is in use by pid ${String(owner.pid)} on ${String(owner.host)} (${path}); ` +
+        'one process per state directory, since two would hand out the same SQNs');
+    }
+    logger.warn({ file: path, pid }, 'store: taking over the lock of a process that is gone');
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+interface Batch {
+  lines: string[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every caller awaits it; this only keeps a failure nobody waits for from becoming an unhandled rejection.
+  promise.catch(() => undefined);
+  return { lines: [], promise, resolve, reject };
+}
+
+/** Options of {@link Journal.open}. */
+export interface JournalOptions {
+  /** Journal size past which the state is snapshotted and the journal emptied. */
+  compactBytes: number;
+  /** The current state as snapshot lines (without the header); called synchronously between batches. */
+  snapshot: () => string[];
+  logger: Logger;
+}
+
+/**
+ * The append side of the journal, with group commit: lines appended while a write+fdatasync is under way go out
+ * together in the next one, so concurrent callers share fsyncs.
+ */
+export class Journal {
+  #fh: FileHandle;
+  #dir: string;
+  #opts: JournalOptions;
+  #bytes: number;
+  #pending: Batch | null = null;
+  #inflight: Batch | null = null;
+  #runner: Promise<void> | null = null;
+  #failed: StoreError | null = null;
+
+  private constructor(fh: FileHandle, dir: string, bytes: number, opts: JournalOptions) {
+    this.#fh = fh;
+    this.#dir = dir;
+    this.#bytes = bytes;
+    this.#opts = opts;
+  }
+
+  /** Opens (creating if needed) the journal of `dir` for appending and empties it (the caller just snapshotted). */
+  static async open(dir: string, opts: JournalOptions): Promise<Journal> {
+    const fh = await open(join(dir, JOURNAL_FILE), 'a');
+    await fh.truncate(0);
+    await fh.datasync();
+    return new Journal(fh, dir, 0, opts);
+  }
+
+  /** The write failure that stopped the journal, if any. */
+  get failed(): StoreError | null {
+    return this.#failed;
+  }
+
+  /**
+   * Queues one entry line.
+   * @returns a promise that resolves once the line is on disk (fdatasync), or rejects with `ERR_STORE_IO`.
+   */
+  append(line: string): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    this.#pending ??= newBatch();
+    this.#pending.lines.push(line);
+    // Starting on a microtask lets a synchronous burst of appends share the first write too.
+    this.#runner ??= Promise.resolve().then(() => this.#run());
+    return this.#pending.promise;
+  }
+
+  /** Resolves when every line appended so far is on disk. */
+  whenSynced(): Promise<void> {
+    return (this.#pending ?? this.#inflight)?.promise ?? Promise.resolve();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#pending) {
+      const batch = this.#pending;
+      this.#pending = null;
+      this.#inflight = batch;
+      try {
+        const buf = Buffer.from(`${batch.lines.join('\n')}\n`);
+        await writeAll(this.#fh, buf);
+        await this.#fh.datasync();
+        this.#bytes += buf.length;
+      } catch (e) {
+        this.#failed = new StoreError('ERR_STORE_IO', `journal write in ${this.#dir} failed: ${(e as Error).message}`, { cause: e });
+        batch.reject(this.#failed);
+        // Lines queued during the failed write can never be written now.
+        const queued = this.#pending as Batch | null;
+        queued?.reject(this.#failed);
+        this.#pending = null;
+        break;
+      } finally {
+        this.#inflight = null;
+      }
+      batch.resolve();
+      if (this.#bytes > this.#opts.compactBytes) await this.#compact();
+    }
+    this.#runner = null;
+  }
+
+  async #compact(): Promise<void> {
+    try {
+      // Taken synchronously: it may include entries still queued, which replay idempotently after it.
+      await writeSnapshot(this.#dir, this.#opts.snapshot());
+      await this.#fh.truncate(0);
+      await this.#fh.datasync();
+      this.#bytes = 0;
+    } catch (e) {
+      // The journal is still complete, so this is only a missed optimisation; retry after it doubles.
+      this.#opts.compactBytes = this.#bytes * 2;
+      this.#opts.logger.warn({ err: e, dir: this.#dir }, 'store: journal compaction failed');
+    }
+  }
+
+  /** Waits for queued lines to reach the disk, then closes the file. */
+  async close(): Promise<void> {
+    await this.#runner;
+    await this.#fh.close();
+  }
+}

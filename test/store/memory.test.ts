@@ -1,0 +1,170 @@
+/**
+ * The memory store: the shared contract (suite.ts) on a journaled state directory, then what only it has: the
+ * stateDir requirement, reopening, the SQN reservation, torn and corrupt journals, the lock, compaction.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openStore, type Store } from '../../lib/store/store.ts';
+import { code, sqn, storeSuite } from './suite.ts';
+
+const dirs: string[] = [];
+async function freshDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'mcx-store-'));
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('memory store with stateDir: shared contract', () => {
+  let store: Store;
+  before(async () => {
+    store = await openStore('memory', { stateDir: await freshDir() });
+  });
+  after(() => store.close());
+  storeSuite({
+    store: () => store,
+    // One process: "other clients" are concurrent callers of the same store.
+    peer: async () => ({ store, release: async () => undefined }),
+  });
+});
+
+describe('memory store specifics', () => {
+  test('without stateDir it refuses to open unless ephemeral is explicit', async () => {
+    await assert.rejects(openStore('memory'), (e: unknown) => code('ERR_STORE_NOT_DURABLE')(e) && /stateDir/.test((e as Error).message));
+    await assert.rejects(openStore('memory', { stateDir: '' }), code('ERR_STORE_NOT_DURABLE'));
+    const s = await openStore('memory', { ephemeral: true });
+    assert.deepEqual(await s.allocateSqn('a', 2), [sqn(1n, 1), sqn(2n, 2)]);
+    await s.close();
+    await assert.rejects(s.get('a'), code('ERR_STORE_CLOSED'));
+    await assert.rejects(s.allocateSqn('a', 1), code('ERR_STORE_CLOSED'));
+    await s.close();
+  });
+
+  test('reopen keeps records, TTLs, deletions and counters; allocation resumes above the reservation', async () => {
+    const dir = await freshDir();
+    let s = await openStore('memory', { stateDir: dir });
+    await s.set('sub:alice', { impi: 'alice@ims.example.net', k: '00112233' });
+    await s.set('challenge:1', 'x', { ttlMs: 400 });
+    await s.set('gone', 1);
+    await s.delete('gone');
+    await s.set('nonce', 'n1');
+    assert.equal(await s.take('nonce'), 'n1');
+    await s.setSqn('exact', sqn(7n, 3));
+    await s.setSqn('hot', sqn(100n, 0));
+    const issued = await s.allocateSqn('hot', 5);
+    await s.close();
+
+    s = await openStore('memory', { stateDir: dir });
+    assert.deepEqual(await s.get('sub:alice'), { impi: 'alice@ims.example.net', k: '00112233' });
+    assert.equal(await s.get('challenge:1'), 'x');
+    assert.equal(await s.get('gone'), undefined);
+    assert.equal(await s.get('nonce'), undefined);
+    assert.equal(await s.getSqn('exact'), sqn(7n, 3), 'a provisioned counter comes back exactly');
+    // The journal held a mark 1024 SEQs past the last issued SQN (105, IND 5); the counter resumes from it.
+    assert.equal(await s.getSqn('hot'), sqn(105n + 1024n, 5));
+    const next = await s.allocateSqn('hot', 1);
+    assert.ok((next[0] as bigint) > (issued.at(-1) as bigint));
+    assert.deepEqual(next, [sqn(105n + 1025n, 6)]);
+    await sleep(450);
+    assert.equal(await s.get('challenge:1'), undefined, 'the TTL is wall-clock, so it keeps running across restarts');
+    await s.close();
+  });
+
+  test('sqnReserve 0 journals every allocation (group commit): reopen continues right after the last SQN', async () => {
+    const dir = await freshDir();
+    let s = await openStore('memory', { stateDir: dir, sqnReserve: 0 });
+    const runs = await Promise.all([0, 1, 2, 3].map(async () => {
+      const got: bigint[] = [];
+      for (let i = 0; i < 250; i++) got.push(...(await s.allocateSqn('k', 1)));
+      return got;
+    }));
+    assert.equal(new Set(runs.flat()).size, 1000);
+    await s.close();
+    const lines = (await readFile(join(dir, 'store.journal.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 1000);
+    s = await openStore('memory', { stateDir: dir, sqnReserve: 0 });
+    assert.deepEqual(await s.allocateSqn('k', 1), [sqn(1001n, 1001 % 32)]);
+    await s.close();
+  });
+
+  test('a torn last journal line (crash mid-write) is dropped; the rest is kept', async () => {
+    for (const tail of ['{"o":"set","k":"torn","v":{"a":', '\0\0\0\0\0\0', '{"o":"set","k":"bad"}\n']) {
+      const dir = await freshDir();
+      let s = await openStore('memory', { stateDir: dir });
+      await s.set('kept', 1);
+      await s.setSqn('q', 64n);
+      await s.close();
+      await appendFile(join(dir, 'store.journal.jsonl'), tail);
+      s = await openStore('memory', { stateDir: dir });
+      assert.equal(await s.get('kept'), 1);
+      assert.equal(await s.get('torn'), undefined);
+      assert.equal(await s.getSqn('q'), 64n);
+      await s.set('after', 2);
+      await s.close();
+      s = await openStore('memory', { stateDir: dir });
+      assert.equal(await s.get('after'), 2, 'the journal is clean again after the reopen');
+      await s.close();
+    }
+  });
+
+  test('corruption before the last line is ERR_STORE_CORRUPT naming the file and line', async () => {
+    const dir = await freshDir();
+    const s = await openStore('memory', { stateDir: dir });
+    await s.set('a', 1);
+    await s.set('b', 2);
+    await s.set('c', 3);
+    await s.close();
+    const journal = join(dir, 'store.journal.jsonl');
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    lines[1] = '{"o":"set","k":"b","v":2'; // line 2 of 3
+    await writeFile(journal, lines.join('\n'));
+    await assert.rejects(openStore('memory', { stateDir: dir }),
+      (e: unknown) => code('ERR_STORE_CORRUPT')(e) && (e as Error).message.includes(`${journal}:2`));
+    // A bad counter value is corruption too.
+    await writeFile(journal, '{"o":"sqn","k":"q","v":"-5"}\n{"o":"set","k":"a","v":1}\n');
+    await assert.rejects(openStore('memory', { stateDir: dir }),
+      (e: unknown) => code('ERR_STORE_CORRUPT')(e) && (e as Error).message.includes(`${journal}:1`));
+    // The snapshot is written atomically, so any bad line in it is corruption, even the last.
+    await writeFile(journal, '');
+    const snapshot = join(dir, 'store.snapshot.jsonl');
+    await writeFile(snapshot, '{"o":"snapshot","v":1}\n{"o":"set","k":"a","v":1}\n{"o":"set","k":"b"');
+    await assert.rejects(openStore('memory', { stateDir: dir }),
+      (e: unknown) => code('ERR_STORE_CORRUPT')(e) && (e as Error).message.includes(`${snapshot}:3`));
+    await writeFile(snapshot, 'garbage\n');
+    await assert.rejects(openStore('memory', { stateDir: dir }), code('ERR_STORE_CORRUPT'));
+  });
+
+  test('one process per stateDir: a live owner locks it, a dead one is taken over', async () => {
+    const dir = await freshDir();
+    const s = await openStore('memory', { stateDir: dir });
+    await assert.rejects(openStore('memory', { stateDir: dir }), code('ERR_STORE_LOCKED'));
+    await s.close();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    await writeFile(join(dir, 'store.lock'), JSON.stringify({ pid: Number(dead.stdout), host: hostname() }));
+    const t = await openStore('memory', { stateDir: dir });
+    await t.close();
+    await writeFile(join(dir, 'store.lock'), JSON.stringify({ pid: 1, host: 'elsewhere.example' }));
+    await assert.rejects(openStore('memory', { stateDir: dir }), code('ERR_STORE_LOCKED'));
+  });
+
+  test('the journal is compacted while running once it passes compactBytes', async () => {
+    const dir = await freshDir();
+    let s = await openStore('memory', { stateDir: dir, compactBytes: 4096 });
+    for (let i = 0; i < 300; i++) await s.set(`k${i % 10}`, { i, pad: 'x'.repeat(40) });
+    await s.allocateSqn('q', 3);
+    const journal = await readFile(join(dir, 'store.journal.jsonl'), 'utf8');
+    assert.ok(journal.length < 4096 + 200, `journal is ${journal.length} bytes`);
+    await s.close();
+    s = await openStore('memory', { stateDir: dir });
+    for (let i = 0; i < 10; i++) assert.deepEqual(await s.get(`k${i}`), { i: 290 + i, pad: 'x'.repeat(40) });
+    assert.ok(((await s.allocateSqn('q', 1))[0] as bigint) > sqn(3n, 3));
+    await s.close();
+  });
+});
