@@ -1,0 +1,95 @@
+/**
+ * The public types of `DiameterNode` (node.ts): options, handlers, request options, peer snapshots and events.
+ */
+import type { Logger } from '../log.ts';
+import type { DiameterMessage } from './codec.ts';
+import type { ValidateOptions } from './message.ts';
+import type { Dictionary } from './dictionary/index.ts';
+import type { ApplicationSpec } from './capabilities.ts';
+import type { PeerRole, PeerState } from './peer-types.ts';
+import type { PeerTableEvents, ReconnectOptions } from './peer-table.ts';
+import type { RelayOptions } from './router.ts';
+import type { WatchdogOptions, WatchdogState } from './watchdog.ts';
+
+/** Who sent the request a handler is answering. */
+export interface HandlerContext {
+  peer: { originHost: string; originRealm: string; remoteAddress: string };
+}
+
+/**
+ * Answers one request. Throw a DiameterError (e.g. from `requireValue`) to answer with its Result-Code and
+ * Failed-AVP; anything else thrown becomes 5012 UNABLE_TO_COMPLY (and is logged).
+ */
+export type Handler = (request: DiameterMessage, ctx: HandlerContext) => Promise<DiameterMessage> | DiameterMessage;
+
+/** A handler registered up front. */
+export interface HandlerSpec {
+  applicationId: number;
+  commandCode: number;
+  handler: Handler;
+}
+
+/** Node timers (ms). */
+export interface NodeTimeouts {
+  /** Default `request` timeout (default 1000). */
+  requestMs?: number;
+  /** TCP/TLS connect limit (default 3000). */
+  connectMs?: number;
+  /** Wait-I-CEA / Wait-CER limit (default 3000). */
+  capabilitiesMs?: number;
+  /** How long `close` waits for each DPA (default 2000). */
+  dpaMs?: number;
+}
+
+/** Everything a node is made of. */
+export interface DiameterNodeOptions {
+  originHost: string;
+  originRealm: string;
+  /** Applications served or used (advertised in CER/CEA). */
+  applications?: readonly ApplicationSpec[];
+  handlers?: readonly HandlerSpec[];
+  /** Become a relay agent (advertises 0xFFFFFFFF). `true` takes the defaults. */
+  relay?: boolean | RelayOptions;
+  /** Realm routes: realm (or `*`) → Origin-Host of peers, primary first. */
+  routes?: Readonly<Record<string, readonly string[]>>;
+  /** Accept CERs from peers never added with `addPeer` (default true; TLS still authenticates them). */
+  acceptUnknownPeers?: boolean;
+  watchdog?: WatchdogOptions;
+  reconnect?: ReconnectOptions;
+  timeouts?: NodeTimeouts;
+  productName?: string;
+  vendorId?: number;
+  firmwareRevision?: number;
+  /** Default: seconds since the epoch at construction (changes on every restart, as §8.16 wants). */
+  originStateId?: number;
+  hostIpAddresses?: readonly string[];
+  dictionary?: Dictionary;
+  validate?: ValidateOptions;
+  maxMessageSize?: number;
+  logger?: Logger;
+}
+
+/** Routing and timeout of one `request`. */
+export interface NodeRequestOptions {
+  /** Default: the node's `timeouts.requestMs`. */
+  timeoutMs?: number;
+  /** Overrides the request's Destination-Realm for routing. */
+  realm?: string;
+  /** Overrides the request's Destination-Host for routing. */
+  host?: string;
+}
+
+/** A snapshot of one connection. */
+export interface PeerStatus {
+  originHost: string | undefined;
+  originRealm: string | undefined;
+  remoteAddress: string;
+  role: PeerRole;
+  state: PeerState;
+  health: WatchdogState;
+}
+
+/** Node events: the peer table's, plus one per failover. */
+export interface NodeEvents extends PeerTableEvents {
+  failover: { endToEnd: number; from: string; reason: string };
+}
