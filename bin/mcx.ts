@@ -6,8 +6,9 @@ import { UsageError, EXIT_USAGE, type CommandModule } from '../lib/cli.ts';
 import { milenageCommand } from '../lib/aka/cli.ts';
 import { certsCommand } from '../certs/cli.ts';
 import { selfcheckCommand } from '../deploy/selfcheck.ts';
+import { hssCommand } from '../hss/cli.ts';
 
-const modules: CommandModule[] = [selfcheckCommand, milenageCommand, certsCommand];
+const modules: CommandModule[] = [selfcheckCommand, milenageCommand, certsCommand, hssCommand];
 
 const program = new Command('mcx')
   .description('mcx-migrate: MC user migration to a partner MC system with IMS-AKA (TS 23.280 §10.6.2, TS 33.180 §5.1.4.2)')

@@ -1,0 +1,162 @@
+/**
+ * The primary HSS as one running thing (DESIGN §2, table row `hss/`): store → subscribers (CSV loaded at start) →
+ * Cx handlers on a {@link DiameterNode} (TCP, or mutual TLS) → admin API (HTTP, or HTTPS with the same certificate).
+ * `close()` stops in reverse: DPR to every peer (RFC 6733 §5.4), admin API, store.
+ */
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { HostPort } from '../lib/config/address.ts';
+import { formatHostPort } from '../lib/config/address.ts';
+import { CxCommand, CX_APPLICATION_ID } from '../lib/diameter/cx/index.ts';
+import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
+import type { TlsSettings } from '../lib/diameter/node.ts';
+import type { Logger } from '../lib/log.ts';
+import { openStore, type Store } from '../lib/store/store.ts';
+import { createAdminApi } from './admin-api.ts';
+import { ensureAdminToken } from './admin-token.ts';
+import { importSubscriberCsv } from './csv.ts';
+import { DEFAULT_MAX_AUTH_ITEMS, createCxHandlers, type CxContext } from './server.ts';
+import { ServingRegistry } from './serving.ts';
+import { HssStats } from './stats.ts';
+import { SubscriberError, SubscriberRepo } from './subscribers.ts';
+import { VectorIssuer, type RandPolicy } from './vectors.ts';
+
+/** Everything `mcx hss` configures. */
+export interface HssConfig {
+  listen: HostPort;
+  originHost: string;
+  realm: string;
+  /** CSV loaded (with replace) at start. */
+  subscribersCsv?: string;
+  /** `memory`, `redis`, or a redis:// / rediss:// URL. */
+  store: string;
+  stateDir: string;
+  /** Paths of the PEM files: Diameter mutual TLS and admin HTTPS. */
+  tls?: { cert: string; key: string; ca: string[] };
+  randPolicy: RandPolicy;
+  admin: HostPort;
+  adminTokenFile?: string;
+  maxAuthItems?: number;
+  logger: Logger;
+}
+
+/** A started HSS. */
+export interface RunningHss {
+  /** `tcp://host:port` or `tls://host:port`. */
+  diameterUrl: string;
+  /** `http://host:port` or `https://host:port`. */
+  adminUrl: string;
+  /** Where the admin token lives. */
+  adminTokenPath: string;
+  node: DiameterNode;
+  store: Store;
+  ctx: CxContext;
+  /** Graceful stop (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Raised for problems in the configuration's files (CSV, TLS); the CLI turns it into exit status 2. */
+export class HssConfigError extends Error {
+  override readonly name = 'HssConfigError';
+}
+
+async function readTls(tls: NonNullable<HssConfig['tls']>): Promise<TlsSettings> {
+  const read = async (opt: string, path: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (e) {
+      throw new HssConfigError(`--${opt} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return {
+    cert: await read('tls-cert', tls.cert),
+    key: await read('tls-key', tls.key),
+    ca: await Promise.all(tls.ca.map((p) => read('tls-ca', p))),
+  };
+}
+
+/**
+ * Starts the HSS.
+ * @throws HssConfigError for unreadable or invalid files; StoreError when the store cannot be opened (not durable,
+ *   locked, unreachable); listen errors (EADDRINUSE) as they come.
+ */
+export async function startHss(config: HssConfig): Promise<RunningHss> {
+  const log = config.logger;
+  const tls = config.tls ? await readTls(config.tls) : undefined;
+  const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
+  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  const unwind = async () => {
+    for (const f of cleanup.reverse()) await f().catch(() => undefined);
+  };
+  try {
+    const stats = new HssStats();
+    const subscribers = new SubscriberRepo(store, { realm: config.realm, logger: log.child({ component: 'subscribers' }) });
+    if (config.subscribersCsv !== undefined) await loadCsv(subscribers, config.subscribersCsv, log);
+    const ctx: CxContext = {
+      originHost: config.originHost, originRealm: config.realm, subscribers, serving: new ServingRegistry(store), stats,
+      logger: log.child({ component: 'cx' }), maxAuthItems: config.maxAuthItems ?? DEFAULT_MAX_AUTH_ITEMS,
+      vectors: new VectorIssuer({ store, stats, randPolicy: config.randPolicy, logger: log.child({ component: 'vectors' }) }),
+    };
+    // The node validates every request against the dictionary before a handler runs.
+    const cx = createCxHandlers(ctx, { validate: false });
+    const node = new DiameterNode({
+      originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION],
+      logger: log.child({ component: 'diameter' }),
+    });
+    node.handle(CX_APPLICATION_ID, CxCommand.MAR, cx.mar).handle(CX_APPLICATION_ID, CxCommand.SAR, cx.sar)
+      .handle(CX_APPLICATION_ID, CxCommand.UAR, cx.uar).handle(CX_APPLICATION_ID, CxCommand.LIR, cx.lir);
+    cleanup.push(() => node.close());
+    const bound = await node.listen({ ...config.listen, ...(tls ? { tls } : {}) });
+
+    const { token, path: adminTokenPath } = await ensureAdminToken({
+      stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
+    });
+    const admin: FastifyInstance = createAdminApi({
+      subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert as string, key: tls.key as string } } : {}),
+      info: { origin_host: config.originHost, realm: config.realm, rand_policy: config.randPolicy, store: store.kind },
+    });
+    cleanup.push(() => admin.close());
+    if (!tls && !isLoopback(config.admin.host)) {
+      log.warn({ admin: config.admin.host }, 'admin API on a non-loopback address without TLS: the bearer token travels in clear');
+    }
+    await admin.listen({ host: config.admin.host, port: config.admin.port });
+    const addr = admin.server.address();
+    const adminPort = typeof addr === 'object' && addr ? addr.port : config.admin.port;
+
+    const diameterUrl = `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`;
+    const adminUrl = `${tls ? 'https' : 'http'}://${formatHostPort({ host: config.admin.host, port: adminPort })}`;
+    log.info({ diameter: diameterUrl, admin: adminUrl, store: store.kind, rand_policy: config.randPolicy }, 'HSS ready');
+    let closing: Promise<void> | undefined;
+    return {
+      diameterUrl, adminUrl, adminTokenPath, node, store, ctx,
+      close: () => (closing ??= (async () => {
+        log.info('HSS stopping: DPR to peers, admin API, store');
+        await unwind();
+      })()),
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}
+
+async function loadCsv(repo: SubscriberRepo, path: string, log: Logger): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new HssConfigError(`--subscribers ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const recs = await importSubscriberCsv(repo, text, { replace: true });
+    log.info({ file: path, subscribers: recs.length }, 'subscribers loaded from CSV');
+  } catch (e) {
+    if (e instanceof SubscriberError) throw new HssConfigError(`--subscribers ${path}:\n  ${e.message.split('\n').join('\n  ')}`);
+    throw e;
+  }
+}
+
+/** Loopback hosts, where a plain-HTTP admin API exposes nothing to the network. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
