@@ -122,17 +122,11 @@ describe('certs command module', () => {
   });
 });
 
-// bin/mcx.ts imports every role's command module; until they all exist the real CLI cannot start.
-const binMissing = ['lib/aka/cli.ts', 'deploy/selfcheck.ts'].filter((f) => !existsSync(join(ROOT, f)));
-
-describe('bin/mcx.mjs certs', { skip: binMissing.length ? `bin/mcx.ts imports missing ${binMissing.join(', ')}` : false }, () => {
+describe('bin/mcx.mjs certs', () => {
   test('init, refusal without --force (exit 1), usage error (exit 2), show', async () => {
     const dir = join(root, 'spawned');
-    const t = performance.now();
     const ok = await spawnMcx(['certs', 'init', '--dir', dir, ...SYSTEM_ARGS]);
-    const ms = performance.now() - t;
     assert.equal(ok.code, 0, ok.stderr);
-    assert.ok(ms < 10_000, `mcx certs init took ${Math.round(ms)} ms`);
     assert.match(ok.stdout, /wrote PKI to/);
 
     const again = await spawnMcx(['certs', 'init', '--dir', dir, ...SYSTEM_ARGS]);
