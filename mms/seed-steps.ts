@@ -1,0 +1,73 @@
+/**
+ * One log line per seed step (DESIGN §6: "each seed step is one named function or one log line with its step
+ * number"), so the TS 23.280 §10.6.2.2 / §10.6.2.3 text can be read beside the logs of every role: the UE, the
+ * registrar (partner SIP core), the partner and primary MMS, the relay (primary SIP core / IMS) and the HSS (SIP
+ * database) all log through {@link seedStep} with the node that performed the step.
+ */
+import type { Logger } from '../lib/log.ts';
+
+/** The seed flow: §10.6.2.2 (static configuration) or §10.6.2.3 (dynamic configuration). */
+export type SeedFlow = 'static' | 'dynamic';
+
+/** Steps 1–14 of either flow. */
+export type SeedStepNumber = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14;
+
+/** The functional entities of the seed figures, as our roles stand for them. */
+export type SeedNode =
+  | 'ue' // MC service UE (signalling user agent, IdM client)
+  | 'registrar' // SIP core of the partner MC system
+  | 'partner-mms' // migration management server, partner system
+  | 'primary-mms' // migration management server, primary system (dynamic flow)
+  | 'relay' // SIP core / IMS of the primary system
+  | 'hss' // SIP database of the primary system
+  | 'primary-idms'; // IdM server of the primary system (step 1)
+
+/** The clause each flow comes from. */
+export const SEED_CLAUSE: Readonly<Record<SeedFlow, string>> = {
+  static: 'TS 23.280 §10.6.2.2',
+  dynamic: 'TS 23.280 §10.6.2.3',
+};
+
+const COMMON: Readonly<Partial<Record<SeedStepNumber, string>>> = {
+  1: 'UE performs MC service user authentication (TS 33.180)',
+  2: 'UE → partner SIP core: SIP registration request with the partner SIP identities',
+  3: 'partner SIP core → partner MMS: get SIP authentication information request (partner SIP identities)',
+  10: 'partner MMS → partner SIP core: get SIP authentication information response (partner SIP identities, authentication information)',
+  11: 'partner SIP core → UE: SIP authentication challenge',
+  12: 'UE → partner SIP core: SIP authentication challenge response',
+  13: 'partner SIP core → UE: SIP registration response (authentication successful)',
+  14: 'UE is SIP registered in the partner SIP core',
+};
+
+/** A one-line summary of every step, per flow: the default text of {@link seedStep}. */
+export const SEED_STEPS: Readonly<Record<SeedFlow, Readonly<Record<SeedStepNumber, string>>>> = {
+  static: {
+    ...COMMON,
+    4: 'partner MMS determines the primary MMS and the primary SIP identities (static configuration)',
+    5: 'partner MMS → primary SIP core/IMS: get SIP authentication information request (primary SIP identities)',
+    6: 'primary SIP core/IMS → primary HSS: get SIP authentication information request',
+    7: 'primary HSS → primary SIP core/IMS: get SIP authentication information response (authentication vectors)',
+    8: 'primary SIP core/IMS → partner MMS: get SIP authentication information response (primary SIP identities, vectors)',
+    9: 'partner MMS determines the partner SIP identities',
+  } as Record<SeedStepNumber, string>,
+  dynamic: {
+    ...COMMON,
+    4: 'partner MMS recognises the partner SIP identities from the migration binding and determines the primary MMS and identities',
+    5: 'partner MMS → primary MMS: get SIP authentication information request (primary SIP identities)',
+    6: 'primary MMS → primary HSS (via SIP core/IMS): get SIP authentication information request',
+    7: 'primary HSS → primary MMS (via SIP core/IMS): get SIP authentication information response (authentication vectors)',
+    8: 'primary MMS → partner MMS: get SIP authentication information response (primary SIP identities, vectors)',
+    9: 'partner MMS recognises the primary SIP identities from the migration binding and determines the partner SIP identities',
+  } as Record<SeedStepNumber, string>,
+};
+
+/**
+ * Logs one seed step at info level: `step <n>: <text>` with `{ seed, flow, step, node, ...fields }`.
+ * @param node the entity that performed the step (the logging process may be the one that observed it).
+ * @param text what happened, with identities; undefined uses the step's summary from {@link SEED_STEPS}.
+ * @param fields structured detail (identities, result codes, counts); never key material — the logger redacts the
+ *   usual names (`ck`, `ik`, `xres`, …) anyway.
+ */
+export function seedStep(log: Logger, flow: SeedFlow, n: SeedStepNumber, node: SeedNode, text?: string, fields: Record<string, unknown> = {}): void {
+  log.info({ ...fields, seed: SEED_CLAUSE[flow], flow, step: n, node }, `step ${n}: ${text ?? SEED_STEPS[flow][n]}`);
+}

@@ -1,0 +1,43 @@
+/**
+ * TS 23.280 §10.6.2.2 / §10.6.2.3: every step 1–14 of both flows has its one-line text, `seedStep` logs
+ * `step <n>: …` with the clause, flow and node; the agent's settings are checked field by field.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SEED_STEPS, seedStep } from '../../mms/seed-steps.ts';
+import type { SeedStepNumber } from '../../mms/seed-steps.ts';
+import { parseAgentConfig } from '../../mms/config.ts';
+import { UsageError } from '../../lib/cli.ts';
+import { captureLogger } from './fixtures.ts';
+
+test('both flows have a text for each of the 14 steps', () => {
+  for (const flow of ['static', 'dynamic'] as const) {
+    const steps = SEED_STEPS[flow];
+    for (let n = 1; n <= 14; n++) assert.ok((steps[n as SeedStepNumber] ?? '').length > 10, `${flow} step ${n}`);
+  }
+  assert.match(SEED_STEPS.static[5], /primary SIP core\/IMS/);
+  assert.match(SEED_STEPS.dynamic[5], /primary MMS/);
+});
+
+test('seedStep: one info line, step number first, structured fields that cannot be overridden', () => {
+  const { logger, lines } = captureLogger();
+  seedStep(logger, 'static', 6, 'relay', undefined, { step: 99, primaryImpi: 'alice@primary.example' });
+  seedStep(logger, 'dynamic', 13, 'registrar', 'partner SIP core → UE: 200 OK (sip:alice.mig@partner.example)');
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.seed, l.flow, l.step, l.node, l.primaryImpi]), [
+    [30, `step 6: ${SEED_STEPS.static[6]}`, 'TS 23.280 §10.6.2.2', 'static', 6, 'relay', 'alice@primary.example'],
+    [30, 'step 13: partner SIP core → UE: 200 OK (sip:alice.mig@partner.example)', 'TS 23.280 §10.6.2.3', 'dynamic', 13, 'registrar', undefined],
+  ]);
+});
+
+test('agent settings: defaults, and a UsageError naming every bad field', () => {
+  assert.deepEqual(parseAgentConfig({ originHost: 'mms.partner.example', originRealm: 'partner.example', sipUri: 'sip:mms.partner.example' }), {
+    originHost: 'mms.partner.example', originRealm: 'partner.example', sipUri: 'sip:mms.partner.example', topologyHiding: false, primaryTimeoutMs: 1000,
+  });
+  assert.throws(() => parseAgentConfig({ originHost: 'bad host', originRealm: 'partner.example', sipUri: 'http://x', primaryTimeoutMs: 0 }), (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /--originHost: /);
+    assert.match(e.message, /--sipUri: must be a sip: or sips: URI/);
+    assert.match(e.message, /--primaryTimeoutMs: /);
+    return true;
+  });
+});
