@@ -7,11 +7,22 @@ cd "$(dirname "$0")/.."
 # Debian packages behind the tests' real peers, as "command package" pairs.
 peers=(
   "redis-server redis-server"
+  "tshark tshark"
+  "sipp sip-tester"
+  "kamailio kamailio"
+  "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
+  "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"
 )
 missing=()
 for pair in "${peers[@]}"; do
-  read -r cmd pkg <<<"$pair"
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+  read -r cmd spec <<<"$pair"
+  pkg=${spec%%:*}
+  file=${spec#*:}
+  if [ "$file" != "$spec" ]; then
+    [ -e "$file" ] || missing+=("$pkg")  # a module package: its file, not a command, tells whether it is there
+  else
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+  fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -27,7 +27,8 @@ export async function startCapture(filter: string): Promise<Capture> {
       err += d.toString();
       if (/Capturing on/.test(err)) {
         clearTimeout(t);
-        resolve();
+        // tshark says "Capturing on" a little before dumpcap's filter is live: packets of the first moment are lost.
+        setTimeout(resolve, 700);
       }
     });
     child.once('exit', () => reject(new Error('tshark exited: ' + err)));
