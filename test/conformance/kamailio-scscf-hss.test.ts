@@ -16,12 +16,20 @@ import { runSipp, writeAkaScenario, type SippUser } from '../helpers/sipp.ts';
 import { decodeDiameter, startCapture } from '../helpers/tshark.ts';
 
 const REALM = 'ims.mcx.test';
+/** SIPp 3.6.1 reads aka_K/aka_OP as C strings: a key that starts with 0x00 is read as empty (MAC != XMAC). */
+function sippKey(): string {
+  for (;;) {
+    const k = randomBytes(16);
+    if (k[0] !== 0) return k.toString('hex');
+  }
+}
+
 const USERS: SippUser[] = Array.from({ length: 21 }, (_, i) => ({
   domain: REALM,
   impi: `user${i}@${REALM}`,
   impu: `sip:user${i}@${REALM}`,
-  k: randomBytes(16).toString('hex'),
-  op: randomBytes(16).toString('hex'),
+  k: sippKey(),
+  op: sippKey(),
   amf: '8000',
 }));
 
@@ -57,6 +65,7 @@ describe('DESIGN §4: Kamailio S-CSCF ↔ our HSS over Cx, SIPp as the AKA UE', 
     await capture.stop();
     assert.equal(r.code, 0, `sipp exit ${r.code}\n${r.output.slice(-3000)}\n--- kamailio ---\n${kam.proc.output().slice(-3000)}`);
     const d = await decodeDiameter(capture.file, dport);
+    capture.remove();
     const kinds = d.fields.map(([cmd, req, rc]) => `${cmd}/${req === '1' || req === 'True' ? 'R' : 'A'}${rc ? `/${rc}` : ''}`);
     for (const k of ['303/R', '303/A/2001', '301/R', '301/A/2001']) assert.ok(kinds.includes(k), `${k} missing in ${kinds.join(' ')}`);
     assert.doesNotMatch(d.verbose, /Malformed/i);
@@ -69,7 +78,7 @@ describe('DESIGN §4: Kamailio S-CSCF ↔ our HSS over Cx, SIPp as the AKA UE', 
   });
 
   test('a UE whose K differs from the HSS fails (SIPp sees a MAC failure): the 200 above is not a given', async () => {
-    const impostor = { ...(USERS[2] as SippUser), k: randomBytes(16).toString('hex') };
+    const impostor = { ...(USERS[2] as SippUser), k: sippKey() };
     const r = await runSipp(`127.0.0.1:${kam.sipPort}`, writeAkaScenario(impostor, join(dir)), { transport: 'udp', localPort: ports[4] as number, timeoutS: 5 });
     assert.notEqual(r.code, 0);
   });

@@ -1,7 +1,7 @@
 /**
  * Kamailio 5.6 as an S-CSCF talking Cx to our HSS or MMS, from the templates in ../shared/peers/.
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -57,6 +57,7 @@ export async function startKamailio(opts: { realm: string; sipPort: number; diam
     sipPort: opts.sipPort,
     async stop() {
       await proc.stop('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -3,9 +3,9 @@
  * dissectors and count malformed packets and expert warnings.
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -14,6 +14,8 @@ export interface Capture {
   file: string;
   /** Stops the capture and waits until the file is complete. */
   stop(): Promise<void>;
+  /** Deletes the capture file and its folder. */
+  remove(): void;
 }
 
 /** Starts capturing loopback traffic matching the BPF `filter`; resolves once tshark is capturing. */
@@ -36,11 +38,15 @@ export async function startCapture(filter: string): Promise<Capture> {
   return {
     file,
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       // give the kernel a moment to hand over the last packets before the capture ends
       await new Promise((r) => setTimeout(r, 300));
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
       await exited;
+    },
+    remove() {
+      rmSync(dirname(file), { recursive: true, force: true });
     },
   };
 }
