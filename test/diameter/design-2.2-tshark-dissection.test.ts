@@ -5,11 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { encodeMessage } from '../../lib/diameter/codec.ts';
+import { dissectDiameter } from '../helpers/diameter-pcap.ts';
 import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { buildAvp, errorAnswerFor } from '../../lib/diameter/message.ts';
 import {
@@ -48,51 +44,13 @@ function allMessages(): DiameterMessage[] {
   ];
 }
 
-/** A pcap (LINKTYPE_RAW) of one TCP connection carrying each message in its own segment, sequence numbers right. */
-function pcap(messages: DiameterMessage[]): Buffer {
-  const parts: Buffer[] = [Buffer.from('d4c3b2a1020004000000000000000000ffff000065000000', 'hex')];
-  const seq = { up: 1000, down: 5000 };
-  messages.forEach((m, i) => {
-    const payload = encodeMessage(m);
-    const up = m.flags.request;
-    const ip = Buffer.alloc(40);
-    ip.writeUInt8(0x45, 0);
-    ip.writeUInt16BE(40 + payload.length, 2);
-    ip.writeUInt8(64, 8);
-    ip.writeUInt8(6, 9);
-    Buffer.from(up ? [10, 0, 0, 1, 10, 0, 0, 2] : [10, 0, 0, 2, 10, 0, 0, 1]).copy(ip, 12);
-    ip.writeUInt16BE(up ? 40000 : 3868, 20);
-    ip.writeUInt16BE(up ? 3868 : 40000, 22);
-    ip.writeUInt32BE(up ? seq.up : seq.down, 24);
-    ip.writeUInt32BE(up ? seq.down : seq.up, 28);
-    ip.writeUInt8(0x50, 32);
-    ip.writeUInt8(0x18, 33); // PSH ACK
-    ip.writeUInt16BE(65535, 34);
-    if (up) seq.up += payload.length; else seq.down += payload.length;
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1700000000 + i, 0);
-    rec.writeUInt32LE(ip.length + payload.length, 8);
-    rec.writeUInt32LE(ip.length + payload.length, 12);
-    parts.push(rec, ip, payload);
-  });
-  return Buffer.concat(parts);
-}
 
 test('tshark dissects every message kind without Malformed or expert warnings', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcx-diameter-'));
-  try {
-    const file = join(dir, 'all.pcap');
-    const messages = allMessages();
-    writeFileSync(file, pcap(messages));
-    const summary = execFileSync('tshark', ['-r', file, '-Y', 'diameter'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    assert.equal(summary.trim().split('\n').length, messages.length, summary);
-    const detail = execFileSync('tshark', ['-r', file, '-V', '-o', 'tcp.check_checksum:FALSE'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
-    assert.doesNotMatch(detail, /Malformed/);
-    const expert = detail.split('\n').filter((l) => /\[Expert Info \((Warning|Error)/.test(l)).map((l) => l.trim());
-    // The one exception is by design: a 5005 answer's Failed-AVP holds the missing UTF8String with the zero-length
-    // payload RFC 6733 §7.5 prescribes, which Wireshark notes as "Data is empty".
-    assert.deepEqual(expert, ['[Expert Info (Warning/Undecoded): Data is empty]']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const messages = allMessages();
+  const d = dissectDiameter(messages);
+  assert.equal(d.diameterPackets, messages.length);
+  assert.doesNotMatch(d.detail, /Malformed/);
+  // The one exception is by design: a 5005 answer's Failed-AVP holds the missing UTF8String with the zero-length
+  // payload RFC 6733 §7.5 prescribes, which Wireshark notes as "Data is empty".
+  assert.deepEqual(d.expert, ['[Expert Info (Warning/Undecoded): Data is empty]']);
 });
