@@ -1,0 +1,187 @@
+/**
+ * The receive path of the stack: bytes → parse → error response / server transaction / client transaction.
+ * Every branch ends in a counter; nothing here throws to the socket callbacks.
+ */
+import type { RemoteInfo } from 'node:dgram';
+import { SipParseError } from './errors.ts';
+import type { SipRequest, SipResponse } from './message.ts';
+import type { Origin, Outbound, ResponseRoute } from './outbound.ts';
+import { parseMessage } from './parser.ts';
+import { createErrorResponse } from './response.ts';
+import { serializeMessage } from './serialize.ts';
+import type { SipStack } from './stack.ts';
+import { clientKey, serverKey } from './transaction/keys.ts';
+import { ServerTransaction, type ServerTransactionHost, type TerminationReason } from './transaction/server.ts';
+import type { ExpiryQueue } from './transaction/timers.ts';
+import { reconnectTarget, stampReceived, stampReceivedRaw, udpResponseTarget } from './transport/routing.ts';
+import type { StreamConnection } from './transport/stream.ts';
+import { normalizeAddress } from './transport/types.ts';
+import type { UdpTransport } from './transport/udp.ts';
+
+/** Receive-side processing bound to one stack; also the host of its server transactions. */
+export class Inbound implements ServerTransactionHost {
+  private readonly stack: SipStack;
+  private readonly out: Outbound;
+
+  /**
+   * @param stack the owning stack (tables, stats, handler).
+   * @param out the send side, for responses.
+   */
+  constructor(stack: SipStack, out: Outbound) {
+    this.stack = stack;
+    this.out = out;
+  }
+
+  /** Timer J and the TU-answer bound (both 64·T1). */
+  get longTimer(): ExpiryQueue {
+    return this.stack.longTimer;
+  }
+
+  /**
+   * Sends a server transaction's response along its route.
+   * @param bytes serialized response.
+   * @param tx the transaction.
+   */
+  sendResponse(bytes: Buffer, tx: ServerTransaction): void {
+    this.out.sendResponse(bytes, tx, tx.route as ResponseRoute);
+  }
+
+  /**
+   * A server transaction terminated: drop it from the table.
+   * @param tx the transaction.
+   * @param reason why.
+   */
+  terminated(tx: ServerTransaction, reason: TerminationReason): void {
+    const table = this.stack.serverTransactions;
+    if (table.get(tx.key) === tx) table.delete(tx.key);
+    if (reason === 'tu-timeout') this.stack.stats.tuTimeouts++;
+  }
+
+  /**
+   * A UDP datagram arrived.
+   * @param buf its bytes.
+   * @param rinfo its source.
+   * @param udp the socket it arrived on (responses leave from it).
+   */
+  datagram(buf: Buffer, rinfo: RemoteInfo, udp: UdpTransport): void {
+    const s = this.stack.stats;
+    s.datagramsReceived++;
+    if (buf.length > this.stack.maxMessageSize) {
+      s.oversizeDatagrams++;
+      s.dropped++;
+      return;
+    }
+    const local = udp.address;
+    const flow = { transport: 'UDP' as const, remoteAddress: normalizeAddress(rinfo.address), remotePort: rinfo.port,
+      localAddress: local.address, localPort: local.port };
+    this.message(buf, { flow, udp });
+  }
+
+  /**
+   * A framed message arrived on a TCP/TLS connection.
+   * @param buf its bytes.
+   * @param conn the connection.
+   */
+  streamMessage(buf: Buffer, conn: StreamConnection): void {
+    this.stack.stats.streamMessagesReceived++;
+    this.message(buf, { flow: conn.flow, conn });
+  }
+
+  /**
+   * The framer lost sync on a connection: answer if possible, then close it.
+   * @param err the framing error (closeConnection set).
+   * @param conn the connection.
+   */
+  framingError(err: SipParseError, conn: StreamConnection): void {
+    this.stack.stats.framingErrors++;
+    this.parseError(err, { flow: conn.flow, conn });
+    conn.close();
+  }
+
+  private message(buf: Buffer, origin: Origin): void {
+    const stack = this.stack;
+    let msg;
+    try {
+      msg = parseMessage(buf, { datagram: origin.udp !== undefined, maxMessageSize: stack.maxMessageSize });
+    } catch (err) {
+      if (err instanceof SipParseError) {
+        this.parseError(err, origin);
+        if (err.closeConnection) origin.conn?.close();
+      } else {
+        this.internal(err);
+      }
+      return;
+    }
+    try {
+      if (msg.kind === 'request') this.request(msg, origin);
+      else this.response(msg);
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
+  private internal(err: unknown): void {
+    this.stack.stats.internalErrors++;
+    this.stack.log.error({ err }, 'sip receive path failed');
+  }
+
+  private parseError(err: SipParseError, origin: Origin): void {
+    const s = this.stack.stats;
+    if (err.code === 'EMPTY_MESSAGE') {
+      s.keepalives++;
+      return;
+    }
+    s.parseErrors++;
+    s.parseErrorsByCode[err.code] = (s.parseErrorsByCode[err.code] ?? 0) + 1;
+    this.stack.log.debug({ code: err.code, reason: err.reason, from: origin.flow.remoteAddress }, 'malformed sip message');
+    const via = err.canRespond && err.headers
+      ? stampReceivedRaw(err.headers, origin.flow.remoteAddress, origin.flow.remotePort)
+      : undefined;
+    const res = createErrorResponse(err);
+    if (!res) {
+      s.dropped++;
+      return;
+    }
+    this.out.sendStateless(serializeMessage(res), origin, via);
+    s.errorResponsesSent++;
+  }
+
+  private request(req: SipRequest, origin: Origin): void {
+    const stack = this.stack;
+    const s = stack.stats;
+    s.requestsReceived++;
+    const flow = origin.flow;
+    stampReceived(req, flow.remoteAddress, flow.remotePort);
+    const key = serverKey(req, flow);
+    const existing = stack.serverTransactions.get(key);
+    if (existing) {
+      s.retransmissionsAbsorbed++;
+      // An ACK matching an INVITE transaction acknowledges its final response; it is not a retransmission to answer.
+      if (req.method !== 'ACK' && existing.retransmission() === 'resent') s.responsesRetransmitted++;
+      return;
+    }
+    if (req.method === 'ACK') {
+      s.strayAcks++;
+      return;
+    }
+    if (stack.stopped) return;
+    const via = req.topVia();
+    const route: ResponseRoute = { origin, target: origin.udp ? udpResponseTarget(via) : reconnectTarget(via) };
+    const tx = new ServerTransaction(this, key, req, flow, route);
+    stack.serverTransactions.set(key, tx);
+    s.serverTransactions++;
+    stack.dispatch(req, tx);
+  }
+
+  private response(res: SipResponse): void {
+    const stack = this.stack;
+    stack.stats.responsesReceived++;
+    const key = clientKey(res);
+    const tx = key === undefined ? undefined : stack.clientTransactions.get(key);
+    if (!tx) {
+      stack.stats.strayResponses++;
+      return;
+    }
+    tx.receive(res);
+  }
+}

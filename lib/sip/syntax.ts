@@ -1,0 +1,223 @@
+/**
+ * Character-level helpers for the RFC 3261 §25.1 grammar. Header values reach these functions already unfolded
+ * (every CRLF+WSP became one SP), so linear white space is just SP and HTAB here. Everything works on indexes into
+ * the original string to avoid allocating substrings on the hot path.
+ */
+import { SipParseError } from './errors.ts';
+
+/** token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"). */
+const TOKEN = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9]/.test(ch) || "-.!%*_+`'~".includes(ch)) TOKEN[c] = 1;
+}
+
+/** Characters of a hostname, an IPv4 address or the inside of an IPv6 reference. */
+const HOST = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9.\-:[\]]/.test(ch)) HOST[c] = 1;
+}
+
+/**
+ * True for a token character.
+ * @param c a UTF-16 code unit.
+ */
+export function isTokenChar(c: number): boolean {
+  return c < 128 && TOKEN[c] === 1;
+}
+
+/**
+ * True when `s` is a non-empty token.
+ * @param s candidate text.
+ */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isTokenChar(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * True for a character that may appear in a host (name, IPv4, bracketed IPv6).
+ * @param c a UTF-16 code unit.
+ */
+export function isHostChar(c: number): boolean {
+  return c < 128 && HOST[c] === 1;
+}
+
+/**
+ * Index of the first character at or after `i` that is not SP or HTAB.
+ * @param s text.
+ * @param i start index.
+ */
+export function skipWs(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 9) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * `s` without leading and trailing SP/HTAB. Unlike `String#trim` it keeps every other character (a value may start
+ * with U+FEFF or U+00A0, RFC 4475 §3.1.1.2).
+ * @param s text.
+ */
+export function trimWs(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/**
+ * Index just after the token starting at `i` (equal to `i` when there is none).
+ * @param s text.
+ * @param i start index.
+ */
+export function tokenEnd(s: string, i: number): number {
+  while (i < s.length && isTokenChar(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * Reads a quoted-string starting at the opening DQUOTE at `i`; quoted-pairs are unescaped.
+ * @param s text.
+ * @param i index of the opening `"`.
+ * @returns the content without quotes and the index just after the closing quote.
+ * @throws SipParseError BAD_HEADER_VALUE when the closing quote is missing.
+ */
+export function readQuoted(s: string, i: number): { value: string; end: number } {
+  let out = '';
+  let from = i + 1;
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 92 /* \ */) {
+      if (j + 1 >= s.length) break;
+      out += s.slice(from, j);
+      from = j + 1;
+      j++;
+    } else if (c === 34 /* " */) {
+      return { value: out + s.slice(from, j), end: j + 1 };
+    }
+  }
+  throw new SipParseError('BAD_HEADER_VALUE', 'Unterminated quoted string');
+}
+
+/**
+ * Index just after the quoted-string starting at `i`, or -1 when it is not terminated.
+ * @param s text.
+ * @param i index of the opening `"`.
+ */
+export function quotedEnd(s: string, i: number): number {
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 92) j++;
+    else if (c === 34) return j + 1;
+  }
+  return -1;
+}
+
+/**
+ * Writes `s` as a quoted-string, escaping `"` and `\`.
+ * @param s content.
+ */
+export function quote(s: string): string {
+  return '"' + s.replace(/["\\]/g, '\\$&') + '"';
+}
+
+/**
+ * Splits a header field value into its comma-separated elements (RFC 3261 §7.3.1), ignoring commas inside
+ * quoted strings and `<…>`. Elements are trimmed; empty elements are kept so callers can reject them.
+ * Never use this on headers whose values legally contain commas outside quotes (WWW-Authenticate, Date, …).
+ * @param value an unfolded header field value.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const e = quotedEnd(value, i);
+      if (e < 0) break; // unterminated: leave the rest in the last element for the element parser to reject
+      i = e - 1;
+    } else if (c === 60 /* < */) angle = true;
+    else if (c === 62 /* > */) angle = false;
+    else if (c === 44 /* , */ && !angle) {
+      out.push(trimWs(value.slice(start, i)));
+      start = i + 1;
+    }
+  }
+  out.push(trimWs(value.slice(start)));
+  return out;
+}
+
+/**
+ * Index of the comma that ends the first element of a list value, or -1 when the value has one element.
+ * @param value an unfolded header field value.
+ */
+export function firstElementEnd(value: string): number {
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 34) {
+      const e = quotedEnd(value, i);
+      if (e < 0) return -1;
+      i = e - 1;
+    } else if (c === 60) angle = true;
+    else if (c === 62) angle = false;
+    else if (c === 44 && !angle) return i;
+  }
+  return -1;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * Decodes `%HH` escapes once (never recursively: `%2541` becomes `%41`, RFC 4475 §3.1.1.3). A `%` not followed by
+ * two hex digits is kept as is. Decoded octets are read as UTF-8.
+ * @param s escaped text.
+ */
+export function unescapePercent(s: string): string {
+  if (!s.includes('%')) return s;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i + 2 < s.length; i++) {
+    if (s.charCodeAt(i) !== 37) continue;
+    const hi = hexVal(s.charCodeAt(i + 1));
+    const lo = hexVal(s.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) continue;
+    if (i > from) parts.push(Buffer.from(s.slice(from, i), 'utf8'));
+    parts.push(Buffer.of(hi * 16 + lo));
+    i += 2;
+    from = i + 1;
+  }
+  if (from < s.length) parts.push(Buffer.from(s.slice(from), 'utf8'));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Parses a string of decimal digits with an upper bound, without the precision loss of `Number()` on long input.
+ * @param s candidate digits (no sign, no space).
+ * @param max largest accepted value.
+ * @returns the value, or -1 when `s` is empty, has a non-digit, or exceeds `max`.
+ */
+export function parseDigits(s: string, max: number): number {
+  if (s.length === 0) return -1;
+  let v = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+    if (v > max) return -1;
+  }
+  return v;
+}

@@ -1,0 +1,110 @@
+/**
+ * UDP transport (RFC 3261 §18 over dgram), IPv4 or IPv6 per socket. One socket both receives requests and sends
+ * responses, so replies leave from the address and port the request arrived on (RFC 3581 §4 requires it for
+ * `rport`). Socket errors after bind are reported, never thrown.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { SipError } from '../errors.ts';
+import { normalizeAddress } from './types.ts';
+
+/** Options of {@link UdpTransport}. */
+export interface UdpTransportOptions {
+  host: string;
+  port: number;
+  /** Every datagram received. */
+  onMessage(buf: Buffer, rinfo: RemoteInfo, transport: UdpTransport): void;
+  /** Socket-level errors after bind (ICMP-triggered errors, send failures without a callback). */
+  onError?(err: Error): void;
+  /**
+   * SO_RCVBUF/SO_SNDBUF in octets (default 4 MiB; the kernel caps it at net.core.rmem_max/wmem_max). A registrar
+   * under bursts drops datagrams with the 208 KiB Linux default, and every drop costs the client a T1 retransmission.
+   */
+  bufferSize?: number;
+}
+
+/** One bound UDP socket. */
+export class UdpTransport {
+  readonly family: 4 | 6;
+  private readonly socket: Socket;
+  private readonly opts: UdpTransportOptions;
+  private bound: { address: string; port: number } | undefined;
+  private closed = false;
+
+  /**
+   * @param opts address to bind and callbacks.
+   * @throws SipError INVALID_ARGUMENT when `host` is not an IP address.
+   */
+  constructor(opts: UdpTransportOptions) {
+    const fam = isIP(opts.host);
+    if (fam === 0) throw new SipError('INVALID_ARGUMENT', `UDP listen host ${opts.host} is not an IP address`);
+    this.family = fam === 6 ? 6 : 4;
+    this.opts = opts;
+    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    this.socket.on('message', (buf, rinfo) => this.opts.onMessage(buf, rinfo, this));
+  }
+
+  /** Bound address and port (after {@link listen}). */
+  get address(): { address: string; port: number } {
+    if (!this.bound) throw new SipError('INVALID_STATE', 'UDP transport is not bound');
+    return this.bound;
+  }
+
+  /**
+   * Binds the socket.
+   * @throws SipError TRANSPORT_ERROR (e.g. EADDRINUSE) — rejected, never an uncaught exception.
+   */
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(new SipError('TRANSPORT_ERROR', `UDP bind ${this.opts.host}:${this.opts.port}: ${err.message}`, err));
+      this.socket.once('error', onError);
+      this.socket.bind(this.opts.port, this.opts.host, () => {
+        this.socket.off('error', onError);
+        this.socket.on('error', (err) => this.opts.onError?.(err));
+        const size = this.opts.bufferSize ?? 4 * 1024 * 1024;
+        try {
+          this.socket.setRecvBufferSize(size);
+          this.socket.setSendBufferSize(size);
+        } catch {
+          // unprivileged and above the kernel maximum: keep the default
+        }
+        const a = this.socket.address();
+        this.bound = { address: normalizeAddress(a.address), port: a.port };
+        resolve(this.bound);
+      });
+    });
+  }
+
+  /**
+   * Sends one datagram.
+   * @param buf the bytes.
+   * @param port destination port.
+   * @param address destination IP address.
+   * @param done called with the error if sending failed.
+   */
+  send(buf: Buffer, port: number, address: string, done?: (err: Error | null) => void): void {
+    if (this.closed) {
+      done?.(new SipError('INVALID_STATE', 'UDP transport closed'));
+      return;
+    }
+    try {
+      this.socket.send(buf, port, address, (err) => done?.(err ?? null));
+    } catch (err) {
+      // dgram throws synchronously for some argument errors (bad port, wrong family): report, do not crash
+      done?.(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Closes the socket. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    });
+  }
+}
