@@ -12,7 +12,7 @@ import { realmSchema } from '../lib/config/address.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
 import { AdminApiError, adminApi, type AdminTarget } from './admin-client.ts';
-import { readAdminToken } from './admin-token.ts';
+import { readAdminToken } from '../lib/admin/token.ts';
 import { importSubscriberCsv } from './csv.ts';
 import { SubscriberError, SubscriberRepo, formatProblem, validateSubscriber, type SubscriberProblem, type SubscriberView } from './subscribers.ts';
 

@@ -5,13 +5,14 @@
  */
 import { z } from 'zod';
 import type { Command } from 'commander';
-import { UsageError, type CommandModule } from '../lib/cli.ts';
+import type { CommandModule } from '../lib/cli.ts';
 import { hostPortSchema, realmSchema } from '../lib/config/address.ts';
+import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { isStoreError } from '../lib/store/store.ts';
+import { serveUntilSignal } from '../lib/serve.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
-import { HssConfigError, startHss, type HssConfig, type RunningHss } from './run.ts';
+import { startHss, type HssConfig } from './run.ts';
 import { RAND_POLICIES } from './vectors.ts';
 
 /** Defaults shown in `--help` and used when an option is absent. */
@@ -24,10 +25,6 @@ export const HSS_DEFAULTS = {
   maxAuthItems: '5',
 } as const;
 
-/** `memory`, `redis` (REDIS_URL) or a redis:// / rediss:// URL. */
-export const storeSpecSchema = z.string().refine((s) => s === 'memory' || s === 'redis' || /^rediss?:\/\/\S+$/i.test(s),
-  'expected memory, redis (REDIS_URL) or a redis:// / rediss:// URL');
-
 const required = z.string({ error: 'required' });
 
 const serveSchema = z.object({
@@ -37,21 +34,12 @@ const serveSchema = z.object({
   'subscribers': z.string().min(1).optional(),
   'store': storeSpecSchema,
   'state-dir': z.string().min(1),
-  'tls-cert': z.string().min(1).optional(),
-  'tls-key': z.string().min(1).optional(),
-  'tls-ca': z.array(z.string().min(1)).optional(),
+  ...tlsOptionsShape,
   'rand-policy': z.enum(RAND_POLICIES),
   'admin': hostPortSchema,
   'admin-token-file': z.string().min(1).optional(),
   'max-auth-items': z.coerce.number().int().min(1).max(32),
-}).superRefine((o, ctx) => {
-  const given = [o['tls-cert'], o['tls-key'], o['tls-ca']].filter((v) => v !== undefined).length;
-  if (given !== 0 && given !== 3) {
-    for (const f of ['tls-cert', 'tls-key', 'tls-ca'] as const) {
-      if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'TLS needs --tls-cert, --tls-key and --tls-ca together' });
-    }
-  }
-});
+}).superRefine(checkTlsTriple);
 
 /** Raw commander options of `mcx hss`. */
 export interface HssCliOptions {
@@ -81,12 +69,13 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
     'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems,
   });
+  const tls = tlsFilesOf(c);
   return {
     listen: c.listen, originHost: c['origin-host'], realm: c.realm, store: c.store, stateDir: c['state-dir'],
     randPolicy: c['rand-policy'], admin: c.admin, maxAuthItems: c['max-auth-items'], logger,
     ...(c.subscribers === undefined ? {} : { subscribersCsv: c.subscribers }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
-    ...(c['tls-cert'] && c['tls-key'] && c['tls-ca'] ? { tls: { cert: c['tls-cert'], key: c['tls-key'], ca: c['tls-ca'] } } : {}),
+    ...(tls ? { tls } : {}),
   };
 }
 
@@ -94,32 +83,11 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
 export async function runHssCommand(o: HssCliOptions): Promise<void> {
   const logger = createLogger('hss');
   const config = parseHssOptions(o, logger);
-  let hss: RunningHss;
-  try {
-    hss = await startHss(config);
-  } catch (e) {
-    if (e instanceof HssConfigError || isStoreError(e, 'ERR_STORE_NOT_DURABLE') || isStoreError(e, 'ERR_STORE_INPUT')) {
-      throw new UsageError(e.message);
-    }
-    throw e;
-  }
-  process.stdout.write(`hss: listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      logger.info({ signal }, 'HSS: signal received, stopping');
-      void hss.close().finally(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  await serveUntilSignal({
+    role: 'hss', logger, start: () => startHss(config),
+    ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}`,
   });
-  process.stdout.write('hss: stopped\n');
-  // A lingering handle (a Redis socket in reconnect back-off) must not keep a stopped HSS alive.
-  setTimeout(() => process.exit(0), 1000).unref();
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /**
  * Adds `mcx hss [serve]` and `mcx hss subscriber …` to the root program. The server is the default subcommand
@@ -141,7 +109,7 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--state-dir <dir>', 'memory store journal and admin token', HSS_DEFAULTS.stateDir)
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS and admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
-    .option('--tls-ca <file>', 'PEM CA(s) trusted for Diameter peers (repeatable)', collect)
+    .option('--tls-ca <file>', 'PEM CA(s) trusted for Diameter peers (repeatable or comma-separated)', collectOption)
     .option('--rand-policy <policy>', 'uniform | sipp361 (no 0x00 in RES, for SIPp 3.6.1)', HSS_DEFAULTS.randPolicy)
     .option('--max-auth-items <n>', 'cap on SIP-Number-Auth-Items', HSS_DEFAULTS.maxAuthItems)
     .option('--admin <host:port>', 'admin API listen address', HSS_DEFAULTS.admin)

@@ -16,7 +16,8 @@
 import type { Avp, DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
 import { CxExperimentalResultCode as X, SipAuthScheme, buildMaa, readMar, type SipAuthItem } from '../lib/diameter/cx/index.ts';
-import { buildAvp, findAvp, getValue, requireValue } from '../lib/diameter/message.ts';
+import { buildAvp, findAvp, getValue, getValues, requireValue } from '../lib/diameter/message.ts';
+import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
 import { DEFAULT_MAX_AUTH_ITEMS, baseErrorAnswer, experimentalAnswer, type CxContext } from './cx-context.ts';
 import {
   DIGEST_ALGORITHMS, akaCredentials, type AkaCredentials, type DigestAlgorithm, type StoredHa1, type SubscriberRecord,
@@ -69,6 +70,10 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext): Promise<D
   const item = requireValue(req, 'SIP-Auth-Data-Item');
   const log = ctx.logger.child({ clause: '29.228 §6.3.1', impi: mar.userName, impu: mar.publicIdentity });
   ctx.stats.inc('mar');
+  // A migrating user's MAR (from another realm) is steps 6 and 7 of TS 23.280 §10.6.2 as the SIP database sees them.
+  const flow = migrationFlowAt(getValue(req, 'Origin-Realm'), getValues(req, 'Route-Record'), ctx.originRealm);
+  const ids = `primary IMPI ${mar.userName}, IMPU ${mar.publicIdentity}`;
+  if (flow) seedStep(log, flow, 6, flow === 'static' ? 'relay' : 'primary-mms', seedStepText(flow, 6, ids));
 
   // Step 1: identities.
   const record = await ctx.subscribers.get(mar.userName);
@@ -123,6 +128,7 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext): Promise<D
   }));
   log.info({ scheme: p.scheme, requested: mar.numberAuthItems, vectors: n, sqns: vectors.map((v) => hex12(v.sqn)), server_name: mar.serverName },
     'MAR: vectors issued (33.102 §6.3.2) → MAA');
+  if (flow) seedStep(log, flow, 7, 'hss', seedStepText(flow, 7, `${ids}, ${n} vector(s)`));
   return buildMaa(req, { ...base, userName: record.impi, publicIdentity: mar.publicIdentity, items });
 }
 

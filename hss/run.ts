@@ -3,17 +3,17 @@
  * Cx handlers on a {@link DiameterNode} (TCP, or mutual TLS) → admin API (HTTP, or HTTPS with the same certificate).
  * `close()` stops in reverse: DPR to every peer (RFC 6733 §5.4), admin API, store.
  */
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { listenAdmin } from '../lib/admin/server.ts';
+import { ensureAdminToken } from '../lib/admin/token.ts';
 import type { HostPort } from '../lib/config/address.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import { CxCommand, CX_APPLICATION_ID } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
-import type { TlsSettings } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
+import { ConfigFileError, readConfigFile, readTlsFiles } from '../lib/config/files.ts';
 import { createAdminApi } from './admin-api.ts';
-import { ensureAdminToken } from './admin-token.ts';
 import { importSubscriberCsv } from './csv.ts';
 import { DEFAULT_MAX_AUTH_ITEMS, createCxHandlers, type CxContext } from './server.ts';
 import { ServingRegistry } from './serving.ts';
@@ -56,33 +56,18 @@ export interface RunningHss {
 }
 
 /** Raised for problems in the configuration's files (CSV, TLS); the CLI turns it into exit status 2. */
-export class HssConfigError extends Error {
+export class HssConfigError extends ConfigFileError {
   override readonly name = 'HssConfigError';
-}
-
-async function readTls(tls: NonNullable<HssConfig['tls']>): Promise<TlsSettings> {
-  const read = async (opt: string, path: string) => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (e) {
-      throw new HssConfigError(`--${opt} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  return {
-    cert: await read('tls-cert', tls.cert),
-    key: await read('tls-key', tls.key),
-    ca: await Promise.all(tls.ca.map((p) => read('tls-ca', p))),
-  };
 }
 
 /**
  * Starts the HSS.
- * @throws HssConfigError for unreadable or invalid files; StoreError when the store cannot be opened (not durable,
+ * @throws ConfigFileError (HssConfigError for the CSV) for unreadable or invalid files; StoreError when the store cannot be opened (not durable,
  *   locked, unreachable); listen errors (EADDRINUSE) as they come.
  */
 export async function startHss(config: HssConfig): Promise<RunningHss> {
   const log = config.logger;
-  const tls = config.tls ? await readTls(config.tls) : undefined;
+  const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
   const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
   const unwind = async () => {
@@ -112,19 +97,13 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
       stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
     });
     const admin: FastifyInstance = createAdminApi({
-      subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert as string, key: tls.key as string } } : {}),
+      subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       info: { origin_host: config.originHost, realm: config.realm, rand_policy: config.randPolicy, store: store.kind },
     });
     cleanup.push(() => admin.close());
-    if (!tls && !isLoopback(config.admin.host)) {
-      log.warn({ admin: config.admin.host }, 'admin API on a non-loopback address without TLS: the bearer token travels in clear');
-    }
-    await admin.listen({ host: config.admin.host, port: config.admin.port });
-    const addr = admin.server.address();
-    const adminPort = typeof addr === 'object' && addr ? addr.port : config.admin.port;
+    const adminUrl = await listenAdmin(admin, config.admin, tls !== undefined, log);
 
     const diameterUrl = `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`;
-    const adminUrl = `${tls ? 'https' : 'http'}://${formatHostPort({ host: config.admin.host, port: adminPort })}`;
     log.info({ diameter: diameterUrl, admin: adminUrl, store: store.kind, rand_policy: config.randPolicy }, 'HSS ready');
     let closing: Promise<void> | undefined;
     return {
@@ -141,12 +120,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
 }
 
 async function loadCsv(repo: SubscriberRepo, path: string, log: Logger): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new HssConfigError(`--subscribers ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = await readConfigFile('subscribers', path);
   try {
     const recs = await importSubscriberCsv(repo, text, { replace: true });
     log.info({ file: path, subscribers: recs.length }, 'subscribers loaded from CSV');
@@ -154,9 +128,4 @@ async function loadCsv(repo: SubscriberRepo, path: string, log: Logger): Promise
     if (e instanceof SubscriberError) throw new HssConfigError(`--subscribers ${path}:\n  ${e.message.split('\n').join('\n  ')}`);
     throw e;
   }
-}
-
-/** Loopback hosts, where a plain-HTTP admin API exposes nothing to the network. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -24,8 +24,8 @@ import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { MmsError } from './errors.ts';
 import type { MappingSource } from './mappings.ts';
-import { seedStep } from './seed-steps.ts';
-import type { SeedFlow } from './seed-steps.ts';
+import { seedStep } from '../lib/seed-steps.ts';
+import type { SeedFlow } from '../lib/seed-steps.ts';
 import { translateAnswer, translateRequest } from './translate.ts';
 import type { AgentIdentity } from './translate.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { createAdminApi } from '../../hss/admin-api.ts';
-import { ensureAdminToken, tokenMatches } from '../../hss/admin-token.ts';
+import { ensureAdminToken, tokenMatches } from '../../lib/admin/token.ts';
 import { HssStats } from '../../hss/stats.ts';
 import { SubscriberRepo } from '../../hss/subscribers.ts';
 import { ALICE, CAROL, K, OP, OPC, REALM, captureLogger } from './helpers.ts';

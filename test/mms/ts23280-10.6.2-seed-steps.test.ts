@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SEED_STEPS, seedStep } from '../../mms/seed-steps.ts';
-import type { SeedStepNumber } from '../../mms/seed-steps.ts';
+import { SEED_STEPS, seedStep } from '../../lib/seed-steps.ts';
+import type { SeedStepNumber } from '../../lib/seed-steps.ts';
 import { parseAgentConfig } from '../../mms/config.ts';
 import { UsageError } from '../../lib/cli.ts';
 import { captureLogger } from './fixtures.ts';

@@ -5,8 +5,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../lib/log.ts';
-import { silentLogger } from '../lib/log.ts';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
 
 /** File name of the token inside the state directory. */
 export const ADMIN_TOKEN_FILE = 'admin-token';

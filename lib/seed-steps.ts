@@ -2,9 +2,10 @@
  * One log line per seed step (DESIGN §6: "each seed step is one named function or one log line with its step
  * number"), so the TS 23.280 §10.6.2.2 / §10.6.2.3 text can be read beside the logs of every role: the UE, the
  * registrar (partner SIP core), the partner and primary MMS, the relay (primary SIP core / IMS) and the HSS (SIP
- * database) all log through {@link seedStep} with the node that performed the step.
+ * database) all log through {@link seedStep} with the node that performed the step. It lives in lib/ because every
+ * role logs steps, not only the MMS.
  */
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from './log.ts';
 
 /** The seed flow: §10.6.2.2 (static configuration) or §10.6.2.3 (dynamic configuration). */
 export type SeedFlow = 'static' | 'dynamic';
@@ -70,4 +71,28 @@ export const SEED_STEPS: Readonly<Record<SeedFlow, Readonly<Record<SeedStepNumbe
  */
 export function seedStep(log: Logger, flow: SeedFlow, n: SeedStepNumber, node: SeedNode, text?: string, fields: Record<string, unknown> = {}): void {
   log.info({ ...fields, seed: SEED_CLAUSE[flow], flow, step: n, node }, `step ${n}: ${text ?? SEED_STEPS[flow][n]}`);
+}
+
+/**
+ * A step's summary from {@link SEED_STEPS} with what this occurrence is about: `<summary> — <detail>`.
+ * @param detail identities, result, vector count.
+ */
+export function seedStepText(flow: SeedFlow, n: SeedStepNumber, detail: string): string {
+  return `${SEED_STEPS[flow][n]} — ${detail}`;
+}
+
+/**
+ * Which seed flow a request seen in the home (primary) system belongs to, for roles that only forward or answer it
+ * (relay, HSS): none when it comes from inside the home realm (an ordinary registration, not a migration); §10.6.2.3
+ * when a host of the home realm relayed it (the primary MMS sits on the path), else §10.6.2.2.
+ * @param originRealm the request's Origin-Realm.
+ * @param relayedBy the hosts it crossed: its Route-Record values (RFC 6733 §6.7.1: each relay appends its ingress
+ *   peer), plus the peer it came from when the caller is itself forwarding it.
+ * @param homeRealm the realm of the role asking.
+ */
+export function migrationFlowAt(originRealm: string | undefined, relayedBy: readonly string[], homeRealm: string): SeedFlow | undefined {
+  const home = homeRealm.toLowerCase();
+  const inHome = (host: string): boolean => host.toLowerCase() === home || host.toLowerCase().endsWith(`.${home}`);
+  if (originRealm === undefined || originRealm.toLowerCase() === home) return undefined;
+  return relayedBy.some(inHome) ? 'dynamic' : 'static';
 }

@@ -1,0 +1,54 @@
+/**
+ * Option schemas several roles share (`--store`, the `--tls-*` triple), so each is checked and worded one way.
+ */
+import { z } from 'zod';
+
+/** `memory`, `redis` (REDIS_URL) or a redis:// / rediss:// URL. */
+export const storeSpecSchema = z.string().refine((s) => s === 'memory' || s === 'redis' || /^rediss?:\/\/\S+$/i.test(s),
+  'expected memory, redis (REDIS_URL) or a redis:// / rediss:// URL');
+
+/**
+ * `--tls-ca` as given: repeatable, each occurrence possibly a comma-separated list (own CA, then the other system's),
+ * flattened to one list of paths.
+ */
+export const caListSchema = z.array(z.string()).transform((list) => list.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(1)).min(1, 'at least one CA file'));
+
+/** The three TLS options; all or none (see {@link checkTlsTriple}). */
+export const tlsOptionsShape = {
+  'tls-cert': z.string().min(1).optional(),
+  'tls-key': z.string().min(1).optional(),
+  'tls-ca': caListSchema.optional(),
+};
+
+/** The TLS options once validated. */
+export interface TlsOptionValues {
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
+  'tls-ca'?: string[] | undefined;
+}
+
+/**
+ * A zod refinement: `--tls-cert`, `--tls-key` and `--tls-ca` come together (mutual TLS needs all three), each
+ * missing one named.
+ */
+export function checkTlsTriple(o: TlsOptionValues, ctx: z.RefinementCtx): void {
+  const given = [o['tls-cert'], o['tls-key'], o['tls-ca']].filter((v) => v !== undefined).length;
+  if (given === 0 || given === 3) return;
+  for (const f of ['tls-cert', 'tls-key', 'tls-ca'] as const) {
+    if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'TLS needs --tls-cert, --tls-key and --tls-ca together' });
+  }
+}
+
+/**
+ * The TLS file paths when all three options were given.
+ * @returns undefined without TLS.
+ */
+export function tlsFilesOf(o: TlsOptionValues): { cert: string; key: string; ca: string[] } | undefined {
+  return o['tls-cert'] && o['tls-key'] && o['tls-ca'] ? { cert: o['tls-cert'], key: o['tls-key'], ca: o['tls-ca'] } : undefined;
+}
+
+/** A commander option collector for repeatable options (`--tls-ca a --tls-ca b`). */
+export function collectOption(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
