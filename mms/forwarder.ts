@@ -1,0 +1,151 @@
+/**
+ * Forwarding without translation, for the roles that only pass Cx on: the relay standing for the primary "SIP core /
+ * IMS" (DESIGN §2) and the primary MMS of this issue (a pass-through from the partner MMS to the relay). The RFC 6733
+ * relay itself is lib/diameter's `relayRequest` (router.ts): loop detection (3005), Route-Record with the ingress
+ * peer, a new hop-by-hop id toward the next hop and the original one back, 3002 with the E bit when there is no
+ * route, no open peer or no answer within the timeout.
+ *
+ * It runs as the node's Cx handler rather than in the node's relay mode so that each MAR can be logged as the seed
+ * steps it stands for (relay: 5/6 on the way in, 7/8 on the way back); relay mode has no per-request hook. The
+ * price: the node advertises Cx instead of the relay application, and the next hop is chosen by the realm's route
+ * only (relay mode would also skip the ingress and Route-Record hosts; a route never lists them here).
+ */
+import type { DiameterMessage } from '../lib/diameter/codec.ts';
+import { readCxResult } from '../lib/diameter/cx/index.ts';
+import type { CxResult } from '../lib/diameter/cx/index.ts';
+import { CxCommand } from '../lib/diameter/cx/index.ts';
+import { findAvps, getValue, getValues } from '../lib/diameter/message.ts';
+import type { DiameterNode, Handler, HandlerContext } from '../lib/diameter/node.ts';
+import { relayRequest } from '../lib/diameter/router.ts';
+import type { RelayContext } from '../lib/diameter/router.ts';
+import type { Logger } from '../lib/log.ts';
+import { formatListening, startCxNode } from './cx-node.ts';
+import type { AgentNodeConfig } from './cx-node.ts';
+import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
+import type { SeedFlow, SeedNode, SeedStepNumber } from '../lib/seed-steps.ts';
+
+/** Upstream answer timeout of a forwarding agent (DESIGN §2.1: 1 s per agent). */
+export const FORWARD_TIMEOUT_MS = 1000;
+
+/** Who is forwarding: which seed entity the node stands for. */
+export type ForwardingRole = 'relay' | 'primary-mms';
+
+/** What {@link createForwarder} needs. */
+export interface ForwarderOptions {
+  node: DiameterNode;
+  as: ForwardingRole;
+  /** Default {@link FORWARD_TIMEOUT_MS}. */
+  timeoutMs?: number;
+  logger: Logger;
+}
+
+interface StepSpec {
+  n: SeedStepNumber;
+  node: SeedNode;
+  on: 'request' | 'answer';
+}
+
+const step = (n: SeedStepNumber, node: SeedNode, on: StepSpec['on']): StepSpec => ({ n, node, on });
+
+// The steps each forwarding role sees of a MAR: the arrival (performed by the sender) and its own sending, both ways.
+const STEPS: Readonly<Record<ForwardingRole, Partial<Record<SeedFlow, readonly StepSpec[]>>>> = {
+  'relay': {
+    static: [step(5, 'partner-mms', 'request'), step(6, 'relay', 'request'), step(7, 'hss', 'answer'), step(8, 'relay', 'answer')],
+    // §10.6.2.3: the relay is the "via SIP core / IMS" of steps 6 and 7.
+    dynamic: [step(6, 'primary-mms', 'request'), step(7, 'hss', 'answer')],
+  },
+  'primary-mms': {
+    dynamic: [step(5, 'partner-mms', 'request'), step(6, 'primary-mms', 'request'), step(7, 'hss', 'answer'), step(8, 'primary-mms', 'answer')],
+  },
+};
+
+function outcome(answer: DiameterMessage): { text: string; fields: Record<string, number> } {
+  let r: CxResult;
+  try {
+    r = readCxResult(answer);
+  } catch {
+    return { text: 'unreadable result', fields: {} };
+  }
+  if (r.experimentalResult) return { text: `Experimental-Result ${r.experimentalResult.code}`, fields: { experimentalResult: r.experimentalResult.code } };
+  return { text: `Result-Code ${r.resultCode}`, fields: { resultCode: r.resultCode } };
+}
+
+/** Reads what a log line needs; a malformed request is the next hop's to answer, not a reason to fail here. */
+function safely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The handler for every Cx command the role forwards.
+ * @returns a handler that never rejects (relayRequest answers failures itself).
+ */
+export function createForwarder(o: ForwarderOptions): Handler {
+  const { node } = o;
+  const log = o.logger.child({ component: o.as === 'relay' ? 'relay' : 'mms-forward' });
+  const ctx: RelayContext = {
+    originHost: node.originHost, originRealm: node.originRealm, routes: node.routes, localRealms: [],
+    timeoutMs: o.timeoutMs ?? FORWARD_TIMEOUT_MS,
+    handles: () => false,
+    forward: (msg, q, timeoutMs) => node.request(msg, {
+      timeoutMs, ...(q.destinationRealm === undefined ? {} : { realm: q.destinationRealm }), ...(q.destinationHost === undefined ? {} : { host: q.destinationHost }),
+    }),
+  };
+
+  return async (req: DiameterMessage, hctx: HandlerContext): Promise<DiameterMessage> => {
+    const ingress = hctx.peer.originHost;
+    const impi = safely(() => getValue(req, 'User-Name'));
+    const impu = safely(() => getValues(req, 'Public-Identity').join(' ')) || '-';
+    const command = req.commandCode === CxCommand.MAR ? 'MAR' : req.commandCode === CxCommand.SAR ? 'SAR' : `command ${req.commandCode}`;
+    const originRealm = safely(() => getValue(req, 'Origin-Realm'));
+    const crossed = [...(safely(() => getValues(req, 'Route-Record')) ?? []), ingress];
+    const migration = migrationFlowAt(originRealm, crossed, node.originRealm);
+    const flow: SeedFlow | undefined = o.as === 'primary-mms' ? (migration && 'dynamic') : migration;
+    // Only the MAR is the seed's "get SIP authentication information"; other commands get a plain line.
+    const steps = req.commandCode === CxCommand.MAR && flow !== undefined ? STEPS[o.as][flow] ?? [] : [];
+    const logSteps = (on: StepSpec['on'], detail: string, extra: Record<string, unknown>): void => {
+      if (flow === undefined) return;
+      for (const s of steps) if (s.on === on) seedStep(log, flow, s.n, s.node, seedStepText(flow, s.n, detail), extra);
+    };
+    const fields = { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress };
+    logSteps('request', `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields);
+
+    const answer = await relayRequest(req, ingress, ctx);
+
+    const result = outcome(answer);
+    const from = safely(() => getValue(answer, 'Origin-Host'));
+    if (from !== undefined && from.toLowerCase() === node.originHost.toLowerCase()) {
+      log.warn({ ...fields, command, ...result.fields }, `${command} for ${impi ?? '-'} not delivered: ${result.text} (${safely(() => getValue(answer, 'Error-Message')) ?? ''})`);
+      return answer;
+    }
+    const items = findAvps(answer, 'SIP-Auth-Data-Item').length;
+    logSteps('answer', `${result.text}, ${items} vector(s)`, { ...fields, ...result.fields, items, answeredBy: from });
+    if (steps.length === 0) log.info({ ...fields, command, impi, ...result.fields, answeredBy: from }, `${command} for ${impi ?? '-'} relayed: ${result.text}`);
+    return answer;
+  };
+}
+
+/** A started forwarding role (relay, primary MMS). */
+export interface RunningForwarder {
+  /** `tcp://host:port` or `tls://host:port`. */
+  diameterUrl: string;
+  node: DiameterNode;
+  /** Graceful stop: DPR to every peer (idempotent). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a node that forwards MAR, SAR, UAR and LIR by its routes.
+ * @throws ConfigFileError for unreadable TLS files; listen errors as they come.
+ */
+export async function startForwardingAgent(config: AgentNodeConfig, as: ForwardingRole): Promise<RunningForwarder> {
+  const { node, diameterUrl } = await startCxNode(config, (n) => {
+    const forward = createForwarder({ node: n, as, logger: config.logger, ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }) });
+    return { mar: forward, sar: forward, uar: forward, lir: forward };
+  });
+  config.logger.info(formatListening(config, diameterUrl), `${as === 'relay' ? 'relay' : 'primary MMS'} ready`);
+  return { diameterUrl, node, close: () => node.close() };
+}

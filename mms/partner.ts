@@ -1,0 +1,90 @@
+/**
+ * The partner MMS of TS 23.280 §10.6.2.2 as one running thing: store → static mappings (CSV at start) → the
+ * translation agent (agent.ts) as the Cx server of the partner SIP core and Cx client of the primary system (mutual
+ * TLS against the primary CA, 1 s per request: unreachable or late → 3002) → admin API for the mappings.
+ */
+import { ensureAdminToken } from '../lib/admin/token.ts';
+import { listenAdmin } from '../lib/admin/server.ts';
+import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import type { DiameterNode } from '../lib/diameter/node.ts';
+import type { Logger } from '../lib/log.ts';
+import { Teardown } from '../lib/serve.ts';
+import { openStore } from '../lib/store/store.ts';
+import type { Store } from '../lib/store/store.ts';
+import { createMmsAdminApi } from './admin-api.ts';
+import { createTranslationAgent } from './agent.ts';
+import { parseAgentConfig } from './config.ts';
+import { formatListening, startCxNode } from './cx-node.ts';
+import { formatProblem, isMmsError } from './errors.ts';
+import { importMappingsCsv } from './mappings-csv.ts';
+import { StoreMappingSource } from './mappings.ts';
+import type { PartnerMmsConfig, RunningMms } from './run.ts';
+
+async function loadMappings(store: Store, path: string, log: Logger): Promise<void> {
+  const text = await readConfigFile('mappings', path);
+  try {
+    const r = await importMappingsCsv(store, text);
+    log.info({ file: path, mappings: r.mappings, impus: r.impus }, 'static mappings loaded from CSV');
+  } catch (e) {
+    if (isMmsError(e, 'ERR_MMS_INPUT') || isMmsError(e, 'ERR_MMS_CONFLICT')) {
+      const lines = e.problems.length ? e.problems.map(formatProblem) : [e.message];
+      throw new ConfigFileError(`--mappings ${path}:\n  ${lines.join('\n  ')}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Starts the partner MMS.
+ * @throws ConfigFileError for unreadable TLS files or a bad mapping file (every problem by line, nothing loaded);
+ *   StoreError when the store cannot be opened; listen errors (EADDRINUSE) as they come.
+ */
+export async function startPartnerMms(config: PartnerMmsConfig): Promise<RunningMms> {
+  const log = config.logger;
+  const self = parseAgentConfig({
+    originHost: config.originHost, originRealm: config.realm, sipUri: config.sipUri ?? `sip:${config.originHost}`,
+    topologyHiding: config.topologyHiding, ...(config.timeoutMs === undefined ? {} : { primaryTimeoutMs: config.timeoutMs }),
+  });
+  const teardown = new Teardown();
+  try {
+    const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
+    teardown.push(() => store.close());
+    if (config.mappingsCsv !== undefined) await loadMappings(store, config.mappingsCsv, log);
+
+    let node: DiameterNode | undefined;
+    const agent = createTranslationAgent({
+      self, mappings: new StoreMappingSource(store), primaryTimeoutMs: self.primaryTimeoutMs, logger: log,
+      forward: (req, o) => (node as DiameterNode).request(req, o),
+      sessionIds: { next: () => (node as DiameterNode).nextSessionId() },
+    });
+    const cx = await startCxNode(config, (n) => {
+      node = n;
+      return { mar: agent.handle, sar: agent.handle };
+    });
+    teardown.push(() => cx.node.close());
+
+    let admin: { adminUrl: string; adminTokenPath: string } | undefined;
+    if (config.admin) {
+      const { token, path } = await ensureAdminToken({
+        stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
+      });
+      const pem = cx.tls;
+      const api = createMmsAdminApi({ store, token, logger: log, ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}) });
+      teardown.push(() => api.close());
+      admin = { adminUrl: await listenAdmin(api, config.admin, pem !== undefined, log), adminTokenPath: path };
+    }
+
+    log.info({ ...formatListening(config, cx.diameterUrl), admin: admin?.adminUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
+    let closing: Promise<void> | undefined;
+    return {
+      role: 'partner', diameterUrl: cx.diameterUrl, node: cx.node, store, ...admin,
+      close: () => (closing ??= (async () => {
+        log.info('partner MMS stopping: admin API, DPR to peers, store');
+        await teardown.run();
+      })()),
+    };
+  } catch (e) {
+    await teardown.run();
+    throw e;
+  }
+}
