@@ -1,0 +1,126 @@
+/**
+ * Pending challenges (DESIGN §2.1, TS 24.229 §5.4.1.2.1): what a 401 promised, kept in the store under its nonce for
+ * the reg-await-auth time, so any registrar process sharing the store can verify the answer. A challenge is consumed
+ * with `take` (atomic get-and-delete), so of several REGISTERs carrying one nonce exactly one finds it: a nonce is
+ * single-use and `nc` can only be 00000001.
+ *
+ * What is stored is what verification needs and nothing more: XRES (and CK/IK only for AKAv2, whose password derives
+ * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { akaNonce } from '../lib/aka/digest-aka.ts';
+import type { SipAuthItem } from '../lib/diameter/cx/index.ts';
+import { formatChallenge } from '../lib/sip/headers/auth.ts';
+import type { Store } from '../lib/store/store.ts';
+import { AKA_ALGORITHMS, DIGEST_ALGORITHMS, type AkaAlgorithm, type DigestAlgorithm } from './config.ts';
+import { RegistrarError } from './errors.ts';
+
+/** Store key prefix of pending challenges. */
+export const CHALLENGE_PREFIX = 'registrar:challenge:';
+/** The qop options of every AKA challenge (DESIGN §2.1). */
+export const AKA_QOP = ['auth', 'auth-int'] as const;
+
+const hex = (n?: number) => z.string().regex(n === undefined ? /^([0-9a-f]{2})+$/ : new RegExp(`^[0-9a-f]{${n * 2}}$`));
+const common = { impi: z.string().min(1), impu: z.string().min(1), realm: z.string().min(1), secAgree: z.boolean() };
+
+const akaSchema = z.object({
+  kind: z.literal('aka'), ...common, algorithm: z.enum(AKA_ALGORITHMS), rand: hex(16), xres: hex(),
+  ck: hex(16).optional(), ik: hex(16).optional(),
+});
+const digestSchema = z.object({
+  kind: z.literal('digest'), ...common, qop: z.array(z.string()),
+  ha1: z.partialRecord(z.enum(DIGEST_ALGORITHMS), z.string().regex(/^[0-9a-f]+$/)),
+});
+const recordSchema = z.discriminatedUnion('kind', [akaSchema, digestSchema]);
+
+/** An AKA challenge: the vector minus AUTN (which is in the nonce). Octets as lowercase hex. */
+export type AkaChallenge = z.infer<typeof akaSchema>;
+/** A SIP Digest challenge: the HA1 of every algorithm offered, bound to the HSS's realm. */
+export type DigestChallenge = z.infer<typeof digestSchema>;
+/** What a nonce stands for. */
+export type ChallengeRecord = z.infer<typeof recordSchema>;
+
+/** Identities a challenge is issued for. */
+export interface ChallengeIdentity {
+  impi: string;
+  impu: string;
+}
+
+/**
+ * The AKA challenge for the first vector of an MAA.
+ * @param item the SIP-Auth-Data-Item (SIP-Authenticate = RAND ‖ AUTN, SIP-Authorization = XRES, CK, IK).
+ * @param secAgree whether the 401 answers an RFC 3329 exchange (the next REGISTER must carry Security-Verify).
+ * @throws RegistrarError ERR_REGISTRAR_HSS_ERROR when the item does not hold a complete vector.
+ */
+export function akaChallenge(item: SipAuthItem, id: ChallengeIdentity, realm: string, algorithm: AkaAlgorithm, secAgree: boolean): { nonce: string; record: AkaChallenge } {
+  const { authenticate: ra, authorization: xres, ck, ik } = item;
+  if (!ra || ra.length !== 32 || !xres || xres.length < 4 || xres.length > 16) {
+    throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA vector lacks RAND‖AUTN (32 octets) or XRES (4–16 octets)');
+  }
+  const v2 = algorithm === 'AKAv2-MD5';
+  if (v2 && (ck?.length !== 16 || ik?.length !== 16)) {
+    throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'AKAv2-MD5 needs CK and IK in the MAA vector');
+  }
+  const rand = ra.subarray(0, 16);
+  return {
+    nonce: akaNonce(rand, ra.subarray(16, 32)),
+    record: {
+      kind: 'aka', ...id, realm, algorithm, secAgree, rand: rand.toString('hex'), xres: xres.toString('hex'),
+      ...(v2 ? { ck: ck?.toString('hex'), ik: ik?.toString('hex') } : {}),
+    },
+  };
+}
+
+/**
+ * A SIP Digest challenge with a fresh random nonce (32 octets, base64 like an AKA nonce).
+ * @param ha1 HA1 per algorithm, from the MAA(s)' SIP-Digest-Authenticate; at least one.
+ * @param realm the Digest-Realm the HA1s were computed for.
+ */
+export function digestChallenge(id: ChallengeIdentity, realm: string, qop: string[], ha1: Partial<Record<DigestAlgorithm, string>>, secAgree: boolean): { nonce: string; record: DigestChallenge } {
+  const lower = Object.fromEntries(Object.entries(ha1).map(([a, h]) => [a, h.toLowerCase()]));
+  return { nonce: randomBytes(32).toString('base64'), record: { kind: 'digest', ...id, realm, qop, ha1: lower, secAgree } };
+}
+
+/**
+ * The WWW-Authenticate values of a 401: one for AKA; one per offered algorithm for SIP Digest, most preferred first
+ * (RFC 8760 §2.4), all with the same nonce.
+ * @param order the preference order of Digest algorithms.
+ * @param stale the previous nonce was unknown, used or expired (RFC 2617 §3.2.1).
+ */
+export function wwwAuthenticate(nonce: string, r: ChallengeRecord, stale: boolean, order: readonly DigestAlgorithm[]): string[] {
+  if (r.kind === 'aka') return [formatChallenge({ realm: r.realm, nonce, algorithm: r.algorithm, qop: AKA_QOP, stale })];
+  return order.filter((a) => r.ha1[a] !== undefined).map((algorithm) => formatChallenge({ realm: r.realm, nonce, algorithm, qop: r.qop, stale }));
+}
+
+/** Challenges in the store, keyed by nonce, living `ttlMs`. */
+export class ChallengeStore {
+  readonly #store: Store;
+  readonly #ttlMs: number;
+
+  /**
+   * @param store shared by every registrar process of the deployment.
+   * @param ttlMs the reg-await-auth time.
+   */
+  constructor(store: Store, ttlMs: number) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Keeps `record` under `nonce` for reg-await-auth. */
+  async save(nonce: string, record: ChallengeRecord): Promise<void> {
+    await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs });
+  }
+
+  /**
+   * Removes and returns the challenge of `nonce`: undefined when it is unknown, used, expired, or not readable
+   * (a record written by something else is treated as no record rather than trusted).
+   */
+  async take(nonce: string): Promise<ChallengeRecord | undefined> {
+    if (nonce.length === 0 || nonce.length > 256) return undefined;
+    const raw = await this.#store.take(CHALLENGE_PREFIX + nonce);
+    if (raw === undefined) return undefined;
+    const parsed = recordSchema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  }
+}

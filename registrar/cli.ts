@@ -1,0 +1,171 @@
+/**
+ * `mcx registrar`: runs the partner SIP core (REGISTER with IMS-AKA or SIP Digest, Cx client) until SIGINT/SIGTERM,
+ * printing one ready line `registrar: listening sip=udp://…,tcp://… diameter-peers=… admin=…`;
+ * `mcx registrar bindings` lists the current bindings (cli-bindings.ts). Every option is validated with zod through
+ * parseConfig, so each bad one is named (exit 2).
+ */
+import { z } from 'zod';
+import type { Command } from 'commander';
+import { UsageError, type CommandModule } from '../lib/cli.ts';
+import { hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '../lib/config/address.ts';
+import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { parseConfig } from '../lib/config/validate.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { serveUntilSignal } from '../lib/serve.ts';
+import { addBindingsCommand } from './cli-bindings.ts';
+import { AKA_ALGORITHMS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
+import { isRegistrarError } from './errors.ts';
+import { startRegistrar } from './server.ts';
+
+const required = z.string({ error: 'required' });
+const seconds = z.coerce.number().int().min(1).max(2 ** 31 - 1);
+
+/** `udp:HOST:PORT[,tcp:HOST:PORT][,tls:HOST:PORT]`. */
+export const sipListenListSchema = z.string().transform((text, ctx): SipListen[] => {
+  const out: SipListen[] = [];
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const part of parts) {
+    const m = /^(udp|tcp|tls):(.+)$/i.exec(part);
+    const hp = m ? parseHostPort(m[2] as string) : `expected udp:|tcp:|tls:HOST:PORT, got ${JSON.stringify(part)}`;
+    if (typeof hp === 'string') ctx.addIssue({ code: 'custom', message: hp });
+    else out.push({ transport: (m?.[1] as string).toLowerCase() as SipListen['transport'], ...hp });
+  }
+  if (parts.length === 0) ctx.addIssue({ code: 'custom', message: 'at least one transport:HOST:PORT' });
+  return out;
+});
+
+const listSchema = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
+
+const serveSchema = z.object({
+  'sip': required.pipe(sipListenListSchema),
+  'domain': required.pipe(realmSchema),
+  'hss': required.pipe(hostPortListSchema),
+  'origin-host': required.pipe(realmSchema),
+  'realm': required.pipe(realmSchema),
+  'hss-realm': realmSchema.optional(),
+  'diameter-tls': z.boolean(),
+  ...tlsOptionsShape,
+  'store': storeSpecSchema,
+  'state-dir': z.string().min(1),
+  'algorithm': z.enum(AKA_ALGORITHMS),
+  'digest-algorithms': listSchema(DIGEST_ALGORITHMS),
+  'default-expires': seconds,
+  'min-expires': seconds,
+  'max-expires': seconds,
+  'reg-await-auth': seconds,
+  'server-name': z.string().regex(/^sips?:[^\s<>]+$/, 'must be a sip: or sips: URI').optional(),
+  'seed-flow': z.enum(['static', 'dynamic']),
+  'admin': hostPortSchema.optional(),
+  'admin-token-file': z.string().min(1).optional(),
+}).superRefine((o, ctx) => {
+  checkTlsTriple(o, ctx);
+  const tls = tlsFilesOf(o) !== undefined;
+  if (!tls && o.sip.some((s) => s.transport === 'tls')) ctx.addIssue({ code: 'custom', path: ['sip'], message: 'a tls: listener needs --tls-cert, --tls-key and --tls-ca' });
+  if (!tls && o['diameter-tls']) ctx.addIssue({ code: 'custom', path: ['diameter-tls'], message: 'needs --tls-cert, --tls-key and --tls-ca' });
+  if (o['min-expires'] > o['max-expires']) ctx.addIssue({ code: 'custom', path: ['min-expires'], message: 'must not exceed --max-expires' });
+});
+
+/** Raw commander options of `mcx registrar`. */
+export interface RegistrarCliOptions {
+  sip?: string;
+  domain?: string;
+  hss?: string;
+  originHost?: string;
+  realm?: string;
+  hssRealm?: string;
+  diameterTls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string[];
+  store?: string;
+  stateDir?: string;
+  algorithm?: string;
+  digestAlgorithms?: string;
+  defaultExpires?: string;
+  minExpires?: string;
+  maxExpires?: string;
+  regAwaitAuth?: string;
+  serverName?: string;
+  seedFlow?: string;
+  admin?: string;
+  adminTokenFile?: string;
+}
+
+/**
+ * Validates `mcx registrar` options into a {@link RegistrarConfig}.
+ * @throws UsageError naming every invalid option.
+ */
+export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): RegistrarConfig {
+  const c = parseConfig(serveSchema, {
+    'sip': o.sip, 'domain': o.domain, 'hss': o.hss, 'origin-host': o.originHost, 'realm': o.realm, 'hss-realm': o.hssRealm,
+    'diameter-tls': o.diameterTls === true, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
+    'store': o.store ?? D.store, 'state-dir': o.stateDir ?? D.stateDir, 'algorithm': o.algorithm ?? D.algorithm,
+    'digest-algorithms': o.digestAlgorithms ?? D.digestAlgorithms.join(','), 'default-expires': o.defaultExpires ?? D.defaultExpires,
+    'min-expires': o.minExpires ?? D.minExpires, 'max-expires': o.maxExpires ?? D.maxExpires,
+    'reg-await-auth': o.regAwaitAuth ?? D.regAwaitAuthMs / 1000, 'server-name': o.serverName, 'seed-flow': o.seedFlow ?? D.seedFlow,
+    'admin': o.admin, 'admin-token-file': o.adminTokenFile,
+  });
+  const tls = tlsFilesOf(c);
+  return {
+    sip: c.sip, domain: c.domain, hss: c.hss, originHost: c['origin-host'], realm: c.realm, hssRealm: c['hss-realm'] ?? c.realm,
+    diameterTls: c['diameter-tls'], store: c.store, stateDir: c['state-dir'], algorithm: c.algorithm,
+    digestAlgorithms: c['digest-algorithms'], defaultExpires: c['default-expires'], minExpires: c['min-expires'],
+    maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, seedFlow: c['seed-flow'], logger,
+    ...(tls ? { tls } : {}),
+    ...(c['server-name'] === undefined ? {} : { serverName: c['server-name'] }),
+    ...(c.admin === undefined ? {} : { admin: c.admin }),
+    ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
+  };
+}
+
+/** Runs the registrar until SIGINT/SIGTERM; resolves after the graceful stop. */
+export async function runRegistrarCommand(o: RegistrarCliOptions): Promise<void> {
+  const logger = createLogger('registrar');
+  const config = parseRegistrarOptions(o, logger);
+  await serveUntilSignal({
+    role: 'registrar', logger,
+    start: () => startRegistrar(config).catch((e: unknown) => {
+      throw isRegistrarError(e, 'ERR_REGISTRAR_CONFIG') ? new UsageError(e.message) : e;
+    }),
+    ready: (r) => `listening sip=${r.addresses.sipUrls.join(',')} diameter-peers=${r.addresses.diameterPeers.join(',')}` +
+      (r.addresses.admin ? ` admin=${r.addresses.admin}` : ''),
+  });
+}
+
+/**
+ * Adds `mcx registrar [serve]` and `mcx registrar bindings`. The server is the default subcommand `serve` (as for
+ * `mcx hss`), so the subcommands' options of the same name (`--admin`, `--store`) stay theirs.
+ */
+export const registrarCommand: CommandModule = (program: Command) => {
+  const reg = program
+    .command('registrar')
+    .description('partner SIP core: REGISTER with IMS-AKA (RFC 3310/4169) or SIP Digest (RFC 8760), Cx MAR/SAR to its HSS peer');
+  reg
+    .command('serve', { isDefault: true })
+    .description('run the registrar until SIGINT/SIGTERM (the default: `mcx registrar --sip …` is `mcx registrar serve --sip …`)')
+    .option('--sip <listeners>', 'udp:HOST:PORT[,tcp:HOST:PORT][,tls:HOST:PORT]')
+    .option('--domain <domain>', 'partner home domain: realm of AKA challenges')
+    .option('--hss <host:port,…>', 'HSS peers (partner MMS or HSS), primary first')
+    .option('--origin-host <fqdn>', 'Diameter identity (Origin-Host)')
+    .option('--realm <realm>', 'Diameter realm (Origin-Realm)')
+    .option('--hss-realm <realm>', 'Destination-Realm of MAR/SAR (default: --realm)')
+    .option('--diameter-tls', 'mutual TLS to the HSS peers with the --tls-* files')
+    .option('--tls-cert <file>', 'PEM certificate (SIP TLS, Diameter TLS, admin HTTPS)')
+    .option('--tls-key <file>', 'PEM private key')
+    .option('--tls-ca <file>', 'PEM CA(s) (repeatable or comma-separated)', collectOption)
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://…', D.store)
+    .option('--state-dir <dir>', 'memory store journal and admin token', D.stateDir)
+    .option('--algorithm <alg>', 'AKAv1-MD5 | AKAv2-MD5', D.algorithm)
+    .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first', D.digestAlgorithms.join(','))
+    .option('--default-expires <s>', 'binding lifetime when the UA proposes none', String(D.defaultExpires))
+    .option('--min-expires <s>', 'shorter requests get 423 Interval Too Brief', String(D.minExpires))
+    .option('--max-expires <s>', 'longer requests are shortened to this', String(D.maxExpires))
+    .option('--reg-await-auth <s>', 'how long a challenge stays valid', String(D.regAwaitAuthMs / 1000))
+    .option('--server-name <sip-uri>', "the registrar's SIP URI (Server-Name, Service-Route; default sip:<origin-host>:<first SIP port>)")
+    .option('--seed-flow <flow>', 'static | dynamic: the seed flow the step log lines name', D.seedFlow)
+    .option('--admin <host:port>', 'admin API listen address (listing bindings); none when absent')
+    .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
+    .action((opts: RegistrarCliOptions) => runRegistrarCommand(opts));
+  addBindingsCommand(reg);
+};

@@ -1,0 +1,117 @@
+/**
+ * What a running registrar is configured with ({@link startRegistrar} takes it; `mcx registrar` builds it from the
+ * command line in cli.ts) and the defaults of every knob, in one place so the CLI help and the code agree.
+ */
+import type { HostPort } from '../lib/config/address.ts';
+import type { ReconnectOptions } from '../lib/diameter/node.ts';
+import type { Logger } from '../lib/log.ts';
+import type { SeedFlow } from '../lib/seed-steps.ts';
+import type { TimerValues } from '../lib/sip/transaction/timers.ts';
+
+/** AKA Digest algorithms the registrar challenges with (RFC 3310, RFC 4169). */
+export const AKA_ALGORITHMS = ['AKAv1-MD5', 'AKAv2-MD5'] as const;
+/** An AKA Digest algorithm. */
+export type AkaAlgorithm = (typeof AKA_ALGORITHMS)[number];
+
+/** Digest algorithms offered to SIP Digest (password) users, most preferred first (RFC 8760 §2.4). */
+export const DIGEST_ALGORITHMS = ['SHA-256', 'MD5'] as const;
+/** A SIP Digest algorithm. */
+export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
+
+/** SIP transports the registrar listens on. */
+export type SipTransportName = 'udp' | 'tcp' | 'tls';
+
+/** One SIP listener. */
+export interface SipListen extends HostPort {
+  transport: SipTransportName;
+}
+
+/** Defaults of the optional settings. */
+export const REGISTRAR_DEFAULTS = {
+  store: 'memory',
+  stateDir: '.state/registrar',
+  algorithm: 'AKAv1-MD5' as AkaAlgorithm,
+  digestAlgorithms: ['SHA-256', 'MD5'] as DigestAlgorithm[],
+  /** RFC 3261 §10.2.1.1 suggests 3600 s when the UA proposes nothing. */
+  defaultExpires: 3600,
+  minExpires: 60,
+  /** 24.229 UEs propose 600 000 s; the registrar shortens (§5.4.1.2.2). */
+  maxExpires: 7200,
+  /** 24.229 reg-await-auth; the digest notes 4 min as the common value [M]. */
+  regAwaitAuthMs: 240_000,
+  /** DESIGN §2.1: 1.5 s at the registrar, so a 504 leaves within 2 s. */
+  diameterTimeoutMs: 1500,
+  seedFlow: 'static' as SeedFlow,
+} as const;
+
+/** Everything a registrar is made of. */
+export interface RegistrarConfig {
+  /** At least one listener. */
+  sip: SipListen[];
+  /** The partner home domain: realm of AKA challenges. */
+  domain: string;
+  /** HSS peers (the partner MMS, or an HSS), primary first. */
+  hss: HostPort[];
+  /** Diameter identity of the registrar. */
+  originHost: string;
+  /** Diameter realm of the registrar. */
+  realm: string;
+  /** Destination-Realm of MAR/SAR (default: `realm`); peers of this realm receive them. */
+  hssRealm?: string;
+  /** Mutual TLS to the HSS peers with the `tls` files. */
+  diameterTls?: boolean;
+  /** PEM paths: SIP TLS listener certificate, Diameter mutual TLS, admin HTTPS. */
+  tls?: { cert: string; key: string; ca: string[] };
+  /** `memory`, `redis`, or a redis:// / rediss:// URL. */
+  store?: string;
+  stateDir?: string;
+  /** The memory store without a journal (tests). */
+  ephemeralStore?: boolean;
+  algorithm?: AkaAlgorithm;
+  digestAlgorithms?: DigestAlgorithm[];
+  defaultExpires?: number;
+  minExpires?: number;
+  maxExpires?: number;
+  regAwaitAuthMs?: number;
+  diameterTimeoutMs?: number;
+  /** The registrar's SIP URI (Server-Name, Service-Route host); default `sip:<origin-host>:<first SIP port>`. */
+  serverName?: string;
+  /** Admin API address (listing bindings); absent: no admin API. */
+  admin?: HostPort;
+  adminTokenFile?: string;
+  /** Which seed flow the step log lines name (the registrar cannot tell them apart). */
+  seedFlow?: SeedFlow;
+  /** SIP T1/T2/T4 (tests shorten them). */
+  sipTimers?: Partial<TimerValues>;
+  /** Diameter reconnection back-off (tests shorten it). */
+  reconnect?: ReconnectOptions;
+  logger: Logger;
+}
+
+/** The configuration with every default applied. */
+export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>>
+  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>;
+
+/**
+ * Applies the defaults.
+ * @param c the configuration as given.
+ */
+export function resolveConfig(c: RegistrarConfig): ResolvedRegistrarConfig {
+  const d = REGISTRAR_DEFAULTS;
+  return {
+    ...c,
+    hssRealm: c.hssRealm ?? c.realm,
+    diameterTls: c.diameterTls ?? false,
+    store: c.store ?? d.store,
+    stateDir: c.stateDir ?? d.stateDir,
+    ephemeralStore: c.ephemeralStore ?? false,
+    algorithm: c.algorithm ?? d.algorithm,
+    digestAlgorithms: c.digestAlgorithms ?? [...d.digestAlgorithms],
+    defaultExpires: c.defaultExpires ?? d.defaultExpires,
+    minExpires: c.minExpires ?? d.minExpires,
+    maxExpires: c.maxExpires ?? d.maxExpires,
+    regAwaitAuthMs: c.regAwaitAuthMs ?? d.regAwaitAuthMs,
+    diameterTimeoutMs: c.diameterTimeoutMs ?? d.diameterTimeoutMs,
+    seedFlow: c.seedFlow ?? d.seedFlow,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers →
+ * SIP stack (UDP, TCP, TLS) whose requests go to the REGISTER state machine → optional admin API. REGISTER is
+ * handled (register.ts), OPTIONS answered 200, every other method 405; malformed requests are answered 400 by
+ * lib/sip before they get here. `close()` stops in reverse: admin API, SIP (no new work), DPR to the peers, store.
+ */
+import type { FastifyInstance } from 'fastify';
+import { listenAdmin } from '../lib/admin/server.ts';
+import { ensureAdminToken } from '../lib/admin/token.ts';
+import { formatHostPort } from '../lib/config/address.ts';
+import { readTlsFiles, type TlsPem } from '../lib/config/files.ts';
+import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
+import { parseUri } from '../lib/sip/headers/uri.ts';
+import type { SipRequest } from '../lib/sip/message.ts';
+import { SipStack, type BoundAddress, type RequestHandler } from '../lib/sip/stack.ts';
+import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
+import { tlsServerOptions } from '../lib/sip/transport/tls.ts';
+import { hostForm } from '../lib/sip/transport/types.ts';
+import { openStore, type Store } from '../lib/store/store.ts';
+import { createRegistrarAdminApi } from './admin-api.ts';
+import { BindingStore } from './bindings.ts';
+import { ChallengeStore } from './challenges.ts';
+import { resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type SipListen } from './config.ts';
+import { CxClient } from './cx.ts';
+import { RegistrarError } from './errors.ts';
+import { SUPPORTED_OPTION_TAGS } from './extensions.ts';
+import { handleRegister, type RegisterContext } from './register.ts';
+
+/** Methods the registrar answers; the rest get 405 with this list (RFC 3261 §21.4.6). */
+export const ALLOW = 'REGISTER, OPTIONS';
+
+/** Where a started registrar can be reached. */
+export interface RegistrarAddresses {
+  /** Bound SIP listeners. */
+  sip: BoundAddress[];
+  /** `udp://host:port` per listener, in configuration order. */
+  sipUrls: string[];
+  /** HSS peers as configured (`host:port`). */
+  diameterPeers: string[];
+  /** `http(s)://host:port` of the admin API, when configured. */
+  admin?: string;
+}
+
+/** A started registrar. */
+export interface RunningRegistrar {
+  addresses: RegistrarAddresses;
+  /** The registrar's SIP URI (Server-Name of MAR/SAR). */
+  serverName: string;
+  /** Where the admin token lives, when the admin API runs. */
+  adminTokenPath?: string;
+  store: Store;
+  node: DiameterNode;
+  stack: SipStack;
+  /** Graceful stop (idempotent). */
+  close(): Promise<void>;
+}
+
+function checkConfig(c: ResolvedRegistrarConfig): void {
+  if (c.sip.length === 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'at least one SIP listener is needed');
+  if (c.hss.length === 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'at least one HSS peer is needed');
+  if (!c.tls && c.sip.some((s) => s.transport === 'tls')) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'a tls: SIP listener needs TLS files');
+  if (!c.tls && c.diameterTls) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'Diameter TLS needs TLS files');
+  if (c.minExpires > c.maxExpires) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'min-expires is above max-expires');
+}
+
+/** The stack's listeners from the configured ones. */
+function listeners(sip: readonly SipListen[], tls: TlsPem | undefined): ConstructorParameters<typeof SipStack>[0] {
+  const on = (t: SipListen['transport']) => sip.filter((s) => s.transport === t).map(({ host, port }) => ({ host, port }));
+  return {
+    udp: on('udp'),
+    tcp: on('tcp'),
+    tls: tls ? on('tls').map((l) => ({ ...l, options: tlsServerOptions({ cert: tls.cert, key: tls.key, ca: tls.ca }) })) : [],
+  };
+}
+
+/** `<sip:orig@host[:port];lr>` from the registrar's SIP URI. */
+function serviceRouteOf(serverName: string): string {
+  const u = parseUri(serverName);
+  if (u.kind !== 'sip') throw new RegistrarError('ERR_REGISTRAR_CONFIG', `server name ${serverName} is not a SIP URI`);
+  return `<${u.scheme}:orig@${u.host}${u.port === undefined ? '' : `:${u.port}`};lr>`;
+}
+
+/** Answers what is not a REGISTER: OPTIONS 200 (§11.2), anything else 405 with Allow. */
+function answerOther(req: SipRequest, tx: ServerTransaction): void {
+  if (req.method === 'OPTIONS') tx.reply(200, { headers: [['Allow', ALLOW], ['Supported', SUPPORTED_OPTION_TAGS.join(', ')]] });
+  else tx.reply(405, { headers: [['Allow', ALLOW]] });
+}
+
+/**
+ * Starts the registrar: store, Diameter peers (waiting up to `diameterTimeoutMs`·2 for the first, so a REGISTER just
+ * after start does not meet "no open peer"), SIP listeners, admin API.
+ * @throws RegistrarError ERR_REGISTRAR_CONFIG; ConfigFileError for unreadable TLS files; StoreError; listen errors.
+ */
+export async function startRegistrar(config: RegistrarConfig): Promise<RunningRegistrar> {
+  const c = resolveConfig(config);
+  checkConfig(c);
+  const log = c.logger;
+  const tls = c.tls ? await readTlsFiles(c.tls) : undefined;
+  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, logger: log.child({ component: 'store' }) });
+  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  const unwind = async (): Promise<void> => {
+    for (const f of cleanup.reverse()) await f().catch(() => undefined);
+  };
+  try {
+    const node = new DiameterNode({
+      originHost: c.originHost, originRealm: c.realm, applications: [CX_APPLICATION], logger: log.child({ component: 'diameter' }),
+      timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}),
+    });
+    cleanup.push(() => node.close());
+    for (const peer of c.hss) node.addPeer({ ...peer, ...(c.diameterTls && tls ? { tls } : {}) });
+
+    const route: { dispatch?: RequestHandler } = {};
+    const stack = new SipStack({
+      ...listeners(c.sip, tls), logger: log.child({ component: 'sip' }), ...(c.sipTimers ? { timers: c.sipTimers } : {}),
+      // Listeners bind one after the other: a request on the first before the handler exists is asked to retry.
+      onRequest: (req, tx) => (route.dispatch ? route.dispatch(req, tx) : void tx.reply(503, { headers: [['Retry-After', '1']] })),
+    });
+    cleanup.push(() => stack.stop());
+    const bound = await stack.start();
+    const first = bound[0] as BoundAddress;
+    const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
+    const bindings = new BindingStore(store);
+    const ctx: RegisterContext = {
+      cx: new CxClient({ node, destinationRealm: c.hssRealm, serverName, timeoutMs: c.diameterTimeoutMs }),
+      challenges: new ChallengeStore(store, c.regAwaitAuthMs), bindings, domain: c.domain, algorithm: c.algorithm,
+      digestAlgorithms: c.digestAlgorithms, seedFlow: c.seedFlow, log: log.child({ component: 'register' }),
+      limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
+      serviceRoute: serviceRouteOf(serverName),
+    };
+    route.dispatch = (req, tx) => (req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx));
+
+    const addresses: RegistrarAddresses = {
+      sip: bound,
+      sipUrls: bound.map((b) => `${b.transport.toLowerCase()}://${hostForm(b.address)}:${b.port}`),
+      diameterPeers: c.hss.map(formatHostPort),
+    };
+    let adminTokenPath: string | undefined;
+    if (c.admin) {
+      const { token, path } = await ensureAdminToken({ stateDir: c.stateDir, logger: log, ...(c.adminTokenFile ? { tokenFile: c.adminTokenFile } : {}) });
+      adminTokenPath = path;
+      const admin: FastifyInstance = createRegistrarAdminApi({
+        bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats }),
+      });
+      cleanup.push(() => admin.close());
+      addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);
+    }
+    await node.waitForPeer({}, c.diameterTimeoutMs * 2).catch(() => {
+      log.warn({ peers: addresses.diameterPeers }, 'no HSS peer open yet: REGISTERs get 504 until one is');
+    });
+    log.info({ sip: addresses.sipUrls, diameter_peers: addresses.diameterPeers, admin: addresses.admin, server_name: serverName, store: store.kind },
+      'registrar ready');
+    let closing: Promise<void> | undefined;
+    return {
+      addresses, serverName, store, node, stack, ...(adminTokenPath ? { adminTokenPath } : {}),
+      close: () => (closing ??= (async () => {
+        log.info('registrar stopping: SIP, admin API, DPR to peers, store');
+        await unwind();
+      })()),
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * DESIGN §2.1: Diameter timeout (1.5 s at the registrar), no open peer, or Result-Code 3002/3004 → `504` within 2 s;
+ * other failure answers → 500; a SAR that times out → 504 and no binding; the registrar recovers when the HSS comes
+ * back, and fails over to a second HSS peer. The HSS side is a stub Diameter node whose behaviour each test sets,
+ * and a real HSS for recovery and failover.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Milenage, generateVector, makeSqn } from '../../lib/aka/index.ts';
+import type { DiameterMessage } from '../../lib/diameter/codec.ts';
+import { ResultCode } from '../../lib/diameter/constants.ts';
+import { CX_APPLICATION_ID, CxCommand, buildMaa, cxErrorAnswer } from '../../lib/diameter/cx/index.ts';
+import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
+import type { RunningHss } from '../../hss/run.ts';
+import type { RunningRegistrar } from '../../registrar/server.ts';
+import {
+  HSS_REALM, Ue, akaUser, callId, hssPort, initialAuthorization, openIsim, registerAka, registerBytes, sipPort, startTestHss,
+  startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+} from './helpers.ts';
+
+type Mode = 'hang' | 'sar-hang' | number;
+
+const alice = akaUser('alice');
+const origin = { originHost: `stub.${HSS_REALM}`, originRealm: HSS_REALM };
+
+/** A Cx peer that hangs, answers a given Result-Code, or issues a real vector for alice and then hangs on SAR. */
+async function stubHss(state: { mode: Mode }): Promise<{ node: DiameterNode; port: number }> {
+  const node = new DiameterNode({ ...origin, applications: [CX_APPLICATION] });
+  const milenage = Milenage.fromOp(Buffer.from(alice.k, 'hex'), Buffer.from(alice.op, 'hex'));
+  let seq = 1n;
+  const never = new Promise<DiameterMessage>(() => undefined);
+  node.handle(CX_APPLICATION_ID, CxCommand.MAR, (req) => {
+    if (state.mode === 'hang') return never;
+    if (typeof state.mode === 'number') return cxErrorAnswer(req, { resultCode: state.mode }, origin);
+    const v = generateVector({ milenage, sqn: makeSqn(seq++, 1), amf: Buffer.from(alice.amf, 'hex') });
+    return buildMaa(req, { ...origin, result: { resultCode: ResultCode.SUCCESS }, items: [
+      { itemNumber: 1, scheme: 'Digest-AKAv1-MD5', authenticate: Buffer.concat([v.rand, v.autn]), authorization: v.xres, ck: v.ck, ik: v.ik },
+    ] });
+  });
+  node.handle(CX_APPLICATION_ID, CxCommand.SAR, () => never);
+  const { port } = await node.listen({ host: '127.0.0.1', port: 0 });
+  return { node, port };
+}
+
+describe('DESIGN §2.1: HSS unavailable → 504 within 2 s', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const state: { mode: Mode } = { mode: 'hang' };
+  let stub: { node: DiameterNode; port: number };
+  let reg: RunningRegistrar;
+  let ue: Ue;
+
+  before(async () => {
+    tmp = await tempDir();
+    stub = await stubHss(state);
+    reg = await startTestRegistrar(tmp.dir, [stub.port]);
+    ue = await Ue.udp(sipPort(reg, 'UDP'));
+  });
+  after(async () => {
+    ue?.close();
+    await reg?.close();
+    await stub?.node.close();
+    await tmp?.remove();
+  });
+
+  async function timed(u: AkaUser): Promise<{ status: number; ms: number }> {
+    const t0 = Date.now();
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(u.impi) }), 5000);
+    return { status: r.msg.status, ms: Date.now() - t0 };
+  }
+
+  test('no MAA within 1.5 s → 504 Server Time-out, sent before 2 s', async () => {
+    state.mode = 'hang';
+    const r = await timed(alice);
+    assert.equal(r.status, 504);
+    assert.ok(r.ms >= 1400 && r.ms < 2000, `answered after ${r.ms} ms`);
+  });
+
+  for (const code of [ResultCode.UNABLE_TO_DELIVER, ResultCode.TOO_BUSY]) {
+    test(`Result-Code ${code} → 504 at once`, async () => {
+      state.mode = code;
+      const r = await timed(alice);
+      assert.equal(r.status, 504);
+      assert.ok(r.ms < 1000, `answered after ${r.ms} ms`);
+    });
+  }
+
+  test('Result-Code 5012 UNABLE_TO_COMPLY → 500', async () => {
+    state.mode = ResultCode.UNABLE_TO_COMPLY;
+    assert.equal((await timed(alice)).status, 500);
+  });
+
+  test('a SAR without answer → 504, and no binding is kept', async () => {
+    state.mode = 'sar-hang';
+    const r = await registerAka(ue, await openIsim(tmp.dir, alice), alice);
+    assert.equal(r.final.msg.status, 504, r.final.text);
+    assert.deepEqual(await reg.store.keys('registrar:aor:'), []);
+  });
+});
+
+describe('DESIGN §2.1: no open peer → 504, recovery, failover', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hss: RunningHss;
+  let backup: RunningHss;
+  let reg: RunningRegistrar;
+  const csv = subscribersCsv([alice]);
+
+  before(async () => {
+    tmp = await tempDir();
+    hss = await startTestHss(tmp.dir, csv);
+    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
+  });
+  after(async () => {
+    await reg?.close();
+    await hss?.close();
+    await backup?.close();
+    await tmp?.remove();
+  });
+
+  test('HSS stopped → 504 at once; HSS back on its port → 200 again', async () => {
+    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    try {
+      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
+      const port = hssPort(hss);
+      await hss.close();
+      const t0 = Date.now();
+      const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
+      assert.equal(r.msg.status, 504);
+      assert.ok(Date.now() - t0 < 2000);
+      hss = await startTestHss(tmp.dir, csv, { port });
+      await reg.node.waitForPeer({}, 5000);
+      // A new HSS store starts its SQNs afresh: a fresh ISIM keeps the test about recovery, not resync.
+      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
+    } finally {
+      ue.close();
+    }
+  });
+
+  test('two HSS peers: the first down, the second answers (failover)', async () => {
+    backup = await startTestHss(tmp.dir, csv);
+    const dead = await startTestHss(tmp.dir, csv);
+    const deadPort = hssPort(dead);
+    await dead.close();
+    const two = await startTestRegistrar(tmp.dir, [deadPort, hssPort(backup)], { originHost: 'registrar2.partner.example' });
+    const ue = await Ue.udp(sipPort(two, 'UDP'));
+    try {
+      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
+    } finally {
+      ue.close();
+      await two.close();
+    }
+  });
+});

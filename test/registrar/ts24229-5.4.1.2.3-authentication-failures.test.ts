@@ -1,0 +1,140 @@
+/**
+ * TS 24.229 §5.4.1.2.3 / §5.1.1.5.3, RFC 2617 §3.2.1 (stale), DESIGN §2.1: what the registrar does with answers that
+ * are not a fresh, correct response — wrong response → 403; empty response without auts (the UE's MAC-failure
+ * report) → 403 and the vector discarded; a used, unknown or expired nonce → a fresh 401 with stale=TRUE (SIP.js
+ * resends its last Authorization on refresh); nc other than 00000001 → 401 stale=TRUE; unknown user → 403;
+ * credentials of another identity → 403; malformed auts → 400.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunningHss } from '../../hss/run.ts';
+import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
+import type { RunningRegistrar } from '../../registrar/server.ts';
+import {
+  DOMAIN, Ue, akaAnswer, akaUser, callId, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerAka,
+  registerBytes, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+} from './helpers.ts';
+
+const users = Array.from({ length: 8 }, (_, i) => akaUser(`u${i}`));
+const user = (i: number): AkaUser => users[i] as AkaUser;
+
+describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hss: RunningHss;
+  let reg: RunningRegistrar;
+  let ue: Ue;
+
+  before(async () => {
+    tmp = await tempDir();
+    hss = await startTestHss(tmp.dir, subscribersCsv(users));
+    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { regAwaitAuthMs: 400 });
+    ue = await Ue.udp(sipPort(reg, 'UDP'));
+  });
+  after(async () => {
+    ue?.close();
+    await reg?.close();
+    await hss?.close();
+    await tmp?.remove();
+  });
+
+  /** REGISTER → 401; returns the challenge and the Call-ID. */
+  async function challenge(u: AkaUser, id = callId(), cseq = 1): Promise<{ ch: DigestChallenge; id: string }> {
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq, authorization: initialAuthorization(u.impi) }));
+    assert.equal(r.msg.status, 401, r.text);
+    return { ch: r.msg.wwwAuthenticate()[0] as DigestChallenge, id };
+  }
+
+  test('a wrong response → 403 Forbidden', async () => {
+    const u = user(0);
+    const { ch, id } = await challenge(u);
+    const wrong = credentials(ch, { username: u.impi, qop: 'auth' }, Buffer.from('0011223344556677', 'hex'));
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: wrong }));
+    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Authentication Failed)');
+    assert.deepEqual(headerLines(r.text, 'Contact'), []);
+  });
+
+  test('empty response without auts (MAC failure at the UE) → 403, and the vector is gone', async () => {
+    const u = user(1);
+    const { ch, id } = await challenge(u);
+    const report = `Digest username="${u.impi}", realm="${DOMAIN}", nonce="${ch.nonce}", uri="sip:${DOMAIN}", response="", algorithm=AKAv1-MD5`;
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: report }));
+    assert.equal(r.msg.status, 403, r.text);
+    // Even the right RES for that nonce now finds nothing: a fresh challenge, marked stale.
+    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth' });
+    const again = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization }));
+    assert.equal(again.msg.status, 401, again.text);
+    assert.equal(again.msg.wwwAuthenticate()[0]?.stale, true);
+  });
+
+  test('a reused nonce (SIP.js refresh with its last Authorization) → fresh 401 stale=TRUE, then 200', async () => {
+    const u = user(2);
+    const isim = await openIsim(tmp.dir, u);
+    const first = await registerAka(ue, isim, u);
+    assert.equal(first.final.msg.status, 200);
+    const id = /Call-ID: (\S+)/.exec(first.final.text)?.[1] as string;
+    const replay = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization: first.authorization }));
+    assert.equal(replay.msg.status, 401, replay.text);
+    const www = headerLines(replay.text, 'WWW-Authenticate')[0] as string;
+    assert.match(www, /^Digest realm="partner\.example", nonce="[A-Za-z0-9+/]{43}=", algorithm=AKAv1-MD5, qop="auth,auth-int", stale=TRUE$/);
+    const ch = replay.msg.wwwAuthenticate()[0] as DigestChallenge;
+    assert.notEqual(ch.nonce, first.ch.nonce);
+    const { authorization } = await akaAnswer(isim, ch, { username: u.impi, qop: 'auth' });
+    const ok = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 4, authorization }));
+    assert.equal(ok.msg.status, 200, ok.text);
+  });
+
+  test('nc other than 00000001 → fresh 401 stale=TRUE (nonces are single-use)', async () => {
+    const u = user(3);
+    const { ch, id } = await challenge(u);
+    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth', nc: '00000002' });
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    assert.equal(r.msg.status, 401, r.text);
+    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
+    assert.notEqual(r.msg.wwwAuthenticate()[0]?.nonce, ch.nonce);
+  });
+
+  test('a nonce unknown to the registrar → fresh 401 stale=TRUE', async () => {
+    const u = user(4);
+    const forged = { ...(await challenge(u)).ch, nonce: Buffer.alloc(32, 7).toString('base64') };
+    const authorization = credentials(forged, { username: u.impi, qop: 'auth' }, Buffer.alloc(8));
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization }));
+    assert.equal(r.msg.status, 401);
+    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
+  });
+
+  test('an expired nonce (reg-await-auth passed) → fresh 401 stale=TRUE', async () => {
+    const u = user(5);
+    const { ch, id } = await challenge(u);
+    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth' });
+    await new Promise((r) => setTimeout(r, 600));
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    assert.equal(r.msg.status, 401, r.text);
+    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
+  });
+
+  test('credentials of one identity used for another To → 403', async () => {
+    const [a, b] = [user(6), user(7)];
+    const { ch } = await challenge(a);
+    const { authorization } = await akaAnswer(await openIsim(tmp.dir, a), ch, { username: a.impi, qop: 'auth' });
+    const r = await ue.send(registerBytes(ue, { impu: b.impus[0] as string, callId: callId(), cseq: 1, authorization }));
+    assert.equal(r.msg.status, 403, r.text);
+  });
+
+  test('unknown user (HSS: Experimental-Result 5001) → 403', async () => {
+    const r = await ue.send(registerBytes(ue, { impu: `sip:nobody@${DOMAIN}`, callId: callId(), cseq: 1, authorization: initialAuthorization(`nobody@${DOMAIN}`) }));
+    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden');
+  });
+
+  test('IMPI and IMPU of different subscribers (5002) → 403', async () => {
+    const r = await ue.send(registerBytes(ue, { impu: user(0).impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(user(1).impi) }));
+    assert.equal(r.msg.status, 403);
+  });
+
+  test('malformed auts → 400', async () => {
+    const u = user(0);
+    const { ch, id } = await challenge(u);
+    const authorization = credentials(ch, { username: u.impi, qop: 'auth' }, Buffer.alloc(0), 'not-base64!');
+    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    assert.equal(r.msg.status, 400, r.text);
+  });
+});
