@@ -3,7 +3,8 @@
  * Every REGISTER without valid credentials of a fresh nonce is challenged — re-registrations and de-registrations
  * too — so the state lives in the store and not in the UE's history:
  *
- * 1. extensions (420), Request-URI (416), To (404), Contact/Expires (400, 423) — before any vector is spent;
+ * 1. extensions (420), Request-URI (416), To (400 unless SIP/SIPS), Contact/Expires (400, 423) — before any vector
+ *    is spent;
  * 2. no credentials, or the 24.229 initial form with an empty nonce → challenge;
  * 3. `auts` → resync MAR with RAND (from the stored challenge of that nonce) ‖ AUTS → fresh 401;
  * 4. the nonce is taken from the store (single use); unknown, used or expired → fresh 401 with `stale=TRUE`;
@@ -26,7 +27,7 @@ import { issueChallenge, type ChallengeContext } from './challenge-flow.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { isRegistrarError, sipStatusOf } from './errors.ts';
 import { SECURITY_SERVER, checkExtensions, securityVerifyMatches } from './extensions.ts';
-import { publicIdentities } from './user-data.ts';
+import { escapeForHeader, publicIdentities } from './user-data.ts';
 
 /** What the state machine works with. */
 export interface RegisterContext extends ChallengeContext {
@@ -91,9 +92,10 @@ async function register(t: Turn, sipTo: boolean): Promise<void> {
     tx.reply(416, { reason: 'Unsupported URI Scheme' });
     return;
   }
-  // 24.229 §5.1.1.2.1: the To of a REGISTER is the SIP URI being registered; tel URIs are only registered implicitly.
+  // RFC 3261 §10.2: the address-of-record in To MUST be a SIP or SIPS URI, so anything else is a bad request (RFC 4475
+  // §3.3.4: "a registrar would reject this request with a 400"); 24.229 §5.1.1.2.1: tel URIs are registered implicitly.
   if (!sipTo) {
-    tx.reply(404, { reason: 'Not Found (To is not a SIP URI)' });
+    tx.reply(400, { reason: 'Bad Request (To is not a SIP or SIPS URI)' });
     return;
   }
   const plan = planContacts(req, ctx.limits);
@@ -202,7 +204,7 @@ async function complete(t: Turn, r: ChallengeRecord, plan: ContactPlan, authenti
     ...next.map((b): [string, string] => ['Contact', contactValue(b, now)]),
     ...path.map((p): [string, string] => ['Path', p]),
     ['Service-Route', ctx.serviceRoute],
-    ['P-Associated-URI', (associated.length > 0 ? associated : [req.to().uri.raw]).map((u) => `<${u}>`).join(', ')],
+    ['P-Associated-URI', (associated.length > 0 ? associated.map(escapeForHeader) : [req.to().uri.raw]).map((u) => `<${u}>`).join(', ')],
     ['Authentication-Info', authenticationInfo],
   ];
   tx.reply(200, { headers });

@@ -1,8 +1,9 @@
 /**
  * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers →
  * SIP stack (UDP, TCP, TLS) whose requests go to the REGISTER state machine → optional admin API. REGISTER is
- * handled (register.ts), OPTIONS answered 200, every other method 405; malformed requests are answered 400 by
- * lib/sip before they get here. `close()` stops in reverse: admin API, SIP (no new work), DPR to the peers, store.
+ * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
+ * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
+ * here. `close()` stops in reverse: admin API, SIP (no new work), DPR to the peers, store.
  */
 import type { FastifyInstance } from 'fastify';
 import { listenAdmin } from '../lib/admin/server.ts';
@@ -23,11 +24,21 @@ import { ChallengeStore } from './challenges.ts';
 import { resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type SipListen } from './config.ts';
 import { CxClient } from './cx.ts';
 import { RegistrarError } from './errors.ts';
-import { SUPPORTED_OPTION_TAGS } from './extensions.ts';
+import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
 
-/** Methods the registrar answers; the rest get 405 with this list (RFC 3261 §21.4.6). */
+/** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
 export const ALLOW = 'REGISTER, OPTIONS';
+
+/**
+ * Methods the registrar recognises but does not allow: RFC 3261's own and those of the extensions an IMS core meets
+ * (RFC 3262 PRACK, 3311 UPDATE, 3428 MESSAGE, 3515 REFER, 3903 PUBLISH, 6086 INFO, 6665 SUBSCRIBE/NOTIFY). They get
+ * `405` with Allow; a method outside this list is not recognised and gets `501 Not Implemented` (RFC 3261 §8.2.1;
+ * RFC 4475 §3.1.1.2, §3.1.1.5). Method names are case-sensitive (§7.1).
+ */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'INVITE', 'ACK', 'CANCEL', 'BYE', 'PRACK', 'UPDATE', 'MESSAGE', 'REFER', 'PUBLISH', 'INFO', 'SUBSCRIBE', 'NOTIFY',
+]);
 
 /** Where a started registrar can be reached. */
 export interface RegistrarAddresses {
@@ -80,10 +91,26 @@ function serviceRouteOf(serverName: string): string {
   return `<${u.scheme}:orig@${u.host}${u.port === undefined ? '' : `:${u.port}`};lr>`;
 }
 
-/** Answers what is not a REGISTER: OPTIONS 200 (§11.2), anything else 405 with Allow. */
+/**
+ * Answers what is not a REGISTER, in the order of RFC 3261 §8.2: the method (§8.2.1: 405 for a known method, 501
+ * for an unknown one, both with Allow), then for OPTIONS the Request-URI scheme (§8.2.2.1: 416, RFC 4475 §3.3.2/§3.3.3)
+ * and the required extensions (§8.2.2.3: 420 with Unsupported, RFC 4475 §3.3.5), then 200 (§11.2).
+ */
 function answerOther(req: SipRequest, tx: ServerTransaction): void {
-  if (req.method === 'OPTIONS') tx.reply(200, { headers: [['Allow', ALLOW], ['Supported', SUPPORTED_OPTION_TAGS.join(', ')]] });
-  else tx.reply(405, { headers: [['Allow', ALLOW]] });
+  if (req.method !== 'OPTIONS') {
+    tx.reply(KNOWN_METHODS.has(req.method) ? 405 : 501, { headers: [['Allow', ALLOW]] });
+    return;
+  }
+  if (req.requestUri().kind !== 'sip') {
+    tx.reply(416, { reason: 'Unsupported URI Scheme' });
+    return;
+  }
+  const ext = checkExtensions(req, tx.flow);
+  if (!ext.ok) {
+    tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
+    return;
+  }
+  tx.reply(200, { headers: [['Allow', ALLOW], ['Supported', SUPPORTED_OPTION_TAGS.join(', ')]] });
 }
 
 /**

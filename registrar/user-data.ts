@@ -37,3 +37,17 @@ export function publicIdentities(userData: Buffer | undefined): string[] {
   }
   return out;
 }
+
+/**
+ * An identity as a header may carry it: the octets a SIP URI never holds unescaped — controls, space, double quote,
+ * angle brackets, backslash, caret, grave accent, braces, vertical bar and non-ASCII — percent-encoded (RFC 3261
+ * §19.1.2, §25.1 `escaped`). The HSS keeps IMPUs in the unescaped form the registrar compares AORs in, so RFC 4475
+ * §3.1.1.4's `sip:null-%00-null@…` comes back from the SAA with a real NUL, which must not reach the wire as one.
+ * `%` is left alone: an IMPU provisioned with escapes keeps them.
+ * @param identity a public identity from User-Data.
+ */
+export function escapeForHeader(identity: string): string {
+  // eslint-disable-next-line no-control-regex
+  return identity.replace(/[\x00-\x20\x7f"<>\\^`{|}]|[^\x00-\x7f]+/gu, (c) =>
+    Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}

@@ -9,6 +9,7 @@ peers=(
   "redis-server redis-server"
   "tshark tshark"
   "sipp sip-tester"
+  "sipsak sipsak"
   "kamailio kamailio"
   "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
   "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"

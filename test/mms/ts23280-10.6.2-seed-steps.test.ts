@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SEED_STEPS, seedStep } from '../../lib/seed-steps.ts';
+import { SEED_STEPS, migrationFlowAt, seedStep, seedStepText } from '../../lib/seed-steps.ts';
 import type { SeedStepNumber } from '../../lib/seed-steps.ts';
 import { parseAgentConfig } from '../../mms/config.ts';
 import { UsageError } from '../../lib/cli.ts';
@@ -40,4 +40,14 @@ test('agent settings: defaults, and a UsageError naming every bad field', () => 
     assert.match(e.message, /--primaryTimeoutMs: /);
     return true;
   });
+});
+
+test('migrationFlowAt: home-realm origin → none; relayed by a home host (the primary MMS) → §10.6.2.3; else §10.6.2.2', () => {
+  const home = 'primary.example';
+  assert.equal(migrationFlowAt('primary.example', [], home), undefined, 'an ordinary registration in the primary system');
+  assert.equal(migrationFlowAt('partner.example', ['mms.partner.example'], home), 'static', 'partner MMS → relay → HSS');
+  assert.equal(migrationFlowAt('Partner.Example', ['mms.partner.example', 'mms.PRIMARY.example'], home), 'dynamic', 'through the primary MMS');
+  assert.equal(migrationFlowAt('partner.example', ['mms.notprimary.example'], home), 'static', 'a suffix match needs the dot');
+  assert.equal(migrationFlowAt(undefined, [], home), undefined);
+  assert.equal(seedStepText('static', 7, 'Result-Code 2001, 1 vector(s)'), `${SEED_STEPS.static[7]} — Result-Code 2001, 1 vector(s)`);
 });

@@ -13,8 +13,8 @@ import { freePorts } from '../helpers/ports.ts';
 import { NODE, start, startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import {
-  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, hssPort, initialAuthorization, openIsim, registerBytes, startTestHss,
-  subscribersCsv, tempDir,
+  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
+  startTestHss, subscribersCsv, tempDir,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
@@ -47,7 +47,7 @@ describe('DESIGN §2.5: two registrar processes on one Redis', () => {
     await tmp?.remove();
   });
 
-  test('401 from A, authenticated REGISTER to B → 200; the used nonce at A → 401 stale=TRUE', async () => {
+  test('a challenge issued by A is verified by B: 401 from A, authenticated REGISTER to B → 200 (from B); the used nonce at A → 401 stale=TRUE', async () => {
     const a = await Ue.udp(ports[0] as number);
     const b = await Ue.udp(ports[1] as number);
     try {
@@ -58,6 +58,9 @@ describe('DESIGN §2.5: two registrar processes on one Redis', () => {
       const { authorization } = await akaAnswer(await openIsim(tmp.dir, alice), r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: alice.impi, qop: 'auth' });
       const r2 = await b.send(registerBytes(b, { impu, callId: id, cseq: 2, authorization, expires: 600 }));
       assert.equal(r2.msg.status, 200, r2.text);
+      // B answered (its Service-Route), with a nonce only A issued: the challenge came through Redis.
+      assert.deepEqual(headerLines(r2.text, 'Service-Route'), [`<sip:orig@registrar-b.${DOMAIN}:${ports[1]};lr>`]);
+      assert.deepEqual(headerLines(r1.text, 'Service-Route'), []);
       const r3 = await a.send(registerBytes(a, { impu, callId: id, cseq: 3, authorization }));
       assert.equal(r3.msg.status, 401);
       assert.equal(r3.msg.wwwAuthenticate()[0]?.stale, true);

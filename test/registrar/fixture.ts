@@ -7,8 +7,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.ts';
+import { readAdminToken } from '../../lib/admin/token.ts';
+import { adminApi, adminRequest, type AdminTarget } from '../../hss/admin-client.ts';
 import { startHss, type RunningHss } from '../../hss/run.ts';
+import type { HssStatsSnapshot } from '../../hss/stats.ts';
 import type { RandPolicy } from '../../hss/vectors.ts';
+import type { BindingView } from '../../registrar/admin-api.ts';
 import { startRegistrar, type RunningRegistrar } from '../../registrar/server.ts';
 import type { RegistrarConfig } from '../../registrar/config.ts';
 import { Isim } from '../../ue-client/isim.ts';
@@ -96,7 +100,32 @@ export function sipPort(r: RunningRegistrar, transport: 'UDP' | 'TCP' | 'TLS'): 
 
 /** A fresh ISIM for `u` in `dir`. */
 export function openIsim(dir: string, u: AkaUser): Promise<Isim> {
-  return Isim.open(join(dir, `isim-${u.impi}-${randomBytes(3).toString('hex')}.json`), {
+  return Isim.open(join(dir, `isim-${u.impi.replace(/[^\w.@-]/g, '_')}-${randomBytes(3).toString('hex')}.json`), {
     k: Buffer.from(u.k, 'hex'), op: Buffer.from(u.op, 'hex'), impi: u.impi, impus: u.impus, domain: DOMAIN,
   });
+}
+
+/** The admin API of a running HSS (its URL and the token from its token file). */
+export async function hssAdmin(hss: RunningHss): Promise<AdminTarget> {
+  return { url: hss.adminUrl, token: await readAdminToken(hss.adminTokenPath) };
+}
+
+/** The HSS's counters as its admin API reports them (`GET /admin/v1/stats`). */
+export async function hssStats(hss: RunningHss): Promise<HssStatsSnapshot> {
+  return adminApi.stats(await hssAdmin(hss));
+}
+
+/** Provisions `u` through the HSS admin API (`POST /admin/v1/subscribers`). */
+export async function provisionAka(hss: RunningHss, u: AkaUser): Promise<void> {
+  await adminApi.add(await hssAdmin(hss), { impi: u.impi, impus: u.impus, k: u.k, op: u.op, amf: u.amf });
+}
+
+/**
+ * Every AOR with live bindings, from the registrar's admin API (`GET /admin/v1/bindings`); the registrar must have
+ * been started with `admin`.
+ */
+export async function adminBindings(reg: RunningRegistrar): Promise<BindingView[]> {
+  if (reg.addresses.admin === undefined || reg.adminTokenPath === undefined) throw new Error('the registrar runs without its admin API');
+  const t: AdminTarget = { url: reg.addresses.admin, token: await readAdminToken(reg.adminTokenPath) };
+  return (await adminRequest<{ bindings: BindingView[] }>(t, 'GET', 'admin/v1/bindings')).bindings;
 }

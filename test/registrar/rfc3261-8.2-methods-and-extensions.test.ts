@@ -1,7 +1,8 @@
 /**
- * RFC 3261 §8.2.1 / §8.2.2.3 / §11.2 and DESIGN §2.1 at the registrar: OPTIONS → 200 with Allow; INVITE and other
- * methods → 405 with `Allow: REGISTER, OPTIONS`; a non-SIP Request-URI → 416; a required option-tag the registrar lacks → 420 Bad Extension with
- * Unsupported listing it; `path` is fine; malformed input → 400 with a reason phrase (lib/sip), never a crash.
+ * RFC 3261 §8.2.1 / §8.2.2.3 / §11.2 and DESIGN §2.1 at the registrar: OPTIONS → 200 with Allow; INVITE and the other
+ * methods it knows → 405 with `Allow: REGISTER, OPTIONS`; a method it does not recognise → 501 with Allow; a non-SIP
+ * Request-URI → 416; a required option-tag the registrar lacks → 420 Bad Extension with Unsupported listing it (for
+ * OPTIONS too); `path` is fine; malformed input → 400 with a reason phrase (lib/sip), never a crash.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +58,20 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
     });
   }
 
+  for (const method of ['NEWMETHOD', 'invite']) {
+    test(`${method} (not a method the registrar recognises; names are case-sensitive, §7.1) → 501 Not Implemented with Allow`, async () => {
+      const r = await ue.send(request(ue, method));
+      assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 501 Not Implemented');
+      assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
+    });
+  }
+
+  test('OPTIONS requiring an unknown option-tag → 420 with Unsupported (§8.2.2.3 holds for every method)', async () => {
+    const r = await ue.send(request(ue, 'OPTIONS', ['Require: foo', 'Proxy-Require: path, bar']));
+    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 420 Bad Extension');
+    assert.deepEqual(headerLines(r.text, 'Unsupported'), ['foo, bar']);
+  });
+
   test('Require with an unknown option-tag → 420 Bad Extension, Unsupported lists it (and sec-agree over UDP)', async () => {
     const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, extra: ['Require: foo, path', 'Proxy-Require: sec-agree', 'Security-Client: tls'] }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 420 Bad Extension');
@@ -83,8 +98,8 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 416 Unsupported URI Scheme');
   });
 
-  test('To that is not a SIP URI → 404', async () => {
+  test('To that is not a SIP URI → 400 (§10.2: the address-of-record is a SIP or SIPS URI)', async () => {
     const r = await ue.send(registerBytes(ue, { impu: 'tel:+15550100', callId: callId(), cseq: 1 }));
-    assert.equal(r.msg.status, 404);
+    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 400 Bad Request (To is not a SIP or SIPS URI)');
   });
 });

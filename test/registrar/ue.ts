@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { TLSSocket, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { digestResponse, parseAkaNonce, type DigestQop } from '../../lib/aka/digest-aka.ts';
 import { formatCredentials, type DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { SipResponse } from '../../lib/sip/message.ts';
@@ -34,6 +34,8 @@ function parseReply(buf: Buffer, datagram: boolean): Reply | undefined {
 export class Ue {
   readonly transport: 'UDP' | 'TCP' | 'TLS';
   readonly localPort: number;
+  /** TLS only: whether the registrar's certificate verified, and the certificate. */
+  tlsPeer: { authorized: boolean; certificate: PeerCertificate } | undefined;
   private readonly queue: Reply[] = [];
   private waiter: (() => void) | undefined;
   private readonly closeFn: () => void;
@@ -61,10 +63,13 @@ export class Ue {
     return ue;
   }
 
-  /** A TCP UE, or a TLS one trusting `ca`. */
-  static async stream(port: number, tls?: { ca: string }): Promise<Ue> {
+  /**
+   * A TCP UE, or a TLS one that verifies the registrar's certificate against `ca` for `servername` (default
+   * `localhost`, a SAN of every leaf `certs` issues); rejects when the handshake or the verification fails.
+   */
+  static async stream(port: number, tls?: { ca: string; servername?: string }): Promise<Ue> {
     const sock: Socket = tls
-      ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost' })
+      ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: tls.servername ?? 'localhost' })
       : connect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       sock.once(tls ? 'secureConnect' : 'connect', () => resolve());
@@ -72,6 +77,7 @@ export class Ue {
     });
     const framer = new StreamFramer();
     const ue: Ue = new Ue(tls ? 'TLS' : 'TCP', sock.localPort ?? 0, (b) => sock.write(b), () => sock.destroy());
+    if (sock instanceof TLSSocket) ue.tlsPeer = { authorized: sock.authorized, certificate: sock.getPeerCertificate() };
     sock.on('data', (chunk: Buffer) => {
       for (const m of framer.push(chunk).messages) ue.push(parseReply(Buffer.from(m), false));
     });
@@ -91,7 +97,26 @@ export class Ue {
     this.sendFn(b);
     const retransmit = this.transport === 'UDP' ? setInterval(() => this.sendFn(b), 500) : undefined;
     try {
-      const deadline = Date.now() + ms;
+      return await this.take(mine, ms);
+    } finally {
+      clearInterval(retransmit);
+    }
+  }
+
+  /** Sends `bytes` once, exactly as given: no retransmission, no waiting (see {@link next}). */
+  transmit(bytes: string | Buffer): void {
+    this.sendFn(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
+  }
+
+  /** The next final response not taken yet, in arrival order. */
+  next(ms = 4000): Promise<Reply> {
+    return this.take(() => true, ms);
+  }
+
+  /** Removes and returns the first queued response `mine` accepts (dropping those before it), waiting up to `ms`. */
+  private async take(mine: (r: Reply) => boolean, ms: number): Promise<Reply> {
+    const deadline = Date.now() + ms;
+    try {
       for (;;) {
         const i = this.queue.findIndex(mine);
         if (i >= 0) return this.queue.splice(0, i + 1).pop() as Reply;
@@ -106,9 +131,13 @@ export class Ue {
         });
       }
     } finally {
-      clearInterval(retransmit);
       this.waiter = undefined;
     }
+  }
+
+  /** Responses received and not taken yet. */
+  get pending(): number {
+    return this.queue.length;
   }
 
   /** Closes the socket. */
