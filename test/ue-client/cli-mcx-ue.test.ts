@@ -1,0 +1,147 @@
+/**
+ * `mcx ue` as a user runs it (spawned `bin/mcx.mjs`): usage errors exit 2 naming each bad field; a credentials file
+ * under flags; `isim show|reset` print the secret-free view; `mcx ue register` end to end against our registrar
+ * (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep` then `deregister`.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startMcx } from '../helpers/process.ts';
+import { startRegistrarNet, subscriber, subscribersCsv, tempDir, type RegistrarNet } from './fixture.ts';
+
+const DOMAIN = 'partner.example';
+const alice = subscriber('alice', DOMAIN);
+
+/** Runs `mcx ue …` to completion. */
+async function mcxUe(args: string[]): Promise<{ code: number | null; out: string }> {
+  const p = startMcx(['ue', ...args]);
+  const code = await p.exited;
+  return { code, out: p.output() };
+}
+
+describe('mcx ue: the command line', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let net: RegistrarNet;
+  const identity = (): string[] => ['--registrar', `127.0.0.1:${net.port('UDP')}`, '--domain', DOMAIN, '--impi', alice.impi, '--impu', alice.impu];
+  const keys = ['--k', alice.k, '--op', alice.op, '--amf', alice.amf];
+
+  before(async () => {
+    tmp = await tempDir('mcx-ue-cli-');
+    net = await startRegistrarNet(tmp.dir, DOMAIN, 'primary.example', subscribersCsv([alice]));
+  });
+  after(async () => {
+    await net?.close();
+    await tmp?.remove();
+  });
+
+  test('usage errors exit 2 and name every bad field', async () => {
+    const r = await mcxUe(['register', '--registrar', 'nowhere', '--impu', 'alice@x', '--k', '12', '--transport', 'sctp', '--expires', '-5']);
+    assert.equal(r.code, 2, r.out);
+    for (const field of ['--registrar: expected HOST:PORT', '--domain: required', '--impi: required', '--impu: must be a sip: or sips: URI',
+      '--k: must be 32 hex digits', '--transport:', '--expires:']) {
+      assert.ok(r.out.includes(field), `${field} in:\n${r.out}`);
+    }
+    const both = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'x.json'), '--k', alice.k, '--op', alice.op, '--opc', alice.op]);
+    assert.equal(both.code, 2);
+    assert.match(both.out, /--opc: give OP or OPc, not both/);
+    const none = await mcxUe(['register', ...identity()]);
+    assert.equal(none.code, 2);
+    assert.match(none.out, /--isim-state: required unless --password is given/);
+  });
+
+  test('a credentials file supplies the keys, flags override it; a bad value in it is named as coming from it', async () => {
+    const file = join(tmp.dir, 'creds.json');
+    await writeFile(file, JSON.stringify({ k: alice.k, op: alice.op, amf: 'zz', domain: 'wrong.example' }));
+    const bad = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'creds-isim.json'), '--credentials', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.out, /--amf \(from the credentials file\): must be 4 hex digits/);
+    await writeFile(file, JSON.stringify({ k: alice.k, op: alice.op, amf: alice.amf, domain: 'wrong.example', impi: alice.impi }));
+    const ok = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'creds-isim.json'), '--credentials', file]);
+    assert.equal(ok.code, 0, ok.out);
+    await writeFile(file, JSON.stringify({ k: alice.k, kk: 1 }));
+    const unknown = await mcxUe(['register', ...identity(), '--credentials', file]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.out, /unknown field\(s\) kk/);
+  });
+
+  test('`mcx ue register` end to end: ladder, result, de-registration, exit 0; `isim show` then has no secrets', async () => {
+    const isim = join(tmp.dir, 'alice.json');
+    const r = await mcxUe(['register', ...identity(), '--isim-state', isim, ...keys, '--flow', 'static', '--expires', '600']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /UE → registrar {2}REGISTER \(step 2\)/);
+    assert.match(r.out, /UE ← registrar {2}401 Unauthorized — AKAv1-MD5, ISIM: RES \(step 11\)/);
+    assert.match(r.out, /UE → registrar {2}REGISTER auth \(step 12\)/);
+    assert.match(r.out, /UE ← registrar {2}200 OK \(step 13\)/);
+    assert.match(r.out, /UE registered — expires 600 s, rspauth verified \(step 14\)/);
+    assert.match(r.out, /registered: sip:alice@partner\.example .* rspauth=verified/);
+    assert.match(r.out, /\nderegistered\n/);
+    assert.ok(!r.out.includes(alice.k) && !r.out.includes(alice.op), 'no key material on the output');
+
+    const show = await mcxUe(['isim', 'show', '--isim-state', isim]);
+    assert.equal(show.code, 0, show.out);
+    const view = JSON.parse(show.out.slice(show.out.indexOf('{'))) as Record<string, unknown>;
+    assert.equal(view.impi, alice.impi);
+    assert.equal(view.opVariant, 'op');
+    assert.notEqual(view.sqnMs, '000000000000', 'two challenges were accepted');
+    assert.ok(!show.out.includes(alice.k) && !show.out.includes(alice.op));
+    assert.match(await readFile(isim, 'utf8'), new RegExp(alice.k), 'the state file itself holds K (0600)');
+
+    const reset = await mcxUe(['isim', 'reset', '--isim-state', isim]);
+    assert.equal(reset.code, 0, reset.out);
+    assert.equal((JSON.parse(reset.out.slice(reset.out.indexOf('{'))) as { sqnMs: string }).sqnMs, '000000000000');
+    const missing = await mcxUe(['isim', 'show', '--isim-state', join(tmp.dir, 'none.json')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.out, /UE_ISIM: no ISIM state/);
+  });
+
+  test('failures exit promptly with their status: an ISIM with another OP than the HSS → 3 (MAC), no answer → 5 (timeout)', async () => {
+    const mac = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'mallory.json'), '--k', alice.k, '--op', 'ab'.repeat(16)]);
+    assert.equal(mac.code, 3, mac.out);
+    assert.match(mac.out, /REGISTER response=""[\s\S]*403[\s\S]*mcx: ue register failed: UE_MAC_FAILURE: network authentication failed \(MAC\)/);
+    const sink = createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', () => resolve()));
+    try {
+      const quiet = await mcxUe(['register', '--registrar', `127.0.0.1:${sink.address().port}`, '--domain', DOMAIN, '--impi', alice.impi,
+        '--impu', alice.impu, '--isim-state', join(tmp.dir, 'alice.json'), '--timeout', '1']);
+      assert.equal(quiet.code, 5, quiet.out);
+      assert.match(quiet.out, /UE_TIMEOUT: no final response to REGISTER within 1 s/);
+    } finally {
+      sink.close();
+    }
+  });
+
+  test('another K for an existing ISIM file is refused (SQN state never moves between subscriptions)', async () => {
+    const r = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'alice.json'), '--k', 'ff'.repeat(16), '--op', alice.op]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /UE_ISIM: .*holds another K\/OP/);
+  });
+
+  test('--hold stays registered until SIGTERM, then de-registers and exits 0', async () => {
+    const p = startMcx(['ue', 'register', ...identity(), '--isim-state', join(tmp.dir, 'alice.json'), '--hold', '--expires', '600']);
+    try {
+      await p.waitFor(/holding the registration/, 15_000);
+      assert.match(p.output(), /UE registered — expires 600 s/);
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0, p.output());
+      assert.match(p.output(), /de-REGISTER auth[\s\S]*\nderegistered\n/);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('--keep leaves the binding; `mcx ue deregister` removes it with Contact: *', async () => {
+    const kept = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'alice.json'), '--keep', '--json']);
+    assert.equal(kept.code, 0, kept.out);
+    const report = JSON.parse(kept.out.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; registered?: { expires: number }; deregistered?: boolean };
+    assert.equal(report.ok, true);
+    assert.equal(report.deregistered, undefined);
+    assert.ok((await net.registrar.store.get(`registrar:aor:${alice.impu}`)) !== undefined, 'the binding is still on the registrar');
+    const d = await mcxUe(['deregister', ...identity(), '--isim-state', join(tmp.dir, 'alice.json')]);
+    assert.equal(d.code, 0, d.out);
+    assert.match(d.out, /deregistered: every binding of sip:alice@partner\.example/);
+    const left = await net.registrar.store.get<{ bindings: unknown[] }>(`registrar:aor:${alice.impu}`);
+    assert.ok(left === undefined || left.bindings.length === 0, `bindings left: ${JSON.stringify(left)}`);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Options of `mcx ue register|deregister`: one zod schema (through lib/config `parseConfig`, so every bad option is
+ * named and the CLI exits 2), an optional JSON credentials file whose keys are the option names, and the flags
+ * overriding it. The validated {@link UeConfig} is what `run.ts` (and later `mcx ue migrate`) works from.
+ */
+import { z } from 'zod';
+import { UsageError } from '../lib/cli.ts';
+import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
+import { readConfigFile } from '../lib/config/files.ts';
+import { caListSchema } from '../lib/config/options.ts';
+import { parseConfig } from '../lib/config/validate.ts';
+import type { UeFlow } from './ladder.ts';
+import type { DropPattern, TransportName } from './transports/index.ts';
+
+/** Option names a credentials file may carry (the same as the flags). */
+export const CREDENTIAL_FIELDS = [
+  'registrar', 'domain', 'impi', 'impu', 'k', 'op', 'opc', 'amf', 'transport', 'isim-state', 'isim-impi', 'isim-impu',
+  'isim-domain', 'flow', 'expires', 'password', 'tls-ca', 'tls-servername', 'local-port', 'timeout',
+] as const;
+
+/** Every option of `register` / `deregister`, by its flag name. */
+export const UE_OPTION_FIELDS = [...CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'json', 'test-drop', 'test-t1'] as const;
+type Field = (typeof UE_OPTION_FIELDS)[number];
+
+/** The validated options. */
+export interface UeConfig {
+  registrar: HostPort;
+  domain: string;
+  impi: string;
+  impu: string;
+  transport: TransportName;
+  flow: UeFlow;
+  expires: number;
+  /** ISIM state file and, when it must be created or checked, K with OP or OPc and the ISIM's own identities. */
+  isim?: { file: string; k?: Buffer; op?: Buffer; opc?: Buffer; impi?: string; impus?: string[]; domain?: string };
+  amf?: Buffer;
+  password?: Buffer;
+  tls?: { ca?: string[]; servername?: string };
+  localPort?: number;
+  /** Seconds one REGISTER operation may take. */
+  timeoutS: number;
+  hold: boolean;
+  keep: boolean;
+  json: boolean;
+  /** Test hooks (hidden options). */
+  test?: { drop?: DropPattern; t1?: number };
+}
+
+const hex = (octets: number) => z.string().regex(new RegExp(`^(0x)?[0-9a-fA-F]{${octets * 2}}$`), `must be ${octets * 2} hex digits`)
+  .transform((s) => Buffer.from(s.replace(/^0x/i, ''), 'hex'));
+/** Identities go into quoted Digest parameters and header fields: no white space, quotes, backslashes or angle brackets. */
+const identity = z.string().regex(/^[^\s"\\<>]+$/, 'must be a non-empty identity without spaces, quotes or angle brackets');
+const sipUri = z.string().regex(/^sips?:[^\s"\\<>]+$/i, 'must be a sip: or sips: URI');
+const port = z.coerce.number().int().min(0).max(65535);
+
+const schema = z.object({
+  'registrar': z.string({ error: 'required' }).pipe(hostPortSchema),
+  'domain': z.string({ error: 'required' }).pipe(realmSchema),
+  'impi': z.string({ error: 'required' }).pipe(identity),
+  'impu': z.string({ error: 'required' }).pipe(sipUri),
+  'k': hex(16).optional(),
+  'op': hex(16).optional(),
+  'opc': hex(16).optional(),
+  'amf': hex(2).optional(),
+  'transport': z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  'isim-state': z.string().min(1).optional(),
+  'isim-impi': identity.optional(),
+  'isim-impu': sipUri.optional(),
+  'isim-domain': realmSchema.optional(),
+  'flow': z.enum(['static', 'dynamic', 'home']).default('home'),
+  'expires': z.coerce.number().int().min(1).max(2 ** 32 - 1).default(600_000),
+  'password': z.string().min(1).optional(),
+  'tls-ca': z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).pipe(caListSchema).optional(),
+  'tls-servername': z.string().min(1).optional(),
+  'local-port': port.optional(),
+  'timeout': z.coerce.number().positive().max(3600).default(40),
+  'credentials': z.string().optional(),
+  'hold': z.boolean().default(false),
+  'keep': z.boolean().default(false),
+  'json': z.boolean().default(false),
+  'test-drop': z.string().regex(/^(0(\.\d+)?|\.\d+):.+$/, 'must be FRACTION:SEED with 0 <= FRACTION < 1').optional(),
+  'test-t1': z.coerce.number().int().min(10).max(5000).optional(),
+}).strict().superRefine((o, ctx) => {
+  const issue = (path: Field, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (o.op && o.opc) issue('opc', 'give OP or OPc, not both');
+  if (o.k && !o.op && !o.opc) issue('op', 'K needs --op or --opc');
+  if ((o.op || o.opc) && !o.k) issue('k', 'required with --op/--opc');
+  if (o.k && !o['isim-state']) issue('isim-state', 'required with --k (the ISIM keeps its SQN state there)');
+  if (!o['isim-state'] && !o.password) issue('isim-state', 'required unless --password is given (SIP Digest)');
+  if (o.transport !== 'tls' && (o['tls-ca'] || o['tls-servername'])) issue('transport', '--tls-ca/--tls-servername need --transport tls');
+  if (o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
+});
+
+/**
+ * Reads the credentials file: a JSON object whose keys are option names.
+ * @throws UsageError naming the file and the offending key.
+ */
+export async function readCredentialsFile(path: string): Promise<Record<string, unknown>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readConfigFile('credentials', path));
+  } catch (err) {
+    throw new UsageError(err instanceof SyntaxError ? `--credentials ${path}: not JSON: ${err.message}` : (err as Error).message);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`--credentials ${path}: must be a JSON object`);
+  const unknown = Object.keys(json).filter((k) => !(CREDENTIAL_FIELDS as readonly string[]).includes(k));
+  if (unknown.length) throw new UsageError(`--credentials ${path}: unknown field(s) ${unknown.join(', ')}; allowed: ${CREDENTIAL_FIELDS.join(', ')}`);
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Validates the options: the credentials file (if `credentials` names one) first, flags over it.
+ * @param flags option values by flag name; undefined means "not given".
+ * @throws UsageError naming every invalid option (values from the file are marked so).
+ */
+export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Promise<UeConfig> {
+  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const file = typeof given.credentials === 'string' ? await readCredentialsFile(given.credentials) : {};
+  let c: z.output<typeof schema>;
+  try {
+    c = parseConfig(schema, { ...file, ...given });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    // Say where a bad value came from when the flag was not given.
+    const fromFile = Object.keys(file).filter((k) => !(k in given));
+    let msg = err.message;
+    for (const k of fromFile) msg = msg.replaceAll(`--${k}:`, `--${k} (from the credentials file):`);
+    throw new UsageError(msg);
+  }
+  const isimState = c['isim-state'];
+  const drop = c['test-drop'];
+  return {
+    registrar: c.registrar, domain: c.domain, impi: c.impi, impu: c.impu, transport: c.transport, flow: c.flow, expires: c.expires,
+    timeoutS: c.timeout, hold: c.hold, keep: c.keep, json: c.json,
+    ...(isimState === undefined ? {} : {
+      isim: {
+        file: isimState, ...(c.k ? { k: c.k } : {}), ...(c.op ? { op: c.op } : {}), ...(c.opc ? { opc: c.opc } : {}),
+        ...(c['isim-impi'] ? { impi: c['isim-impi'] } : {}), ...(c['isim-impu'] ? { impus: [c['isim-impu']] } : {}),
+        ...(c['isim-domain'] ? { domain: c['isim-domain'] } : {}),
+      },
+    }),
+    ...(c.amf ? { amf: c.amf } : {}),
+    ...(c.password === undefined ? {} : { password: Buffer.from(c.password, 'utf8') }),
+    ...(c.transport === 'tls' ? { tls: { ...(c['tls-ca'] ? { ca: c['tls-ca'] } : {}), ...(c['tls-servername'] ? { servername: c['tls-servername'] } : {}) } } : {}),
+    ...(c['local-port'] === undefined ? {} : { localPort: c['local-port'] }),
+    ...(drop === undefined && c['test-t1'] === undefined ? {} : {
+      test: {
+        ...(drop === undefined ? {} : { drop: { fraction: Number(drop.slice(0, drop.indexOf(':'))), seed: drop.slice(drop.indexOf(':') + 1) } }),
+        ...(c['test-t1'] === undefined ? {} : { t1: c['test-t1'] }),
+      },
+    }),
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * What `mcx ue register|deregister` do, as functions over a validated {@link UeConfig}, so `mcx ue migrate` can run
+ * the same registration after the migration configuration gave it the partner identities and registrar:
+ * {@link openUeSecrets} → {@link runRegister} (register, print ladder and result, hold or not, de-register unless
+ * kept) and {@link runDeregister}. They return the exit status; failures are printed with their {@link UeError} code.
+ */
+import { access } from 'node:fs/promises';
+import { UsageError } from '../lib/cli.ts';
+import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import { formatHostPort } from '../lib/config/address.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { AkaError } from '../lib/aka/index.ts';
+import type { UeSecrets } from './aka-auth.ts';
+import { UeError } from './errors.ts';
+import { Isim } from './isim.ts';
+import type { UeConfig } from './options.ts';
+import { Registration, type RegistrationResult } from './register.ts';
+import { UeAgent, type UeAgentOptions } from './ua.ts';
+
+/** Where a run writes: stdout lines, stderr lines, the log. */
+export interface UeIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  logger?: Logger;
+}
+
+/** The JSON `--json` prints at the end of a run. */
+export interface UeRunReport {
+  ok: boolean;
+  registered?: RegistrationResult;
+  deregistered?: boolean;
+  error?: { code: string; message: string; status?: number };
+  ladder: string[];
+}
+
+/**
+ * Opens the ISIM of `cfg`: an existing state file as it is (checked against K/OP when they are given, so SQN state
+ * never moves between subscriptions), or a new one from K with OP/OPc and the ISIM's identities (default: the
+ * registration's). For migration the ISIM keeps the primary identities while REGISTER carries partner ones.
+ * @throws UeError `UE_ISIM`.
+ */
+export async function openIsim(cfg: Pick<UeConfig, 'isim' | 'impi' | 'impu' | 'domain'>): Promise<Isim | undefined> {
+  const i = cfg.isim;
+  if (!i) return undefined;
+  const exists = await access(i.file).then(() => true, () => false);
+  try {
+    if (exists) {
+      const isim = await Isim.open(i.file);
+      if (!i.k) return isim;
+      return await Isim.open(i.file, { k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi: isim.impi, impus: [...isim.impus], domain: isim.domain });
+    }
+    if (!i.k) throw new UeError('UE_ISIM', `no ISIM state at ${i.file}: give --k with --op or --opc to create it`);
+    return await Isim.open(i.file, {
+      k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi: i.impi ?? cfg.impi, impus: i.impus ?? [cfg.impu], domain: i.domain ?? cfg.domain,
+    });
+  } catch (err) {
+    if (err instanceof UeError) throw err;
+    const msg = err instanceof AkaError ? err.message.replace('holds other credentials', 'holds another K/OP') : (err as Error).message;
+    throw new UeError('UE_ISIM', msg, { cause: err });
+  }
+}
+
+/** ISIM and/or password of `cfg`. */
+export async function openUeSecrets(cfg: UeConfig): Promise<UeSecrets> {
+  const isim = await openIsim(cfg);
+  return { ...(isim ? { isim } : {}), ...(cfg.password ? { password: cfg.password } : {}), ...(cfg.amf ? { expectedAmf: cfg.amf } : {}) };
+}
+
+/**
+ * The agent options of `cfg` (TLS CA files are read here).
+ * @throws UsageError when a `--tls-ca` file cannot be read (exit 2).
+ */
+export async function agentOptions(cfg: UeConfig, secrets: UeSecrets, logger: Logger): Promise<UeAgentOptions> {
+  let ca: string[] | undefined;
+  try {
+    ca = cfg.tls?.ca ? await Promise.all(cfg.tls.ca.map((p) => readConfigFile('tls-ca', p))) : undefined;
+  } catch (err) {
+    throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
+  }
+  return {
+    registrar: cfg.registrar, transport: cfg.transport, domain: cfg.domain, impi: cfg.impi, impu: cfg.impu, secrets, flow: cfg.flow,
+    expires: cfg.expires, logger,
+    ...(cfg.transport === 'tls' ? { tls: { ...(ca ? { ca } : {}), ...(cfg.tls?.servername ? { servername: cfg.tls.servername } : {}) } } : {}),
+    ...(cfg.transport === 'udp' ? {
+      udp: {
+        ...(cfg.localPort === undefined ? {} : { localPort: cfg.localPort }),
+        ...(cfg.test?.drop ? { drop: cfg.test.drop } : {}), ...(cfg.test?.t1 ? { timers: { t1: cfg.test.t1 } } : {}),
+      },
+    } : {}),
+  };
+}
+
+/** One line describing a registration. */
+export function describeRegistration(r: RegistrationResult): string {
+  return `registered: ${r.impu} (IMPI ${r.impi}) expires=${r.expires}s contact=${r.contact} rspauth=${r.rspauth}` +
+    `${r.resynchronised ? ' resynchronised' : ''}${r.serviceRoute.length ? ` service-route=${r.serviceRoute.join(',')}` : ''}`;
+}
+
+/**
+ * `mcx ue register`: registers, prints the ladder and the result; with `hold` stays registered (refreshing) until
+ * `stop` resolves or a refresh fails; de-registers unless `keep`.
+ * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
+ * @returns the exit status: 0, or the failure's {@link UeError.exitStatus}.
+ */
+export async function runRegister(cfg: UeConfig, io: UeIo, stop: Promise<unknown> = new Promise(() => undefined)): Promise<number> {
+  const log = io.logger ?? silentLogger;
+  const report: UeRunReport = { ok: false, ladder: [] };
+  let ue: UeAgent | undefined;
+  let registered = false;
+  try {
+    const secrets = await openUeSecrets(cfg);
+    ue = await UeAgent.start(await agentOptions(cfg, secrets, log));
+    if (cfg.hold && !cfg.json) ue.ladder.addListener((_e, line) => io.out(line));
+    let refreshFailed: (e: UeError) => void = () => undefined;
+    const failedRefresh = new Promise<UeError>((resolve) => { refreshFailed = resolve; });
+    const reg = new Registration(ue, {
+      timeoutMs: cfg.timeoutS * 1000, logger: log,
+      onRefresh: (o) => (o instanceof UeError ? refreshFailed(o) : cfg.json || io.out(`refreshed: expires=${o.expires}s`)),
+    });
+    io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
+    report.registered = await reg.register();
+    registered = true;
+    if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
+    if (!cfg.json) io.out(describeRegistration(report.registered));
+    if (cfg.hold) {
+      if (!cfg.json) io.out('holding the registration; SIGINT/SIGTERM ends it');
+      const failure = await Promise.race([stop.then(() => undefined), failedRefresh]);
+      if (failure) throw failure;
+    }
+    reg.close();
+    if (!cfg.keep) {
+      const before = ue.ladder.entries.length;
+      await reg.deregister();
+      registered = false;
+      report.deregistered = true;
+      if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines().slice(before)) io.out(line);
+      if (!cfg.json) io.out('deregistered');
+    } else if (!cfg.json) {
+      io.out('binding kept (--keep): it expires on the registrar');
+    }
+    report.ok = true;
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const e = err instanceof UeError ? err : new UeError('UE_STATE', (err as Error).message, { cause: err });
+    report.error = { code: e.code, message: e.message, ...(e.status === undefined ? {} : { status: e.status }) };
+    if (ue && !cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
+    io.err(`ue register failed: ${e.code}: ${e.message}`);
+    return e.exitStatus;
+  } finally {
+    report.ladder = ue?.ladder.lines() ?? [];
+    await ue?.stop(registered).catch(() => undefined);
+    if (cfg.json) io.out(JSON.stringify(report));
+  }
+}
+
+/**
+ * `mcx ue deregister`: removes every binding of the IMPU (`Contact: *`, `Expires: 0`, RFC 3261 §10.2.2) — a fresh
+ * process cannot know the Contact an earlier `register --keep` left behind — answering the challenge as usual.
+ * @returns the exit status.
+ */
+export async function runDeregister(cfg: UeConfig, io: UeIo): Promise<number> {
+  const log = io.logger ?? silentLogger;
+  let ue: UeAgent | undefined;
+  try {
+    ue = await UeAgent.start(await agentOptions(cfg, await openUeSecrets(cfg), log));
+    const reg = new Registration(ue, { timeoutMs: cfg.timeoutS * 1000, logger: log });
+    await reg.deregister(true);
+    for (const line of ue.ladder.lines()) io.out(line);
+    io.out(`deregistered: every binding of ${cfg.impu}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const e = err instanceof UeError ? err : new UeError('UE_STATE', (err as Error).message, { cause: err });
+    if (ue) for (const line of ue.ladder.lines()) io.out(line);
+    io.err(`ue deregister failed: ${e.code}: ${e.message}`);
+    return e.exitStatus;
+  } finally {
+    await ue?.stop().catch(() => undefined);
+  }
+}
