@@ -6,13 +6,14 @@ import { UsageError, EXIT_USAGE, type CommandModule } from '../lib/cli.ts';
 import { milenageCommand } from '../lib/aka/cli.ts';
 import { certsCommand } from '../certs/cli.ts';
 import { selfcheckCommand } from '../deploy/selfcheck.ts';
+import { testbedCommand } from '../deploy/testbed.ts';
 import { hssCommand } from '../hss/cli.ts';
 import { idmsCommand } from '../idms/cli.ts';
 import { mmsCommand, relayCommand } from '../mms/cli.ts';
 import { registrarCommand } from '../registrar/cli.ts';
 import { ueCommand } from '../ue-client/cli.ts';
 
-const modules: CommandModule[] = [selfcheckCommand, milenageCommand, certsCommand, hssCommand, mmsCommand, relayCommand, idmsCommand, registrarCommand, ueCommand];
+const modules: CommandModule[] = [testbedCommand, selfcheckCommand, milenageCommand, certsCommand, hssCommand, mmsCommand, relayCommand, idmsCommand, registrarCommand, ueCommand];
 
 const program = new Command('mcx')
   .description('mcx-migrate: MC user migration to a partner MC system with IMS-AKA (TS 23.280 §10.6.2, TS 33.180 §5.1.4.2)')

@@ -1,0 +1,114 @@
+/**
+ * The testbed's one log sink: every role logs (pino JSON) into it, tagged with its `role`. It keeps the seed-step
+ * lines (lib/seed-steps) so the demo can print the message ladder of TS 23.280 §10.6.2.2 from what the roles actually
+ * did, lets the launcher wait for a line (a route coming up), and echoes lines to stderr: all of them with
+ * `--verbose`, errors only otherwise (stdout stays ladder + summary).
+ */
+import { Writable } from 'node:stream';
+import { SEED_CLAUSE, type SeedFlow } from '../lib/seed-steps.ts';
+
+/** One seed-step log line. */
+export interface StepLine {
+  step: number;
+  /** The entity that performed the step. */
+  node: string;
+  /** The role whose log it is (several roles log the same step from their side). */
+  role: string;
+  msg: string;
+}
+
+/** A parsed log line. */
+type LogLine = Record<string, unknown>;
+
+const PINO_ERROR = 50;
+
+/** The sink; pass {@link stream} to `createLogger`. */
+export class LogCollector {
+  readonly steps: StepLine[] = [];
+  readonly stream: Writable;
+  private readonly waiters = new Set<(l: LogLine) => void>();
+
+  /** @param verbose echo every role log line to stderr (otherwise errors only). */
+  constructor(private readonly verbose: boolean) {
+    this.stream = new Writable({
+      decodeStrings: false,
+      write: (chunk: string | Buffer, _enc, cb) => {
+        for (const text of String(chunk).split('\n')) if (text) this.take(text);
+        cb();
+      },
+    });
+  }
+
+  private take(text: string): void {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return;
+    }
+    if (this.verbose || (typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
+    if (typeof line.step === 'number') {
+      this.steps.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
+    }
+    for (const w of this.waiters) w(line);
+  }
+
+  /**
+   * Resolves with the first line from now on that `pred` accepts.
+   * @throws Error naming `what` after `ms`.
+   */
+  waitFor(what: string, pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`testbed: ${what} not seen within ${ms} ms (run with --verbose to see the role logs)`));
+      }, ms);
+      const check = (l: LogLine): void => {
+        if (!pred(l)) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(l);
+      };
+      this.waiters.add(check);
+    });
+  }
+}
+
+/** What the UE itself sent or received at a SIP step (2, 11, 12, 13). */
+export type SipAnnotations = Partial<Record<number, string>>;
+
+/** One rung of the ladder: the first log line of the step, every role that logged it, what the UE saw. */
+export interface Rung {
+  step: number;
+  line?: StepLine;
+  roles: string[];
+  sip?: string;
+}
+
+/** The steps of a REGISTER → 401 → REGISTER → 200 exchange through the static flow. */
+export const STATIC_FLOW_STEPS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] as const;
+
+/**
+ * The ladder of `steps` (log lines since the demo began): per step number its first occurrence, in step order.
+ * A step no role logged has no `line`: that is where the flow broke.
+ */
+export function buildLadder(steps: readonly StepLine[], sip: SipAnnotations): Rung[] {
+  return STATIC_FLOW_STEPS.map((n) => {
+    const of = steps.filter((s) => s.step === n);
+    const roles = [...new Set(of.map((s) => s.role))];
+    return { step: n, roles, ...(of[0] ? { line: of[0] } : {}), ...(sip[n] === undefined ? {} : { sip: sip[n] }) };
+  });
+}
+
+/** The ladder as printed: `step  N  <text>  [<sip>]  (logged by …)`. */
+export function formatLadder(flow: SeedFlow, rungs: readonly Rung[]): string {
+  const out = [`${SEED_CLAUSE[flow]} (${flow} configuration): message ladder`];
+  for (const r of rungs) {
+    const n = String(r.step).padStart(2);
+    const text = r.line ? r.line.msg.replace(/^step \d+: /, '') : '(no role logged this step)';
+    const sip = r.sip ? `  [${r.sip}]` : '';
+    const by = r.roles.length ? `  (logged by ${r.roles.join(', ')})` : '';
+    out.push(`  step ${n}  ${text}${sip}${by}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * What `mcx testbed` prints once it serves: one machine-readable ready line (what tests and scripts wait for), then
+ * how to point SIPp or a softphone at it.
+ */
+import { relative } from 'node:path';
+import { caPaths } from '../certs/layout.ts';
+import type { BoundAddress } from '../lib/sip/stack.ts';
+import type { RunningTestbed } from './testbed.ts';
+
+/** `\xHH` per octet: SIPp 3.6.1 takes binary AKA keys only in this form (DESIGN §4). */
+function sippEscapes(hex: string): string {
+  return hex.replace(/../g, (b) => `\\x${b}`);
+}
+
+function addr(b: BoundAddress | undefined): string {
+  return b ? `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}` : '-';
+}
+
+/**
+ * The summary after `testbed: ` (serveUntilSignal prefixes the role).
+ * @param tb the running testbed.
+ */
+export function formatSummary(tb: RunningTestbed): string {
+  const { alice, bob, realms, layout, roles } = tb;
+  const sip = roles.registrar.addresses.sip;
+  const udp = addr(sip.find((s) => s.transport === 'UDP'));
+  const tcp = addr(sip.find((s) => s.transport === 'TCP'));
+  const tls = addr(sip.find((s) => s.transport === 'TLS'));
+  const rel = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
+  return [
+    `ready udp=${udp} tcp=${tcp} tls=${tls} dir=${layout.dir} user=${layout.userFile}`,
+    '',
+    `  partner SIP core (registrar)  udp://${udp}  tcp://${tcp}  tls://${tls}  domain ${realms.partner}`,
+    `                                SIP over TLS: trust the partner CA ${rel(caPaths(layout.pki, 'partner').cert)}`,
+    `  Diameter (mutual TLS)         registrar → partner MMS ${roles.mms.diameterUrl} → relay ${roles.relay.diameterUrl} → HSS ${roles.hss.diameterUrl}`,
+    `  PKI ${tb.pki}: ${rel(layout.pki)}   state (${roles.hss.store.kind} store): ${rel(`${layout.dir}/state`)}`,
+    '',
+    `  migrating AKA user (${rel(layout.userFile)}; ISIM state ${rel(layout.isimFile)})`,
+    `    partner IMPI ${alice.partner.impi}   IMPU ${alice.partner.impu}   (mapped to ${alice.primary.impi} in ${rel(layout.mappingsCsv)})`,
+    `    K ${alice.k}   OP ${alice.op}   AMF ${alice.amf}`,
+    `  SIPp (sip-tester 3.6.1) over UDP: a REGISTER scenario as in peers/sipp-register-aka.xml.tmpl with`,
+    `    [authentication username=${alice.partner.impi} aka_K=${sippEscapes(alice.k)} aka_OP=${sippEscapes(alice.op)} aka_AMF=${sippEscapes(alice.amf)}]`,
+    `    sipp ${udp} -sf register.xml -t u1 -m 1 -i 127.0.0.1`,
+    `  password user for plain MD5 softphones (${rel(layout.passwordUserFile)})`,
+    `    SIP identity ${bob.impu}   auth username ${bob.impi}   password ${bob.password}   registrar ${udp} (UDP) / ${tcp} (TCP)`,
+    `    (Digest realm in the challenge: ${realms.primary}, the primary HSS's)`,
+    '',
+    '  Ctrl-C stops every role (DPR on every Diameter link).',
+  ].join('\n');
+}

@@ -1,0 +1,192 @@
+/**
+ * `mcx testbed`: the all-in-one migration testbed, the project's main job. One command brings up, in this process and
+ * on loopback, the primary system (HSS, relay standing for the SIP core / IMS) and the partner system (partner MMS
+ * with its static mappings, registrar on UDP/TCP/TLS), with mutual TLS on every Diameter leg; then a demo UE
+ * registers under partner identities with the keys of its primary ISIM — TS 23.280 §10.6.2.2 — and the message
+ * ladder is printed from what each role logged. Then it serves until SIGINT/SIGTERM (or, with `--once`, exits 0 on
+ * success and 1 naming the failing step).
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { Command } from 'commander';
+import type { CommandModule } from '../lib/cli.ts';
+import { UsageError } from '../lib/cli.ts';
+import { realmSchema } from '../lib/config/address.ts';
+import { storeSpecSchema } from '../lib/config/options.ts';
+import { parseConfig } from '../lib/config/validate.ts';
+import { createLogger } from '../lib/log.ts';
+import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
+import { RAND_POLICIES } from '../hss/vectors.ts';
+import type { SipListen } from '../registrar/config.ts';
+import { Isim } from '../ue-client/isim.ts';
+import { registerDemoUe } from './demo-ue.ts';
+import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
+import { startRoles, type RunningRoles } from './roles.ts';
+import { formatSummary } from './summary.ts';
+import { ensureDemoUser, ensurePasswordUser, ensurePki, layoutOf, writeProvisioning, type DemoUser, type PasswordUser, type Realms, type TestbedLayout } from './topology.ts';
+
+const PORTS_HELP = 'auto, or UDP,TCP,TLS ports such as 5060,5060,5061';
+
+/** `--ports`: `auto` (0: the system picks) or three ports. */
+const portsSchema = z.string().transform((text, ctx): { udp: number; tcp: number; tls: number } => {
+  if (text === 'auto') return { udp: 0, tcp: 0, tls: 0 };
+  const parts = text.split(',').map((s) => s.trim());
+  const nums = parts.map(Number);
+  if (parts.length !== 3 || nums.some((n, i) => !/^\d+$/.test(parts[i] as string) || n < 1 || n > 65535)) {
+    ctx.addIssue({ code: 'custom', message: `expected ${PORTS_HELP}, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  const [udp, tcp, tls] = nums as [number, number, number];
+  if (tls === tcp) ctx.addIssue({ code: 'custom', message: 'the TLS port must differ from the TCP port' });
+  return { udp, tcp, tls };
+});
+
+const optionsSchema = z.object({
+  'dir': z.string().min(1, 'must not be empty'),
+  'listen': z.string().refine((s) => isIP(s) !== 0, 'must be an IP address such as 127.0.0.1'),
+  'ports': portsSchema,
+  'store': storeSpecSchema,
+  'primary-realm': realmSchema,
+  'partner-realm': realmSchema,
+  'rand-policy': z.enum(RAND_POLICIES, { error: `must be one of ${RAND_POLICIES.join(', ')}` }),
+  'once': z.boolean(),
+  'verbose': z.boolean(),
+}).superRefine((o, ctx) => {
+  if (o['primary-realm'].toLowerCase() === o['partner-realm'].toLowerCase()) {
+    ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: 'must differ from --primary-realm (two systems, two realms)' });
+  }
+});
+
+/** The validated options. */
+export type TestbedOptions = z.output<typeof optionsSchema>;
+
+/**
+ * Validates the options as given on the command line (kebab-case keys).
+ * @throws UsageError naming every bad option.
+ */
+export function parseTestbedOptions(raw: Record<string, unknown>): TestbedOptions {
+  return parseConfig(optionsSchema, raw);
+}
+
+/** A testbed that is up: the roles, and what its users are. */
+export interface RunningTestbed {
+  layout: TestbedLayout;
+  realms: Realms;
+  roles: RunningRoles;
+  alice: DemoUser;
+  bob: PasswordUser;
+  logs: LogCollector;
+  pki: 'created' | 'reused';
+  close(): Promise<void>;
+}
+
+/**
+ * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role.
+ * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
+ */
+export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
+  const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
+  const layout = layoutOf(o.dir);
+  const pki = await ensurePki(layout, realms);
+  const alice = await ensureDemoUser(layout, realms);
+  const bob = await ensurePasswordUser(layout, realms);
+  await writeProvisioning(layout, realms, alice, bob);
+  const logs = new LogCollector(o.verbose);
+  const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
+  const sip: SipListen[] = [
+    { transport: 'udp', host: o.listen, port: o.ports.udp }, { transport: 'tcp', host: o.listen, port: o.ports.tcp },
+    { transport: 'tls', host: o.listen, port: o.ports.tls },
+  ];
+  let roles: RunningRoles;
+  try {
+    roles = await startRoles({ layout, realms, sip, store: o.store, randPolicy: o['rand-policy'], logger, logs });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`${(e as Error).message}: a SIP port is taken (another SIP server?); pick others with --ports (${PORTS_HELP})`, { cause: e });
+    }
+    throw e;
+  }
+  return { layout, realms, roles, alice, bob, logs, pki, close: () => roles.close() };
+}
+
+/**
+ * The demo registration of §10.6.2.2 with the demo user's ISIM over UDP; prints the ladder and the result.
+ * @returns whether the UE got its 200 with every step 2–13 seen.
+ */
+export async function runDemo(tb: RunningTestbed): Promise<boolean> {
+  const { alice, realms, roles } = tb;
+  const isim = await Isim.open(tb.layout.isimFile, {
+    k: Buffer.from(alice.k, 'hex'), op: Buffer.from(alice.op, 'hex'), impi: alice.primary.impi, impus: [alice.primary.impu], domain: realms.primary,
+  });
+  const udp = roles.registrar.addresses.sip.find((s) => s.transport === 'UDP');
+  if (!udp) throw new Error('testbed: the registrar has no UDP listener');
+  const mark = tb.logs.steps.length;
+  process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.address}:${udp.port}\n`);
+  const outcome = await registerDemoUe({ host: udp.address, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim });
+  const rungs = buildLadder(tb.logs.steps.slice(mark), outcome.sip);
+  process.stdout.write(`${formatLadder('static', rungs)}\n`);
+  const missing = rungs.find((r) => !r.line);
+  if (outcome.failure !== undefined || missing) {
+    const at = missing?.step ?? (outcome.sip[11] === undefined ? 11 : 13);
+    process.stdout.write(`result: FAILED at step ${at}: ${outcome.failure ?? `no role logged step ${at}`}\n`);
+    return false;
+  }
+  const resync = outcome.resynced ? ' after one resynchronisation (the HSS had lost its SQN counter)' : '';
+  process.stdout.write(`result: OK — ${alice.partner.impu} registered (${outcome.final?.status} ${outcome.final?.reason})${resync}; ` +
+    `the vectors came from the primary HSS for ${alice.primary.impi}\n`);
+  return true;
+}
+
+/** `--once`: up, demo, down. Exit status 0 on success, 1 otherwise. */
+async function runOnce(o: TestbedOptions): Promise<void> {
+  const tb = await startTestbed(o);
+  const ok = await runDemo(tb).finally(() => tb.close());
+  process.exitCode = ok ? 0 : 1;
+  // A lingering handle (a Redis socket in reconnect back-off) must not keep a finished run alive.
+  setTimeout(() => process.exit(), 1000).unref();
+}
+
+/** Runs `mcx testbed` with validated options. */
+export async function runTestbed(o: TestbedOptions): Promise<void> {
+  if (o.once) {
+    try {
+      await runOnce(o);
+    } catch (e) {
+      if (isConfigurationFailure(e)) throw new UsageError(e.message);
+      throw e;
+    }
+    return;
+  }
+  await serveUntilSignal({
+    role: 'testbed', logger: createLogger('testbed', { level: 'silent' }),
+    start: async () => {
+      const tb = await startTestbed(o);
+      if (!(await runDemo(tb))) {
+        await tb.close();
+        throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
+      }
+      return tb;
+    },
+    ready: (tb) => formatSummary(tb),
+  });
+}
+
+/** Adds `mcx testbed`. */
+export const testbedCommand: CommandModule = (program: Command) => {
+  program
+    .command('testbed')
+    .description('all-in-one migration testbed: primary HSS + relay, partner MMS + registrar on loopback, then a demo registration of TS 23.280 §10.6.2.2')
+    .option('--dir <path>', 'testbed directory (PKI, users, state), reused when present', '.testbed')
+    .option('--listen <ip>', 'address of the registrar\'s SIP listeners', '127.0.0.1')
+    .option('--ports <ports>', `SIP ports: ${PORTS_HELP}`, '5060,5060,5061')
+    .option('--store <spec>', 'store of every role: memory (journals under <dir>/state) or a redis:// URL', 'memory')
+    .option('--primary-realm <realm>', 'realm of the primary MC system', 'primary.mcx.test')
+    .option('--partner-realm <realm>', 'realm of the partner MC system', 'partner.mcx.test')
+    .option('--rand-policy <policy>', 'HSS RAND policy: sipp361 avoids RES with 0x00 octets, which SIPp 3.6.1 hashes wrong', 'sipp361')
+    .option('--once', 'run the demo registration and exit (0 on success)', false)
+    .option('--verbose', 'role logs (JSON) on stderr', false)
+    .action(async (opts: Record<string, unknown>) => {
+      const kebab = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]));
+      await runTestbed(parseTestbedOptions(kebab));
+    });
+};

@@ -1,0 +1,171 @@
+/**
+ * What the all-in-one testbed is made of on disk, under one `--dir` (default `.testbed/`), and the users it
+ * provisions. Everything here is created once and reused, so a second run keeps its PKI, the demo user's keys and the
+ * ISIM's SQN state (the HSS keeps its SQN counter in `state/hss`): the second registration must still be fresh.
+ *
+ *   pki/               `certs init` for the systems `primary` and `partner`
+ *   state/<role>/      memory-store journals and admin tokens (hss, mms, registrar)
+ *   ue/alice.json      the demo migrating user: primary and partner identities, K, OP, AMF (hex)
+ *   ue/alice.isim.json the demo UE's ISIM (SEQ_MS array)
+ *   ue/bob.json        the password user for plain MD5 softphones
+ *   subscribers.csv    what the primary HSS loads at start
+ *   mappings.csv       the partner MMS's static mapping partner IMPI/IMPU → primary IMPI/IMPU (§10.6.2.2 NOTE 2)
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { initPki } from '../certs/issue.ts';
+import { isCertsError } from '../certs/errors.ts';
+import { readManifest } from '../certs/layout.ts';
+import { UsageError } from '../lib/cli.ts';
+
+/** The two MC systems' realms. */
+export interface Realms {
+  primary: string;
+  partner: string;
+}
+
+/** Paths of one testbed directory. */
+export interface TestbedLayout {
+  dir: string;
+  pki: string;
+  ueDir: string;
+  userFile: string;
+  isimFile: string;
+  passwordUserFile: string;
+  subscribersCsv: string;
+  mappingsCsv: string;
+  /** The memory store's journal and admin token of a role. */
+  stateDir(role: 'hss' | 'mms' | 'registrar'): string;
+}
+
+/**
+ * The layout under `dir` (made absolute, so printed paths work from anywhere).
+ * @param dir the `--dir` option.
+ */
+export function layoutOf(dir: string): TestbedLayout {
+  const abs = resolve(dir);
+  const ueDir = join(abs, 'ue');
+  return {
+    dir: abs, pki: join(abs, 'pki'), ueDir, userFile: join(ueDir, 'alice.json'), isimFile: join(ueDir, 'alice.isim.json'),
+    passwordUserFile: join(ueDir, 'bob.json'), subscribersCsv: join(abs, 'subscribers.csv'), mappingsCsv: join(abs, 'mappings.csv'),
+    stateDir: (role) => join(abs, 'state', role),
+  };
+}
+
+/**
+ * Runs `certs init` for `primary` and `partner` unless the directory already holds a PKI for these realms.
+ * @returns whether it was created or reused.
+ * @throws UsageError naming `--dir` when the PKI there was made for other realms.
+ */
+export async function ensurePki(layout: TestbedLayout, realms: Realms): Promise<'created' | 'reused'> {
+  let manifest;
+  try {
+    manifest = await readManifest(layout.pki);
+  } catch (e) {
+    if (!isCertsError(e, 'ERR_CERTS_NO_MANIFEST')) throw e;
+    await initPki({ dir: layout.pki, systems: [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }] });
+    return 'created';
+  }
+  const realmOf = (name: string): string | undefined => manifest.systems.find((s) => s.name === name)?.realm;
+  if (realmOf('primary') !== realms.primary || realmOf('partner') !== realms.partner) {
+    throw new UsageError(`--dir ${layout.dir}: its PKI was made for primary=${realmOf('primary')} partner=${realmOf('partner')}; use another --dir for other realms`);
+  }
+  return 'reused';
+}
+
+const hex16 = z.string().regex(/^[0-9a-f]{32}$/);
+const identitySchema = z.object({ impi: z.string().min(3), impu: z.string().min(5) });
+
+/** The demo migrating user (TS 23.280 §10.6.2.2): one primary subscription, registered under partner identities. */
+const demoUserSchema = z.object({
+  primary: identitySchema,
+  partner: identitySchema,
+  k: hex16,
+  op: hex16,
+  amf: z.string().regex(/^[0-9a-f]{4}$/),
+});
+/** The demo user as saved in `ue/alice.json`. */
+export type DemoUser = z.infer<typeof demoUserSchema>;
+
+/** The SIP Digest user as saved in `ue/bob.json`. */
+const passwordUserSchema = z.object({ impi: z.string(), impu: z.string(), primaryImpu: z.string(), password: z.string().min(8) });
+/** The password user. */
+export type PasswordUser = z.infer<typeof passwordUserSchema>;
+
+/**
+ * 16 random octets without a 0x00: SIPp 3.6.1 reads `aka_K`/`aka_OP` as C strings, so a zero octet would cut the key
+ * short (DESIGN §4).
+ */
+function sippSafeKey(): string {
+  for (;;) {
+    const b = randomBytes(16);
+    if (!b.includes(0)) return b.toString('hex');
+  }
+}
+
+async function loadOrCreate<T>(file: string, schema: z.ZodType<T>, fresh: () => T, fits: (v: T) => boolean): Promise<{ value: T; created: boolean }> {
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    // absent: created below
+  }
+  if (text !== undefined) {
+    const parsed = schema.safeParse(JSON.parse(text));
+    if (!parsed.success || !fits(parsed.data)) throw new UsageError(`--dir: ${file} is not a user of these realms; remove it (and the ISIM next to it) or use another --dir`);
+    return { value: parsed.data, created: false };
+  }
+  const value = fresh();
+  await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  return { value, created: true };
+}
+
+/**
+ * The demo user of `ue/alice.json`, generated (random K/OP, AMF 8000) on the first run.
+ * @throws UsageError when the saved user belongs to other realms.
+ */
+export async function ensureDemoUser(layout: TestbedLayout, realms: Realms): Promise<DemoUser> {
+  const fresh = (): DemoUser => ({
+    primary: { impi: `alice@${realms.primary}`, impu: `sip:alice@${realms.primary}` },
+    partner: { impi: `alice.mig@${realms.partner}`, impu: `sip:alice.mig@${realms.partner}` },
+    k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
+  });
+  const fits = (u: DemoUser): boolean => u.primary.impi.endsWith(`@${realms.primary}`) && u.partner.impi.endsWith(`@${realms.partner}`);
+  return (await loadOrCreate(layout.userFile, demoUserSchema, fresh, fits)).value;
+}
+
+/**
+ * The password user of `ue/bob.json`. Its IMPI is the same on both sides (`bob@<partner realm>`), because the HSS binds
+ * HA1 = H(IMPI:realm:password) to the IMPI it knows, and a softphone hashes the username it sends: a translated IMPI
+ * would never verify. Its public identity is translated like any other.
+ * @throws UsageError when the saved user belongs to other realms.
+ */
+export async function ensurePasswordUser(layout: TestbedLayout, realms: Realms): Promise<PasswordUser> {
+  const fresh = (): PasswordUser => ({
+    impi: `bob@${realms.partner}`, impu: `sip:bob@${realms.partner}`, primaryImpu: `sip:bob@${realms.primary}`,
+    password: randomBytes(9).toString('base64url'),
+  });
+  return (await loadOrCreate(layout.passwordUserFile, passwordUserSchema, fresh, (u) => u.impi === `bob@${realms.partner}`)).value;
+}
+
+/**
+ * Writes the HSS's subscribers and the partner MMS's mappings. Rewritten on every start: re-provisioning never lowers
+ * the HSS's SQN counter, so the file can always say "from scratch".
+ */
+export async function writeProvisioning(layout: TestbedLayout, realms: Realms, alice: DemoUser, bob: PasswordUser): Promise<void> {
+  await writeFile(layout.subscribersCsv, [
+    'impi,impus,k,op,amf,password,allowed_partners',
+    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,${realms.partner}`,
+    `${bob.impi},${bob.primaryImpu},,,,${bob.password},${realms.partner}`,
+    '',
+  ].join('\n'), { mode: 0o600 });
+  await writeFile(layout.mappingsCsv, [
+    'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm',
+    `${alice.partner.impi},${alice.partner.impu},${alice.primary.impi},${alice.primary.impu},${realms.primary}`,
+    `${bob.impi},${bob.impu},${bob.impi},${bob.primaryImpu},${realms.primary}`,
+    '',
+  ].join('\n'));
+}

@@ -1,0 +1,87 @@
+/**
+ * `mcx testbed --once` (DESIGN §2 row `deploy/`, TS 23.280 §10.6.2.2): every role in one process on loopback, the
+ * demo UE registers under partner identities with its primary ISIM, the ladder shows steps 2–13 in order with the 401
+ * and the 200, exit 0. A second run on the same `--dir` reuses the PKI, the user and the ISIM state, and its
+ * registration is still fresh (no resync: the HSS's SQN moved on with the ISIM's). Bad options exit 2, each named.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMcx } from '../helpers/process.ts';
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+async function testbedOnce(dir: string, extra: string[] = []): Promise<Run> {
+  const p = startMcx(['testbed', '--once', '--ports', 'auto', '--dir', dir, ...extra]);
+  const code = await p.exited;
+  return { code, out: p.output() };
+}
+
+/** The step numbers of the ladder lines, in printed order. */
+function ladderSteps(out: string): number[] {
+  return [...out.matchAll(/^ {2}step +(\d+) {2}/gm)].map((m) => Number(m[1]));
+}
+
+/** SQN_MS of the ISIM file: the highest SEQ over every IND slot. */
+async function highestSeq(file: string): Promise<bigint> {
+  const state = JSON.parse(await readFile(file, 'utf8')) as { sqn: { seqMs: string[] } };
+  return state.sqn.seqMs.reduce((m, s) => (BigInt(s) > m ? BigInt(s) : m), 0n);
+}
+
+describe('mcx testbed --once: the static flow end to end in one command', () => {
+  let dir: string;
+  let first: Run;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcx-testbed-'));
+    first = await testbedOnce(dir);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('exit 0; the ladder has steps 2…13 in order, each logged by a role, with the 401 and the 200', () => {
+    assert.equal(first.code, 0, first.out);
+    assert.deepEqual(ladderSteps(first.out), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert.doesNotMatch(first.out, /no role logged this step/);
+    assert.match(first.out, /^ {2}step 11 .*\[401 Unauthorized, AKAv1-MD5 realm="partner\.mcx\.test"\]/m);
+    assert.match(first.out, /^ {2}step 13 .*\[200 OK, Contact expires=\d+\]/m);
+    assert.match(first.out, /^ {2}step {2}6 .*primary IMPI alice@primary\.mcx\.test.*\(logged by relay, hss\)$/m);
+    assert.match(first.out, /^ {2}step {2}9 .*partner IMPI alice\.mig@partner\.mcx\.test/m);
+    assert.match(first.out, /^result: OK — sip:alice\.mig@partner\.mcx\.test registered \(200 OK\)/m);
+  });
+
+  test('--dir holds the PKI, the demo user (K/OP without 0x00 octets, allowed partner), the mapping and the ISIM', async () => {
+    const user = JSON.parse(await readFile(join(dir, 'ue', 'alice.json'), 'utf8')) as { k: string; op: string; partner: { impi: string } };
+    for (const key of [user.k, user.op]) assert.ok(!Buffer.from(key, 'hex').includes(0), 'SIPp 3.6.1 reads K/OP as C strings');
+    assert.equal(user.partner.impi, 'alice.mig@partner.mcx.test');
+    assert.match(await readFile(join(dir, 'subscribers.csv'), 'utf8'), /^alice@primary\.mcx\.test,.*,partner\.mcx\.test$/m);
+    assert.match(await readFile(join(dir, 'mappings.csv'), 'utf8'), /^alice\.mig@partner\.mcx\.test,sip:alice\.mig@partner\.mcx\.test,alice@primary\.mcx\.test,/m);
+    assert.ok((await highestSeq(join(dir, 'ue', 'alice.isim.json'))) > 0n);
+  });
+
+  test('a second run on the same --dir reuses PKI and ISIM, and its vector is fresh (SQN moved on, no resync)', async () => {
+    const manifest = await readFile(join(dir, 'pki', 'manifest.json'), 'utf8');
+    const user = await readFile(join(dir, 'ue', 'alice.json'), 'utf8');
+    const seqBefore = await highestSeq(join(dir, 'ue', 'alice.isim.json'));
+    const second = await testbedOnce(dir);
+    assert.equal(second.code, 0, second.out);
+    assert.deepEqual(ladderSteps(second.out), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert.doesNotMatch(second.out, /resynchronisation|auts/);
+    assert.equal(await readFile(join(dir, 'pki', 'manifest.json'), 'utf8'), manifest, 'PKI reused');
+    assert.equal(await readFile(join(dir, 'ue', 'alice.json'), 'utf8'), user, 'same K/OP');
+    assert.ok((await highestSeq(join(dir, 'ue', 'alice.isim.json'))) > seqBefore, 'the ISIM accepted a higher SQN');
+  });
+
+  test('bad options: exit 2, every bad option named', async () => {
+    const bad = await testbedOnce(dir, ['--ports', '1,2', '--rand-policy', 'nope', '--primary-realm', 'a b', '--listen', 'localhost', '--store', 'disk']);
+    assert.equal(bad.code, 2, bad.out);
+    for (const opt of ['--ports', '--rand-policy', '--primary-realm', '--listen', '--store']) assert.match(bad.out, new RegExp(`${opt}: `));
+    const same = await testbedOnce(dir, ['--partner-realm', 'primary.mcx.test']);
+    assert.equal(same.code, 2, same.out);
+    assert.match(same.out, /--partner-realm: must differ from --primary-realm/);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * `mcx testbed` kept running (DESIGN §2 row `deploy/`, §4): after its own demo it serves; SIPp 3.6.1 registers the
+ * demo user under the partner identities with K/OP/AMF from `ue/alice.json` over UDP → 200 (the HSS draws RANDs under
+ * the sipp361 policy by default); a plain MD5 Digest client registers the password user of `ue/bob.json`; SIGTERM
+ * stops every role and prints `testbed: stopped`, exit 0.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startMcx, type Proc } from '../helpers/process.ts';
+import { runSipp, writeAkaScenario } from '../helpers/sipp.ts';
+import { Ue, callId, credentials, registerBytes } from '../registrar/ue.ts';
+
+interface SavedUser {
+  partner: { impi: string; impu: string };
+  k: string;
+  op: string;
+  amf: string;
+}
+
+describe('mcx testbed (kept running): SIPp and a softphone-style client register against it', () => {
+  let dir: string;
+  let proc: Proc;
+  let udpPort: number;
+  let userFile: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcx-testbed-serve-'));
+    proc = startMcx(['testbed', '--ports', 'auto', '--dir', dir]);
+    const m = await proc.waitFor(/^testbed: ready udp=127\.0\.0\.1:(\d+) tcp=\S+ tls=\S+ dir=\S+ user=(\S+)$/m, 30_000);
+    udpPort = Number(m[1]);
+    userFile = m[2] as string;
+  });
+  after(async () => {
+    await proc?.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the demo ran first (result OK) and the summary names the partner identities, K, OP, AMF and the password user', () => {
+    const out = proc.output();
+    assert.match(out, /^result: OK/m);
+    assert.match(out, /partner IMPI alice\.mig@partner\.mcx\.test {3}IMPU sip:alice\.mig@partner\.mcx\.test/);
+    assert.match(out, /K [0-9a-f]{32} {3}OP [0-9a-f]{32} {3}AMF 8000/);
+    assert.match(out, /auth username bob@partner\.mcx\.test {3}password \S+/);
+  });
+
+  test('SIPp 3.6.1 registers the demo user with the partner identities over UDP → 200', async () => {
+    assert.equal(spawnSync('sipp', ['-v']).error, undefined, 'sipp is needed: the test command installs the Debian package sip-tester');
+    const u = JSON.parse(await readFile(userFile, 'utf8')) as SavedUser;
+    const scenario = writeAkaScenario({ domain: 'partner.mcx.test', impi: u.partner.impi, impu: u.partner.impu, k: u.k, op: u.op, amf: u.amf }, dir);
+    const r = await runSipp(`127.0.0.1:${udpPort}`, scenario, { transport: 'udp', localPort: await freePort() });
+    assert.equal(r.code, 0, r.output.slice(-3000));
+  });
+
+  test('the password user registers with plain MD5 Digest (no Authorization first, then qop=auth) → 200', async () => {
+    const bob = JSON.parse(await readFile(join(dir, 'ue', 'bob.json'), 'utf8')) as { impi: string; impu: string; password: string };
+    const ue = await Ue.udp(udpPort);
+    try {
+      const uri = 'sip:partner.mcx.test';
+      const id = callId();
+      const challenge = await ue.send(registerBytes(ue, { impu: bob.impu, callId: id, cseq: 1, uri }));
+      assert.equal(challenge.msg.status, 401, challenge.text);
+      const ch = challenge.msg.wwwAuthenticate()[0] as DigestChallenge;
+      assert.equal(ch.algorithm, 'MD5', 'the first challenge is the one simple softphones read');
+      const authorization = credentials(ch, { username: bob.impi, uri, qop: 'auth', algorithm: 'MD5' }, Buffer.from(bob.password, 'utf8'));
+      const final = await ue.send(registerBytes(ue, { impu: bob.impu, callId: id, cseq: 2, uri, authorization }));
+      assert.equal(final.msg.status, 200, final.text);
+    } finally {
+      ue.close();
+    }
+  });
+
+  test('SIGTERM: every role stops, "testbed: stopped", exit 0', async () => {
+    assert.equal(await proc.stop('SIGTERM'), 0);
+    assert.match(proc.output(), /^testbed: stopped$/m);
+  });
+});
