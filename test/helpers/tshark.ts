@@ -56,6 +56,17 @@ export async function decodeDiameter(file: string, port: number): Promise<{ verb
   const decodeAs = ['-d', `tcp.port==${port},diameter`];
   const verbose = (await run('tshark', ['-r', file, ...decodeAs, '-V'], { maxBuffer: 64 << 20 })).stdout;
   const expert = (await run('tshark', ['-r', file, ...decodeAs, '-q', '-z', 'expert,warn'], { maxBuffer: 16 << 20 })).stdout;
-  const f = (await run('tshark', ['-r', file, ...decodeAs, '-Y', 'diameter', '-T', 'fields', '-E', 'separator=|', '-e', 'diameter.cmd.code', '-e', 'diameter.flags.request', '-e', 'diameter.Result-Code'], { maxBuffer: 16 << 20 })).stdout;
-  return { verbose, expert, fields: f.split('\n').filter(Boolean).map((l) => l.split('|')) };
+  const fields = await tsharkFields(file, port, 'diameter', ['diameter.cmd.code', 'diameter.flags.request', 'diameter.Result-Code']);
+  return { verbose, expert, fields };
+}
+
+/**
+ * The values of `fields` in every packet of `file` that `protocol` (decoded on `transport` `port`) matches, one row a
+ * packet.
+ * @param protocol a dissector name for `-d tcp.port==PORT,PROTOCOL` and the display filter (`tls`, `diameter`, `sip`).
+ */
+export async function tsharkFields(file: string, port: number, protocol: string, fields: string[], transport: 'tcp' | 'udp' = 'tcp'): Promise<string[][]> {
+  const args = ['-r', file, '-d', `${transport}.port==${port},${protocol}`, '-Y', protocol, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])];
+  const out = (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout;
+  return out.split('\n').filter(Boolean).map((l) => l.split('|'));
 }

@@ -6,28 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Milenage, generateVector, makeSqn } from '../../lib/aka/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { RunningHss } from '../../hss/run.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
-import type { Isim } from '../../ue-client/isim.ts';
 import {
-  Ue, akaAnswer, akaUser, callId, captureLogger, credentials, hssPort, initialAuthorization, openIsim, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  Ue, advanceIsim, akaAnswer, akaUser, callId, captureLogger, credentials, hssPort, initialAuthorization, openIsim, registerBytes, sipPort,
+  startTestHss, startTestRegistrar, subscribersCsv, tempDir,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
 const bob = akaUser('bob');
-
-/** Moves the ISIM's SQN far ahead of the HSS: every IND slot accepts a vector with SEQ ≥ 5000. */
-async function advance(isim: Isim, u: AkaUser): Promise<void> {
-  const m = Milenage.fromOp(Buffer.from(u.k, 'hex'), Buffer.from(u.op, 'hex'));
-  for (let ind = 0; ind < 32; ind++) {
-    const v = generateVector({ milenage: m, sqn: makeSqn(5000n + BigInt(ind), ind), amf: Buffer.from(u.amf, 'hex') });
-    const r = await isim.authenticate(v.rand, v.autn);
-    assert.ok('res' in r);
-  }
-}
 
 describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -49,7 +37,7 @@ describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
   test('ISIM ahead → auts → resync MAR → fresh 401 → 200', async () => {
     const ue = await Ue.udp(sipPort(reg, 'UDP'));
     const isim = await openIsim(tmp.dir, alice);
-    await advance(isim, alice);
+    await advanceIsim(isim, alice);
     try {
       const id = callId();
       const impu = alice.impus[0] as string;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { TLSSocket, connect as tlsConnect, type PeerCertificate } from 'node:tls';
-import { digestResponse, parseAkaNonce, type DigestQop } from '../../lib/aka/digest-aka.ts';
+import { Milenage, digestResponse, generateVector, makeSqn, parseAkaNonce, type DigestQop } from '../../lib/aka/index.ts';
 import { formatCredentials, type DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { SipResponse } from '../../lib/sip/message.ts';
 import { parseMessage } from '../../lib/sip/parser.ts';
@@ -189,6 +189,18 @@ export function registerBytes(ue: Ue, r: RegisterInit): string {
 /** The 24.229 §5.1.1.2.1 Authorization of an initial REGISTER: empty nonce and response. */
 export function initialAuthorization(impi: string): string {
   return `Digest username="${impi}", realm="${DOMAIN}", uri="sip:${DOMAIN}", nonce="", response=""`;
+}
+
+/**
+ * Moves the ISIM's SQN far ahead of the HSS: every IND slot accepts a vector with SEQ ≥ `seq` (its own K/OP), so the
+ * HSS's next vector is a replay to it and it answers with `auts`.
+ */
+export async function advanceIsim(isim: Isim, u: AkaUser, seq = 5000n): Promise<void> {
+  const m = Milenage.fromOp(Buffer.from(u.k, 'hex'), Buffer.from(u.op, 'hex'));
+  for (let ind = 0; ind < 32; ind++) {
+    const v = generateVector({ milenage: m, sqn: makeSqn(seq + BigInt(ind), ind), amf: Buffer.from(u.amf, 'hex') });
+    if (!('res' in (await isim.authenticate(v.rand, v.autn)))) throw new Error(`the ISIM refused SEQ ${seq + BigInt(ind)} in slot ${ind}`);
+  }
 }
 
 /** Fields of a UE's answer to a challenge. */
