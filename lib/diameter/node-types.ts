@@ -77,6 +77,12 @@ export interface NodeRequestOptions {
   realm?: string;
   /** Overrides the request's Destination-Host for routing. */
   host?: string;
+  /**
+   * Origin-Hosts to use instead of the realm's route, in order of preference (failover included): for an agent
+   * that sends some requests of a realm by another path than the route table's (the partner MMS: static mappings
+   * toward the primary relay, dynamic bindings toward the primary MMS). None of them open → ERR_DIAMETER_NO_PEER.
+   */
+  route?: readonly string[];
 }
 
 /** A snapshot of one connection. */

@@ -195,7 +195,7 @@ export class DiameterNode {
     const out = msg.endToEnd === 0 ? { ...msg, endToEnd: this.endToEnd.next() } : msg;
     let q: RouteQuery;
     try {
-      q = { applicationId: msg.applicationId, ...destinationOf(out, options) };
+      q = { applicationId: msg.applicationId, ...destinationOf(out, options), ...(options.route ? { route: options.route } : {}) };
     } catch (err) {
       return Promise.reject(err);
     }

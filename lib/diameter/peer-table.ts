@@ -41,6 +41,11 @@ export interface PeerEvent {
   originRealm: string;
   remoteAddress: string;
   role: PeerRole;
+  /**
+   * The configured peer (`addPeer`) this connection belongs to, as configured: what tells apart peers that share an
+   * IP (the transport reports the remote IP only). Absent for a peer that is not configured here.
+   */
+  configured?: { host: string; port: number };
 }
 
 /** Peer-table events, re-emitted by the node. */
@@ -75,8 +80,9 @@ interface Entry {
   holdMs: number;
 }
 
-function eventOf(conn: PeerConnection): PeerEvent {
-  return { originHost: conn.originHost ?? '?', originRealm: conn.originRealm ?? '?', remoteAddress: conn.remoteAddress, role: conn.role };
+function eventOf(conn: PeerConnection, entry?: Entry): PeerEvent {
+  const configured = entry?.config ? { configured: { host: entry.config.host, port: entry.config.port } } : {};
+  return { originHost: conn.originHost ?? '?', originRealm: conn.originRealm ?? '?', remoteAddress: conn.remoteAddress, role: conn.role, ...configured };
 }
 
 /** Configured and connected peers. */
@@ -202,10 +208,10 @@ export class PeerTable {
         entry.open = conn;
         if (entry.initiating === conn) entry.initiating = undefined;
         entry.attempt = 0;
-        this.env.events.emit('peerUp', eventOf(conn));
+        this.env.events.emit('peerUp', eventOf(conn, entry));
       },
       request: (conn, msg) => this.env.onRequest(conn, msg),
-      health: (conn, okay) => this.env.events.emit(okay ? 'peerRecovered' : 'peerSuspect', eventOf(conn)),
+      health: (conn, okay) => this.env.events.emit(okay ? 'peerRecovered' : 'peerSuspect', eventOf(conn, this.owner.get(conn))),
       closed: (conn, reason, cause) => this.closed(conn, reason, cause),
     };
   }
@@ -250,7 +256,7 @@ export class PeerTable {
     if (entry.initiating === conn) entry.initiating = undefined;
     if (entry.open === conn) {
       entry.open = undefined;
-      this.env.events.emit('peerDown', { ...eventOf(conn), reason });
+      this.env.events.emit('peerDown', { ...eventOf(conn, entry), reason });
     }
     if (disconnectCause !== undefined) {
       const after = this.env.reconnect.afterDprMs ?? 10_000;

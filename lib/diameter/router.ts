@@ -55,11 +55,14 @@ export interface RouteQuery {
   destinationRealm?: string;
   /** Peers not to use (already tried, the request's ingress, those in Route-Record). */
   exclude?: (candidate: RouteCandidate) => boolean;
+  /** Origin-Hosts to use instead of the realm's route (NodeRequestOptions.route). */
+  route?: readonly string[];
 }
 
 /**
  * Picks the peer for a request among available connections (in peer-table order): a peer whose Origin-Host is the
- * Destination-Host; else the realm's route in order; else, without a route, the peers of that realm in table order.
+ * Destination-Host; else the explicit route of the query, or the realm's route, in order; else, without a route, the
+ * peers of that realm in table order.
  * Only peers that advertised the application (or relay) qualify.
  */
 export function selectPeer<C extends RouteCandidate>(candidates: readonly C[], routes: RouteTable, q: RouteQuery): C | undefined {
@@ -68,8 +71,8 @@ export function selectPeer<C extends RouteCandidate>(candidates: readonly C[], r
     const direct = usable.find((c) => sameIdentity(c.originHost, q.destinationHost));
     if (direct) return direct;
   }
-  if (q.destinationRealm === undefined) return undefined;
-  const route = routes.get(q.destinationRealm);
+  if (q.destinationRealm === undefined && q.route === undefined) return undefined;
+  const route = q.route ?? routes.get(q.destinationRealm as string);
   if (route) {
     for (const host of route) {
       const c = usable.find((u) => sameIdentity(u.originHost, host));
