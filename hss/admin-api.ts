@@ -48,10 +48,13 @@ export function createAdminApi(o: AdminApiOptions): FastifyInstance {
   const log = o.logger.child({ component: 'admin-api' });
 
   app.get<{ Querystring: { mcptt_id?: string } }>('/admin/v1/subscribers', async (req) => {
-    let records = await repo.list();
-    if (req.query.mcptt_id !== undefined) {
+    let records;
+    if (req.query.mcptt_id === undefined) records = await repo.list();
+    else {
+      // One lookup through the mcptt_id index: the primary MMS asks this for every migration request.
       const impi = await repo.impiOfMcpttId(req.query.mcptt_id);
-      records = records.filter((r) => r.impi === impi);
+      const record = impi === undefined ? undefined : await repo.get(impi);
+      records = record ? [record] : [];
     }
     return { subscribers: await Promise.all(records.map((r) => repo.view(r))) };
   });

@@ -23,7 +23,7 @@ import { isDiameterNodeError } from '../lib/diameter/node-errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { MmsError } from './errors.ts';
-import type { MappingSource } from './mappings.ts';
+import type { IdentityMapping, MappingSource } from './mappings.ts';
 import { seedStep } from '../lib/seed-steps.ts';
 import type { SeedFlow } from '../lib/seed-steps.ts';
 import { translateAnswer, translateRequest } from './translate.ts';
@@ -36,7 +36,8 @@ export const DEFAULT_PRIMARY_TIMEOUT_MS = 1000;
 export interface TranslationAgentOptions {
   self: AgentIdentity;
   mappings: MappingSource;
-  forward(request: DiameterMessage, options: { timeoutMs: number }): Promise<DiameterMessage>;
+  /** Sends toward the primary; `mapping.kind` tells the path (static: the primary relay; dynamic: the primary MMS). */
+  forward(request: DiameterMessage, options: { timeoutMs: number; mapping: IdentityMapping }): Promise<DiameterMessage>;
   /** Session-Ids of the MMS (a SessionIdGenerator for `self.originHost`, or `{ next: () => node.nextSessionId() }`). */
   sessionIds: { next(): string };
   /** Default {@link DEFAULT_PRIMARY_TIMEOUT_MS}. */
@@ -144,7 +145,7 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
         { sessionId: getValue(leg.request, 'Session-Id'), destinationRealm: mapping.primaryRealm, serverName: leg.sentServerName });
       let answer: DiameterMessage;
       try {
-        answer = await o.forward(leg.request, { timeoutMs });
+        answer = await o.forward(leg.request, { timeoutMs, mapping });
       } catch (err) {
         throw primaryFailure(err);
       }

@@ -6,14 +6,15 @@
  */
 import { z } from 'zod';
 import type { Command } from 'commander';
+import { isLoopback } from '../lib/admin/server.ts';
 import type { CommandModule } from '../lib/cli.ts';
-import { hostPortSchema, realmSchema } from '../lib/config/address.ts';
+import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
 import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
-import { checkLinkSecurity, endpointSchema, routesSchema } from './options.ts';
+import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
 import { startMms, startRelay, type MmsConfig } from './run.ts';
 
 const required = z.string({ error: 'required' });
@@ -27,7 +28,25 @@ const nodeShape = {
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';
-const PARTNER_ONLY = ['mappings', 'admin', 'admin-token-file', 'sip-uri', 'topology-hiding'] as const;
+const PARTNER_ONLY = ['mappings', 'admin', 'admin-token-file', 'sip-uri', 'topology-hiding', 'migration-api', 'token-issuer', 'token-cert', 'token-audience', 'registrar-uri'] as const;
+const PRIMARY_ONLY = ['binding-api', 'hss-admin', 'hss-admin-token-file'] as const;
+const seconds = (max: number) => z.coerce.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(60, 'at least 60 s').max(max, `at most ${max} s`);
+const httpsUrl = z.string().refine((s) => {
+  try {
+    return new URL(s).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an https:// URL');
+// The admin APIs serve plain HTTP on loopback only (lib/admin/server.ts); so does a client take it.
+const adminUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname.replace(/^\[|\]$/g, '')));
+  } catch {
+    return false;
+  }
+}, 'must be an https:// URL (http:// only on a loopback address)');
 
 const mmsSchema = z.object({
   ...nodeShape,
@@ -39,6 +58,16 @@ const mmsSchema = z.object({
   'admin-token-file': z.string().min(1).optional(),
   'topology-hiding': z.literal(true).optional(),
   'sip-uri': z.string().regex(/^sips?:\S+$/i, 'must be a sip: or sips: URI such as sip:mms.partner.example').optional(),
+  'primary-system': primarySystemsSchema,
+  'migration-api': hostPortSchema.optional(),
+  'token-issuer': httpsUrl.optional(),
+  'token-cert': z.string().min(1).optional(),
+  'token-audience': z.string().min(1).optional(),
+  'registrar-uri': z.string().regex(/^sips?:\S+$/i, 'must be a sip: or sips: URI such as sip:127.0.0.1:5060;transport=udp').optional(),
+  'migration-ttl': seconds(7 * 86_400).default(43_200),
+  'binding-api': hostPortSchema.optional(),
+  'hss-admin': adminUrl.optional(),
+  'hss-admin-token-file': z.string().min(1).optional(),
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
@@ -46,8 +75,22 @@ const mmsSchema = z.object({
   // The side facing the other system must be TLS: the partner's routes, the primary's listener.
   checkLinkSecurity([o.listen], tls, 'listen', o.role === 'primary' ? INTER_SYSTEM : undefined, ctx);
   checkLinkSecurity(peers, tls, 'route', o.role === 'partner' ? INTER_SYSTEM : undefined, ctx);
+  const need = (f: keyof typeof o, why: string): void => {
+    if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `required ${why}` });
+  };
   if (o.role === 'primary') {
-    for (const f of PARTNER_ONLY) if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only for --role partner (the primary MMS passes Cx through)' });
+    for (const f of PARTNER_ONLY) if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only for --role partner' });
+    if (o['primary-system'].length) ctx.addIssue({ code: 'custom', path: ['primary-system'], message: 'only for --role partner' });
+    for (const f of PRIMARY_ONLY) need(f, 'for --role primary (the binding API of the dynamic configuration)');
+    if (!tls) ctx.addIssue({ code: 'custom', path: ['tls-cert'], message: 'required for --role primary (the binding API is mutual TLS)' });
+  } else {
+    for (const f of PRIMARY_ONLY) if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only for --role primary' });
+    if (o['migration-api'] !== undefined) {
+      for (const f of ['token-issuer', 'token-cert', 'registrar-uri'] as const) need(f, 'with --migration-api');
+      if (!o['primary-system'].length) ctx.addIssue({ code: 'custom', path: ['primary-system'], message: 'at least one with --migration-api (where bindings are confirmed)' });
+      if (!tls) ctx.addIssue({ code: 'custom', path: ['migration-api'], message: 'needs --tls-cert, --tls-key and --tls-ca (HTTPS only)' });
+    }
+    checkLinkSecurity(o['primary-system'].flatMap((p) => p.cx), tls, 'primary-system', INTER_SYSTEM, ctx);
   }
 });
 
@@ -79,6 +122,16 @@ export interface MmsCliOptions extends AgentCliOptions {
   adminTokenFile?: string;
   topologyHiding?: boolean;
   sipUri?: string;
+  primarySystem?: string[];
+  migrationApi?: string;
+  tokenIssuer?: string;
+  tokenCert?: string;
+  tokenAudience?: string;
+  registrarUri?: string;
+  migrationTtl?: string;
+  bindingApi?: string;
+  hssAdmin?: string;
+  hssAdminTokenFile?: string;
 }
 
 function nodeInput(o: AgentCliOptions): Record<string, unknown> {
@@ -100,15 +153,33 @@ export function parseMmsOptions(o: MmsCliOptions, logger: Logger): MmsConfig {
   const c = parseConfig(mmsSchema, {
     ...nodeInput(o), 'role': o.role, 'mappings': o.mappings, 'store': o.store ?? 'memory', 'state-dir': o.stateDir ?? `.state/mms-${o.role ?? 'partner'}`,
     'admin': o.admin, 'admin-token-file': o.adminTokenFile, 'topology-hiding': o.topologyHiding, 'sip-uri': o.sipUri,
+    'primary-system': o.primarySystem, 'migration-api': o.migrationApi, 'token-issuer': o.tokenIssuer, 'token-cert': o.tokenCert,
+    'token-audience': o.tokenAudience, 'registrar-uri': o.registrarUri, 'migration-ttl': o.migrationTtl, 'binding-api': o.bindingApi,
+    'hss-admin': o.hssAdmin, 'hss-admin-token-file': o.hssAdminTokenFile,
   });
   const node = nodeConfig(c, logger);
-  if (c.role === 'primary') return { role: 'primary', ...node };
+  if (c.role === 'primary') {
+    return {
+      role: 'primary', ...node, store: c.store, stateDir: c['state-dir'], bindingApi: c['binding-api'] as HostPort,
+      hssAdminUrl: c['hss-admin'] as string, hssAdminTokenFile: c['hss-admin-token-file'] as string, maxBindingTtlS: c['migration-ttl'],
+    };
+  }
+  const issuer = c['token-issuer'];
   return {
     role: 'partner', ...node, store: c.store, stateDir: c['state-dir'], topologyHiding: c['topology-hiding'] ?? false,
+    primarySystems: c['primary-system'],
     ...(c.mappings === undefined ? {} : { mappingsCsv: c.mappings }),
     ...(c.admin === undefined ? {} : { admin: c.admin }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
     ...(c['sip-uri'] === undefined ? {} : { sipUri: c['sip-uri'] }),
+    ...(c['migration-api'] === undefined || issuer === undefined ? {} : {
+      migration: {
+        listen: c['migration-api'], tokenIssuer: issuer, tokenCertFile: c['token-cert'] as string,
+        // The partner IdMS's default resource (idms/cli.ts defaultResource) when not given.
+        tokenAudience: c['token-audience'] ?? `${issuer.replace(/\/+$/, '')}/migration`,
+        registrar: c['registrar-uri'] as string, ttlS: c['migration-ttl'],
+      },
+    }),
   };
 }
 
@@ -137,18 +208,28 @@ export const mmsCommand: CommandModule = (program: Command) => {
   addNodeOptions(mms.command('serve', { isDefault: true }).description('run the MMS until SIGINT/SIGTERM (`mcx mms --role …` is `mcx mms serve --role …`)'))
     .option('--role <role>', 'partner | primary')
     .option('--mappings <file.csv>', 'partner: static mappings loaded at start (partner_impi,partner_impu,primary_impi,primary_impu,primary_realm)')
-    .option('--store <spec>', 'partner: memory | redis | redis://… | rediss://…', 'memory')
-    .option('--state-dir <dir>', 'partner: memory store journal and admin token (default .state/mms-<role>)')
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://… (partner: mappings and bindings; primary: bindings)', 'memory')
+    .option('--state-dir <dir>', 'memory store journal and admin token (default .state/mms-<role>)')
     .option('--admin <host:port>', 'partner: admin API for the mappings (none without it)')
     .option('--admin-token-file <file>', 'partner: admin bearer token file (default: <state-dir>/admin-token, created 0600)')
     .option('--topology-hiding', 'partner: send its own SIP URI as Server-Name, hide primary error hosts')
     .option('--sip-uri <uri>', 'partner: its SIP URI (default sip:<origin-host>)')
+    .option('--primary-system <realm=R,idms=URL,api=URL,cx=H:P>', 'partner: a primary system of dynamic migrations: realm, IdMS issuer, primary MMS binding API and Cx peers (repeatable)', collectOption)
+    .option('--migration-api <host:port>', 'partner: serve the migration configuration API here (HTTPS)')
+    .option('--token-issuer <url>', 'partner: the partner IdMS issuer whose access tokens the migration API takes')
+    .option('--token-cert <file>', 'partner: that IdMS token-signing certificate (certs: partner/idms-signing.pem)')
+    .option('--token-audience <uri>', 'partner: aud of those tokens (default <token-issuer>/migration, the IdMS default)')
+    .option('--registrar-uri <sip-uri>', 'partner: the registrar the UE is told to register with, e.g. sip:127.0.0.1:5060;transport=udp')
+    .option('--migration-ttl <s>', 'partner: lifetime of a migration configuration; primary: longest binding confirmed (default 43200)')
+    .option('--binding-api <host:port>', 'primary: serve the binding API here (HTTPS, mutual TLS with the partner CAs)')
+    .option('--hss-admin <url>', 'primary: the HSS admin API (https://…), the subscriber directory')
+    .option('--hss-admin-token-file <file>', 'primary: its bearer token file')
     .action(async (opts: MmsCliOptions) => {
       const logger = createLogger('mms');
       const config = parseMmsOptions(opts, logger);
       await serveUntilSignal({
         role: 'mms', logger, start: () => startMms(config),
-        ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''} role=${m.role}`,
+        ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}`,
       });
     });
 };

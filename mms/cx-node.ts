@@ -6,11 +6,10 @@
  * Routes are given as addresses, while lib/diameter routes by Origin-Host, which a peer only tells in its CEA. So
  * each realm's route starts empty (requests answer 3002 until a route peer is up: never a guess toward any peer of
  * the realm, which could be the very peer a request came from) and a peer we connected to joins the route of the
- * realm whose `--route` lists its address when it comes up. The transport reports the peer's IP without the port,
- * so peers of one IP are ordered by when they came up.
+ * realm whose `--route` lists its configured address when it comes up. Besides the realm routes, a role may keep
+ * named paths (the partner MMS's path to the primary MMS of each realm, for dynamic bindings): learned the same way,
+ * used through `request(…, { route })`, never by the route table.
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { formatHostPort } from '../lib/config/address.ts';
 import { readTlsFiles } from '../lib/config/files.ts';
 import type { TlsFiles, TlsPem } from '../lib/config/files.ts';
@@ -35,6 +34,8 @@ export interface AgentNodeConfig {
   realm: string;
   /** Upstream realms and their peers, in order of preference. */
   routes: RouteSpec[];
+  /** Named paths besides the realm routes (e.g. `primary-mms`): realms and their peers, in order of preference. */
+  paths?: Record<string, RouteSpec[]>;
   /** Paths of the PEM files: own certificate and key, trusted CAs (own system's and the other system's). */
   tls?: TlsFiles;
   /** Upstream answer timeout (default 1000 ms, DESIGN §2.1). */
@@ -52,22 +53,19 @@ export interface CxNode {
   diameterUrl: string;
   /** The PEM material read from `config.tls` (for an admin API on the same certificate). */
   tls?: TlsPem;
+  /** The Origin-Hosts of a named path's realm that have come up, in order (empty until one does). */
+  path(name: string, realm: string): readonly string[];
 }
 
 const COMMANDS = { mar: CxCommand.MAR, sar: CxCommand.SAR, uar: CxCommand.UAR, lir: CxCommand.LIR } as const;
+/** The group of the realm routes among the named paths. */
+const ROUTES = '';
 
-async function addressesOf(host: string, log: Logger): Promise<string[]> {
-  if (isIP(host)) return [host];
-  try {
-    return (await lookup(host, { all: true })).map((a) => a.address);
-  } catch (err) {
-    log.warn({ host, err: (err as Error).message }, 'route peer does not resolve: it is still connected to when it does, but joins no route until a restart');
-    return [];
-  }
-}
+const endpointKey = (e: { host: string; port: number }): string => `${e.host.toLowerCase()}:${e.port}`;
+const groupKey = (group: string, realm: string): string => `${group}\n${realm.toLowerCase()}`;
 
 /**
- * Starts the node: handlers, listener, route peers.
+ * Starts the node: handlers, listener, route and path peers.
  * @param handlersOf the Cx commands served, given the node they forward through; the rest are answered 3001.
  * @throws ConfigFileError for unreadable TLS files; listen errors (EADDRINUSE) as they come.
  */
@@ -81,40 +79,44 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
   });
   for (const [name, handler] of Object.entries(handlersOf(node)) as [keyof typeof COMMANDS, Handler][]) node.handle(CX_APPLICATION_ID, COMMANDS[name], handler);
 
-  // Which realms a peer we connect to at an IP serves, and the Origin-Hosts learned per realm.
-  const realmsByIp = new Map<string, Set<string>>();
+  // Which groups (realm routes, named paths) each configured peer address belongs to, and the Origin-Hosts learned.
+  const groups: Array<[string, RouteSpec[]]> = [[ROUTES, config.routes], ...Object.entries(config.paths ?? {})];
+  const byEndpoint = new Map<string, Array<{ group: string; realm: string }>>();
   const learned = new Map<string, string[]>();
-  for (const route of config.routes) {
-    node.addRoute(route.realm, []);
-    learned.set(route.realm, []);
-    for (const peer of route.peers) {
-      for (const ip of await addressesOf(peer.host, log)) realmsByIp.set(ip, (realmsByIp.get(ip) ?? new Set()).add(route.realm));
+  const peers = new Map<string, EndpointSpec>();
+  for (const [group, routes] of groups) {
+    for (const route of routes) {
+      if (group === ROUTES) node.addRoute(route.realm, []);
+      learned.set(groupKey(group, route.realm), []);
+      for (const peer of route.peers) {
+        const k = endpointKey(peer);
+        byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), { group, realm: route.realm }]);
+        if (!peers.has(k)) peers.set(k, peer);
+      }
     }
   }
-  for (const [ip, realms] of realmsByIp) {
-    if (realms.size > 1) log.warn({ ip, realms: [...realms] }, 'route peers of several realms share an IP: a peer there joins each of their routes');
-  }
   node.events.on('peerUp', (p) => {
-    if (p.role !== 'initiator') return;
-    for (const realm of realmsByIp.get(p.remoteAddress) ?? []) {
-      const hosts = learned.get(realm) as string[];
+    if (p.role !== 'initiator' || p.configured === undefined) return;
+    for (const { group, realm } of byEndpoint.get(endpointKey(p.configured)) ?? []) {
+      const hosts = learned.get(groupKey(group, realm)) as string[];
       if (hosts.some((h) => h.toLowerCase() === p.originHost.toLowerCase())) continue;
       hosts.push(p.originHost);
-      node.addRoute(realm, hosts);
-      log.info({ realm, peer: p.originHost, route: hosts }, `route to ${realm}: ${hosts.join(', ')}`);
+      if (group === ROUTES) node.addRoute(realm, hosts);
+      log.info({ realm, path: group || undefined, peer: p.originHost, route: hosts }, `${group ? `${group} path` : 'route'} to ${realm}: ${hosts.join(', ')}`);
     }
   });
 
   try {
     const tls = isTlsLink(config.listen, haveTls) ? pem : undefined;
     const bound = await node.listen({ host: config.listen.host, port: config.listen.port, ...(tls ? { tls } : {}) });
-    for (const route of config.routes) {
-      for (const peer of route.peers) {
-        const peerTls = isTlsLink(peer, haveTls) ? pem : undefined;
-        node.addPeer({ host: peer.host, port: peer.port, ...(peerTls ? { tls: peerTls } : {}) });
-      }
+    for (const peer of peers.values()) {
+      const peerTls = isTlsLink(peer, haveTls) ? pem : undefined;
+      node.addPeer({ host: peer.host, port: peer.port, ...(peerTls ? { tls: peerTls } : {}) });
     }
-    return { node, diameterUrl: `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`, ...(pem ? { tls: pem } : {}) };
+    return {
+      node, diameterUrl: `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`, ...(pem ? { tls: pem } : {}),
+      path: (name, realm) => learned.get(groupKey(name, realm)) ?? [],
+    };
   } catch (err) {
     await node.close();
     throw err;
@@ -127,5 +129,6 @@ export function formatListening(config: AgentNodeConfig, diameterUrl: string): R
   return {
     diameter: diameterUrl, originHost: config.originHost, realm: config.realm,
     routes: Object.fromEntries(config.routes.map((r) => [r.realm, r.peers.map(url)])),
+    ...(config.paths ? { paths: Object.fromEntries(Object.entries(config.paths).map(([name, rs]) => [name, Object.fromEntries(rs.map((r) => [r.realm, r.peers.map(url)]))])) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Forwarding without translation, for the roles that only pass Cx on: the relay standing for the primary "SIP core /
- * IMS" (DESIGN §2) and the primary MMS of this issue (a pass-through from the partner MMS to the relay). The RFC 6733
+ * IMS" (DESIGN §2) and the primary MMS (from the partner MMS to the relay, behind its binding gate). The RFC 6733
  * relay itself is lib/diameter's `relayRequest` (router.ts): loop detection (3005), Route-Record with the ingress
  * peer, a new hop-by-hop id toward the next hop and the original one back, 3002 with the E bit when there is no
  * route, no open peer or no answer within the timeout.
@@ -18,6 +18,7 @@ import { findAvps, getValue, getValues } from '../lib/diameter/message.ts';
 import type { DiameterNode, Handler, HandlerContext } from '../lib/diameter/node.ts';
 import { relayRequest } from '../lib/diameter/router.ts';
 import type { RelayContext } from '../lib/diameter/router.ts';
+import type { TlsPem } from '../lib/config/files.ts';
 import type { Logger } from '../lib/log.ts';
 import { formatListening, startCxNode } from './cx-node.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
@@ -36,6 +37,11 @@ export interface ForwarderOptions {
   as: ForwardingRole;
   /** Default {@link FORWARD_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /**
+   * Checked before a request is forwarded: an answer to send instead (a refusal), or undefined to forward it. The
+   * primary MMS lets only the users of a confirmed migration binding through.
+   */
+  admit?(request: DiameterMessage, ctx: HandlerContext): Promise<DiameterMessage | undefined>;
   logger: Logger;
 }
 
@@ -113,6 +119,11 @@ export function createForwarder(o: ForwarderOptions): Handler {
     const fields = { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress };
     logSteps('request', `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields);
 
+    const refused = await o.admit?.(req, hctx);
+    if (refused) {
+      log.warn({ ...fields, command, impi, impu, ...outcome(refused).fields }, `${command} for ${impi ?? '-'} from ${originRealm ?? '-'} refused: ${outcome(refused).text} (${safely(() => getValue(refused, 'Error-Message')) ?? ''})`);
+      return refused;
+    }
     const answer = await relayRequest(req, ingress, ctx);
 
     const result = outcome(answer);
@@ -133,6 +144,8 @@ export interface RunningForwarder {
   /** `tcp://host:port` or `tls://host:port`. */
   diameterUrl: string;
   node: DiameterNode;
+  /** The PEM material of the role's TLS files. */
+  tls?: TlsPem;
   /** Graceful stop: DPR to every peer (idempotent). */
   close(): Promise<void>;
 }
@@ -141,11 +154,13 @@ export interface RunningForwarder {
  * Starts a node that forwards MAR, SAR, UAR and LIR by its routes.
  * @throws ConfigFileError for unreadable TLS files; listen errors as they come.
  */
-export async function startForwardingAgent(config: AgentNodeConfig, as: ForwardingRole): Promise<RunningForwarder> {
-  const { node, diameterUrl } = await startCxNode(config, (n) => {
-    const forward = createForwarder({ node: n, as, logger: config.logger, ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }) });
+export async function startForwardingAgent(config: AgentNodeConfig, as: ForwardingRole, admit?: ForwarderOptions['admit']): Promise<RunningForwarder> {
+  const { node, diameterUrl, tls } = await startCxNode(config, (n) => {
+    const forward = createForwarder({
+      node: n, as, logger: config.logger, ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }), ...(admit ? { admit } : {}),
+    });
     return { mar: forward, sar: forward, uar: forward, lir: forward };
   });
   config.logger.info(formatListening(config, diameterUrl), `${as === 'relay' ? 'relay' : 'primary MMS'} ready`);
-  return { diameterUrl, node, close: () => node.close() };
+  return { diameterUrl, node, ...(tls ? { tls } : {}), close: () => node.close() };
 }

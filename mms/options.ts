@@ -84,9 +84,82 @@ export function isTlsLink(e: EndpointSpec, haveTlsFiles: boolean): boolean {
  * (TS 33.180 / DESIGN §1: every Diameter connection between the two systems is mutual TLS).
  * @param field the option checked (`listen` or `route`).
  */
-export function checkLinkSecurity(endpoints: readonly EndpointSpec[], haveTlsFiles: boolean, field: 'listen' | 'route', mustBeTls: string | undefined, ctx: RefinementCtx): void {
+export function checkLinkSecurity(endpoints: readonly EndpointSpec[], haveTlsFiles: boolean, field: 'listen' | 'route' | 'primary-system', mustBeTls: string | undefined, ctx: RefinementCtx): void {
   for (const e of endpoints) {
     if (e.transport === 'tls' && !haveTlsFiles) ctx.addIssue({ code: 'custom', path: [field], message: 'tls:// needs --tls-cert, --tls-key and --tls-ca' });
     else if (mustBeTls !== undefined && !isTlsLink(e, haveTlsFiles)) ctx.addIssue({ code: 'custom', path: [field], message: mustBeTls });
   }
 }
+
+/** A primary MC system the partner MMS works with for dynamic migrations (`--primary-system`). */
+export interface PrimarySystem {
+  /** Its Diameter realm (Destination-Realm of the primary leg). */
+  realm: string;
+  /** Its IdMS issuer URL: the `primary_iss` of partner access tokens of its users. */
+  idmsIssuer: string;
+  /** `https://host:port` of its primary MMS's binding API. */
+  bindingApi: string;
+  /** Its primary MMS's Diameter peers, in order of preference. */
+  cx: EndpointSpec[];
+}
+
+const PRIMARY_SYSTEM_FORM = 'realm=REALM,idms=https://…,api=https://HOST:PORT,cx=[tls://]HOST:PORT[,cx=…]';
+
+/**
+ * One `--primary-system realm=R,idms=URL,api=URL,cx=HOST:PORT[,cx=…]`.
+ * @returns the system, or the problems found.
+ */
+export function parsePrimarySystem(text: string): PrimarySystem | string[] {
+  const problems: string[] = [];
+  const fields = new Map<string, string[]>();
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    const k = eq > 0 ? part.slice(0, eq).trim().toLowerCase() : '';
+    if (!['realm', 'idms', 'api', 'cx'].includes(k)) {
+      problems.push(`unknown part ${JSON.stringify(part)}: expected ${PRIMARY_SYSTEM_FORM}`);
+      continue;
+    }
+    fields.set(k, [...(fields.get(k) ?? []), part.slice(eq + 1).trim()]);
+  }
+  const one = (k: string): string | undefined => {
+    const v = fields.get(k);
+    if (!v || v.length !== 1) problems.push(`${k}= must be given once (${PRIMARY_SYSTEM_FORM})`);
+    return v?.[0];
+  };
+  const realm = one('realm');
+  if (realm !== undefined && !realmSchema.safeParse(realm).success) problems.push(`realm=${realm}: must be a DNS name`);
+  // The IdMS issuer is compared with `primary_iss` exactly (OIDC issuer identifiers are), so it is kept as written.
+  const https = (k: string): string | undefined => {
+    const v = one(k);
+    if (v === undefined) return undefined;
+    try {
+      if (new URL(v).protocol === 'https:') return v;
+    } catch { /* reported below */ }
+    problems.push(`${k}=${v}: must be an https:// URL`);
+    return undefined;
+  };
+  const idms = https('idms');
+  const api = https('api');
+  const cx: EndpointSpec[] = [];
+  for (const c of fields.get('cx') ?? []) {
+    const r = parseEndpoint(c);
+    if (typeof r === 'string') problems.push(`cx=${c}: ${r}`);
+    else cx.push(r);
+  }
+  if (!fields.has('cx')) problems.push(`at least one cx=HOST:PORT (${PRIMARY_SYSTEM_FORM})`);
+  if (problems.length || realm === undefined || idms === undefined || api === undefined) return problems;
+  return { realm, idmsIssuer: idms, bindingApi: api, cx };
+}
+
+/** Every `--primary-system` (repeatable, optional): each realm and each IdMS issuer once. */
+export const primarySystemsSchema = z.array(z.string()).default([]).transform((texts, ctx): PrimarySystem[] => {
+  const out: PrimarySystem[] = [];
+  for (const text of texts) {
+    const r = parsePrimarySystem(text);
+    if (Array.isArray(r)) for (const message of r) ctx.addIssue({ code: 'custom', message });
+    else if (out.some((s) => s.realm.toLowerCase() === r.realm.toLowerCase() || s.idmsIssuer === r.idmsIssuer)) {
+      ctx.addIssue({ code: 'custom', message: `primary system ${r.realm} (${r.idmsIssuer}) is given twice` });
+    } else out.push(r);
+  }
+  return out;
+});

@@ -1,11 +1,14 @@
 /**
- * The partner MMS of TS 23.280 §10.6.2.2 as one running thing: store → static mappings (CSV at start) → the
- * translation agent (agent.ts) as the Cx server of the partner SIP core and Cx client of the primary system (mutual
- * TLS against the primary CA, 1 s per request: unreachable or late → 3002) → admin API for the mappings.
+ * The partner MMS of TS 23.280 §10.6.2.2 and §10.6.2.3 as one running thing: store → static mappings (CSV at start)
+ * → the translation agent (agent.ts) as the Cx server of the partner SIP core and Cx client of the primary system
+ * (mutual TLS against the primary CA, 1 s per request: unreachable or late → 3002) → admin API for the mappings →
+ * migration configuration API (dynamic bindings). A dynamic binding is looked up before the static mappings and its
+ * requests go by the `primary-mms` path (the primary MMS of its realm), static ones by the realm route (the relay).
  */
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import { listenAdmin } from '../lib/admin/server.ts';
-import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import type { FastifyInstance } from 'fastify';
+import { ConfigFileError, readConfigFile, type TlsPem } from '../lib/config/files.ts';
 import type { DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/serve.ts';
@@ -13,12 +16,33 @@ import { openStore } from '../lib/store/store.ts';
 import type { Store } from '../lib/store/store.ts';
 import { createMmsAdminApi } from './admin-api.ts';
 import { createTranslationAgent } from './agent.ts';
+import { BindingMappingSource } from './bindings.ts';
 import { parseAgentConfig } from './config.ts';
 import { formatListening, startCxNode } from './cx-node.ts';
 import { formatProblem, isMmsError } from './errors.ts';
 import { importMappingsCsv } from './mappings-csv.ts';
-import { StoreMappingSource } from './mappings.ts';
-import type { PartnerMmsConfig, RunningMms } from './run.ts';
+import { StoreMappingSource, chainMappingSources } from './mappings.ts';
+import { createMigrationApi } from './migration-api.ts';
+import { listenMigration } from './migration-http.ts';
+import type { MigrationApiConfig, PartnerMmsConfig, RunningMms } from './run.ts';
+
+/** The named path of dynamic bindings: toward the primary MMS of their realm. */
+export const PRIMARY_MMS_PATH = 'primary-mms';
+
+async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger): Promise<{ api: FastifyInstance; url: string }> {
+  if (!pem) throw new ConfigFileError('--migration-api needs --tls-cert, --tls-key and --tls-ca (it is HTTPS only)');
+  const api = createMigrationApi({
+    store, domain: config.realm, registrar: m.registrar, ttlS: m.ttlS, primarySystems: config.primarySystems ?? [],
+    token: { issuer: m.tokenIssuer, cert: await readConfigFile('token-cert', m.tokenCertFile), audience: m.tokenAudience },
+    tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: pem.ca }, logger: log,
+  });
+  try {
+    return { api, url: await listenMigration(api, m.listen) };
+  } catch (e) {
+    await api.close();
+    throw e;
+  }
+}
 
 async function loadMappings(store: Store, path: string, log: Logger): Promise<void> {
   const text = await readConfigFile('mappings', path);
@@ -52,32 +76,44 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     if (config.mappingsCsv !== undefined) await loadMappings(store, config.mappingsCsv, log);
 
     let node: DiameterNode | undefined;
+    let primaryMmsOf: (realm: string) => readonly string[] = () => [];
     const agent = createTranslationAgent({
-      self, mappings: new StoreMappingSource(store), primaryTimeoutMs: self.primaryTimeoutMs, logger: log,
-      forward: (req, o) => (node as DiameterNode).request(req, o),
+      self, mappings: chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store)), primaryTimeoutMs: self.primaryTimeoutMs, logger: log,
+      forward: (req, o) => (node as DiameterNode).request(req, {
+        timeoutMs: o.timeoutMs, ...(o.mapping.kind === 'dynamic' ? { route: primaryMmsOf(o.mapping.primaryRealm) } : {}),
+      }),
       sessionIds: { next: () => (node as DiameterNode).nextSessionId() },
     });
-    const cx = await startCxNode(config, (n) => {
+    const paths = { [PRIMARY_MMS_PATH]: (config.primarySystems ?? []).map((s) => ({ realm: s.realm, peers: s.cx })) };
+    const cx = await startCxNode({ ...config, paths }, (n) => {
       node = n;
       return { mar: agent.handle, sar: agent.handle };
     });
     teardown.push(() => cx.node.close());
+    primaryMmsOf = (realm) => cx.path(PRIMARY_MMS_PATH, realm);
+    const pem = cx.tls;
 
     let admin: { adminUrl: string; adminTokenPath: string } | undefined;
     if (config.admin) {
       const { token, path } = await ensureAdminToken({
         stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
       });
-      const pem = cx.tls;
       const api = createMmsAdminApi({ store, token, logger: log, ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}) });
       teardown.push(() => api.close());
       admin = { adminUrl: await listenAdmin(api, config.admin, pem !== undefined, log), adminTokenPath: path };
     }
 
-    log.info({ ...formatListening(config, cx.diameterUrl), admin: admin?.adminUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
+    let migrationUrl: string | undefined;
+    if (config.migration) {
+      const m = await startMigrationApi(config, config.migration, store, pem, log);
+      teardown.push(() => m.api.close());
+      migrationUrl = m.url;
+    }
+
+    log.info({ ...formatListening({ ...config, paths }, cx.diameterUrl), admin: admin?.adminUrl, migration: migrationUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
     let closing: Promise<void> | undefined;
     return {
-      role: 'partner', diameterUrl: cx.diameterUrl, node: cx.node, store, ...admin,
+      role: 'partner', diameterUrl: cx.diameterUrl, node: cx.node, store, ...admin, ...(migrationUrl ? { migrationUrl } : {}),
       close: () => (closing ??= (async () => {
         log.info('partner MMS stopping: admin API, DPR to peers, store');
         await teardown.run();

@@ -1,18 +1,97 @@
 /**
- * The primary MMS of this stage: a pass-through Cx agent from the partner MMS (mutual TLS, the partner CA trusted)
- * to the primary relay, so the §10.6.2.3 path partner MMS → primary MMS → SIP core / IMS → HSS exists end to end
- * before the binding API of the dynamic configuration (10.1.6.1.2) gives it something to decide. It logs the seed
- * steps it takes part in (5 in, 6 out, 7 back, 8 to the partner).
+ * The primary MMS of TS 23.280 §10.6.2.3: a Cx agent from partner MMSs (mutual TLS, the partner CA trusted) to the
+ * primary relay ("via SIP core / IMS", step 6), gated by the migration bindings it confirmed through its binding API
+ * (binding-api.ts; DESIGN §2.4 [design]). A MAR or SAR passes only when a live binding names its User-Name (the
+ * primary IMPI) toward its Origin-Realm (the partner realm) and its Public-Identity is one of the bound IMPUs;
+ * otherwise it is answered here with Experimental-Result 5001 USER_UNKNOWN (nothing about the subscriber leaks)
+ * or 5002 IDENTITIES_DONT_MATCH. It logs the seed steps it takes part in (5 in, 6 out, 7 back, 8 to the partner).
  */
-import type { AgentNodeConfig } from './cx-node.ts';
+import { readConfigFile } from '../lib/config/files.ts';
+import type { DiameterMessage } from '../lib/diameter/codec.ts';
+import { CxExperimentalResultCode, cxErrorAnswer, experimental } from '../lib/diameter/cx/index.ts';
+import { getValue, getValues } from '../lib/diameter/message.ts';
+import type { Logger } from '../lib/log.ts';
+import { Teardown } from '../lib/serve.ts';
+import { openStore, type Store } from '../lib/store/store.ts';
+import { createBindingApi } from './binding-api.ts';
 import { startForwardingAgent } from './forwarder.ts';
-import type { RunningMms } from './run.ts';
+import { listenMigration } from './migration-http.ts';
+import { bindingFor } from './primary-bindings.ts';
+import type { PrimaryMmsConfig, RunningMms } from './run.ts';
+import { hssDirectory } from './subscriber-directory.ts';
 
 /**
- * Starts the primary MMS.
- * @throws ConfigFileError for unreadable TLS files; listen errors (EADDRINUSE) as they come.
+ * The binding gate of the Cx path: undefined to forward, or the refusal to answer with.
+ * @param store where the binding API recorded the bindings.
  */
-export async function startPrimaryMms(config: AgentNodeConfig): Promise<RunningMms> {
-  const agent = await startForwardingAgent(config, 'primary-mms');
-  return { role: 'primary', ...agent };
+export function bindingGate(store: Store, self: { originHost: string; originRealm: string }): (req: DiameterMessage) => Promise<DiameterMessage | undefined> {
+  return async (req) => {
+    let impi: string | undefined;
+    let realm: string | undefined;
+    let impus: string[];
+    try {
+      impi = getValue(req, 'User-Name');
+      realm = getValue(req, 'Origin-Realm');
+      impus = getValues(req, 'Public-Identity');
+    } catch {
+      return undefined; // undecodable: the next hop's validation answers it with the precise Result-Code
+    }
+    const binding = impi === undefined || realm === undefined ? undefined : await bindingFor(store, realm, impi);
+    if (!binding) {
+      return cxErrorAnswer(req, experimental(CxExperimentalResultCode.ERROR_USER_UNKNOWN), {
+        ...self, errorMessage: `no migration binding of ${impi ?? '(no User-Name)'} toward ${realm ?? '?'}`,
+      });
+    }
+    const stray = impus.filter((u) => !binding.primaryImpus.includes(u));
+    if (stray.length) {
+      return cxErrorAnswer(req, experimental(CxExperimentalResultCode.ERROR_IDENTITIES_DONT_MATCH), {
+        ...self, errorMessage: `${stray.join(' ')} not bound for ${impi ?? '-'}`,
+      });
+    }
+    return undefined;
+  };
+}
+
+async function hssToken(file: string): Promise<string> {
+  const token = (await readConfigFile('hss-admin-token-file', file)).trim();
+  if (token === '') throw new Error(`--hss-admin-token-file ${file} is empty`);
+  return token;
+}
+
+/**
+ * Starts the primary MMS: store, Cx agent with the binding gate, binding API.
+ * @throws ConfigFileError for unreadable TLS or token files; StoreError when the store cannot be opened; listen
+ *   errors (EADDRINUSE) as they come.
+ */
+export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<RunningMms> {
+  const log: Logger = config.logger;
+  const teardown = new Teardown();
+  try {
+    const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
+    teardown.push(() => store.close());
+    const token = await hssToken(config.hssAdminTokenFile);
+    const agent = await startForwardingAgent(config, 'primary-mms', bindingGate(store, { originHost: config.originHost, originRealm: config.realm }));
+    teardown.push(() => agent.close());
+    const pem = agent.tls;
+    if (!pem) throw new Error('the primary MMS needs --tls-cert, --tls-key and --tls-ca');
+    const api = createBindingApi({
+      store, realm: config.realm, maxTtlS: config.maxBindingTtlS, logger: log,
+      subscribers: hssDirectory({ url: config.hssAdminUrl, token, ca: pem.ca }),
+      tls: { cert: pem.cert, key: pem.key, clientCa: pem.ca },
+    });
+    teardown.push(() => api.close());
+    const migrationUrl = await listenMigration(api, config.bindingApi);
+    log.info({ bindingApi: migrationUrl, store: store.kind, hssAdmin: config.hssAdminUrl }, 'primary MMS binding API ready');
+    let closing: Promise<void> | undefined;
+    return {
+      role: 'primary', diameterUrl: agent.diameterUrl, node: agent.node, store, migrationUrl,
+      close: () => (closing ??= (async () => {
+        log.info('primary MMS stopping: binding API, DPR to peers, store');
+        await teardown.run();
+      })()),
+    };
+  } catch (e) {
+    await teardown.run();
+    throw e;
+  }
 }

@@ -13,12 +13,27 @@ import type { HostPort } from '../lib/config/address.ts';
 import type { DiameterNode } from '../lib/diameter/node.ts';
 import type { Store } from '../lib/store/store.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
+import type { PrimarySystem } from './options.ts';
 import { startPartnerMms } from './partner.ts';
 import { startPrimaryMms } from './primary.ts';
 
 export { startRelay } from './relay.ts';
 export type { AgentNodeConfig } from './cx-node.ts';
-export type { EndpointSpec, RouteSpec } from './options.ts';
+export type { EndpointSpec, PrimarySystem, RouteSpec } from './options.ts';
+
+/** The partner MMS's migration configuration API (dynamic flow, DESIGN §2.4). */
+export interface MigrationApiConfig {
+  /** HTTPS listen address (the MMS's certificate). */
+  listen: HostPort;
+  /** The partner IdMS whose access tokens the API takes: issuer, signing certificate file, `aud` of its tokens. */
+  tokenIssuer: string;
+  tokenCertFile: string;
+  tokenAudience: string;
+  /** What the UE is told to register with, e.g. `sip:127.0.0.1:5060;transport=udp`. */
+  registrar: string;
+  /** Lifetime of a configuration, seconds. */
+  ttlS: number;
+}
 
 /** The partner MMS's settings beyond the node's. */
 export interface PartnerMmsConfig extends AgentNodeConfig {
@@ -35,10 +50,28 @@ export interface PartnerMmsConfig extends AgentNodeConfig {
   topologyHiding: boolean;
   /** The MMS's SIP URI (default `sip:<origin-host>`). */
   sipUri?: string;
+  /** Primary systems of dynamic migrations: their primary MMS (Cx path and binding API) and IdMS issuer. */
+  primarySystems?: PrimarySystem[];
+  /** The migration configuration API; none without it (static mappings only). */
+  migration?: MigrationApiConfig;
+}
+
+/** The primary MMS's settings beyond the node's. */
+export interface PrimaryMmsConfig extends AgentNodeConfig {
+  /** `memory`, `redis`, or a redis:// / rediss:// URL: the bindings it confirmed. */
+  store: string;
+  stateDir: string;
+  /** The binding API (HTTPS, mutual TLS with the partner CAs of `tls.ca`). */
+  bindingApi: HostPort;
+  /** The HSS admin API (`https://…`) and its bearer token file: the subscriber directory. */
+  hssAdminUrl: string;
+  hssAdminTokenFile: string;
+  /** Longest binding confirmed, seconds. */
+  maxBindingTtlS: number;
 }
 
 /** What `mcx mms` starts. */
-export type MmsConfig = ({ role: 'partner' } & PartnerMmsConfig) | ({ role: 'primary' } & AgentNodeConfig);
+export type MmsConfig = ({ role: 'partner' } & PartnerMmsConfig) | ({ role: 'primary' } & PrimaryMmsConfig);
 
 /** A started agent role. */
 export interface RunningAgent {
@@ -55,7 +88,9 @@ export interface RunningMms extends RunningAgent {
   /** `http(s)://host:port` of the admin API (partner with `admin`). */
   adminUrl?: string;
   adminTokenPath?: string;
-  /** The partner MMS's store (mappings). */
+  /** `https://host:port` of the migration API (partner) or the binding API (primary). */
+  migrationUrl?: string;
+  /** The MMS's store (partner: mappings and bindings; primary: bindings). */
   store?: Store;
 }
 

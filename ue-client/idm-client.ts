@@ -18,6 +18,7 @@ export {
   TOKEN_TYPE_JWT, type Discovery, type ExchangeOptions, type JwtBearerOptions, type RedeemOptions, type RefreshOptions,
   type SecurityTokenResponse, type TokenSet,
 } from './idm/tokens.ts';
+export { endMigration, requestMigration, type MigrationClientOptions, type MigrationConfiguration } from './idm/migration.ts';
 
 /** A PKCE pair (RFC 7636 §4.1–4.2, S256). */
 export interface Pkce {

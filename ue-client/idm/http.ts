@@ -91,9 +91,13 @@ export class CookieJar {
 
 /** One HTTPS request. */
 export interface HttpRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** `application/x-www-form-urlencoded` body. */
   form?: Record<string, string>;
+  /** `application/json` body (instead of `form`). */
+  json?: unknown;
+  /** `Authorization: Bearer` (RFC 6750 §2.1). */
+  bearer?: string;
   jar?: CookieJar;
   accept?: string;
 }
@@ -107,9 +111,10 @@ export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise
   if (url.protocol !== 'https:') {
     return Promise.reject(new IdmClientError('ERR_IDM_PROTOCOL', `refusing ${url.protocol.slice(0, -1)}: the IdMS is reached over HTTPS only`));
   }
-  const body = r.form ? new URLSearchParams(r.form).toString() : undefined;
+  const body = r.form ? new URLSearchParams(r.form).toString() : r.json === undefined ? undefined : JSON.stringify(r.json);
   const headers: Record<string, string> = { accept: r.accept ?? 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (body !== undefined) headers['content-type'] = r.form ? 'application/x-www-form-urlencoded' : 'application/json';
+  if (r.bearer !== undefined) headers.authorization = `Bearer ${r.bearer}`;
   const cookie = r.jar?.header(url);
   if (cookie) headers.cookie = cookie;
   return new Promise((resolve, reject) => {

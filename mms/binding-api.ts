@@ -1,0 +1,99 @@
+/**
+ * The primary MMS's binding API (DESIGN §2.4 [design]), HTTPS with mutual TLS toward partner MMSs: a partner MMS
+ * whose certificate chains to a trusted partner CA asks whether an MC service user may migrate to its realm.
+ *
+ * | method | path | |
+ * |---|---|---|
+ * | POST | /migration/v1/bindings | `{mcptt_id, partner_realm, partner_impi, partner_impus, expires_at}` → 200 `{primary_impi, primary_impus, primary_realm, expires_at}` |
+ * | DELETE | /migration/v1/bindings/:partner_impi?partner_realm=R | → 204 |
+ *
+ * The client certificate must carry a DNS name in `partner_realm` (the realm itself or a host under it), else 403
+ * `untrusted_partner`; the subscriber with that `mcptt_id` must list the partner realm in `allowed_partners`, else
+ * 403 `migration_not_allowed` (also for an unknown `mcptt_id`: a partner learns nothing about who exists). Each
+ * confirmed binding is recorded (primary-bindings.ts) with `expires_at` capped to the configured maximum; the Cx
+ * gate (primary.ts) lets only bound users through.
+ */
+import { z } from 'zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { realmSchema } from '../lib/config/address.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Store } from '../lib/store/store.ts';
+import { identityProblem } from './mappings.ts';
+import { MigrationError } from './migration-errors.ts';
+import { clientCertificateNames, createMigrationServer, parseBody, type MigrationServerTls } from './migration-http.ts';
+import { putBinding, removeBinding } from './primary-bindings.ts';
+import type { SubscriberDirectory } from './subscriber-directory.ts';
+
+/** What the binding API needs. */
+export interface BindingApiOptions {
+  store: Store;
+  subscribers: SubscriberDirectory;
+  /** The primary realm (Diameter realm of the HSS). */
+  realm: string;
+  /** Longest binding accepted, seconds; a later `expires_at` is shortened to it. */
+  maxTtlS: number;
+  /** Server certificate and key; `clientCa` = the partner CAs (mutual TLS). */
+  tls: MigrationServerTls & { clientCa: string[] };
+  logger: Logger;
+}
+
+const identity = (kind: 'impi' | 'impu') => z.string().superRefine((v, ctx) => {
+  const bad = identityProblem(kind, v);
+  if (bad) ctx.addIssue({ code: 'custom', message: bad });
+});
+
+const bindingRequest = z.object({
+  mcptt_id: z.string().min(1).max(255),
+  partner_realm: realmSchema,
+  partner_impi: identity('impi'),
+  partner_impus: z.array(identity('impu')).min(1).max(16),
+  expires_at: z.iso.datetime({ offset: true }),
+}).strict();
+
+/** Refuses a partner whose certificate names no host in `realm`. */
+function checkPartner(req: FastifyRequest, realm: string): void {
+  const r = realm.toLowerCase();
+  const names = clientCertificateNames(req);
+  if (!names.some((n) => n === r || n.endsWith(`.${r}`))) {
+    throw new MigrationError('ERR_MIGRATION_UNTRUSTED_PARTNER', `the client certificate (${names.join(', ') || 'no DNS names'}) is not one of partner realm ${realm}`);
+  }
+}
+
+/** Builds the API (not listening yet: `listenMigration`). */
+export function createBindingApi(o: BindingApiOptions): FastifyInstance {
+  const app = createMigrationServer(o.tls, o.logger, 'mcx-mms-bindings');
+  const log = o.logger.child({ component: 'binding-api' });
+
+  app.post('/migration/v1/bindings', async (req) => {
+    const b = parseBody(bindingRequest, req.body);
+    checkPartner(req, b.partner_realm);
+    const now = Date.now();
+    const asked = Date.parse(b.expires_at);
+    if (!(asked > now)) throw new MigrationError('ERR_MIGRATION_INPUT', 'expires_at: must be in the future');
+    const sub = await o.subscribers.byMcpttId(b.mcptt_id);
+    if (!sub || !sub.allowedPartners.some((p) => p.toLowerCase() === b.partner_realm.toLowerCase())) {
+      log.warn({ mcpttId: b.mcptt_id, partnerRealm: b.partner_realm, known: sub !== undefined }, 'migration refused: the subscriber may not migrate to this partner realm');
+      throw new MigrationError('ERR_MIGRATION_NOT_ALLOWED', `${b.mcptt_id} may not migrate to ${b.partner_realm}`);
+    }
+    const expiresAt = Math.min(asked, now + o.maxTtlS * 1000);
+    await putBinding(o.store, {
+      mcpttId: b.mcptt_id, partnerRealm: b.partner_realm, partnerImpi: b.partner_impi, partnerImpus: b.partner_impus,
+      primaryImpi: sub.impi, primaryImpus: sub.impus, primaryRealm: o.realm, createdAt: now, expiresAt,
+    });
+    log.info({ mcpttId: b.mcptt_id, partnerRealm: b.partner_realm, partnerImpi: b.partner_impi, primaryImpi: sub.impi, expiresAt: new Date(expiresAt).toISOString() },
+      `migration binding confirmed: ${sub.impi} is ${b.partner_impi} in ${b.partner_realm}`);
+    return { primary_impi: sub.impi, primary_impus: sub.impus, primary_realm: o.realm, expires_at: new Date(expiresAt).toISOString() };
+  });
+
+  app.delete<{ Params: { partner_impi: string }; Querystring: { partner_realm?: string } }>('/migration/v1/bindings/:partner_impi', async (req, reply) => {
+    const realm = req.query.partner_realm;
+    if (typeof realm !== 'string' || !realmSchema.safeParse(realm).success) throw new MigrationError('ERR_MIGRATION_INPUT', 'partner_realm: a DNS name is required');
+    checkPartner(req, realm);
+    const removed = await removeBinding(o.store, realm, req.params.partner_impi);
+    if (!removed) throw new MigrationError('ERR_MIGRATION_NOT_FOUND', `no binding of ${req.params.partner_impi} in ${realm}`);
+    log.info({ partnerRealm: realm, partnerImpi: removed.partnerImpi, primaryImpi: removed.primaryImpi }, `migration binding ended: ${removed.primaryImpi} / ${removed.partnerImpi}`);
+    return reply.code(204).send();
+  });
+
+  return app;
+}

@@ -1,0 +1,166 @@
+/**
+ * The partner MMS's migration configuration API (DESIGN §2.4 [design]; TS 23.280 §10.6.2.3 precondition), HTTPS
+ * toward the UE, every request with `Authorization: Bearer <partner access token>` (RFC 7523 grant of the partner
+ * IdMS: signature with the partner IdMS certificate, issuer, audience, expiry, the migration scope, the primary
+ * identity claims):
+ *
+ * | method | path | |
+ * |---|---|---|
+ * | POST | /migration/v1/configurations | body `{}` → 201 `{id, partner_impi, partner_impus, domain, registrar, expires_at}`; the user's live one → 200 |
+ * | GET | /migration/v1/configurations/:id | the caller's configuration → 200 |
+ * | DELETE | /migration/v1/configurations/:id | ends it here and at the primary MMS → 204 |
+ *
+ * POST allocates a partner IMPI/IMPU, asks the primary MMS of the user's primary system (found by the token's
+ * `primary_iss`) to confirm over mutual TLS (binding-client.ts), and stores the binding (bindings.ts) only then; a
+ * refusal (403 `migration_not_allowed`) or a failure after the confirmation releases what was allocated.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../lib/log.ts';
+import type { Store } from '../lib/store/store.ts';
+import { MIGRATION_SCOPE } from '../idms/constants.ts';
+import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../idms/verify.ts';
+import { releaseBinding, requestBinding, type BindingClientOptions } from './binding-client.ts';
+import {
+  configurationOfUser, getConfiguration, partnerImpiInUse, removeConfiguration, saveConfiguration, type MigrationConfiguration,
+} from './bindings.ts';
+import { MigrationError } from './migration-errors.ts';
+import { createMigrationServer, parseBody } from './migration-http.ts';
+import type { PrimarySystem } from './options.ts';
+
+/** How the partner MMS verifies partner access tokens. */
+export interface TokenPolicy {
+  /** The partner IdMS issuer URL. */
+  issuer: string;
+  /** Its token-signing certificate (PEM). */
+  cert: string;
+  /** This API's resource identifier (`aud`). */
+  audience: string;
+}
+
+/** What the migration API needs. */
+export interface MigrationApiOptions {
+  store: Store;
+  /** The partner realm: the domain of the allocated identities and of the registration. */
+  domain: string;
+  /** The registrar the UE registers with, as told to it (`sip:host:port;transport=udp`). */
+  registrar: string;
+  token: TokenPolicy;
+  /** Lifetime of a configuration, seconds (the primary may shorten it). */
+  ttlS: number;
+  primarySystems: readonly PrimarySystem[];
+  /** Server certificate and key (toward UEs). */
+  tls: { cert: string; key: string };
+  /** Own certificate, key and the primary CAs, for the binding API of the primary MMSs. */
+  clientTls: BindingClientOptions['tls'];
+  logger: Logger;
+}
+
+/** The configuration as the UE sees it. */
+export interface ConfigurationView {
+  id: string;
+  partner_impi: string;
+  partner_impus: string[];
+  domain: string;
+  registrar: string;
+  expires_at: string;
+}
+
+const REALM = 'mcx-mms-migration';
+const emptyBody = z.object({}).strict();
+
+function view(c: MigrationConfiguration, o: MigrationApiOptions): ConfigurationView {
+  return { id: c.id, partner_impi: c.partnerImpi, partner_impus: [...c.partnerImpus], domain: o.domain, registrar: o.registrar, expires_at: new Date(c.expiresAt).toISOString() };
+}
+
+async function caller(req: FastifyRequest, policy: TokenPolicy): Promise<PartnerAccessTokenClaims> {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) throw new MigrationError('ERR_MIGRATION_TOKEN', 'a bearer token (the partner access token) is required');
+  try {
+    return await verifyPartnerAccessToken(m[1] as string, { issuer: policy.issuer, key: { cert: policy.cert }, audience: policy.audience, requiredScopes: [MIGRATION_SCOPE] });
+  } catch (e) {
+    if (e instanceof AccessTokenError) throw new MigrationError('ERR_MIGRATION_TOKEN', e.message, e.bearerError === 'insufficient_scope');
+    throw e;
+  }
+}
+
+/** Builds the API (not listening yet: `listenMigration`). */
+export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
+  const app = createMigrationServer(o.tls, o.logger, REALM);
+  const log = o.logger.child({ component: 'migration-api' });
+  const clientOf = (sys: PrimarySystem): BindingClientOptions => ({ url: sys.bindingApi, tls: o.clientTls });
+
+  /** The caller's own live configuration `id`; another user's is as absent as a missing one. */
+  async function owned(req: FastifyRequest<{ Params: { id: string } }>): Promise<MigrationConfiguration> {
+    const who = await caller(req, o.token);
+    const c = await getConfiguration(o.store, req.params.id);
+    if (!c || c.mcpttId !== who.mcptt_id || c.primaryIss !== who.primary_iss) throw new MigrationError('ERR_MIGRATION_NOT_FOUND', `no migration configuration ${req.params.id}`);
+    return c;
+  }
+
+  async function allocateImpi(): Promise<string> {
+    for (;;) {
+      const impi = `mig-${randomBytes(6).toString('hex')}@${o.domain}`;
+      if (!(await partnerImpiInUse(o.store, impi))) return impi;
+    }
+  }
+
+  app.post('/migration/v1/configurations', async (req, reply) => {
+    const who = await caller(req, o.token);
+    parseBody(emptyBody, req.body);
+    const sys = o.primarySystems.find((s) => s.idmsIssuer === who.primary_iss);
+    if (!sys) throw new MigrationError('ERR_MIGRATION_NOT_ALLOWED', `the primary system of ${who.primary_iss} is not one this partner MC system works with`);
+    const live = await configurationOfUser(o.store, { primaryIss: who.primary_iss, mcpttId: who.mcptt_id });
+    if (live) return reply.code(200).send(view(live, o));
+
+    const partnerImpi = await allocateImpi();
+    const partnerImpus = [`sip:${partnerImpi}`];
+    const now = Date.now();
+    const answer = await requestBinding(clientOf(sys), {
+      mcptt_id: who.mcptt_id, partner_realm: o.domain, partner_impi: partnerImpi, partner_impus: partnerImpus,
+      expires_at: new Date(now + o.ttlS * 1000).toISOString(),
+    });
+    const release = (why: string): Promise<void> => releaseBinding(clientOf(sys), o.domain, partnerImpi).then(
+      () => log.warn({ partnerImpi }, `released the primary binding of ${partnerImpi}: ${why}`),
+      (e: unknown) => log.error({ partnerImpi, err: (e as Error).message }, `could not release the primary binding of ${partnerImpi} (it expires on its own): ${why}`),
+    );
+    const accepted = answer.expires_at === undefined ? Number.NaN : Date.parse(answer.expires_at);
+    const c: MigrationConfiguration = {
+      id: randomUUID(), mcpttId: who.mcptt_id, primaryIss: who.primary_iss, primarySub: who.primary_sub,
+      partnerImpi, partnerImpus, primaryImpi: answer.primary_impi, primaryImpus: answer.primary_impus, primaryRealm: answer.primary_realm,
+      createdAt: now, expiresAt: Math.min(now + o.ttlS * 1000, Number.isFinite(accepted) ? accepted : Infinity),
+    };
+    if (answer.primary_realm.toLowerCase() !== sys.realm.toLowerCase()) {
+      await release(`it answered for realm ${answer.primary_realm}, not ${sys.realm}`);
+      throw new MigrationError('ERR_MIGRATION_PRIMARY_UNAVAILABLE', `the primary MMS answered for realm ${answer.primary_realm}, not ${sys.realm}`);
+    }
+    try {
+      if (!(await saveConfiguration(o.store, c))) throw new Error(`partner IMPI ${partnerImpi} was taken meanwhile`);
+    } catch (e) {
+      await release(`storing the binding failed: ${(e as Error).message}`);
+      throw e;
+    }
+    log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, expiresAt: new Date(c.expiresAt).toISOString() },
+      `migration configured: ${c.mcpttId} is ${partnerImpi} (primary ${c.primaryImpi}) until ${new Date(c.expiresAt).toISOString()}`);
+    return reply.code(201).send(view(c, o));
+  });
+
+  app.get<{ Params: { id: string } }>('/migration/v1/configurations/:id', async (req) => view(await owned(req), o));
+
+  app.delete<{ Params: { id: string } }>('/migration/v1/configurations/:id', async (req, reply) => {
+    const c = await owned(req);
+    // Here first: from now on the partner MMS answers 5001 for the partner IMPI, whatever the primary says.
+    await removeConfiguration(o.store, c);
+    const sys = o.primarySystems.find((s) => s.realm.toLowerCase() === c.primaryRealm.toLowerCase());
+    try {
+      if (sys) await releaseBinding(clientOf(sys), o.domain, c.partnerImpi);
+    } catch (e) {
+      log.warn({ id: c.id, err: (e as Error).message }, `migration ended here, but the primary binding could not be released (it expires at ${new Date(c.expiresAt).toISOString()})`);
+    }
+    log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi: c.partnerImpi, primaryImpi: c.primaryImpi }, `migration ended: ${c.partnerImpi}`);
+    return reply.code(204).send();
+  });
+
+  return app;
+}
