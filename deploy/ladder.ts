@@ -87,13 +87,16 @@ export interface Rung {
 
 /** The steps of a REGISTER → 401 → REGISTER → 200 exchange through the static flow. */
 export const STATIC_FLOW_STEPS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] as const;
+/** The same through the dynamic flow, with the MC service user authentication (step 1) before it. */
+export const DYNAMIC_FLOW_STEPS = [1, ...STATIC_FLOW_STEPS] as const;
 
 /**
  * The ladder of `steps` (log lines since the demo began): per step number its first occurrence, in step order.
  * A step no role logged has no `line`: that is where the flow broke.
+ * @param numbers the steps the ladder has (default: the static flow's registration).
  */
-export function buildLadder(steps: readonly StepLine[], sip: SipAnnotations): Rung[] {
-  return STATIC_FLOW_STEPS.map((n) => {
+export function buildLadder(steps: readonly StepLine[], sip: SipAnnotations, numbers: readonly number[] = STATIC_FLOW_STEPS): Rung[] {
+  return numbers.map((n) => {
     const of = steps.filter((s) => s.step === n);
     const roles = [...new Set(of.map((s) => s.role))];
     return { step: n, roles, ...(of[0] ? { line: of[0] } : {}), ...(sip[n] === undefined ? {} : { sip: sip[n] }) };

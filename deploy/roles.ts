@@ -1,14 +1,21 @@
 /**
- * Every role of the static flow (TS 23.280 §10.6.2.2) in this process, on loopback, from the roles' own run modules:
+ * Every role of both flows (TS 23.280 §10.6.2.2 and §10.6.2.3) in this process, on loopback, from the roles' own
+ * run modules:
  *
  *   UE ──SIP udp/tcp/tls──▶ registrar (partner SIP core) ──Cx, mutual TLS──▶ partner MMS
  *      ──Cx, mutual TLS (partner ↔ primary CAs)──▶ relay (primary SIP core / IMS) ──Cx, mutual TLS──▶ primary HSS
+ *                                              └─▶ primary MMS (dynamic bindings) ──▶ relay
+ *   UE ──HTTPS──▶ primary IdMS, partner IdMS, partner MMS migration API ──HTTPS, mutual TLS──▶ primary MMS binding API
  *
- * Diameter listeners take ephemeral ports (only the registrar faces users). Each role logs through its own child of
- * the testbed logger (`role` field), which is how the ladder tells them apart.
+ * Diameter listeners take ephemeral ports; so do the HTTPS services (the IdMS issuers name theirs, so they are picked
+ * before the start). Each role logs through its own child of the testbed logger (`role` field), which is how the
+ * ladder tells them apart.
  */
-import { certPaths, peerCaPath } from '../certs/layout.ts';
-import type { HostPort } from '../lib/config/address.ts';
+import { certPaths, peerCaPath, signingPaths, trustedSigningCertPath } from '../certs/layout.ts';
+import { defaultResource } from '../idms/cli.ts';
+import { DEFAULT_TTLS } from '../idms/constants.ts';
+import { startIdms, type RunningIdms } from '../idms/server.ts';
+import { formatHostPort, type HostPort } from '../lib/config/address.ts';
 import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/serve.ts';
 import { startHss, type RunningHss } from '../hss/run.ts';
@@ -18,6 +25,7 @@ import type { RunningRelay } from '../mms/relay.ts';
 import { startRegistrar, type RunningRegistrar } from '../registrar/server.ts';
 import type { SipListen } from '../registrar/config.ts';
 import type { LogCollector } from './ladder.ts';
+import { freeTcpPort } from './ports.ts';
 import type { Realms, TestbedLayout } from './topology.ts';
 
 /** What the roles are started with. */
@@ -33,10 +41,16 @@ export interface RolesPlan {
   logs: LogCollector;
 }
 
+/** The registered native client of both IdMSs (what `mcx ue migrate` uses by default). */
+export const UE_CLIENT = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback' } as const;
+
 /** The started roles. */
 export interface RunningRoles {
   hss: RunningHss;
   relay: RunningRelay;
+  primaryMms: RunningMms;
+  primaryIdms: RunningIdms;
+  partnerIdms: RunningIdms;
   mms: RunningMms;
   registrar: RunningRegistrar;
   /** Stops them, the registrar first and the HSS last, each with DPR to its peers. */
@@ -57,6 +71,28 @@ function tlsFiles(l: TestbedLayout, system: 'primary' | 'partner', role: 'hss' |
 }
 
 const ROUTE_WAIT_MS = 10_000;
+
+/** The two IdMSs (TS 33.180 §5.1.4.2): the primary issues security tokens to the partner, which trusts its key. */
+async function startIdmsPair(plan: RolesPlan, teardown: Teardown): Promise<{ primary: RunningIdms; partner: RunningIdms }> {
+  const { layout, logger } = plan;
+  const host = '127.0.0.1';
+  const [pp, qp] = [await freeTcpPort(host), await freeTcpPort(host)];
+  const issuer = { primary: `https://${host}:${pp}`, partner: `https://${host}:${qp}` };
+  const common = (system: 'primary' | 'partner') => ({
+    issuer: issuer[system], listen: { host, port: system === 'primary' ? pp : qp },
+    tls: { cert: certPaths(layout.pki, system, 'idms').cert, key: certPaths(layout.pki, system, 'idms').key }, signing: signingPaths(layout.pki, system),
+    resource: defaultResource(system, issuer[system]), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
+    store: plan.store, stateDir: layout.stateDir(`${system}-idms`), ttls: DEFAULT_TTLS, logger: logger.child({ role: `${system}-idms` }),
+  });
+  const primary = await startIdms({ ...common('primary'), role: 'primary', partners: new Map([['partner', issuer.partner]]), trusted: [], usersCsv: layout.usersCsv });
+  teardown.push(() => primary.close());
+  const partner = await startIdms({
+    ...common('partner'), role: 'partner', partners: new Map(),
+    trusted: [{ issuer: issuer.primary, certFiles: [trustedSigningCertPath(layout.pki, 'partner')] }],
+  });
+  teardown.push(() => partner.close());
+  return { primary, partner };
+}
 
 /**
  * Starts HSS, relay, partner MMS and registrar, and waits until the Cx path is routed end to end (so the first
@@ -90,15 +126,35 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
     });
     teardown.push(() => relay.close());
 
+    const primaryRouted = routed('primary-mms', realms.primary, `relay.${realms.primary}`);
+    const primaryMms = await startMms({
+      role: 'primary', listen: { host: loopback, port: 0 }, originHost: `mms.${realms.primary}`, realm: realms.primary,
+      routes: [{ realm: realms.primary, peers: [endpointOf(relay.diameterUrl)] }], tls: tlsFiles(layout, 'primary', 'mms', ['partner']),
+      store: plan.store, stateDir: layout.stateDir('primary-mms'), bindingApi: { host: loopback, port: 0 },
+      hssAdminUrl: hss.adminUrl, hssAdminTokenFile: hss.adminTokenPath, maxBindingTtlS: 43_200, logger: logger.child({ role: 'primary-mms' }),
+    });
+    teardown.push(() => primaryMms.close());
+    const idms = await startIdmsPair(plan, teardown);
+
     const mmsRouted = routed('partner-mms', realms.primary, `relay.${realms.primary}`);
+    const dynamicRouted = plan.logs.waitFor('the partner MMS\'s path to the primary MMS', (l) => l.role === 'partner-mms' && l.msg === `primary-mms path to ${realms.primary}: mms.${realms.primary}`, ROUTE_WAIT_MS);
+    dynamicRouted.catch(() => undefined);
+    const udp = plan.sip.find((x) => x.transport === 'udp');
     const mms = await startMms({
       role: 'partner', listen: { host: loopback, port: 0 }, originHost: `mms.${realms.partner}`, realm: realms.partner,
       routes: [{ realm: realms.primary, peers: [endpointOf(relay.diameterUrl)] }],
       tls: tlsFiles(layout, 'partner', 'mms', ['primary']), mappingsCsv: layout.mappingsCsv, store: plan.store,
       stateDir: layout.stateDir('mms'), topologyHiding: false, logger: logger.child({ role: 'partner-mms' }),
+      primarySystems: [{ realm: realms.primary, idmsIssuer: idms.primary.issuer, bindingApi: primaryMms.migrationUrl as string, cx: [endpointOf(primaryMms.diameterUrl)] }],
+      migration: {
+        listen: { host: loopback, port: 0 }, tokenIssuer: idms.partner.issuer, tokenCertFile: signingPaths(layout.pki, 'partner').cert,
+        tokenAudience: defaultResource('partner', idms.partner.issuer), ttlS: 43_200,
+        // The testbed resolves `--ports auto` before the start, so the UDP listener's port is known here.
+        registrar: `sip:${formatHostPort({ host: udp?.host ?? loopback, port: udp?.port ?? 5060 })};transport=udp`,
+      },
     });
     teardown.push(() => mms.close());
-    await Promise.all([relayRouted, mmsRouted]);
+    await Promise.all([relayRouted, primaryRouted, mmsRouted, dynamicRouted]);
 
     const registrar = await startRegistrar({
       sip: plan.sip, domain: realms.partner, hss: [endpointOf(mms.diameterUrl)], originHost: `registrar.${realms.partner}`,
@@ -108,7 +164,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
       digestAlgorithms: ['MD5', 'SHA-256'], logger: logger.child({ role: 'registrar' }),
     });
     teardown.push(() => registrar.close());
-    return { hss, relay, mms, registrar, close: () => teardown.run() };
+    return { hss, relay, primaryMms, primaryIdms: idms.primary, partnerIdms: idms.partner, mms, registrar, close: () => teardown.run() };
   } catch (e) {
     await teardown.run();
     throw e;

@@ -21,7 +21,7 @@ function addr(b: BoundAddress | undefined): string {
  * @param tb the running testbed.
  */
 export function formatSummary(tb: RunningTestbed): string {
-  const { alice, bob, realms, layout, roles } = tb;
+  const { alice, bob, carol, realms, layout, roles } = tb;
   const sip = roles.registrar.addresses.sip;
   const udp = addr(sip.find((s) => s.transport === 'UDP'));
   const tcp = addr(sip.find((s) => s.transport === 'TCP'));
@@ -44,6 +44,11 @@ export function formatSummary(tb: RunningTestbed): string {
     `  password user for plain MD5 softphones (${rel(layout.passwordUserFile)})`,
     `    SIP identity ${bob.impu}   auth username ${bob.impi}   password ${bob.password}   registrar ${udp} (UDP) / ${tcp} (TCP)`,
     `    (Digest realm in the challenge: ${realms.primary}, the primary HSS's)`,
+    `  dynamically migrating user (${rel(layout.dynamicUserFile)}; ISIM state ${rel(layout.dynamicIsimFile)}), TS 23.280 §10.6.2.3`,
+    `    primary IdMS ${roles.primaryIdms.issuer} (user ${carol.username}, password ${carol.password}, mcptt_id ${carol.mcpttId}; trust ${rel(caPaths(layout.pki, 'primary').cert)})`,
+    `    partner IdMS ${roles.partnerIdms.issuer}   partner MMS migration API ${roles.mms.migrationUrl ?? '-'}/migration/v1/configurations (trust ${rel(caPaths(layout.pki, 'partner').cert)})`,
+    `    primary identities ${carol.primary.impi} ${carol.primary.impu}   K ${carol.k}   OP ${carol.op}   AMF ${carol.amf}`,
+    `    primary MMS binding API ${roles.primaryMms.migrationUrl ?? '-'} (mutual TLS, partner CA), Cx ${roles.primaryMms.diameterUrl}`,
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',
   ].join('\n');

@@ -1,10 +1,12 @@
 /**
  * `mcx testbed`: the all-in-one migration testbed, the project's main job. One command brings up, in this process and
- * on loopback, the primary system (HSS, relay standing for the SIP core / IMS) and the partner system (partner MMS
- * with its static mappings, registrar on UDP/TCP/TLS), with mutual TLS on every Diameter leg; then a demo UE
- * registers under partner identities with the keys of its primary ISIM — TS 23.280 §10.6.2.2 — and the message
- * ladder is printed from what each role logged. Then it serves until SIGINT/SIGTERM (or, with `--once`, exits 0 on
- * success and 1 naming the failing step).
+ * on loopback, the primary system (HSS, relay standing for the SIP core / IMS, primary MMS, primary IdMS) and the
+ * partner system (partner IdMS, partner MMS with its static mappings and migration API, registrar on UDP/TCP/TLS),
+ * with mutual TLS on every Diameter leg and every link between the systems; then two demo UEs register under partner
+ * identities with the keys of their primary ISIMs — one by static configuration (TS 23.280 §10.6.2.2), one after
+ * the dynamic migration configuration (§10.6.2.3: IdMS login, token exchange, jwt-bearer, configuration request) —
+ * and each message ladder is printed from what the roles logged. Then it serves until SIGINT/SIGTERM (or, with
+ * `--once`, exits 0 on success and 1 naming the failing step).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -14,16 +16,21 @@ import { UsageError } from '../lib/cli.ts';
 import { realmSchema } from '../lib/config/address.ts';
 import { storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
 import type { SipListen } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
+import { runDynamicDemo } from './demo-dynamic.ts';
 import { registerDemoUe } from './demo-ue.ts';
+import { freeTcpPort, freeUdpPort } from './ports.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
 import { startRoles, type RunningRoles } from './roles.ts';
 import { formatSummary } from './summary.ts';
-import { ensureDemoUser, ensurePasswordUser, ensurePki, layoutOf, writeProvisioning, type DemoUser, type PasswordUser, type Realms, type TestbedLayout } from './topology.ts';
+import {
+  ensureDemoUser, ensureDynamicUser, ensurePasswordUser, ensurePki, layoutOf, writeProvisioning, type DemoUser, type DynamicUser, type PasswordUser,
+  type Realms, type TestbedLayout,
+} from './topology.ts';
 
 const PORTS_HELP = 'auto, or UDP,TCP,TLS ports such as 5060,5060,5061';
 
@@ -75,7 +82,10 @@ export interface RunningTestbed {
   roles: RunningRoles;
   alice: DemoUser;
   bob: PasswordUser;
+  carol: DynamicUser;
   logs: LogCollector;
+  /** The testbed's logger (into `logs`): the demo UEs log their seed steps through it. */
+  logger: Logger;
   pki: 'created' | 'reused';
   close(): Promise<void>;
 }
@@ -90,12 +100,15 @@ export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
   const pki = await ensurePki(layout, realms);
   const alice = await ensureDemoUser(layout, realms);
   const bob = await ensurePasswordUser(layout, realms);
-  await writeProvisioning(layout, realms, alice, bob);
+  const carol = await ensureDynamicUser(layout, realms);
+  await writeProvisioning(layout, realms, alice, bob, carol);
   const logs = new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
+  // `auto` is resolved here: the partner MMS tells migrating UEs the registrar's address before the registrar is up.
   const sip: SipListen[] = [
-    { transport: 'udp', host: o.listen, port: o.ports.udp }, { transport: 'tcp', host: o.listen, port: o.ports.tcp },
-    { transport: 'tls', host: o.listen, port: o.ports.tls },
+    { transport: 'udp', host: o.listen, port: o.ports.udp || await freeUdpPort(o.listen) },
+    { transport: 'tcp', host: o.listen, port: o.ports.tcp || await freeTcpPort(o.listen) },
+    { transport: 'tls', host: o.listen, port: o.ports.tls || await freeTcpPort(o.listen) },
   ];
   let roles: RunningRoles;
   try {
@@ -106,14 +119,23 @@ export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
     }
     throw e;
   }
-  return { layout, realms, roles, alice, bob, logs, pki, close: () => roles.close() };
+  return { layout, realms, roles, alice, bob, carol, logs, logger, pki, close: () => roles.close() };
+}
+
+/**
+ * Both demos: §10.6.2.2 (alice), then §10.6.2.3 (carol).
+ * @param endMigration delete carol's configuration afterwards (`--once`).
+ * @returns whether both registered.
+ */
+export async function runDemo(tb: RunningTestbed, endMigration = false): Promise<boolean> {
+  return (await runStaticDemo(tb)) && (await runDynamicDemo(tb, endMigration));
 }
 
 /**
  * The demo registration of §10.6.2.2 with the demo user's ISIM over UDP; prints the ladder and the result.
  * @returns whether the UE got its 200 with every step 2–13 seen.
  */
-export async function runDemo(tb: RunningTestbed): Promise<boolean> {
+export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
   const { alice, realms, roles } = tb;
   const isim = await Isim.open(tb.layout.isimFile, {
     k: Buffer.from(alice.k, 'hex'), op: Buffer.from(alice.op, 'hex'), impi: alice.primary.impi, impus: [alice.primary.impu], domain: realms.primary,
@@ -140,7 +162,7 @@ export async function runDemo(tb: RunningTestbed): Promise<boolean> {
 /** `--once`: up, demo, down. Exit status 0 on success, 1 otherwise. */
 async function runOnce(o: TestbedOptions): Promise<void> {
   const tb = await startTestbed(o);
-  const ok = await runDemo(tb).finally(() => tb.close());
+  const ok = await runDemo(tb, true).finally(() => tb.close());
   process.exitCode = ok ? 0 : 1;
   // A lingering handle (a Redis socket in reconnect back-off) must not keep a finished run alive.
   setTimeout(() => process.exit(), 1000).unref();
@@ -175,7 +197,7 @@ export async function runTestbed(o: TestbedOptions): Promise<void> {
 export const testbedCommand: CommandModule = (program: Command) => {
   program
     .command('testbed')
-    .description('all-in-one migration testbed: primary HSS + relay, partner MMS + registrar on loopback, then a demo registration of TS 23.280 §10.6.2.2')
+    .description('all-in-one migration testbed: both MC systems on loopback (HSS, relay, MMSs, IdMSs, registrar), then demo registrations of TS 23.280 §10.6.2.2 and §10.6.2.3')
     .option('--dir <path>', 'testbed directory (PKI, users, state), reused when present', '.testbed')
     .option('--listen <ip>', 'address of the registrar\'s SIP listeners', '127.0.0.1')
     .option('--ports <ports>', `SIP ports: ${PORTS_HELP}`, '5060,5060,5061')

@@ -8,8 +8,11 @@
  *   ue/alice.json      the demo migrating user: primary and partner identities, K, OP, AMF (hex)
  *   ue/alice.isim.json the demo UE's ISIM (SEQ_MS array)
  *   ue/bob.json        the password user for plain MD5 softphones
+ *   ue/carol.json      the dynamically migrating user (§10.6.2.3): primary identities, K, OP, AMF, MC service ID, IdMS
+ *                      username and password; ue/carol.isim.json its ISIM
  *   subscribers.csv    what the primary HSS loads at start
  *   mappings.csv       the partner MMS's static mapping partner IMPI/IMPU → primary IMPI/IMPU (§10.6.2.2 NOTE 2)
+ *   users.csv          the primary IdMS's users (carol), linked to the HSS subscriber by `mcptt_id`
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -36,9 +39,15 @@ export interface TestbedLayout {
   passwordUserFile: string;
   subscribersCsv: string;
   mappingsCsv: string;
+  usersCsv: string;
+  dynamicUserFile: string;
+  dynamicIsimFile: string;
   /** The memory store's journal and admin token of a role. */
-  stateDir(role: 'hss' | 'mms' | 'registrar'): string;
+  stateDir(role: StateRole): string;
 }
+
+/** The roles with a state directory. */
+export type StateRole = 'hss' | 'mms' | 'registrar' | 'primary-mms' | 'primary-idms' | 'partner-idms';
 
 /**
  * The layout under `dir` (made absolute, so printed paths work from anywhere).
@@ -50,6 +59,7 @@ export function layoutOf(dir: string): TestbedLayout {
   return {
     dir: abs, pki: join(abs, 'pki'), ueDir, userFile: join(ueDir, 'alice.json'), isimFile: join(ueDir, 'alice.isim.json'),
     passwordUserFile: join(ueDir, 'bob.json'), subscribersCsv: join(abs, 'subscribers.csv'), mappingsCsv: join(abs, 'mappings.csv'),
+    usersCsv: join(abs, 'users.csv'), dynamicUserFile: join(ueDir, 'carol.json'), dynamicIsimFile: join(ueDir, 'carol.isim.json'),
     stateDir: (role) => join(abs, 'state', role),
   };
 }
@@ -88,6 +98,19 @@ const demoUserSchema = z.object({
 });
 /** The demo user as saved in `ue/alice.json`. */
 export type DemoUser = z.infer<typeof demoUserSchema>;
+
+/** The dynamically migrating user (TS 23.280 §10.6.2.3): partner identities come from the migration configuration. */
+const dynamicUserSchema = z.object({
+  primary: identitySchema,
+  k: hex16,
+  op: hex16,
+  amf: z.string().regex(/^[0-9a-f]{4}$/),
+  mcpttId: z.string().min(3),
+  username: z.string().min(1),
+  password: z.string().min(8),
+});
+/** The dynamic user as saved in `ue/carol.json`. */
+export type DynamicUser = z.infer<typeof dynamicUserSchema>;
 
 /** The SIP Digest user as saved in `ue/bob.json`. */
 const passwordUserSchema = z.object({ impi: z.string(), impu: z.string(), primaryImpu: z.string(), password: z.string().min(8) });
@@ -138,6 +161,18 @@ export async function ensureDemoUser(layout: TestbedLayout, realms: Realms): Pro
 }
 
 /**
+ * The dynamic user of `ue/carol.json`, generated (random K/OP and IdMS password) on the first run.
+ * @throws UsageError when the saved user belongs to other realms.
+ */
+export async function ensureDynamicUser(layout: TestbedLayout, realms: Realms): Promise<DynamicUser> {
+  const fresh = (): DynamicUser => ({
+    primary: { impi: `carol@${realms.primary}`, impu: `sip:carol@${realms.primary}` }, k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
+    mcpttId: `sip:carol@mcptt.${realms.primary}`, username: 'carol', password: randomBytes(9).toString('base64url'),
+  });
+  return (await loadOrCreate(layout.dynamicUserFile, dynamicUserSchema, fresh, (u) => u.primary.impi.endsWith(`@${realms.primary}`))).value;
+}
+
+/**
  * The password user of `ue/bob.json`. Its IMPI is the same on both sides (`bob@<partner realm>`), because the HSS binds
  * HA1 = H(IMPI:realm:password) to the IMPI it knows, and a softphone hashes the username it sends: a translated IMPI
  * would never verify. Its public identity is translated like any other.
@@ -155,13 +190,15 @@ export async function ensurePasswordUser(layout: TestbedLayout, realms: Realms):
  * Writes the HSS's subscribers and the partner MMS's mappings. Rewritten on every start: re-provisioning never lowers
  * the HSS's SQN counter, so the file can always say "from scratch".
  */
-export async function writeProvisioning(layout: TestbedLayout, realms: Realms, alice: DemoUser, bob: PasswordUser): Promise<void> {
+export async function writeProvisioning(layout: TestbedLayout, realms: Realms, alice: DemoUser, bob: PasswordUser, carol: DynamicUser): Promise<void> {
   await writeFile(layout.subscribersCsv, [
-    'impi,impus,k,op,amf,password,allowed_partners',
-    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,${realms.partner}`,
-    `${bob.impi},${bob.primaryImpu},,,,${bob.password},${realms.partner}`,
+    'impi,impus,k,op,amf,password,mcptt_id,allowed_partners',
+    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,,${realms.partner}`,
+    `${bob.impi},${bob.primaryImpu},,,,${bob.password},,${realms.partner}`,
+    `${carol.primary.impi},${carol.primary.impu},${carol.k},${carol.op},${carol.amf},,${carol.mcpttId},${realms.partner}`,
     '',
   ].join('\n'), { mode: 0o600 });
+  await writeFile(layout.usersCsv, `username,password,mcptt_id\n${carol.username},${carol.password},${carol.mcpttId}\n`, { mode: 0o600 });
   await writeFile(layout.mappingsCsv, [
     'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm',
     `${alice.partner.impi},${alice.partner.impu},${alice.primary.impi},${alice.primary.impu},${realms.primary}`,

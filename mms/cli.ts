@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Command } from 'commander';
+import { defaultResource } from '../idms/cli.ts';
 import { isLoopback } from '../lib/admin/server.ts';
 import type { CommandModule } from '../lib/cli.ts';
 import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
@@ -175,8 +176,7 @@ export function parseMmsOptions(o: MmsCliOptions, logger: Logger): MmsConfig {
     ...(c['migration-api'] === undefined || issuer === undefined ? {} : {
       migration: {
         listen: c['migration-api'], tokenIssuer: issuer, tokenCertFile: c['token-cert'] as string,
-        // The partner IdMS's default resource (idms/cli.ts defaultResource) when not given.
-        tokenAudience: c['token-audience'] ?? `${issuer.replace(/\/+$/, '')}/migration`,
+        tokenAudience: c['token-audience'] ?? defaultResource('partner', issuer),
         registrar: c['registrar-uri'] as string, ttlS: c['migration-ttl'],
       },
     }),

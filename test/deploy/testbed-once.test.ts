@@ -22,9 +22,15 @@ async function testbedOnce(dir: string, extra: string[] = []): Promise<Run> {
   return { code, out: p.output() };
 }
 
-/** The step numbers of the ladder lines, in printed order. */
-function ladderSteps(out: string): number[] {
-  return [...out.matchAll(/^ {2}step +(\d+) {2}/gm)].map((m) => Number(m[1]));
+/** The ladder printed for `flow` (from its heading to the result line). */
+function ladderOf(out: string, flow: 'static' | 'dynamic'): string {
+  const start = out.indexOf(`(${flow} configuration): message ladder`);
+  return start < 0 ? '' : out.slice(start, out.indexOf('\nresult: ', start));
+}
+
+/** The step numbers of a flow's ladder lines, in printed order. */
+function ladderSteps(out: string, flow: 'static' | 'dynamic' = 'static'): number[] {
+  return [...ladderOf(out, flow).matchAll(/^ {2}step +(\d+) {2}/gm)].map((m) => Number(m[1]));
 }
 
 /** SQN_MS of the ISIM file: the highest SEQ over every IND slot. */
@@ -52,6 +58,22 @@ describe('mcx testbed --once: the static flow end to end in one command', () => 
     assert.match(first.out, /^ {2}step {2}6 .*primary IMPI alice@primary\.mcx\.test.*\(logged by relay, hss\)$/m);
     assert.match(first.out, /^ {2}step {2}9 .*partner IMPI alice\.mig@partner\.mcx\.test/m);
     assert.match(first.out, /^result: OK — sip:alice\.mig@partner\.mcx\.test registered \(200 OK\)/m);
+  });
+
+  test('§10.6.2.3 beside it: carol logs in, gets a migration configuration, registers as the partner identity it names; steps 1…13', () => {
+    assert.match(first.out, /^ {2}login {10}MC service user carol authenticated at https:\/\/127\.0\.0\.1:\d+ \(authorization code \+ PKCE S256\)/m);
+    assert.match(first.out, /^ {2}token-exchange security token for https:/m);
+    assert.match(first.out, /^ {2}jwt-bearer {5}partner access token from https:/m);
+    const cfg = /^ {2}configuration {2}partner identities (mig-[0-9a-f]{12}@partner\.mcx\.test) sip:\1 at sip:127\.0\.0\.1:(\d+);transport=udp/m.exec(first.out);
+    assert.ok(cfg, first.out);
+    assert.match(first.out, new RegExp(`^demo: ${cfg[1]?.replace(/\./g, '\\.')} \\(ISIM of carol@primary\\.mcx\\.test\\) registers with the partner SIP core at udp://127\\.0\\.0\\.1:${cfg[2]}$`, 'm'));
+    assert.deepEqual(ladderSteps(first.out, 'dynamic'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    const dynamic = ladderOf(first.out, 'dynamic');
+    assert.doesNotMatch(dynamic, /no role logged this step/);
+    assert.match(dynamic, /^ {2}step {2}5 {2}partner MMS → primary MMS: .*\(logged by partner-mms, primary-mms\)$/m);
+    assert.match(dynamic, /^ {2}step {2}6 {2}primary MMS → primary HSS \(via SIP core\/IMS\).*primary IMPI carol@primary\.mcx\.test.*\(logged by primary-mms, relay, hss\)$/m);
+    assert.match(first.out, /^result: OK — sip:mig-[0-9a-f]{12}@partner\.mcx\.test registered \(200 OK\) by dynamic configuration [0-9a-f-]{36} /m);
+    assert.match(first.out, /^migration ended: configuration [0-9a-f-]{36} deleted \(--once\)$/m);
   });
 
   test('--dir holds the PKI, the demo user (K/OP without 0x00 octets, allowed partner), the mapping and the ISIM', async () => {
