@@ -79,7 +79,7 @@ describe('DESIGN §4: Kamailio S-CSCF → partner MMS → relay → HSS; SIPp re
     assert.ok(served.length >= 2, `the MMS answered ${served.length} MAR(s) toward Kamailio`);
   });
 
-  test('an unmapped partner user: the MMS answers 5001 and Kamailio answers 403 instead of a challenge', async () => {
+  test('an unmapped partner user: the MMS answers 5001 and Kamailio answers 403 HSS User Unknown instead of a challenge', async () => {
     const nobody = { ...UE, impi: `nobody@${PARTNER_REALM}`, impu: `sip:nobody@${PARTNER_REALM}` };
     const sip = await startCapture(`udp port ${kam.sipPort}`);
     try {
@@ -87,8 +87,10 @@ describe('DESIGN §4: Kamailio S-CSCF → partner MMS → relay → HSS; SIPp re
       await sip.stop();
       assert.notEqual(r.code, 0, 'SIPp waits in vain for its 401');
       await waitForLines(mms.proc, (l) => l.msg === `translation failed: no mapping for partner IMPI ${nobody.impi}`);
-      const statuses = (await tsharkFields(sip.file, kam.sipPort, 'sip', ['sip.Status-Code'], 'udp')).map(([c]) => c).filter(Boolean);
-      assert.ok(statuses.length > 0 && statuses.every((c) => c === '403'), `Kamailio's responses: ${statuses.join(' ')}`);
+      const lines = await tsharkFields(sip.file, kam.sipPort, 'sip', ['sip.Status-Code', 'sip.Status-Line'], 'udp');
+      const statuses = lines.map(([, l]) => l).filter(Boolean);
+      // The MMS's 5001 MAA echoes User-Name (cxErrorAnswer), so Kamailio tells "user unknown", not "no private identity".
+      assert.ok(statuses.length > 0 && statuses.every((l) => l === 'SIP/2.0 403 Forbidden - HSS User Unknown'), `Kamailio's responses: ${statuses.join(' | ')}`);
     } finally {
       await sip.stop();
       sip.remove();

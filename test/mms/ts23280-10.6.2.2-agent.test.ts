@@ -76,6 +76,9 @@ test('unknown partner IMPI → Experimental-Result 5001 USER_UNKNOWN (vendor 104
   assert.equal(answer.flags.error, false);
   assert.equal(answer.hopByHop, partner.hopByHop);
   assert.equal(getValue(answer, 'Session-Id'), getValue(partner, 'Session-Id'));
+  // TS 29.229 §6.1.8: the MAA may carry them; Kamailio needs User-Name to read the refusal right.
+  assert.equal(getValue(answer, 'User-Name'), 'nobody@partner.example');
+  assert.equal(getValue(answer, 'Public-Identity'), getValue(partner, 'Public-Identity'));
   assert.equal(sent.length, 0);
   await store.close();
 });

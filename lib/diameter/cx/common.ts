@@ -12,7 +12,7 @@ import { getValue, requireValue } from '../read.ts';
 import { AuthSessionState, isProtocolError, ResultCode } from '../constants.ts';
 import { DiameterError } from '../errors.ts';
 import type { CommandAbbrev } from '../dictionary/index.ts';
-import { CX_APPLICATION_ID, CX_VENDOR_ID } from './constants.ts';
+import { CX_APPLICATION_ID, CX_VENDOR_ID, CxCommand } from './constants.ts';
 import type { CxResult } from './constants.ts';
 
 /** Routing fields every Cx request carries. */
@@ -95,6 +95,29 @@ export interface CxErrorOptions {
 }
 
 /**
+ * The request's identities that the answer's ABNF carries (TS 29.229 §6.1.8 MAA: User-Name, Public-Identity; §6.1.4
+ * SAA: User-Name). Optional there, but Kamailio's S-CSCF reads User-Name before the Experimental-Result of an MAA,
+ * and without it reports every refusal as "no private identity".
+ */
+function echoedIdentities(request: AnswerableRequest): AvpEntry[] {
+  if (!request.avps || (request.commandCode !== CxCommand.MAR && request.commandCode !== CxCommand.SAR)) return [];
+  const msg = { ...request, avps: request.avps } as DiameterMessage;
+  const read = (name: 'User-Name' | 'Public-Identity'): string | undefined => {
+    try {
+      return getValue(msg, name);
+    } catch {
+      return undefined; // an undecodable identity is not echoed; the answer says what is wrong with the request
+    }
+  };
+  const userName = read('User-Name');
+  const publicIdentity = request.commandCode === CxCommand.MAR ? read('Public-Identity') : undefined;
+  return [
+    ...(userName === undefined ? [] : [['User-Name', userName] as AvpEntry]),
+    ...(publicIdentity === undefined ? [] : [['Public-Identity', publicIdentity] as AvpEntry]),
+  ];
+}
+
+/**
  * The answer a Cx server sends when it cannot process a request: 3xxx as an RFC 6733 §7.2 E-bit answer; other codes
  * (base 5xxx or an Experimental-Result) as a well-formed Cx answer with the Failed-AVP, as Cx clients expect.
  */
@@ -103,6 +126,7 @@ export function cxErrorAnswer(request: AnswerableRequest, result: CxResult, opti
     return errorAnswerFor(request, result.resultCode, options);
   }
   return cxAnswer(request, { ...options, result }, [
+    ...echoedIdentities(request),
     options.errorMessage === undefined ? undefined : ['Error-Message', options.errorMessage],
     options.failedAvp === undefined ? undefined : ['Failed-AVP', [options.failedAvp]],
   ]);
