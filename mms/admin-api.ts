@@ -8,6 +8,8 @@
  * | GET | /admin/v1/mappings | every mapping |
  * | POST | /admin/v1/mappings | JSON: add or replace one → 201; text/csv: import a mapping file (`?replace=true`: the file becomes the whole configuration) → 200 |
  * | GET / DELETE | /admin/v1/mappings/:partner_impi | one → 200 / removed → 204 |
+ * | GET | /admin/v1/stats | counters of the translation agent and the migration API |
+ * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
  *
  * A mapping is `{partner_impi, primary_impi, primary_realm, impus: [{partner, primary}]}`. Bad input → 400 and a
  * primary IMPI already mapped from another partner IMPI → 409, both with `problems` (field, CSV line).
@@ -15,6 +17,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag, sendAdminError } from '../lib/admin/server.ts';
 import type { Logger } from '../lib/log.ts';
+import { RoleMetrics } from '../lib/metrics.ts';
 import type { Store } from '../lib/store/store.ts';
 import { MmsError } from './errors.ts';
 import type { MmsProblem } from './errors.ts';
@@ -37,6 +40,8 @@ export interface MmsAdminApiOptions {
   logger: Logger;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
+  /** Counters and facts of `GET /admin/v1/stats`. */
+  stats?: () => Record<string, unknown>;
 }
 
 const FIELD_NAMES: Readonly<Record<string, string>> = { partnerImpi: 'partner_impi', primaryImpi: 'primary_impi', primaryRealm: 'primary_realm' };
@@ -61,8 +66,9 @@ function apiProblems(problems: readonly MmsProblem[]): MmsProblem[] {
 
 /** Builds the API (not listening yet: `listenAdmin`, or `inject` in tests). */
 export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
+  const stats = o.stats ?? ((): Record<string, unknown> => ({}));
   const app = createAdminServer({
-    token: o.token, logger: o.logger, realm: 'mcx-mms', ...(o.tls ? { tls: o.tls } : {}),
+    token: o.token, logger: o.logger, realm: 'mcx-mms', metrics: new RoleMetrics('mms', stats), ...(o.tls ? { tls: o.tls } : {}),
     mapError: (err) => {
       if (!(err instanceof MmsError)) return undefined;
       if (err.code !== 'ERR_MMS_INPUT' && err.code !== 'ERR_MMS_CONFLICT') return undefined;
@@ -70,6 +76,8 @@ export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
     },
   });
   const log = o.logger.child({ component: 'admin-api' });
+
+  app.get('/admin/v1/stats', async () => stats());
 
   app.get('/admin/v1/mappings', async () => ({ mappings: (await listMappings(o.store)).map(mappingView) }));
 

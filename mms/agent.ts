@@ -22,7 +22,8 @@ import { getValue, getValues } from '../lib/diameter/message.ts';
 import { isDiameterNodeError } from '../lib/diameter/node-errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
-import { MmsError } from './errors.ts';
+import { MmsError, type MmsErrorCode } from './errors.ts';
+import { MmsStats, type MmsStatsSnapshot } from './stats.ts';
 import type { IdentityMapping, MappingSource } from './mappings.ts';
 import { seedStep } from '../lib/seed-steps.ts';
 import type { SeedFlow } from '../lib/seed-steps.ts';
@@ -43,7 +44,13 @@ export interface TranslationAgentOptions {
   /** Default {@link DEFAULT_PRIMARY_TIMEOUT_MS}. */
   primaryTimeoutMs?: number;
   logger?: Logger;
+  /** Where the outcomes are counted. */
+  stats?: MmsStats;
 }
+
+const COUNTED: Partial<Record<MmsErrorCode, keyof MmsStatsSnapshot>> = {
+  ERR_MMS_USER_UNKNOWN: 'user_unknown', ERR_MMS_IDENTITIES_DONT_MATCH: 'identities_dont_match', ERR_MMS_PRIMARY_UNREACHABLE: 'primary_unreachable',
+};
 
 /** The handler to register for MAR and SAR. */
 export interface TranslationAgent {
@@ -118,9 +125,11 @@ function outcome(r: CxResult): Record<string, number> {
 export function createTranslationAgent(o: TranslationAgentOptions): TranslationAgent {
   const log = (o.logger ?? silentLogger).child({ component: 'mms-translate' });
   const timeoutMs = o.primaryTimeoutMs ?? DEFAULT_PRIMARY_TIMEOUT_MS;
+  const stats = o.stats ?? new MmsStats();
 
   async function handle(req: DiameterMessage): Promise<DiameterMessage> {
     const mar = req.commandCode === CxCommand.MAR;
+    if (mar || req.commandCode === CxCommand.SAR) stats.inc(mar ? 'mar' : 'sar');
     const command = mar ? 'MAR' : req.commandCode === CxCommand.SAR ? 'SAR' : `command ${req.commandCode}`;
     const what = (dir: 'request' | 'response'): string => (mar ? `get SIP authentication information ${dir}` : dir === 'request' ? command : `answer to ${command}`);
     let flow: SeedFlow = 'static';
@@ -134,6 +143,7 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
       const partnerImpus = getValues(req, 'Public-Identity');
       const mapping = partnerImpi === undefined ? undefined : await o.mappings.byPartnerImpi(partnerImpi);
       flow = mapping?.kind ?? 'static';
+      if (mapping) stats.inc(flow === 'dynamic' ? 'dynamic_flow' : 'static_flow');
       step(3, 'registrar', `partner SIP core → partner MMS: ${what('request')} (partner IMPI ${partnerImpi ?? '-'}, IMPU ${partnerImpus.join(' ') || '-'})`,
         { partnerImpi, partnerImpus, sessionId: getValue(req, 'Session-Id') });
       if (!mapping) throw new MmsError('ERR_MMS_USER_UNKNOWN', `no mapping for partner IMPI ${partnerImpi ?? '(no User-Name)'}`);
@@ -156,8 +166,10 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
         { partnerImpi: mapping.partnerImpi, partnerImpus: leg.partnerImpus, removedImpus: back.removedImpus });
       step(10, 'partner-mms', `partner MMS → partner SIP core: ${what('response')} (partner IMPI ${mapping.partnerImpi})`,
         { ...outcome(back.result), items: back.items });
+      stats.inc(isCxSuccess(back.result) ? 'success' : 'other_failures');
       return back.answer;
     } catch (err) {
+      stats.inc((err instanceof MmsError ? COUNTED[err.code] : undefined) ?? 'other_failures');
       const answer = failureAnswer(req, err, o.self);
       const level = err instanceof MmsError || err instanceof DiameterError ? 'warn' : 'error';
       log[level]({ err, command, code: (err as { code?: unknown }).code }, `translation failed: ${(err as Error).message}`);

@@ -27,6 +27,7 @@ import {
 } from './bindings.ts';
 import { MigrationError } from './migration-errors.ts';
 import { createMigrationServer, parseBody } from './migration-http.ts';
+import { MmsStats } from './stats.ts';
 import type { PrimarySystem } from './options.ts';
 
 /** How the partner MMS verifies partner access tokens. */
@@ -55,6 +56,8 @@ export interface MigrationApiOptions {
   /** Own certificate, key and the primary CAs, for the binding API of the primary MMSs. */
   clientTls: BindingClientOptions['tls'];
   logger: Logger;
+  /** Where configurations created, ended and refused are counted. */
+  stats?: MmsStats;
 }
 
 /** The configuration as the UE sees it. */
@@ -106,6 +109,11 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
     }
   }
 
+  const stats = o.stats ?? new MmsStats();
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.method === 'POST' && req.routeOptions.url === '/migration/v1/configurations' && reply.statusCode >= 400) stats.inc('configurations_refused');
+  });
+
   app.post('/migration/v1/configurations', async (req, reply) => {
     const who = await caller(req, o.token);
     parseBody(emptyBody, req.body);
@@ -143,6 +151,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
     }
     log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, expiresAt: new Date(c.expiresAt).toISOString() },
       `migration configured: ${c.mcpttId} is ${partnerImpi} (primary ${c.primaryImpi}) until ${new Date(c.expiresAt).toISOString()}`);
+    stats.inc('configurations_created');
     return reply.code(201).send(view(c, o));
   });
 
@@ -159,6 +168,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
       log.warn({ id: c.id, err: (e as Error).message }, `migration ended here, but the primary binding could not be released (it expires at ${new Date(c.expiresAt).toISOString()})`);
     }
     log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi: c.partnerImpi, primaryImpi: c.primaryImpi }, `migration ended: ${c.partnerImpi}`);
+    stats.inc('configurations_ended');
     return reply.code(204).send();
   });
 

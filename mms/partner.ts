@@ -24,17 +24,18 @@ import { importMappingsCsv } from './mappings-csv.ts';
 import { StoreMappingSource, chainMappingSources } from './mappings.ts';
 import { createMigrationApi } from './migration-api.ts';
 import { listenMigration } from './migration-http.ts';
+import { MmsStats } from './stats.ts';
 import type { MigrationApiConfig, PartnerMmsConfig, RunningMms } from './run.ts';
 
 /** The named path of dynamic bindings: toward the primary MMS of their realm. */
 export const PRIMARY_MMS_PATH = 'primary-mms';
 
-async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger): Promise<{ api: FastifyInstance; url: string }> {
+async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger, stats: MmsStats): Promise<{ api: FastifyInstance; url: string }> {
   if (!pem) throw new ConfigFileError('--migration-api needs --tls-cert, --tls-key and --tls-ca (it is HTTPS only)');
   const api = createMigrationApi({
     store, domain: config.realm, registrar: m.registrar, ttlS: m.ttlS, primarySystems: config.primarySystems ?? [],
     token: { issuer: m.tokenIssuer, cert: await readConfigFile('token-cert', m.tokenCertFile), audience: m.tokenAudience },
-    tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: pem.ca }, logger: log,
+    tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: pem.ca }, logger: log, stats,
   });
   try {
     return { api, url: await listenMigration(api, m.listen) };
@@ -75,10 +76,11 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     teardown.push(() => store.close());
     if (config.mappingsCsv !== undefined) await loadMappings(store, config.mappingsCsv, log);
 
+    const stats = new MmsStats();
     let node: DiameterNode | undefined;
     let primaryMmsOf: (realm: string) => readonly string[] = () => [];
     const agent = createTranslationAgent({
-      self, mappings: chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store)), primaryTimeoutMs: self.primaryTimeoutMs, logger: log,
+      self, mappings: chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store)), primaryTimeoutMs: self.primaryTimeoutMs, logger: log, stats,
       forward: (req, o) => (node as DiameterNode).request(req, {
         timeoutMs: o.timeoutMs, ...(o.mapping.kind === 'dynamic' ? { route: primaryMmsOf(o.mapping.primaryRealm) } : {}),
       }),
@@ -98,14 +100,17 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
       const { token, path } = await ensureAdminToken({
         stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
       });
-      const api = createMmsAdminApi({ store, token, logger: log, ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}) });
+      const api = createMmsAdminApi({
+        store, token, logger: log, stats: () => ({ store: store.kind, origin_host: config.originHost, ...stats.snapshot() }),
+        ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}),
+      });
       teardown.push(() => api.close());
       admin = { adminUrl: await listenAdmin(api, config.admin, pem !== undefined, log), adminTokenPath: path };
     }
 
     let migrationUrl: string | undefined;
     if (config.migration) {
-      const m = await startMigrationApi(config, config.migration, store, pem, log);
+      const m = await startMigrationApi(config, config.migration, store, pem, log, stats);
       teardown.push(() => m.api.close());
       migrationUrl = m.url;
     }

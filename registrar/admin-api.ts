@@ -5,12 +5,14 @@
  * |---|---|---|
  * | GET | /admin/v1/bindings | every AOR with live bindings: `{bindings: BindingView[]}` |
  * | GET | /admin/v1/stats | SIP counters and the store kind |
+ * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
  *
  * Views carry identities, contact URIs and remaining seconds; challenges (vectors) are never listed.
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../lib/admin/server.ts';
 import type { Logger } from '../lib/log.ts';
+import { RoleMetrics } from '../lib/metrics.ts';
 import type { AorRecord, BindingStore } from './bindings.ts';
 
 /** One AOR as the admin API and `mcx registrar bindings` show it. */
@@ -46,7 +48,9 @@ export interface RegistrarAdminOptions {
 
 /** Builds the admin API (not listening yet). */
 export function createRegistrarAdminApi(o: RegistrarAdminOptions): FastifyInstance {
-  const app = createAdminServer({ token: o.token, logger: o.logger, realm: 'mcx-registrar', ...(o.tls ? { tls: o.tls } : {}) });
+  const app = createAdminServer({
+    token: o.token, logger: o.logger, realm: 'mcx-registrar', metrics: new RoleMetrics('registrar', o.stats), ...(o.tls ? { tls: o.tls } : {}),
+  });
   app.get('/admin/v1/bindings', async () => {
     const now = Date.now();
     return { bindings: (await o.bindings.list(now)).map((r) => bindingView(r, now)) };

@@ -1,6 +1,7 @@
 /**
  * What every admin API of the project shares (HSS subscribers, MMS mappings): fastify, HTTPS when the role has TLS
- * files, `Authorization: Bearer <token>` on every request (compared in constant time, token.ts), errors as JSON
+ * files, `Authorization: Bearer <token>` on every request (compared in constant time, token.ts), Prometheus metrics
+ * at `GET /metrics` when the role gives its counters (lib/metrics.ts), errors as JSON
  * `{error, error_description}` (+ the role's extra fields such as `problems`), CSV bodies as text, and loopback by
  * default with a warning when the token would travel in clear.
  */
@@ -8,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import type { HostPort } from '../config/address.ts';
 import { formatHostPort } from '../config/address.ts';
 import type { Logger } from '../log.ts';
+import type { RoleMetrics } from '../metrics.ts';
 import { tokenMatches } from './token.ts';
 
 /** What a role's admin API is built on. */
@@ -20,6 +22,8 @@ export interface AdminServerOptions {
   tls?: { cert: string; key: string };
   /** Largest request body (default 16 MiB: a large CSV import). */
   bodyLimit?: number;
+  /** The role's counters (its `/admin/v1/stats`): also served as Prometheus metrics at `GET /metrics`. */
+  metrics?: RoleMetrics;
   /**
    * The HTTP status (and extra JSON fields) of a role's own error type; undefined lets the generic handling decide
    * (fastify 4xx kept, anything else 500 and logged).
@@ -77,6 +81,13 @@ export function createAdminServer(o: AdminServerOptions): FastifyInstance {
     return sendAdminError(reply, 500, 'internal error');
   });
   app.setNotFoundHandler((req, reply) => sendAdminError(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));
+  const metrics = o.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => {
+      const m = await metrics.scrape();
+      return reply.header('content-type', m.contentType).send(m.body);
+    });
+  }
   return app;
 }
 

@@ -17,6 +17,7 @@ import type { Store } from '../../lib/store/store.ts';
 import { createTranslationAgent } from '../../mms/agent.ts';
 import type { TranslationAgentOptions } from '../../mms/agent.ts';
 import { StoreMappingSource, addMapping } from '../../mms/mappings.ts';
+import { MmsStats } from '../../mms/stats.ts';
 import { MAPPING, PRIMARY, SELF, captureLogger, partnerMar, XRES, partnerSar, primaryMaa, wire } from './fixtures.ts';
 
 type Forward = TranslationAgentOptions['forward'];
@@ -214,5 +215,30 @@ test('a command the MMS does not translate → 3001 COMMAND_UNSUPPORTED with the
   const answer = wire(await handle(uar));
   assert.equal(answer.flags.error, true);
   assert.equal(getValue(answer, 'Result-Code'), 3001);
+  await store.close();
+});
+
+test('outcomes are counted (GET /admin/v1/stats, /metrics): requests, flow, success, 5001, 5002, 3002', async () => {
+  const store = await openStore('memory', { ephemeral: true });
+  const { kind: _kind, ...mapping } = MAPPING;
+  await addMapping(store, mapping);
+  const stats = new MmsStats();
+  let reachable = true;
+  const agent = createTranslationAgent({
+    self: SELF, mappings: new StoreMappingSource(store), sessionIds: new SessionIdGenerator(SELF.originHost), logger: captureLogger().logger, stats,
+    forward: async (req) => {
+      if (!reachable) throw new DiameterNodeError('ERR_DIAMETER_NO_PEER', 'no open peer');
+      return primaryMaa(req, 1);
+    },
+  });
+  await agent.handle(partnerMar());
+  await agent.handle(partnerMar({ impi: 'nobody@partner.example' }));
+  await agent.handle(partnerMar({ impu: 'sip:bob@partner.example' }));
+  reachable = false;
+  await agent.handle(partnerMar());
+  assert.deepEqual(stats.snapshot(), {
+    mar: 4, sar: 0, static_flow: 3, dynamic_flow: 0, success: 1, user_unknown: 1, identities_dont_match: 1, primary_unreachable: 1,
+    other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0,
+  });
   await store.close();
 });

@@ -18,6 +18,7 @@ import { createBindingApi } from '../../mms/binding-api.ts';
 import { listConfigurations } from '../../mms/bindings.ts';
 import { createMigrationApi } from '../../mms/migration-api.ts';
 import { listenMigration } from '../../mms/migration-http.ts';
+import { MmsStats } from '../../mms/stats.ts';
 import { httpsRequest } from '../../ue-client/idm/http.ts';
 import { PARTNER_REALM, PRIMARY_REALM, Testbed } from './testbed.ts';
 
@@ -42,6 +43,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
   let signing: SigningMaterial;
   let primarySigning: SigningMaterial;
   let partnerStore: Store;
+  const stats = new MmsStats();
 
   const token = async (who: { mcpttId: string }, o: { scope?: string; aud?: string; iss?: string; primaryIss?: string; key?: SigningMaterial; ttlS?: number } = {}): Promise<string> => {
     const st = { iss: o.primaryIss ?? PRIMARY_ISS, sub: who.mcpttId, mcptt_id: who.mcpttId } as Parameters<typeof issuePartnerAccessToken>[1];
@@ -76,7 +78,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
       token: { issuer: PARTNER_ISS, cert: signing.certPem, audience: AUD },
       // A second primary system whose MMS does not listen: its users get primary_unavailable.
       primarySystems: [system(PRIMARY_REALM, PRIMARY_ISS, bindingUrl), system('down.example', 'https://idms.down.example', 'https://127.0.0.1:1')],
-      tls: { cert: p.cert, key: p.key }, clientTls: { cert: p.cert, key: p.key, ca: p.ca },
+      tls: { cert: p.cert, key: p.key }, clientTls: { cert: p.cert, key: p.key, ca: p.ca }, stats,
     });
     url = await listenMigration(migration, { host: '127.0.0.1', port: 0 });
     apis = [binding, migration];
@@ -149,5 +151,10 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
     assert.equal((await call('DELETE', path, t)).status, 204);
     assert.deepEqual(await listConfigurations(partnerStore), []);
     assert.equal((await call('GET', path, t)).status, 404);
+  });
+
+  test('counted: every refused POST above, one configuration created and ended', () => {
+    const c = stats.snapshot();
+    assert.deepEqual([c.configurations_refused, c.configurations_created, c.configurations_ended], [11, 1, 1]);
   });
 });
