@@ -2,9 +2,10 @@
  * Counters of one HSS process, read by `GET /admin/v1/stats`, the tests and the log lines. Per process on purpose:
  * several HSS processes sharing one Redis each count what they did themselves.
  */
+import { Counters } from '../lib/counters.ts';
 
 /** The counters, snake_case as the admin API prints them. */
-export interface HssStatsSnapshot {
+export interface HssStatsSnapshot extends Record<string, number> {
   mar: number;
   sar: number;
   uar: number;
@@ -27,25 +28,12 @@ export interface HssStatsSnapshot {
   errors: number;
 }
 
-/** Mutable counters; `snapshot()` hands out a copy. */
-export class HssStats {
-  readonly #c: HssStatsSnapshot = {
-    mar: 0, sar: 0, uar: 0, lir: 0, vectors_issued: 0, digest_answers: 0, sipp361_redraws: 0, resyncs: 0,
-    resync_resets: 0, resync_seq_went_down: 0, resync_mac_failures: 0, errors: 0,
-  };
-
-  /** Adds `by` (default 1) to counter `name`. */
-  inc(name: keyof HssStatsSnapshot, by = 1): void {
-    this.#c[name] += by;
-  }
-
-  /** The value of counter `name`. */
-  get(name: keyof HssStatsSnapshot): number {
-    return this.#c[name];
-  }
-
-  /** A copy of every counter. */
-  snapshot(): HssStatsSnapshot {
-    return { ...this.#c };
+/** The HSS's counters. */
+export class HssStats extends Counters<HssStatsSnapshot> {
+  constructor() {
+    super({
+      mar: 0, sar: 0, uar: 0, lir: 0, vectors_issued: 0, digest_answers: 0, sipp361_redraws: 0, resyncs: 0,
+      resync_resets: 0, resync_seq_went_down: 0, resync_mac_failures: 0, errors: 0,
+    });
   }
 }

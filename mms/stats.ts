@@ -2,9 +2,10 @@
  * Counters of one partner MMS process, read by `GET /admin/v1/stats` and `GET /metrics`: what the translation agent
  * answered (by flow and outcome) and what the migration API did. Per process, like the HSS's.
  */
+import { Counters } from '../lib/counters.ts';
 
 /** The counters, snake_case as the admin API prints them. */
-export interface MmsStatsSnapshot {
+export interface MmsStatsSnapshot extends Record<string, number> {
   /** Cx requests from the partner SIP core. */
   mar: number;
   sar: number;
@@ -25,20 +26,12 @@ export interface MmsStatsSnapshot {
   configurations_refused: number;
 }
 
-/** Mutable counters; `snapshot()` hands out a copy. */
-export class MmsStats {
-  readonly #c: MmsStatsSnapshot = {
-    mar: 0, sar: 0, static_flow: 0, dynamic_flow: 0, success: 0, user_unknown: 0, identities_dont_match: 0, primary_unreachable: 0,
-    other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0,
-  };
-
-  /** Adds one to counter `name`. */
-  inc(name: keyof MmsStatsSnapshot): void {
-    this.#c[name] += 1;
-  }
-
-  /** A copy of every counter. */
-  snapshot(): MmsStatsSnapshot {
-    return { ...this.#c };
+/** The partner MMS's counters. */
+export class MmsStats extends Counters<MmsStatsSnapshot> {
+  constructor() {
+    super({
+      mar: 0, sar: 0, static_flow: 0, dynamic_flow: 0, success: 0, user_unknown: 0, identities_dont_match: 0, primary_unreachable: 0,
+      other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0,
+    });
   }
 }
