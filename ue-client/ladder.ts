@@ -11,7 +11,9 @@
  *
  * For the migration flows the lines carry the step numbers of TS 23.280 §10.6.2.2 (static) / §10.6.2.3 (dynamic)
  * that the UE takes part in (2, 11, 12, 13, 14); `home` gets plain labels. Retransmissions and datagrams eaten by the
- * test drop pattern are folded into their message's line (`×3, 1 dropped`).
+ * test drop pattern are folded into their message's line (`×3, 1 dropped`). Exchanges that are not SIP (the IdM and
+ * migration configuration requests of `mcx ue migrate`, before the REGISTER) are {@link Ladder.record}ed with their
+ * own peer, on the same time base.
  */
 import { parseMessage, type SipMessage } from '../lib/sip/index.ts';
 import type { SeedStepNumber } from '../lib/seed-steps.ts';
@@ -39,6 +41,19 @@ export interface LadderEntry {
   dropped: number;
   /** SIP status for responses. */
   status: number | undefined;
+  /** Who the UE talks to, when it is not the registrar (e.g. `primary IdMS`). */
+  peer?: string;
+}
+
+/** An exchange that is not SIP, for {@link Ladder.record}. */
+export interface LadderEvent {
+  /** Epoch ms. */
+  at: number;
+  direction: 'out' | 'in' | 'note';
+  peer: string;
+  label: string;
+  note?: string;
+  step?: SeedStepNumber;
 }
 
 /** An entry with its fold key, and whether the UE has yet to see any copy of it (all dropped so far). */
@@ -116,6 +131,14 @@ export class Ladder {
     this.#add({ key: `note|${this.#entries.length}`, direction: 'note', label, note, step: this.#flow === 'home' ? undefined : step, at: Date.now(), dropped: 0, status: undefined });
   }
 
+  /** Adds a line for an exchange that is not SIP (shown with its own peer; no step numbers in `home`). */
+  record(e: LadderEvent): void {
+    this.#add({
+      key: `event|${this.#entries.length}`, direction: e.direction, label: e.label, note: e.note, step: this.#flow === 'home' ? undefined : e.step,
+      at: e.at, dropped: 0, status: undefined, peer: e.peer,
+    });
+  }
+
   /** The entries so far. */
   get entries(): LadderEntry[] {
     return this.#entries.map(({ key: _key, unheard: _unheard, ...e }) => ({ ...e }));
@@ -126,11 +149,11 @@ export class Ladder {
     return this.#entries.map((e) => this.#format(e));
   }
 
-  #add(x: { key: string; direction: LadderEntry['direction']; label: string; note: string | undefined; step: SeedStepNumber | undefined; at: number; dropped: number; status: number | undefined }): void {
+  #add(x: { key: string; direction: LadderEntry['direction']; label: string; note: string | undefined; step: SeedStepNumber | undefined; at: number; dropped: number; status: number | undefined; peer?: string }): void {
     this.#start ??= x.at;
     const entry: Entry = {
       key: x.key, offsetMs: x.at - this.#start, direction: x.direction, label: x.label, note: x.note, step: x.step, count: 1,
-      dropped: x.dropped, status: x.status, unheard: x.direction === 'in' && x.dropped > 0,
+      dropped: x.dropped, status: x.status, unheard: x.direction === 'in' && x.dropped > 0, ...(x.peer === undefined ? {} : { peer: x.peer }),
     };
     this.#entries.push(entry);
     // An inbound message the UE never got to see is shown once a copy arrives (or only in the final ladder).
@@ -144,7 +167,8 @@ export class Ladder {
   }
 
   #format(e: LadderEntry): string {
-    const who = e.direction === 'out' ? `UE → ${this.#peer}  ` : e.direction === 'in' ? `UE ← ${this.#peer}  ` : 'UE ';
+    const peer = e.peer ?? this.#peer;
+    const who = e.direction === 'out' ? `UE → ${peer}  ` : e.direction === 'in' ? `UE ← ${peer}  ` : 'UE ';
     const counts = e.count > 1 || e.dropped > 0 ? `  [×${e.count}${e.dropped > 0 ? `, ${e.dropped} dropped` : ''}]` : '';
     return `${(e.offsetMs / 1000).toFixed(3).padStart(8)}s  ${who}${e.label}${e.note ? ` — ${e.note}` : ''}${e.step ? ` (step ${e.step})` : ''}${counts}`;
   }
@@ -175,6 +199,13 @@ export class Ladder {
     if (m.status >= 200 && m.status < 300) return { label, step: this.#stepped(13), note: undefined };
     return { label, step: undefined, note: undefined };
   }
+}
+
+/** The ladder lines of `events` alone (what came before a UE that never started). */
+export function eventLines(flow: UeFlow, events: readonly LadderEvent[]): string[] {
+  const ladder = new Ladder(flow);
+  for (const e of events) ladder.record(e);
+  return ladder.lines();
 }
 
 function safe<T, D>(f: () => T, fallback: D): T | D {

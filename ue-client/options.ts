@@ -1,7 +1,8 @@
 /**
  * Options of `mcx ue register|deregister`: one zod schema (through lib/config `parseConfig`, so every bad option is
  * named and the CLI exits 2), an optional JSON credentials file whose keys are the option names, and the flags
- * overriding it. The validated {@link UeConfig} is what `run.ts` (and later `mcx ue migrate`) works from.
+ * overriding it. The validated {@link UeConfig} is what `run.ts` works from. The fields, rules and conversion that
+ * `mcx ue migrate` shares (migrate-options.ts) are exported from here.
  */
 import { z } from 'zod';
 import { UsageError } from '../lib/cli.ts';
@@ -49,27 +50,22 @@ export interface UeConfig {
 const hex = (octets: number) => z.string().regex(new RegExp(`^(0x)?[0-9a-fA-F]{${octets * 2}}$`), `must be ${octets * 2} hex digits`)
   .transform((s) => Buffer.from(s.replace(/^0x/i, ''), 'hex'));
 /** Identities go into quoted Digest parameters and header fields: no white space, quotes, backslashes or angle brackets. */
-const identity = z.string().regex(/^[^\s"\\<>]+$/, 'must be a non-empty identity without spaces, quotes or angle brackets');
-const sipUri = z.string().regex(/^sips?:[^\s"\\<>]+$/i, 'must be a sip: or sips: URI');
+export const identitySchema = z.string().regex(/^[^\s"\\<>]+$/, 'must be a non-empty identity without spaces, quotes or angle brackets');
+/** A public identity to register: a `sip:`/`sips:` URI with nothing that could break out of a header field. */
+export const sipUriSchema = z.string().regex(/^sips?:[^\s"\\<>]+$/i, 'must be a sip: or sips: URI');
 const port = z.coerce.number().int().min(0).max(65535);
 
-const schema = z.object({
-  'registrar': z.string({ error: 'required' }).pipe(hostPortSchema),
-  'domain': z.string({ error: 'required' }).pipe(realmSchema),
-  'impi': z.string({ error: 'required' }).pipe(identity),
-  'impu': z.string({ error: 'required' }).pipe(sipUri),
+/** Schemas of the options `register`, `deregister` and `migrate` share, by flag name. */
+export const SHARED_FIELD_SCHEMAS = {
   'k': hex(16).optional(),
   'op': hex(16).optional(),
   'opc': hex(16).optional(),
   'amf': hex(2).optional(),
-  'transport': z.enum(['udp', 'tcp', 'tls']).default('udp'),
   'isim-state': z.string().min(1).optional(),
-  'isim-impi': identity.optional(),
-  'isim-impu': sipUri.optional(),
+  'isim-impi': identitySchema.optional(),
+  'isim-impu': sipUriSchema.optional(),
   'isim-domain': realmSchema.optional(),
-  'flow': z.enum(['static', 'dynamic', 'home']).default('home'),
   'expires': z.coerce.number().int().min(1).max(2 ** 32 - 1).default(600_000),
-  'password': z.string().min(1).optional(),
   'tls-ca': z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).pipe(caListSchema).optional(),
   'tls-servername': z.string().min(1).optional(),
   'local-port': port.optional(),
@@ -80,12 +76,33 @@ const schema = z.object({
   'json': z.boolean().default(false),
   'test-drop': z.string().regex(/^(0(\.\d+)?|\.\d+):.+$/, 'must be FRACTION:SEED with 0 <= FRACTION < 1').optional(),
   'test-t1': z.coerce.number().int().min(10).max(5000).optional(),
-}).strict().superRefine((o, ctx) => {
-  const issue = (path: Field, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+};
+
+type Shared = z.output<z.ZodObject<typeof SHARED_FIELD_SCHEMAS>>;
+
+/** Records one issue on a flag (the refinements' way of naming the field). */
+export type IssueOn = (path: string, message: string) => void;
+
+/** The ISIM key rules every UE command keeps: K with OP or OPc (not both), and a state file to keep SQNs in. */
+export function checkIsimKeys(o: Pick<Shared, 'k' | 'op' | 'opc' | 'isim-state'>, issue: IssueOn): void {
   if (o.op && o.opc) issue('opc', 'give OP or OPc, not both');
   if (o.k && !o.op && !o.opc) issue('op', 'K needs --op or --opc');
   if ((o.op || o.opc) && !o.k) issue('k', 'required with --op/--opc');
   if (o.k && !o['isim-state']) issue('isim-state', 'required with --k (the ISIM keeps its SQN state there)');
+}
+
+const schema = z.object({
+  'registrar': z.string({ error: 'required' }).pipe(hostPortSchema),
+  'domain': z.string({ error: 'required' }).pipe(realmSchema),
+  'impi': z.string({ error: 'required' }).pipe(identitySchema),
+  'impu': z.string({ error: 'required' }).pipe(sipUriSchema),
+  'transport': z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  'flow': z.enum(['static', 'dynamic', 'home']).default('home'),
+  'password': z.string().min(1).optional(),
+  ...SHARED_FIELD_SCHEMAS,
+}).strict().superRefine((o, ctx) => {
+  const issue: IssueOn = (path, message) => ctx.addIssue({ code: 'custom', path: [path], message });
+  checkIsimKeys(o, issue);
   if (!o['isim-state'] && !o.password) issue('isim-state', 'required unless --password is given (SIP Digest)');
   if (o.transport !== 'tls' && (o['tls-ca'] || o['tls-servername'])) issue('transport', '--tls-ca/--tls-servername need --transport tls');
   if (o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
@@ -95,7 +112,7 @@ const schema = z.object({
  * Reads the credentials file: a JSON object whose keys are option names.
  * @throws UsageError naming the file and the offending key.
  */
-export async function readCredentialsFile(path: string): Promise<Record<string, unknown>> {
+export async function readCredentialsFile(path: string, allowed: readonly string[] = CREDENTIAL_FIELDS): Promise<Record<string, unknown>> {
   let json: unknown;
   try {
     json = JSON.parse(await readConfigFile('credentials', path));
@@ -103,22 +120,21 @@ export async function readCredentialsFile(path: string): Promise<Record<string, 
     throw new UsageError(err instanceof SyntaxError ? `--credentials ${path}: not JSON: ${err.message}` : (err as Error).message);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`--credentials ${path}: must be a JSON object`);
-  const unknown = Object.keys(json).filter((k) => !(CREDENTIAL_FIELDS as readonly string[]).includes(k));
-  if (unknown.length) throw new UsageError(`--credentials ${path}: unknown field(s) ${unknown.join(', ')}; allowed: ${CREDENTIAL_FIELDS.join(', ')}`);
+  const unknown = Object.keys(json).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw new UsageError(`--credentials ${path}: unknown field(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
   return json as Record<string, unknown>;
 }
 
 /**
- * Validates the options: the credentials file (if `credentials` names one) first, flags over it.
- * @param flags option values by flag name; undefined means "not given".
+ * Validates flags against `s`, over the credentials file when `credentials` names one (flags win).
+ * @param allowed the option names the file may carry.
  * @throws UsageError naming every invalid option (values from the file are marked so).
  */
-export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Promise<UeConfig> {
+export async function parseWithCredentials<S extends z.ZodType>(s: S, flags: Record<string, unknown>, allowed: readonly string[]): Promise<z.output<S>> {
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const file = typeof given.credentials === 'string' ? await readCredentialsFile(given.credentials) : {};
-  let c: z.output<typeof schema>;
+  const file = typeof given.credentials === 'string' ? await readCredentialsFile(given.credentials, allowed) : {};
   try {
-    c = parseConfig(schema, { ...file, ...given });
+    return parseConfig(s, { ...file, ...given });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     // Say where a bad value came from when the flag was not given.
@@ -127,11 +143,18 @@ export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Pr
     for (const k of fromFile) msg = msg.replaceAll(`--${k}:`, `--${k} (from the credentials file):`);
     throw new UsageError(msg);
   }
+}
+
+/** The {@link UeConfig} fields that come from {@link SHARED_FIELD_SCHEMAS}: ISIM, TLS trust, timers, run mode. */
+export type SharedUeConfig = Omit<UeConfig, 'registrar' | 'domain' | 'impi' | 'impu' | 'transport' | 'flow' | 'password'>;
+
+/** Turns the validated shared options into their {@link UeConfig} fields. */
+export function sharedUeConfig(c: Shared): SharedUeConfig {
   const isimState = c['isim-state'];
   const drop = c['test-drop'];
+  const tls = { ...(c['tls-ca'] ? { ca: c['tls-ca'] } : {}), ...(c['tls-servername'] ? { servername: c['tls-servername'] } : {}) };
   return {
-    registrar: c.registrar, domain: c.domain, impi: c.impi, impu: c.impu, transport: c.transport, flow: c.flow, expires: c.expires,
-    timeoutS: c.timeout, hold: c.hold, keep: c.keep, json: c.json,
+    expires: c.expires, timeoutS: c.timeout, hold: c.hold, keep: c.keep, json: c.json,
     ...(isimState === undefined ? {} : {
       isim: {
         file: isimState, ...(c.k ? { k: c.k } : {}), ...(c.op ? { op: c.op } : {}), ...(c.opc ? { opc: c.opc } : {}),
@@ -140,8 +163,7 @@ export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Pr
       },
     }),
     ...(c.amf ? { amf: c.amf } : {}),
-    ...(c.password === undefined ? {} : { password: Buffer.from(c.password, 'utf8') }),
-    ...(c.transport === 'tls' ? { tls: { ...(c['tls-ca'] ? { ca: c['tls-ca'] } : {}), ...(c['tls-servername'] ? { servername: c['tls-servername'] } : {}) } } : {}),
+    ...(Object.keys(tls).length ? { tls } : {}),
     ...(c['local-port'] === undefined ? {} : { localPort: c['local-port'] }),
     ...(drop === undefined && c['test-t1'] === undefined ? {} : {
       test: {
@@ -149,5 +171,19 @@ export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Pr
         ...(c['test-t1'] === undefined ? {} : { t1: c['test-t1'] }),
       },
     }),
+  };
+}
+
+/**
+ * Validates the options of `register` / `deregister`: the credentials file (if `credentials` names one) first, flags
+ * over it.
+ * @param flags option values by flag name; undefined means "not given".
+ * @throws UsageError naming every invalid option (values from the file are marked so).
+ */
+export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Promise<UeConfig> {
+  const c = await parseWithCredentials(schema, flags, CREDENTIAL_FIELDS);
+  return {
+    registrar: c.registrar, domain: c.domain, impi: c.impi, impu: c.impu, transport: c.transport, flow: c.flow, ...sharedUeConfig(c),
+    ...(c.password === undefined ? {} : { password: Buffer.from(c.password, 'utf8') }),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * What `mcx ue register|deregister` do, as functions over a validated {@link UeConfig}, so `mcx ue migrate` can run
  * the same registration after the migration configuration gave it the partner identities and registrar:
- * {@link openUeSecrets} → {@link runRegister} (register, print ladder and result, hold or not, de-register unless
- * kept) and {@link runDeregister}. They return the exit status; failures are printed with their {@link UeError} code.
+ * {@link openUeSecrets} → {@link registerOnce} (register, print ladder and result, hold or not, de-register unless
+ * kept; {@link runRegister} adds the JSON report) and {@link runDeregister}. They return the exit status; failures
+ * are printed with their {@link UeError} code.
  */
 import { access } from 'node:fs/promises';
 import { UsageError } from '../lib/cli.ts';
@@ -11,6 +12,7 @@ import { formatHostPort } from '../lib/config/address.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { AkaError } from '../lib/aka/index.ts';
 import type { UeSecrets } from './aka-auth.ts';
+import { eventLines, type LadderEvent } from './ladder.ts';
 import { UeError } from './errors.ts';
 import { Isim } from './isim.ts';
 import type { UeConfig } from './options.ts';
@@ -33,13 +35,16 @@ export interface UeRunReport {
   ladder: string[];
 }
 
+/** The ISIM options, and the registration's identities the ISIM takes as its own when it is created without any. */
+export type IsimSource = Pick<UeConfig, 'isim'> & Partial<Pick<UeConfig, 'impi' | 'impu' | 'domain'>>;
+
 /**
  * Opens the ISIM of `cfg`: an existing state file as it is (checked against K/OP when they are given, so SQN state
  * never moves between subscriptions), or a new one from K with OP/OPc and the ISIM's identities (default: the
  * registration's). For migration the ISIM keeps the primary identities while REGISTER carries partner ones.
  * @throws UeError `UE_ISIM`.
  */
-export async function openIsim(cfg: Pick<UeConfig, 'isim' | 'impi' | 'impu' | 'domain'>): Promise<Isim | undefined> {
+export async function openIsim(cfg: IsimSource): Promise<Isim | undefined> {
   const i = cfg.isim;
   if (!i) return undefined;
   const exists = await access(i.file).then(() => true, () => false);
@@ -50,9 +55,11 @@ export async function openIsim(cfg: Pick<UeConfig, 'isim' | 'impi' | 'impu' | 'd
       return await Isim.open(i.file, { k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi: isim.impi, impus: [...isim.impus], domain: isim.domain });
     }
     if (!i.k) throw new UeError('UE_ISIM', `no ISIM state at ${i.file}: give --k with --op or --opc to create it`);
-    return await Isim.open(i.file, {
-      k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi: i.impi ?? cfg.impi, impus: i.impus ?? [cfg.impu], domain: i.domain ?? cfg.domain,
-    });
+    const impi = i.impi ?? cfg.impi;
+    const impus = i.impus ?? (cfg.impu === undefined ? undefined : [cfg.impu]);
+    const domain = i.domain ?? cfg.domain;
+    if (impi === undefined || impus === undefined || domain === undefined) throw new UeError('UE_ISIM', `cannot create ${i.file}: the ISIM's own IMPI, IMPU and domain are needed`);
+    return await Isim.open(i.file, { k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi, impus, domain });
   } catch (err) {
     if (err instanceof UeError) throw err;
     const msg = err instanceof AkaError ? err.message.replace('holds other credentials', 'holds another K/OP') : (err as Error).message;
@@ -61,7 +68,7 @@ export async function openIsim(cfg: Pick<UeConfig, 'isim' | 'impi' | 'impu' | 'd
 }
 
 /** ISIM and/or password of `cfg`. */
-export async function openUeSecrets(cfg: UeConfig): Promise<UeSecrets> {
+export async function openUeSecrets(cfg: IsimSource & Pick<UeConfig, 'password' | 'amf'>): Promise<UeSecrets> {
   const isim = await openIsim(cfg);
   return { ...(isim ? { isim } : {}), ...(cfg.password ? { password: cfg.password } : {}), ...(cfg.amf ? { expectedAmf: cfg.amf } : {}) };
 }
@@ -96,28 +103,52 @@ export function describeRegistration(r: RegistrationResult): string {
     `${r.resynchronised ? ' resynchronised' : ''}${r.serviceRoute.length ? ` service-route=${r.serviceRoute.join(',')}` : ''}`;
 }
 
+/** What a caller of {@link registerOnce} adds to a plain registration run. */
+export interface RunExtras {
+  /** The UE's secrets, already opened (default: {@link openUeSecrets} of the configuration). */
+  secrets?: UeSecrets;
+  /** Ladder lines of what came before (the migration steps of `mcx ue migrate`), printed ahead of the SIP ones. */
+  prelude?: readonly LadderEvent[];
+}
+
 /**
- * `mcx ue register`: registers, prints the ladder and the result; with `hold` stays registered (refreshing) until
- * `stop` resolves or a refresh fails; de-registers unless `keep`.
+ * `mcx ue register`: {@link registerOnce}, then the JSON report when `cfg.json`.
  * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
  * @returns the exit status: 0, or the failure's {@link UeError.exitStatus}.
  */
-export async function runRegister(cfg: UeConfig, io: UeIo, stop: Promise<unknown> = new Promise(() => undefined)): Promise<number> {
+export async function runRegister(cfg: UeConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
+  const { status, report } = await registerOnce(cfg, io, stop);
+  if (cfg.json) io.out(JSON.stringify(report));
+  return status;
+}
+
+/**
+ * Registers, prints the ladder and the result (unless `cfg.json`); with `hold` stays registered (refreshing) until
+ * `stop` resolves or a refresh fails; de-registers unless `keep`. Prints no JSON: the caller decides what goes in it.
+ * @returns the exit status (0, or the failure's {@link UeError.exitStatus}) and the report.
+ * @throws UsageError for a bad file named by an option (exit 2).
+ */
+export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknown> = new Promise(() => undefined), extras: RunExtras = {}): Promise<{ status: number; report: UeRunReport }> {
   const log = io.logger ?? silentLogger;
   const report: UeRunReport = { ok: false, ladder: [] };
   let ue: UeAgent | undefined;
   let registered = false;
+  const ladderOf = (agent: UeAgent | undefined): string[] => agent?.ladder.lines() ?? eventLines(cfg.flow, extras.prelude ?? []);
   try {
-    const secrets = await openUeSecrets(cfg);
-    ue = await UeAgent.start(await agentOptions(cfg, secrets, log));
-    if (cfg.hold && !cfg.json) ue.ladder.addListener((_e, line) => io.out(line));
+    const secrets = extras.secrets ?? await openUeSecrets(cfg);
+    ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
+    io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
+    if (cfg.hold && !cfg.json) {
+      // Held runs print the ladder as it grows: what is there already (the prelude) first.
+      for (const line of ue.ladder.lines()) io.out(line);
+      ue.ladder.addListener((_e, line) => io.out(line));
+    }
     let refreshFailed: (e: UeError) => void = () => undefined;
     const failedRefresh = new Promise<UeError>((resolve) => { refreshFailed = resolve; });
     const reg = new Registration(ue, {
       timeoutMs: cfg.timeoutS * 1000, logger: log,
       onRefresh: (o) => (o instanceof UeError ? refreshFailed(o) : cfg.json || io.out(`refreshed: expires=${o.expires}s`)),
     });
-    io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
     report.registered = await reg.register();
     registered = true;
     if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
@@ -139,18 +170,18 @@ export async function runRegister(cfg: UeConfig, io: UeIo, stop: Promise<unknown
       io.out('binding kept (--keep): it expires on the registrar');
     }
     report.ok = true;
-    return 0;
+    return { status: 0, report };
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const e = err instanceof UeError ? err : new UeError('UE_STATE', (err as Error).message, { cause: err });
     report.error = { code: e.code, message: e.message, ...(e.status === undefined ? {} : { status: e.status }) };
-    if (ue && !cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
+    // Without a UE (it could not connect) the ladder is what came before, if anything.
+    if (!cfg.json && (!cfg.hold || !ue)) for (const line of ladderOf(ue)) io.out(line);
     io.err(`ue register failed: ${e.code}: ${e.message}`);
-    return e.exitStatus;
+    return { status: e.exitStatus, report };
   } finally {
-    report.ladder = ue?.ladder.lines() ?? [];
+    report.ladder = ladderOf(ue);
     await ue?.stop(registered).catch(() => undefined);
-    if (cfg.json) io.out(JSON.stringify(report));
   }
 }
 

@@ -20,7 +20,7 @@ import { formatCredentials } from '../lib/sip/index.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { DigestResponder, type UeSecrets } from './aka-auth.ts';
 import { UeError } from './errors.ts';
-import { Ladder, type UeFlow } from './ladder.ts';
+import { Ladder, type LadderEvent, type UeFlow } from './ladder.ts';
 import { UeTransport, requestKey, resolveTransport, responseKey, type DropPattern, type TransportName, type WireEvent } from './transports/index.ts';
 
 /** An address as a SIP host: IPv6 references are bracketed (RFC 3261 §25.1). */
@@ -49,6 +49,8 @@ export interface UeAgentOptions {
   expires?: number;
   tls?: { ca?: string[]; servername?: string };
   udp?: { localPort?: number; timers?: { t1?: number; t2?: number }; drop?: DropPattern };
+  /** Ladder lines of what came before the registration (the IdM and configuration steps of `mcx ue migrate`). */
+  prelude?: readonly LadderEvent[];
   /** Send the 24.229 empty-credentials Authorization in the first REGISTER (default: when an ISIM is used). */
   initialAuthorization?: boolean;
   userAgentString?: string;
@@ -91,6 +93,7 @@ export class UeAgent {
       const a = responder.answerFor(b);
       return a?.ok ? a.note : undefined;
     });
+    for (const e of o.prelude ?? []) this.ladder.record(e);
     this.#sendRegister = registerer.register.bind(registerer);
     this.#wire();
   }
