@@ -4,10 +4,13 @@
  * - `mcx ue register --registrar HOST:PORT --domain D --impi I --impu sip:… (--isim-state F [--k --op|--opc --amf] |
  *   --password P) [--transport udp|tcp|tls] [--flow static|dynamic|home] [--expires N] [--hold] [--keep] …`
  * - `mcx ue deregister …` (same identity options): removes every binding of the IMPU;
+ * - `mcx ue migrate --primary-idms URL --partner-idms URL --partner-mms URL --username U (--password P | --password-file
+ *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--tls-ca F]… [--transport …] [--registrar H:P] [--end] …`:
+ *   IdM login, token exchange, migration configuration, then the registration of run.ts with the partner identities
+ *   (migrate-run.ts);
  * - `mcx ue isim show|reset --isim-state F`: the secret-free view / a factory-fresh SEQ_MS array.
  *
- * Extension point: each subcommand group is one entry of {@link UE_SUBCOMMANDS}; `mcx ue migrate` (IdM login, token
- * exchange, migration configuration, then the registration of run.ts with the partner identities) adds itself there.
+ * Extension point: each subcommand group is one entry of {@link UE_SUBCOMMANDS}.
  */
 import { Option, type Command } from 'commander';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
@@ -15,6 +18,8 @@ import { collectOption } from '../lib/config/options.ts';
 import { createLogger } from '../lib/log.ts';
 import { UeError } from './errors.ts';
 import { Isim } from './isim.ts';
+import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
+import { runMigrate } from './migrate-run.ts';
 import { UE_OPTION_FIELDS, parseUeOptions } from './options.ts';
 import { runDeregister, runRegister, type UeIo } from './run.ts';
 
@@ -28,38 +33,57 @@ const io = (): UeIo => ({
   logger: createLogger('ue', { level: process.env.MCX_LOG_LEVEL ?? 'warn', destination: process.stderr }),
 });
 
-/** Adds the options `register` and `deregister` share (and `migrate` will, for the registration after it). */
-export function addRegistrationOptions(cmd: Command): Command {
+/** Adds the ISIM options; `defaults` says what the ISIM's own identities default to when it is created. */
+function addIsimOptions(cmd: Command, defaults: { impi: string; impu: string; domain: string }): Command {
   return cmd
-    .option('--registrar <host:port>', 'where REGISTER goes (P-CSCF / registrar of the system registered with)')
-    .option('--domain <domain>', 'home network domain of the registration: Request-URI sip:<domain>, Authorization realm')
-    .option('--impi <impi>', 'private identity registered (the partner IMPI when migrating)')
-    .option('--impu <sip-uri>', 'public identity registered (the partner IMPU when migrating)')
-    .option('--transport <udp|tcp|tls>', 'SIP transport (default udp)')
     .option('--isim-state <file>', 'software ISIM state (K, OP/OPc, SEQ_MS); created from --k/--op|--opc when missing')
     .option('--k <hex>', 'subscriber key K (32 hex digits), to create or check the ISIM')
     .option('--op <hex>', 'operator variant OP (32 hex digits)')
     .option('--opc <hex>', 'operator variant OPc (32 hex digits), instead of --op')
     .option('--amf <hex>', 'expected AMF (4 hex digits); the ISIM takes AMF from AUTN and only notes a different one')
-    .option('--isim-impi <impi>', "the ISIM's own IMPI when creating it (default --impi; the primary IMPI when migrating)")
-    .option('--isim-impu <sip-uri>', "the ISIM's own IMPU when creating it (default --impu)")
-    .option('--isim-domain <domain>', "the ISIM's home domain when creating it (default --domain)")
-    .option('--password <password>', 'SIP Digest password (MD5/SHA-256 challenges) instead of, or besides, an ISIM')
-    .option('--flow <static|dynamic|home>', 'seed flow whose step numbers the ladder shows (default home: plain labels)')
+    .option('--isim-impi <impi>', `the ISIM's own IMPI when creating it (${defaults.impi})`)
+    .option('--isim-impu <sip-uri>', `the ISIM's own IMPU when creating it (${defaults.impu})`)
+    .option('--isim-domain <domain>', `the ISIM's home domain when creating it (${defaults.domain})`);
+}
+
+/** Adds the options of every registering command after the identities: expiry, TLS name, timers, output, test hooks. */
+function addRunOptions(cmd: Command): Command {
+  return cmd
     .option('--expires <s>', 'requested expiry (default 600000, TS 24.229; the registrar shortens it)')
-    .option('--tls-ca <file>', 'CA(s) the registrar certificate must chain to (repeatable; default: system roots)', collectOption)
-    .option('--tls-servername <name>', 'name the registrar certificate must carry (default: the --registrar host)')
+    .option('--tls-servername <name>', 'name the registrar certificate must carry (default: the registrar host)')
     .option('--local-port <port>', 'UDP: local port (default: any)')
-    .option('--timeout <s>', 'give up one REGISTER exchange after this many seconds (default 40)')
+    .option('--timeout <s>', 'give up one REGISTER exchange (one HTTPS request for migrate) after this many seconds (default 40)')
     .option('--credentials <file.json>', 'JSON object of these options by name (e.g. {"k": "…", "op": "…"}); flags override it')
     .option('--json', 'print one JSON report at the end instead of text')
     .addOption(new Option('--test-drop <fraction:seed>', 'test hook: drop this share of UDP datagrams, seeded').hideHelp())
     .addOption(new Option('--test-t1 <ms>', 'test hook: RFC 3261 T1 of the UDP transport').hideHelp());
 }
 
+/** `--hold` and `--keep`, for the commands that register. */
+function addHoldOptions(cmd: Command): Command {
+  return cmd
+    .option('--hold', 'stay registered (refreshing per TS 24.229) until SIGINT/SIGTERM')
+    .option('--keep', 'do not de-register at the end');
+}
+
+/** Adds the options `register` and `deregister` share. */
+export function addRegistrationOptions(cmd: Command): Command {
+  cmd
+    .option('--registrar <host:port>', 'where REGISTER goes (P-CSCF / registrar of the system registered with)')
+    .option('--domain <domain>', 'home network domain of the registration: Request-URI sip:<domain>, Authorization realm')
+    .option('--impi <impi>', 'private identity registered (the partner IMPI when migrating)')
+    .option('--impu <sip-uri>', 'public identity registered (the partner IMPU when migrating)')
+    .option('--transport <udp|tcp|tls>', 'SIP transport (default udp)');
+  addIsimOptions(cmd, { impi: 'default --impi; the primary IMPI when migrating', impu: 'default --impu', domain: 'default --domain' })
+    .option('--password <password>', 'SIP Digest password (MD5/SHA-256 challenges) instead of, or besides, an ISIM')
+    .option('--flow <static|dynamic|home>', 'seed flow whose step numbers the ladder shows (default home: plain labels)')
+    .option('--tls-ca <file>', 'CA(s) the registrar certificate must chain to (repeatable; default: system roots)', collectOption);
+  return addRunOptions(cmd);
+}
+
 /** Commander's camelCase option values, by flag name, as {@link parseUeOptions} takes them. */
-export function byFlag(opts: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(UE_OPTION_FIELDS.map((f) => [f, opts[f.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase())]]));
+export function byFlag(opts: Record<string, unknown>, fields: readonly string[] = UE_OPTION_FIELDS): Record<string, unknown> {
+  return Object.fromEntries(fields.map((f) => [f, opts[f.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase())]]));
 }
 
 function signalled(): Promise<void> {
@@ -71,9 +95,7 @@ function signalled(): Promise<void> {
 
 /** `register` and `deregister`. */
 export const registrationSubcommands: UeSubcommand = (ue) => {
-  addRegistrationOptions(ue.command('register').description('register (IMS AKA or SIP Digest), print the ladder and the result, then de-register'))
-    .option('--hold', 'stay registered (refreshing per TS 24.229) until SIGINT/SIGTERM')
-    .option('--keep', 'do not de-register at the end')
+  addHoldOptions(addRegistrationOptions(ue.command('register').description('register (IMS AKA or SIP Digest), print the ladder and the result, then de-register')))
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseUeOptions(byFlag(opts));
       process.exitCode = await runRegister(cfg, io(), cfg.hold ? signalled() : undefined);
@@ -117,8 +139,51 @@ export const isimSubcommands: UeSubcommand = (ue) => {
     }));
 };
 
-/** The groups of `mcx ue`, in help order; `migrate` is added here once the IdM client is in. */
-export const UE_SUBCOMMANDS: UeSubcommand[] = [registrationSubcommands, isimSubcommands];
+const MIGRATE_HELP = `
+Before it registers, the UE logs in at the primary IdMS (OIDC code + PKCE S256), exchanges the access token for the
+security token (RFC 8693), gets a partner access token from the partner IdMS (RFC 7523) — TS 23.280 §10.6.2.3 step 1,
+TS 33.180 §5.1.4.2 — and asks the partner MMS for a migration configuration (the precondition). These go onto the
+message ladder before the SIP exchange, which carries the §10.6.2.3 step numbers. --tls-ca names the CAs of both
+systems: IdMS, MMS and registrar certificates must chain to one of them.
+
+Where it registers: the configuration names the registrar as a SIP URI (e.g. sip:192.0.2.1:5060;transport=udp):
+host, port and transport. --transport changes the transport: UDP and TCP use the URI's port; between TLS and UDP/TCP
+the port follows only the defaults of RFC 3261 §19.1.2 (5060 <-> 5061), so for a TLS registrar on another port give
+its TLS listener with --registrar HOST:PORT (else exit 2). --registrar overrides the address for any transport.
+--end deletes the configuration at the end (also after a failed registration).
+
+Exit status: 0 registered (and de-registered unless --keep); 2 a bad option (named); 3 authentication: the IdMS
+refused the password or a token, or IMS AKA failed (MAC failure, resync, 403); 4 refused by the IdMS, MMS or registrar
+(e.g. migration_not_allowed); 5 timeout; 6 transport or TLS; 1 local (ISIM state file).`;
+
+/** `migrate`: the dynamic migration (TS 23.280 §10.6.2.3) from login to registration. */
+export const migrateSubcommands: UeSubcommand = (ue) => {
+  const cmd = ue.command('migrate')
+    .description('dynamic migration: IdM login, token exchange, migration configuration, then register with the partner identities')
+    .option('--primary-idms <url>', 'issuer URL of the primary IdMS (the MC service user\'s home)')
+    .option('--partner-idms <url>', 'issuer URL of the partner IdMS')
+    .option('--partner-mms <url>', 'https://HOST:PORT of the partner MMS migration API')
+    .option('--username <user>', 'MC service user name at the primary IdMS')
+    .option('--password <password>', 'the user\'s password at the primary IdMS')
+    .option('--password-file <file>', 'read that password from the first line of a file instead')
+    .option('--client-id <id>', 'the UE\'s OAuth client at both IdMSs (default mcx-ue)')
+    .option('--redirect-uri <uri>', 'its registered redirect URI (default http://127.0.0.1/callback)')
+    .option('--scope <scopes>', 'MC service scopes to log in with besides openid and 3gpp:mc:migration (default 3gpp:mc:ptt_service)')
+    .option('--tls-ca <file>', 'CA(s) of both systems (repeatable; default: system roots)', collectOption)
+    .option('--registrar <host:port>', 'register here instead of at the configuration\'s registrar (see below)')
+    .option('--transport <udp|tcp|tls>', 'SIP transport (default: the configuration\'s)');
+  addIsimOptions(cmd, { impi: 'the primary IMPI; required with --k', impu: 'default sip:<--isim-impi>', domain: 'default the domain of --isim-impi' });
+  addHoldOptions(addRunOptions(cmd))
+    .option('--end', 'end the migration (DELETE the configuration) after de-registration')
+    .addHelpText('after', MIGRATE_HELP)
+    .action(async (opts: Record<string, unknown>) => {
+      const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS));
+      process.exitCode = await runMigrate(cfg, io(), cfg.ue.hold ? signalled() : undefined);
+    });
+};
+
+/** The groups of `mcx ue`, in help order. */
+export const UE_SUBCOMMANDS: UeSubcommand[] = [registrationSubcommands, migrateSubcommands, isimSubcommands];
 
 /** Adds `mcx ue`. */
 export const ueCommand: CommandModule = (program) => {

@@ -5,17 +5,19 @@
  * access token, then the migration configuration request to the partner MMS, which answers the partner SIP
  * identities and the partner SIP core to register with. Each step reports itself through `onStep`.
  */
-import { exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration } from './idm-client.ts';
+import { exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration, type TlsTrust } from './idm-client.ts';
 
 /** What the migration needs to know. */
 export interface MigrateOptions {
-  /** The primary IdMS issuer, and the CA(s) of the primary system. */
+  /** The primary IdMS issuer, and the CA(s) of the primary system (default: the system roots). */
   primaryIssuer: string;
-  primaryCa: string | string[];
-  /** The partner IdMS issuer, the partner MMS migration API, and the CA(s) of the partner system. */
+  primaryCa?: string | string[];
+  /** The partner IdMS issuer, the partner MMS migration API, and the CA(s) of the partner system (default: the system roots). */
   partnerIssuer: string;
   partnerMms: string;
-  partnerCa: string | string[];
+  partnerCa?: string | string[];
+  /** Give up one HTTPS request after this long (default 10 s). */
+  timeoutMs?: number;
   /** The native client registered at both IdMSs, and its redirect URI. */
   clientId: string;
   redirectUri: string;
@@ -49,14 +51,17 @@ const MIGRATION_SCOPE = '3gpp:mc:migration';
 export async function migrate(o: MigrateOptions): Promise<Migration> {
   const step = o.onStep ?? (() => undefined);
   const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
-  const session = await login({ issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ca: o.primaryCa });
+  const trust = (ca: string | string[] | undefined): TlsTrust => ({ ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) });
+  const primary = trust(o.primaryCa);
+  const partner = trust(o.partnerCa);
+  const session = await login({ issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ...primary });
   const mcpttId = String(session.idTokenClaims.mcptt_id ?? '');
   step('login', `MC service user ${o.username} authenticated at ${o.primaryIssuer} (authorization code + PKCE S256), mcptt_id ${mcpttId}`);
-  const st = await exchangeToken({ primaryIssuer: o.primaryIssuer, accessToken: session.accessToken, partnerIssuer: o.partnerIssuer, clientId: o.clientId, ca: o.primaryCa });
+  const st = await exchangeToken({ primaryIssuer: o.primaryIssuer, accessToken: session.accessToken, partnerIssuer: o.partnerIssuer, clientId: o.clientId, ...primary });
   step('token-exchange', `security token for ${o.partnerIssuer} (RFC 8693 token exchange)`);
-  const pat = await jwtBearer({ partnerIssuer: o.partnerIssuer, assertion: st.securityToken, scope: MIGRATION_SCOPE, clientId: o.clientId, ca: o.partnerCa });
+  const pat = await jwtBearer({ partnerIssuer: o.partnerIssuer, assertion: st.securityToken, scope: MIGRATION_SCOPE, clientId: o.clientId, ...partner });
   step('jwt-bearer', `partner access token from ${o.partnerIssuer} (RFC 7523 jwt-bearer)`);
-  const configuration = await requestMigration({ mms: o.partnerMms, accessToken: pat.accessToken, ca: o.partnerCa });
+  const configuration = await requestMigration({ mms: o.partnerMms, accessToken: pat.accessToken, ...partner });
   step('configuration', `partner identities ${configuration.partner_impi} ${configuration.partner_impus.join(' ')} at ${configuration.registrar} until ${configuration.expires_at}`);
   return { configuration, partnerAccessToken: pat.accessToken, mcpttId };
 }

@@ -1,0 +1,122 @@
+/**
+ * DESIGN §2.4 from the UE, without a network: what `mcx ue migrate` makes of its options (defaults, the password
+ * file, the ISIM's own identities, the credentials file under the flags, no IdMS password reaching SIP Digest) and of
+ * the migration configuration's registrar URI (RFC 3261 §19.1.2 default ports, RFC 3263 §4.2 one port for UDP and
+ * TCP, `--transport` / `--registrar` overrides, configurations that cannot be registered with).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../../lib/cli.ts';
+import { IdmClientError, type MigrationConfiguration } from '../../ue-client/idm-client.ts';
+import { MIGRATE_DEFAULTS, parseMigrateOptions } from '../../ue-client/migrate-options.ts';
+import { registrationTarget } from '../../ue-client/migration-target.ts';
+import { tempDir } from './fixture.ts';
+
+const K = '000102030405060708090a0b0c0d0e0f';
+const OP = 'f0e0d0c0b0a090807060504030201000';
+
+describe('mcx ue migrate: options', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const base = (): Record<string, unknown> => ({
+    'primary-idms': 'https://idms.primary.example', 'partner-idms': 'https://idms.partner.example:8443', 'partner-mms': 'https://mms.partner.example:9443',
+    'username': 'alice', 'isim-state': join(tmp.dir, 'isim.json'),
+  });
+
+  before(async () => {
+    tmp = await tempDir('mcx-ue-migrate-opts-');
+  });
+  after(() => tmp?.remove());
+
+  test('defaults: client mcx-ue, loopback redirect, ptt scope, no overrides, not ended; the ISIM identities from --isim-impi', async () => {
+    const c = await parseMigrateOptions({ ...base(), password: 'pw', k: K, op: OP, 'isim-impi': 'alice@primary.example' });
+    assert.deepEqual({ clientId: c.idm.clientId, redirectUri: c.idm.redirectUri, scopes: c.idm.scopes }, {
+      clientId: MIGRATE_DEFAULTS.clientId, redirectUri: MIGRATE_DEFAULTS.redirectUri, scopes: [MIGRATE_DEFAULTS.scope],
+    });
+    assert.equal(c.transport, undefined);
+    assert.equal(c.registrar, undefined);
+    assert.equal(c.end, false);
+    assert.equal(c.idm.password, 'pw');
+    assert.equal(c.ue.isim?.impi, 'alice@primary.example');
+    assert.deepEqual(c.ue.isim?.impus, ['sip:alice@primary.example']);
+    assert.equal(c.ue.isim?.domain, 'primary.example');
+    assert.ok(!('password' in c.ue), 'the IdMS password never becomes a SIP Digest password');
+  });
+
+  test('--password-file: its first line; an empty one or a missing file is named (exit 2)', async () => {
+    const file = join(tmp.dir, 'pw.txt');
+    await writeFile(file, 'first line secret\nsecond\n');
+    assert.equal((await parseMigrateOptions({ ...base(), 'password-file': file })).idm.password, 'first line secret');
+    await writeFile(file, '\nsecond\n');
+    await assert.rejects(parseMigrateOptions({ ...base(), 'password-file': file }), (e: unknown) => e instanceof UsageError && /--password-file .*: the first line is empty/.test(e.message));
+    await assert.rejects(parseMigrateOptions({ ...base(), 'password-file': join(tmp.dir, 'none') }), (e: unknown) => e instanceof UsageError && /--password-file .*ENOENT/.test(e.message));
+  });
+
+  test('repeated --tls-ca trusts every CA for HTTPS and SIP TLS; --transport/--registrar/--end come through', async () => {
+    const c = await parseMigrateOptions({ ...base(), password: 'pw', 'tls-ca': ['a.pem', 'b.pem'], transport: 'tls', registrar: '127.0.0.1:5061', end: true });
+    assert.deepEqual(c.idm.ca, ['a.pem', 'b.pem']);
+    assert.deepEqual(c.ue.tls?.ca, ['a.pem', 'b.pem']);
+    assert.equal(c.transport, 'tls');
+    assert.deepEqual(c.registrar, { host: '127.0.0.1', port: 5061 });
+    assert.equal(c.end, true);
+  });
+
+  test('a credentials file under the flags; its own bad values and unknown fields are named', async () => {
+    const file = join(tmp.dir, 'creds.json');
+    await writeFile(file, JSON.stringify({ password: 'from-file', k: K, op: OP, 'isim-impi': 'alice@primary.example', username: 'bob' }));
+    const c = await parseMigrateOptions({ ...base(), credentials: file });
+    assert.equal(c.idm.password, 'from-file');
+    assert.equal(c.idm.username, 'alice', 'the flag wins over the file');
+    await writeFile(file, JSON.stringify({ password: 'x', 'partner-mms': 'http://mms' }));
+    const { 'partner-mms': _mms, ...noMms } = base();
+    await assert.rejects(parseMigrateOptions({ ...noMms, credentials: file }), (e: unknown) => e instanceof UsageError && /--partner-mms \(from the credentials file\): must be an https:\/\/ URL/.test(e.message));
+    await writeFile(file, JSON.stringify({ impi: 'alice@partner.example' }));
+    await assert.rejects(parseMigrateOptions({ ...base(), credentials: file }), (e: unknown) => e instanceof UsageError && /unknown field\(s\) impi/.test(e.message));
+  });
+});
+
+describe('mcx ue migrate: the registrar of the migration configuration (RFC 3261 §19.1.2, RFC 3263 §4.2)', () => {
+  const config = (registrar: string, over: Partial<MigrationConfiguration> = {}): MigrationConfiguration => ({
+    id: 'c1', partner_impi: 'mig-1@partner.example', partner_impus: ['tel:+4989123', 'sip:mig-1@partner.example'], domain: 'partner.example',
+    registrar, expires_at: new Date(Date.now() + 3_600_000).toISOString(), ...over,
+  });
+  const at = (registrar: string, o: Parameters<typeof registrationTarget>[1] = {}): string => {
+    const t = registrationTarget(config(registrar), o);
+    return `${t.transport}:${t.registrar.host}:${t.registrar.port}`;
+  };
+  const protocolError = (pattern: RegExp) => (e: unknown): boolean => e instanceof IdmClientError && e.code === 'ERR_IDM_PROTOCOL' && pattern.test(e.message);
+
+  test('as configured: transport from the URI, the first sip: IMPU, the partner IMPI and domain', () => {
+    const t = registrationTarget(config('sip:127.0.0.1:5070;transport=udp'));
+    assert.deepEqual(t, { registrar: { host: '127.0.0.1', port: 5070 }, transport: 'udp', domain: 'partner.example', impi: 'mig-1@partner.example', impu: 'sip:mig-1@partner.example' });
+    assert.equal(at('sip:[::1]:5070;transport=TCP'), 'tcp:::1:5070');
+    assert.equal(at('sips:registrar.partner.example:5071'), 'tls:registrar.partner.example:5071');
+    assert.equal(at('sip:registrar.partner.example'), 'udp:registrar.partner.example:5060');
+    assert.equal(at('sips:registrar.partner.example'), 'tls:registrar.partner.example:5061');
+  });
+
+  test('--transport: UDP and TCP share the port; TLS maps only between the default ports 5060 and 5061', () => {
+    assert.equal(at('sip:127.0.0.1:5070;transport=udp', { transport: 'tcp' }), 'tcp:127.0.0.1:5070');
+    assert.equal(at('sip:127.0.0.1:5060;transport=udp', { transport: 'tls' }), 'tls:127.0.0.1:5061');
+    assert.equal(at('sip:registrar.partner.example', { transport: 'tls' }), 'tls:registrar.partner.example:5061');
+    assert.equal(at('sips:127.0.0.1:5061', { transport: 'tcp' }), 'tcp:127.0.0.1:5060');
+    assert.throws(() => at('sip:127.0.0.1:5070;transport=udp', { transport: 'tls' }),
+      (e: unknown) => e instanceof UsageError && /^--registrar: required with --transport tls: .*port 5070 is not the UDP default 5060/.test(e.message));
+    assert.throws(() => at('sips:127.0.0.1:5071', { transport: 'udp' }), (e: unknown) => e instanceof UsageError && /--registrar: required with --transport udp/.test(e.message));
+  });
+
+  test('--registrar replaces the configured address for any transport', () => {
+    assert.equal(at('sip:127.0.0.1:5070;transport=udp', { transport: 'tls', registrar: { host: '127.0.0.1', port: 5071 } }), 'tls:127.0.0.1:5071');
+    assert.equal(at('sip:127.0.0.1:5070;transport=udp', { registrar: { host: '::1', port: 6000 } }), 'udp:::1:6000');
+  });
+
+  test('a configuration that cannot be registered with is the MMS\'s error (ERR_IDM_PROTOCOL), not a guess', () => {
+    assert.throws(() => at('https://registrar.partner.example'), protocolError(/registrar "https:\/\/registrar\.partner\.example" is not a sip: or sips: URI/));
+    assert.throws(() => at('sip:127.0.0.1:5070;transport=sctp'), protocolError(/names a transport this UE does not have/));
+    assert.equal(at('sip:127.0.0.1:5070;transport=sctp', { transport: 'tcp' }), 'tcp:127.0.0.1:5070');
+    assert.throws(() => registrationTarget(config('sip:127.0.0.1', { partner_impus: ['tel:+4989123'] })), protocolError(/no sip: IMPU among partner_impus/));
+    assert.throws(() => registrationTarget(config('sip:127.0.0.1', { partner_impi: 'mig"1@partner.example' })), protocolError(/partner_impi .* is not an identity/));
+    assert.throws(() => registrationTarget(config('sip:127.0.0.1', { domain: 'partner example' })), protocolError(/domain .* is not a DNS name/));
+  });
+});

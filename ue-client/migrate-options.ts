@@ -1,0 +1,117 @@
+/**
+ * Options of `mcx ue migrate` (TS 23.280 §10.6.2.3 from the UE): one zod schema, like `register`'s (options.ts,
+ * whose ISIM, TLS, timer and run-mode fields and rules it shares), over an optional JSON credentials file. The IdM
+ * half (issuers, the partner MMS, the MC service user's login) is validated here; the registration half has no
+ * registrar, domain or identities yet: the migration configuration supplies them (migration-target.ts), so the
+ * validated {@link MigrateConfig} carries only what may override them.
+ */
+import { z } from 'zod';
+import { UsageError } from '../lib/cli.ts';
+import { hostPortSchema, type HostPort } from '../lib/config/address.ts';
+import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import { SHARED_FIELD_SCHEMAS, checkIsimKeys, parseWithCredentials, sharedUeConfig, type IssueOn, type SharedUeConfig } from './options.ts';
+import type { TransportName } from './transports/index.ts';
+
+/** Option names a credentials file of `migrate` may carry (the same as the flags). */
+export const MIGRATE_CREDENTIAL_FIELDS = [
+  'primary-idms', 'partner-idms', 'partner-mms', 'username', 'password', 'password-file', 'client-id', 'redirect-uri', 'scope',
+  'k', 'op', 'opc', 'amf', 'isim-state', 'isim-impi', 'isim-impu', 'isim-domain', 'transport', 'registrar', 'expires', 'tls-ca',
+  'tls-servername', 'local-port', 'timeout',
+] as const;
+
+/** Every option of `migrate`, by its flag name. */
+export const MIGRATE_OPTION_FIELDS = [...MIGRATE_CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'end', 'json', 'test-drop', 'test-t1'] as const;
+
+/** Default client of the UE at both IdMSs, and its redirect URI (a native app's loopback redirect, RFC 8252 §7.3). */
+export const MIGRATE_DEFAULTS = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback', scope: '3gpp:mc:ptt_service' } as const;
+
+/** The validated options. */
+export interface MigrateConfig {
+  /** The MC service user, the IdMSs and the partner MMS migration API; `ca` are the `--tls-ca` paths (both systems). */
+  idm: {
+    primaryIssuer: string;
+    partnerIssuer: string;
+    partnerMms: string;
+    username: string;
+    password: string;
+    clientId: string;
+    redirectUri: string;
+    scopes: string[];
+    ca?: string[];
+  };
+  /** Overrides of what the configuration names (migration-target.ts). */
+  transport?: TransportName;
+  registrar?: HostPort;
+  /** End the migration (DELETE the configuration) once de-registered. */
+  end: boolean;
+  /** The registration options that do not come from the configuration. */
+  ue: SharedUeConfig;
+}
+
+const https = z.string({ error: 'required' }).refine((s) => URL.canParse(s) && new URL(s).protocol === 'https:', 'must be an https:// URL');
+
+const schema = z.object({
+  'primary-idms': https,
+  'partner-idms': https,
+  'partner-mms': https,
+  'username': z.string({ error: 'required' }).min(1),
+  'password': z.string().min(1).optional(),
+  'password-file': z.string().min(1).optional(),
+  'client-id': z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').default(MIGRATE_DEFAULTS.clientId),
+  'redirect-uri': z.string().refine((s) => URL.canParse(s), 'must be an absolute URI').default(MIGRATE_DEFAULTS.redirectUri),
+  'scope': z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope tokens').default(MIGRATE_DEFAULTS.scope),
+  'transport': z.enum(['udp', 'tcp', 'tls']).optional(),
+  'registrar': hostPortSchema.optional(),
+  'end': z.boolean().default(false),
+  ...SHARED_FIELD_SCHEMAS,
+}).strict().superRefine((o, ctx) => {
+  const issue: IssueOn = (path, message) => ctx.addIssue({ code: 'custom', path: [path], message });
+  checkIsimKeys(o, issue);
+  if (!o['isim-state']) issue('isim-state', 'required: the primary ISIM answers the partner\'s IMS AKA challenge');
+  if (o.k && !o['isim-impi']) issue('isim-impi', 'required with --k: the ISIM\'s own (primary) IMPI, e.g. alice@primary.example');
+  if (o['isim-impi'] && !o['isim-impi'].includes('@') && !o['isim-domain']) issue('isim-domain', 'required when --isim-impi has no @domain');
+  if (o.password !== undefined && o['password-file'] !== undefined) issue('password-file', 'give --password or --password-file, not both');
+  if (o.password === undefined && o['password-file'] === undefined) issue('password', 'required (or --password-file): the MC service user\'s password at the primary IdMS');
+  if (o.end && o.keep) issue('end', 'ends the migration after de-registration, so it cannot go with --keep');
+  if (o.transport !== undefined && o.transport !== 'tls' && o['tls-servername']) issue('tls-servername', 'needs --transport tls (or a TLS registrar in the configuration)');
+  if (o.transport !== undefined && o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
+});
+
+/** The password in `--password-file`: its first line (a trailing newline is not part of it). */
+async function readPasswordFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readConfigFile('password-file', path);
+  } catch (err) {
+    throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
+  }
+  const password = text.split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError(`--password-file ${path}: the first line is empty`);
+  return password;
+}
+
+/**
+ * Validates the options of `mcx ue migrate`: the credentials file (if `credentials` names one) first, flags over it.
+ * The ISIM's IMPU and domain default to `sip:<isim-impi>` and the IMPI's domain.
+ * @param flags option values by flag name; undefined means "not given".
+ * @throws UsageError naming every invalid option.
+ */
+export async function parseMigrateOptions(flags: Record<string, unknown>): Promise<MigrateConfig> {
+  const c = await parseWithCredentials(schema, flags, MIGRATE_CREDENTIAL_FIELDS);
+  const ue = sharedUeConfig(c);
+  const isimImpi = c['isim-impi'];
+  if (ue.isim && isimImpi) {
+    ue.isim.impus ??= [`sip:${isimImpi}`];
+    ue.isim.domain ??= isimImpi.slice(isimImpi.lastIndexOf('@') + 1);
+  }
+  return {
+    idm: {
+      primaryIssuer: c['primary-idms'], partnerIssuer: c['partner-idms'], partnerMms: c['partner-mms'], username: c.username,
+      password: c.password ?? await readPasswordFile(c['password-file'] as string), clientId: c['client-id'], redirectUri: c['redirect-uri'],
+      scopes: c.scope.split(' '), ...(c['tls-ca'] ? { ca: c['tls-ca'] } : {}),
+    },
+    ...(c.transport ? { transport: c.transport } : {}),
+    ...(c.registrar ? { registrar: c.registrar } : {}),
+    end: c.end, ue,
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * What `mcx ue migrate` does (TS 23.280 §10.6.2.3 from the UE): open the primary ISIM, run the IdM steps and the
+ * migration configuration request (migrate.ts: step 1 and the precondition), put each on the message ladder, then
+ * register with the partner identities at the registrar the configuration names (migration-target.ts) through the
+ * same run as `mcx ue register` (run.ts), with the §10.6.2.3 step numbers; `--end` deletes the configuration after
+ * de-registration. Returns the exit status; IdM failures exit with {@link IDM_EXIT_STATUS} and name the step.
+ */
+import { UsageError } from '../lib/cli.ts';
+import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { seedStep, type SeedStepNumber } from '../lib/seed-steps.ts';
+import type { UeSecrets } from './aka-auth.ts';
+import { UeError } from './errors.ts';
+import { IdmClientError, endMigration, type IdmClientErrorCode, type MigrationConfiguration } from './idm-client.ts';
+import { eventLines, type LadderEvent } from './ladder.ts';
+import { migrate, type Migration, type MigrateStep } from './migrate.ts';
+import type { MigrateConfig } from './migrate-options.ts';
+import { registrationTarget } from './migration-target.ts';
+import { openUeSecrets, registerOnce, type UeIo, type UeRunReport } from './run.ts';
+
+/** Exit status per IdM failure: 3 the user's credentials or a token refused, 4 refused by a server, 6 transport. */
+export const IDM_EXIT_STATUS: Readonly<Record<IdmClientErrorCode, number>> = {
+  ERR_IDM_LOGIN: 3,
+  ERR_IDM_TOKEN: 3,
+  ERR_IDM_OAUTH: 4,
+  ERR_IDM_PROTOCOL: 4,
+  ERR_IDM_TRANSPORT: 6,
+};
+
+/** The `--json` report: the registration run's, plus the migration configuration (no tokens). */
+export interface MigrateReport extends UeRunReport {
+  migration?: MigrationConfiguration & { ended: boolean };
+  /** The step an IdM failure happened in. */
+  failedStep?: MigrateStep;
+}
+
+/** How each step shows on the ladder: who the UE talks to and what it asks; the answer line is migrate.ts's detail. */
+const STEP_LINES: Readonly<Record<MigrateStep, { peer: string; request: string; step?: SeedStepNumber }>> = {
+  'login': { peer: 'primary IdMS', request: 'authorization request + login (OIDC code, PKCE S256)', step: 1 },
+  'token-exchange': { peer: 'primary IdMS', request: 'token exchange (RFC 8693)', step: 1 },
+  'jwt-bearer': { peer: 'partner IdMS', request: 'jwt-bearer grant (RFC 7523)', step: 1 },
+  'configuration': { peer: 'partner MMS', request: 'POST /migration/v1/configurations (precondition)' },
+};
+const ORDER: readonly MigrateStep[] = ['login', 'token-exchange', 'jwt-bearer', 'configuration'];
+
+async function readCas(paths: readonly string[] | undefined): Promise<string[] | undefined> {
+  try {
+    return paths ? await Promise.all(paths.map((p) => readConfigFile('tls-ca', p))) : undefined;
+  } catch (err) {
+    throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
+  }
+}
+
+/** What the steps before the registration came to, with their ladder lines. */
+type IdmOutcome = { prelude: LadderEvent[] } & ({ migration: Migration } | { error: IdmClientError; failedStep: MigrateStep });
+
+/** The IdM steps and the configuration request, each put on the ladder as it completes (and logged). */
+async function idmSteps(cfg: MigrateConfig, ca: string[] | undefined, log: Logger): Promise<IdmOutcome> {
+  const prelude: LadderEvent[] = [];
+  let completed = 0;
+  let since = Date.now();
+  const request = (s: MigrateStep): LadderEvent => {
+    const l = STEP_LINES[s];
+    return { at: since, direction: 'out', peer: l.peer, label: l.request, ...(l.step ? { step: l.step } : {}) };
+  };
+  const { idm } = cfg;
+  try {
+    const migration = await migrate({
+      primaryIssuer: idm.primaryIssuer, partnerIssuer: idm.partnerIssuer, partnerMms: idm.partnerMms, primaryCa: ca, partnerCa: ca,
+      clientId: idm.clientId, redirectUri: idm.redirectUri, username: idm.username, password: idm.password, scopes: idm.scopes,
+      timeoutMs: cfg.ue.timeoutS * 1000,
+      onStep: (s, detail) => {
+        const l = STEP_LINES[s];
+        const at = Date.now();
+        const label = l.step ? detail : `${detail} (precondition)`;
+        prelude.push(request(s), { at, direction: 'in', peer: l.peer, label, ...(l.step ? { step: l.step } : {}) });
+        since = at;
+        completed++;
+        if (l.step) seedStep(log, 'dynamic', l.step, 'ue', detail);
+        else log.info({ flow: 'dynamic' }, `migration configuration: ${detail}`);
+      },
+    });
+    return { prelude, migration };
+  } catch (err) {
+    if (!(err instanceof IdmClientError)) throw err;
+    const failedStep = ORDER[completed] ?? 'configuration';
+    prelude.push(request(failedStep), { at: Date.now(), direction: 'in', peer: STEP_LINES[failedStep].peer, label: 'failed', note: `${err.code}: ${err.message}` });
+    return { prelude, error: err, failedStep };
+  }
+}
+
+/**
+ * `mcx ue migrate`.
+ * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
+ * @returns the exit status.
+ * @throws UsageError for a file that cannot be read, or a TLS port that cannot be derived (exit 2).
+ */
+export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
+  const log = io.logger ?? silentLogger;
+  const json = cfg.ue.json;
+  const ca = await readCas(cfg.idm.ca);
+  const report: MigrateReport = { ok: false, ladder: [] };
+  const finish = (status: number): number => {
+    if (json) io.out(JSON.stringify(report));
+    return status;
+  };
+  const fail = (err: UeError | IdmClientError, status: number, where = ''): number => {
+    report.ok = false;
+    report.error = { code: err.code, message: err.message, ...(err.status === undefined ? {} : { status: err.status }) };
+    io.err(`ue migrate failed${where}: ${err.code}: ${err.message}`);
+    return finish(status);
+  };
+  // The ISIM first: no configuration is requested for a UE that could not answer the challenge anyway.
+  let secrets: UeSecrets;
+  try {
+    secrets = await openUeSecrets(cfg.ue);
+  } catch (err) {
+    if (err instanceof UeError) return fail(err, err.exitStatus);
+    throw err;
+  }
+
+  const { idm } = cfg;
+  if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
+  const outcome = await idmSteps(cfg, ca, log);
+  const { prelude } = outcome;
+  if ('error' in outcome) {
+    report.ladder = eventLines('dynamic', prelude);
+    report.failedStep = outcome.failedStep;
+    if (!json) for (const line of report.ladder) io.out(line);
+    return fail(outcome.error, IDM_EXIT_STATUS[outcome.error.code], ` at ${outcome.failedStep}`);
+  }
+
+  const { migration } = outcome;
+  const c = migration.configuration;
+  const view = { ...c, ended: false };
+  report.migration = view;
+  /** `--end`: DELETE the configuration (here and, through the partner MMS, at the primary MMS). */
+  const end = async (): Promise<IdmClientError | undefined> => {
+    try {
+      await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca ? { ca } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
+    } catch (err) {
+      if (err instanceof IdmClientError) return err;
+      throw err;
+    }
+    view.ended = true;
+    if (!json) io.out(`migration ended: configuration ${c.id} deleted at the partner MMS`);
+    return undefined;
+  };
+  let target;
+  try {
+    target = registrationTarget(c, cfg);
+    if (target.transport !== 'udp' && (cfg.ue.test?.drop || cfg.ue.localPort !== undefined)) {
+      throw new UsageError(`--transport: --local-port and the drop pattern need udp; the configuration names ${c.registrar}`);
+    }
+  } catch (err) {
+    // Ended whatever the outcome: the user asked for no migration to be left behind.
+    const notEnded = cfg.end ? await end() : undefined;
+    if (notEnded) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
+    if (err instanceof IdmClientError) return fail(err, IDM_EXIT_STATUS[err.code]);
+    throw err;
+  }
+  if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
+  const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude });
+  Object.assign(report, run.report, { migration: view });
+  const notEnded = cfg.end ? await end() : undefined;
+  if (!notEnded) return finish(run.status);
+  if (run.status !== 0) {
+    io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
+    return finish(run.status);
+  }
+  return fail(notEnded, IDM_EXIT_STATUS[notEnded.code], ' to end the migration');
+}
