@@ -3,8 +3,9 @@
  * §10.6.2.2 beside it): PKI from `initPki` (primary, partner, rogue); primary system = HSS (subscribers from CSV
  * with `mcptt_id` and `allowed_partners`, RAND policy sipp361 for SIPp), relay ("SIP core / IMS"), primary MMS
  * (binding API over mutual TLS, the HSS admin API as its subscriber directory), primary IdMS; partner system =
- * partner IdMS, partner MMS (static mappings + migration API), registrar (UDP/TCP). Every Diameter link between the
- * systems is mutual TLS. `close()` stops everything and removes the directory.
+ * partner IdMS, partner MMS (static mappings + migration API), registrar (UDP, TCP, and TLS with the partner registrar
+ * certificate). Every Diameter link between the systems is mutual TLS. `ueMigrateArgs` gives the IdM half of
+ * `mcx ue migrate` for a subscriber. `close()` stops everything and removes the directory.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -69,6 +70,8 @@ export interface Addresses {
   partnerMms: number;
   sipUdp: number;
   sipTcp: number;
+  /** The registrar's TLS listener (certificate `registrar.partner.example`, also valid for 127.0.0.1). */
+  sipTls: number;
   bindingApi: string;
   migrationApi: string;
   primaryIssuer: string;
@@ -141,12 +144,13 @@ export class MigrationTestbed {
   private hssAdmin = '';
 
   private async startAll(): Promise<void> {
-    const [pIdms, qIdms, sipUdp, sipTcp] = await freePorts(4);
+    const [pIdms, qIdms, sipUdp, sipTcp, sipTls] = await freePorts(5);
     const a = this.addresses;
     a.primaryIssuer = `https://127.0.0.1:${pIdms}`;
     a.partnerIssuer = `https://localhost:${qIdms}`;
     a.sipUdp = sipUdp as number;
     a.sipTcp = sipTcp as number;
+    a.sipTls = sipTls as number;
     const idmsTls = (s: string): string[] => ['--tls-cert', certPaths(this.pki, s, 'idms').cert, '--tls-key', certPaths(this.pki, s, 'idms').key,
       '--signing-key', signingPaths(this.pki, s).key, '--signing-cert', signingPaths(this.pki, s).cert, '--client', `${CLIENT_ID}=${REDIRECT_URI}`];
     const idms = Promise.all([
@@ -174,7 +178,8 @@ export class MigrationTestbed {
     /mms: listening diameter=tcp:\/\/[\d.]+:(\d+) migration=(\S+) role=partner/);
     a.partnerMms = Number(partner.match[1]);
     a.migrationApi = partner.match[2] as string;
-    await this.run('registrar', ['registrar', '--sip', `udp:127.0.0.1:${a.sipUdp},tcp:127.0.0.1:${a.sipTcp}`, '--domain', PARTNER_REALM,
+    await this.run('registrar', ['registrar', '--sip', `udp:127.0.0.1:${a.sipUdp},tcp:127.0.0.1:${a.sipTcp},tls:127.0.0.1:${a.sipTls}`, '--domain', PARTNER_REALM,
+      ...this.tlsArgs('partner', 'registrar'),
       '--hss', `127.0.0.1:${a.partnerMms}`, '--origin-host', `registrar.${PARTNER_REALM}`, '--realm', PARTNER_REALM, '--seed-flow', 'dynamic',
       '--state-dir', join(this.dir, 'registrar')], /registrar: listening/);
     // Both paths toward the primary are up before a test sends anything.
@@ -190,6 +195,18 @@ export class MigrationTestbed {
       primaryIssuer: a.primaryIssuer, primaryCa: this.ca.primary, partnerIssuer: a.partnerIssuer, partnerCa: this.ca.partner, partnerMms: a.migrationApi,
       clientId: CLIENT_ID, redirectUri: REDIRECT_URI, username: u.name, password: u.password, ...(onStep ? { onStep } : {}),
     });
+  }
+
+  /** The CA files of both systems (what a migrating UE trusts). */
+  caFiles(): string[] {
+    return [caPaths(this.pki, 'primary').cert, caPaths(this.pki, 'partner').cert];
+  }
+
+  /** The IdM options of `mcx ue migrate` for `u`: both IdMSs, the partner MMS migration API, the login, both CAs. */
+  ueMigrateArgs(u: Subscriber): string[] {
+    const a = this.addresses;
+    return ['--primary-idms', a.primaryIssuer, '--partner-idms', a.partnerIssuer, '--partner-mms', a.migrationApi, '--username', u.name,
+      '--password', u.password, '--client-id', CLIENT_ID, '--redirect-uri', REDIRECT_URI, ...this.caFiles().flatMap((f) => ['--tls-ca', f])];
   }
 
   /** Stops one role (SIGTERM). */

@@ -1,0 +1,85 @@
+/**
+ * TS 23.280 §10.6.2.2 (static configuration) with our UE (SIP.js + the software ISIM, run.ts as `mcx ue register`
+ * runs it) through every role as its own process (migration-testbed.ts): registrar → partner MMS (static mapping) →
+ * relay ("SIP core / IMS") → HSS. The ISIM holds the primary identity and keys; REGISTER carries the static partner
+ * identity. Over UDP, TCP and TLS (partner registrar certificate, both systems' CAs trusted) the ladder shows steps
+ * 2, 11, 12, 13, 14 and rspauth verifies; a UE whose SEQ_MS is ahead of the HSS resynchronises through the MMS and
+ * relay (401 → REGISTER auts → 401 → REGISTER → 200); a UE whose OP is not the HSS's reports the MAC failure with
+ * `response=""` and no `auts`, gets 403 and fails with exit status 3.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Isim } from '../../ue-client/isim.ts';
+import { advanceIsim } from '../registrar/ue.ts';
+import { ladderShape, runUe, type UeRun } from '../ue-client/fixture.ts';
+import { MigrationTestbed, PARTNER_REALM, PRIMARY_REALM, staticIdentity, subscriber, type Subscriber } from './migration-testbed.ts';
+
+const alice = subscriber('alice');
+const frank = subscriber('frank');
+const mallory = subscriber('mallory');
+const WRONG_OP = 'ab'.repeat(16);
+
+const diag = (r: UeRun): string => `${r.out.join('\n')}\n${r.err.join('\n')}`;
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISIM, registrar → partner MMS → relay → HSS', () => {
+  let tb: MigrationTestbed;
+
+  /** `mcx ue register` flags for `u`'s static partner identity, its ISIM keeping the primary identity. */
+  const flags = (u: Subscriber, file: string, extra: Record<string, unknown> = {}): Record<string, unknown> => {
+    const id = staticIdentity(u);
+    return {
+      registrar: `127.0.0.1:${tb.addresses.sipUdp}`, domain: PARTNER_REALM, impi: id.impi, impu: id.impu, k: u.k, op: u.op, amf: u.amf,
+      'isim-state': file, 'isim-impi': u.impi, 'isim-impu': u.impus[0], 'isim-domain': PRIMARY_REALM, flow: 'static', expires: 600, ...extra,
+    };
+  };
+
+  before(async () => {
+    tb = await MigrationTestbed.start([alice, frank, mallory]);
+  });
+  after(() => tb?.close());
+
+  for (const transport of ['udp', 'tcp', 'tls'] as const) {
+    test(`${transport.toUpperCase()}: steps 2 → 11 → 12 → 13 → 14, rspauth verified, de-registered; the HSS saw only the primary IMPI`, async () => {
+      const port = { udp: tb.addresses.sipUdp, tcp: tb.addresses.sipTcp, tls: tb.addresses.sipTls }[transport];
+      const relayed = new RegExp(`"step":6,"node":"relay","msg":"[^"]*primary IMPI ${escape(alice.impi)}`, 'g');
+      const before = tb.output('relay').match(relayed)?.length ?? 0;
+      const r = await runUe(flags(alice, join(tb.dir, 'alice.json'), {
+        registrar: `127.0.0.1:${port}`, transport, ...(transport === 'tls' ? { 'tls-ca': tb.caFiles() } : {}),
+      }));
+      assert.equal(r.status, 0, diag(r));
+      assert.deepEqual(ladderShape(r.ladder).slice(0, 5), ['→ REGISTER 2', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14']);
+      const result = r.out.find((l) => l.startsWith('registered: ')) ?? '';
+      assert.match(result, new RegExp(`^registered: ${escape(staticIdentity(alice).impu)} .*;transport=${transport}>.* rspauth=verified`));
+      assert.ok(r.out.includes('deregistered'), diag(r));
+      assert.ok((tb.output('relay').match(relayed)?.length ?? 0) > before, 'this registration\'s MARs crossed the relay under the primary IMPI');
+      assert.ok(!tb.output('hss').includes(staticIdentity(alice).impi), 'the HSS never sees the partner IMPI');
+      assert.ok(!tb.output('primary-mms').includes(alice.impi), 'a static mapping never crosses the primary MMS');
+    });
+  }
+
+  test('SEQ_MS ahead of the HSS: 401 → REGISTER auts → 401 → REGISTER auth → 200, the HSS reset SEQ_HE for the primary IMPI', async () => {
+    const file = join(tb.dir, 'frank.json');
+    const isim = await Isim.open(file, { k: Buffer.from(frank.k, 'hex'), op: Buffer.from(frank.op, 'hex'), impi: frank.impi, impus: frank.impus, domain: PRIMARY_REALM });
+    await advanceIsim(isim, frank);
+    const r = await runUe(flags(frank, file));
+    assert.equal(r.status, 0, diag(r));
+    assert.deepEqual(ladderShape(r.ladder).slice(0, 7), [
+      '→ REGISTER 2', '← 401 11', '→ REGISTER auts 12', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14',
+    ]);
+    assert.match(r.ladder[1] ?? '', /ISIM: SQN not acceptable \(replay\) → auts/);
+    assert.match(r.out.find((l) => l.startsWith('registered: ')) ?? '', / resynchronised/);
+    const resync = tb.output('hss').split('\n').find((l) => l.includes('resync: SEQ_HE set from SQN_MS'));
+    assert.ok(resync?.includes(`"impi":"${frank.impi}"`), `HSS resync line for ${frank.impi}: ${resync}`);
+  });
+
+  test('an ISIM with another OP than the HSS: MAC failure, one REGISTER response="" without auts, 403, exit status 3', async () => {
+    const r = await runUe(flags(mallory, join(tb.dir, 'mallory.json'), { op: WRONG_OP }));
+    assert.equal(r.status, 3, diag(r));
+    assert.deepEqual(ladderShape(r.ladder), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
+    assert.match(r.ladder[1] ?? '', /ISIM: MAC failure \(network not authentic\)/);
+    assert.match(r.err.join('\n'), /UE_MAC_FAILURE: network authentication failed \(MAC\).*403/);
+    await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * TS 23.280 §10.6.2.3 (dynamic configuration) as a user runs it: `mcx ue migrate` spawned against both systems as
+ * separate processes (migration-testbed.ts). The UE logs in at the primary IdMS, exchanges tokens (step 1, TS 33.180
+ * §5.1.4.2), gets its migration configuration from the partner MMS (the precondition), and registers with the
+ * partner identities and its primary ISIM: registrar → partner MMS → primary MMS → relay → HSS. Checked: the whole
+ * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`), the TLS port that
+ * cannot be derived (exit 2), `--end`, `--hold` ended by SIGTERM, `--json`; a UE ahead of the HSS resynchronises
+ * through the MMS chain; a UE with another OP reports the MAC failure and exits 3; IdM refusals exit with their
+ * reason (`migration_not_allowed` 4, a bad password 3) before any SIP is sent; bad options exit 2, each named.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Isim } from '../../ue-client/isim.ts';
+import type { MigrateReport } from '../../ue-client/migrate-run.ts';
+import { startMcx } from '../helpers/process.ts';
+import { advanceIsim } from '../registrar/ue.ts';
+import { ladderShape } from '../ue-client/fixture.ts';
+import { MigrationTestbed, PRIMARY_REALM, subscriber, type Subscriber } from './migration-testbed.ts';
+
+const alice = subscriber('alice');
+const bob = subscriber('bob');
+const carol = subscriber('carol', ['elsewhere.example']);
+const dave = subscriber('dave');
+const erin = subscriber('erin');
+const mallory = subscriber('mallory');
+const WRONG_OP = 'ab'.repeat(16);
+
+const REGISTERED = ['→ REGISTER 2', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14'];
+const PRELUDE_PEERS = ['primary IdMS', 'primary IdMS', 'primary IdMS', 'primary IdMS', 'partner IdMS', 'partner IdMS', 'partner MMS', 'partner MMS'];
+
+/** The SIP part of a printed ladder, in ladderShape's short form. */
+const sipLadder = (out: string): string[] => ladderShape(out.split('\n').filter((l) => /UE [←→] registrar {2}|UE registered/.test(l)));
+/** The peers of the ladder lines before the SIP part. */
+const preludePeers = (out: string): string[] => [...out.matchAll(/^\s+[\d.]+s {2}UE [←→] ((?:primary|partner) (?:IdMS|MMS)) {2}/gm)].map((m) => m[1] as string);
+const configurationId = (out: string): string | undefined => /^migration configuration (\S+):/m.exec(out)?.[1];
+
+describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchange → configuration → REGISTER via both MMSs', () => {
+  let tb: MigrationTestbed;
+  let aliceConfiguration: string | undefined;
+
+  /** `mcx ue migrate` for `u` with its ISIM file (created from its keys unless `keys` is false), to completion. */
+  const migrate = async (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Promise<{ code: number | null; out: string }> => {
+    const keys = o.keys === false ? [] : ['--k', u.k, '--op', o.op ?? u.op, '--amf', u.amf, '--isim-impi', u.impi];
+    const p = startMcx(['ue', 'migrate', ...tb.ueMigrateArgs(u), '--isim-state', join(tb.dir, `${u.name}.json`), ...keys, '--expires', '600', ...extra]);
+    const code = await p.exited;
+    return { code, out: p.output() };
+  };
+
+  before(async () => {
+    tb = await MigrationTestbed.start([alice, bob, carol, dave, erin, mallory]);
+  });
+  after(() => tb?.close());
+
+  test('UDP at the configuration\'s registrar: the IdM steps (step 1, precondition), then steps 2 → 14; the primary MMS bound the identities', async () => {
+    const r = await migrate(alice);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(preludePeers(r.out), PRELUDE_PEERS);
+    assert.match(r.out, /UE → primary IdMS {2}authorization request \+ login \(OIDC code, PKCE S256\) \(step 1\)/);
+    assert.match(r.out, /UE ← partner IdMS {2}partner access token from .* \(step 1\)/);
+    assert.match(r.out, /UE ← partner MMS {2}partner identities mig-[0-9a-f]{12}@partner\.example .* \(precondition\)/);
+    assert.ok(r.out.indexOf('UE ← partner MMS') < r.out.indexOf('UE → registrar'), 'the configuration comes before the REGISTER');
+    assert.deepEqual(sipLadder(r.out).slice(0, 5), REGISTERED);
+    assert.match(r.out, new RegExp(`UE sip:mig-[0-9a-f]{12}@partner\\.example → udp:127\\.0\\.0\\.1:${tb.addresses.sipUdp} \\(TS 23\\.280 §10\\.6\\.2\\.3 dynamic flow\\)`));
+    assert.match(r.out, /registered: sip:mig-[0-9a-f]{12}@partner\.example .*;transport=udp>.* rspauth=verified/);
+    assert.match(r.out, /\nderegistered\n/);
+    aliceConfiguration = configurationId(r.out);
+    const partnerImpi = /^migration configuration \S+: (\S+)/m.exec(r.out)?.[1] ?? '';
+    assert.match(tb.output('primary-mms'), new RegExp(`migration binding confirmed: ${alice.impi.replace('.', '\\.')} is ${partnerImpi.replace(/\./g, '\\.')}`));
+    assert.ok(!tb.output('hss').includes(partnerImpi), 'the HSS never sees the partner IMPI');
+    assert.ok(!r.out.includes(alice.password) && !r.out.includes(alice.k), 'neither the password nor K on the output');
+  });
+
+  test('TCP with --transport/--registrar and --keep --json: the same live configuration, one JSON report, no de-registration', async () => {
+    const r = await migrate(alice, ['--transport', 'tcp', '--registrar', `127.0.0.1:${tb.addresses.sipTcp}`, '--keep', '--json'], { keys: false });
+    assert.equal(r.code, 0, r.out);
+    const report = JSON.parse(r.out.trim().split('\n').at(-1) ?? '{}') as MigrateReport;
+    assert.equal(report.ok, true);
+    assert.equal(report.migration?.id, aliceConfiguration, 'a second request while the configuration lives returns it');
+    assert.equal(report.migration?.ended, false);
+    assert.equal(report.deregistered, undefined, '--keep: no de-registration');
+    assert.match(report.registered?.contact ?? '', /;transport=tcp>$/);
+    assert.deepEqual(preludePeers(report.ladder.join('\n')), PRELUDE_PEERS);
+    assert.deepEqual(sipLadder(report.ladder.join('\n')), REGISTERED);
+  });
+
+  test('TLS: the port is not guessed (exit 2, --registrar named); a name the certificate lacks fails the handshake (exit 6, ladder kept)', async () => {
+    const r = await migrate(alice, ['--transport', 'tls'], { keys: false });
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /--registrar: required with --transport tls: the migration configuration names sip:127\.0\.0\.1:\d+;transport=udp/);
+    assert.ok(!r.out.includes('UE → registrar'), 'nothing was sent to a guessed port');
+    const wrongName = await migrate(alice, ['--transport', 'tls', '--registrar', `127.0.0.1:${tb.addresses.sipTls}`, '--tls-servername', 'registrar.rogue.example'], { keys: false });
+    assert.equal(wrongName.code, 6, wrongName.out);
+    assert.match(wrongName.out, /mcx: ue register failed: UE_TLS: .*ERR_TLS_CERT_ALTNAME_INVALID: the certificate does not name this registrar/);
+    assert.deepEqual(preludePeers(wrongName.out), PRELUDE_PEERS, 'the steps before the failed connection are still on the ladder');
+  });
+
+  test('TLS with --registrar (partner registrar certificate, both CAs) and --end: registered, de-registered, the configuration deleted on both sides', async () => {
+    const r = await migrate(alice, ['--transport', 'tls', '--registrar', `127.0.0.1:${tb.addresses.sipTls}`, '--end'], { keys: false });
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(sipLadder(r.out).slice(0, 5), REGISTERED);
+    assert.match(r.out, /registered: .*;transport=tls>.* rspauth=verified/);
+    const id = configurationId(r.out);
+    assert.equal(id, aliceConfiguration);
+    assert.match(r.out, new RegExp(`\\nderegistered\\nmigration ended: configuration ${id} deleted at the partner MMS\\n`));
+    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${alice.impi.replace('.', '\\.')} / mig-`), 5000);
+  });
+
+  test('SEQ_MS ahead of the HSS: 401 → REGISTER auts → 401 → REGISTER → 200 through partner MMS → primary MMS → relay → HSS', async () => {
+    const file = join(tb.dir, 'dave.json');
+    const isim = await Isim.open(file, { k: Buffer.from(dave.k, 'hex'), op: Buffer.from(dave.op, 'hex'), impi: dave.impi, impus: dave.impus, domain: PRIMARY_REALM });
+    await advanceIsim(isim, dave);
+    const r = await migrate(dave, [], { keys: false });
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(sipLadder(r.out).slice(0, 7), [
+      '→ REGISTER 2', '← 401 11', '→ REGISTER auts 12', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14',
+    ]);
+    assert.match(r.out, /401 Unauthorized — AKAv1-MD5, ISIM: SQN not acceptable \(replay\) → auts \(step 11\)/);
+    assert.match(r.out, /registered: .* resynchronised/);
+    const resync = tb.output('hss').split('\n').find((l) => l.includes('resync: SEQ_HE set from SQN_MS'));
+    assert.ok(resync?.includes(`"impi":"${dave.impi}"`), `HSS resync line for ${dave.impi}: ${resync}`);
+    const viaPrimaryMms = tb.output('primary-mms').split('\n').filter((l) => l.includes('"step":6,"node":"primary-mms"') && l.includes(dave.impi));
+    assert.ok(viaPrimaryMms.length >= 2, `the first and the resync MAR crossed the primary MMS: ${viaPrimaryMms.join('\n')}`);
+  });
+
+  test('an ISIM with another OP: MAC failure, REGISTER response="" without auts, 403, exit 3 with the MAC reason', async () => {
+    const r = await migrate(mallory, [], { op: WRONG_OP });
+    assert.equal(r.code, 3, r.out);
+    assert.deepEqual(sipLadder(r.out), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
+    assert.match(r.out, /401 Unauthorized — AKAv1-MD5, ISIM: MAC failure \(network not authentic\)/);
+    assert.match(r.out, /mcx: ue register failed: UE_MAC_FAILURE: network authentication failed \(MAC\).*answered 403/);
+    await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
+  });
+
+  test('a user whose subscription does not list this partner: exit 4, migration_not_allowed at the configuration step, no SIP', async () => {
+    const r = await migrate(carol);
+    assert.equal(r.code, 4, r.out);
+    assert.match(r.out, /mcx: ue migrate failed at configuration: ERR_IDM_OAUTH: migration configuration: migration_not_allowed/);
+    assert.match(r.out, /UE ← partner MMS {2}failed — ERR_IDM_OAUTH: .*migration_not_allowed/);
+    assert.ok(!r.out.includes('REGISTER'), r.out);
+  });
+
+  test('a wrong password: exit 3, ERR_IDM_LOGIN at the login step, nothing after it', async () => {
+    const r = await migrate({ ...bob, password: 'not-the-password' });
+    assert.equal(r.code, 3, r.out);
+    assert.match(r.out, /mcx: ue migrate failed at login: ERR_IDM_LOGIN: the IdMS rejected the username or password/);
+    assert.deepEqual(preludePeers(r.out), ['primary IdMS', 'primary IdMS']);
+    assert.ok(!r.out.includes('REGISTER') && !r.out.includes('token exchange'), r.out);
+  });
+
+  test('--hold --end: holds the registration until SIGTERM, then de-registers, ends the migration, exits 0', async () => {
+    const p = startMcx(['ue', 'migrate', ...tb.ueMigrateArgs(erin), '--isim-state', join(tb.dir, 'erin.json'), '--k', erin.k, '--op', erin.op,
+      '--isim-impi', erin.impi, '--hold', '--end']);
+    try {
+      await p.waitFor(/holding the registration/, 20_000);
+      assert.deepEqual(preludePeers(p.output()), PRELUDE_PEERS, 'a held run prints the IdM steps too');
+      assert.match(p.output(), /UE registered — expires \d+ s, rspauth verified \(step 14\)/);
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0, p.output());
+      assert.match(p.output(), /de-REGISTER auth[\s\S]*\nderegistered\nmigration ended: configuration \S+ deleted/);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('bad options exit 2 and name each field (values first, then the rules between options)', async () => {
+    const cases: Array<[string[], string[]]> = [
+      [['--primary-idms', 'http://127.0.0.1:1', '--username', 'x', '--password', 'p', '--isim-state', 'f', '--transport', 'sctp', '--k', '12'],
+        ['--primary-idms: must be an https:// URL', '--partner-idms: required', '--partner-mms: required', '--transport:', '--k: must be 32 hex digits']],
+      [[...tb.ueMigrateArgs(alice), '--password-file', '/nonexistent', '--k', alice.k, '--op', alice.op, '--keep', '--end'],
+        ['--isim-state: required', '--isim-impi: required with --k', '--password-file: give --password or --password-file, not both',
+          '--end: ends the migration after de-registration']],
+    ];
+    for (const [args, fields] of cases) {
+      const p = startMcx(['ue', 'migrate', ...args]);
+      assert.equal(await p.exited, 2, p.output());
+      for (const field of fields) assert.ok(p.output().includes(field), `${field} in:\n${p.output()}`);
+    }
+  });
+});
