@@ -40,7 +40,8 @@ export async function startKamailio(opts: { realm: string; sipPort: number; diam
   let peers = '';
   for (;;) {
     try {
-      peers = (await run('kamcmd', ['-s', `unix:${join(dir, 'kamailio_ctl')}`, 'cdp.list_peers'])).stdout;
+      // Bounded: kamcmd waits on the control socket of a Kamailio that may be wedged, and the loop checks its deadline only between calls.
+      peers = (await run('kamcmd', ['-s', `unix:${join(dir, 'kamailio_ctl')}`, 'cdp.list_peers'], { timeout: 2000 })).stdout;
       if (/I_Open|R_Open/.test(peers)) break;
     } catch {
       // control socket not up yet
