@@ -49,6 +49,10 @@ export function formatSummary(tb: RunningTestbed): string {
     `    partner IdMS ${roles.partnerIdms.issuer}   partner MMS migration API ${roles.mms.migrationUrl ?? '-'}/migration/v1/configurations (trust ${rel(caPaths(layout.pki, 'partner').cert)})`,
     `    primary identities ${carol.primary.impi} ${carol.primary.impu}   K ${carol.k}   OP ${carol.op}   AMF ${carol.amf}`,
     `    primary MMS binding API ${roles.primaryMms.migrationUrl ?? '-'} (mutual TLS, partner CA), Cx ${roles.primaryMms.diameterUrl}`,
+    `  our UE, the whole dynamic flow (login … REGISTER; --end deletes the configuration afterwards):`,
+    `    npx mcx ue migrate --primary-idms ${roles.primaryIdms.issuer} --partner-idms ${roles.partnerIdms.issuer} --partner-mms ${roles.mms.migrationUrl ?? '-'} \\`,
+    `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --tls-ca ${rel(caPaths(layout.pki, 'primary').cert)} --tls-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
+    `      --isim-state ${rel(layout.dynamicIsimFile)} --end`,
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',
   ].join('\n');

@@ -42,6 +42,8 @@ export interface TestbedLayout {
   usersCsv: string;
   dynamicUserFile: string;
   dynamicIsimFile: string;
+  /** carol's IdMS password alone (0600), for `mcx ue migrate --password-file`. */
+  dynamicPasswordFile: string;
   /** The memory store's journal and admin token of a role. */
   stateDir(role: StateRole): string;
 }
@@ -60,6 +62,7 @@ export function layoutOf(dir: string): TestbedLayout {
     dir: abs, pki: join(abs, 'pki'), ueDir, userFile: join(ueDir, 'alice.json'), isimFile: join(ueDir, 'alice.isim.json'),
     passwordUserFile: join(ueDir, 'bob.json'), subscribersCsv: join(abs, 'subscribers.csv'), mappingsCsv: join(abs, 'mappings.csv'),
     usersCsv: join(abs, 'users.csv'), dynamicUserFile: join(ueDir, 'carol.json'), dynamicIsimFile: join(ueDir, 'carol.isim.json'),
+    dynamicPasswordFile: join(ueDir, 'carol.password'),
     stateDir: (role) => join(abs, 'state', role),
   };
 }
@@ -199,6 +202,7 @@ export async function writeProvisioning(layout: TestbedLayout, realms: Realms, a
     '',
   ].join('\n'), { mode: 0o600 });
   await writeFile(layout.usersCsv, `username,password,mcptt_id\n${carol.username},${carol.password},${carol.mcpttId}\n`, { mode: 0o600 });
+  await writeFile(layout.dynamicPasswordFile, `${carol.password}\n`, { mode: 0o600 });
   await writeFile(layout.mappingsCsv, [
     'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm',
     `${alice.partner.impi},${alice.partner.impu},${alice.primary.impi},${alice.primary.impu},${realms.primary}`,
