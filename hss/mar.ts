@@ -22,6 +22,7 @@ import { DEFAULT_MAX_AUTH_ITEMS, baseErrorAnswer, experimentalAnswer, type CxCon
 import {
   DIGEST_ALGORITHMS, akaCredentials, type AkaCredentials, type DigestAlgorithm, type StoredHa1, type SubscriberRecord,
 } from './subscriber-model.ts';
+import { mayServe } from './partners.ts';
 import { hex12 } from './subscribers.ts';
 
 /** Octets of RAND‖AUTS in a resync MAR (16 + 14). */
@@ -89,6 +90,13 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext): Promise<D
     }
     log.info('MAR: IMPU belongs to another IMPI → Experimental-Result 5002 DIAMETER_ERROR_IDENTITIES_DONT_MATCH');
     return experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
+  }
+
+  // The visited network must be the home realm or one the subscription allows (TS 29.228 §6.1.1's roaming check).
+  const visited = getValue(req, 'Origin-Realm');
+  if (!mayServe(record, visited, ctx.originRealm)) {
+    log.info({ visited }, 'MAR: realm not allowed for this subscriber → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
+    return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'not allowed from this network');
   }
 
   // Step 2: scheme.

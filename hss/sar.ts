@@ -13,8 +13,9 @@
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
 import { CxExperimentalResultCode as X, ServerAssignmentType as SAT, buildSaa, readSar } from '../lib/diameter/cx/index.ts';
-import { findAvp } from '../lib/diameter/message.ts';
+import { findAvp, getValue } from '../lib/diameter/message.ts';
 import { baseErrorAnswer, experimentalAnswer, type CxContext } from './cx-context.ts';
+import { mayServe } from './partners.ts';
 import { imsSubscriptionXml } from './user-data.ts';
 
 /** What an assignment type does to the serving state, and whether the answer carries the profile. */
@@ -67,6 +68,13 @@ export async function handleSar(req: DiameterMessage, ctx: CxContext): Promise<D
     return owner === undefined
       ? experimentalAnswer(req, ctx, X.ERROR_USER_UNKNOWN, 'unknown public identity')
       : experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
+  }
+
+  // Registering or handing out the profile needs the visited network allowed; a de-registration only clears state.
+  const visited = getValue(req, 'Origin-Realm');
+  if ((action.userData || action.serving.startsWith('assign')) && !mayServe(record, visited, ctx.originRealm)) {
+    log.info({ visited }, 'SAR: realm not allowed for this subscriber → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
+    return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'not allowed from this network');
   }
 
   switch (action.serving) {

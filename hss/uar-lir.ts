@@ -17,6 +17,7 @@ import {
   CxExperimentalResultCode as X, UserAuthorizationType, buildLia, buildUaa, experimental, readLir, readUar,
 } from '../lib/diameter/cx/index.ts';
 import { experimentalAnswer, type CxContext } from './cx-context.ts';
+import { mayServe } from './partners.ts';
 
 /** Answers one UAR. */
 export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<DiameterMessage> {
@@ -34,8 +35,8 @@ export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<D
     log.info('UAR: identities do not match → 5002');
     return experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
   }
-  const visited = uar.visitedNetworkIdentifier.toString('utf8').toLowerCase();
-  if (visited !== ctx.originRealm.toLowerCase() && !record.allowed_partners.some((p) => p.toLowerCase() === visited)) {
+  const visited = uar.visitedNetworkIdentifier.toString('utf8');
+  if (!mayServe(record, visited, ctx.originRealm)) {
     log.info({ visited }, 'UAR: visited network not allowed → 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
     return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'visited network not allowed for this user');
   }

@@ -16,6 +16,8 @@ import type { CxResult } from '../lib/diameter/cx/index.ts';
 import { CxCommand } from '../lib/diameter/cx/index.ts';
 import { findAvps, getValue, getValues } from '../lib/diameter/message.ts';
 import type { DiameterNode, Handler, HandlerContext } from '../lib/diameter/node.ts';
+import { refuse } from '../lib/diameter/error-answers.ts';
+import { ResultCode } from '../lib/diameter/constants.ts';
 import { relayRequest } from '../lib/diameter/router.ts';
 import type { RelayContext } from '../lib/diameter/router.ts';
 import type { TlsPem } from '../lib/config/files.ts';
@@ -117,13 +119,21 @@ export function createForwarder(o: ForwarderOptions): Handler {
       for (const s of steps) if (s.on === on) seedStep(log, flow, s.n, s.node, seedStepText(flow, s.n, detail), extra);
     };
     const fields = { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress };
-    logSteps('request', `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields);
 
-    const refused = await o.admit?.(req, hctx);
+    let refused: DiameterMessage | undefined;
+    try {
+      refused = await o.admit?.(req, hctx);
+    } catch (err) {
+      // The gate could not decide (its store is down): not delivered, which the registrar maps to 504, never forwarded.
+      log.error({ ...fields, err: (err as Error).message }, `${command} for ${impi ?? '-'}: the admission check failed`);
+      refused = refuse(req, ResultCode.UNABLE_TO_DELIVER, 'admission check unavailable', ctx);
+    }
     if (refused) {
-      log.warn({ ...fields, command, impi, impu, ...outcome(refused).fields }, `${command} for ${impi ?? '-'} from ${originRealm ?? '-'} refused: ${outcome(refused).text} (${safely(() => getValue(refused, 'Error-Message')) ?? ''})`);
+      log.warn({ ...fields, command, impi, impu, ...outcome(refused).fields }, `${command} for ${impi ?? '-'} from ${ingress} (${originRealm ?? '-'}) refused: ${outcome(refused).text} (${safely(() => getValue(refused, 'Error-Message')) ?? ''})`);
       return refused;
     }
+    // Logged once admitted: a refused request never takes the steps toward the HSS.
+    logSteps('request', `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields);
     const answer = await relayRequest(req, ingress, ctx);
 
     const result = outcome(answer);

@@ -2,7 +2,8 @@
  * The primary MMS of TS 23.280 §10.6.2.3: a Cx agent from partner MMSs (mutual TLS, the partner CA trusted) to the
  * primary relay ("via SIP core / IMS", step 6), gated by the migration bindings it confirmed through its binding API
  * (binding-api.ts; DESIGN §2.4 [design]). A MAR or SAR passes only when a live binding names its User-Name (the
- * primary IMPI) toward its Origin-Realm (the partner realm) and its Public-Identity is one of the bound IMPUs;
+ * primary IMPI) toward the realm of the peer that sent it (its certificate-checked Origin-Host, which the request's
+ * Origin-Realm must match) and its Public-Identity is one of the bound IMPUs;
  * otherwise it is answered here with Experimental-Result 5001 USER_UNKNOWN (nothing about the subscriber leaks)
  * or 5002 IDENTITIES_DONT_MATCH. It logs the seed steps it takes part in (5 in, 6 out, 7 back, 8 to the partner).
  */
@@ -10,6 +11,7 @@ import { readConfigFile } from '../lib/config/files.ts';
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { CxExperimentalResultCode, cxErrorAnswer, experimental } from '../lib/diameter/cx/index.ts';
 import { getValue, getValues } from '../lib/diameter/message.ts';
+import type { HandlerContext } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/serve.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
@@ -20,12 +22,23 @@ import { bindingFor } from './primary-bindings.ts';
 import type { PrimaryMmsConfig, RunningMms } from './run.ts';
 import { hssDirectory } from './subscriber-directory.ts';
 
+/** Whether a Diameter identity (certificate-checked Origin-Host) is a host of `realm`. */
+function hostOfRealm(host: string, realm: string): boolean {
+  const h = host.toLowerCase();
+  const r = realm.toLowerCase();
+  return h === r || h.endsWith(`.${r}`);
+}
+
 /**
- * The binding gate of the Cx path: undefined to forward, or the refusal to answer with.
+ * The binding gate of the Cx path: undefined to forward, or the refusal to answer with. The partner realm is the
+ * authenticated peer's — its Origin-Host was checked against its TLS certificate at the CER — never just what the
+ * request says, so one partner cannot ask for the users bound to another. Refusals name no identity: the text
+ * travels back to the partner SIP core.
  * @param store where the binding API recorded the bindings.
  */
-export function bindingGate(store: Store, self: { originHost: string; originRealm: string }): (req: DiameterMessage) => Promise<DiameterMessage | undefined> {
-  return async (req) => {
+export function bindingGate(store: Store, self: { originHost: string; originRealm: string }): (req: DiameterMessage, ctx: HandlerContext) => Promise<DiameterMessage | undefined> {
+  const refuse = (req: DiameterMessage, code: number, why: string): DiameterMessage => cxErrorAnswer(req, experimental(code), { ...self, errorMessage: why });
+  return async (req, ctx) => {
     let impi: string | undefined;
     let realm: string | undefined;
     let impus: string[];
@@ -34,20 +47,16 @@ export function bindingGate(store: Store, self: { originHost: string; originReal
       realm = getValue(req, 'Origin-Realm');
       impus = getValues(req, 'Public-Identity');
     } catch {
-      return undefined; // undecodable: the next hop's validation answers it with the precise Result-Code
+      // Fails closed; the node validated the AVPs before this handler, so this is not reached in practice.
+      return refuse(req, CxExperimentalResultCode.ERROR_USER_UNKNOWN, 'no migration binding');
     }
-    const binding = impi === undefined || realm === undefined ? undefined : await bindingFor(store, realm, impi);
-    if (!binding) {
-      return cxErrorAnswer(req, experimental(CxExperimentalResultCode.ERROR_USER_UNKNOWN), {
-        ...self, errorMessage: `no migration binding of ${impi ?? '(no User-Name)'} toward ${realm ?? '?'}`,
-      });
+    const peer = ctx.peer;
+    if (realm === undefined || realm.toLowerCase() !== peer.originRealm.toLowerCase() || !hostOfRealm(peer.originHost, realm)) {
+      return refuse(req, CxExperimentalResultCode.ERROR_USER_UNKNOWN, 'no migration binding for this peer');
     }
-    const stray = impus.filter((u) => !binding.primaryImpus.includes(u));
-    if (stray.length) {
-      return cxErrorAnswer(req, experimental(CxExperimentalResultCode.ERROR_IDENTITIES_DONT_MATCH), {
-        ...self, errorMessage: `${stray.join(' ')} not bound for ${impi ?? '-'}`,
-      });
-    }
+    const binding = impi === undefined ? undefined : await bindingFor(store, realm, impi);
+    if (!binding) return refuse(req, CxExperimentalResultCode.ERROR_USER_UNKNOWN, 'no migration binding');
+    if (impus.some((u) => !binding.primaryImpus.includes(u))) return refuse(req, CxExperimentalResultCode.ERROR_IDENTITIES_DONT_MATCH, 'public identity not bound');
     return undefined;
   };
 }

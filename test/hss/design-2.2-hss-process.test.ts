@@ -34,7 +34,7 @@ describe('design §2.2 mcx hss as a process, Cx over TCP', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mcx-hss-proc-'));
-    await writeFile(join(dir, 'subs.csv'), `impi,impus,k,opc\n${ALICE.impi},${ALICE.impus.join(' ')},${K},${OPC}\n`);
+    await writeFile(join(dir, 'subs.csv'), `impi,impus,k,opc,allowed_partners\n${ALICE.impi},${ALICE.impus.join(' ')},${K},${OPC},partner.example\n`);
     hss = mcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--subscribers', join(dir, 'subs.csv'),
       '--state-dir', join(dir, 'state'), '--admin', '127.0.0.1:0', '--rand-policy', 'sipp361']);
     const m = await hss.waitFor(/hss: listening diameter=tcp:\/\/([\d.]+):(\d+) admin=(http:\/\/\S+)/, 30000);

@@ -29,7 +29,7 @@ describe('design §2.6 HSS over mutual TLS with the certs/ PKI', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mcx-hss-tls-'));
     await initPki({ dir: join(dir, 'pki'), systems: [{ name: 'primary', realm: REALM }, { name: 'partner', realm: 'partner.example' }] });
-    await writeFile(join(dir, 'subs.csv'), `impi,impus,k,opc\n${ALICE.impi},${ALICE.impus[0]},${K},${OPC}\n`);
+    await writeFile(join(dir, 'subs.csv'), `impi,impus,k,opc,allowed_partners\n${ALICE.impi},${ALICE.impus[0]},${K},${OPC},partner.example\n`);
     const p = certPaths(join(dir, 'pki'), 'primary', 'hss');
     hss = mcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', `hss.${REALM}`, '--realm', REALM, '--state-dir', join(dir, 'state'),
       '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subs.csv'), '--tls-cert', p.cert, '--tls-key', p.key, '--tls-ca', p.ca]);

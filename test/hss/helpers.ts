@@ -22,10 +22,12 @@ export const K = '465b5ce8b199b49faa5f0a2ee238a6bc';
 export const OP = 'cdc202d5123e20f62b6d676ac72cb318';
 export const OPC = 'cd63cb71954a9f4e48a5994e37a02baf';
 export const REALM = 'primary.example';
-export const ALICE = { impi: 'alice@primary.example', impus: ['sip:alice@primary.example', 'tel:+15550100'], k: K, opc: OPC };
-export const BOB = { impi: 'bob@primary.example', impus: ['sip:bob@primary.example'], k: K, op: OP, amf: '8000' };
+/** The partner realm the subscribers may be served from (the Origin-Realm of {@link ROUTING}). */
+export const PARTNER = 'partner.example';
+export const ALICE = { impi: 'alice@primary.example', impus: ['sip:alice@primary.example', 'tel:+15550100'], k: K, opc: OPC, allowed_partners: [PARTNER] };
+export const BOB = { impi: 'bob@primary.example', impus: ['sip:bob@primary.example'], k: K, op: OP, amf: '8000', allowed_partners: [PARTNER] };
 /** A SIP Digest-only subscriber. */
-export const CAROL = { impi: 'carol@primary.example', impus: ['sip:carol@primary.example'], password: 'c4r0l & friends' };
+export const CAROL = { impi: 'carol@primary.example', impus: ['sip:carol@primary.example'], password: 'c4r0l & friends', allowed_partners: [PARTNER] };
 
 /** A pino logger writing JSON lines into memory. */
 export function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {

@@ -85,7 +85,7 @@ export class Testbed {
     const tb = new Testbed(await mkdtemp(join(tmpdir(), `mcx-${name}-`)));
     await initPki({ dir: tb.pki, systems: [{ name: 'primary', realm: PRIMARY_REALM }, { name: 'partner', realm: PARTNER_REALM }, { name: 'rogue', realm: 'rogue.example' }] });
     const ids = `${USER.primary.impi},${USER.primary.impus.join(' ')},${K}`;
-    await writeFile(join(tb.dir, 'subs.csv'), o.amf === undefined ? `impi,impus,k,opc\n${ids},${OPC}\n` : `impi,impus,k,op,amf\n${ids},${OP},${o.amf}\n`);
+    await writeFile(join(tb.dir, 'subs.csv'), o.amf === undefined ? `impi,impus,k,opc,allowed_partners\n${ids},${OPC},${PARTNER_REALM}\n` : `impi,impus,k,op,amf,allowed_partners\n${ids},${OP},${o.amf},${PARTNER_REALM}\n`);
     await writeFile(join(tb.dir, 'mappings.csv'), MAPPINGS_CSV);
     return tb;
   }

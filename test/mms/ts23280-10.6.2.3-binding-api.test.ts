@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { loadTlsMaterial } from '../../certs/layout.ts';
 import { buildMar, readCxResult } from '../../lib/diameter/cx/index.ts';
+import { getValue } from '../../lib/diameter/message.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { createBindingApi } from '../../mms/binding-api.ts';
@@ -118,18 +119,29 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
     }
   });
 
-  test('the Cx gate: a bound IMPI from the partner realm passes; another realm, an unbound IMPU or no binding are refused (5001/5002)', async () => {
+  test('the Cx gate: a bound IMPI from the partner passes; another realm, a peer of another realm, an unbound IMPU or no binding are refused (5001/5002)', async () => {
     await requestBinding(partner, body());
     const gate = bindingGate(store, { originHost: `mms.${PRIMARY_REALM}`, originRealm: PRIMARY_REALM });
     const mar = (o: { realm?: string; impi?: string; impu?: string }) => buildMar({
       sessionId: `mms.${PARTNER_REALM};1;1`, originHost: `mms.${o.realm ?? PARTNER_REALM}`, originRealm: o.realm ?? PARTNER_REALM, destinationRealm: PRIMARY_REALM,
       userName: o.impi ?? ALICE.impi, publicIdentity: o.impu ?? (ALICE.impus[0] as string), serverName: `sip:registrar.${PARTNER_REALM}`, numberAuthItems: 1, scheme: 'Digest-AKAv1-MD5',
     });
-    assert.equal(await gate(mar({})), undefined);
-    const refusal = async (o: Parameters<typeof mar>[0]) => readCxResult((await gate(mar(o))) as NonNullable<Awaited<ReturnType<typeof gate>>>);
-    assert.deepEqual((await refusal({ realm: 'other.example' })).experimentalResult, { vendorId: 10415, code: 5001 });
-    assert.deepEqual((await refusal({ impi: `bob@${PRIMARY_REALM}` })).experimentalResult, { vendorId: 10415, code: 5001 });
-    assert.deepEqual((await refusal({ impu: `sip:bob@${PRIMARY_REALM}` })).experimentalResult, { vendorId: 10415, code: 5002 });
+    // The connection's identity: Origin-Host checked against the TLS certificate at the CER, and its Origin-Realm.
+    const from = (host: string, realm: string) => ({ peer: { originHost: host, originRealm: realm, remoteAddress: '127.0.0.1' } });
+    const partnerPeer = from(`mms.${PARTNER_REALM}`, PARTNER_REALM);
+    assert.equal(await gate(mar({}), partnerPeer), undefined);
+    const refusal = async (o: Parameters<typeof mar>[0], peer = partnerPeer) => {
+      const answer = await gate(mar(o), peer);
+      assert.ok(answer, 'refused');
+      assert.ok(!String(getValue(answer, 'Error-Message')).includes(ALICE.impi), 'the refusal names no primary identity');
+      return readCxResult(answer).experimentalResult;
+    };
+    assert.deepEqual(await refusal({ realm: 'other.example' }), { vendorId: 10415, code: 5001 });
+    assert.deepEqual(await refusal({ impi: `bob@${PRIMARY_REALM}` }), { vendorId: 10415, code: 5001 });
+    assert.deepEqual(await refusal({ impu: `sip:bob@${PRIMARY_REALM}` }), { vendorId: 10415, code: 5002 });
+    // Another partner's node claiming this partner's realm in the request: the peer is what counts.
+    assert.deepEqual(await refusal({}, from('mms.other.example', 'other.example')), { vendorId: 10415, code: 5001 });
+    assert.deepEqual(await refusal({}, from('mms.other.example', PARTNER_REALM)), { vendorId: 10415, code: 5001 });
   });
 
   test('DELETE → 204, the gate refuses from then on; a second DELETE → 404; another partner IMPI of the same user is not removed', async () => {

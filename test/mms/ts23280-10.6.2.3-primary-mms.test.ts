@@ -11,6 +11,7 @@ import { Milenage, openAutn } from '../../lib/aka/index.ts';
 import { buildMar, buildSar, readCxResult, readMaa, readSaa, ServerAssignmentType, UserDataAlreadyAvailable } from '../../lib/diameter/cx/index.ts';
 import { getValue } from '../../lib/diameter/message.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
+import { endMigration } from '../../ue-client/idm-client.ts';
 import type { Migration } from '../../ue-client/migrate.ts';
 import { MigrationTestbed, PARTNER_REALM, PRIMARY_REALM, subscriber } from '../e2e/migration-testbed.ts';
 import { seedSteps, waitForLines } from './testbed.ts';
@@ -25,6 +26,7 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
   let m: Migration;
   let sessions = 0;
   const nodes: DiameterNode[] = [];
+  let probeNode: DiameterNode | undefined;
 
   const mar = (impi: string, impu: string, n = 1, origin = { host: REGISTRAR, realm: PARTNER_REALM }, destinationRealm = PARTNER_REALM) => buildMar({
     sessionId: `${origin.host};1;${++sessions}`, originHost: origin.host, originRealm: origin.realm, destinationRealm,
@@ -90,6 +92,19 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
     assert.deepEqual(readCxResult(answer).experimentalResult, { vendorId: 10415, code: 5001 });
     assert.equal(getValue(answer, 'Origin-Host'), `mms.${PRIMARY_REALM}`, 'answered by the primary MMS itself');
     assert.ok(!tb.output('relay').slice(relayed).includes(bob.impi), 'the relay saw nothing of it');
+    // Alice is bound toward this partner: its node gets through; the same node naming another realm does not.
+    const aliceMar = (realm: string) => mar(alice.impi, alice.impus[0] as string, 1, { host: probe, realm }, PRIMARY_REALM);
+    assert.deepEqual(readCxResult(await peer.request(aliceMar(PARTNER_REALM), { timeoutMs: 3000 })), { resultCode: 2001 });
+    assert.deepEqual(readCxResult(await peer.request(aliceMar('other.example'), { timeoutMs: 3000 })).experimentalResult, { vendorId: 10415, code: 5001 });
+    probeNode = peer;
+  });
+
+  test('after DELETE the primary MMS itself refuses the user (5001), not only the partner MMS', async () => {
+    await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: m.configuration.id });
+    await tb.procs.get('primary-mms')?.waitFor(/migration binding ended/, 5000);
+    const answer = await (probeNode as DiameterNode).request(mar(alice.impi, alice.impus[0] as string, 1, { host: `registrar.${PARTNER_REALM}`, realm: PARTNER_REALM }, PRIMARY_REALM), { timeoutMs: 3000 });
+    assert.deepEqual(readCxResult(answer).experimentalResult, { vendorId: 10415, code: 5001 });
+    assert.equal(getValue(answer, 'Origin-Host'), `mms.${PRIMARY_REALM}`);
   });
 
   test('SIGTERM: the primary MMS sends DPR to its neighbours and exits 0', async () => {

@@ -53,9 +53,10 @@ export function passwordUser(name: string, password = `pw of ${name} & co`): Pas
 /** The HSS CSV for these users. */
 export function subscribersCsv(aka: readonly AkaUser[], digest: readonly PasswordUser[] = []): string {
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return ['impi,impus,k,op,amf,password',
-    ...aka.map((u) => `${u.impi},${u.impus.join(' ')},${u.k},${u.op},${u.amf},`),
-    ...digest.map((u) => `${u.impi},${u.impus.join(' ')},,,,${q(u.password)}`)].join('\n') + '\n';
+  // The registrar's realm is the visited network the HSS must allow (DESIGN §2.3).
+  return ['impi,impus,k,op,amf,password,allowed_partners',
+    ...aka.map((u) => `${u.impi},${u.impus.join(' ')},${u.k},${u.op},${u.amf},,${DOMAIN}`),
+    ...digest.map((u) => `${u.impi},${u.impus.join(' ')},,,,${q(u.password)},${DOMAIN}`)].join('\n') + '\n';
 }
 
 /** A temp directory removed by the returned function. */
@@ -117,7 +118,7 @@ export async function hssStats(hss: RunningHss): Promise<HssStatsSnapshot> {
 
 /** Provisions `u` through the HSS admin API (`POST /admin/v1/subscribers`). */
 export async function provisionAka(hss: RunningHss, u: AkaUser): Promise<void> {
-  await adminApi.add(await hssAdmin(hss), { impi: u.impi, impus: u.impus, k: u.k, op: u.op, amf: u.amf });
+  await adminApi.add(await hssAdmin(hss), { impi: u.impi, impus: u.impus, k: u.k, op: u.op, amf: u.amf, allowed_partners: [DOMAIN] });
 }
 
 /**

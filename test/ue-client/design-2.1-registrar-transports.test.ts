@@ -23,8 +23,8 @@ const PASSWORD = 'correct horse, "battery" staple';
 const dan = { impi: `dan@${DOMAIN}`, impu: `sip:dan@${DOMAIN}` };
 
 function csv(aka: Subscriber[]): string {
-  return ['impi,impus,k,op,amf,password', ...aka.map((s) => `${s.impi},${s.impu},${s.k},${s.op},${s.amf},`),
-    `${dan.impi},${dan.impu},,,,"${PASSWORD.replace(/"/g, '""')}"`].join('\n') + '\n';
+  return ['impi,impus,k,op,amf,password,allowed_partners', ...aka.map((s) => `${s.impi},${s.impu},${s.k},${s.op},${s.amf},,${DOMAIN}`),
+    `${dan.impi},${dan.impu},,,,"${PASSWORD.replace(/"/g, '""')}",${DOMAIN}`].join('\n') + '\n';
 }
 
 const passwordFlags = (registrar: string, extra: Record<string, unknown> = {}) => ({ registrar, domain: DOMAIN, impi: dan.impi, impu: dan.impu, password: PASSWORD, ...extra });

@@ -39,7 +39,8 @@ export function subscriber(name: string, realm: string): Subscriber {
 
 /** The HSS CSV of `subs`, with `opOverride` replacing the OP of the named IMPIs (a network with the wrong OP). */
 export function subscribersCsv(subs: readonly Subscriber[], opOverride: Record<string, string> = {}): string {
-  return ['impi,impus,k,op,amf', ...subs.map((s) => `${s.impi},${s.impu},${s.k},${opOverride[s.impi] ?? s.op},${s.amf}`)].join('\n') + '\n';
+  // The subscriber's own domain is where it registers (our registrar's realm): the HSS must allow it (DESIGN §2.3).
+  return ['impi,impus,k,op,amf,allowed_partners', ...subs.map((s) => `${s.impi},${s.impu},${s.k},${opOverride[s.impi] ?? s.op},${s.amf},${s.impi.split('@')[1] ?? ''}`)].join('\n') + '\n';
 }
 
 /** A temp directory. */
