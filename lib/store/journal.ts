@@ -100,6 +100,11 @@ export async function readLog(
   }
 }
 
+/** Mode of every file in a state directory: they hold key material (K, OPc, HA1, XRES, IdMS cookie keys). */
+export const PRIVATE_FILE = 0o600;
+/** Mode of a state directory. */
+export const PRIVATE_DIR = 0o700;
+
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
@@ -121,8 +126,9 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 export async function writeSnapshot(dir: string, lines: string[]): Promise<void> {
   const final = join(dir, SNAPSHOT_FILE);
   const temp = `${final}.tmp`;
-  const fh = await open(temp, 'w');
+  const fh = await open(temp, 'w', PRIVATE_FILE);
   try {
+    await fh.chmod(PRIVATE_FILE);
     await writeAll(fh, Buffer.from(`${SNAPSHOT_HEADER}\n${lines.length ? `${lines.join('\n')}\n` : ''}`));
     await fh.sync();
   } finally {
@@ -153,7 +159,7 @@ export async function acquireLock(dir: string, logger: Logger): Promise<() => Pr
   const me = JSON.stringify({ pid: process.pid, host: hostname() });
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(path, 'wx');
+      const fh = await open(path, 'wx', PRIVATE_FILE);
       try {
         await writeAll(fh, Buffer.from(me));
         await fh.sync();
@@ -234,7 +240,9 @@ export class Journal {
 
   /** Opens (creating if needed) the journal of `dir` for appending and empties it (the caller just snapshotted). */
   static async open(dir: string, opts: JournalOptions): Promise<Journal> {
-    const fh = await open(join(dir, JOURNAL_FILE), 'a');
+    const fh = await open(join(dir, JOURNAL_FILE), 'a', PRIVATE_FILE);
+    // A journal left by an earlier version may be readable by others; it holds K, OPc, HA1 and pending XRES.
+    await fh.chmod(PRIVATE_FILE);
     await fh.truncate(0);
     await fh.datasync();
     return new Journal(fh, dir, 0, opts);

@@ -8,13 +8,13 @@
  * restart a counter continues from its mark, so SQNs issued before the crash are never reissued; the cost is a
  * gap of up to `sqnReserve` SEQs per restart, far inside Δ = 2^28, so the USIM accepts the next vector anyway.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../log.ts';
 import { assertKey, assertPrefix, decodeValue, encodeValue, ttlOf, type SetOptions } from './codec.ts';
 import { StoreError } from './errors.ts';
 import {
-  JOURNAL_FILE, Journal, SNAPSHOT_FILE, acquireLock, delLine, readLog, setLine, sqnLine, writeSnapshot, type LogEntry,
+  JOURNAL_FILE, Journal, PRIVATE_DIR, SNAPSHOT_FILE, acquireLock, delLine, readLog, setLine, sqnLine, writeSnapshot, type LogEntry,
 } from './journal.ts';
 import {
   DEFAULT_DELTA, SEQ_MAX, allocateAfter, assertBatch, assertDelta, assertSqn, indOf, makeSqn, parseSqn, resyncFrom,
@@ -58,7 +58,8 @@ class MemoryStore implements Store {
   /** Loads and compacts `dir`, then opens its journal. */
   async attach(dir: string, opts: OpenStoreOptions): Promise<void> {
     const logger = opts.logger ?? silentLogger;
-    await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+    // Owner only, also for a directory made before: what is journaled here is key material.
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR }).then(() => chmod(dir, PRIVATE_DIR)).catch((e: unknown) => {
       throw new StoreError('ERR_STORE_IO', `cannot create state directory ${dir}: ${(e as Error).message}`, { cause: e });
     });
     this.#release = await acquireLock(dir, logger);

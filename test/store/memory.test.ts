@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,4 +167,22 @@ describe('memory store specifics', () => {
     assert.ok(((await s.allocateSqn('q', 1))[0] as bigint) > sqn(3n, 3));
     await s.close();
   });
+});
+
+test('the state directory is owner-only (0700) and its journal, snapshot and lock 0600, also when made looser before', async () => {
+  const dir = join(await freshDir(), 'state');
+  await mkdir(dir, { mode: 0o755 });
+  await chmod(dir, 0o755);
+  await writeFile(join(dir, 'store.journal.jsonl'), '', { mode: 0o644 });
+  await chmod(join(dir, 'store.journal.jsonl'), 0o644);
+  const store = await openStore('memory', { stateDir: dir });
+  try {
+    await store.set('k', { xres: '00112233' });
+    const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
+    assert.equal(await mode(dir), 0o700);
+    for (const f of await readdir(dir)) assert.equal(await mode(join(dir, f)), 0o600, f);
+    assert.ok((await readdir(dir)).length >= 3, 'journal, snapshot and lock were checked');
+  } finally {
+    await store.close();
+  }
 });
