@@ -1,13 +1,24 @@
 /**
  * Prometheus metrics of a role (prom-client), made from the counters its admin API already serves as
  * `GET /admin/v1/stats`, so the two never disagree: every number becomes a counter `mcx_<role>_<name>_total`, every
- * map of numbers one counter with a `key` label, every string a label of `mcx_<role>_info 1`; the process metrics of
- * prom-client come with them. Served as `GET /metrics` on the admin API (bearer token like every admin route).
+ * map of numbers one counter with a `key` label, every string a label of `mcx_<role>_info 1`; prom-client's process
+ * metrics (`mcx_process_…`, one set per process) come with them. Served as `GET /metrics` on the admin API (bearer token like every admin route).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** What a role reports: the same record as its `/admin/v1/stats`. */
 export type StatsSource = () => Record<string, unknown>;
+
+// One set of process metrics per process, whatever number of admin APIs it runs (the testbed runs several): each
+// collectDefaultMetrics call would add its own event-loop and GC monitors.
+let processMetrics: Registry | undefined;
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'mcx_' });
+  }
+  return processMetrics;
+}
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/g, '_');
 
@@ -22,7 +33,7 @@ export class RoleMetrics {
    * @param stats the role's counters.
    */
   constructor(private readonly role: string, private readonly stats: StatsSource) {
-    collectDefaultMetrics({ register: this.registry, prefix: `mcx_${role}_` });
+    processRegistry();
   }
 
   private counter(name: string, labelled: boolean): Counter<string> {
@@ -58,6 +69,7 @@ export class RoleMetrics {
   /** The exposition text and its content type. */
   async scrape(): Promise<{ body: string; contentType: string }> {
     this.refresh();
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    const merged = Registry.merge([processRegistry(), this.registry]);
+    return { body: await merged.metrics(), contentType: merged.contentType };
   }
 }

@@ -35,9 +35,9 @@ export interface BindingAnswer {
   expires_at?: string;
 }
 
-const BY_ERROR: Readonly<Record<string, MigrationErrorCode>> = {
-  migration_not_allowed: 'ERR_MIGRATION_NOT_ALLOWED', untrusted_partner: 'ERR_MIGRATION_UNTRUSTED_PARTNER', not_found: 'ERR_MIGRATION_NOT_FOUND',
-};
+// Only the primary's decision about the user reaches the UE as such; anything else it says (404 of a wrong URL, a
+// refused certificate of this MMS) is this system's problem, not the UE's: 502.
+const BY_ERROR: Readonly<Record<string, MigrationErrorCode>> = { migration_not_allowed: 'ERR_MIGRATION_NOT_ALLOWED' };
 
 function call(o: BindingClientOptions, method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const url = new URL(path, o.url.endsWith('/') ? o.url : `${o.url}/`);
@@ -48,12 +48,18 @@ function call(o: BindingClientOptions, method: 'POST' | 'DELETE', path: string, 
   };
   const unavailable = (why: string): MigrationError =>
     new MigrationError('ERR_MIGRATION_PRIMARY_UNAVAILABLE', `the primary MMS ${url.origin} ${why}`);
+  const ms = o.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
+    const fail = (e: MigrationError): void => {
+      clearTimeout(timer);
+      reject(e);
+    };
     const req = request(url, options, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => reject(unavailable(`broke off its answer: ${e.message}`)));
+      res.on('error', (e) => fail(unavailable(`broke off its answer: ${e.message}`)));
       res.on('end', () => {
+        clearTimeout(timer);
         const text = Buffer.concat(chunks).toString('utf8');
         try {
           resolve({ status: res.statusCode ?? 0, json: text === '' ? undefined : JSON.parse(text) });
@@ -62,8 +68,10 @@ function call(o: BindingClientOptions, method: 'POST' | 'DELETE', path: string, 
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeout as number} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => reject(unavailable(`cannot be reached: ${e.code ?? ''} ${e.message}`.trim())));
+    // The socket timeout bounds idle time only; this bounds the whole exchange (a server dripping bytes included).
+    const timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${ms} ms`)), ms);
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${ms} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => fail(unavailable(`cannot be reached: ${e.code ?? ''} ${e.message}`.trim())));
     req.end(payload);
   });
 }

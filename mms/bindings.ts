@@ -10,6 +10,7 @@
  * The translation agent reads them through {@link BindingMappingSource} (kind `dynamic`), chained before the static
  * mappings. IMPUs pair by position: the n-th partner IMPU stands for the n-th primary IMPU the primary MMS returned.
  */
+import { randomUUID } from 'node:crypto';
 import type { Store } from '../lib/store/store.ts';
 import type { IdentityMapping, MappingSource } from './mappings.ts';
 
@@ -74,30 +75,50 @@ export async function partnerImpiInUse(store: Store, partnerImpi: string): Promi
   return (await store.get(IMPI + partnerImpi)) !== undefined;
 }
 
+/** How long a user's configuration may take to be created (the primary MMS is asked meanwhile). */
+export const RESERVATION_TTL_MS = 30_000;
+
 /**
- * Stores a configuration and its indexes. The record and the reverse entry go first and the forward entry (what
- * step 4 finds) last, so the agent never finds a binding whose way back is missing.
- * @returns false when the partner IMPI was taken meanwhile (nothing of this configuration is left stored then).
+ * Reserves the user's slot for a new configuration, so two requests of one user cannot both create one.
+ * @returns a release function, or undefined when the slot is taken (a live configuration, or one being created). An
+ *   index entry that names a configuration no longer stored is stale and taken over.
+ */
+export async function reserveUser(store: Store, user: Pick<MigrationConfiguration, 'primaryIss' | 'mcpttId'>): Promise<(() => Promise<void>) | undefined> {
+  const key = userKey(user);
+  const mine = { pending: randomUUID() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (await store.setIfAbsent(key, mine, { ttlMs: RESERVATION_TTL_MS })) return async () => void (await store.compareAndDelete(key, mine));
+    const held = await store.get<{ id?: unknown; pending?: unknown }>(key);
+    if (held === undefined) continue; // expired between the two calls
+    if (typeof held.id !== 'string' || (await getConfiguration(store, held.id)) !== undefined) return undefined;
+    await store.compareAndDelete(key, held);
+  }
+  return undefined;
+}
+
+/**
+ * Stores a configuration and its indexes; the caller holds the user's reservation ({@link reserveUser}), which the
+ * user index replaces. The partner IMPI is claimed first (`setIfAbsent`), the record last: every lookup goes through
+ * the record, so until it is written nothing of the configuration is visible, and a crash in between leaves only
+ * index entries that name nothing (and expire with the configuration's TTL).
+ * @returns false when the partner IMPI was taken meanwhile (nothing of this configuration is stored then).
  */
 export async function saveConfiguration(store: Store, c: MigrationConfiguration): Promise<boolean> {
   const ttl = ttlOf(c);
-  await store.set(CFG + c.id, c, ttl);
-  if (!(await store.setIfAbsent(IMPI + c.partnerImpi, { id: c.id }, ttl))) {
-    await store.delete(CFG + c.id);
-    return false;
-  }
+  if (!(await store.setIfAbsent(IMPI + c.partnerImpi, { id: c.id }, ttl))) return false;
   await store.set(REV + c.primaryImpi, { id: c.id }, ttl);
   await store.set(userKey(c), { id: c.id }, ttl);
+  await store.set(CFG + c.id, c, ttl);
   return true;
 }
 
 /** Removes a configuration and those of its indexes that still name it. */
 export async function removeConfiguration(store: Store, c: MigrationConfiguration): Promise<void> {
-  // Forward entry first: from here on step 4 no longer finds the binding.
+  // The record first: from here on no lookup (step 4, the user's) finds the configuration, whatever follows.
+  await store.delete(CFG + c.id);
   await store.compareAndDelete(IMPI + c.partnerImpi, { id: c.id });
   await store.compareAndDelete(REV + c.primaryImpi, { id: c.id });
   await store.compareAndDelete(userKey(c), { id: c.id });
-  await store.delete(CFG + c.id);
 }
 
 /** Every live configuration (SCANs on Redis: for listings, not per request). */

@@ -10,7 +10,7 @@ import { defaultResource } from '../idms/cli.ts';
 import { isLoopback } from '../lib/admin/server.ts';
 import type { CommandModule } from '../lib/cli.ts';
 import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
-import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { caListSchema, checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
@@ -69,6 +69,7 @@ const mmsSchema = z.object({
   'binding-api': hostPortSchema.optional(),
   'hss-admin': adminUrl.optional(),
   'hss-admin-token-file': z.string().min(1).optional(),
+  'binding-ca': caListSchema.optional(),
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
@@ -85,7 +86,7 @@ const mmsSchema = z.object({
     for (const f of PRIMARY_ONLY) need(f, 'for --role primary (the binding API of the dynamic configuration)');
     if (!tls) ctx.addIssue({ code: 'custom', path: ['tls-cert'], message: 'required for --role primary (the binding API is mutual TLS)' });
   } else {
-    for (const f of PRIMARY_ONLY) if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only for --role primary' });
+    for (const f of [...PRIMARY_ONLY, 'binding-ca'] as const) if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only for --role primary' });
     if (o['migration-api'] !== undefined) {
       for (const f of ['token-issuer', 'token-cert', 'registrar-uri'] as const) need(f, 'with --migration-api');
       if (!o['primary-system'].length) ctx.addIssue({ code: 'custom', path: ['primary-system'], message: 'at least one with --migration-api (where bindings are confirmed)' });
@@ -133,6 +134,7 @@ export interface MmsCliOptions extends AgentCliOptions {
   bindingApi?: string;
   hssAdmin?: string;
   hssAdminTokenFile?: string;
+  bindingCa?: string[];
 }
 
 function nodeInput(o: AgentCliOptions): Record<string, unknown> {
@@ -156,13 +158,14 @@ export function parseMmsOptions(o: MmsCliOptions, logger: Logger): MmsConfig {
     'admin': o.admin, 'admin-token-file': o.adminTokenFile, 'topology-hiding': o.topologyHiding, 'sip-uri': o.sipUri,
     'primary-system': o.primarySystem, 'migration-api': o.migrationApi, 'token-issuer': o.tokenIssuer, 'token-cert': o.tokenCert,
     'token-audience': o.tokenAudience, 'registrar-uri': o.registrarUri, 'migration-ttl': o.migrationTtl, 'binding-api': o.bindingApi,
-    'hss-admin': o.hssAdmin, 'hss-admin-token-file': o.hssAdminTokenFile,
+    'hss-admin': o.hssAdmin, 'hss-admin-token-file': o.hssAdminTokenFile, 'binding-ca': o.bindingCa,
   });
   const node = nodeConfig(c, logger);
   if (c.role === 'primary') {
     return {
       role: 'primary', ...node, store: c.store, stateDir: c['state-dir'], bindingApi: c['binding-api'] as HostPort,
       hssAdminUrl: c['hss-admin'] as string, hssAdminTokenFile: c['hss-admin-token-file'] as string, maxBindingTtlS: c['migration-ttl'],
+      ...(c['binding-ca'] ? { bindingCaFiles: c['binding-ca'] } : {}),
     };
   }
   const issuer = c['token-issuer'];
@@ -224,6 +227,7 @@ export const mmsCommand: CommandModule = (program: Command) => {
     .option('--binding-api <host:port>', 'primary: serve the binding API here (HTTPS, mutual TLS with the partner CAs)')
     .option('--hss-admin <url>', 'primary: the HSS admin API (https://…), the subscriber directory')
     .option('--hss-admin-token-file <file>', 'primary: its bearer token file')
+    .option('--binding-ca <file[,file]>', 'primary: partner CAs whose MMSs the binding API takes (default: every --tls-ca but the first)', collectOption)
     .action(async (opts: MmsCliOptions) => {
       const logger = createLogger('mms');
       const config = parseMmsOptions(opts, logger);

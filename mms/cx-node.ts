@@ -55,6 +55,8 @@ export interface CxNode {
   tls?: TlsPem;
   /** The Origin-Hosts of a named path's realm that have come up, in order (empty until one does). */
   path(name: string, realm: string): readonly string[];
+  /** The same for a realm's `--route` (empty for a realm without one). */
+  route(realm: string): readonly string[];
 }
 
 const COMMANDS = { mar: CxCommand.MAR, sar: CxCommand.SAR, uar: CxCommand.UAR, lir: CxCommand.LIR } as const;
@@ -116,6 +118,7 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
     return {
       node, diameterUrl: `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`, ...(pem ? { tls: pem } : {}),
       path: (name, realm) => learned.get(groupKey(name, realm)) ?? [],
+      route: (realm) => learned.get(groupKey(ROUTES, realm)) ?? [],
     };
   } catch (err) {
     await node.close();

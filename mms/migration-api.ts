@@ -14,18 +14,19 @@
  * `primary_iss`) to confirm over mutual TLS (binding-client.ts), and stores the binding (bindings.ts) only then; a
  * refusal (403 `migration_not_allowed`) or a failure after the confirmation releases what was allocated.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { X509Certificate, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ConfigFileError } from '../lib/config/files.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../lib/store/store.ts';
 import { MIGRATION_SCOPE } from '../idms/constants.ts';
 import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../idms/verify.ts';
-import { releaseBinding, requestBinding, type BindingClientOptions } from './binding-client.ts';
+import { releaseBinding, requestBinding, type BindingAnswer, type BindingClientOptions } from './binding-client.ts';
 import {
-  configurationOfUser, getConfiguration, partnerImpiInUse, removeConfiguration, saveConfiguration, type MigrationConfiguration,
+  configurationOfUser, getConfiguration, partnerImpiInUse, removeConfiguration, reserveUser, saveConfiguration, type MigrationConfiguration,
 } from './bindings.ts';
-import { MigrationError } from './migration-errors.ts';
+import { MigrationError, isMigrationError } from './migration-errors.ts';
 import { createMigrationServer, parseBody } from './migration-http.ts';
 import { MmsStats } from './stats.ts';
 import type { PrimarySystem } from './options.ts';
@@ -34,8 +35,8 @@ import type { PrimarySystem } from './options.ts';
 export interface TokenPolicy {
   /** The partner IdMS issuer URL. */
   issuer: string;
-  /** Its token-signing certificate (PEM). */
-  cert: string;
+  /** The public key of its token-signing certificate (checked once at start: {@link tokenKeyOf}). */
+  key: KeyObject;
   /** This API's resource identifier (`aud`). */
   audience: string;
 }
@@ -55,6 +56,8 @@ export interface MigrationApiOptions {
   tls: { cert: string; key: string };
   /** Own certificate, key and the primary CAs, for the binding API of the primary MMSs. */
   clientTls: BindingClientOptions['tls'];
+  /** The CAs trusted for one primary system's binding API (default `clientTls.ca`). */
+  caOf?(sys: PrimarySystem): string[];
   logger: Logger;
   /** Where configurations created, ended and refused are counted. */
   stats?: MmsStats;
@@ -79,20 +82,39 @@ function view(c: MigrationConfiguration, o: MigrationApiOptions): ConfigurationV
 
 async function caller(req: FastifyRequest, policy: TokenPolicy): Promise<PartnerAccessTokenClaims> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  if (!m) throw new MigrationError('ERR_MIGRATION_TOKEN', 'a bearer token (the partner access token) is required');
+  if (!m) throw new MigrationError('ERR_MIGRATION_TOKEN', 'a bearer token (the partner access token) is required', false, { tokenAbsent: true });
   try {
-    return await verifyPartnerAccessToken(m[1] as string, { issuer: policy.issuer, key: { cert: policy.cert }, audience: policy.audience, requiredScopes: [MIGRATION_SCOPE] });
+    return await verifyPartnerAccessToken(m[1] as string, { issuer: policy.issuer, key: { key: policy.key }, audience: policy.audience, requiredScopes: [MIGRATION_SCOPE] });
   } catch (e) {
     if (e instanceof AccessTokenError) throw new MigrationError('ERR_MIGRATION_TOKEN', e.message, e.bearerError === 'insufficient_scope');
     throw e;
   }
 }
 
+/**
+ * The token-signing key of the partner IdMS from its certificate, refusing one that cannot be read or is outside
+ * its validity period: a bad `--token-cert` must stop the start, not turn every UE request into 401.
+ * @param file named in the error.
+ * @throws ConfigFileError naming `--token-cert`.
+ */
+export function tokenKeyOf(pem: string, file: string, now = Date.now()): KeyObject {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch {
+    throw new ConfigFileError(`--token-cert ${file}: not a PEM certificate`);
+  }
+  if (!(Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo))) {
+    throw new ConfigFileError(`--token-cert ${file}: not valid now (valid ${cert.validFrom} to ${cert.validTo})`);
+  }
+  return cert.publicKey;
+}
+
 /** Builds the API (not listening yet: `listenMigration`). */
 export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
   const app = createMigrationServer(o.tls, o.logger, REALM);
   const log = o.logger.child({ component: 'migration-api' });
-  const clientOf = (sys: PrimarySystem): BindingClientOptions => ({ url: sys.bindingApi, tls: o.clientTls });
+  const clientOf = (sys: PrimarySystem): BindingClientOptions => ({ url: sys.bindingApi, tls: { ...o.clientTls, ca: o.caOf?.(sys) ?? o.clientTls.ca } });
 
   /** The caller's own live configuration `id`; another user's is as absent as a missing one. */
   async function owned(req: FastifyRequest<{ Params: { id: string } }>): Promise<MigrationConfiguration> {
@@ -114,45 +136,90 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
     if (req.method === 'POST' && req.routeOptions.url === '/migration/v1/configurations' && reply.statusCode >= 400) stats.inc('configurations_refused');
   });
 
+  /**
+   * Asks the primary to confirm (or confirm again) `c`'s binding. For a new binding, a failure that leaves it
+   * unknown whether the primary stored it (no answer, a reset) releases it best effort; a refusal needs no release.
+   * @param fresh a new binding (false: one already live, which a passing glitch must not release).
+   * @returns the expiry the primary accepted (epoch ms).
+   */
+  async function confirm(sys: PrimarySystem, c: Pick<MigrationConfiguration, 'mcpttId' | 'partnerImpi' | 'partnerImpus'>, expiresAt: number, fresh: boolean): Promise<{ answer: BindingAnswer; expiresAt: number }> {
+    let answer: BindingAnswer;
+    try {
+      answer = await requestBinding(clientOf(sys), {
+        mcptt_id: c.mcpttId, partner_realm: o.domain, partner_impi: c.partnerImpi, partner_impus: c.partnerImpus, expires_at: new Date(expiresAt).toISOString(),
+      });
+    } catch (e) {
+      if (fresh && isMigrationError(e, 'ERR_MIGRATION_PRIMARY_UNAVAILABLE')) await release(sys, c.partnerImpi, e.message);
+      throw e;
+    }
+    const accepted = answer.expires_at === undefined ? expiresAt : Math.min(expiresAt, Date.parse(answer.expires_at));
+    const why = answer.primary_realm.toLowerCase() !== sys.realm.toLowerCase() ? `it answered for realm ${answer.primary_realm}, not ${sys.realm}`
+      : !(accepted > Date.now()) ? `it accepted no lifetime (expires_at ${String(answer.expires_at)})` : undefined;
+    if (why) {
+      await release(sys, c.partnerImpi, why);
+      throw new MigrationError('ERR_MIGRATION_PRIMARY_UNAVAILABLE', `the primary MMS: ${why}`);
+    }
+    return { answer, expiresAt: accepted };
+  }
+
+  function release(sys: PrimarySystem, partnerImpi: string, why: string): Promise<void> {
+    return releaseBinding(clientOf(sys), o.domain, partnerImpi).then(
+      () => log.warn({ partnerImpi }, `released the primary binding of ${partnerImpi}: ${why}`),
+      (e: unknown) => log.error({ partnerImpi, err: (e as Error).message }, `could not release the primary binding of ${partnerImpi} (it expires on its own): ${why}`),
+    );
+  }
+
+  /** The user's live configuration, confirmed again at the primary (which may have dropped or refused it since). */
+  async function reconfirmed(sys: PrimarySystem, live: MigrationConfiguration): Promise<MigrationConfiguration> {
+    try {
+      await confirm(sys, live, live.expiresAt, false);
+      return live;
+    } catch (e) {
+      if (isMigrationError(e, 'ERR_MIGRATION_PRIMARY_UNAVAILABLE')) {
+        log.warn({ id: live.id, err: e.message }, 'the primary MMS could not confirm the live configuration again; answering it as it stands');
+        return live;
+      }
+      await removeConfiguration(o.store, live);
+      log.warn({ id: live.id, err: (e as Error).message }, `the primary MMS no longer confirms configuration ${live.id}: removed`);
+      throw e;
+    }
+  }
+
   app.post('/migration/v1/configurations', async (req, reply) => {
     const who = await caller(req, o.token);
     parseBody(emptyBody, req.body);
     const sys = o.primarySystems.find((s) => s.idmsIssuer === who.primary_iss);
     if (!sys) throw new MigrationError('ERR_MIGRATION_NOT_ALLOWED', `the primary system of ${who.primary_iss} is not one this partner MC system works with`);
-    const live = await configurationOfUser(o.store, { primaryIss: who.primary_iss, mcpttId: who.mcptt_id });
-    if (live) return reply.code(200).send(view(live, o));
-
-    const partnerImpi = await allocateImpi();
-    const partnerImpus = [`sip:${partnerImpi}`];
-    const now = Date.now();
-    const answer = await requestBinding(clientOf(sys), {
-      mcptt_id: who.mcptt_id, partner_realm: o.domain, partner_impi: partnerImpi, partner_impus: partnerImpus,
-      expires_at: new Date(now + o.ttlS * 1000).toISOString(),
-    });
-    const release = (why: string): Promise<void> => releaseBinding(clientOf(sys), o.domain, partnerImpi).then(
-      () => log.warn({ partnerImpi }, `released the primary binding of ${partnerImpi}: ${why}`),
-      (e: unknown) => log.error({ partnerImpi, err: (e as Error).message }, `could not release the primary binding of ${partnerImpi} (it expires on its own): ${why}`),
-    );
-    const accepted = answer.expires_at === undefined ? Number.NaN : Date.parse(answer.expires_at);
-    const c: MigrationConfiguration = {
-      id: randomUUID(), mcpttId: who.mcptt_id, primaryIss: who.primary_iss, primarySub: who.primary_sub,
-      partnerImpi, partnerImpus, primaryImpi: answer.primary_impi, primaryImpus: answer.primary_impus, primaryRealm: answer.primary_realm,
-      createdAt: now, expiresAt: Math.min(now + o.ttlS * 1000, Number.isFinite(accepted) ? accepted : Infinity),
-    };
-    if (answer.primary_realm.toLowerCase() !== sys.realm.toLowerCase()) {
-      await release(`it answered for realm ${answer.primary_realm}, not ${sys.realm}`);
-      throw new MigrationError('ERR_MIGRATION_PRIMARY_UNAVAILABLE', `the primary MMS answered for realm ${answer.primary_realm}, not ${sys.realm}`);
+    const user = { primaryIss: who.primary_iss, mcpttId: who.mcptt_id };
+    const unreserve = await reserveUser(o.store, user);
+    if (!unreserve) {
+      const live = await configurationOfUser(o.store, user);
+      if (live) return reply.code(200).send(view(await reconfirmed(sys, live), o));
+      throw new MigrationError('ERR_MIGRATION_CONFLICT', 'a migration configuration for this user is being created by another request; retry');
     }
     try {
-      if (!(await saveConfiguration(o.store, c))) throw new Error(`partner IMPI ${partnerImpi} was taken meanwhile`);
+      const partnerImpi = await allocateImpi();
+      const draft = { mcpttId: who.mcptt_id, partnerImpi, partnerImpus: [`sip:${partnerImpi}`] };
+      const now = Date.now();
+      const { answer, expiresAt } = await confirm(sys, draft, now + o.ttlS * 1000, true);
+      const c: MigrationConfiguration = {
+        ...draft, id: randomUUID(), primaryIss: who.primary_iss, primarySub: who.primary_sub,
+        primaryImpi: answer.primary_impi, primaryImpus: answer.primary_impus, primaryRealm: answer.primary_realm, createdAt: now, expiresAt,
+      };
+      try {
+        if (!(await saveConfiguration(o.store, c))) throw new Error(`partner IMPI ${partnerImpi} was taken meanwhile`);
+      } catch (e) {
+        await release(sys, partnerImpi, `storing the binding failed: ${(e as Error).message}`);
+        throw e;
+      }
+      log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, expiresAt: new Date(c.expiresAt).toISOString() },
+        `migration configured: ${c.mcpttId} is ${partnerImpi} (primary ${c.primaryImpi}) until ${new Date(c.expiresAt).toISOString()}`);
+      stats.inc('configurations_created');
+      return reply.code(201).send(view(c, o));
     } catch (e) {
-      await release(`storing the binding failed: ${(e as Error).message}`);
+      await unreserve();
       throw e;
     }
-    log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, expiresAt: new Date(c.expiresAt).toISOString() },
-      `migration configured: ${c.mcpttId} is ${partnerImpi} (primary ${c.primaryImpi}) until ${new Date(c.expiresAt).toISOString()}`);
-    stats.inc('configurations_created');
-    return reply.code(201).send(view(c, o));
   });
 
   app.get<{ Params: { id: string } }>('/migration/v1/configurations/:id', async (req) => view(await owned(req), o));

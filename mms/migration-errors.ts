@@ -13,6 +13,8 @@
  * - `ERR_MIGRATION_UNTRUSTED_PARTNER`: the TLS client certificate does not name the partner realm it asks for →
  *   403 `untrusted_partner`.
  * - `ERR_MIGRATION_NOT_FOUND`: no such configuration or binding, or not the caller's → 404 `not_found`.
+ * - `ERR_MIGRATION_CONFLICT`: the user's configuration is being created by another request right now → 409
+ *   `conflict` (retry).
  * - `ERR_MIGRATION_PRIMARY_UNAVAILABLE`: the primary MMS (or the HSS behind it) cannot be reached or answered
  *   something unusable → 502 `primary_unavailable`.
  */
@@ -22,6 +24,7 @@ export type MigrationErrorCode =
   | 'ERR_MIGRATION_NOT_ALLOWED'
   | 'ERR_MIGRATION_UNTRUSTED_PARTNER'
   | 'ERR_MIGRATION_NOT_FOUND'
+  | 'ERR_MIGRATION_CONFLICT'
   | 'ERR_MIGRATION_PRIMARY_UNAVAILABLE';
 
 const HTTP: Readonly<Record<MigrationErrorCode, { status: number; error: string }>> = {
@@ -30,6 +33,7 @@ const HTTP: Readonly<Record<MigrationErrorCode, { status: number; error: string 
   ERR_MIGRATION_NOT_ALLOWED: { status: 403, error: 'migration_not_allowed' },
   ERR_MIGRATION_UNTRUSTED_PARTNER: { status: 403, error: 'untrusted_partner' },
   ERR_MIGRATION_NOT_FOUND: { status: 404, error: 'not_found' },
+  ERR_MIGRATION_CONFLICT: { status: 409, error: 'conflict' },
   ERR_MIGRATION_PRIMARY_UNAVAILABLE: { status: 502, error: 'primary_unavailable' },
 };
 
@@ -41,10 +45,16 @@ export class MigrationError extends Error {
    * @param code the closed-set cause.
    * @param message safe to return as `error_description`: names identities and fields, never a token or key.
    * @param insufficientScope for `ERR_MIGRATION_TOKEN`: the token verified but lacks the scope (403).
+   * @param options `tokenAbsent`: for `ERR_MIGRATION_TOKEN`, no token was presented (RFC 6750 §3.1: the challenge
+   *   then carries no error code).
    */
-  constructor(readonly code: MigrationErrorCode, message: string, readonly insufficientScope = false, options?: { cause?: unknown }) {
+  constructor(readonly code: MigrationErrorCode, message: string, readonly insufficientScope = false, options?: { cause?: unknown; tokenAbsent?: boolean }) {
     super(message, options);
+    this.tokenAbsent = options?.tokenAbsent ?? false;
   }
+
+  /** No token was presented at all. */
+  readonly tokenAbsent: boolean;
 
   /** The HTTP status of the answer. */
   get status(): number {

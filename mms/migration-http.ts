@@ -24,7 +24,7 @@ export interface MigrationServerTls {
 export function sendMigrationError(reply: FastifyReply, err: MigrationError, realm: string): FastifyReply {
   if (err.code === 'ERR_MIGRATION_TOKEN') {
     const desc = err.message.replace(/["\\]/g, "'");
-    reply.header('www-authenticate', `Bearer realm="${realm}", error="${err.error}", error_description="${desc}"`);
+    reply.header('www-authenticate', err.tokenAbsent ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${err.error}", error_description="${desc}"`);
   }
   return reply.code(err.status).send({ error: err.error, error_description: err.message });
 }

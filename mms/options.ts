@@ -101,9 +101,14 @@ export interface PrimarySystem {
   bindingApi: string;
   /** Its primary MMS's Diameter peers, in order of preference. */
   cx: EndpointSpec[];
+  /**
+   * PEM files of the CA(s) that may certify its binding API (`ca=`, repeatable); absent: every `--tls-ca` but the
+   * first (the other systems' CAs), so one primary system's CA cannot stand in for another's where they are given.
+   */
+  caFiles?: string[];
 }
 
-const PRIMARY_SYSTEM_FORM = 'realm=REALM,idms=https://…,api=https://HOST:PORT,cx=[tls://]HOST:PORT[,cx=…]';
+const PRIMARY_SYSTEM_FORM = 'realm=REALM,idms=https://…,api=https://HOST:PORT,cx=[tls://]HOST:PORT[,cx=…][,ca=FILE]';
 
 /**
  * One `--primary-system realm=R,idms=URL,api=URL,cx=HOST:PORT[,cx=…]`.
@@ -115,7 +120,7 @@ export function parsePrimarySystem(text: string): PrimarySystem | string[] {
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = part.indexOf('=');
     const k = eq > 0 ? part.slice(0, eq).trim().toLowerCase() : '';
-    if (!['realm', 'idms', 'api', 'cx'].includes(k)) {
+    if (!['realm', 'idms', 'api', 'cx', 'ca'].includes(k)) {
       problems.push(`unknown part ${JSON.stringify(part)}: expected ${PRIMARY_SYSTEM_FORM}`);
       continue;
     }
@@ -147,8 +152,9 @@ export function parsePrimarySystem(text: string): PrimarySystem | string[] {
     else cx.push(r);
   }
   if (!fields.has('cx')) problems.push(`at least one cx=HOST:PORT (${PRIMARY_SYSTEM_FORM})`);
+  const ca = (fields.get('ca') ?? []).filter((f) => f !== '');
   if (problems.length || realm === undefined || idms === undefined || api === undefined) return problems;
-  return { realm, idmsIssuer: idms, bindingApi: api, cx };
+  return { realm, idmsIssuer: idms, bindingApi: api, cx, ...(ca.length ? { caFiles: ca } : {}) };
 }
 
 /** Every `--primary-system` (repeatable, optional): each realm and each IdMS issuer once. */

@@ -22,7 +22,7 @@ import { formatListening, startCxNode } from './cx-node.ts';
 import { formatProblem, isMmsError } from './errors.ts';
 import { importMappingsCsv } from './mappings-csv.ts';
 import { StoreMappingSource, chainMappingSources } from './mappings.ts';
-import { createMigrationApi } from './migration-api.ts';
+import { createMigrationApi, tokenKeyOf } from './migration-api.ts';
 import { listenMigration } from './migration-http.ts';
 import { MmsStats } from './stats.ts';
 import type { MigrationApiConfig, PartnerMmsConfig, RunningMms } from './run.ts';
@@ -32,10 +32,18 @@ export const PRIMARY_MMS_PATH = 'primary-mms';
 
 async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger, stats: MmsStats): Promise<{ api: FastifyInstance; url: string }> {
   if (!pem) throw new ConfigFileError('--migration-api needs --tls-cert, --tls-key and --tls-ca (it is HTTPS only)');
+  // --tls-ca lists the own system's CA first: a primary MMS is trusted on the other systems' CAs only.
+  const others = pem.ca.slice(1);
+  const caByRealm = new Map<string, string[]>();
+  for (const sys of config.primarySystems ?? []) {
+    if (sys.caFiles) caByRealm.set(sys.realm, await Promise.all(sys.caFiles.map((f) => readConfigFile('primary-system ca', f))));
+    else if (others.length === 0) throw new ConfigFileError(`--primary-system ${sys.realm}: no CA for its binding API (give ca=FILE, or its CA after the own one in --tls-ca)`);
+  }
   const api = createMigrationApi({
     store, domain: config.realm, registrar: m.registrar, ttlS: m.ttlS, primarySystems: config.primarySystems ?? [],
-    token: { issuer: m.tokenIssuer, cert: await readConfigFile('token-cert', m.tokenCertFile), audience: m.tokenAudience },
-    tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: pem.ca }, logger: log, stats,
+    token: { issuer: m.tokenIssuer, key: tokenKeyOf(await readConfigFile('token-cert', m.tokenCertFile), m.tokenCertFile), audience: m.tokenAudience },
+    tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: others }, caOf: (sys) => caByRealm.get(sys.realm) ?? others,
+    logger: log, stats,
   });
   try {
     return { api, url: await listenMigration(api, m.listen) };
@@ -78,12 +86,12 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
 
     const stats = new MmsStats();
     let node: DiameterNode | undefined;
-    let primaryMmsOf: (realm: string) => readonly string[] = () => [];
+    let routeOf: (m: { kind: 'static' | 'dynamic'; primaryRealm: string }) => readonly string[] = () => [];
     const agent = createTranslationAgent({
       self, mappings: chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store)), primaryTimeoutMs: self.primaryTimeoutMs, logger: log, stats,
-      forward: (req, o) => (node as DiameterNode).request(req, {
-        timeoutMs: o.timeoutMs, ...(o.mapping.kind === 'dynamic' ? { route: primaryMmsOf(o.mapping.primaryRealm) } : {}),
-      }),
+      // Always an explicit route: a realm with no route of its own must not fall back to any peer of that realm (which
+      // may be the primary MMS for a static mapping, or the relay for a dynamic binding).
+      forward: (req, o) => (node as DiameterNode).request(req, { timeoutMs: o.timeoutMs, route: routeOf(o.mapping) }),
       sessionIds: { next: () => (node as DiameterNode).nextSessionId() },
     });
     const paths = { [PRIMARY_MMS_PATH]: (config.primarySystems ?? []).map((s) => ({ realm: s.realm, peers: s.cx })) };
@@ -92,7 +100,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
       return { mar: agent.handle, sar: agent.handle };
     });
     teardown.push(() => cx.node.close());
-    primaryMmsOf = (realm) => cx.path(PRIMARY_MMS_PATH, realm);
+    routeOf = (m) => (m.kind === 'dynamic' ? cx.path(PRIMARY_MMS_PATH, m.primaryRealm) : cx.route(m.primaryRealm));
     const pem = cx.tls;
 
     let admin: { adminUrl: string; adminTokenPath: string } | undefined;

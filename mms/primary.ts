@@ -7,7 +7,7 @@
  * otherwise it is answered here with Experimental-Result 5001 USER_UNKNOWN (nothing about the subscriber leaks)
  * or 5002 IDENTITIES_DONT_MATCH. It logs the seed steps it takes part in (5 in, 6 out, 7 back, 8 to the partner).
  */
-import { readConfigFile } from '../lib/config/files.ts';
+import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { CxExperimentalResultCode, cxErrorAnswer, experimental } from '../lib/diameter/cx/index.ts';
 import { getValue, getValues } from '../lib/diameter/message.ts';
@@ -83,10 +83,13 @@ export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<Running
     teardown.push(() => agent.close());
     const pem = agent.tls;
     if (!pem) throw new Error('the primary MMS needs --tls-cert, --tls-key and --tls-ca');
+    // Partner CAs only: --tls-ca lists the own system's CA first, and a primary-system certificate is no partner.
+    const partnerCas = config.bindingCaFiles ? await Promise.all(config.bindingCaFiles.map((f) => readConfigFile('binding-ca', f))) : pem.ca.slice(1);
+    if (partnerCas.length === 0) throw new ConfigFileError('--binding-ca: no partner CA for the binding API (give --binding-ca, or the partner CAs after the own one in --tls-ca)');
     const api = createBindingApi({
       store, realm: config.realm, maxTtlS: config.maxBindingTtlS, logger: log,
       subscribers: hssDirectory({ url: config.hssAdminUrl, token, ca: pem.ca }),
-      tls: { cert: pem.cert, key: pem.key, clientCa: pem.ca },
+      tls: { cert: pem.cert, key: pem.key, clientCa: partnerCas },
     });
     teardown.push(() => api.close());
     const migrationUrl = await listenMigration(api, config.bindingApi);

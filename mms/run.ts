@@ -68,6 +68,8 @@ export interface PrimaryMmsConfig extends AgentNodeConfig {
   hssAdminTokenFile: string;
   /** Longest binding confirmed, seconds. */
   maxBindingTtlS: number;
+  /** PEM files of the partner CAs whose clients the binding API takes (default: every `--tls-ca` but the first). */
+  bindingCaFiles?: string[];
 }
 
 /** What `mcx mms` starts. */

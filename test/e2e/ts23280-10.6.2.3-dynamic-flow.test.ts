@@ -8,6 +8,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadTlsMaterial } from '../../certs/layout.ts';
+import { requestBinding } from '../../mms/binding-client.ts';
+import { isMigrationError } from '../../mms/migration-errors.ts';
 import { IdmClientError, endMigration, requestMigration } from '../../ue-client/idm-client.ts';
 import type { Migration, MigrateStep } from '../../ue-client/migrate.ts';
 import { freePorts } from '../helpers/ports.ts';
@@ -88,6 +91,13 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
       return true;
     });
     assert.match(tb.output('primary-mms'), /migration refused: the subscriber may not migrate to this partner realm/);
+  });
+
+  test('the primary binding API takes partner MMSs only: a certificate of the primary system itself fails the handshake', async () => {
+    const own = await loadTlsMaterial(tb.pki, 'primary', 'relay', ['partner']);
+    const body = { mcptt_id: carol.mcpttId, partner_realm: PARTNER_REALM, partner_impi: `x@${PARTNER_REALM}`, partner_impus: [`sip:x@${PARTNER_REALM}`], expires_at: new Date(Date.now() + 60_000).toISOString() };
+    await assert.rejects(requestBinding({ url: tb.addresses.bindingApi, tls: { cert: own.cert, key: own.key, ca: own.ca }, timeoutMs: 3000 }, body),
+      (e: unknown) => isMigrationError(e, 'ERR_MIGRATION_PRIMARY_UNAVAILABLE') && /cannot be reached/.test(e.message));
   });
 
   test('no or a bad token: 401 invalid_token from the migration API', async () => {

@@ -38,7 +38,7 @@ test('GET /metrics: the /admin/v1/stats counters as Prometheus counters, facts a
   assert.match(first, /^# TYPE mcx_hss_mar_total counter$/m);
   assert.match(first, /^mcx_hss_mar_total 0$/m);
   assert.match(first, /^mcx_hss_info\{rand_policy="sipp361",store="memory"\} 1$/m);
-  assert.match(first, /^mcx_hss_process_cpu_user_seconds_total /m, 'process metrics come along');
+  assert.match(first, /^mcx_process_cpu_user_seconds_total /m, 'process metrics come along');
   stats.inc('mar', 3);
   stats.inc('vectors_issued', 5);
   const second = await scrape();

@@ -48,6 +48,9 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
     assert.equal(e.code, code, e.message);
     return true;
   };
+  // The primary's 403 untrusted_partner is this system's own misconfiguration: the partner's client reports it as
+  // primary_unavailable (502 to a UE), with the primary's reason.
+  const untrusted = (e: unknown): boolean => refusedWith('ERR_MIGRATION_PRIMARY_UNAVAILABLE')(e) && /untrusted_partner/.test((e as Error).message);
 
   before(async () => {
     tb = await Testbed.create('binding-api');
@@ -99,7 +102,7 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
   });
 
   test('a certificate that does not name the partner realm asked for → untrusted_partner', async () => {
-    await assert.rejects(requestBinding(partner, body({ partner_realm: 'other.example' })), refusedWith('ERR_MIGRATION_UNTRUSTED_PARTNER'));
+    await assert.rejects(requestBinding(partner, body({ partner_realm: 'other.example' })), untrusted);
   });
 
   test('a client of an unknown CA does not get through the handshake', async () => {
@@ -151,6 +154,6 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
     assert.equal(await releaseBinding(partner, PARTNER_REALM, `mig-2@${PARTNER_REALM}`), true);
     assert.equal(await bindingFor(store, PARTNER_REALM, ALICE.impi), undefined);
     assert.equal(await releaseBinding(partner, PARTNER_REALM, `mig-2@${PARTNER_REALM}`), false);
-    await assert.rejects(releaseBinding(partner, 'other.example', `mig-2@${PARTNER_REALM}`), refusedWith('ERR_MIGRATION_UNTRUSTED_PARTNER'));
+    await assert.rejects(releaseBinding(partner, 'other.example', `mig-2@${PARTNER_REALM}`), untrusted);
   });
 });

@@ -16,7 +16,7 @@ import { silentLogger } from '../../lib/log.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { createBindingApi } from '../../mms/binding-api.ts';
 import { listConfigurations } from '../../mms/bindings.ts';
-import { createMigrationApi } from '../../mms/migration-api.ts';
+import { createMigrationApi, tokenKeyOf } from '../../mms/migration-api.ts';
 import { listenMigration } from '../../mms/migration-http.ts';
 import { MmsStats } from '../../mms/stats.ts';
 import { httpsRequest } from '../../ue-client/idm/http.ts';
@@ -44,6 +44,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
   let primarySigning: SigningMaterial;
   let partnerStore: Store;
   const stats = new MmsStats();
+  let aliceAllowed = [PARTNER_REALM];
 
   const token = async (who: { mcpttId: string }, o: { scope?: string; aud?: string; iss?: string; primaryIss?: string; key?: SigningMaterial; ttlS?: number } = {}): Promise<string> => {
     const st = { iss: o.primaryIss ?? PRIMARY_ISS, sub: who.mcpttId, mcptt_id: who.mcpttId } as Parameters<typeof issuePartnerAccessToken>[1];
@@ -67,7 +68,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
     const binding = createBindingApi({
       store: primaryStore, realm: PRIMARY_REALM, maxTtlS: 3600, logger: silentLogger, tls: { cert: own.cert, key: own.key, clientCa: own.ca },
       // Alice may migrate to the partner; bob's subscription lists no partner.
-      subscribers: { byMcpttId: async (id) => (id === ALICE.mcpttId ? { ...ALICE, allowedPartners: [PARTNER_REALM] } : id === BOB.mcpttId ? { ...BOB, allowedPartners: [] } : undefined) },
+      subscribers: { byMcpttId: async (id) => (id === ALICE.mcpttId ? { ...ALICE, allowedPartners: aliceAllowed } : id === BOB.mcpttId ? { ...BOB, allowedPartners: [] } : undefined) },
     });
     const bindingUrl = await listenMigration(binding, { host: '127.0.0.1', port: 0 });
     const p = await loadTlsMaterial(tb.pki, 'partner', 'mms', ['primary']);
@@ -75,7 +76,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
     const system = (realm: string, iss: string, api: string) => ({ realm, idmsIssuer: iss, bindingApi: api, cx: [{ host: '127.0.0.1', port: 1 }] });
     const migration = createMigrationApi({
       store, domain: PARTNER_REALM, registrar: 'sip:127.0.0.1:5060;transport=udp', ttlS: 600, logger: silentLogger,
-      token: { issuer: PARTNER_ISS, cert: signing.certPem, audience: AUD },
+      token: { issuer: PARTNER_ISS, key: tokenKeyOf(signing.certPem, 'partner idms-signing.pem'), audience: AUD },
       // A second primary system whose MMS does not listen: its users get primary_unavailable.
       primarySystems: [system(PRIMARY_REALM, PRIMARY_ISS, bindingUrl), system('down.example', 'https://idms.down.example', 'https://127.0.0.1:1')],
       tls: { cert: p.cert, key: p.key }, clientTls: { cert: p.cert, key: p.key, ca: p.ca }, stats,
@@ -101,7 +102,9 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
       const r = await call('POST', '/migration/v1/configurations', t);
       assert.equal(r.status, 401, JSON.stringify(r.json));
       assert.equal(r.json.error, 'invalid_token');
-      assert.match(r.wwwAuthenticate ?? '', /^Bearer realm="mcx-mms-migration"(, error="invalid_token", error_description=".+")?$/);
+      // RFC 6750 §3.1: no error code in the challenge of a request that carried no token.
+      if (t === undefined) assert.equal(r.wwwAuthenticate, 'Bearer realm="mcx-mms-migration"');
+      else assert.match(r.wwwAuthenticate ?? '', /^Bearer realm="mcx-mms-migration", error="invalid_token", error_description=".+"$/);
     }
     assert.deepEqual(await listConfigurations(partnerStore), []);
   });
@@ -156,5 +159,32 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
   test('counted: every refused POST above, one configuration created and ended', () => {
     const c = stats.snapshot();
     assert.deepEqual([c.configurations_refused, c.configurations_created, c.configurations_ended], [11, 1, 1]);
+  });
+
+  test('concurrent POSTs of one user create one configuration: one 201, the others the same one (200) or 409 conflict', async () => {
+    const t = await token(ALICE);
+    const answers = await Promise.all([1, 2, 3].map(() => call('POST', '/migration/v1/configurations', t)));
+    assert.deepEqual(answers.filter((a) => a.status === 201).length, 1, JSON.stringify(answers.map((a) => a.status)));
+    for (const a of answers) assert.ok(a.status === 201 || (a.status === 200 && a.json.id === answers.find((x) => x.status === 201)?.json.id) || (a.status === 409 && a.json.error === 'conflict'), JSON.stringify(a.json));
+    assert.equal((await listConfigurations(partnerStore)).length, 1);
+  });
+
+  test('a live configuration is confirmed again at the primary: once the subscription no longer allows the partner, POST → 403 and it is removed', async () => {
+    const t = await token(ALICE);
+    assert.equal((await call('POST', '/migration/v1/configurations', t)).status, 200);
+    aliceAllowed = [];
+    try {
+      const r = await call('POST', '/migration/v1/configurations', t);
+      assert.equal(r.status, 403);
+      assert.equal(r.json.error, 'migration_not_allowed');
+      assert.deepEqual(await listConfigurations(partnerStore), []);
+    } finally {
+      aliceAllowed = [PARTNER_REALM];
+    }
+  });
+
+  test('--token-cert is checked at start: not a certificate, or outside its validity period → a configuration error naming it', () => {
+    assert.throws(() => tokenKeyOf('garbage', 'x.pem'), /--token-cert x\.pem: not a PEM certificate/);
+    assert.throws(() => tokenKeyOf(signing.certPem, 's.pem', Date.now() + 100 * 365 * 86_400_000), /--token-cert s\.pem: not valid now/);
   });
 });
