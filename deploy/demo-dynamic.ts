@@ -27,24 +27,27 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   const { carol, realms, roles, layout } = tb;
   const ue = tb.logger.child({ role: 'ue' });
   const ca = { primary: await readFile(caPaths(layout.pki, 'primary').cert, 'utf8'), partner: await readFile(caPaths(layout.pki, 'partner').cert, 'utf8') };
-  const mark = tb.logs.steps.length;
+  const recorded = tb.logs.record();
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
   say(`demo: ${carol.username} (ISIM of ${carol.primary.impi}) migrates to ${realms.partner}: login, token exchange, jwt-bearer, migration configuration`);
   let m;
+  const order = ['login', 'token-exchange', 'jwt-bearer', 'configuration'] as const;
+  let done = -1;
   try {
     m = await migrate({
       primaryIssuer: roles.primaryIdms.issuer, primaryCa: ca.primary, partnerIssuer: roles.partnerIdms.issuer, partnerCa: ca.partner,
       partnerMms: roles.mms.migrationUrl as string, clientId: UE_CLIENT.clientId, redirectUri: UE_CLIENT.redirectUri,
       username: carol.username, password: carol.password,
       onStep: (step, detail) => {
+        done = order.indexOf(step);
         if (step === 'login') seedStep(ue, 'dynamic', 1, 'ue', detail);
         say(`  ${step.padEnd(14)} ${detail}`);
       },
     });
   } catch (e) {
-    say(`result: FAILED before registration: ${(e as Error).message}`);
+    say(`result: FAILED at ${order[done + 1] ?? 'configuration'}, before registration: ${(e as Error).message}`);
     return false;
   }
   const c = m.configuration;
@@ -60,7 +63,7 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   const to = { host: at[1] as string, port: Number(at[2]) };
   say(`demo: ${c.partner_impi} (ISIM of ${carol.primary.impi}) registers with the partner SIP core at udp://${formatHostPort(to)}`);
   const outcome = await registerDemoUe({ ...to, domain: c.domain, impi: c.partner_impi, impu: c.partner_impus[0] as string, isim });
-  const rungs = buildLadder(tb.logs.steps.slice(mark), outcome.sip, DYNAMIC_FLOW_STEPS);
+  const rungs = buildLadder(recorded(), outcome.sip, DYNAMIC_FLOW_STEPS);
   say(formatLadder('dynamic', rungs));
   const missing = rungs.find((r) => !r.line);
   if (outcome.failure !== undefined || missing) {
@@ -70,7 +73,12 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   say(`result: OK — ${c.partner_impus[0] as string} registered (${outcome.final?.status} ${outcome.final?.reason}) by dynamic configuration ${c.id} ` +
     `(until ${c.expires_at}); the vectors came from the primary HSS for ${carol.primary.impi} through the primary MMS`);
   if (end) {
-    await endMigration({ mms: roles.mms.migrationUrl as string, accessToken: m.partnerAccessToken, ca: ca.partner, id: c.id });
+    try {
+      await endMigration({ mms: roles.mms.migrationUrl as string, accessToken: m.partnerAccessToken, ca: ca.partner, id: c.id });
+    } catch (e) {
+      say(`result: FAILED to end the migration: configuration ${c.id} stays until ${c.expires_at}: ${(e as Error).message}`);
+      return false;
+    }
     say(`migration ended: configuration ${c.id} deleted (--once)`);
   }
   return true;

@@ -24,8 +24,9 @@ const PINO_ERROR = 50;
 
 /** The sink; pass {@link stream} to `createLogger`. */
 export class LogCollector {
-  readonly steps: StepLine[] = [];
   readonly stream: Writable;
+  /** Steps seen while a demo records ({@link record}); nothing is kept otherwise, so serving for days costs nothing. */
+  private recording: StepLine[] | undefined;
   private readonly waiters = new Set<(l: LogLine) => void>();
 
   /** @param verbose echo every role log line to stderr (otherwise errors only). */
@@ -47,10 +48,23 @@ export class LogCollector {
       return;
     }
     if (this.verbose || (typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
-    if (typeof line.step === 'number') {
-      this.steps.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
+    if (typeof line.step === 'number' && this.recording) {
+      this.recording.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
     }
     for (const w of this.waiters) w(line);
+  }
+
+  /**
+   * Starts keeping the seed-step lines.
+   * @returns a function that stops and hands them over, in arrival order.
+   */
+  record(): () => StepLine[] {
+    const mine: StepLine[] = [];
+    this.recording = mine;
+    return () => {
+      if (this.recording === mine) this.recording = undefined;
+      return mine;
+    };
   }
 
   /**

@@ -19,14 +19,24 @@ export function freeTcpPort(host: string): Promise<number> {
   });
 }
 
-/** A UDP port free right now on `host`. */
-export function freeUdpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free right now for both TCP and UDP on `host`: SIP on UDP and TCP shares one port (RFC 3263), which is all
+ * a UE told `sip:host:port;transport=udp` can derive the TCP listener from.
+ * @param avoid ports not to return (the TLS listener must differ from the TCP one).
+ */
+export async function freeSipPort(host: string, avoid: readonly number[] = []): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freeTcpPort(host);
+    if (avoid.includes(port)) continue;
+    if (await udpFree(port, host)) return port;
+  }
+  throw new Error(`no port free for both UDP and TCP on ${host}`);
+}
+
+function udpFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-    sock.once('error', reject);
-    sock.bind(0, host, () => {
-      const port = sock.address().port;
-      sock.close(() => resolve(port));
-    });
+    sock.once('error', () => resolve(false));
+    sock.bind(port, host, () => sock.close(() => resolve(true)));
   });
 }

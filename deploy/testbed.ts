@@ -23,7 +23,7 @@ import type { SipListen } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
 import { runDynamicDemo } from './demo-dynamic.ts';
 import { registerDemoUe } from './demo-ue.ts';
-import { freeTcpPort, freeUdpPort } from './ports.ts';
+import { freeSipPort } from './ports.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
 import { startRoles, type RunningRoles } from './roles.ts';
 import { formatSummary } from './summary.ts';
@@ -50,7 +50,8 @@ const portsSchema = z.string().transform((text, ctx): { udp: number; tcp: number
 
 const optionsSchema = z.object({
   'dir': z.string().min(1, 'must not be empty'),
-  'listen': z.string().refine((s) => isIP(s) !== 0, 'must be an IP address such as 127.0.0.1'),
+  // A unicast address: the partner MMS hands it to UEs as the registrar's, and 0.0.0.0 / :: names no host.
+  'listen': z.string().refine((s) => isIP(s) !== 0 && s !== '0.0.0.0' && !/^[0:]+$/.test(s), 'must be a unicast IP address such as 127.0.0.1 (not 0.0.0.0 or ::)'),
   'ports': portsSchema,
   'store': storeSpecSchema,
   'primary-realm': realmSchema,
@@ -105,10 +106,12 @@ export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
   const logs = new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
   // `auto` is resolved here: the partner MMS tells migrating UEs the registrar's address before the registrar is up.
+  // UDP and TCP share one port as with the defaults (5060), TLS another.
+  const sipPort = o.ports.udp || await freeSipPort(o.listen);
   const sip: SipListen[] = [
-    { transport: 'udp', host: o.listen, port: o.ports.udp || await freeUdpPort(o.listen) },
-    { transport: 'tcp', host: o.listen, port: o.ports.tcp || await freeTcpPort(o.listen) },
-    { transport: 'tls', host: o.listen, port: o.ports.tls || await freeTcpPort(o.listen) },
+    { transport: 'udp', host: o.listen, port: sipPort },
+    { transport: 'tcp', host: o.listen, port: o.ports.tcp || sipPort },
+    { transport: 'tls', host: o.listen, port: o.ports.tls || await freeSipPort(o.listen, [sipPort]) },
   ];
   let roles: RunningRoles;
   try {
@@ -142,10 +145,10 @@ export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
   });
   const udp = roles.registrar.addresses.sip.find((s) => s.transport === 'UDP');
   if (!udp) throw new Error('testbed: the registrar has no UDP listener');
-  const mark = tb.logs.steps.length;
+  const recorded = tb.logs.record();
   process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.address}:${udp.port}\n`);
   const outcome = await registerDemoUe({ host: udp.address, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim });
-  const rungs = buildLadder(tb.logs.steps.slice(mark), outcome.sip);
+  const rungs = buildLadder(recorded(), outcome.sip);
   process.stdout.write(`${formatLadder('static', rungs)}\n`);
   const missing = rungs.find((r) => !r.line);
   if (outcome.failure !== undefined || missing) {
@@ -183,10 +186,14 @@ export async function runTestbed(o: TestbedOptions): Promise<void> {
     role: 'testbed', logger: createLogger('testbed', { level: 'silent' }),
     start: async () => {
       const tb = await startTestbed(o);
-      if (!(await runDemo(tb))) {
-        await tb.close();
-        throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
+      let ok = false;
+      try {
+        ok = await runDemo(tb);
+      } finally {
+        // Every role stops with DPR, also when the demo threw (an ISIM file of other credentials, say).
+        if (!ok) await tb.close();
       }
+      if (!ok) throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
       return tb;
     },
     ready: (tb) => formatSummary(tb),

@@ -11,11 +11,16 @@ import { seedStep } from '../../lib/seed-steps.ts';
 test('log lines of several roles become one rung per step, first line first; a missing step is a gap', () => {
   const logs = new LogCollector(false);
   const root = createLogger('t', { destination: logs.stream });
+  seedStep(root.child({ role: 'registrar' }), 'static', 9, 'partner-mms', 'before the demo: not kept');
+  const recorded = logs.record();
   seedStep(root.child({ role: 'registrar' }), 'static', 2, 'ue');
   seedStep(root.child({ role: 'registrar' }), 'static', 3, 'registrar');
   seedStep(root.child({ role: 'partner-mms' }), 'static', 3, 'registrar');
   seedStep(root.child({ role: 'partner-mms' }), 'static', 4, 'partner-mms', 'partner MMS determines alice@primary.example');
-  const rungs = buildLadder(logs.steps, { 2: 'REGISTER sip:partner.example' });
+  const steps = recorded();
+  seedStep(root.child({ role: 'registrar' }), 'static', 5, 'partner-mms', 'after the demo: not kept either');
+  assert.deepEqual(steps.map((l) => l.step), [2, 3, 3, 4], 'only what was logged while recording, so a serving testbed keeps nothing');
+  const rungs = buildLadder(steps, { 2: 'REGISTER sip:partner.example' });
   assert.deepEqual(rungs.map((r) => r.step), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
   assert.deepEqual(rungs[1]?.roles, ['registrar', 'partner-mms']);
   assert.equal((rungs[1]?.line as StepLine).role, 'registrar');

@@ -27,18 +27,25 @@ describe('mcx testbed (kept running): SIPp and a softphone-style client register
   let dir: string;
   let proc: Proc;
   let udpPort: number;
+  let ports: { tcp: number; tls: number };
   let userFile: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mcx-testbed-serve-'));
     proc = startMcx(['testbed', '--ports', 'auto', '--dir', dir]);
-    const m = await proc.waitFor(/^testbed: ready udp=127\.0\.0\.1:(\d+) tcp=\S+ tls=\S+ dir=\S+ user=(\S+)$/m, 30_000);
+    const m = await proc.waitFor(/^testbed: ready udp=127\.0\.0\.1:(\d+) tcp=127\.0\.0\.1:(\d+) tls=127\.0\.0\.1:(\d+) dir=\S+ user=(\S+)$/m, 30_000);
     udpPort = Number(m[1]);
-    userFile = m[2] as string;
+    ports = { tcp: Number(m[2]), tls: Number(m[3]) };
+    userFile = m[4] as string;
   });
   after(async () => {
     await proc?.stop('SIGKILL');
     await rm(dir, { recursive: true, force: true });
+  });
+
+  test('--ports auto: UDP and TCP on one port (what a UE told sip:host:port;transport=udp derives TCP from), TLS on another', () => {
+    assert.equal(ports.tcp, udpPort);
+    assert.notEqual(ports.tls, udpPort);
   });
 
   test('the demo ran first (result OK) and the summary names the partner identities, K, OP, AMF and the password user', () => {
