@@ -159,6 +159,8 @@ export class MigrationTestbed {
       this.run('partner-idms', ['idms', '--role', 'partner', '--listen', `127.0.0.1:${qIdms}`, '--issuer', a.partnerIssuer, ...idmsTls('partner'),
         '--trusted-issuer', a.primaryIssuer, '--trust-cert', trustedSigningCertPath(this.pki, 'partner'), '--state-dir', join(this.dir, 'partner-idms')], /idms: listening/),
     ]);
+    // Awaited below; a start failing before then must not leave it an unhandled rejection hiding the real failure.
+    idms.catch(() => undefined);
     await this.startHss();
     const relay = await this.run('relay', ['relay', '--listen', '127.0.0.1:0', '--origin-host', `relay.${PRIMARY_REALM}`, '--realm', PRIMARY_REALM,
       '--route', `${PRIMARY_REALM}=tcp://127.0.0.1:${a.hssDiameter}`, ...this.tlsArgs('primary', 'relay', ['partner'])], /relay: listening diameter=tls:\/\/[\d.]+:(\d+)/);

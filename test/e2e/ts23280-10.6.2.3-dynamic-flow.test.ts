@@ -67,6 +67,9 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     assert.equal(r.code, 0, failure(r));
     const primaryMms = tb.procs.get('primary-mms');
     await primaryMms?.waitFor(/"step":8,"node":"primary-mms"/, 5000);
+    // Alice's registration is the only traffic through the primary MMS so far (bob's is static, carol's refused).
+    const steps = (primaryMms?.output() ?? '').split('\n').filter((l) => l.includes('"flow":"dynamic"')).map((l) => /"step":(\d+)/.exec(l)?.[1]);
+    assert.deepEqual([...new Set(steps)], ['5', '6', '7', '8'], 'the primary MMS took steps 5–8 of §10.6.2.3');
     const hss = tb.output('hss');
     assert.match(hss, new RegExp(`"impi":"${alice.impi.replace('.', '\\.')}"`));
     assert.ok(!hss.includes(c.partner_impi), 'the HSS never sees the partner IMPI');

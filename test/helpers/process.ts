@@ -20,7 +20,7 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `cmd args`; the process group is killed by `stop()`. */
+/** Starts `cmd args`; `stop()` signals the child (SIGKILL after 5 s), not its own children. */
 export function start(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
