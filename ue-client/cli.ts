@@ -114,12 +114,19 @@ export const isimSubcommands: UeSubcommand = (ue) => {
     try {
       return await Isim.open(file);
     } catch (err) {
-      throw new UeError('UE_ISIM', (err as Error).message, { cause: err });
+      throw err instanceof UeError ? err : new UeError('UE_ISIM', (err as Error).message, { cause: err });
     }
   };
   const run = (action: (isim: Isim) => Promise<void>) => async (opts: { isimState?: string }) => {
     try {
-      await action(await open(opts.isimState));
+      const i = await open(opts.isimState);
+      try {
+        await action(i);
+      } catch (err) {
+        throw err instanceof UeError ? err : new UeError('UE_ISIM', (err as Error).message, { cause: err });
+      } finally {
+        await i.close();
+      }
     } catch (err) {
       if (!(err instanceof UeError)) throw err;
       process.stderr.write(`mcx: ${err.code}: ${err.message}\n`);
@@ -154,7 +161,8 @@ its TLS listener with --registrar HOST:PORT (else exit 2). --registrar overrides
 
 Exit status: 0 registered (and de-registered unless --keep); 2 a bad option (named); 3 authentication: the IdMS
 refused the password or a token, or IMS AKA failed (MAC failure, resync, 403); 4 refused by the IdMS, MMS or registrar
-(e.g. migration_not_allowed); 5 timeout; 6 transport or TLS; 1 local (ISIM state file).`;
+(e.g. migration_not_allowed); 5 timeout; 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when
+another process has it open (UE_ISIM_LOCKED).`;
 
 /** `migrate`: the dynamic migration (TS 23.280 §10.6.2.3) from login to registration. */
 export const migrateSubcommands: UeSubcommand = (ue) => {

@@ -20,6 +20,8 @@ import type { Stall } from './ua.ts';
  * - `UE_TRANSPORT`: connection refused or closed, ICMP unreachable, name not resolvable.
  * - `UE_TLS`: the TLS handshake failed (certificate chain or name not verified).
  * - `UE_ISIM`: the ISIM state file is missing, invalid, unwritable or holds other credentials.
+ * - `UE_ISIM_LOCKED`: another process has the ISIM state file open (its `<file>.lock`); two would lose each other's
+ *   SQN updates, after which a replayed challenge would be accepted.
  * - `UE_STATE`: the API was used out of order (register after stop, …).
  */
 export type UeErrorCode =
@@ -35,6 +37,7 @@ export type UeErrorCode =
   | 'UE_TRANSPORT'
   | 'UE_TLS'
   | 'UE_ISIM'
+  | 'UE_ISIM_LOCKED'
   | 'UE_STATE';
 
 /** Exit status of `mcx ue` per code: 3 authentication, 4 refused by the registrar, 5 timeout, 6 transport, 1 local. */
@@ -51,6 +54,7 @@ export const UE_EXIT_STATUS: Readonly<Record<UeErrorCode, number>> = {
   UE_TRANSPORT: 6,
   UE_TLS: 6,
   UE_ISIM: 1,
+  UE_ISIM_LOCKED: 1,
   UE_STATE: 1,
 };
 

@@ -3,12 +3,13 @@
  * home network's K with OP or OPc; for migration the SIP stack may register with partner identities while this ISIM
  * keeps the primary subscription's keys and SQN state (digest §3.4).
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { buildAuts, openAutn } from '../lib/aka/autn.ts';
 import { AkaError, assertBytes } from '../lib/aka/errors.ts';
 import { computeOpc, Milenage } from '../lib/aka/milenage.ts';
 import { SeqMsArray, sqnToBuf, type SqnVerdict } from '../lib/aka/sqn.ts';
+import { lockIsimFile, type IsimLock } from './isim-lock.ts';
 import { decodeIsimState, encodeIsimState, writeFileAtomic, type IsimState } from './isim-state.ts';
 
 /** What an ISIM is provisioned with. Exactly one of `op` and `opc`. */
@@ -76,75 +77,146 @@ function stateFromCredentials(c: IsimCredentials): IsimState {
   };
 }
 
+/** What every open handle of one file in this process shares: one state, one queue, one lock. */
+interface OpenFile {
+  file: string;
+  key: string;
+  state: IsimState;
+  milenage: Milenage;
+  queue: Promise<unknown>;
+  handles: number;
+  lock: IsimLock;
+}
+
+/** The files open in this process, by resolved path. */
+const openFiles = new Map<string, OpenFile>();
+/** Opens and closes run one at a time, so two opens of one file in this process cannot both take its lock. */
+let bookkeeping: Promise<unknown> = Promise.resolve();
+
+function oneAtATime<T>(op: () => Promise<T>): Promise<T> {
+  const run = bookkeeping.then(op, op);
+  bookkeeping = run.catch(() => undefined);
+  return run;
+}
+
+async function persist(file: string, state: IsimState): Promise<void> {
+  try {
+    await writeFileAtomic(file, `${JSON.stringify(encodeIsimState(state), null, 2)}\n`);
+  } catch (err) {
+    throw new AkaError('ERR_AKA_STATE', `cannot write ISIM state ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads `file`, or creates it from `initialCredentials` when it does not exist; the caller holds its lock. */
+async function load(file: string, initialCredentials: IsimCredentials | undefined): Promise<IsimState> {
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new AkaError('ERR_AKA_STATE', `cannot read ISIM state ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (text === undefined) {
+    if (!initialCredentials) throw noState(file);
+    const state = stateFromCredentials(initialCredentials);
+    await persist(file, state);
+    return state;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AkaError('ERR_AKA_STATE', `ISIM state ${file} is not JSON`, { cause: err });
+  }
+  const state = decodeIsimState(json);
+  if (initialCredentials && !sameCredentials(state, initialCredentials)) throw otherCredentials(file);
+  return state;
+}
+
+const noState = (file: string): AkaError => new AkaError('ERR_AKA_STATE', `no ISIM state at ${file} and no credentials to create it`);
+const otherCredentials = (file: string): AkaError =>
+  new AkaError('ERR_AKA_STATE', `ISIM state ${file} holds other credentials; remove it to re-provision`);
+
 /**
- * The ISIM. Operations are serialised per instance; one file must be opened by one process at a time.
+ * The ISIM. Operations are serialised per file. One process at a time has a file open: {@link Isim.open} takes the
+ * file's lock (`<file>.lock`, isim-lock.ts) and the last {@link Isim.close} of this process releases it. Opening a
+ * file this process has open already gives another handle on the same in-memory state (never a second copy that
+ * could drop the first one's SQN updates).
  */
 export class Isim {
-  readonly #file: string;
-  readonly #state: IsimState;
-  readonly #milenage: Milenage;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #open: OpenFile;
+  #closed = false;
 
-  private constructor(file: string, state: IsimState) {
-    this.#file = file;
-    this.#state = state;
-    const { k, opVariant } = state;
-    this.#milenage = new Milenage(k, opVariant.kind === 'op' ? computeOpc(k, opVariant.value) : opVariant.value);
+  private constructor(open: OpenFile) {
+    this.#open = open;
   }
 
   /**
    * Opens the ISIM kept in `file`, or creates it there from `initialCredentials` (all SEQ_MS zero; missing parent
-   * directories are made 0700) when the file does not exist. Creation is durable before this resolves.
-   * @throws AkaError `ERR_AKA_STATE` when the file is missing and no credentials are given, is unreadable or invalid,
-   * or holds credentials other than `initialCredentials` (SQN state must never move between subscriptions);
+   * directories are made 0700) when the file does not exist. Creation is durable before this resolves. Holds the
+   * file's lock until {@link close}.
+   * @throws UeError `UE_ISIM_LOCKED` when another process has the file open (`UE_ISIM` when the lock cannot be
+   * created); AkaError `ERR_AKA_STATE` when the file is missing and no credentials are given, is unreadable or
+   * invalid, or holds credentials other than `initialCredentials` (SQN state must never move between subscriptions);
    * `ERR_AKA_INPUT` when the credentials are malformed.
    */
-  static async open(file: string, initialCredentials?: IsimCredentials): Promise<Isim> {
-    let text: string | undefined;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new AkaError('ERR_AKA_STATE', `cannot read ISIM state ${file}: ${(err as Error).message}`, { cause: err });
+  static open(file: string, initialCredentials?: IsimCredentials): Promise<Isim> {
+    return oneAtATime(async () => {
+      const key = resolve(file);
+      let open = openFiles.get(key);
+      if (open) {
+        if (initialCredentials && !sameCredentials(open.state, initialCredentials)) throw otherCredentials(file);
+      } else {
+        if (initialCredentials) {
+          // Malformed credentials are refused before anything touches the file system.
+          stateFromCredentials(initialCredentials);
+          try {
+            await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+          } catch (err) {
+            throw new AkaError('ERR_AKA_STATE', `cannot create the directory of ${file}: ${(err as Error).message}`, { cause: err });
+          }
+        } else if (!(await access(file).then(() => true, (e: NodeJS.ErrnoException) => e.code !== 'ENOENT'))) {
+          throw noState(file);
+        }
+        const lock = await lockIsimFile(file);
+        let state: IsimState;
+        try {
+          state = await load(file, initialCredentials);
+        } catch (err) {
+          await lock.release();
+          throw err;
+        }
+        const { k, opVariant } = state;
+        const milenage = new Milenage(k, opVariant.kind === 'op' ? computeOpc(k, opVariant.value) : opVariant.value);
+        open = { file, key, state, milenage, queue: Promise.resolve(), handles: 0, lock };
+        openFiles.set(key, open);
       }
-    }
-    if (text === undefined) {
-      if (!initialCredentials) throw new AkaError('ERR_AKA_STATE', `no ISIM state at ${file} and no credentials to create it`);
-      const isim = new Isim(file, stateFromCredentials(initialCredentials));
-      try {
-        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-      } catch (err) {
-        throw new AkaError('ERR_AKA_STATE', `cannot create the directory of ${file}: ${(err as Error).message}`, { cause: err });
-      }
-      await isim.#persist();
-      return isim;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new AkaError('ERR_AKA_STATE', `ISIM state ${file} is not JSON`, { cause: err });
-    }
-    const state = decodeIsimState(json);
-    if (initialCredentials && !sameCredentials(state, initialCredentials)) {
-      throw new AkaError('ERR_AKA_STATE', `ISIM state ${file} holds other credentials; remove it to re-provision`);
-    }
-    return new Isim(file, state);
+      open.handles++;
+      return new Isim(open);
+    });
   }
 
   /** The private identity (EF_IMPI). */
   get impi(): string {
-    return this.#state.impi;
+    return this.#open.state.impi;
   }
 
   /** The public identities (EF_IMPU), first = the default one. */
   get impus(): readonly string[] {
-    return [...this.#state.impus];
+    return [...this.#open.state.impus];
   }
 
   /** The home network domain (EF_DOMAIN). */
   get domain(): string {
-    return this.#state.domain;
+    return this.#open.state.domain;
+  }
+
+  /** Whether this ISIM was provisioned with K and this OP (or OPc): to check a file against given keys. */
+  holdsKeys(keys: { k: Buffer; op?: Buffer | undefined; opc?: Buffer | undefined }): boolean {
+    const { k, opVariant } = this.#open.state;
+    const given = keys.op !== undefined ? { kind: 'op', value: keys.op } : keys.opc !== undefined ? { kind: 'opc', value: keys.opc } : undefined;
+    return given !== undefined && k.equals(keys.k) && opVariant.kind === given.kind && opVariant.value.equals(given.value);
   }
 
   /**
@@ -152,20 +224,20 @@ export class Isim {
    * On success SEQ_MS(IND) is updated and written to the state file before RES/CK/IK are returned, so a crash cannot
    * make an old SQN acceptable again. On an unacceptable SQN returns AUTS over SQN_MS; state is unchanged.
    * @throws AkaError `ERR_AKA_MAC_FAILURE` when MAC-A is wrong (no AUTS: the network is not authentic);
-   * `ERR_AKA_INPUT` on wrong lengths; `ERR_AKA_STATE` when the state cannot be persisted (no RES is released then).
+   * `ERR_AKA_INPUT` on wrong lengths; `ERR_AKA_STATE` when the state cannot be persisted (no RES is released then)
+   * or this handle is closed.
    */
   authenticate(rand: Buffer, autn: Buffer): Promise<IsimAuthResult> {
-    return this.#serial(async () => {
+    return this.#serial(async ({ file, state, milenage: m }) => {
       assertBytes('RAND', rand, 16);
       assertBytes('AUTN', autn, 16);
-      const m = this.#milenage;
       const { sqn, macValid } = openAutn(m, rand, autn);
       if (!macValid) throw new AkaError('ERR_AKA_MAC_FAILURE', 'AUTN MAC-A does not verify');
-      const verdict = this.#state.seqMs.check(sqn);
-      if (verdict !== 'fresh') return { syncFailure: buildAuts(m, rand, this.#state.seqMs.highestSqn()), reason: verdict };
+      const verdict = state.seqMs.check(sqn);
+      if (verdict !== 'fresh') return { syncFailure: buildAuts(m, rand, state.seqMs.highestSqn()), reason: verdict };
       // Accept in memory first: if persisting fails we still refuse this SQN later, and no RES leaves without a write.
-      this.#state.seqMs.accept(sqn);
-      await this.#persist();
+      state.seqMs.accept(sqn);
+      await persist(file, state);
       const { res, ck, ik } = m.f2345(rand);
       return { res, ck, ik };
     });
@@ -173,32 +245,42 @@ export class Isim {
 
   /** Zeroes the SEQ_MS array (a factory-fresh ISIM) and persists that. */
   reset(): Promise<void> {
-    return this.#serial(async () => {
-      this.#state.seqMs.reset();
-      await this.#persist();
+    return this.#serial(async ({ file, state }) => {
+      state.seqMs.reset();
+      await persist(file, state);
+    });
+  }
+
+  /**
+   * Closes this handle; the last handle of the file in this process waits for a running operation and releases the
+   * lock. Idempotent; later operations on this handle fail.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const open = this.#open;
+    return oneAtATime(async () => {
+      if (--open.handles > 0) return;
+      openFiles.delete(open.key);
+      await open.queue;
+      await open.lock.release();
     });
   }
 
   /** The secret-free view: identities and SQN state, never K, OP or OPc. */
   toJSON(): IsimPublicView {
-    const s = this.#state;
+    const { file, state: s } = this.#open;
     return {
-      file: this.#file, impi: s.impi, impus: [...s.impus], domain: s.domain, opVariant: s.opVariant.kind,
+      file, impi: s.impi, impus: [...s.impus], domain: s.domain, opVariant: s.opVariant.kind,
       sqnMs: sqnToBuf(s.seqMs.highestSqn()).toString('hex'), seqMs: s.seqMs.toJSON().seqMs,
     };
   }
 
-  async #persist(): Promise<void> {
-    try {
-      await writeFileAtomic(this.#file, `${JSON.stringify(encodeIsimState(this.#state), null, 2)}\n`);
-    } catch (err) {
-      throw new AkaError('ERR_AKA_STATE', `cannot write ISIM state ${this.#file}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  #serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(op, op);
-    this.#queue = run.catch(() => undefined);
+  #serial<T>(op: (open: OpenFile) => Promise<T>): Promise<T> {
+    const open = this.#open;
+    const guarded = (): Promise<T> => (this.#closed ? Promise.reject(new AkaError('ERR_AKA_STATE', `ISIM ${open.file} is closed`)) : op(open));
+    const run = open.queue.then(guarded, guarded);
+    open.queue = run.catch(() => undefined);
     return run;
   }
 }

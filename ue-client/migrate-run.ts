@@ -16,7 +16,7 @@ import { eventLines, type LadderEvent } from './ladder.ts';
 import { migrate, type Migration, type MigrateStep } from './migrate.ts';
 import type { MigrateConfig } from './migrate-options.ts';
 import { registrationTarget } from './migration-target.ts';
-import { openUeSecrets, registerOnce, type UeIo, type UeRunReport } from './run.ts';
+import { closeUeSecrets, openUeSecrets, registerOnce, type UeIo, type UeRunReport } from './run.ts';
 
 /** Exit status per IdM failure: 3 the user's credentials or a token refused, 4 refused by a server, 6 transport. */
 export const IDM_EXIT_STATUS: Readonly<Record<IdmClientErrorCode, number>> = {
@@ -119,54 +119,58 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     throw err;
   }
 
-  const { idm } = cfg;
-  if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
-  const outcome = await idmSteps(cfg, ca, log);
-  const { prelude } = outcome;
-  if ('error' in outcome) {
-    report.ladder = eventLines('dynamic', prelude);
-    report.failedStep = outcome.failedStep;
-    if (!json) for (const line of report.ladder) io.out(line);
-    return fail(outcome.error, IDM_EXIT_STATUS[outcome.error.code], ` at ${outcome.failedStep}`);
-  }
+  try {
+    const { idm } = cfg;
+    if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
+    const outcome = await idmSteps(cfg, ca, log);
+    const { prelude } = outcome;
+    if ('error' in outcome) {
+      report.ladder = eventLines('dynamic', prelude);
+      report.failedStep = outcome.failedStep;
+      if (!json) for (const line of report.ladder) io.out(line);
+      return fail(outcome.error, IDM_EXIT_STATUS[outcome.error.code], ` at ${outcome.failedStep}`);
+    }
 
-  const { migration } = outcome;
-  const c = migration.configuration;
-  const view = { ...c, ended: false };
-  report.migration = view;
-  /** `--end`: DELETE the configuration (here and, through the partner MMS, at the primary MMS). */
-  const end = async (): Promise<IdmClientError | undefined> => {
+    const { migration } = outcome;
+    const c = migration.configuration;
+    const view = { ...c, ended: false };
+    report.migration = view;
+    /** `--end`: DELETE the configuration (here and, through the partner MMS, at the primary MMS). */
+    const end = async (): Promise<IdmClientError | undefined> => {
+      try {
+        await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca ? { ca } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
+      } catch (err) {
+        if (err instanceof IdmClientError) return err;
+        throw err;
+      }
+      view.ended = true;
+      if (!json) io.out(`migration ended: configuration ${c.id} deleted at the partner MMS`);
+      return undefined;
+    };
+    let target;
     try {
-      await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca ? { ca } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
+      target = registrationTarget(c, cfg);
+      if (target.transport !== 'udp' && (cfg.ue.test?.drop || cfg.ue.localPort !== undefined)) {
+        throw new UsageError(`--transport: --local-port and the drop pattern need udp; the configuration names ${c.registrar}`);
+      }
     } catch (err) {
-      if (err instanceof IdmClientError) return err;
+      // Ended whatever the outcome: the user asked for no migration to be left behind.
+      const notEnded = cfg.end ? await end() : undefined;
+      if (notEnded) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
+      if (err instanceof IdmClientError) return fail(err, IDM_EXIT_STATUS[err.code]);
       throw err;
     }
-    view.ended = true;
-    if (!json) io.out(`migration ended: configuration ${c.id} deleted at the partner MMS`);
-    return undefined;
-  };
-  let target;
-  try {
-    target = registrationTarget(c, cfg);
-    if (target.transport !== 'udp' && (cfg.ue.test?.drop || cfg.ue.localPort !== undefined)) {
-      throw new UsageError(`--transport: --local-port and the drop pattern need udp; the configuration names ${c.registrar}`);
-    }
-  } catch (err) {
-    // Ended whatever the outcome: the user asked for no migration to be left behind.
+    if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
+    const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude });
+    Object.assign(report, run.report, { migration: view });
     const notEnded = cfg.end ? await end() : undefined;
-    if (notEnded) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
-    if (err instanceof IdmClientError) return fail(err, IDM_EXIT_STATUS[err.code]);
-    throw err;
+    if (!notEnded) return finish(run.status);
+    if (run.status !== 0) {
+      io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
+      return finish(run.status);
+    }
+    return fail(notEnded, IDM_EXIT_STATUS[notEnded.code], ' to end the migration');
+  } finally {
+    await closeUeSecrets(secrets);
   }
-  if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
-  const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude });
-  Object.assign(report, run.report, { migration: view });
-  const notEnded = cfg.end ? await end() : undefined;
-  if (!notEnded) return finish(run.status);
-  if (run.status !== 0) {
-    io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
-    return finish(run.status);
-  }
-  return fail(notEnded, IDM_EXIT_STATUS[notEnded.code], ' to end the migration');
 }

@@ -41,8 +41,9 @@ export type IsimSource = Pick<UeConfig, 'isim'> & Partial<Pick<UeConfig, 'impi' 
 /**
  * Opens the ISIM of `cfg`: an existing state file as it is (checked against K/OP when they are given, so SQN state
  * never moves between subscriptions), or a new one from K with OP/OPc and the ISIM's identities (default: the
- * registration's). For migration the ISIM keeps the primary identities while REGISTER carries partner ones.
- * @throws UeError `UE_ISIM`.
+ * registration's). For migration the ISIM keeps the primary identities while REGISTER carries partner ones. The ISIM
+ * holds its file's lock until closed ({@link closeUeSecrets}).
+ * @throws UeError `UE_ISIM`, or `UE_ISIM_LOCKED` when another process has the file open.
  */
 export async function openIsim(cfg: IsimSource): Promise<Isim | undefined> {
   const i = cfg.isim;
@@ -51,8 +52,11 @@ export async function openIsim(cfg: IsimSource): Promise<Isim | undefined> {
   try {
     if (exists) {
       const isim = await Isim.open(i.file);
-      if (!i.k) return isim;
-      return await Isim.open(i.file, { k: i.k, ...(i.op ? { op: i.op } : { opc: i.opc }), impi: isim.impi, impus: [...isim.impus], domain: isim.domain });
+      if (i.k && !isim.holdsKeys({ k: i.k, op: i.op, opc: i.opc })) {
+        await isim.close();
+        throw new UeError('UE_ISIM', `ISIM state ${i.file} holds another K/OP; remove it to re-provision`);
+      }
+      return isim;
     }
     if (!i.k) throw new UeError('UE_ISIM', `no ISIM state at ${i.file}: give --k with --op or --opc to create it`);
     const impi = i.impi ?? cfg.impi;
@@ -67,10 +71,15 @@ export async function openIsim(cfg: IsimSource): Promise<Isim | undefined> {
   }
 }
 
-/** ISIM and/or password of `cfg`. */
+/** ISIM and/or password of `cfg`; whoever opens them closes them ({@link closeUeSecrets}). */
 export async function openUeSecrets(cfg: IsimSource & Pick<UeConfig, 'password' | 'amf'>): Promise<UeSecrets> {
   const isim = await openIsim(cfg);
   return { ...(isim ? { isim } : {}), ...(cfg.password ? { password: cfg.password } : {}), ...(cfg.amf ? { expectedAmf: cfg.amf } : {}) };
+}
+
+/** Closes the ISIM of `secrets` (releasing its state file's lock); never throws. */
+export async function closeUeSecrets(secrets: UeSecrets | undefined): Promise<void> {
+  await secrets?.isim?.close().catch(() => undefined);
 }
 
 /**
@@ -125,6 +134,7 @@ export async function runRegister(cfg: UeConfig, io: UeIo, stop?: Promise<unknow
 /**
  * Registers, prints the ladder and the result (unless `cfg.json`); with `hold` stays registered (refreshing) until
  * `stop` resolves or a refresh fails; de-registers unless `keep`. Prints no JSON: the caller decides what goes in it.
+ * Closes the secrets it opened.
  * @returns the exit status (0, or the failure's {@link UeError.exitStatus}) and the report.
  * @throws UsageError for a bad file named by an option (exit 2).
  */
@@ -132,10 +142,11 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   const log = io.logger ?? silentLogger;
   const report: UeRunReport = { ok: false, ladder: [] };
   let ue: UeAgent | undefined;
+  let secrets = extras.secrets;
   let registered = false;
   const ladderOf = (agent: UeAgent | undefined): string[] => agent?.ladder.lines() ?? eventLines(cfg.flow, extras.prelude ?? []);
   try {
-    const secrets = extras.secrets ?? await openUeSecrets(cfg);
+    secrets ??= await openUeSecrets(cfg);
     ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
     io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
     if (cfg.hold && !cfg.json) {
@@ -182,6 +193,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   } finally {
     report.ladder = ladderOf(ue);
     await ue?.stop(registered).catch(() => undefined);
+    if (!extras.secrets) await closeUeSecrets(secrets);
   }
 }
 
@@ -193,8 +205,10 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
 export async function runDeregister(cfg: UeConfig, io: UeIo): Promise<number> {
   const log = io.logger ?? silentLogger;
   let ue: UeAgent | undefined;
+  let secrets: UeSecrets | undefined;
   try {
-    ue = await UeAgent.start(await agentOptions(cfg, await openUeSecrets(cfg), log));
+    secrets = await openUeSecrets(cfg);
+    ue = await UeAgent.start(await agentOptions(cfg, secrets, log));
     const reg = new Registration(ue, { timeoutMs: cfg.timeoutS * 1000, logger: log });
     await reg.deregister(true);
     for (const line of ue.ladder.lines()) io.out(line);
@@ -208,5 +222,6 @@ export async function runDeregister(cfg: UeConfig, io: UeIo): Promise<number> {
     return e.exitStatus;
   } finally {
     await ue?.stop().catch(() => undefined);
+    await closeUeSecrets(secrets);
   }
 }

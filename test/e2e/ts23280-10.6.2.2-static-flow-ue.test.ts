@@ -9,6 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Isim } from '../../ue-client/isim.ts';
 import { advanceIsim } from '../registrar/ue.ts';
@@ -22,6 +23,7 @@ const WRONG_OP = 'ab'.repeat(16);
 
 const diag = (r: UeRun): string => `${r.out.join('\n')}\n${r.err.join('\n')}`;
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const lockGone = (isimFile: string): Promise<boolean> => access(`${isimFile}.lock`).then(() => false, () => true);
 
 describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISIM, registrar → partner MMS → relay → HSS', () => {
   let tb: MigrationTestbed;
@@ -56,6 +58,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
       assert.ok((tb.output('relay').match(relayed)?.length ?? 0) > before, 'this registration\'s MARs crossed the relay under the primary IMPI');
       assert.ok(!tb.output('hss').includes(staticIdentity(alice).impi), 'the HSS never sees the partner IMPI');
       assert.ok(!tb.output('primary-mms').includes(alice.impi), 'a static mapping never crosses the primary MMS');
+      assert.ok(await lockGone(join(tb.dir, 'alice.json')), 'the run closed its ISIM');
     });
   }
 
@@ -63,6 +66,8 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
     const file = join(tb.dir, 'frank.json');
     const isim = await Isim.open(file, { k: Buffer.from(frank.k, 'hex'), op: Buffer.from(frank.op, 'hex'), impi: frank.impi, impus: frank.impus, domain: PRIMARY_REALM });
     await advanceIsim(isim, frank);
+    // Closed first: the UE opens the file itself, and one holder at a time.
+    await isim.close();
     const r = await runUe(flags(frank, file));
     assert.equal(r.status, 0, diag(r));
     assert.deepEqual(ladderShape(r.ladder).slice(0, 7), [

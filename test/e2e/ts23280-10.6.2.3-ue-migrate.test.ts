@@ -10,6 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Isim } from '../../ue-client/isim.ts';
 import type { MigrateReport } from '../../ue-client/migrate-run.ts';
@@ -46,6 +47,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     const code = await p.exited;
     return { code, out: p.output() };
   };
+  const isimClosed = (u: Subscriber): Promise<boolean> => access(join(tb.dir, `${u.name}.json.lock`)).then(() => false, () => true);
 
   before(async () => {
     tb = await MigrationTestbed.start([alice, bob, carol, dave, erin, mallory]);
@@ -69,6 +71,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.match(tb.output('primary-mms'), new RegExp(`migration binding confirmed: ${alice.impi.replace('.', '\\.')} is ${partnerImpi.replace(/\./g, '\\.')}`));
     assert.ok(!tb.output('hss').includes(partnerImpi), 'the HSS never sees the partner IMPI');
     assert.ok(!r.out.includes(alice.password) && !r.out.includes(alice.k), 'neither the password nor K on the output');
+    assert.ok(await isimClosed(alice), 'the run closed its ISIM (no lock left)');
   });
 
   test('TCP with --transport/--registrar and --keep --json: the same live configuration, one JSON report, no de-registration', async () => {
@@ -110,6 +113,8 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     const file = join(tb.dir, 'dave.json');
     const isim = await Isim.open(file, { k: Buffer.from(dave.k, 'hex'), op: Buffer.from(dave.op, 'hex'), impi: dave.impi, impus: dave.impus, domain: PRIMARY_REALM });
     await advanceIsim(isim, dave);
+    // Closed first: the spawned UE would find the file in use by this process (UE_ISIM_LOCKED).
+    await isim.close();
     const r = await migrate(dave, [], { keys: false });
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(sipLadder(r.out).slice(0, 7), [

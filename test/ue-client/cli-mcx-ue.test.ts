@@ -1,25 +1,49 @@
 /**
  * `mcx ue` as a user runs it (spawned `bin/mcx.mjs`): usage errors exit 2 naming each bad field; a credentials file
- * under flags; `isim show|reset` print the secret-free view; `mcx ue register` end to end against our registrar
- * (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep` then `deregister`.
+ * under flags; `isim show|reset` print the secret-free view (JSON alone on stdout) and close the ISIM; an ISIM another
+ * process has open is refused (exit 1, UE_ISIM_LOCKED) before anything is sent; `mcx ue register` end to end against
+ * our registrar (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep` then
+ * `deregister`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Isim } from '../../ue-client/isim.ts';
 import { startMcx } from '../helpers/process.ts';
 import { startRegistrarNet, subscriber, subscribersCsv, tempDir, type RegistrarNet } from './fixture.ts';
 
 const DOMAIN = 'partner.example';
 const alice = subscriber('alice', DOMAIN);
 
-/** Runs `mcx ue …` to completion. */
-async function mcxUe(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = startMcx(['ue', ...args]);
-  const code = await p.exited;
-  return { code, out: p.output() };
+/** What a finished `mcx ue …` printed: `out` both streams as they interleaved, `stdout` and `stderr` apart. */
+interface McxRun {
+  code: number | null;
+  out: string;
+  stdout: string;
+  stderr: string;
 }
+
+/** Runs `mcx ue …` to completion (killed if the test ends first). */
+async function mcxUe(args: string[]): Promise<McxRun> {
+  const p = startMcx(['ue', ...args]);
+  let stdout = '';
+  let stderr = '';
+  p.child.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+  p.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  // 'close', not 'exit': the pipes are drained then.
+  const closed = new Promise<void>((resolve) => p.child.once('close', () => resolve()));
+  try {
+    const code = await p.exited;
+    await closed;
+    return { code, out: p.output(), stdout, stderr };
+  } finally {
+    await p.stop('SIGKILL');
+  }
+}
+
+const lockGone = async (isimFile: string): Promise<boolean> => access(`${isimFile}.lock`).then(() => false, () => true);
 
 describe('mcx ue: the command line', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -78,10 +102,11 @@ describe('mcx ue: the command line', () => {
     assert.match(r.out, /registered: sip:alice@partner\.example .* rspauth=verified/);
     assert.match(r.out, /\nderegistered\n/);
     assert.ok(!r.out.includes(alice.k) && !r.out.includes(alice.op), 'no key material on the output');
+    assert.ok(await lockGone(isim), 'the run closed its ISIM (lock removed)');
 
     const show = await mcxUe(['isim', 'show', '--isim-state', isim]);
     assert.equal(show.code, 0, show.out);
-    const view = JSON.parse(show.out.slice(show.out.indexOf('{'))) as Record<string, unknown>;
+    const view = JSON.parse(show.stdout) as Record<string, unknown>;
     assert.equal(view.impi, alice.impi);
     assert.equal(view.opVariant, 'op');
     assert.notEqual(view.sqnMs, '000000000000', 'two challenges were accepted');
@@ -90,7 +115,8 @@ describe('mcx ue: the command line', () => {
 
     const reset = await mcxUe(['isim', 'reset', '--isim-state', isim]);
     assert.equal(reset.code, 0, reset.out);
-    assert.equal((JSON.parse(reset.out.slice(reset.out.indexOf('{'))) as { sqnMs: string }).sqnMs, '000000000000');
+    assert.equal((JSON.parse(reset.stdout) as { sqnMs: string }).sqnMs, '000000000000');
+    assert.ok(await lockGone(isim), '`isim show|reset` close the ISIM');
     const missing = await mcxUe(['isim', 'show', '--isim-state', join(tmp.dir, 'none.json')]);
     assert.equal(missing.code, 1);
     assert.match(missing.out, /UE_ISIM: no ISIM state/);
@@ -116,6 +142,25 @@ describe('mcx ue: the command line', () => {
     const r = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'alice.json'), '--k', 'ff'.repeat(16), '--op', alice.op]);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /UE_ISIM: .*holds another K\/OP/);
+    assert.ok(await lockGone(join(tmp.dir, 'alice.json')), 'the refused ISIM was closed');
+  });
+
+  test('an ISIM another process has open: register and `isim show|reset` exit 1 with UE_ISIM_LOCKED naming it, before anything is sent', async () => {
+    const file = join(tmp.dir, 'alice.json');
+    const held = await Isim.open(file);
+    try {
+      const before = await readFile(file, 'utf8');
+      for (const args of [['register', ...identity(), '--isim-state', file], ['isim', 'show', '--isim-state', file], ['isim', 'reset', '--isim-state', file]]) {
+        const r = await mcxUe(args);
+        assert.equal(r.code, 1, r.out);
+        assert.match(r.stderr, new RegExp(`UE_ISIM_LOCKED: ISIM state .*alice\\.json is in use by pid ${process.pid} on .*one process per ISIM at a time`));
+        assert.ok(!r.out.includes('REGISTER'), `nothing sent:\n${r.out}`);
+      }
+      assert.equal(await readFile(file, 'utf8'), before, 'reset did not touch the state of the ISIM open here');
+    } finally {
+      await held.close();
+    }
+    assert.ok(await lockGone(file));
   });
 
   test('--hold stays registered until SIGTERM, then de-registers and exits 0', async () => {

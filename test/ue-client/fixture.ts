@@ -1,7 +1,8 @@
 /**
  * Networks for the UE tests, on loopback with real sockets: a Kamailio 5.6 S-CSCF whose Cx peer is our HSS run as
  * `mcx hss` with subscribers from a CSV, or our registrar (`startRegistrar`) in front of an in-process HSS. Plus
- * random subscribers, ISIM files, and running the UE through run.ts with captured output.
+ * random subscribers, ISIM files (opened and closed again by {@link withIsim}), and running the UE through run.ts with
+ * captured output.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { startHss, type RunningHss } from '../../hss/run.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { startRegistrar, type RunningRegistrar } from '../../registrar/server.ts';
 import type { RegistrarConfig } from '../../registrar/config.ts';
+import { Isim } from '../../ue-client/isim.ts';
 import { parseUeOptions } from '../../ue-client/options.ts';
 import { runRegister, type UeIo } from '../../ue-client/run.ts';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.ts';
@@ -117,6 +119,16 @@ export async function startRegistrarNet(dir: string, domain: string, hssRealm: s
       await hss.close();
     },
   };
+}
+
+/** Runs `f` on the ISIM kept in `file`, then closes it (releasing the file's lock) whatever `f` did. */
+export async function withIsim<T>(file: string, f: (isim: Isim) => T | Promise<T>): Promise<T> {
+  const isim = await Isim.open(file);
+  try {
+    return await f(isim);
+  } finally {
+    await isim.close();
+  }
 }
 
 /** The `mcx ue register` flags for `s` at `registrar`. */

@@ -1,17 +1,20 @@
 /**
  * The software ISIM (TS 33.102 §6.3.3 with Annex C.2, TS 31.103 AUTHENTICATE outcomes) against an HE simulated with
- * lib/aka, and its crash-safe state file.
+ * lib/aka, its crash-safe state file, and the lock that keeps the file to one process (two would lose each other's
+ * SQN updates, after which a replayed challenge verifies).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, mkdir, stat, open as openFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm, mkdir, stat, open as openFile, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AkaError, DELTA, Milenage, decodeAuts, generateVector, makeSqn, nextSqn, resyncDecision, type AuthVector,
 } from '../../lib/aka/index.ts';
+import { UeError } from '../../ue-client/errors.ts';
 import { Isim, type IsimAuthResult, type IsimCredentials } from '../../ue-client/isim.ts';
 import { hex, set1 } from '../aka/vectors.ts';
+import { NODE, start, type Proc } from '../helpers/process.ts';
 
 const v = set1();
 const he = Milenage.fromOp(hex(v.K), hex(v.OP));
@@ -22,7 +25,19 @@ const creds: IsimCredentials = {
 };
 
 const tempDirs: string[] = [];
-after(() => Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true }))));
+/** Every ISIM a test opened, closed at the end (their locks released) whatever the test did. */
+const opened: Isim[] = [];
+after(async () => {
+  await Promise.all(opened.map((i) => i.close()));
+  await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** Isim.open, remembered for the final close. */
+async function openIsim(file: string, c?: IsimCredentials): Promise<Isim> {
+  const isim = await Isim.open(file, c);
+  opened.push(isim);
+  return isim;
+}
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'isim-test-'));
@@ -52,7 +67,7 @@ function syncFailure(r: IsimAuthResult): Buffer {
 const vector = (sqn: bigint, amf = AMF): AuthVector => generateVector({ milenage: he, sqn, amf });
 
 test('isim: a new ISIM accepts a fresh SQN and returns RES/CK/IK (33.102 §6.3.3)', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const av = vector(nextSqn(0n));
   ok(await isim.authenticate(av.rand, av.autn), av);
   assert.equal(isim.impi, creds.impi);
@@ -61,20 +76,20 @@ test('isim: a new ISIM accepts a fresh SQN and returns RES/CK/IK (33.102 §6.3.3
 });
 
 test('isim: AMF is taken from AUTN', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const av = vector(makeSqn(3n, 3), hex('8000'));
   ok(await isim.authenticate(av.rand, av.autn), av);
 });
 
 test('isim: OPc provisioning behaves like OP', async () => {
-  const isim = await Isim.open(await tempFile(), { ...creds, op: undefined, opc: hex(v.OPc) });
+  const isim = await openIsim(await tempFile(), { ...creds, op: undefined, opc: hex(v.OPc) });
   const av = vector(makeSqn(1n, 0));
   ok(await isim.authenticate(av.rand, av.autn), av);
   assert.equal(isim.toJSON().opVariant, 'opc');
 });
 
 test('isim: a replayed SQN gives AUTS that the HE decodes to SQN_MS with a valid MAC-S; resync then succeeds', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const sqn = makeSqn(40n, 7);
   const av = vector(sqn);
   ok(await isim.authenticate(av.rand, av.autn), av);
@@ -90,7 +105,7 @@ test('isim: a replayed SQN gives AUTS that the HE decodes to SQN_MS with a valid
 
 test('isim: a flipped MAC bit is a MAC failure (no AUTS) and leaves the state untouched', async () => {
   const file = await tempFile();
-  const isim = await Isim.open(file, creds);
+  const isim = await openIsim(file, creds);
   const av = vector(makeSqn(5n, 5));
   const before = await readFile(file, 'utf8');
   for (const bit of [0, 50, 64, 127]) {
@@ -103,13 +118,13 @@ test('isim: a flipped MAC bit is a MAC failure (no AUTS) and leaves the state un
 });
 
 test('isim: wrong RAND/AUTN lengths are ERR_AKA_INPUT', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   await assert.rejects(isim.authenticate(Buffer.alloc(15), Buffer.alloc(16)), isCode('ERR_AKA_INPUT'));
   await assert.rejects(isim.authenticate(Buffer.alloc(16), Buffer.alloc(14)), isCode('ERR_AKA_INPUT'));
 });
 
 test('isim: 32 outstanding vectors are accepted in any order (Annex C.2.2, one per IND slot)', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const avs: AuthVector[] = [];
   let sqn = makeSqn(1000n, 0);
   for (let i = 0; i < 32; i++) avs.push(vector((sqn = nextSqn(sqn))));
@@ -120,7 +135,7 @@ test('isim: 32 outstanding vectors are accepted in any order (Annex C.2.2, one p
 });
 
 test('isim: a SEQ jump of more than Δ = 2^28 is a sync failure (Annex C.2.1); within Δ it is accepted', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const base = makeSqn(10n, 1);
   const av0 = vector(base);
   ok(await isim.authenticate(av0.rand, av0.autn), av0);
@@ -136,7 +151,7 @@ test('isim: a SEQ jump of more than Δ = 2^28 is a sync failure (Annex C.2.1); w
 });
 
 test('isim: digest §4.3 pitfall — SQNs with SEQ 0 are never fresh; AUTS then carries SQN_MS 0', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const av = vector(0x1fn);
   const r = await isim.authenticate(av.rand, av.autn);
   assert.deepEqual(decodeAuts(he, av.rand, syncFailure(r)), { sqnMs: 0n, macValid: true });
@@ -144,21 +159,24 @@ test('isim: digest §4.3 pitfall — SQNs with SEQ 0 are never fresh; AUTS then 
 
 test('isim: state survives a restart — a re-opened ISIM refuses SQNs accepted before', async () => {
   const file = await tempFile();
-  const first = await Isim.open(file, creds);
+  const first = await openIsim(file, creds);
   const av = vector(makeSqn(77n, 9));
   ok(await first.authenticate(av.rand, av.autn), av);
+  const view = first.toJSON();
+  await first.close();
   // A second instance, as after a process restart, without credentials: everything comes from the file.
-  const second = await Isim.open(file);
-  assert.deepEqual(second.toJSON(), first.toJSON());
+  const second = await openIsim(file);
+  assert.deepEqual(second.toJSON(), view);
   const r = await second.authenticate(av.rand, av.autn);
   assert.equal(decodeAuts(he, av.rand, syncFailure(r)).sqnMs, makeSqn(77n, 9));
+  await second.close();
   // Same credentials again are fine (idempotent provisioning).
-  await Isim.open(file, creds);
+  await openIsim(file, creds);
 });
 
 test('isim: the state file is replaced atomically (temp + fsync + rename) before success is returned', async () => {
   const file = await tempFile();
-  const isim = await Isim.open(file, creds);
+  const isim = await openIsim(file, creds);
   assert.equal((await stat(file)).mode & 0o777, 0o600, 'the file carries K');
   const inodeBefore = (await stat(file)).ino;
   const oldText = await readFile(file, 'utf8');
@@ -175,13 +193,15 @@ test('isim: the state file is replaced atomically (temp + fsync + rename) before
   } finally {
     await oldHandle.close();
   }
-  assert.deepEqual(await readdir(join(file, '..')), ['isim.json'], 'no temp file left behind');
+  assert.deepEqual((await readdir(join(file, '..'))).sort(), ['isim.json', 'isim.json.lock'], 'no temp file left behind; the lock while open');
+  await isim.close();
+  assert.deepEqual(await readdir(join(file, '..')), ['isim.json'], 'close removes the lock');
 });
 
 test('isim: when the state cannot be written no RES is released, and the SQN stays used', async () => {
   const file = await tempFile();
   const dir = join(file, '..');
-  const isim = await Isim.open(file, creds);
+  const isim = await openIsim(file, creds);
   const av = vector(makeSqn(20n, 1));
   await rm(dir, { recursive: true });
   await assert.rejects(isim.authenticate(av.rand, av.autn), isCode('ERR_AKA_STATE'));
@@ -193,7 +213,7 @@ test('isim: when the state cannot be written no RES is released, and the SQN sta
 });
 
 test('isim: concurrent authenticate calls with one vector succeed once', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const av = vector(makeSqn(3n, 0));
   const results = await Promise.all([1, 2, 3].map(() => isim.authenticate(av.rand, av.autn)));
   assert.equal(results.filter((r) => !('syncFailure' in r)).length, 1);
@@ -201,18 +221,19 @@ test('isim: concurrent authenticate calls with one vector succeed once', async (
 
 test('isim: reset() zeroes SEQ_MS and persists it', async () => {
   const file = await tempFile();
-  const isim = await Isim.open(file, creds);
+  const isim = await openIsim(file, creds);
   const av = vector(makeSqn(9n, 4));
   ok(await isim.authenticate(av.rand, av.autn), av);
   await isim.reset();
   assert.equal(isim.toJSON().sqnMs, '000000000000');
-  const reopened = await Isim.open(file);
+  await isim.close();
+  const reopened = await openIsim(file);
   assert.ok(reopened.toJSON().seqMs.every((s) => s === '0'));
   ok(await reopened.authenticate(av.rand, av.autn), av);
 });
 
 test('isim: toJSON shows identities and SQN state, never K, OP or OPc', async () => {
-  const isim = await Isim.open(await tempFile(), creds);
+  const isim = await openIsim(await tempFile(), creds);
   const av = vector(makeSqn(33n, 8));
   ok(await isim.authenticate(av.rand, av.autn), av);
   const view = isim.toJSON();
@@ -224,24 +245,114 @@ test('isim: toJSON shows identities and SQN state, never K, OP or OPc', async ()
 
 test('isim: open refuses a missing file without credentials, a corrupt file, and other credentials', async () => {
   const file = await tempFile();
-  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
-  await assert.rejects(Isim.open(file, { ...creds, opc: hex(v.OPc) }), isCode('ERR_AKA_INPUT'));
-  await assert.rejects(Isim.open(file, { ...creds, impus: [] }), isCode('ERR_AKA_INPUT'));
-  await Isim.open(file, creds);
-  await assert.rejects(Isim.open(file, { ...creds, k: Buffer.alloc(16, 1) }), isCode('ERR_AKA_STATE'));
+  await assert.rejects(openIsim(file), isCode('ERR_AKA_STATE'));
+  await assert.rejects(openIsim(file, { ...creds, opc: hex(v.OPc) }), isCode('ERR_AKA_INPUT'));
+  await assert.rejects(openIsim(file, { ...creds, impus: [] }), isCode('ERR_AKA_INPUT'));
+  const isim = await openIsim(file, creds);
+  // Open already in this process, and once closed from the file.
+  await assert.rejects(openIsim(file, { ...creds, k: Buffer.alloc(16, 1) }), isCode('ERR_AKA_STATE'));
+  await isim.close();
+  await assert.rejects(openIsim(file, { ...creds, k: Buffer.alloc(16, 1) }), isCode('ERR_AKA_STATE'));
   const text = await readFile(file, 'utf8');
   await writeFile(file, text.slice(0, 40));
-  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  await assert.rejects(openIsim(file), isCode('ERR_AKA_STATE'));
   const json = JSON.parse(text) as Record<string, unknown>;
   await writeFile(file, JSON.stringify({ ...json, opc: v.OPc }));
-  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  await assert.rejects(openIsim(file), isCode('ERR_AKA_STATE'));
   await writeFile(file, JSON.stringify({ ...json, sqn: { indBits: 5, seqMs: ['1'] } }));
-  await assert.rejects(Isim.open(file), isCode('ERR_AKA_STATE'));
+  await assert.rejects(openIsim(file), isCode('ERR_AKA_STATE'));
 });
 
 test('isim: creating an ISIM makes missing parent directories', async () => {
   const file = join(await tempDir(), 'a', 'b', 'isim.json');
-  const isim = await Isim.open(file, creds);
+  const isim = await openIsim(file, creds);
   assert.equal(isim.toJSON().file, file);
   assert.equal((await stat(join(file, '..'))).mode & 0o777, 0o700);
+});
+
+/** Runs hold-isim.ts on `file` as its own process and waits until it has the ISIM open. */
+async function holder(file: string): Promise<Proc> {
+  const p = start(NODE, ['--import', 'tsx', 'test/ue-client/hold-isim.ts', file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  await p.waitFor(/^open \d+$/m, 20_000);
+  return p;
+}
+
+const locked = (pid: number | undefined) => (e: unknown): boolean =>
+  e instanceof UeError && e.code === 'UE_ISIM_LOCKED' && e.exitStatus === 1 && e.message.includes(`in use by pid ${pid} on ${hostname()}`) &&
+  /one process per ISIM at a time, since two would lose each other's SQN updates/.test(e.message);
+
+test('isim: another process has the file open → UE_ISIM_LOCKED naming its pid; once it closed the file, it opens here', async () => {
+  const file = await tempFile();
+  await (await openIsim(file, creds)).close();
+  const p = await holder(file);
+  try {
+    await assert.rejects(Isim.open(file), locked(p.child.pid));
+    await assert.rejects(Isim.open(file, creds), locked(p.child.pid));
+    p.child.stdin?.end();
+    await p.waitFor(/^closed$/m);
+    assert.equal(await p.exited, 0);
+    await assert.rejects(stat(`${file}.lock`), /ENOENT/, 'the holder removed its lock');
+    const isim = await openIsim(file);
+    assert.equal(isim.impi, creds.impi);
+  } finally {
+    await p.stop('SIGKILL');
+  }
+});
+
+test('isim: the lost update two processes would cause cannot happen — an SQN accepted is refused to a replay, even across processes', async () => {
+  const file = await tempFile();
+  const isim = await openIsim(file, creds);
+  const av = vector(makeSqn(50n, 3));
+  ok(await isim.authenticate(av.rand, av.autn), av);
+  // A second process cannot open the file (it would start from its own copy of SEQ_MS); after close it sees the SQN.
+  const p = start(NODE, ['--import', 'tsx', 'test/ue-client/hold-isim.ts', file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    assert.notEqual(await p.exited, 0);
+    assert.match(p.output(), /UE_ISIM_LOCKED|is in use by pid/);
+  } finally {
+    await p.stop('SIGKILL');
+  }
+  await isim.close();
+  syncFailure(await (await openIsim(file)).authenticate(av.rand, av.autn));
+});
+
+test('isim: the lock of a killed process is taken over; so is a leftover with our own pid and an old unreadable one', async () => {
+  const file = await tempFile();
+  await (await openIsim(file, creds)).close();
+  const p = await holder(file);
+  p.child.kill('SIGKILL');
+  await p.exited;
+  assert.match(await readFile(`${file}.lock`, 'utf8'), new RegExp(`"pid":${p.child.pid}`), 'a stale lock is left behind');
+  const isim = await openIsim(file);
+  assert.match(await readFile(`${file}.lock`, 'utf8'), new RegExp(`"pid":${process.pid}`));
+  await isim.close();
+  await writeFile(`${file}.lock`, JSON.stringify({ pid: process.pid, host: hostname() }));
+  await (await openIsim(file)).close();
+  await writeFile(`${file}.lock`, '');
+  await assert.rejects(Isim.open(file), (e: unknown) => e instanceof UeError && e.code === 'UE_ISIM_LOCKED' && /still creating the lock/.test(e.message),
+    'a lock being written right now is respected');
+  const old = new Date(Date.now() - 60_000);
+  await utimes(`${file}.lock`, old, old);
+  await (await openIsim(file)).close();
+  await writeFile(`${file}.lock`, JSON.stringify({ pid: 1, host: 'elsewhere.example' }));
+  await assert.rejects(Isim.open(file), (e: unknown) => e instanceof UeError && e.code === 'UE_ISIM_LOCKED' && /pid 1 on elsewhere\.example/.test(e.message),
+    'another host\'s lock is never taken over');
+  await rm(`${file}.lock`);
+});
+
+test('isim: two opens in one process share one state (an SQN accepted through one is refused through the other); the last close releases the lock', async () => {
+  const file = await tempFile();
+  const a = await openIsim(file, creds);
+  const b = await openIsim(file);
+  const av = vector(makeSqn(60n, 4));
+  ok(await a.authenticate(av.rand, av.autn), av);
+  syncFailure(await b.authenticate(av.rand, av.autn));
+  await a.close();
+  await a.close();
+  await assert.rejects(a.authenticate(av.rand, av.autn), isCode('ERR_AKA_STATE'), 'a closed handle refuses');
+  await stat(`${file}.lock`);
+  const next = vector(makeSqn(61n, 5));
+  ok(await b.authenticate(next.rand, next.autn), next);
+  await b.close();
+  await assert.rejects(stat(`${file}.lock`), /ENOENT/);
 });

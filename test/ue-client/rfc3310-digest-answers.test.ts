@@ -25,12 +25,19 @@ const OP = Buffer.from('cdc202d5123e20f62b6d676ac72cb318', 'hex');
 const AMF = Buffer.from('8000', 'hex');
 const he = Milenage.fromOp(K, OP);
 const dirs: string[] = [];
-after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+const isims: Isim[] = [];
+after(async () => {
+  await Promise.all(isims.map((i) => i.close()));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
+/** A fresh ISIM in its own directory (closed at the end). */
 async function isim(): Promise<Isim> {
   const dir = await mkdtemp(join(tmpdir(), 'mcx-ue-digest-'));
   dirs.push(dir);
-  return Isim.open(join(dir, 'isim.json'), { k: K, op: OP, impi: IMPI, impus: [`sip:${IMPI}`], domain: REALM });
+  const card = await Isim.open(join(dir, 'isim.json'), { k: K, op: OP, impi: IMPI, impus: [`sip:${IMPI}`], domain: REALM });
+  isims.push(card);
+  return card;
 }
 
 let branches = 0;

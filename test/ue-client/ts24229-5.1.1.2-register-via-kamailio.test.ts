@@ -7,15 +7,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.ts';
-import { Isim } from '../../ue-client/isim.ts';
 import { parseUeOptions } from '../../ue-client/options.ts';
 import { Registration, type RegistrationResult } from '../../ue-client/register.ts';
-import { agentOptions, openUeSecrets, runDeregister } from '../../ue-client/run.ts';
+import { agentOptions, closeUeSecrets, openUeSecrets, runDeregister } from '../../ue-client/run.ts';
 import { UeAgent } from '../../ue-client/ua.ts';
 import { UeError } from '../../ue-client/errors.ts';
-import { ladderShape, runUe, startKamailioNet, subscriber, subscribersCsv, tempDir, ueFlags, type KamailioNet } from './fixture.ts';
+import { ladderShape, runUe, startKamailioNet, subscriber, subscribersCsv, tempDir, ueFlags, withIsim, type KamailioNet } from './fixture.ts';
 
 const REALM = 'ims.mcx.test';
 const alice = subscriber('alice', REALM);
@@ -64,20 +64,22 @@ describe('TS 24.229 §5.1.1.2: our UE registers with IMS AKA through Kamailio\'s
       const r = await runUe(ueFlags(carol, REALM, registrar(), file, { expires: 600 }));
       assert.equal(r.status, 0, r.err.join('\n'));
       assert.ok(!r.ladder.some((l) => /auts/.test(l)), 'no resynchronisation was needed');
-      sqns.push((await Isim.open(file)).toJSON().sqnMs);
+      await access(`${file}.lock`).then(() => assert.fail('the run left its ISIM open'), () => undefined);
+      sqns.push((await withIsim(file, (i) => i.toJSON())).sqnMs);
     }
     assert.ok(BigInt(`0x${sqns[1]}`) > BigInt(`0x${sqns[0]}`), `SQN_MS moved on between runs: ${sqns.join(' → ')}`);
-    await (await Isim.open(file)).reset();
-    assert.equal((await Isim.open(file)).toJSON().sqnMs, '000000000000');
+    await withIsim(file, (i) => i.reset());
+    assert.equal((await withIsim(file, (i) => i.toJSON())).sqnMs, '000000000000');
     const r = await runUe(ueFlags(carol, REALM, registrar(), file, { expires: 600 }));
     assert.equal(r.status, 0, r.err.join('\n'));
     assert.ok(!r.ladder.some((l) => /auts/.test(l)), 'a factory-fresh ISIM accepts the HSS counter (33.102 Annex C.2: within Δ)');
-    assert.notEqual((await Isim.open(file)).toJSON().sqnMs, '000000000000');
+    assert.notEqual((await withIsim(file, (i) => i.toJSON())).sqnMs, '000000000000');
   });
 
   test('§5.1.1.4: refresh before expiry goes through a fresh challenge; §5.1.1.6 de-REGISTER of every binding (Contact: *)', async () => {
     const cfg = await parseUeOptions(ueFlags(alice, REALM, registrar(), join(tmp.dir, 'alice.json'), { expires: 600 }));
-    const ue = await UeAgent.start(await agentOptions(cfg, await openUeSecrets(cfg), silentLogger));
+    const secrets = await openUeSecrets(cfg);
+    const ue = await UeAgent.start(await agentOptions(cfg, secrets, silentLogger));
     const refreshes: (RegistrationResult | UeError)[] = [];
     let refreshed: () => void = () => undefined;
     const twice = new Promise<void>((resolve) => { refreshed = resolve; });
@@ -93,6 +95,7 @@ describe('TS 24.229 §5.1.1.2: our UE registers with IMS AKA through Kamailio\'s
       assert.deepEqual(shape.slice(5, 13), ['→ re-REGISTER auth', '← 401', '→ re-REGISTER auth', '← 200', '→ re-REGISTER auth', '← 401', '→ re-REGISTER auth', '← 200']);
     } finally {
       await ue.stop(true);
+      await closeUeSecrets(secrets);
     }
     const out: string[] = [];
     const status = await runDeregister(cfg, { out: (l) => out.push(l), err: (l) => out.push(l) });

@@ -4,14 +4,15 @@
  * REGISTER is pending, reject unhandled): its bare `register()` calls are ignored unless they are its RFC 3261
  * §10.2.8 retry after `423 Interval Too Brief`, which keeps our request delegate.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.ts';
 import { UeError } from '../../ue-client/errors.ts';
 import { parseUeOptions } from '../../ue-client/options.ts';
 import { Registration, refreshDelaySeconds, type RegistrationResult } from '../../ue-client/register.ts';
-import { agentOptions, openUeSecrets } from '../../ue-client/run.ts';
+import type { UeSecrets } from '../../ue-client/aka-auth.ts';
+import { agentOptions, closeUeSecrets, openUeSecrets } from '../../ue-client/run.ts';
 import { UeAgent } from '../../ue-client/ua.ts';
 import { ladderShape, startRegistrarNet, subscriber, subscribersCsv, tempDir, ueFlags, type RegistrarNet } from './fixture.ts';
 
@@ -35,9 +36,17 @@ describe('TS 24.229 §5.1.1.4: refreshing against our registrar', () => {
     await tmp?.remove();
   });
 
+  /** Opened secrets, closed after each test. */
+  const opened: UeSecrets[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => closeUeSecrets(s)));
+  });
+
   async function agent(expires: number): Promise<UeAgent> {
     const cfg = await parseUeOptions(ueFlags(alice, DOMAIN, `127.0.0.1:${net.port('UDP')}`, join(tmp.dir, 'alice.json'), { expires }));
-    return UeAgent.start(await agentOptions(cfg, await openUeSecrets(cfg), silentLogger));
+    const secrets = await openUeSecrets(cfg);
+    opened.push(secrets);
+    return UeAgent.start(await agentOptions(cfg, secrets, silentLogger));
   }
 
   test('4 s granted: one refresh at half (not before 2 s), through a fresh challenge, same binding', async () => {

@@ -12,7 +12,7 @@ import { parseCredentials, parseMessage } from '../../lib/sip/index.ts';
 import { UeError } from '../../ue-client/errors.ts';
 import { parseUeOptions } from '../../ue-client/options.ts';
 import { Registration } from '../../ue-client/register.ts';
-import { agentOptions, openUeSecrets } from '../../ue-client/run.ts';
+import { agentOptions, closeUeSecrets, openUeSecrets } from '../../ue-client/run.ts';
 import { UeAgent } from '../../ue-client/ua.ts';
 import {
   ladderShape, runUe, startKamailioNet, startRegistrarNet, subscriber, subscribersCsv, tempDir, ueFlags, type KamailioNet, type RegistrarNet,
@@ -23,7 +23,8 @@ const WRONG_OP = 'ab'.repeat(16);
 /** Registers through the library, capturing every REGISTER put on the wire and every response received. */
 async function registerOnWire(flags: Record<string, unknown>): Promise<{ error: unknown; registers: string[]; responses: number[] }> {
   const cfg = await parseUeOptions(flags);
-  const ue = await UeAgent.start(await agentOptions(cfg, await openUeSecrets(cfg), silentLogger));
+  const secrets = await openUeSecrets(cfg);
+  const ue = await UeAgent.start(await agentOptions(cfg, secrets, silentLogger));
   const registers: string[] = [];
   const responses: number[] = [];
   ue.transport.addTap((e) => {
@@ -37,6 +38,7 @@ async function registerOnWire(flags: Record<string, unknown>): Promise<{ error: 
     error = err;
   } finally {
     await ue.stop();
+    await closeUeSecrets(secrets);
   }
   return { error, registers, responses };
 }

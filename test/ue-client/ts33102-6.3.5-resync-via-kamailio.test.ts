@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Milenage, generateVector, makeSqn, seqOf } from '../../lib/aka/index.ts';
 import { Isim } from '../../ue-client/isim.ts';
-import { ladderShape, runUe, startKamailioNet, subscriber, subscribersCsv, tempDir, ueFlags, type KamailioNet } from './fixture.ts';
+import { ladderShape, runUe, startKamailioNet, subscriber, subscribersCsv, tempDir, ueFlags, withIsim, type KamailioNet } from './fixture.ts';
 
 const REALM = 'ims.mcx.test';
 const ahead = subscriber('ahead', REALM);
@@ -40,6 +40,8 @@ describe('TS 33.102 §6.3.5: a UE ahead of the HSS resynchronises automatically 
       const v = generateVector({ milenage: he, sqn: makeSqn(SEQ_AHEAD, ind), amf: Buffer.from(ahead.amf, 'hex') });
       assert.ok(!('syncFailure' in (await isim.authenticate(v.rand, v.autn))));
     }
+    // Closed before the UE opens the file: one holder at a time.
+    await isim.close();
 
     const r = await runUe(ueFlags(ahead, REALM, `127.0.0.1:${net.sipPort}`, file, { flow: 'dynamic', expires: 600 }));
     assert.equal(r.status, 0, `${r.out.join('\n')}\n${r.err.join('\n')}${net.diag()}`);
@@ -49,7 +51,7 @@ describe('TS 33.102 §6.3.5: a UE ahead of the HSS resynchronises automatically 
     assert.match(r.ladder[1] ?? '', /ISIM: SQN not acceptable \(replay\) → auts/);
     assert.match(r.ladder[3] ?? '', /ISIM: RES/);
     assert.match(r.out.find((l) => l.startsWith('registered: ')) ?? '', / resynchronised/);
-    const sqnMs = BigInt(`0x${(await Isim.open(file)).toJSON().sqnMs}`);
+    const sqnMs = BigInt(`0x${(await withIsim(file, (i) => i.toJSON())).sqnMs}`);
     assert.ok(seqOf(sqnMs) > SEQ_AHEAD, `the HSS continued above SEQ_MS (SEQ now ${seqOf(sqnMs)})`);
   });
 });
