@@ -5,9 +5,9 @@
  *   --password P) [--transport udp|tcp|tls] [--flow static|dynamic|home] [--expires N] [--hold] [--keep] …`
  * - `mcx ue deregister …` (same identity options): removes every binding of the IMPU;
  * - `mcx ue migrate --primary-idms URL --partner-idms URL --partner-mms URL --username U (--password P | --password-file
- *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--tls-ca F]… [--transport …] [--registrar H:P] [--end] …`:
- *   IdM login, token exchange, migration configuration, then the registration of run.ts with the partner identities
- *   (migrate-run.ts);
+ *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--primary-ca F]… [--partner-ca F]… [--transport …]
+ *   [--registrar H:P] [--end] …`: IdM login, token exchange, migration configuration, then the registration of run.ts
+ *   with the partner identities (migrate-run.ts);
  * - `mcx ue isim show|reset --isim-state F`: the secret-free view / a factory-fresh SEQ_MS array.
  *
  * Extension point: each subcommand group is one entry of {@link UE_SUBCOMMANDS}.
@@ -150,8 +150,11 @@ const MIGRATE_HELP = `
 Before it registers, the UE logs in at the primary IdMS (OIDC code + PKCE S256), exchanges the access token for the
 security token (RFC 8693), gets a partner access token from the partner IdMS (RFC 7523) — TS 23.280 §10.6.2.3 step 1,
 TS 33.180 §5.1.4.2 — and asks the partner MMS for a migration configuration (the precondition). These go onto the
-message ladder before the SIP exchange, which carries the §10.6.2.3 step numbers. --tls-ca names the CAs of both
-systems: IdMS, MMS and registrar certificates must chain to one of them.
+message ladder before the SIP exchange, which carries the §10.6.2.3 step numbers.
+
+Trust, per system: the primary IdMS certificate (it receives the password) must chain to a --primary-ca; the partner
+IdMS, partner MMS and registrar (TLS) certificates to a --partner-ca. Neither trusts the other, so a certificate of
+one system cannot pose as the other's servers. Without them the system roots are used.
 
 Where it registers: the configuration names the registrar as a SIP URI (e.g. sip:192.0.2.1:5060;transport=udp):
 host, port and transport. --transport changes the transport: UDP and TCP use the URI's port; between TLS and UDP/TCP
@@ -177,7 +180,9 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .option('--client-id <id>', 'the UE\'s OAuth client at both IdMSs (default mcx-ue)')
     .option('--redirect-uri <uri>', 'its registered redirect URI (default http://127.0.0.1/callback)')
     .option('--scope <scopes>', 'MC service scopes to log in with besides openid and 3gpp:mc:migration (default 3gpp:mc:ptt_service)')
-    .option('--tls-ca <file>', 'CA(s) of both systems (repeatable; default: system roots)', collectOption)
+    .option('--primary-ca <file>', 'CA(s) the primary IdMS certificate must chain to, and nothing else (repeatable; default: system roots)', collectOption)
+    .option('--partner-ca <file>', 'CA(s) of the partner IdMS, partner MMS and registrar (TLS) certificates (repeatable; default: system roots)', collectOption)
+    .addOption(new Option('--tls-ca <file>', 'refused: use --primary-ca and --partner-ca').argParser(collectOption).hideHelp())
     .option('--registrar <host:port>', 'register here instead of at the configuration\'s registrar (see below)')
     .option('--transport <udp|tcp|tls>', 'SIP transport (default: the configuration\'s)');
   addIsimOptions(cmd, { impi: 'the primary IMPI; required with --k', impu: 'default sip:<--isim-impi>', domain: 'default the domain of --isim-impi' });

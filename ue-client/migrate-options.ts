@@ -4,6 +4,10 @@
  * half (issuers, the partner MMS, the MC service user's login) is validated here; the registration half has no
  * registrar, domain or identities yet: the migration configuration supplies them (migration-target.ts), so the
  * validated {@link MigrateConfig} carries only what may override them.
+ *
+ * Trust is split by system: `--primary-ca` for the primary IdMS only (it receives the user's password), `--partner-ca`
+ * for the partner IdMS, the partner MMS and the registrar's TLS. `--tls-ca`, which trusted every CA for every server
+ * (so a certificate of the partner PKI could pose as the primary IdMS), is refused with that explanation.
  */
 import { z } from 'zod';
 import { UsageError } from '../lib/cli.ts';
@@ -15,19 +19,22 @@ import type { TransportName } from './transports/index.ts';
 /** Option names a credentials file of `migrate` may carry (the same as the flags). */
 export const MIGRATE_CREDENTIAL_FIELDS = [
   'primary-idms', 'partner-idms', 'partner-mms', 'username', 'password', 'password-file', 'client-id', 'redirect-uri', 'scope',
-  'k', 'op', 'opc', 'amf', 'isim-state', 'isim-impi', 'isim-impu', 'isim-domain', 'transport', 'registrar', 'expires', 'tls-ca',
-  'tls-servername', 'local-port', 'timeout',
+  'k', 'op', 'opc', 'amf', 'isim-state', 'isim-impi', 'isim-impu', 'isim-domain', 'transport', 'registrar', 'expires', 'primary-ca',
+  'partner-ca', 'tls-servername', 'local-port', 'timeout',
 ] as const;
 
 /** Every option of `migrate`, by its flag name. */
-export const MIGRATE_OPTION_FIELDS = [...MIGRATE_CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'end', 'json', 'test-drop', 'test-t1'] as const;
+export const MIGRATE_OPTION_FIELDS = [...MIGRATE_CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'end', 'json', 'tls-ca', 'test-drop', 'test-t1'] as const;
 
 /** Default client of the UE at both IdMSs, and its redirect URI (a native app's loopback redirect, RFC 8252 §7.3). */
 export const MIGRATE_DEFAULTS = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback', scope: '3gpp:mc:ptt_service' } as const;
 
 /** The validated options. */
 export interface MigrateConfig {
-  /** The MC service user, the IdMSs and the partner MMS migration API; `ca` are the `--tls-ca` paths (both systems). */
+  /**
+   * The MC service user, the IdMSs and the partner MMS migration API; `primaryCa` are the `--primary-ca` paths (the
+   * primary IdMS only), `partnerCa` the `--partner-ca` ones (partner IdMS and MMS; also `ue.tls.ca`, the registrar).
+   */
   idm: {
     primaryIssuer: string;
     partnerIssuer: string;
@@ -37,7 +44,8 @@ export interface MigrateConfig {
     clientId: string;
     redirectUri: string;
     scopes: string[];
-    ca?: string[];
+    primaryCa?: string[];
+    partnerCa?: string[];
   };
   /** Overrides of what the configuration names (migration-target.ts). */
   transport?: TransportName;
@@ -47,6 +55,8 @@ export interface MigrateConfig {
   /** The registration options that do not come from the configuration. */
   ue: SharedUeConfig;
 }
+
+const caFiles = SHARED_FIELD_SCHEMAS['tls-ca'];
 
 const https = z.string({ error: 'required' }).refine((s) => URL.canParse(s) && new URL(s).protocol === 'https:', 'must be an https:// URL');
 
@@ -64,8 +74,15 @@ const schema = z.object({
   'registrar': hostPortSchema.optional(),
   'end': z.boolean().default(false),
   ...SHARED_FIELD_SCHEMAS,
+  'primary-ca': caFiles,
+  'partner-ca': caFiles,
+  'tls-ca': z.unknown().optional(),
 }).strict().superRefine((o, ctx) => {
   const issue: IssueOn = (path, message) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (o['tls-ca'] !== undefined) {
+    issue('tls-ca', 'not an option of migrate (it trusted every CA for every server): give --primary-ca for the primary IdMS and ' +
+      '--partner-ca for the partner IdMS, partner MMS and registrar');
+  }
   checkIsimKeys(o, issue);
   if (!o['isim-state']) issue('isim-state', 'required: the primary ISIM answers the partner\'s IMS AKA challenge');
   if (o.k && !o['isim-impi']) issue('isim-impi', 'required with --k: the ISIM\'s own (primary) IMPI, e.g. alice@primary.example');
@@ -98,7 +115,7 @@ async function readPasswordFile(path: string): Promise<string> {
  */
 export async function parseMigrateOptions(flags: Record<string, unknown>): Promise<MigrateConfig> {
   const c = await parseWithCredentials(schema, flags, MIGRATE_CREDENTIAL_FIELDS);
-  const ue = sharedUeConfig(c);
+  const ue = sharedUeConfig({ ...c, 'tls-ca': c['partner-ca'] });
   const isimImpi = c['isim-impi'];
   if (ue.isim && isimImpi) {
     ue.isim.impus ??= [`sip:${isimImpi}`];
@@ -108,7 +125,7 @@ export async function parseMigrateOptions(flags: Record<string, unknown>): Promi
     idm: {
       primaryIssuer: c['primary-idms'], partnerIssuer: c['partner-idms'], partnerMms: c['partner-mms'], username: c.username,
       password: c.password ?? await readPasswordFile(c['password-file'] as string), clientId: c['client-id'], redirectUri: c['redirect-uri'],
-      scopes: c.scope.split(' '), ...(c['tls-ca'] ? { ca: c['tls-ca'] } : {}),
+      scopes: c.scope.split(' '), ...(c['primary-ca'] ? { primaryCa: c['primary-ca'] } : {}), ...(c['partner-ca'] ? { partnerCa: c['partner-ca'] } : {}),
     },
     ...(c.transport ? { transport: c.transport } : {}),
     ...(c.registrar ? { registrar: c.registrar } : {}),

@@ -4,9 +4,12 @@
  * register with the partner identities at the registrar the configuration names (migration-target.ts) through the
  * same run as `mcx ue register` (run.ts), with the §10.6.2.3 step numbers; `--end` deletes the configuration after
  * de-registration. Returns the exit status; IdM failures exit with {@link IDM_EXIT_STATUS} and name the step.
+ *
+ * Trust is per system: the primary IdMS (which gets the password) is verified against `--primary-ca` alone; the
+ * partner IdMS, the partner MMS and the registrar's TLS against `--partner-ca` alone. Every file is read before the
+ * first request, so a bad one ends the run (exit 2) before anything is sent.
  */
 import { UsageError } from '../lib/cli.ts';
-import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { seedStep, type SeedStepNumber } from '../lib/seed-steps.ts';
 import type { UeSecrets } from './aka-auth.ts';
@@ -16,7 +19,7 @@ import { eventLines, type LadderEvent } from './ladder.ts';
 import { migrate, type Migration, type MigrateStep } from './migrate.ts';
 import type { MigrateConfig } from './migrate-options.ts';
 import { registrationTarget } from './migration-target.ts';
-import { closeUeSecrets, openUeSecrets, registerOnce, type UeIo, type UeRunReport } from './run.ts';
+import { closeUeSecrets, openUeSecrets, readCaFiles, registerOnce, type UeIo, type UeRunReport } from './run.ts';
 
 /** Exit status per IdM failure: 3 the user's credentials or a token refused, 4 refused by a server, 6 transport. */
 export const IDM_EXIT_STATUS: Readonly<Record<IdmClientErrorCode, number>> = {
@@ -43,19 +46,17 @@ const STEP_LINES: Readonly<Record<MigrateStep, { peer: string; request: string; 
 };
 const ORDER: readonly MigrateStep[] = ['login', 'token-exchange', 'jwt-bearer', 'configuration'];
 
-async function readCas(paths: readonly string[] | undefined): Promise<string[] | undefined> {
-  try {
-    return paths ? await Promise.all(paths.map((p) => readConfigFile('tls-ca', p))) : undefined;
-  } catch (err) {
-    throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
-  }
-}
-
 /** What the steps before the registration came to, with their ladder lines. */
 type IdmOutcome = { prelude: LadderEvent[] } & ({ migration: Migration } | { error: IdmClientError; failedStep: MigrateStep });
 
+/** The CA PEMs of each system. */
+interface Trust {
+  primary: string[] | undefined;
+  partner: string[] | undefined;
+}
+
 /** The IdM steps and the configuration request, each put on the ladder as it completes (and logged). */
-async function idmSteps(cfg: MigrateConfig, ca: string[] | undefined, log: Logger): Promise<IdmOutcome> {
+async function idmSteps(cfg: MigrateConfig, ca: Trust, log: Logger): Promise<IdmOutcome> {
   const prelude: LadderEvent[] = [];
   let completed = 0;
   let since = Date.now();
@@ -66,7 +67,7 @@ async function idmSteps(cfg: MigrateConfig, ca: string[] | undefined, log: Logge
   const { idm } = cfg;
   try {
     const migration = await migrate({
-      primaryIssuer: idm.primaryIssuer, partnerIssuer: idm.partnerIssuer, partnerMms: idm.partnerMms, primaryCa: ca, partnerCa: ca,
+      primaryIssuer: idm.primaryIssuer, partnerIssuer: idm.partnerIssuer, partnerMms: idm.partnerMms, primaryCa: ca.primary, partnerCa: ca.partner,
       clientId: idm.clientId, redirectUri: idm.redirectUri, username: idm.username, password: idm.password, scopes: idm.scopes,
       timeoutMs: cfg.ue.timeoutS * 1000,
       onStep: (s, detail) => {
@@ -93,12 +94,13 @@ async function idmSteps(cfg: MigrateConfig, ca: string[] | undefined, log: Logge
  * `mcx ue migrate`.
  * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
  * @returns the exit status.
- * @throws UsageError for a file that cannot be read, or a TLS port that cannot be derived (exit 2).
+ * @throws UsageError for a file that cannot be read (before anything is sent), or a TLS port that cannot be derived
+ *   (exit 2).
  */
 export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
   const log = io.logger ?? silentLogger;
   const json = cfg.ue.json;
-  const ca = await readCas(cfg.idm.ca);
+  const ca: Trust = { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
   const report: MigrateReport = { ok: false, ladder: [] };
   const finish = (status: number): number => {
     if (json) io.out(JSON.stringify(report));
@@ -138,7 +140,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     /** `--end`: DELETE the configuration (here and, through the partner MMS, at the primary MMS). */
     const end = async (): Promise<IdmClientError | undefined> => {
       try {
-        await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca ? { ca } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
+        await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca.partner ? { ca: ca.partner } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
       } catch (err) {
         if (err instanceof IdmClientError) return err;
         throw err;
@@ -161,7 +163,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       throw err;
     }
     if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
-    const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude });
+    const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude, tlsCa: ca.partner });
     Object.assign(report, run.report, { migration: view });
     const notEnded = cfg.end ? await end() : undefined;
     if (!notEnded) return finish(run.status);

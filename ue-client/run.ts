@@ -83,16 +83,23 @@ export async function closeUeSecrets(secrets: UeSecrets | undefined): Promise<vo
 }
 
 /**
- * The agent options of `cfg` (TLS CA files are read here).
- * @throws UsageError when a `--tls-ca` file cannot be read (exit 2).
+ * The PEMs of the CA files named by `--<option>` (undefined: none given).
+ * @throws UsageError naming a file that cannot be read (exit 2).
  */
-export async function agentOptions(cfg: UeConfig, secrets: UeSecrets, logger: Logger): Promise<UeAgentOptions> {
-  let ca: string[] | undefined;
+export async function readCaFiles(option: string, paths: readonly string[] | undefined): Promise<string[] | undefined> {
   try {
-    ca = cfg.tls?.ca ? await Promise.all(cfg.tls.ca.map((p) => readConfigFile('tls-ca', p))) : undefined;
+    return paths ? await Promise.all(paths.map((p) => readConfigFile(option, p))) : undefined;
   } catch (err) {
     throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
   }
+}
+
+/**
+ * The agent options of `cfg`: the TLS CA files are read here unless `caPem` gives their content already.
+ * @throws UsageError when a `--tls-ca` file cannot be read (exit 2).
+ */
+export async function agentOptions(cfg: UeConfig, secrets: UeSecrets, logger: Logger, caPem?: string[]): Promise<UeAgentOptions> {
+  const ca = caPem ?? await readCaFiles('tls-ca', cfg.tls?.ca);
   return {
     registrar: cfg.registrar, transport: cfg.transport, domain: cfg.domain, impi: cfg.impi, impu: cfg.impu, secrets, flow: cfg.flow,
     expires: cfg.expires, logger,
@@ -118,6 +125,8 @@ export interface RunExtras {
   secrets?: UeSecrets;
   /** Ladder lines of what came before (the migration steps of `mcx ue migrate`), printed ahead of the SIP ones. */
   prelude?: readonly LadderEvent[];
+  /** The CA PEMs the registrar certificate must chain to, read already (instead of `cfg.tls.ca`'s files). */
+  tlsCa?: string[];
 }
 
 /**
@@ -147,7 +156,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   const ladderOf = (agent: UeAgent | undefined): string[] => agent?.ladder.lines() ?? eventLines(cfg.flow, extras.prelude ?? []);
   try {
     secrets ??= await openUeSecrets(cfg);
-    ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
+    ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log, extras.tlsCa), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
     io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
     if (cfg.hold && !cfg.json) {
       // Held runs print the ladder as it grows: what is there already (the prelude) first.

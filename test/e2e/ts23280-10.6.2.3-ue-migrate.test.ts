@@ -3,10 +3,11 @@
  * separate processes (migration-testbed.ts). The UE logs in at the primary IdMS, exchanges tokens (step 1, TS 33.180
  * §5.1.4.2), gets its migration configuration from the partner MMS (the precondition), and registers with the
  * partner identities and its primary ISIM: registrar → partner MMS → primary MMS → relay → HSS. Checked: the whole
- * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`), the TLS port that
- * cannot be derived (exit 2), `--end`, `--hold` ended by SIGTERM, `--json`; a UE ahead of the HSS resynchronises
- * through the MMS chain; a UE with another OP reports the MAC failure and exits 3; IdM refusals exit with their
- * reason (`migration_not_allowed` 4, a bad password 3) before any SIP is sent; bad options exit 2, each named.
+ * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`; trust per system,
+ * `--primary-ca` and `--partner-ca`), the TLS port that cannot be derived (exit 2), `--end`, `--hold` ended by
+ * SIGTERM, `--json`; a UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP reports the MAC
+ * failure and exits 3; IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password 3) before any
+ * SIP is sent; bad options exit 2, each named (`--tls-ca` with the split to use instead).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,10 +41,19 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   let tb: MigrationTestbed;
   let aliceConfiguration: string | undefined;
 
+  /**
+   * The IdM options for `u` with trust per system: the testbed's `ueMigrateArgs` names both CAs as `--tls-ca`, which
+   * migrate refuses; the primary CA is for the primary IdMS only, the partner CA for the partner IdMS, MMS and registrar.
+   */
+  const idmArgs = (u: Subscriber): string[] => {
+    const args = tb.ueMigrateArgs(u).filter((a, i, all) => a !== '--tls-ca' && all[i - 1] !== '--tls-ca');
+    const [primary, partner] = tb.caFiles() as [string, string];
+    return [...args, '--primary-ca', primary, '--partner-ca', partner];
+  };
   /** `mcx ue migrate` for `u` with its ISIM file (created from its keys unless `keys` is false), to completion. */
   const migrate = async (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Promise<{ code: number | null; out: string }> => {
     const keys = o.keys === false ? [] : ['--k', u.k, '--op', o.op ?? u.op, '--amf', u.amf, '--isim-impi', u.impi];
-    const p = startMcx(['ue', 'migrate', ...tb.ueMigrateArgs(u), '--isim-state', join(tb.dir, `${u.name}.json`), ...keys, '--expires', '600', ...extra]);
+    const p = startMcx(['ue', 'migrate', ...idmArgs(u), '--isim-state', join(tb.dir, `${u.name}.json`), ...keys, '--expires', '600', ...extra]);
     const code = await p.exited;
     return { code, out: p.output() };
   };
@@ -98,7 +108,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.deepEqual(preludePeers(wrongName.out), PRELUDE_PEERS, 'the steps before the failed connection are still on the ladder');
   });
 
-  test('TLS with --registrar (partner registrar certificate, both CAs) and --end: registered, de-registered, the configuration deleted on both sides', async () => {
+  test('TLS with --registrar (partner registrar certificate, --partner-ca) and --end: registered, de-registered, the configuration deleted on both sides', async () => {
     const r = await migrate(alice, ['--transport', 'tls', '--registrar', `127.0.0.1:${tb.addresses.sipTls}`, '--end'], { keys: false });
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(sipLadder(r.out).slice(0, 5), REGISTERED);
@@ -154,7 +164,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   });
 
   test('--hold --end: holds the registration until SIGTERM, then de-registers, ends the migration, exits 0', async () => {
-    const p = startMcx(['ue', 'migrate', ...tb.ueMigrateArgs(erin), '--isim-state', join(tb.dir, 'erin.json'), '--k', erin.k, '--op', erin.op,
+    const p = startMcx(['ue', 'migrate', ...idmArgs(erin), '--isim-state', join(tb.dir, 'erin.json'), '--k', erin.k, '--op', erin.op,
       '--isim-impi', erin.impi, '--hold', '--end']);
     try {
       await p.waitFor(/holding the registration/, 20_000);
@@ -172,9 +182,11 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     const cases: Array<[string[], string[]]> = [
       [['--primary-idms', 'http://127.0.0.1:1', '--username', 'x', '--password', 'p', '--isim-state', 'f', '--transport', 'sctp', '--k', '12'],
         ['--primary-idms: must be an https:// URL', '--partner-idms: required', '--partner-mms: required', '--transport:', '--k: must be 32 hex digits']],
-      [[...tb.ueMigrateArgs(alice), '--password-file', '/nonexistent', '--k', alice.k, '--op', alice.op, '--keep', '--end'],
+      [[...idmArgs(alice), '--password-file', '/nonexistent', '--k', alice.k, '--op', alice.op, '--keep', '--end'],
         ['--isim-state: required', '--isim-impi: required with --k', '--password-file: give --password or --password-file, not both',
           '--end: ends the migration after de-registration']],
+      [[...tb.ueMigrateArgs(alice), '--isim-state', join(tb.dir, 'alice.json')],
+        ['--tls-ca: not an option of migrate (it trusted every CA for every server): give --primary-ca for the primary IdMS and --partner-ca for the partner IdMS, partner MMS and registrar']],
     ];
     for (const [args, fields] of cases) {
       const p = startMcx(['ue', 'migrate', ...args]);

@@ -1,6 +1,7 @@
 /**
  * DESIGN §2.4 from the UE, without a network: what `mcx ue migrate` makes of its options (defaults, the password
- * file, the ISIM's own identities, the credentials file under the flags, no IdMS password reaching SIP Digest) and of
+ * file, the ISIM's own identities, the credentials file under the flags, no IdMS password reaching SIP Digest, trust
+ * split per system) and of
  * the migration configuration's registrar URI (RFC 3261 §19.1.2 default ports, RFC 3263 §4.2 one port for UDP and
  * TCP, `--transport` / `--registrar` overrides, configurations that cannot be registered with).
  */
@@ -53,13 +54,19 @@ describe('mcx ue migrate: options', () => {
     await assert.rejects(parseMigrateOptions({ ...base(), 'password-file': join(tmp.dir, 'none') }), (e: unknown) => e instanceof UsageError && /--password-file .*ENOENT/.test(e.message));
   });
 
-  test('repeated --tls-ca trusts every CA for HTTPS and SIP TLS; --transport/--registrar/--end come through', async () => {
-    const c = await parseMigrateOptions({ ...base(), password: 'pw', 'tls-ca': ['a.pem', 'b.pem'], transport: 'tls', registrar: '127.0.0.1:5061', end: true });
-    assert.deepEqual(c.idm.ca, ['a.pem', 'b.pem']);
-    assert.deepEqual(c.ue.tls?.ca, ['a.pem', 'b.pem']);
+  test('trust per system: --primary-ca for the primary IdMS only, --partner-ca for the partner IdMS, MMS and registrar; --transport/--registrar/--end come through', async () => {
+    const c = await parseMigrateOptions({ ...base(), password: 'pw', 'primary-ca': ['p.pem'], 'partner-ca': ['a.pem', 'b.pem'], transport: 'tls', registrar: '127.0.0.1:5061', end: true });
+    assert.deepEqual(c.idm.primaryCa, ['p.pem']);
+    assert.deepEqual(c.idm.partnerCa, ['a.pem', 'b.pem']);
+    assert.deepEqual(c.ue.tls?.ca, ['a.pem', 'b.pem'], 'the registrar is the partner system\'s');
     assert.equal(c.transport, 'tls');
     assert.deepEqual(c.registrar, { host: '127.0.0.1', port: 5061 });
     assert.equal(c.end, true);
+  });
+
+  test('--tls-ca, which trusted every CA for every server, is refused with the split to use instead (exit 2)', async () => {
+    await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', 'tls-ca': ['a.pem', 'b.pem'] }),
+      (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /--tls-ca: not an option of migrate .*--primary-ca for the primary IdMS and --partner-ca for the partner IdMS, partner MMS and registrar/.test(e.message));
   });
 
   test('a credentials file under the flags; its own bad values and unknown fields are named', async () => {
