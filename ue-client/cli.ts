@@ -163,9 +163,12 @@ its TLS listener with --registrar HOST:PORT (else exit 2). --registrar overrides
 --end deletes the configuration at the end (also after a failed registration).
 
 Exit status: 0 registered (and de-registered unless --keep); 2 a bad option (named); 3 authentication: the IdMS
-refused the password or a token, or IMS AKA failed (MAC failure, resync, 403); 4 refused by the IdMS, MMS or registrar
-(e.g. migration_not_allowed); 5 timeout; 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when
-another process has it open (UE_ISIM_LOCKED).`;
+refused the password (ERR_IDM_LOGIN) or a grant or token (invalid_grant, invalid_token), or IMS AKA failed (MAC
+failure, resync, 403); 4 refused by or a fault of the IdMS, MMS or registrar: another OAuth error (e.g.
+migration_not_allowed), an answer the UE cannot use (ERR_IDM_PROTOCOL), an ID token that does not verify
+(ERR_IDM_TOKEN); 5 timeout (an IdMS or MMS request with no complete answer within --timeout, ERR_IDM_TIMEOUT, or no
+final SIP response); 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when another process has it
+open (UE_ISIM_LOCKED).`;
 
 /** `migrate`: the dynamic migration (TS 23.280 §10.6.2.3) from login to registration. */
 export const migrateSubcommands: UeSubcommand = (ue) => {

@@ -3,7 +3,7 @@
  * migration configuration request (migrate.ts: step 1 and the precondition), put each on the message ladder, then
  * register with the partner identities at the registrar the configuration names (migration-target.ts) through the
  * same run as `mcx ue register` (run.ts), with the §10.6.2.3 step numbers; `--end` deletes the configuration after
- * de-registration. Returns the exit status; IdM failures exit with {@link IDM_EXIT_STATUS} and name the step.
+ * de-registration. Returns the exit status; IdM failures exit with {@link idmExitStatus} and name the step.
  *
  * Trust is per system: the primary IdMS (which gets the password) is verified against `--primary-ca` alone; the
  * partner IdMS, the partner MMS and the registrar's TLS against `--partner-ca` alone. Every file is read before the
@@ -21,14 +21,28 @@ import type { MigrateConfig } from './migrate-options.ts';
 import { registrationTarget } from './migration-target.ts';
 import { closeUeSecrets, openUeSecrets, readCaFiles, registerOnce, type UeIo, type UeRunReport } from './run.ts';
 
-/** Exit status per IdM failure: 3 the user's credentials or a token refused, 4 refused by a server, 6 transport. */
+/**
+ * Exit status per IdM failure code: 3 the user's password refused, 4 refused by or a fault of a server (an OAuth
+ * error, an answer this client cannot use — an ID token that does not verify included), 5 no answer in time, 6
+ * transport or TLS. OAuth errors that refuse a credential or token are 3 ({@link idmExitStatus}).
+ */
 export const IDM_EXIT_STATUS: Readonly<Record<IdmClientErrorCode, number>> = {
   ERR_IDM_LOGIN: 3,
-  ERR_IDM_TOKEN: 3,
   ERR_IDM_OAUTH: 4,
+  ERR_IDM_TOKEN: 4,
   ERR_IDM_PROTOCOL: 4,
+  ERR_IDM_TIMEOUT: 5,
   ERR_IDM_TRANSPORT: 6,
 };
+
+/** OAuth `error`s that refuse the user's grant or token (RFC 6749 §5.2, RFC 6750 §3.1): authentication, exit 3. */
+const REFUSED_CREDENTIALS: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_token']);
+
+/** The exit status of `mcx ue migrate` for an IdM failure (see {@link IDM_EXIT_STATUS}). */
+export function idmExitStatus(err: IdmClientError): number {
+  if (err.code === 'ERR_IDM_OAUTH' && err.error !== undefined && REFUSED_CREDENTIALS.has(err.error)) return 3;
+  return IDM_EXIT_STATUS[err.code];
+}
 
 /** The `--json` report: the registration run's, plus the migration configuration (no tokens). */
 export interface MigrateReport extends UeRunReport {
@@ -130,7 +144,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       report.ladder = eventLines('dynamic', prelude);
       report.failedStep = outcome.failedStep;
       if (!json) for (const line of report.ladder) io.out(line);
-      return fail(outcome.error, IDM_EXIT_STATUS[outcome.error.code], ` at ${outcome.failedStep}`);
+      return fail(outcome.error, idmExitStatus(outcome.error), ` at ${outcome.failedStep}`);
     }
 
     const { migration } = outcome;
@@ -159,7 +173,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       // Ended whatever the outcome: the user asked for no migration to be left behind.
       const notEnded = cfg.end ? await end() : undefined;
       if (notEnded) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
-      if (err instanceof IdmClientError) return fail(err, IDM_EXIT_STATUS[err.code]);
+      if (err instanceof IdmClientError) return fail(err, idmExitStatus(err));
       throw err;
     }
     if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
@@ -171,7 +185,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
       return finish(run.status);
     }
-    return fail(notEnded, IDM_EXIT_STATUS[notEnded.code], ' to end the migration');
+    return fail(notEnded, idmExitStatus(notEnded), ' to end the migration');
   } finally {
     await closeUeSecrets(secrets);
   }

@@ -89,6 +89,8 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.equal(r.code, 0, r.out);
     const report = JSON.parse(r.out.trim().split('\n').at(-1) ?? '{}') as MigrateReport;
     assert.equal(report.ok, true);
+    assert.deepEqual(Object.keys(report.migration ?? {}).sort(), ['domain', 'ended', 'expires_at', 'id', 'partner_impi', 'partner_impus', 'registrar'],
+      'the configuration\'s six fields and `ended`, nothing else the MMS sent');
     assert.equal(report.migration?.id, aliceConfiguration, 'a second request while the configuration lives returns it');
     assert.equal(report.migration?.ended, false);
     assert.equal(report.deregistered, undefined, '--keep: no de-registration');

@@ -9,14 +9,15 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * Why an IdM client call failed. Closed set.
- * - `ERR_IDM_TRANSPORT`: connection, TLS (untrusted certificate, wrong host name) or timeout.
+ * - `ERR_IDM_TRANSPORT`: connection or TLS (untrusted certificate, wrong host name).
+ * - `ERR_IDM_TIMEOUT`: no complete answer within the request's deadline (`timeoutMs`, from sending to the last byte).
  * - `ERR_IDM_PROTOCOL`: the server answered something this client does not expect (bad JSON, no login form, a
- *   redirect off the issuer's origin, a mismatched `state`/`iss`).
+ *   redirect off the issuer's origin, a mismatched `state`/`iss`, a body larger than {@link MAX_BODY_BYTES}).
  * - `ERR_IDM_OAUTH`: an OAuth error response (RFC 6749 §4.1.2.1 or §5.2): see `error` and `errorDescription`.
  * - `ERR_IDM_LOGIN`: the IdMS rejected the username or password.
  * - `ERR_IDM_TOKEN`: a returned token failed validation (ID token signature, issuer, audience, nonce).
  */
-export type IdmClientErrorCode = 'ERR_IDM_TRANSPORT' | 'ERR_IDM_PROTOCOL' | 'ERR_IDM_OAUTH' | 'ERR_IDM_LOGIN' | 'ERR_IDM_TOKEN';
+export type IdmClientErrorCode = 'ERR_IDM_TRANSPORT' | 'ERR_IDM_TIMEOUT' | 'ERR_IDM_PROTOCOL' | 'ERR_IDM_OAUTH' | 'ERR_IDM_LOGIN' | 'ERR_IDM_TOKEN';
 
 /** A failed IdM client call. */
 export class IdmClientError extends Error {
@@ -37,11 +38,15 @@ export class IdmClientError extends Error {
   }
 }
 
-/** Trust for the IdMS's certificate: PEM CA(s); absent means the system's default CAs. */
+/** Trust for the IdMS's certificate: PEM CA(s); absent means the system's default CAs. And the request's limits. */
 export interface TlsTrust {
   ca?: string | string[];
+  /** The whole request, from sending it to the last byte of the answer (default 10 s). */
   timeoutMs?: number;
 }
+
+/** The largest answer body read (1 MiB): discovery, JWKS, token and login pages are a few KiB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A response, body read in full. */
 export interface HttpResponse {
@@ -103,9 +108,11 @@ export interface HttpRequest {
 }
 
 /**
- * Sends one request over HTTPS; never follows redirects.
- * @throws IdmClientError `ERR_IDM_TRANSPORT` for connection and TLS failures and timeouts; `ERR_IDM_PROTOCOL` for a
- *   non-https URL (credentials and tokens never travel in clear).
+ * Sends one request over HTTPS; never follows redirects. The answer must be complete within `trust.timeoutMs` (an
+ * overall deadline: a server trickling bytes does not keep it alive) and at most {@link MAX_BODY_BYTES} long.
+ * @throws IdmClientError `ERR_IDM_TRANSPORT` for connection and TLS failures;
+ *   `ERR_IDM_TIMEOUT` past the deadline; `ERR_IDM_PROTOCOL` for a non-https URL (credentials and tokens never travel
+ *   in clear) or a body that is too large.
  */
 export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise<HttpResponse> {
   if (url.protocol !== 'https:') {
@@ -117,16 +124,36 @@ export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise
   if (r.bearer !== undefined) headers.authorization = `Bearer ${r.bearer}`;
   const cookie = r.jar?.header(url);
   if (cookie) headers.cookie = cookie;
+  const timeoutMs = trust.timeoutMs ?? 10_000;
+  const what = `${r.method} ${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: r.method, headers, timeout: trust.timeoutMs ?? 10_000, ...(trust.ca ? { ca: trust.ca } : {}) }, (res: IncomingMessage) => {
+    let settled = false;
+    const settle = (e: IdmClientError | null, v?: HttpResponse): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (e) {
+        req.destroy();
+        reject(e);
+      } else resolve(v as HttpResponse);
+    };
+    const req = request(url, { method: r.method, headers, ...(trust.ca ? { ca: trust.ca } : {}) }, (res: IncomingMessage) => {
       r.jar?.store(url, res.headers['set-cookie']);
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (e) => reject(new IdmClientError('ERR_IDM_TRANSPORT', `${url.origin}: ${e.message}`)));
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) {
+          settle(new IdmClientError('ERR_IDM_PROTOCOL', `${what}: HTTP ${res.statusCode ?? 0} body larger than ${MAX_BODY_BYTES} bytes, not read`, { status: res.statusCode ?? 0 }));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => settle(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (e) => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${what}: ${e.message}`)));
     });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e: NodeJS.ErrnoException) => reject(new IdmClientError('ERR_IDM_TRANSPORT', `${url.origin}: ${e.code ?? ''} ${e.message}`.trim())));
+    const deadline = setTimeout(() => settle(new IdmClientError('ERR_IDM_TIMEOUT', `${what}: no complete answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('error', (e: NodeJS.ErrnoException) => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${url.origin}: ${e.code ?? ''} ${e.message}`.trim())));
     req.end(body);
   });
 }

@@ -29,11 +29,14 @@ const configurationsUrl = (mms: string, id?: string): URL =>
 export async function requestMigration(o: MigrationClientOptions): Promise<MigrationConfiguration> {
   const res = await httpsRequest(configurationsUrl(o.mms), { method: 'POST', json: {}, bearer: o.accessToken }, o);
   const c = jsonOf<Partial<MigrationConfiguration>>(res, 'migration configuration');
-  if ((res.status !== 201 && res.status !== 200) || typeof c.id !== 'string' || typeof c.partner_impi !== 'string' || !Array.isArray(c.partner_impus)
+  if ((res.status !== 201 && res.status !== 200) || typeof c.id !== 'string' || typeof c.partner_impi !== 'string'
+    || !Array.isArray(c.partner_impus) || !c.partner_impus.every((u) => typeof u === 'string')
     || typeof c.domain !== 'string' || typeof c.registrar !== 'string' || typeof c.expires_at !== 'string') {
     throw new IdmClientError('ERR_IDM_PROTOCOL', `migration configuration: HTTP ${res.status} without id, partner_impi, partner_impus, domain, registrar, expires_at`, { status: res.status });
   }
-  return c as MigrationConfiguration;
+  // Only the six known fields: whatever else the server put in (a token, the primary identities) reaches no report.
+  const { id, partner_impi, domain, registrar, expires_at } = c;
+  return { id, partner_impi, partner_impus: [...c.partner_impus], domain, registrar, expires_at };
 }
 
 /**
