@@ -54,7 +54,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--local-port <port>', 'UDP: local port (default: any)')
     .option('--timeout <s>', 'give up one REGISTER exchange (one HTTPS request for migrate) after this many seconds (default 40)')
     .option('--credentials <file.json>', 'JSON object of these options by name (e.g. {"k": "…", "op": "…"}); flags override it')
-    .option('--json', 'print one JSON report at the end instead of text')
+    .option('--json', 'print one JSON report at the end instead of text: alone on stdout (diagnostics go to stderr)')
     .addOption(new Option('--test-drop <fraction:seed>', 'test hook: drop this share of UDP datagrams, seeded').hideHelp())
     .addOption(new Option('--test-t1 <ms>', 'test hook: RFC 3261 T1 of the UDP transport').hideHelp());
 }

@@ -104,12 +104,18 @@ async function idmSteps(cfg: MigrateConfig, ca: Trust, log: Logger): Promise<Idm
   }
 }
 
+/** A failure as the report and the error line carry it. */
+interface Failure {
+  code: string;
+  message: string;
+  status?: number | undefined;
+}
+
 /**
  * `mcx ue migrate`.
  * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
  * @returns the exit status.
- * @throws UsageError for a file that cannot be read (before anything is sent), or a TLS port that cannot be derived
- *   (exit 2).
+ * @throws UsageError for a file that cannot be read (exit 2), before anything is sent.
  */
 export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
   const log = io.logger ?? silentLogger;
@@ -120,7 +126,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     if (json) io.out(JSON.stringify(report));
     return status;
   };
-  const fail = (err: UeError | IdmClientError, status: number, where = ''): number => {
+  const fail = (err: Failure, status: number, where = ''): number => {
     report.ok = false;
     report.error = { code: err.code, message: err.message, ...(err.status === undefined ? {} : { status: err.status }) };
     io.err(`ue migrate failed${where}: ${err.code}: ${err.message}`);
@@ -134,16 +140,18 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     if (err instanceof UeError) return fail(err, err.exitStatus);
     throw err;
   }
-
   try {
     const { idm } = cfg;
     if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
     const outcome = await idmSteps(cfg, ca, log);
     const { prelude } = outcome;
-    if ('error' in outcome) {
+    const printLadder = (): void => {
       report.ladder = eventLines('dynamic', prelude);
-      report.failedStep = outcome.failedStep;
       if (!json) for (const line of report.ladder) io.out(line);
+    };
+    if ('error' in outcome) {
+      printLadder();
+      report.failedStep = outcome.failedStep;
       return fail(outcome.error, idmExitStatus(outcome.error), ` at ${outcome.failedStep}`);
     }
 
@@ -163,28 +171,32 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       if (!json) io.out(`migration ended: configuration ${c.id} deleted at the partner MMS`);
       return undefined;
     };
-    let target;
+    /** Ends the migration with `--end`: the user asked for none to be left behind, whatever the outcome. */
+    const wrapUp = async (failed: boolean): Promise<IdmClientError | undefined> => {
+      if (!cfg.end) return undefined;
+      const notEnded = await end();
+      if (notEnded && failed) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
+      return notEnded;
+    };
+    if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
+    let run: Awaited<ReturnType<typeof registerOnce>>;
     try {
-      target = registrationTarget(c, cfg);
+      const target = registrationTarget(c, cfg);
       if (target.transport !== 'udp' && (cfg.ue.test?.drop || cfg.ue.localPort !== undefined)) {
         throw new UsageError(`--transport: --local-port and the drop pattern need udp; the configuration names ${c.registrar}`);
       }
+      run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude, tlsCa: ca.partner, command: 'migrate' });
     } catch (err) {
-      // Ended whatever the outcome: the user asked for no migration to be left behind.
-      const notEnded = cfg.end ? await end() : undefined;
-      if (notEnded) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
-      if (err instanceof IdmClientError) return fail(err, idmExitStatus(err));
-      throw err;
+      // Nothing was registered: the ladder is the IdM steps, and the report says why.
+      if (!(err instanceof UsageError || err instanceof UeError || err instanceof IdmClientError)) throw err;
+      printLadder();
+      await wrapUp(true);
+      if (err instanceof UsageError) return fail({ code: err.code, message: err.message }, err.exitCode);
+      return fail(err, err instanceof UeError ? err.exitStatus : idmExitStatus(err));
     }
-    if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
-    const run = await registerOnce({ ...cfg.ue, ...target, flow: 'dynamic' }, io, stop, { secrets, prelude, tlsCa: ca.partner });
     Object.assign(report, run.report, { migration: view });
-    const notEnded = cfg.end ? await end() : undefined;
-    if (!notEnded) return finish(run.status);
-    if (run.status !== 0) {
-      io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
-      return finish(run.status);
-    }
+    const notEnded = await wrapUp(run.status !== 0);
+    if (!notEnded || run.status !== 0) return finish(run.status);
     return fail(notEnded, idmExitStatus(notEnded), ' to end the migration');
   } finally {
     await closeUeSecrets(secrets);

@@ -127,6 +127,8 @@ export interface RunExtras {
   prelude?: readonly LadderEvent[];
   /** The CA PEMs the registrar certificate must chain to, read already (instead of `cfg.tls.ca`'s files). */
   tlsCa?: string[];
+  /** The command failures are reported under (`ue <command> failed: …`; default `register`). */
+  command?: string;
 }
 
 /**
@@ -157,7 +159,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   try {
     secrets ??= await openUeSecrets(cfg);
     ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log, extras.tlsCa), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
-    io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
+    if (!cfg.json) io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
     if (cfg.hold && !cfg.json) {
       // Held runs print the ladder as it grows: what is there already (the prelude) first.
       for (const line of ue.ladder.lines()) io.out(line);
@@ -197,7 +199,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
     report.error = { code: e.code, message: e.message, ...(e.status === undefined ? {} : { status: e.status }) };
     // Without a UE (it could not connect) the ladder is what came before, if anything.
     if (!cfg.json && (!cfg.hold || !ue)) for (const line of ladderOf(ue)) io.out(line);
-    io.err(`ue register failed: ${e.code}: ${e.message}`);
+    io.err(`ue ${extras.command ?? 'register'} failed: ${e.code}: ${e.message}`);
     return { status: e.exitStatus, report };
   } finally {
     report.ladder = ladderOf(ue);

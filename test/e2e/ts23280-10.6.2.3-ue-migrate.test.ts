@@ -4,10 +4,11 @@
  * §5.1.4.2), gets its migration configuration from the partner MMS (the precondition), and registers with the
  * partner identities and its primary ISIM: registrar → partner MMS → primary MMS → relay → HSS. Checked: the whole
  * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`; trust per system,
- * `--primary-ca` and `--partner-ca`), the TLS port that cannot be derived (exit 2), `--end`, `--hold` ended by
- * SIGTERM, `--json`; a UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP reports the MAC
- * failure and exits 3; IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password 3) before any
- * SIP is sent; bad options exit 2, each named (`--tls-ca` with the split to use instead).
+ * `--primary-ca` and `--partner-ca`), the TLS port that cannot be derived (exit 2, ladder and JSON report kept, the
+ * migration still ended with `--end`), `--end`, `--hold` ended by SIGTERM, `--json` (the report alone on stdout,
+ * the configuration's six fields); a UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP
+ * reports the MAC failure and exits 3; IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password
+ * 3) before any SIP is sent; bad options exit 2, each named (`--tls-ca` with the split to use instead).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Isim } from '../../ue-client/isim.ts';
 import type { MigrateReport } from '../../ue-client/migrate-run.ts';
-import { startMcx } from '../helpers/process.ts';
+import { startMcx, type Proc } from '../helpers/process.ts';
 import { advanceIsim } from '../registrar/ue.ts';
 import { ladderShape } from '../ue-client/fixture.ts';
 import { MigrationTestbed, PRIMARY_REALM, subscriber, type Subscriber } from './migration-testbed.ts';
@@ -36,6 +37,34 @@ const sipLadder = (out: string): string[] => ladderShape(out.split('\n').filter(
 /** The peers of the ladder lines before the SIP part. */
 const preludePeers = (out: string): string[] => [...out.matchAll(/^\s+[\d.]+s {2}UE [←→] ((?:primary|partner) (?:IdMS|MMS)) {2}/gm)].map((m) => m[1] as string);
 const configurationId = (out: string): string | undefined => /^migration configuration (\S+):/m.exec(out)?.[1];
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A spawned `mcx` whose stdout and stderr are also kept apart. */
+interface Run {
+  proc: Proc;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once the process exited and its pipes are drained. */
+  closed: Promise<number | null>;
+}
+
+function run(args: string[]): Run {
+  const proc = startMcx(args);
+  let stdout = '';
+  let stderr = '';
+  proc.child.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+  proc.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  const closed = new Promise<number | null>((resolve) => proc.child.once('close', (code) => resolve(code)));
+  return { proc, stdout: () => stdout, stderr: () => stderr, closed };
+}
+
+/** What a finished run printed: `out` both streams as they interleaved. */
+interface Finished {
+  code: number | null;
+  out: string;
+  stdout: string;
+  stderr: string;
+}
 
 describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchange → configuration → REGISTER via both MMSs', () => {
   let tb: MigrationTestbed;
@@ -50,13 +79,22 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     const [primary, partner] = tb.caFiles() as [string, string];
     return [...args, '--primary-ca', primary, '--partner-ca', partner];
   };
-  /** `mcx ue migrate` for `u` with its ISIM file (created from its keys unless `keys` is false), to completion. */
-  const migrate = async (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Promise<{ code: number | null; out: string }> => {
+  /** `mcx ue migrate` for `u` as it starts (killed by `finish` if the test fails first). */
+  const start = (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Run => {
     const keys = o.keys === false ? [] : ['--k', u.k, '--op', o.op ?? u.op, '--amf', u.amf, '--isim-impi', u.impi];
-    const p = startMcx(['ue', 'migrate', ...idmArgs(u), '--isim-state', join(tb.dir, `${u.name}.json`), ...keys, '--expires', '600', ...extra]);
-    const code = await p.exited;
-    return { code, out: p.output() };
+    return run(['ue', 'migrate', ...idmArgs(u), '--isim-state', join(tb.dir, `${u.name}.json`), ...keys, '--expires', '600', ...extra]);
   };
+  /** Waits for `r` to end; kills it whatever happens (no orphan when the test fails or times out). */
+  const finish = async (r: Run): Promise<Finished> => {
+    try {
+      const code = await r.closed;
+      return { code, out: r.proc.output(), stdout: r.stdout(), stderr: r.stderr() };
+    } finally {
+      await r.proc.stop('SIGKILL');
+    }
+  };
+  /** `mcx ue migrate` for `u` with its ISIM file (created from its keys unless `keys` is false), to completion. */
+  const migrate = (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Promise<Finished> => finish(start(u, extra, o));
   const isimClosed = (u: Subscriber): Promise<boolean> => access(join(tb.dir, `${u.name}.json.lock`)).then(() => false, () => true);
 
   before(async () => {
@@ -87,7 +125,8 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   test('TCP with --transport/--registrar and --keep --json: the same live configuration, one JSON report, no de-registration', async () => {
     const r = await migrate(alice, ['--transport', 'tcp', '--registrar', `127.0.0.1:${tb.addresses.sipTcp}`, '--keep', '--json'], { keys: false });
     assert.equal(r.code, 0, r.out);
-    const report = JSON.parse(r.out.trim().split('\n').at(-1) ?? '{}') as MigrateReport;
+    // The report alone on stdout: the whole of it parses.
+    const report = JSON.parse(r.stdout) as MigrateReport;
     assert.equal(report.ok, true);
     assert.deepEqual(Object.keys(report.migration ?? {}).sort(), ['domain', 'ended', 'expires_at', 'id', 'partner_impi', 'partner_impus', 'registrar'],
       'the configuration\'s six fields and `ended`, nothing else the MMS sent');
@@ -99,14 +138,25 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.deepEqual(sipLadder(report.ladder.join('\n')), REGISTERED);
   });
 
-  test('TLS: the port is not guessed (exit 2, --registrar named); a name the certificate lacks fails the handshake (exit 6, ladder kept)', async () => {
+  test('TLS: the port is not guessed (exit 2, --registrar named, ladder and report kept); a name the certificate lacks fails the handshake (exit 6, ladder kept)', async () => {
     const r = await migrate(alice, ['--transport', 'tls'], { keys: false });
     assert.equal(r.code, 2, r.out);
-    assert.match(r.out, /--registrar: required with --transport tls: the migration configuration names sip:127\.0\.0\.1:\d+;transport=udp/);
+    assert.match(r.stderr, /mcx: ue migrate failed: ERR_USAGE: --registrar: required with --transport tls: the migration configuration names sip:127\.0\.0\.1:\d+;transport=udp/);
     assert.ok(!r.out.includes('UE → registrar'), 'nothing was sent to a guessed port');
+    assert.deepEqual(preludePeers(r.stdout), PRELUDE_PEERS, 'the IdM steps are on the ladder');
+    // --json --end: the report still comes (alone on stdout), and the migration is still ended.
+    const j = await migrate(alice, ['--transport', 'tls', '--json', '--end'], { keys: false });
+    assert.equal(j.code, 2, j.out);
+    const report = JSON.parse(j.stdout) as MigrateReport;
+    assert.equal(report.ok, false);
+    assert.equal(report.error?.code, 'ERR_USAGE');
+    assert.match(report.error?.message ?? '', /^--registrar: required with --transport tls/);
+    assert.equal(report.migration?.ended, true, '--end honoured after the usage error');
+    assert.deepEqual(preludePeers(report.ladder.join('\n')), PRELUDE_PEERS);
+    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${escape(alice.impi)} / ${escape(report.migration?.partner_impi ?? '?')}`), 5000);
     const wrongName = await migrate(alice, ['--transport', 'tls', '--registrar', `127.0.0.1:${tb.addresses.sipTls}`, '--tls-servername', 'registrar.rogue.example'], { keys: false });
     assert.equal(wrongName.code, 6, wrongName.out);
-    assert.match(wrongName.out, /mcx: ue register failed: UE_TLS: .*ERR_TLS_CERT_ALTNAME_INVALID: the certificate does not name this registrar/);
+    assert.match(wrongName.out, /mcx: ue migrate failed: UE_TLS: .*ERR_TLS_CERT_ALTNAME_INVALID: the certificate does not name this registrar/);
     assert.deepEqual(preludePeers(wrongName.out), PRELUDE_PEERS, 'the steps before the failed connection are still on the ladder');
   });
 
@@ -116,7 +166,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.deepEqual(sipLadder(r.out).slice(0, 5), REGISTERED);
     assert.match(r.out, /registered: .*;transport=tls>.* rspauth=verified/);
     const id = configurationId(r.out);
-    assert.equal(id, aliceConfiguration);
+    assert.ok(id !== undefined && id !== aliceConfiguration, 'a fresh configuration: the one before was ended (--end above)');
     assert.match(r.out, new RegExp(`\\nderegistered\\nmigration ended: configuration ${id} deleted at the partner MMS\\n`));
     await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${alice.impi.replace('.', '\\.')} / mig-`), 5000);
   });
@@ -145,7 +195,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.equal(r.code, 3, r.out);
     assert.deepEqual(sipLadder(r.out), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
     assert.match(r.out, /401 Unauthorized — AKAv1-MD5, ISIM: MAC failure \(network not authentic\)/);
-    assert.match(r.out, /mcx: ue register failed: UE_MAC_FAILURE: network authentication failed \(MAC\).*answered 403/);
+    assert.match(r.out, /mcx: ue migrate failed: UE_MAC_FAILURE: network authentication failed \(MAC\).*answered 403/);
     await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
   });
 
@@ -166,17 +216,18 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   });
 
   test('--hold --end: holds the registration until SIGTERM, then de-registers, ends the migration, exits 0', async () => {
-    const p = startMcx(['ue', 'migrate', ...idmArgs(erin), '--isim-state', join(tb.dir, 'erin.json'), '--k', erin.k, '--op', erin.op,
-      '--isim-impi', erin.impi, '--hold', '--end']);
+    const r = start(erin, ['--hold', '--end']);
+    const p = r.proc;
     try {
       await p.waitFor(/holding the registration/, 20_000);
       assert.deepEqual(preludePeers(p.output()), PRELUDE_PEERS, 'a held run prints the IdM steps too');
       assert.match(p.output(), /UE registered — expires \d+ s, rspauth verified \(step 14\)/);
       p.child.kill('SIGTERM');
-      assert.equal(await p.exited, 0, p.output());
-      assert.match(p.output(), /de-REGISTER auth[\s\S]*\nderegistered\nmigration ended: configuration \S+ deleted/);
+      const done = await finish(r);
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.stdout, /de-REGISTER auth[\s\S]*\nderegistered\nmigration ended: configuration \S+ deleted/);
     } finally {
-      await p.stop();
+      await p.stop('SIGKILL');
     }
   });
 
@@ -191,9 +242,9 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
         ['--tls-ca: not an option of migrate (it trusted every CA for every server): give --primary-ca for the primary IdMS and --partner-ca for the partner IdMS, partner MMS and registrar']],
     ];
     for (const [args, fields] of cases) {
-      const p = startMcx(['ue', 'migrate', ...args]);
-      assert.equal(await p.exited, 2, p.output());
-      for (const field of fields) assert.ok(p.output().includes(field), `${field} in:\n${p.output()}`);
+      const r = await finish(run(['ue', 'migrate', ...args]));
+      assert.equal(r.code, 2, r.out);
+      for (const field of fields) assert.ok(r.out.includes(field), `${field} in:\n${r.out}`);
     }
   });
 });

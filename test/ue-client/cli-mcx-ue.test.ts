@@ -2,8 +2,8 @@
  * `mcx ue` as a user runs it (spawned `bin/mcx.mjs`): usage errors exit 2 naming each bad field; a credentials file
  * under flags; `isim show|reset` print the secret-free view (JSON alone on stdout) and close the ISIM; an ISIM another
  * process has open is refused (exit 1, UE_ISIM_LOCKED) before anything is sent; `mcx ue register` end to end against
- * our registrar (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep` then
- * `deregister`.
+ * our registrar (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep --json`
+ * (one JSON report alone on stdout) then `deregister`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,7 +179,9 @@ describe('mcx ue: the command line', () => {
   test('--keep leaves the binding; `mcx ue deregister` removes it with Contact: *', async () => {
     const kept = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'alice.json'), '--keep', '--json']);
     assert.equal(kept.code, 0, kept.out);
-    const report = JSON.parse(kept.out.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; registered?: { expires: number }; deregistered?: boolean };
+    // --json: the report alone on stdout, nothing before or after it.
+    const report = JSON.parse(kept.stdout) as { ok: boolean; registered?: { expires: number }; deregistered?: boolean; ladder: string[] };
+    assert.ok(report.ladder.length > 0);
     assert.equal(report.ok, true);
     assert.equal(report.deregistered, undefined);
     assert.ok((await net.registrar.store.get(`registrar:aor:${alice.impu}`)) !== undefined, 'the binding is still on the registrar');
