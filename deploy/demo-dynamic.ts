@@ -51,18 +51,19 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
     return false;
   }
   const c = m.configuration;
-  const isim = await Isim.open(layout.dynamicIsimFile, {
-    k: Buffer.from(carol.k, 'hex'), op: Buffer.from(carol.op, 'hex'), impi: carol.primary.impi, impus: [carol.primary.impu], domain: realms.primary,
-  });
   // Where the configuration says to register: the proof that the partner MMS named the right registrar.
   const at = /^sips?:\[?([^\]]+?)\]?:(\d+);transport=udp$/i.exec(c.registrar);
   if (!at) {
     say(`result: FAILED: the configuration names no UDP registrar (${c.registrar})`);
     return false;
   }
+  const isim = await Isim.open(layout.dynamicIsimFile, {
+    k: Buffer.from(carol.k, 'hex'), op: Buffer.from(carol.op, 'hex'), impi: carol.primary.impi, impus: [carol.primary.impu], domain: realms.primary,
+  });
   const to = { host: at[1] as string, port: Number(at[2]) };
   say(`demo: ${c.partner_impi} (ISIM of ${carol.primary.impi}) registers with the partner SIP core at udp://${formatHostPort(to)}`);
-  const outcome = await registerDemoUe({ ...to, domain: c.domain, impi: c.partner_impi, impu: c.partner_impus[0] as string, isim });
+  // Closed at once: the ISIM file is then free for `mcx ue migrate` against the running testbed (one process per ISIM).
+  const outcome = await registerDemoUe({ ...to, domain: c.domain, impi: c.partner_impi, impu: c.partner_impus[0] as string, isim }).finally(() => isim.close());
   const rungs = buildLadder(recorded(), outcome.sip, DYNAMIC_FLOW_STEPS);
   say(formatLadder('dynamic', rungs));
   const missing = rungs.find((r) => !r.line);

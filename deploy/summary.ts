@@ -51,7 +51,7 @@ export function formatSummary(tb: RunningTestbed): string {
     `    primary MMS binding API ${roles.primaryMms.migrationUrl ?? '-'} (mutual TLS, partner CA), Cx ${roles.primaryMms.diameterUrl}`,
     `  our UE, the whole dynamic flow (login … REGISTER; --end deletes the configuration afterwards):`,
     `    npx mcx ue migrate --primary-idms ${roles.primaryIdms.issuer} --partner-idms ${roles.partnerIdms.issuer} --partner-mms ${roles.mms.migrationUrl ?? '-'} \\`,
-    `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --tls-ca ${rel(caPaths(layout.pki, 'primary').cert)} --tls-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
+    `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --primary-ca ${rel(caPaths(layout.pki, 'primary').cert)} --partner-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
     `      --isim-state ${rel(layout.dynamicIsimFile)} --end`,
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',

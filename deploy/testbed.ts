@@ -144,10 +144,14 @@ export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
     k: Buffer.from(alice.k, 'hex'), op: Buffer.from(alice.op, 'hex'), impi: alice.primary.impi, impus: [alice.primary.impu], domain: realms.primary,
   });
   const udp = roles.registrar.addresses.sip.find((s) => s.transport === 'UDP');
-  if (!udp) throw new Error('testbed: the registrar has no UDP listener');
+  if (!udp) {
+    await isim.close();
+    throw new Error('testbed: the registrar has no UDP listener');
+  }
   const recorded = tb.logs.record();
   process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.address}:${udp.port}\n`);
-  const outcome = await registerDemoUe({ host: udp.address, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim });
+  const outcome = await registerDemoUe({ host: udp.address, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim })
+    .finally(() => isim.close());
   const rungs = buildLadder(recorded(), outcome.sip);
   process.stdout.write(`${formatLadder('static', rungs)}\n`);
   const missing = rungs.find((r) => !r.line);

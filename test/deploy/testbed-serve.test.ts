@@ -82,6 +82,23 @@ describe('mcx testbed (kept running): SIPp and a softphone-style client register
     }
   });
 
+  test('the printed `mcx ue migrate` command runs as printed: the whole §10.6.2.3 flow against the testbed, exit 0', { timeout: 60_000 }, async () => {
+    const block = /^ {2}our UE, the whole dynamic flow.*\n((?: {4,}.*\n){3})/m.exec(proc.output());
+    assert.ok(block, 'the summary prints the command');
+    const words = (block[1] as string).replace(/\\\n/g, ' ').trim().split(/\s+/);
+    assert.deepEqual(words.slice(0, 4), ['npx', 'mcx', 'ue', 'migrate']);
+    const ue = startMcx(words.slice(2));
+    try {
+      const code = await ue.exited;
+      assert.equal(code, 0, ue.output());
+      assert.match(ue.output(), /^UE sip:mig-[0-9a-f]{12}@partner\.mcx\.test → udp:127\.0\.0\.1:\d+ \(TS 23\.280 §10\.6\.2\.3 dynamic flow\)$/m);
+      assert.match(ue.output(), /← registrar {2}200 OK \(step 13\)/);
+      assert.match(ue.output(), /^migration ended: configuration \S+ deleted at the partner MMS$/m);
+    } finally {
+      await ue.stop('SIGKILL');
+    }
+  });
+
   test('SIGTERM: every role stops, "testbed: stopped", exit 0', async () => {
     assert.equal(await proc.stop('SIGTERM'), 0);
     assert.match(proc.output(), /^testbed: stopped$/m);
