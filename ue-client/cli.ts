@@ -7,7 +7,7 @@
  * - `mcx ue migrate --primary-idms URL --partner-idms URL --partner-mms URL --username U (--password P | --password-file
  *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--primary-ca F]… [--partner-ca F]… [--transport …]
  *   [--registrar H:P] [--end] …`: IdM login, token exchange, migration configuration, then the registration of run.ts
- *   with the partner identities (migrate-run.ts);
+ *   with the partner identities (migrate-run.ts); SIGINT/SIGTERM always wind it down (de-register, `--end`);
  * - `mcx ue isim show|reset --isim-state F`: the secret-free view / a factory-fresh SEQ_MS array.
  *
  * Extension point: each subcommand group is one entry of {@link UE_SUBCOMMANDS}.
@@ -16,12 +16,12 @@ import { Option, type Command } from 'commander';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { collectOption } from '../lib/config/options.ts';
 import { createLogger } from '../lib/log.ts';
-import { UeError } from './errors.ts';
+import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
 import { runMigrate } from './migrate-run.ts';
 import { UE_OPTION_FIELDS, parseUeOptions } from './options.ts';
-import { runDeregister, runRegister, type UeIo } from './run.ts';
+import { cleanupTimeoutS, runDeregister, runRegister, type UeIo } from './run.ts';
 
 /** Adds one group of subcommands to `mcx ue`. */
 export type UeSubcommand = (ue: Command) => void;
@@ -86,11 +86,52 @@ export function byFlag(opts: Record<string, unknown>, fields: readonly string[] 
   return Object.fromEntries(fields.map((f) => [f, opts[f.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase())]]));
 }
 
-function signalled(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+/** What {@link interruptible} needs of the process (a stand-in in tests). */
+export interface SignalHost {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  exit(code: number): void;
+}
+
+/** A run's SIGINT/SIGTERM handling (see {@link interruptible}). */
+export interface Interruptible {
+  /** Resolves with the first signal. */
+  stopped: Promise<NodeJS.Signals>;
+  /** Removes the handlers (the default action is back) and the grace timer. */
+  dispose(): void;
+}
+
+/**
+ * SIGINT/SIGTERM for one run: the first signal resolves `stopped` and says what the run does now (`notice`); a second
+ * one, or the run still going `graceMs` after the first, exits at once with {@link UE_EXIT_STATUS} `UE_INTERRUPTED`.
+ */
+export function interruptible(notice: string, graceMs: number, err: (line: string) => void, host: SignalHost = process): Interruptible {
+  let resolveStopped: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((resolve) => { resolveStopped = resolve; });
+  let first: NodeJS.Signals | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  const exitNow = (why: string): void => {
+    err(why);
+    host.exit(UE_EXIT_STATUS.UE_INTERRUPTED);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (first !== undefined) return exitNow(`${signal} again: exiting at once (what was not cleaned up expires by itself)`);
+    first = signal;
+    err(`${signal}: ${notice} (at most ${graceMs / 1000} s; a second SIGINT/SIGTERM exits at once)`);
+    grace = setTimeout(() => exitNow(`still not done ${graceMs / 1000} s after ${signal}: exiting (what was not cleaned up expires by itself)`), graceMs);
+    grace.unref();
+    resolveStopped(signal);
+  };
+  host.on('SIGINT', onSignal);
+  host.on('SIGTERM', onSignal);
+  return {
+    stopped,
+    dispose() {
+      host.off('SIGINT', onSignal);
+      host.off('SIGTERM', onSignal);
+      clearTimeout(grace);
+    },
+  };
 }
 
 /** `register` and `deregister`. */
@@ -98,7 +139,13 @@ export const registrationSubcommands: UeSubcommand = (ue) => {
   addHoldOptions(addRegistrationOptions(ue.command('register').description('register (IMS AKA or SIP Digest), print the ladder and the result, then de-register')))
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseUeOptions(byFlag(opts));
-      process.exitCode = await runRegister(cfg, io(), cfg.hold ? signalled() : undefined);
+      const out = io();
+      const signals = cfg.hold ? interruptible('stopping: abandoning what is outstanding, de-registering if registered', (cleanupTimeoutS(cfg.timeoutS) + 5) * 1000, out.err) : undefined;
+      try {
+        process.exitCode = await runRegister(cfg, out, signals?.stopped);
+      } finally {
+        signals?.dispose();
+      }
     });
   addRegistrationOptions(ue.command('deregister').description('remove every binding of the IMPU (Contact: *), answering the challenge'))
     .action(async (opts: Record<string, unknown>) => {
@@ -160,7 +207,11 @@ Where it registers: the configuration names the registrar as a SIP URI (e.g. sip
 host, port and transport. --transport changes the transport: UDP and TCP use the URI's port; between TLS and UDP/TCP
 the port follows only the defaults of RFC 3261 §19.1.2 (5060 <-> 5061), so for a TLS registrar on another port give
 its TLS listener with --registrar HOST:PORT (else exit 2). --registrar overrides the address for any transport.
---end deletes the configuration at the end (also after a failed registration).
+--end deletes the configuration at the end (also after a failed registration, and after SIGINT/SIGTERM).
+
+SIGINT/SIGTERM: the first abandons what is outstanding, de-registers if registered and, with --end, deletes the
+configuration, each exchange bounded (10 s at most, less with a smaller --timeout); a second exits at once (130).
+Before the registration completed the run then exits 130; after it (e.g. ending --hold) it ends as usual (0).
 
 Exit status: 0 registered (and de-registered unless --keep); 2 a bad option (named); 3 authentication: the IdMS
 refused the password (ERR_IDM_LOGIN) or a grant or token (invalid_grant, invalid_token), or IMS AKA failed (MAC
@@ -168,7 +219,7 @@ failure, resync, 403); 4 refused by or a fault of the IdMS, MMS or registrar: an
 migration_not_allowed), an answer the UE cannot use (ERR_IDM_PROTOCOL), an ID token that does not verify
 (ERR_IDM_TOKEN); 5 timeout (an IdMS or MMS request with no complete answer within --timeout, ERR_IDM_TIMEOUT, or no
 final SIP response); 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when another process has it
-open (UE_ISIM_LOCKED).`;
+open (UE_ISIM_LOCKED); 130 interrupted before the run completed.`;
 
 /** `migrate`: the dynamic migration (TS 23.280 §10.6.2.3) from login to registration. */
 export const migrateSubcommands: UeSubcommand = (ue) => {
@@ -194,7 +245,16 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .addHelpText('after', MIGRATE_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS));
-      process.exitCode = await runMigrate(cfg, io(), cfg.ue.hold ? signalled() : undefined);
+      const out = io();
+      // Always: Ctrl-C must not leave a binding or (with --end) a configuration behind without saying so.
+      const cleanup = cleanupTimeoutS(cfg.ue.timeoutS);
+      const signals = interruptible(`stopping: abandoning what is outstanding, de-registering if registered${cfg.end ? ', then ending the migration (--end)' : ''}`,
+        (2 * cleanup + 5) * 1000, out.err);
+      try {
+        process.exitCode = await runMigrate(cfg, out, signals.stopped);
+      } finally {
+        signals.dispose();
+      }
     });
 };
 

@@ -22,6 +22,7 @@ import type { Stall } from './ua.ts';
  * - `UE_ISIM`: the ISIM state file is missing, invalid, unwritable or holds other credentials.
  * - `UE_ISIM_LOCKED`: another process has the ISIM state file open (its `<file>.lock`); two would lose each other's
  *   SQN updates, after which a replayed challenge would be accepted.
+ * - `UE_INTERRUPTED`: SIGINT/SIGTERM ended the run before it completed (what was outstanding was aborted).
  * - `UE_STATE`: the API was used out of order (register after stop, …).
  */
 export type UeErrorCode =
@@ -38,9 +39,13 @@ export type UeErrorCode =
   | 'UE_TLS'
   | 'UE_ISIM'
   | 'UE_ISIM_LOCKED'
+  | 'UE_INTERRUPTED'
   | 'UE_STATE';
 
-/** Exit status of `mcx ue` per code: 3 authentication, 4 refused by the registrar, 5 timeout, 6 transport, 1 local. */
+/**
+ * Exit status of `mcx ue` per code: 3 authentication, 4 refused by the registrar, 5 timeout, 6 transport, 1 local,
+ * 130 interrupted (128 + SIGINT, for SIGTERM too).
+ */
 export const UE_EXIT_STATUS: Readonly<Record<UeErrorCode, number>> = {
   UE_MAC_FAILURE: 3,
   UE_SYNC_FAILURE: 3,
@@ -55,6 +60,7 @@ export const UE_EXIT_STATUS: Readonly<Record<UeErrorCode, number>> = {
   UE_TLS: 6,
   UE_ISIM: 1,
   UE_ISIM_LOCKED: 1,
+  UE_INTERRUPTED: 130,
   UE_STATE: 1,
 };
 

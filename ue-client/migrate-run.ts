@@ -7,19 +7,21 @@
  *
  * Trust is per system: the primary IdMS (which gets the password) is verified against `--primary-ca` alone; the
  * partner IdMS, the partner MMS and the registrar's TLS against `--partner-ca` alone. Every file is read before the
- * first request, so a bad one ends the run (exit 2) before anything is sent.
+ * first request, so a bad one ends the run (exit 2) before anything is sent. Interrupted (`stop`), the run abandons
+ * what is outstanding, de-registers if it is registered, and with `--end` still deletes the configuration, each
+ * clean-up exchange bounded by {@link cleanupTimeoutS}.
  */
 import { UsageError } from '../lib/cli.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { seedStep, type SeedStepNumber } from '../lib/seed-steps.ts';
 import type { UeSecrets } from './aka-auth.ts';
-import { UeError } from './errors.ts';
+import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import { IdmClientError, endMigration, type IdmClientErrorCode, type MigrationConfiguration } from './idm-client.ts';
 import { eventLines, type LadderEvent } from './ladder.ts';
 import { migrate, type Migration, type MigrateStep } from './migrate.ts';
 import type { MigrateConfig } from './migrate-options.ts';
 import { registrationTarget } from './migration-target.ts';
-import { closeUeSecrets, openUeSecrets, readCaFiles, registerOnce, type UeIo, type UeRunReport } from './run.ts';
+import { cleanupTimeoutS, closeUeSecrets, openUeSecrets, readCaFiles, registerOnce, type UeIo, type UeRunReport } from './run.ts';
 
 /**
  * Exit status per IdM failure code: 3 the user's password refused, 4 refused by or a fault of a server (an OAuth
@@ -70,7 +72,7 @@ interface Trust {
 }
 
 /** The IdM steps and the configuration request, each put on the ladder as it completes (and logged). */
-async function idmSteps(cfg: MigrateConfig, ca: Trust, log: Logger): Promise<IdmOutcome> {
+async function idmSteps(cfg: MigrateConfig, ca: Trust, signal: AbortSignal, log: Logger): Promise<IdmOutcome> {
   const prelude: LadderEvent[] = [];
   let completed = 0;
   let since = Date.now();
@@ -83,7 +85,7 @@ async function idmSteps(cfg: MigrateConfig, ca: Trust, log: Logger): Promise<Idm
     const migration = await migrate({
       primaryIssuer: idm.primaryIssuer, partnerIssuer: idm.partnerIssuer, partnerMms: idm.partnerMms, primaryCa: ca.primary, partnerCa: ca.partner,
       clientId: idm.clientId, redirectUri: idm.redirectUri, username: idm.username, password: idm.password, scopes: idm.scopes,
-      timeoutMs: cfg.ue.timeoutS * 1000,
+      timeoutMs: cfg.ue.timeoutS * 1000, signal,
       onStep: (s, detail) => {
         const l = STEP_LINES[s];
         const at = Date.now();
@@ -99,7 +101,8 @@ async function idmSteps(cfg: MigrateConfig, ca: Trust, log: Logger): Promise<Idm
   } catch (err) {
     if (!(err instanceof IdmClientError)) throw err;
     const failedStep = ORDER[completed] ?? 'configuration';
-    prelude.push(request(failedStep), { at: Date.now(), direction: 'in', peer: STEP_LINES[failedStep].peer, label: 'failed', note: `${err.code}: ${err.message}` });
+    const note = signal.aborted ? 'interrupted' : `${err.code}: ${err.message}`;
+    prelude.push(request(failedStep), { at: Date.now(), direction: 'in', peer: STEP_LINES[failedStep].peer, label: 'failed', note });
     return { prelude, error: err, failedStep };
   }
 }
@@ -113,7 +116,7 @@ interface Failure {
 
 /**
  * `mcx ue migrate`.
- * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
+ * @param stop resolves on SIGINT/SIGTERM in the CLI: ends a held registration, or interrupts the run (see above).
  * @returns the exit status.
  * @throws UsageError for a file that cannot be read (exit 2), before anything is sent.
  */
@@ -122,6 +125,12 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
   const json = cfg.ue.json;
   const ca: Trust = { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
   const report: MigrateReport = { ok: false, ladder: [] };
+  const aborter = new AbortController();
+  let stopped = false;
+  void stop?.then(() => {
+    stopped = true;
+    aborter.abort();
+  });
   const finish = (status: number): number => {
     if (json) io.out(JSON.stringify(report));
     return status;
@@ -143,7 +152,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
   try {
     const { idm } = cfg;
     if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
-    const outcome = await idmSteps(cfg, ca, log);
+    const outcome = await idmSteps(cfg, ca, aborter.signal, log);
     const { prelude } = outcome;
     const printLadder = (): void => {
       report.ladder = eventLines('dynamic', prelude);
@@ -152,6 +161,13 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     if ('error' in outcome) {
       printLadder();
       report.failedStep = outcome.failedStep;
+      if (stopped) {
+        const step = outcome.failedStep;
+        const left = step === 'configuration'
+          ? 'a configuration the partner MMS may have created meanwhile stays until it expires (the next migrate of this user gets it back)'
+          : 'no migration configuration was requested';
+        return fail(new UeError('UE_INTERRUPTED', `interrupted: the request to the ${STEP_LINES[step].peer} was abandoned; ${left}`), UE_EXIT_STATUS.UE_INTERRUPTED, ` at ${step}`);
+      }
       return fail(outcome.error, idmExitStatus(outcome.error), ` at ${outcome.failedStep}`);
     }
 
@@ -161,8 +177,9 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     report.migration = view;
     /** `--end`: DELETE the configuration (here and, through the partner MMS, at the primary MMS). */
     const end = async (): Promise<IdmClientError | undefined> => {
+      const timeoutS = stopped ? cleanupTimeoutS(cfg.ue.timeoutS) : cfg.ue.timeoutS;
       try {
-        await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca.partner ? { ca: ca.partner } : {}), timeoutMs: cfg.ue.timeoutS * 1000 });
+        await endMigration({ mms: idm.partnerMms, accessToken: migration.partnerAccessToken, id: c.id, ...(ca.partner ? { ca: ca.partner } : {}), timeoutMs: timeoutS * 1000 });
       } catch (err) {
         if (err instanceof IdmClientError) return err;
         throw err;
@@ -171,9 +188,12 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       if (!json) io.out(`migration ended: configuration ${c.id} deleted at the partner MMS`);
       return undefined;
     };
-    /** Ends the migration with `--end`: the user asked for none to be left behind, whatever the outcome. */
+    /** Ends the migration with `--end` (the user asked for none to be left behind, whatever the outcome) or says it stays. */
     const wrapUp = async (failed: boolean): Promise<IdmClientError | undefined> => {
-      if (!cfg.end) return undefined;
+      if (!cfg.end) {
+        if (stopped) io.err(`ue migrate: configuration ${c.id} stays until ${c.expires_at} (no --end)`);
+        return undefined;
+      }
       const notEnded = await end();
       if (notEnded && failed) io.err(`ue migrate: ending the migration failed too: ${notEnded.code}: ${notEnded.message}`);
       return notEnded;
@@ -181,6 +201,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
     if (!json) io.out(`migration configuration ${c.id}: ${c.partner_impi} ${c.partner_impus.join(' ')} at ${c.registrar} until ${c.expires_at}`);
     let run: Awaited<ReturnType<typeof registerOnce>>;
     try {
+      if (stopped) throw new UeError('UE_INTERRUPTED', 'interrupted before the registration started');
       const target = registrationTarget(c, cfg);
       if (target.transport !== 'udp' && (cfg.ue.test?.drop || cfg.ue.localPort !== undefined)) {
         throw new UsageError(`--transport: --local-port and the drop pattern need udp; the configuration names ${c.registrar}`);

@@ -18,6 +18,8 @@ export interface MigrateOptions {
   partnerCa?: string | string[];
   /** Give up one HTTPS request after this long (default 10 s). */
   timeoutMs?: number;
+  /** Aborts the request under way (IdmClientError `ERR_IDM_TRANSPORT`, "aborted"). */
+  signal?: AbortSignal;
   /** The native client registered at both IdMSs, and its redirect URI. */
   clientId: string;
   redirectUri: string;
@@ -51,7 +53,9 @@ const MIGRATION_SCOPE = '3gpp:mc:migration';
 export async function migrate(o: MigrateOptions): Promise<Migration> {
   const step = o.onStep ?? (() => undefined);
   const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
-  const trust = (ca: string | string[] | undefined): TlsTrust => ({ ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) });
+  const trust = (ca: string | string[] | undefined): TlsTrust => ({
+    ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), ...(o.signal ? { signal: o.signal } : {}),
+  });
   const primary = trust(o.primaryCa);
   const partner = trust(o.partnerCa);
   const session = await login({ issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ...primary });

@@ -67,6 +67,8 @@ export class Registration {
   #closed = false;
   /** An operation is running (it hears transport errors itself). */
   #busy = false;
+  /** Ends the running operation with an error (see {@link abort}). */
+  #abortCurrent: ((err: UeError) => void) | undefined;
 
   /**
    * @param ue a started agent.
@@ -114,15 +116,21 @@ export class Registration {
   /**
    * De-registers our Contact (or every Contact of the IMPU with `all`: `Contact: *`, RFC 3261 §10.2.2) and stops
    * refreshing.
+   * @param o.timeoutMs give up after this long instead of the registration's own timeout (a bounded clean-up).
    * @throws UeError when the registrar does not accept it.
    */
-  deregister(all = false): Promise<void> {
+  deregister(all = false, o: { timeoutMs?: number } = {}): Promise<void> {
     this.#cancelRefresh();
     return this.#serial(async () => {
       this.#ue.ladder.phase = 'deregister';
-      await this.#operate('deregister', all);
+      await this.#operate('deregister', all, o.timeoutMs);
       this.#current = undefined;
     });
+  }
+
+  /** Ends the operation under way now (if any) with `reason`, abandoning its outstanding REGISTER. */
+  abort(reason: UeError): void {
+    this.#abortCurrent?.(reason);
   }
 
   /** Stops refreshing (the binding stays until it expires). */
@@ -175,7 +183,7 @@ export class Registration {
   }
 
   /** One REGISTER operation with all its challenges, resolved by its final outcome. */
-  #operate(kind: Kind, all = false): Promise<RegistrationResult> {
+  #operate(kind: Kind, all = false, timeoutMs = this.#o.timeoutMs ?? 40_000): Promise<RegistrationResult> {
     const ue = this.#ue;
     const max = this.#o.maxChallenges ?? 4;
     return new Promise<RegistrationResult>((resolve, reject) => {
@@ -198,12 +206,14 @@ export class Registration {
         if (limit) ue.responder.withdraw(k.branch);
       };
       const untap = ue.transport.addTap(onWire);
+      this.#abortCurrent = (err) => finish(err);
       const unerror = ue.transport.onError((err) => finish(err));
-      const timer = setTimeout(() => finish(new UeError('UE_TIMEOUT', `no final response to ${kind === 'deregister' ? 'de-REGISTER' : 'REGISTER'} within ${(this.#o.timeoutMs ?? 40_000) / 1000} s`)), this.#o.timeoutMs ?? 40_000);
+      const timer = setTimeout(() => finish(new UeError('UE_TIMEOUT', `no final response to ${kind === 'deregister' ? 'de-REGISTER' : 'REGISTER'} within ${timeoutMs / 1000} s`)), timeoutMs);
       ue.onStall = (s) => finish(stallError(s, ue.userAgent.configuration.viaHost));
       const finish = (err: UeError | null, r?: RegistrationResult): void => {
         if (done) return;
         done = true;
+        this.#abortCurrent = undefined;
         clearTimeout(timer);
         untap();
         unerror();

@@ -82,6 +82,11 @@ export async function closeUeSecrets(secrets: UeSecrets | undefined): Promise<vo
   await secrets?.isim?.close().catch(() => undefined);
 }
 
+/** Seconds the clean-up after an interruption (de-REGISTER, the end of a migration) may take per exchange. */
+export function cleanupTimeoutS(timeoutS: number): number {
+  return Math.min(timeoutS, 10);
+}
+
 /**
  * The PEMs of the CA files named by `--<option>` (undefined: none given).
  * @throws UsageError naming a file that cannot be read (exit 2).
@@ -133,7 +138,7 @@ export interface RunExtras {
 
 /**
  * `mcx ue register`: {@link registerOnce}, then the JSON report when `cfg.json`.
- * @param stop resolves when a held registration should end (SIGINT/SIGTERM in the CLI).
+ * @param stop resolves on SIGINT/SIGTERM in the CLI: ends a held registration, aborts one not yet complete.
  * @returns the exit status: 0, or the failure's {@link UeError.exitStatus}.
  */
 export async function runRegister(cfg: UeConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
@@ -144,8 +149,9 @@ export async function runRegister(cfg: UeConfig, io: UeIo, stop?: Promise<unknow
 
 /**
  * Registers, prints the ladder and the result (unless `cfg.json`); with `hold` stays registered (refreshing) until
- * `stop` resolves or a refresh fails; de-registers unless `keep`. Prints no JSON: the caller decides what goes in it.
- * Closes the secrets it opened.
+ * `stop` resolves or a refresh fails; de-registers unless `keep`. `stop` resolving before the registration completed
+ * aborts it (`UE_INTERRUPTED`); after it, the run winds down as usual (de-registering within
+ * {@link cleanupTimeoutS}). Prints no JSON: the caller decides what goes in it. Closes the secrets it opened.
  * @returns the exit status (0, or the failure's {@link UeError.exitStatus}) and the report.
  * @throws UsageError for a bad file named by an option (exit 2).
  */
@@ -155,11 +161,19 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   let ue: UeAgent | undefined;
   let secrets = extras.secrets;
   let registered = false;
+  let stopped = false;
+  let onStop: () => void = () => undefined;
+  void stop.then(() => {
+    stopped = true;
+    onStop();
+  });
+  const interrupted = (): UeError => new UeError('UE_INTERRUPTED', 'interrupted before the registration completed: the outstanding exchange was abandoned');
   const ladderOf = (agent: UeAgent | undefined): string[] => agent?.ladder.lines() ?? eventLines(cfg.flow, extras.prelude ?? []);
   try {
     secrets ??= await openUeSecrets(cfg);
     ue = await UeAgent.start({ ...await agentOptions(cfg, secrets, log, extras.tlsCa), ...(extras.prelude ? { prelude: extras.prelude } : {}) });
     if (!cfg.json) io.out(`UE ${cfg.impu} → ${cfg.transport}:${formatHostPort(cfg.registrar)} (${cfg.flow === 'home' ? 'home registration' : `TS 23.280 §10.6.2.${cfg.flow === 'static' ? 2 : 3} ${cfg.flow} flow`})`);
+    if (stopped) throw interrupted();
     if (cfg.hold && !cfg.json) {
       // Held runs print the ladder as it grows: what is there already (the prelude) first.
       for (const line of ue.ladder.lines()) io.out(line);
@@ -171,7 +185,12 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
       timeoutMs: cfg.timeoutS * 1000, logger: log,
       onRefresh: (o) => (o instanceof UeError ? refreshFailed(o) : cfg.json || io.out(`refreshed: expires=${o.expires}s`)),
     });
-    report.registered = await reg.register();
+    onStop = () => reg.abort(interrupted());
+    try {
+      report.registered = await reg.register();
+    } finally {
+      onStop = () => undefined;
+    }
     registered = true;
     if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
     if (!cfg.json) io.out(describeRegistration(report.registered));
@@ -183,7 +202,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
     reg.close();
     if (!cfg.keep) {
       const before = ue.ladder.entries.length;
-      await reg.deregister();
+      await reg.deregister(false, stopped ? { timeoutMs: cleanupTimeoutS(cfg.timeoutS) * 1000 } : {});
       registered = false;
       report.deregistered = true;
       if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines().slice(before)) io.out(line);

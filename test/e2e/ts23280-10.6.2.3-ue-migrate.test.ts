@@ -6,12 +6,14 @@
  * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`; trust per system,
  * `--primary-ca` and `--partner-ca`), the TLS port that cannot be derived (exit 2, ladder and JSON report kept, the
  * migration still ended with `--end`), `--end`, `--hold` ended by SIGTERM, `--json` (the report alone on stdout,
- * the configuration's six fields); a UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP
- * reports the MAC failure and exits 3; IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password
- * 3) before any SIP is sent; bad options exit 2, each named (`--tls-ca` with the split to use instead).
+ * the configuration's six fields), SIGINT without `--hold` (the REGISTER abandoned, the migration ended, exit 130); a
+ * UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP reports the MAC failure and exits 3;
+ * IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password 3) before any SIP is sent; bad
+ * options exit 2, each named (`--tls-ca` with the split to use instead).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Isim } from '../../ue-client/isim.ts';
@@ -27,6 +29,7 @@ const carol = subscriber('carol', ['elsewhere.example']);
 const dave = subscriber('dave');
 const erin = subscriber('erin');
 const mallory = subscriber('mallory');
+const gina = subscriber('gina');
 const WRONG_OP = 'ab'.repeat(16);
 
 const REGISTERED = ['→ REGISTER 2', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14'];
@@ -98,7 +101,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   const isimClosed = (u: Subscriber): Promise<boolean> => access(join(tb.dir, `${u.name}.json.lock`)).then(() => false, () => true);
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, bob, carol, dave, erin, mallory]);
+    tb = await MigrationTestbed.start([alice, bob, carol, dave, erin, mallory, gina]);
   });
   after(() => tb?.close());
 
@@ -226,8 +229,33 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
       const done = await finish(r);
       assert.equal(done.code, 0, done.out);
       assert.match(done.stdout, /de-REGISTER auth[\s\S]*\nderegistered\nmigration ended: configuration \S+ deleted/);
+      assert.match(done.stderr, /mcx: SIGTERM: stopping: abandoning what is outstanding, de-registering if registered, then ending the migration \(--end\)/);
     } finally {
       await p.stop('SIGKILL');
+    }
+  });
+
+  test('SIGINT without --hold while the REGISTER is outstanding: abandoned, the migration ended (--end), exit 130, and it says so', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', () => resolve()));
+    const r = start(gina, ['--registrar', `127.0.0.1:${sink.address().port}`, '--end']);
+    try {
+      await r.proc.waitFor(/^UE sip:\S+ → udp:127\.0\.0\.1:\d+ /m, 20_000);
+      const id = configurationId(r.stdout());
+      const t0 = Date.now();
+      r.proc.child.kill('SIGINT');
+      const done = await finish(r);
+      assert.equal(done.code, 130, done.out);
+      assert.ok(Date.now() - t0 < 10_000, `wound down in ${Date.now() - t0} ms, well before the 40 s REGISTER timeout`);
+      assert.match(done.stderr, /mcx: SIGINT: stopping: .*then ending the migration \(--end\) \(at most \d+ s; a second SIGINT\/SIGTERM exits at once\)/);
+      assert.match(done.stderr, /mcx: ue migrate failed: UE_INTERRUPTED: interrupted before the registration completed/);
+      assert.match(done.stdout, new RegExp(`\\nmigration ended: configuration ${escape(id ?? '?')} deleted at the partner MMS\\n`));
+      assert.match(done.stdout, /UE → registrar {2}REGISTER \(step 2\)/, 'the abandoned REGISTER is on the ladder');
+      await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${escape(gina.impi)} / mig-`), 5000);
+      assert.ok(await isimClosed(gina), 'the ISIM was closed on the way out');
+    } finally {
+      await r.proc.stop('SIGKILL');
+      sink.close();
     }
   });
 

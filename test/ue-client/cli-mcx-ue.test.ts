@@ -3,13 +3,16 @@
  * under flags; `isim show|reset` print the secret-free view (JSON alone on stdout) and close the ISIM; an ISIM another
  * process has open is refused (exit 1, UE_ISIM_LOCKED) before anything is sent; `mcx ue register` end to end against
  * our registrar (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep --json`
- * (one JSON report alone on stdout) then `deregister`.
+ * (one JSON report alone on stdout) then `deregister`. And the signal handling of a run: the first signal winds down,
+ * a second one (or the grace running out) exits 130 at once.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { interruptible, type SignalHost } from '../../ue-client/cli.ts';
 import { Isim } from '../../ue-client/isim.ts';
 import { startMcx } from '../helpers/process.ts';
 import { startRegistrarNet, subscriber, subscribersCsv, tempDir, type RegistrarNet } from './fixture.ts';
@@ -190,5 +193,43 @@ describe('mcx ue: the command line', () => {
     assert.match(d.out, /deregistered: every binding of sip:alice@partner\.example/);
     const left = await net.registrar.store.get<{ bindings: unknown[] }>(`registrar:aor:${alice.impu}`);
     assert.ok(left === undefined || left.bindings.length === 0, `bindings left: ${JSON.stringify(left)}`);
+  });
+});
+
+describe('mcx ue: SIGINT/SIGTERM of a run (interruptible)', () => {
+  /** A process stand-in: signals are emitted by the test, exit is recorded. */
+  const fakeProcess = (): SignalHost & EventEmitter & { exits: number[] } => Object.assign(new EventEmitter(), {
+    exits: [] as number[],
+    exit(code: number) {
+      this.exits.push(code);
+    },
+  });
+
+  test('the first signal says what happens and resolves `stopped`; a second exits 130 at once; dispose restores the defaults', async () => {
+    const host = fakeProcess();
+    const lines: string[] = [];
+    const run = interruptible('de-registering, then ending the migration (--end)', 60_000, (l) => lines.push(l), host);
+    assert.equal(host.listenerCount('SIGINT'), 1);
+    host.emit('SIGINT', 'SIGINT');
+    assert.equal(await run.stopped, 'SIGINT');
+    assert.deepEqual(host.exits, []);
+    assert.match(lines[0] ?? '', /^SIGINT: de-registering, then ending the migration \(--end\) \(at most 60 s; a second SIGINT\/SIGTERM exits at once\)$/);
+    host.emit('SIGTERM', 'SIGTERM');
+    assert.deepEqual(host.exits, [130]);
+    assert.match(lines[1] ?? '', /^SIGTERM again: exiting at once/);
+    run.dispose();
+    assert.equal(host.listenerCount('SIGINT') + host.listenerCount('SIGTERM'), 0);
+  });
+
+  test('a wind-down that outlasts its grace exits 130 saying so', async () => {
+    const host = fakeProcess();
+    const lines: string[] = [];
+    const run = interruptible('stopping', 50, (l) => lines.push(l), host);
+    host.emit('SIGTERM', 'SIGTERM');
+    await run.stopped;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(host.exits, [130]);
+    assert.match(lines.at(-1) ?? '', /^still not done 0\.05 s after SIGTERM: exiting/);
+    run.dispose();
   });
 });

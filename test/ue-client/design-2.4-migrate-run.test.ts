@@ -2,8 +2,9 @@
  * `mcx ue migrate` (runMigrate) and its HTTPS client against stand-in servers, without the testbed: trust is per
  * system (a partner-PKI certificate at the primary IdMS's address gets nothing, not even a request); an IdM timeout
  * exits 5 naming the request and the deadline, and the deadline is overall (a server trickling bytes does not keep a
- * request alive); answers are limited to 1 MiB; the migration configuration carries only its six fields; exit
- * statuses per IdM failure as the help says them (refused grant/token 3, an ID token the UE rejects 4, timeout 5).
+ * request alive); answers are limited to 1 MiB; the migration configuration carries only its six fields; an
+ * interruption during the IdM steps abandons the request and exits 130; exit statuses per IdM failure as the help
+ * says them (refused grant/token 3, an ID token the UE rejects 4, timeout 5).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { caPaths, certPaths } from '../../certs/layout.ts';
 import { IdmClientError, requestMigration } from '../../ue-client/idm-client.ts';
 import { MAX_BODY_BYTES, httpsRequest } from '../../ue-client/idm/http.ts';
 import { parseMigrateOptions } from '../../ue-client/migrate-options.ts';
-import { idmExitStatus, runMigrate } from '../../ue-client/migrate-run.ts';
+import { idmExitStatus, runMigrate, type MigrateReport } from '../../ue-client/migrate-run.ts';
 import { makePki, type TestPki } from '../idms/helpers.ts';
 import { tempDir } from './fixture.ts';
 
@@ -103,6 +104,18 @@ describe('mcx ue migrate against stand-in servers', () => {
     assert.equal(r.status, 5, r.err.join('\n'));
     assert.deepEqual(r.err, [`ue migrate failed at login: ERR_IDM_TIMEOUT: GET ${silent.url}/.well-known/openid-configuration: no complete answer within 1 s`]);
     assert.ok(r.ms < 3000, `${r.ms} ms`);
+  });
+
+  test('SIGINT during the IdM steps (stop): the request is abandoned at once, UE_INTERRUPTED, exit 130, the ladder says so', async () => {
+    const silent = await serve('primary', () => undefined);
+    const r = await migrate(silent.url, { json: true }, new Promise((resolve) => setTimeout(resolve, 300)));
+    assert.equal(r.status, 130, r.err.join('\n'));
+    assert.ok(r.ms < 2000, `${r.ms} ms`);
+    assert.equal(r.out.length, 1, 'one JSON report');
+    const report = JSON.parse(r.out[0] ?? '') as MigrateReport;
+    assert.equal(report.error?.code, 'UE_INTERRUPTED');
+    assert.equal(report.failedStep, 'login');
+    assert.match(report.ladder.at(-1) ?? '', /UE ← primary IdMS {2}failed — interrupted/);
   });
 
   test('an unreadable --partner-ca ends the run before anything is sent (exit 2)', async () => {

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * Why an IdM client call failed. Closed set.
- * - `ERR_IDM_TRANSPORT`: connection or TLS (untrusted certificate, wrong host name).
+ * - `ERR_IDM_TRANSPORT`: connection or TLS (untrusted certificate, wrong host name), or the request was aborted.
  * - `ERR_IDM_TIMEOUT`: no complete answer within the request's deadline (`timeoutMs`, from sending to the last byte).
  * - `ERR_IDM_PROTOCOL`: the server answered something this client does not expect (bad JSON, no login form, a
  *   redirect off the issuer's origin, a mismatched `state`/`iss`, a body larger than {@link MAX_BODY_BYTES}).
@@ -43,6 +43,8 @@ export interface TlsTrust {
   ca?: string | string[];
   /** The whole request, from sending it to the last byte of the answer (default 10 s). */
   timeoutMs?: number;
+  /** Aborts the request (ERR_IDM_TRANSPORT "aborted"). */
+  signal?: AbortSignal;
 }
 
 /** The largest answer body read (1 MiB): discovery, JWKS, token and login pages are a few KiB. */
@@ -110,7 +112,7 @@ export interface HttpRequest {
 /**
  * Sends one request over HTTPS; never follows redirects. The answer must be complete within `trust.timeoutMs` (an
  * overall deadline: a server trickling bytes does not keep it alive) and at most {@link MAX_BODY_BYTES} long.
- * @throws IdmClientError `ERR_IDM_TRANSPORT` for connection and TLS failures;
+ * @throws IdmClientError `ERR_IDM_TRANSPORT` for connection and TLS failures and an aborted request;
  *   `ERR_IDM_TIMEOUT` past the deadline; `ERR_IDM_PROTOCOL` for a non-https URL (credentials and tokens never travel
  *   in clear) or a body that is too large.
  */
@@ -132,11 +134,13 @@ export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
+      trust.signal?.removeEventListener('abort', onAbort);
       if (e) {
         req.destroy();
         reject(e);
       } else resolve(v as HttpResponse);
     };
+    const onAbort = (): void => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${what}: aborted`));
     const req = request(url, { method: r.method, headers, ...(trust.ca ? { ca: trust.ca } : {}) }, (res: IncomingMessage) => {
       r.jar?.store(url, res.headers['set-cookie']);
       const chunks: Buffer[] = [];
@@ -154,6 +158,8 @@ export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise
     });
     const deadline = setTimeout(() => settle(new IdmClientError('ERR_IDM_TIMEOUT', `${what}: no complete answer within ${timeoutMs / 1000} s`)), timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${url.origin}: ${e.code ?? ''} ${e.message}`.trim())));
+    if (trust.signal?.aborted) return onAbort();
+    trust.signal?.addEventListener('abort', onAbort, { once: true });
     req.end(body);
   });
 }
