@@ -10,6 +10,8 @@
  *   with the partner identities (migrate-run.ts); SIGINT/SIGTERM always wind it down (de-register, `--end`);
  * - `mcx ue isim show|reset --isim-state F`: the secret-free view / a factory-fresh SEQ_MS array.
  *
+ * Secrets given on the command line, and secrets files others can read, get a warning on stderr.
+ *
  * Extension point: each subcommand group is one entry of {@link UE_SUBCOMMANDS}.
  */
 import { Option, type Command } from 'commander';
@@ -20,7 +22,7 @@ import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
 import { runMigrate } from './migrate-run.ts';
-import { UE_OPTION_FIELDS, parseUeOptions } from './options.ts';
+import { UE_OPTION_FIELDS, parseUeOptions, type Warn } from './options.ts';
 import { cleanupTimeoutS, runDeregister, runRegister, type UeIo } from './run.ts';
 
 /** Adds one group of subcommands to `mcx ue`. */
@@ -32,6 +34,8 @@ const io = (): UeIo => ({
   // Logs go to stderr so stdout stays the ladder; MCX_LOG_LEVEL=debug shows SIP.js's own lines too.
   logger: createLogger('ue', { level: process.env.MCX_LOG_LEVEL ?? 'warn', destination: process.stderr }),
 });
+
+const warn: Warn = (message) => process.stderr.write(`mcx: warning: ${message}\n`);
 
 /** Adds the ISIM options; `defaults` says what the ISIM's own identities default to when it is created. */
 function addIsimOptions(cmd: Command, defaults: { impi: string; impu: string; domain: string }): Command {
@@ -75,7 +79,7 @@ export function addRegistrationOptions(cmd: Command): Command {
     .option('--impu <sip-uri>', 'public identity registered (the partner IMPU when migrating)')
     .option('--transport <udp|tcp|tls>', 'SIP transport (default udp)');
   addIsimOptions(cmd, { impi: 'default --impi; the primary IMPI when migrating', impu: 'default --impu', domain: 'default --domain' })
-    .option('--password <password>', 'SIP Digest password (MD5/SHA-256 challenges) instead of, or besides, an ISIM')
+    .option('--password <password>', 'SIP Digest password (MD5/SHA-256 challenges) instead of, or besides, an ISIM (visible to other local users: prefer --credentials)')
     .option('--flow <static|dynamic|home>', 'seed flow whose step numbers the ladder shows (default home: plain labels)')
     .option('--tls-ca <file>', 'CA(s) the registrar certificate must chain to (repeatable; default: system roots)', collectOption);
   return addRunOptions(cmd);
@@ -138,7 +142,7 @@ export function interruptible(notice: string, graceMs: number, err: (line: strin
 export const registrationSubcommands: UeSubcommand = (ue) => {
   addHoldOptions(addRegistrationOptions(ue.command('register').description('register (IMS AKA or SIP Digest), print the ladder and the result, then de-register')))
     .action(async (opts: Record<string, unknown>) => {
-      const cfg = await parseUeOptions(byFlag(opts));
+      const cfg = await parseUeOptions(byFlag(opts), warn);
       const out = io();
       const signals = cfg.hold ? interruptible('stopping: abandoning what is outstanding, de-registering if registered', (cleanupTimeoutS(cfg.timeoutS) + 5) * 1000, out.err) : undefined;
       try {
@@ -149,7 +153,7 @@ export const registrationSubcommands: UeSubcommand = (ue) => {
     });
   addRegistrationOptions(ue.command('deregister').description('remove every binding of the IMPU (Contact: *), answering the challenge'))
     .action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runDeregister(await parseUeOptions(byFlag(opts)), io());
+      process.exitCode = await runDeregister(await parseUeOptions(byFlag(opts), warn), io());
     });
 };
 
@@ -229,7 +233,7 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .option('--partner-idms <url>', 'issuer URL of the partner IdMS')
     .option('--partner-mms <url>', 'https://HOST:PORT of the partner MMS migration API')
     .option('--username <user>', 'MC service user name at the primary IdMS')
-    .option('--password <password>', 'the user\'s password at the primary IdMS')
+    .option('--password <password>', 'the user\'s password at the primary IdMS (other local users can see a command line: prefer --password-file)')
     .option('--password-file <file>', 'read that password from the first line of a file instead')
     .option('--client-id <id>', 'the UE\'s OAuth client at both IdMSs (default mcx-ue)')
     .option('--redirect-uri <uri>', 'its registered redirect URI (default http://127.0.0.1/callback)')
@@ -244,7 +248,7 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .option('--end', 'end the migration (DELETE the configuration) after de-registration')
     .addHelpText('after', MIGRATE_HELP)
     .action(async (opts: Record<string, unknown>) => {
-      const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS));
+      const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS), warn);
       const out = io();
       // Always: Ctrl-C must not leave a binding or (with --end) a configuration behind without saying so.
       const cleanup = cleanupTimeoutS(cfg.ue.timeoutS);

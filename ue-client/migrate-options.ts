@@ -13,7 +13,9 @@ import { z } from 'zod';
 import { UsageError } from '../lib/cli.ts';
 import { hostPortSchema, type HostPort } from '../lib/config/address.ts';
 import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
-import { SHARED_FIELD_SCHEMAS, checkIsimKeys, parseWithCredentials, sharedUeConfig, type IssueOn, type SharedUeConfig } from './options.ts';
+import {
+  SHARED_FIELD_SCHEMAS, checkIsimKeys, parseWithCredentials, sharedUeConfig, warnIfReadableByOthers, type IssueOn, type SharedUeConfig, type Warn,
+} from './options.ts';
 import type { TransportName } from './transports/index.ts';
 
 /** Option names a credentials file of `migrate` may carry (the same as the flags). */
@@ -95,13 +97,14 @@ const schema = z.object({
 });
 
 /** The password in `--password-file`: its first line (a trailing newline is not part of it). */
-async function readPasswordFile(path: string): Promise<string> {
+async function readPasswordFile(path: string, warn: Warn | undefined): Promise<string> {
   let text: string;
   try {
     text = await readConfigFile('password-file', path);
   } catch (err) {
     throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
   }
+  if (warn) await warnIfReadableByOthers('password-file', path, warn);
   const password = text.split(/\r?\n/)[0] ?? '';
   if (password === '') throw new UsageError(`--password-file ${path}: the first line is empty`);
   return password;
@@ -111,10 +114,11 @@ async function readPasswordFile(path: string): Promise<string> {
  * Validates the options of `mcx ue migrate`: the credentials file (if `credentials` names one) first, flags over it.
  * The ISIM's IMPU and domain default to `sip:<isim-impi>` and the IMPI's domain.
  * @param flags option values by flag name; undefined means "not given".
+ * @param warn told about secrets on the command line and secrets files others can read.
  * @throws UsageError naming every invalid option.
  */
-export async function parseMigrateOptions(flags: Record<string, unknown>): Promise<MigrateConfig> {
-  const c = await parseWithCredentials(schema, flags, MIGRATE_CREDENTIAL_FIELDS);
+export async function parseMigrateOptions(flags: Record<string, unknown>, warn?: Warn): Promise<MigrateConfig> {
+  const c = await parseWithCredentials(schema, flags, MIGRATE_CREDENTIAL_FIELDS, warn);
   const ue = sharedUeConfig({ ...c, 'tls-ca': c['partner-ca'] });
   const isimImpi = c['isim-impi'];
   if (ue.isim && isimImpi) {
@@ -124,7 +128,7 @@ export async function parseMigrateOptions(flags: Record<string, unknown>): Promi
   return {
     idm: {
       primaryIssuer: c['primary-idms'], partnerIssuer: c['partner-idms'], partnerMms: c['partner-mms'], username: c.username,
-      password: c.password ?? await readPasswordFile(c['password-file'] as string), clientId: c['client-id'], redirectUri: c['redirect-uri'],
+      password: c.password ?? await readPasswordFile(c['password-file'] as string, warn), clientId: c['client-id'], redirectUri: c['redirect-uri'],
       scopes: c.scope.split(' '), ...(c['primary-ca'] ? { primaryCa: c['primary-ca'] } : {}), ...(c['partner-ca'] ? { partnerCa: c['partner-ca'] } : {}),
     },
     ...(c.transport ? { transport: c.transport } : {}),

@@ -4,6 +4,7 @@
  * overriding it. The validated {@link UeConfig} is what `run.ts` works from. The fields, rules and conversion that
  * `mcx ue migrate` shares (migrate-options.ts) are exported from here.
  */
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { UsageError } from '../lib/cli.ts';
 import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
@@ -108,6 +109,21 @@ const schema = z.object({
   if (o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
 });
 
+/** Hears warnings about how secrets were given (the CLI prints them on stderr; they never stop the run). */
+export type Warn = (message: string) => void;
+
+/** Options whose values are secrets: on a command line they are visible to every local user. */
+const SECRET_FLAGS = ['password', 'k', 'op', 'opc'] as const;
+
+/** Warns when the secrets file `path` (named by `--option`) is readable by group or others. */
+export async function warnIfReadableByOthers(option: string, path: string, warn: Warn): Promise<void> {
+  if (process.platform === 'win32') return;
+  const mode = await stat(path).then((st) => st.mode & 0o777, () => undefined);
+  if (mode !== undefined && (mode & 0o044) !== 0) {
+    warn(`--${option} ${path} is readable by group/others (mode ${mode.toString(8).padStart(4, '0')}) and holds secrets: chmod 600 ${path}`);
+  }
+}
+
 /**
  * Reads the credentials file: a JSON object whose keys are option names.
  * @throws UsageError naming the file and the offending key.
@@ -128,11 +144,17 @@ export async function readCredentialsFile(path: string, allowed: readonly string
 /**
  * Validates flags against `s`, over the credentials file when `credentials` names one (flags win).
  * @param allowed the option names the file may carry.
+ * @param warn told about secrets on the command line and a credentials file others can read.
  * @throws UsageError naming every invalid option (values from the file are marked so).
  */
-export async function parseWithCredentials<S extends z.ZodType>(s: S, flags: Record<string, unknown>, allowed: readonly string[]): Promise<z.output<S>> {
+export async function parseWithCredentials<S extends z.ZodType>(s: S, flags: Record<string, unknown>, allowed: readonly string[], warn: Warn = () => undefined): Promise<z.output<S>> {
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   const file = typeof given.credentials === 'string' ? await readCredentialsFile(given.credentials, allowed) : {};
+  if (typeof given.credentials === 'string') await warnIfReadableByOthers('credentials', given.credentials, warn);
+  for (const f of SECRET_FLAGS.filter((k) => typeof given[k] === 'string')) {
+    const instead = f === 'password' && allowed.includes('password-file') ? '--password-file or --credentials (a 0600 file)' : '--credentials (a 0600 JSON file)';
+    warn(`--${f} on the command line is visible to other local users (ps, /proc/<pid>/cmdline): give it through ${instead} instead`);
+  }
   try {
     return parseConfig(s, { ...file, ...given });
   } catch (err) {
@@ -178,10 +200,11 @@ export function sharedUeConfig(c: Shared): SharedUeConfig {
  * Validates the options of `register` / `deregister`: the credentials file (if `credentials` names one) first, flags
  * over it.
  * @param flags option values by flag name; undefined means "not given".
+ * @param warn told about secrets given where others can read them (see {@link parseWithCredentials}).
  * @throws UsageError naming every invalid option (values from the file are marked so).
  */
-export async function parseUeOptions(flags: Partial<Record<Field, unknown>>): Promise<UeConfig> {
-  const c = await parseWithCredentials(schema, flags, CREDENTIAL_FIELDS);
+export async function parseUeOptions(flags: Partial<Record<Field, unknown>>, warn?: Warn): Promise<UeConfig> {
+  const c = await parseWithCredentials(schema, flags, CREDENTIAL_FIELDS, warn);
   return {
     registrar: c.registrar, domain: c.domain, impi: c.impi, impu: c.impu, transport: c.transport, flow: c.flow, ...sharedUeConfig(c),
     ...(c.password === undefined ? {} : { password: Buffer.from(c.password, 'utf8') }),

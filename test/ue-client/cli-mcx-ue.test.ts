@@ -1,16 +1,16 @@
 /**
  * `mcx ue` as a user runs it (spawned `bin/mcx.mjs`): usage errors exit 2 naming each bad field; a credentials file
- * under flags; `isim show|reset` print the secret-free view (JSON alone on stdout) and close the ISIM; an ISIM another
- * process has open is refused (exit 1, UE_ISIM_LOCKED) before anything is sent; `mcx ue register` end to end against
- * our registrar (ladder, result, de-registration, exit 0), with `--hold` ended by SIGTERM, and with `--keep --json`
- * (one JSON report alone on stdout) then `deregister`. And the signal handling of a run: the first signal winds down,
- * a second one (or the grace running out) exits 130 at once.
+ * under flags; warnings for secrets others can read; `isim show|reset` print the secret-free view (JSON alone on
+ * stdout) and close the ISIM; an ISIM another process has open is refused (exit 1, UE_ISIM_LOCKED) before anything is
+ * sent; `mcx ue register` end to end against our registrar (ladder, result, de-registration, exit 0), with `--hold`
+ * ended by SIGTERM, and with `--keep --json` (one JSON report alone on stdout) then `deregister`. And the signal
+ * handling of a run: the first signal winds down, a second one (or the grace running out) exits 130 at once.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { interruptible, type SignalHost } from '../../ue-client/cli.ts';
 import { Isim } from '../../ue-client/isim.ts';
@@ -164,6 +164,26 @@ describe('mcx ue: the command line', () => {
       await held.close();
     }
     assert.ok(await lockGone(file));
+  });
+
+  test('secrets where others can read them: --k/--op on the command line and a group-readable credentials file each get a warning on stderr', async () => {
+    const file = join(tmp.dir, 'alice.json');
+    const onCmdline = await mcxUe(['register', ...identity(), '--isim-state', file, '--k', alice.k, '--op', alice.op, '--json']);
+    assert.equal(onCmdline.code, 0, onCmdline.out);
+    assert.match(onCmdline.stderr, /mcx: warning: --k on the command line is visible to other local users \(ps, \/proc\/<pid>\/cmdline\): give it through --credentials/);
+    assert.match(onCmdline.stderr, /mcx: warning: --op on the command line/);
+    JSON.parse(onCmdline.stdout);
+    const creds = join(tmp.dir, 'shared-creds.json');
+    await writeFile(creds, JSON.stringify({ k: alice.k, op: alice.op }));
+    await chmod(creds, 0o644);
+    const shared = await mcxUe(['register', ...identity(), '--isim-state', file, '--credentials', creds]);
+    assert.equal(shared.code, 0, shared.out);
+    assert.match(shared.stderr, /mcx: warning: --credentials .*shared-creds\.json is readable by group\/others \(mode 0644\) and holds secrets: chmod 600/);
+    assert.ok(!shared.stderr.includes('on the command line'), shared.stderr);
+    await chmod(creds, 0o600);
+    const private_ = await mcxUe(['register', ...identity(), '--isim-state', file, '--credentials', creds]);
+    assert.equal(private_.code, 0, private_.out);
+    assert.ok(!private_.stderr.includes('warning'), private_.stderr);
   });
 
   test('--hold stays registered until SIGTERM, then de-registers and exits 0', async () => {

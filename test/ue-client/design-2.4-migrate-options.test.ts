@@ -1,13 +1,13 @@
 /**
  * DESIGN §2.4 from the UE, without a network: what `mcx ue migrate` makes of its options (defaults, the password
  * file, the ISIM's own identities, the credentials file under the flags, no IdMS password reaching SIP Digest, trust
- * split per system) and of
+ * split per system, warnings for secrets others can read) and of
  * the migration configuration's registrar URI (RFC 3261 §19.1.2 default ports, RFC 3263 §4.2 one port for UDP and
  * TCP, `--transport` / `--registrar` overrides, configurations that cannot be registered with).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../lib/cli.ts';
 import { IdmClientError, type MigrationConfiguration } from '../../ue-client/idm-client.ts';
@@ -67,6 +67,32 @@ describe('mcx ue migrate: options', () => {
   test('--tls-ca, which trusted every CA for every server, is refused with the split to use instead (exit 2)', async () => {
     await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', 'tls-ca': ['a.pem', 'b.pem'] }),
       (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /--tls-ca: not an option of migrate .*--primary-ca for the primary IdMS and --partner-ca for the partner IdMS, partner MMS and registrar/.test(e.message));
+  });
+
+  test('secrets where others can read them: a warning per secret on the command line and per group/other-readable file; none for 0600 files', async () => {
+    const warnings: string[] = [];
+    const warn = (m: string): number => warnings.push(m);
+    const pw = join(tmp.dir, 'pw-shared.txt');
+    await writeFile(pw, 'secret\n', { mode: 0o644 });
+    await chmod(pw, 0o644);
+    await parseMigrateOptions({ ...base(), 'password-file': pw, k: K, op: OP, 'isim-impi': 'alice@primary.example' }, warn);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0] ?? '', /^--k on the command line is visible to other local users \(ps, \/proc\/<pid>\/cmdline\): give it through --credentials/);
+    assert.match(warnings[1] ?? '', /^--op on the command line/);
+    assert.ok(warnings[2]?.startsWith(`--password-file ${pw} is readable by group/others (mode 0644)`) && warnings[2].endsWith(`chmod 600 ${pw}`), warnings[2]);
+    warnings.length = 0;
+    await parseMigrateOptions({ ...base(), password: 'pw' }, warn);
+    assert.deepEqual(warnings, ['--password on the command line is visible to other local users (ps, /proc/<pid>/cmdline): give it through --password-file or --credentials (a 0600 file) instead']);
+    warnings.length = 0;
+    const creds = join(tmp.dir, 'creds-0600.json');
+    await writeFile(creds, JSON.stringify({ password: 'pw', k: K, op: OP, 'isim-impi': 'alice@primary.example' }), { mode: 0o600 });
+    await chmod(pw, 0o600);
+    await parseMigrateOptions({ ...base(), credentials: creds }, warn);
+    await parseMigrateOptions({ ...base(), 'password-file': pw }, warn);
+    assert.deepEqual(warnings, [], 'secrets from 0600 files: no warning');
+    await chmod(creds, 0o640);
+    await parseMigrateOptions({ ...base(), credentials: creds }, warn);
+    assert.match(warnings.join('\n'), /^--credentials .*creds-0600\.json is readable by group\/others \(mode 0640\)/);
   });
 
   test('a credentials file under the flags; its own bad values and unknown fields are named', async () => {
