@@ -5,24 +5,30 @@
  * identity. Over UDP, TCP and TLS (partner registrar certificate, both systems' CAs trusted) the ladder shows steps
  * 2, 11, 12, 13, 14 and rspauth verifies; a UE whose SEQ_MS is ahead of the HSS resynchronises through the MMS and
  * relay (401 → REGISTER auts → 401 → REGISTER → 200); a UE whose OP is not the HSS's reports the MAC failure with
- * `response=""` and no `auts`, gets 403 and fails with exit status 3.
+ * `response=""` and no `auts`, gets 403 and fails with exit status 3. That a static registration never crosses the
+ * primary MMS is checked against a control in the same testbed: a dynamic one (`mcx ue migrate`) does, and shows.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Isim } from '../../ue-client/isim.ts';
+import { startMcx } from '../helpers/process.ts';
 import { advanceIsim } from '../registrar/ue.ts';
 import { ladderShape, runUe, type UeRun } from '../ue-client/fixture.ts';
 import { MigrationTestbed, PARTNER_REALM, PRIMARY_REALM, staticIdentity, subscriber, type Subscriber } from './migration-testbed.ts';
 
 const alice = subscriber('alice');
+const bob = subscriber('bob');
 const frank = subscriber('frank');
 const mallory = subscriber('mallory');
 const WRONG_OP = 'ab'.repeat(16);
 
 const diag = (r: UeRun): string => `${r.out.join('\n')}\n${r.err.join('\n')}`;
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Lines of the primary MMS that carry a MAR of `impi` across it (TS 23.280 §10.6.2.3 step 6 at the primary MMS). */
+const crossedPrimaryMms = (out: string, impi: string): string[] =>
+  out.split('\n').filter((l) => l.includes('"step":6,"node":"primary-mms"') && l.includes(impi));
 const lockGone = (isimFile: string): Promise<boolean> => access(`${isimFile}.lock`).then(() => false, () => true);
 
 describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISIM, registrar → partner MMS → relay → HSS', () => {
@@ -38,7 +44,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
   };
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, frank, mallory]);
+    tb = await MigrationTestbed.start([alice, bob, frank, mallory]);
   });
   after(() => tb?.close());
 
@@ -57,10 +63,25 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
       assert.ok(r.out.includes('deregistered'), diag(r));
       assert.ok((tb.output('relay').match(relayed)?.length ?? 0) > before, 'this registration\'s MARs crossed the relay under the primary IMPI');
       assert.ok(!tb.output('hss').includes(staticIdentity(alice).impi), 'the HSS never sees the partner IMPI');
-      assert.ok(!tb.output('primary-mms').includes(alice.impi), 'a static mapping never crosses the primary MMS');
+      assert.ok(!tb.output('primary-mms').includes(alice.impi), 'a static mapping never crosses the primary MMS (the control below shows one that does)');
       assert.ok(await lockGone(join(tb.dir, 'alice.json')), 'the run closed its ISIM');
     });
   }
+
+  test('control for "never crosses the primary MMS": a dynamic registration in the same testbed does cross it, and its log shows the primary IMPI', async () => {
+    assert.deepEqual(crossedPrimaryMms(tb.output('primary-mms'), bob.impi), [], 'nothing of bob before');
+    const [primaryCa, partnerCa] = tb.caFiles() as [string, string];
+    const idm = tb.ueMigrateArgs(bob).filter((a, i, all) => a !== '--tls-ca' && all[i - 1] !== '--tls-ca');
+    const p = startMcx(['ue', 'migrate', ...idm, '--primary-ca', primaryCa, '--partner-ca', partnerCa, '--isim-state', join(tb.dir, 'bob.json'),
+      '--k', bob.k, '--op', bob.op, '--amf', bob.amf, '--isim-impi', bob.impi, '--expires', '600', '--end']);
+    try {
+      assert.equal(await p.exited, 0, p.output());
+    } finally {
+      await p.stop('SIGKILL');
+    }
+    assert.ok(crossedPrimaryMms(tb.output('primary-mms'), bob.impi).length >= 1, `bob's MAR crossed the primary MMS and was logged:\n${tb.output('primary-mms').slice(-3000)}`);
+    assert.deepEqual(crossedPrimaryMms(tb.output('primary-mms'), alice.impi), [], 'and still nothing of alice\'s static registrations');
+  });
 
   test('SEQ_MS ahead of the HSS: 401 → REGISTER auts → 401 → REGISTER auth → 200, the HSS reset SEQ_HE for the primary IMPI', async () => {
     const file = join(tb.dir, 'frank.json');
