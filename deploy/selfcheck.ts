@@ -97,9 +97,15 @@ async function akaCheck(c: Check, dir: string): Promise<void> {
   }
   c.step('AKA: a flipped MAC bit is a MAC failure (network not authentic, §6.3.3)', macFailure);
 
+  // Closed first: a second open in the same process would share the state in memory, not read the file again.
+  await isim.close();
   const reopened = await Isim.open(join(dir, 'isim.json'));
-  const r4 = await reopened.authenticate(av.rand, av.autn);
-  c.step('ISIM state survives a restart: the old vector is still refused', 'syncFailure' in r4);
+  try {
+    const r4 = await reopened.authenticate(av.rand, av.autn);
+    c.step('ISIM state survives a restart: the old vector is still refused', 'syncFailure' in r4);
+  } finally {
+    await reopened.close();
+  }
 }
 
 /** Runs every check in a temporary folder; resolves with the number of failed steps. */

@@ -15,6 +15,7 @@ import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { UeError } from './errors.ts';
+import { processAlive } from '../lib/pid.ts';
 
 /** A held lock. */
 export interface IsimLock {
@@ -30,15 +31,6 @@ let exitHookInstalled = false;
 
 /** A lock file still being written (created, content not yet there) is young; an empty old one is a crash's leftover. */
 const HALF_WRITTEN_GRACE_MS = 10_000;
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
@@ -87,7 +79,7 @@ async function isStale(path: string, text: string): Promise<boolean> {
   }
   if (owner.host !== hostname()) return false;
   if (owner.pid === process.pid) return !held.has(path);
-  return !isRunning(owner.pid);
+  return !processAlive(owner.pid);
 }
 
 /**

@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { StoreError } from './errors.ts';
+import { processAlive } from '../pid.ts';
 
 /** Name of the snapshot in the state directory. */
 export const SNAPSHOT_FILE = 'store.snapshot.jsonl';
@@ -138,15 +139,6 @@ export async function writeSnapshot(dir: string, lines: string[]): Promise<void>
   await fsyncDir(dir);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes the lock file of `dir`, taking over one left by a dead process on this host.
  * Two processes taking over the same stale lock at the same instant can race; starting two owners of one state
@@ -178,7 +170,7 @@ export async function acquireLock(dir: string, logger: Logger): Promise<() => Pr
     const owner: Owner = await readFile(path, 'utf8').then((t) => JSON.parse(t) as Owner).catch(() => ({}));
     const pid = typeof owner.pid === 'number' ? owner.pid : undefined;
     // An unreadable lock is one whose owner died between creating and writing it.
-    const stale = pid === undefined || (owner.host === hostname() && pid !== process.pid && !alive(pid));
+    const stale = pid === undefined || (owner.host === hostname() && pid !== process.pid && !processAlive(pid));
     if (!stale || attempt > 0) {
       throw new StoreError('ERR_STORE_LOCKED',
         `state directory ${dir} is in use by pid ${String(owner.pid)} on ${String(owner.host)} (${path}); ` +

@@ -204,11 +204,12 @@ export class MigrationTestbed {
     return [caPaths(this.pki, 'primary').cert, caPaths(this.pki, 'partner').cert];
   }
 
-  /** The IdM options of `mcx ue migrate` for `u`: both IdMSs, the partner MMS migration API, the login, both CAs. */
+  /** The IdM options of `mcx ue migrate` for `u`: both IdMSs, the partner MMS migration API, the login, each system's CA. */
   ueMigrateArgs(u: Subscriber): string[] {
     const a = this.addresses;
     return ['--primary-idms', a.primaryIssuer, '--partner-idms', a.partnerIssuer, '--partner-mms', a.migrationApi, '--username', u.name,
-      '--password', u.password, '--client-id', CLIENT_ID, '--redirect-uri', REDIRECT_URI, ...this.caFiles().flatMap((f) => ['--tls-ca', f])];
+      '--password', u.password, '--client-id', CLIENT_ID, '--redirect-uri', REDIRECT_URI,
+      '--primary-ca', caPaths(this.pki, 'primary').cert, '--partner-ca', caPaths(this.pki, 'partner').cert];
   }
 
   /** Stops one role (SIGTERM). */
