@@ -56,14 +56,3 @@ export async function removeBinding(store: Store, partnerRealm: string, partnerI
   await store.compareAndDelete(bindKey(partnerRealm, b.primaryImpi), b);
   return b;
 }
-
-/** Every live binding (SCANs on Redis: for listings). */
-export async function listBindings(store: Store): Promise<PrimaryBinding[]> {
-  const out: PrimaryBinding[] = [];
-  for (const key of await store.keys(BIND)) {
-    if (key.startsWith(BY_PARTNER)) continue;
-    const b = await store.get(key);
-    if (isBinding(b) && b.expiresAt > Date.now()) out.push(b);
-  }
-  return out;
-}
