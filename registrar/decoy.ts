@@ -3,9 +3,11 @@
  * the other user refusals of cx.ts) gets the same first answer as a known one — a `401` with a well-formed challenge
  * — and its answer then gets the `403` of a wrong password. The decoy is
  *
- * - AKA-shaped when the REGISTER's Authorization asks for AKA (`algorithm=AKAv1-MD5`/`AKAv2-MD5` in the 24.229
- *   initial form, as SIPp and UEs send it): realm the home domain, the configured AKA algorithm, `qop="auth,auth-int"`,
- *   a nonce of base64(random RAND ‖ random AUTN), 32 octets like a real one. A real ISIM finds AUTN's MAC wrong;
+ * - AKA-shaped when the REGISTER's Authorization asks for AKA: `algorithm=AKAv1-MD5`/`AKAv2-MD5`, or the 24.229
+ *   §5.1.1.2.1 initial form (`nonce=""`) without an algorithm — what an IMS UE sends first (our UE and the SIPp
+ *   template send no algorithm there; a password client sends no Authorization before a challenge). Realm the home
+ *   domain, the configured AKA algorithm, `qop="auth,auth-int"`, a nonce of base64(random RAND ‖ random AUTN),
+ *   32 octets like a real one. A real ISIM finds AUTN's MAC wrong;
  * - otherwise the password users' challenge set as this registrar last offered it (realm, algorithms, qop), with a
  *   random 32-octet nonce.
  *
@@ -25,11 +27,13 @@ export interface DigestShape {
 }
 
 /**
- * Whether the REGISTER's Authorization asks for AKA.
+ * Whether the REGISTER's Authorization asks for AKA: an AKA algorithm, or the 24.229 initial form without one.
  * @param cred the credentials the REGISTER carried, if any.
  */
 export function asksForAka(cred: DigestCredentials | undefined): boolean {
-  const a = cred?.algorithm?.toUpperCase();
+  if (!cred) return false;
+  const a = cred.algorithm?.toUpperCase();
+  if (a === undefined) return (cred.nonce ?? '') === '';
   return AKA_ALGORITHMS.some((x) => x.toUpperCase() === a);
 }
 
