@@ -72,7 +72,7 @@ export class Ue {
    */
   static async stream(port: number, tls?: { ca: string; servername?: string }, local = '127.0.0.1'): Promise<Ue> {
     const sock: Socket = tls
-      ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: tls.servername ?? 'localhost', localAddress: local })
+      ? tlsConnect({ socket: connect({ host: '127.0.0.1', port, localAddress: local }), ca: tls.ca, servername: tls.servername ?? 'localhost' })
       : connect({ host: '127.0.0.1', port, localAddress: local });
     await new Promise<void>((resolve, reject) => {
       sock.once(tls ? 'secureConnect' : 'connect', () => resolve());
