@@ -32,15 +32,28 @@ export interface DigestRequest {
   body: Buffer;
   /** What the Digest `uri` must be equivalent to. */
   requestUri: Uri;
+  /** The local address and port the request arrived on: `sip:<address>:<port>` names this registrar too. */
+  receivedOn?: { address: string; port: number };
 }
 
-/** Whether the Digest `uri` is equivalent to the Request-URI; an unparsable one is not. */
-function uriMatches(digestUri: string, requestUri: Uri): boolean {
+/**
+ * Whether the Digest `uri` names the resource of the request: a URI equivalent to the Request-URI, or `sip:` with no
+ * user part naming the very address and port the request arrived on — this registrar, so a response computed for it
+ * is usable nowhere else. The second form is what SIPp 3.6.1 writes whatever the Request-URI
+ * (`uri="sip:<remote_ip>:<remote_port>"`). An unparsable `uri` matches nothing.
+ */
+function uriMatches(digestUri: string, req: DigestRequest): boolean {
+  let u: Uri;
   try {
-    return urisEquivalent(parseUri(digestUri), requestUri);
+    u = parseUri(digestUri);
   } catch {
     return false;
   }
+  if (urisEquivalent(u, req.requestUri)) return true;
+  const at = req.receivedOn;
+  if (!at || u.kind !== 'sip' || u.user !== undefined || u.headers !== undefined) return false;
+  const host = u.host.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === at.address.toLowerCase() && (u.port ?? (u.scheme === 'sips' ? 5061 : 5060)) === at.port;
 }
 
 const HASH: Readonly<Record<DigestAlgorithm, DigestHash>> = { MD5: 'md5', 'SHA-256': 'sha-256' };
@@ -71,7 +84,7 @@ function secretOf(r: Exclude<ChallengeRecord, { kind: 'decoy' }>, algorithm: str
  */
 export function verifyCredentials(r: ChallengeRecord, c: DigestCredentials, req: DigestRequest): AuthVerdict {
   if (c.username !== r.impi || c.realm !== r.realm || c.uri === undefined || c.nonce === undefined) return { ok: false, failure: 'identity' };
-  if (!uriMatches(c.uri, req.requestUri)) return { ok: false, failure: 'uri' };
+  if (!uriMatches(c.uri, req)) return { ok: false, failure: 'uri' };
   if (r.kind === 'decoy') return { ok: false, failure: 'response' };
   const s = secretOf(r, c.algorithm);
   if (!s) return { ok: false, failure: 'algorithm' };

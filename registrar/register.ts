@@ -145,7 +145,10 @@ async function answer(t: Turn, cred: DigestCredentials, record: ChallengeRecord,
     tx.reply(403, { reason: 'Forbidden (Network Authentication Failed)' });
     return;
   }
-  const v = verifyCredentials(record, cred, { method: req.method, body: req.body, requestUri: req.requestUri() });
+  const v = verifyCredentials(record, cred, {
+    method: req.method, body: req.body, requestUri: req.requestUri(),
+    receivedOn: { address: tx.flow.localAddress, port: tx.flow.localPort },
+  });
   if (!v.ok || record.impu !== t.impu) {
     const failure = v.ok ? 'identity' : v.failure;
     const source = tx.flow.remoteAddress;

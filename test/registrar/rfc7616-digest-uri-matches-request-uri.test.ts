@@ -1,7 +1,8 @@
 /**
  * RFC 3261 §22.4 / RFC 7616 §3.4.6: the Digest `uri` must name the Request-URI. A REGISTER whose credentials are
  * right but computed for another URI gets 403 (and is a failed authentication of its source), for an AKA user and a
- * password user alike; the same URI spelled differently (RFC 3261 §19.1.4: host case) registers.
+ * password user alike; the same URI spelled differently (RFC 3261 §19.1.4: host case) registers, and so does
+ * `sip:<the address and port the request arrived on>` (this registrar itself: what SIPp 3.6.1 writes).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,5 +73,13 @@ describe('RFC 7616 §3.4.6 / RFC 3261 §22.4: Digest uri = Request-URI', () => {
   test('the Request-URI as the uri, exactly or in another spelling of the same URI → 200', async () => {
     assert.equal(await aka(`sip:${DOMAIN}`), 200);
     assert.equal(await password(`sip:${DOMAIN.toUpperCase()}`), 200);
+  });
+
+  test('the registrar\'s own address and port (SIPp 3.6.1\'s uri) → 200; another port, or a user part → 403', async () => {
+    const port = sipPort(reg, 'UDP');
+    assert.equal(await aka(`sip:127.0.0.1:${port}`), 200);
+    assert.equal(await password(`sip:127.0.0.1:${port}`), 200);
+    assert.equal(await password(`sip:127.0.0.1:${port + 1}`), 403);
+    assert.equal(await password(`sip:registrar@127.0.0.1:${port}`), 403);
   });
 });
