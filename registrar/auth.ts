@@ -6,17 +6,21 @@
  * - SIP Digest MD5 / SHA-256: HA1 as the HSS computed it for its realm;
  *
  * with qop `auth`, `auth-int` (the request body hashed into HA2), or none (RFC 2069 form). The comparison is constant
- * time. A match yields the Authentication-Info value, whose `rspauth` proves to the UE that the registrar held the
+ * time. The Digest `uri` must name the Request-URI (RFC 3261 §22.4, RFC 7616 §3.4.6), by the URI equivalence of
+ * RFC 3261 §19.1.4 rather than as text, since a UA may spell the same URI differently (host case, escapes). A decoy
+ * (decoy.ts) never verifies. A match yields the Authentication-Info value, whose `rspauth` proves to the UE that the registrar held the
  * same secret (for AKA: XRES, RFC 3310 §3.5).
  */
 import { akav2Password, rspauth, digestResponse, verifyDigestResponse } from '../lib/aka/digest-aka.ts';
 import type { DigestHash, DigestQop, DigestSecret } from '../lib/aka/digest-aka.ts';
 import { formatAuthenticationInfo, type DigestCredentials } from '../lib/sip/headers/auth.ts';
+import { urisEquivalent } from '../lib/sip/headers/uri-equivalence.ts';
+import { parseUri, type Uri } from '../lib/sip/headers/uri.ts';
 import { AKA_QOP, type ChallengeRecord } from './challenges.ts';
 import type { DigestAlgorithm } from './config.ts';
 
 /** Why credentials were refused; each is a 403. */
-export type AuthFailure = 'identity' | 'algorithm' | 'qop' | 'response';
+export type AuthFailure = 'identity' | 'uri' | 'algorithm' | 'qop' | 'response';
 
 /** The outcome of {@link verifyCredentials}. */
 export type AuthVerdict = { ok: true; authenticationInfo: string } | { ok: false; failure: AuthFailure };
@@ -26,12 +30,36 @@ export interface DigestRequest {
   method: string;
   /** For `auth-int`. */
   body: Buffer;
+  /** What the Digest `uri` must be equivalent to. */
+  requestUri: Uri;
+  /** The local address and port the request arrived on: `sip:<address>:<port>` names this registrar too. */
+  receivedOn?: { address: string; port: number };
+}
+
+/**
+ * Whether the Digest `uri` names the resource of the request: a URI equivalent to the Request-URI, or `sip:` with no
+ * user part naming the very address and port the request arrived on — this registrar, so a response computed for it
+ * is usable nowhere else. The second form is what SIPp 3.6.1 writes whatever the Request-URI
+ * (`uri="sip:<remote_ip>:<remote_port>"`). An unparsable `uri` matches nothing.
+ */
+function uriMatches(digestUri: string, req: DigestRequest): boolean {
+  let u: Uri;
+  try {
+    u = parseUri(digestUri);
+  } catch {
+    return false;
+  }
+  if (urisEquivalent(u, req.requestUri)) return true;
+  const at = req.receivedOn;
+  if (!at || u.kind !== 'sip' || u.user !== undefined || u.headers !== undefined) return false;
+  const host = u.host.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === at.address.toLowerCase() && (u.port ?? (u.scheme === 'sips' ? 5061 : 5060)) === at.port;
 }
 
 const HASH: Readonly<Record<DigestAlgorithm, DigestHash>> = { MD5: 'md5', 'SHA-256': 'sha-256' };
 
 /** The secret and hash of a challenge for the algorithm the client answered with, or undefined when not offered. */
-function secretOf(r: ChallengeRecord, algorithm: string | undefined): { hash: DigestHash; secret: DigestSecret } | undefined {
+function secretOf(r: Exclude<ChallengeRecord, { kind: 'decoy' }>, algorithm: string | undefined): { hash: DigestHash; secret: DigestSecret } | undefined {
   const asked = algorithm?.toUpperCase();
   if (r.kind === 'aka') {
     // RFC 3310 §3.1: a missing algorithm means MD5, not AKA; tolerated here because the hash is the same.
@@ -56,6 +84,8 @@ function secretOf(r: ChallengeRecord, algorithm: string | undefined): { hash: Di
  */
 export function verifyCredentials(r: ChallengeRecord, c: DigestCredentials, req: DigestRequest): AuthVerdict {
   if (c.username !== r.impi || c.realm !== r.realm || c.uri === undefined || c.nonce === undefined) return { ok: false, failure: 'identity' };
+  if (!uriMatches(c.uri, req)) return { ok: false, failure: 'uri' };
+  if (r.kind === 'decoy') return { ok: false, failure: 'response' };
   const s = secretOf(r, c.algorithm);
   if (!s) return { ok: false, failure: 'algorithm' };
   const offered: readonly string[] = r.kind === 'aka' ? AKA_QOP : r.qop;

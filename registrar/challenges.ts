@@ -6,6 +6,9 @@
  *
  * What is stored is what verification needs and nothing more: XRES (and CK/IK only for AKAv2, whose password derives
  * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line.
+ *
+ * A decoy (decoy.ts) is stored like the others — so its answer gets the same 403 and counts toward a ban like a
+ * wrong password — but holds no secret at all: nothing can verify against it.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -32,12 +35,21 @@ const digestSchema = z.object({
   kind: z.literal('digest'), ...common, qop: z.array(z.string()),
   ha1: z.partialRecord(z.enum(DIGEST_ALGORITHMS), z.string().regex(/^[0-9a-f]+$/)),
 });
-const recordSchema = z.discriminatedUnion('kind', [akaSchema, digestSchema]);
+const decoySchema = z.object({
+  kind: z.literal('decoy'), ...common, shape: z.enum(['aka', 'digest']), algorithm: z.enum(AKA_ALGORITHMS),
+  algorithms: z.array(z.enum(DIGEST_ALGORITHMS)), qop: z.array(z.string()),
+});
+const recordSchema = z.discriminatedUnion('kind', [akaSchema, digestSchema, decoySchema]);
 
 /** An AKA challenge: the vector minus AUTN (which is in the nonce). Octets as lowercase hex. */
 export type AkaChallenge = z.infer<typeof akaSchema>;
 /** A SIP Digest challenge: the HA1 of every algorithm offered, bound to the HSS's realm. */
 export type DigestChallenge = z.infer<typeof digestSchema>;
+/**
+ * The challenge of an identity the HSS refused: shaped like an AKA challenge (`algorithm`) or like the password users'
+ * set (`algorithms`, `qop`), with no secret.
+ */
+export type DecoyChallenge = z.infer<typeof decoySchema>;
 /** What a nonce stands for. */
 export type ChallengeRecord = z.infer<typeof recordSchema>;
 
@@ -89,8 +101,11 @@ export function digestChallenge(id: ChallengeIdentity, realm: string, qop: strin
  * @param stale the previous nonce was unknown, used or expired (RFC 2617 §3.2.1).
  */
 export function wwwAuthenticate(nonce: string, r: ChallengeRecord, stale: boolean, order: readonly DigestAlgorithm[]): string[] {
-  if (r.kind === 'aka') return [formatChallenge({ realm: r.realm, nonce, algorithm: r.algorithm, qop: AKA_QOP, stale })];
-  return order.filter((a) => r.ha1[a] !== undefined).map((algorithm) => formatChallenge({ realm: r.realm, nonce, algorithm, qop: r.qop, stale }));
+  if (r.kind === 'aka' || (r.kind === 'decoy' && r.shape === 'aka')) {
+    return [formatChallenge({ realm: r.realm, nonce, algorithm: r.algorithm, qop: AKA_QOP, stale })];
+  }
+  const offered = (a: DigestAlgorithm): boolean => (r.kind === 'digest' ? r.ha1[a] !== undefined : r.algorithms.includes(a));
+  return order.filter(offered).map((algorithm) => formatChallenge({ realm: r.realm, nonce, algorithm, qop: r.qop, stale }));
 }
 
 /** Challenges in the store, keyed by nonce, living `ttlMs`. */
@@ -110,6 +125,14 @@ export class ChallengeStore {
   /** Keeps `record` under `nonce` for reg-await-auth. */
   async save(nonce: string, record: ChallengeRecord): Promise<void> {
     await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs });
+  }
+
+  /** The challenge of `nonce` if it is still pending (not taken, not expired), left in place. */
+  async peek(nonce: string): Promise<ChallengeRecord | undefined> {
+    const raw = await this.#store.get(CHALLENGE_PREFIX + nonce);
+    if (raw === undefined) return undefined;
+    const parsed = recordSchema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
   }
 
   /**

@@ -13,12 +13,13 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
-import { AKA_ALGORITHMS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
+import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
 import { startRegistrar } from './server.ts';
 
 const required = z.string({ error: 'required' });
 const seconds = z.coerce.number().int().min(1).max(2 ** 31 - 1);
+const count = (min: number, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max);
 
 /** `udp:HOST:PORT[,tcp:HOST:PORT][,tls:HOST:PORT]`. */
 export const sipListenListSchema = z.string().transform((text, ctx): SipListen[] => {
@@ -58,6 +59,17 @@ const serveSchema = z.object({
   'seed-flow': z.enum(['static', 'dynamic']),
   'admin': hostPortSchema.optional(),
   'admin-token-file': z.string().min(1).optional(),
+  'ban-after': count(0),
+  'ban-window': seconds,
+  'ban-time': seconds,
+  'ban-action': z.enum(BAN_ACTIONS),
+  'rate-limit': count(1),
+  'rate-burst': count(1),
+  'max-pending-challenges': count(1, 1000),
+  'max-tracked-sources': count(1000),
+  'max-connections': count(1),
+  'max-connections-per-source': count(1),
+  'first-message-timeout': seconds,
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
@@ -90,6 +102,17 @@ export interface RegistrarCliOptions {
   seedFlow?: string;
   admin?: string;
   adminTokenFile?: string;
+  banAfter?: string;
+  banWindow?: string;
+  banTime?: string;
+  banAction?: string;
+  rateLimit?: string;
+  rateBurst?: string;
+  maxPendingChallenges?: string;
+  maxTrackedSources?: string;
+  maxConnections?: string;
+  maxConnectionsPerSource?: string;
+  firstMessageTimeout?: string;
 }
 
 /**
@@ -105,6 +128,11 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'min-expires': o.minExpires ?? D.minExpires, 'max-expires': o.maxExpires ?? D.maxExpires,
     'reg-await-auth': o.regAwaitAuth ?? D.regAwaitAuthMs / 1000, 'server-name': o.serverName, 'seed-flow': o.seedFlow ?? D.seedFlow,
     'admin': o.admin, 'admin-token-file': o.adminTokenFile,
+    'ban-after': o.banAfter ?? D.banAfter, 'ban-window': o.banWindow ?? D.banWindowMs / 1000, 'ban-time': o.banTime ?? D.banMs / 1000,
+    'ban-action': o.banAction ?? D.banAction, 'rate-limit': o.rateLimit ?? D.rateLimit, 'rate-burst': o.rateBurst ?? D.rateBurst,
+    'max-pending-challenges': o.maxPendingChallenges ?? D.maxPendingChallenges, 'max-tracked-sources': o.maxTrackedSources ?? D.maxTrackedSources,
+    'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
+    'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -112,6 +140,10 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     diameterTls: c['diameter-tls'], store: c.store, stateDir: c['state-dir'], algorithm: c.algorithm,
     digestAlgorithms: c['digest-algorithms'], defaultExpires: c['default-expires'], minExpires: c['min-expires'],
     maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, seedFlow: c['seed-flow'], logger,
+    banAfter: c['ban-after'], banWindowMs: c['ban-window'] * 1000, banMs: c['ban-time'] * 1000, banAction: c['ban-action'],
+    rateLimit: c['rate-limit'], rateBurst: c['rate-burst'], maxPendingChallenges: c['max-pending-challenges'],
+    maxTrackedSources: c['max-tracked-sources'], maxConnections: c['max-connections'],
+    maxConnectionsPerSource: c['max-connections-per-source'], firstMessageTimeoutMs: c['first-message-timeout'] * 1000,
     ...(tls ? { tls } : {}),
     ...(c['server-name'] === undefined ? {} : { serverName: c['server-name'] }),
     ...(c.admin === undefined ? {} : { admin: c.admin }),
@@ -166,6 +198,17 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--seed-flow <flow>', 'static | dynamic: the seed flow the step log lines name', D.seedFlow)
     .option('--admin <host:port>', 'admin API listen address (listing bindings); none when absent')
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
+    .option('--ban-after <n>', 'failed authentications (403 for a wrong response) one source address may have within --ban-window; one more bans it', String(D.banAfter))
+    .option('--ban-window <s>', 'the window of --ban-after', String(D.banWindowMs / 1000))
+    .option('--ban-time <s>', 'how long a banned source stays banned', String(D.banMs / 1000))
+    .option('--ban-action <action>', '403 | drop: what a banned source\'s REGISTERs get (never a MAR)', D.banAction)
+    .option('--rate-limit <n>', 'requests per second per source address; the excess gets 503 with Retry-After (never a ban)', String(D.rateLimit))
+    .option('--rate-burst <n>', 'requests a source address may send at once above --rate-limit', String(D.rateBurst))
+    .option('--max-pending-challenges <n>', 'unanswered challenges per IMPI; further REGISTERs get the newest again (no MAR)', String(D.maxPendingChallenges))
+    .option('--max-tracked-sources <n>', 'source addresses (and IMPIs) the ban, rate and challenge tables hold, least recent forgotten first', String(D.maxTrackedSources))
+    .option('--max-connections <n>', 'TCP/TLS connections per listener', String(D.maxConnections))
+    .option('--max-connections-per-source <n>', 'TCP/TLS connections per listener from one IP address (refused before a TLS handshake)', String(D.maxConnectionsPerSource))
+    .option('--first-message-timeout <s>', 'a TCP/TLS connection that has sent no complete SIP message by then is closed', String(D.firstMessageTimeoutMs / 1000))
     .action((opts: RegistrarCliOptions) => runRegistrarCommand(opts));
   addBindingsCommand(reg);
 };

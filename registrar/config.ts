@@ -18,6 +18,11 @@ export const DIGEST_ALGORITHMS = ['SHA-256', 'MD5'] as const;
 /** A SIP Digest algorithm. */
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
 
+/** What a banned source's REGISTERs get: `403` (answered, no MAR) or `drop` (no answer at all). */
+export const BAN_ACTIONS = ['403', 'drop'] as const;
+/** A ban action. */
+export type BanAction = (typeof BAN_ACTIONS)[number];
+
 /** SIP transports the registrar listens on. */
 export type SipTransportName = 'udp' | 'tcp' | 'tls';
 
@@ -42,6 +47,25 @@ export const REGISTRAR_DEFAULTS = {
   /** DESIGN §2.1: 1.5 s at the registrar, so a 504 leaves within 2 s. */
   diameterTimeoutMs: 1500,
   seedFlow: 'static' as SeedFlow,
+  /** Failed authentications one source address may have within `banWindowMs`; one more bans it (Kamailio pike/htable style). */
+  banAfter: 10,
+  banWindowMs: 60_000,
+  banMs: 300_000,
+  banAction: '403' as BanAction,
+  /** Requests per second per source address (token bucket); high, so a load generator on one address keeps working. */
+  rateLimit: 10_000,
+  /** Bucket size: requests a source may send at once above the rate. */
+  rateBurst: 10_000,
+  /** Unanswered, unexpired challenges per IMPI; further REGISTERs reuse the newest instead of spending a vector. */
+  maxPendingChallenges: 3,
+  /** Source addresses (and IMPIs) the ban, rate and challenge tables remember; the least recently seen go first. */
+  maxTrackedSources: 100_000,
+  /** TCP/TLS connections per listener. */
+  maxConnections: 10_000,
+  /** TCP/TLS connections per listener from one IP address. */
+  maxConnectionsPerSource: 64,
+  /** An accepted TCP/TLS connection must deliver a complete SIP message this soon. */
+  firstMessageTimeoutMs: 10_000,
 } as const;
 
 /** Everything a registrar is made of. */
@@ -74,6 +98,17 @@ export interface RegistrarConfig {
   maxExpires?: number;
   regAwaitAuthMs?: number;
   diameterTimeoutMs?: number;
+  banAfter?: number;
+  banWindowMs?: number;
+  banMs?: number;
+  banAction?: BanAction;
+  rateLimit?: number;
+  rateBurst?: number;
+  maxPendingChallenges?: number;
+  maxTrackedSources?: number;
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  firstMessageTimeoutMs?: number;
   /** The registrar's SIP URI (Server-Name, Service-Route host); default `sip:<origin-host>:<first SIP port>`. */
   serverName?: string;
   /** Admin API address (listing bindings); absent: no admin API. */
@@ -113,5 +148,16 @@ export function resolveConfig(c: RegistrarConfig): ResolvedRegistrarConfig {
     regAwaitAuthMs: c.regAwaitAuthMs ?? d.regAwaitAuthMs,
     diameterTimeoutMs: c.diameterTimeoutMs ?? d.diameterTimeoutMs,
     seedFlow: c.seedFlow ?? d.seedFlow,
+    banAfter: c.banAfter ?? d.banAfter,
+    banWindowMs: c.banWindowMs ?? d.banWindowMs,
+    banMs: c.banMs ?? d.banMs,
+    banAction: c.banAction ?? d.banAction,
+    rateLimit: c.rateLimit ?? d.rateLimit,
+    rateBurst: c.rateBurst ?? d.rateBurst,
+    maxPendingChallenges: c.maxPendingChallenges ?? d.maxPendingChallenges,
+    maxTrackedSources: c.maxTrackedSources ?? d.maxTrackedSources,
+    maxConnections: c.maxConnections ?? d.maxConnections,
+    maxConnectionsPerSource: c.maxConnectionsPerSource ?? d.maxConnectionsPerSource,
+    firstMessageTimeoutMs: c.firstMessageTimeoutMs ?? d.firstMessageTimeoutMs,
   };
 }

@@ -5,11 +5,14 @@
  *
  * 1. extensions (420), Request-URI (416), To (400 unless SIP/SIPS), Contact/Expires (400, 423) — before any vector
  *    is spent;
- * 2. no credentials, or the 24.229 initial form with an empty nonce → challenge;
+ * 2. no credentials, or the 24.229 initial form with an empty nonce → challenge (at most `maxPendingChallenges`
+ *    per IMPI, then the newest again; an identity the HSS refuses gets a decoy: challenge-flow.ts, decoy.ts);
  * 3. `auts` → resync MAR with RAND (from the stored challenge of that nonce) ‖ AUTS → fresh 401;
  * 4. the nonce is taken from the store (single use); unknown, used or expired → fresh 401 with `stale=TRUE`;
  * 5. empty `response` (the UE's MAC-failure report, 24.229 §5.1.1.5.3) → 403, the vector already gone;
- * 6. wrong response, identity or algorithm → 403; `nc` other than 00000001 → fresh 401 `stale=TRUE`;
+ * 6. wrong response, identity, Digest `uri` (not the Request-URI) or algorithm, or any answer to a decoy → 403, and a
+ *    failed authentication of the source address (source-guard.ts: enough of them ban it); `nc` other than
+ *    00000001 → fresh 401 `stale=TRUE`. Steps 3–5 and malformed requests never count as failures;
  * 7. sec-agree: Security-Verify must repeat Security-Server (494 otherwise);
  * 8. bindings merged, SAR (REGISTRATION / RE_REGISTRATION, or USER_DEREGISTRATION when the last binding goes),
  *    bindings stored, `200 OK`.
@@ -26,7 +29,9 @@ import { applyPlan, contactValue, planContacts, type BindingStore, type ContactP
 import { issueChallenge, type ChallengeContext } from './challenge-flow.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { isRegistrarError, sipStatusOf } from './errors.ts';
+import { asksForAka } from './decoy.ts';
 import { SECURITY_SERVER, checkExtensions, securityVerifyMatches } from './extensions.ts';
+import type { SourceGuard } from './source-guard.ts';
 import { escapeForHeader, publicIdentities } from './user-data.ts';
 
 /** What the state machine works with. */
@@ -35,6 +40,8 @@ export interface RegisterContext extends ChallengeContext {
   limits: ExpiryLimits;
   /** `<sip:orig@host:port;lr>` (24.229 §5.4.1.2.2: the UE's pre-loaded Route for originating requests). */
   serviceRoute: string;
+  /** Where failed authentications are counted per source address. */
+  guard: SourceGuard;
 }
 
 /** Each request's view: its log line fields. */
@@ -45,6 +52,8 @@ interface Turn {
   log: Logger;
   impu: string;
   secAgree: boolean;
+  /** The REGISTER's Authorization asked for AKA (shape of a decoy). */
+  akaAsked: boolean;
 }
 
 /**
@@ -70,7 +79,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
   const impu = to.uri.kind === 'sip' ? addressOfRecord(to.uri) : to.uri.raw;
   const log = ctx.log.child({ impu, call_id: req.callId(), transport: tx.flow.transport });
   try {
-    await register({ ctx, req, tx, log, impu, secAgree: false }, to.uri.kind === 'sip');
+    await register({ ctx, req, tx, log, impu, secAgree: false, akaAsked: false }, to.uri.kind === 'sip');
   } catch (err) {
     if (!isRegistrarError(err)) throw err;
     const status = sipStatusOf(err.code);
@@ -106,12 +115,14 @@ async function register(t: Turn, sipTo: boolean): Promise<void> {
   }
   const cred = pickCredentials(req);
   const id = { impi: impiOf(cred, t.impu), impu: t.impu };
+  t.akaAsked = asksForAka(cred);
   if (!cred || !cred.nonce) {
     seedStep(t.log, ctx.seedFlow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu });
-    await issueChallenge(ctx, req, tx, id, { stale: false, secAgree: t.secAgree });
+    await issueChallenge(ctx, req, tx, id, { stale: false, secAgree: t.secAgree, akaAsked: t.akaAsked });
     return;
   }
   const record = await ctx.challenges.take(cred.nonce);
+  ctx.pending.release(record?.impi ?? id.impi, cred.nonce);
   if (cred.auts !== undefined) {
     await resync(t, cred.auts, record, id);
     return;
@@ -119,7 +130,7 @@ async function register(t: Turn, sipTo: boolean): Promise<void> {
   if (!record) {
     t.log.info('nonce unknown, used or expired → fresh 401 stale=TRUE');
     seedStep(t.log, ctx.seedFlow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu, stale_nonce: true });
-    await issueChallenge(ctx, req, tx, id, { stale: true, secAgree: t.secAgree });
+    await issueChallenge(ctx, req, tx, id, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
     return;
   }
   seedStep(t.log, ctx.seedFlow, 12, 'ue', undefined, { impi: record.impi, impu: record.impu, qop: cred.qop });
@@ -134,15 +145,22 @@ async function answer(t: Turn, cred: DigestCredentials, record: ChallengeRecord,
     tx.reply(403, { reason: 'Forbidden (Network Authentication Failed)' });
     return;
   }
-  const v = verifyCredentials(record, cred, { method: req.method, body: req.body });
+  const v = verifyCredentials(record, cred, {
+    method: req.method, body: req.body, requestUri: req.requestUri(),
+    receivedOn: { address: tx.flow.localAddress, port: tx.flow.localPort },
+  });
   if (!v.ok || record.impu !== t.impu) {
-    t.log.info({ failure: v.ok ? 'identity' : v.failure }, 'credentials do not verify → 403');
+    const failure = v.ok ? 'identity' : v.failure;
+    const source = tx.flow.remoteAddress;
+    t.log.info({ failure, kind: record.kind, source }, 'credentials do not verify → 403 (a failed authentication of the source)');
+    if (failure === 'uri') ctx.stats.inc('digest_uri_mismatches');
+    ctx.guard.authFailed(source, record.impi);
     tx.reply(403, { reason: 'Forbidden (Authentication Failed)' });
     return;
   }
   if (cred.qop !== undefined && cred.nc !== '00000001') {
     t.log.info({ nc: cred.nc }, 'nonce reused (nc above 00000001): nonces are single-use → fresh 401 stale=TRUE');
-    await issueChallenge(ctx, req, tx, { impi: record.impi, impu: record.impu }, { stale: true, secAgree: t.secAgree });
+    await issueChallenge(ctx, req, tx, { impi: record.impi, impu: record.impu }, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
     return;
   }
   if ((record.secAgree || req.headers.has('security-verify')) && !securityVerifyMatches(req)) {
@@ -163,16 +181,22 @@ async function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefi
     t.tx.reply(400, { reason: 'Malformed auts (RFC 3310 §3.4: base64 of 14 octets)' });
     return;
   }
+  if (record?.kind === 'decoy') {
+    // As for a real resynchronisation: a fresh challenge, not stale (which would tell the decoy apart).
+    t.log.info('auts answering a decoy → a fresh decoy challenge');
+    await issueChallenge(t.ctx, t.req, t.tx, id, { stale: false, secAgree: t.secAgree, akaAsked: true });
+    return;
+  }
   if (record?.kind !== 'aka') {
     t.log.info('auts for an unknown nonce → fresh 401 stale=TRUE');
-    await issueChallenge(t.ctx, t.req, t.tx, id, { stale: true, secAgree: t.secAgree });
+    await issueChallenge(t.ctx, t.req, t.tx, id, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
     return;
   }
   seedStep(t.log, t.ctx.seedFlow, 12, 'ue', 'UE → partner SIP core: SIP authentication challenge response with auts (synchronisation failure)',
     { impi: record.impi, impu: record.impu });
   t.log.info('auts (synchronisation failure at the UE) → resync MAR, fresh 401');
   await issueChallenge(t.ctx, t.req, t.tx, { impi: record.impi, impu: record.impu },
-    { stale: false, secAgree: t.secAgree, resync: Buffer.concat([Buffer.from(record.rand, 'hex'), auts]) });
+    { stale: false, secAgree: t.secAgree, akaAsked: true, resync: Buffer.concat([Buffer.from(record.rand, 'hex'), auts]) });
 }
 
 /** The Server-Assignment-Type for a change from `before` to `after` live bindings, or undefined for none. */

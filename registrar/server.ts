@@ -25,7 +25,10 @@ import { resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type
 import { CxClient } from './cx.ts';
 import { RegistrarError } from './errors.ts';
 import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
+import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
+import { SourceGuard } from './source-guard.ts';
+import { RegistrarStats } from './stats.ts';
 
 /** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
 export const ALLOW = 'REGISTER, OPTIONS';
@@ -62,6 +65,8 @@ export interface RunningRegistrar {
   store: Store;
   node: DiameterNode;
   stack: SipStack;
+  /** The registrar's own counters (also in the admin API's stats and metrics). */
+  stats: RegistrarStats;
   /** Graceful stop (idempotent). */
   close(): Promise<void>;
 }
@@ -72,6 +77,15 @@ function checkConfig(c: ResolvedRegistrarConfig): void {
   if (!c.tls && c.sip.some((s) => s.transport === 'tls')) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'a tls: SIP listener needs TLS files');
   if (!c.tls && c.diameterTls) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'Diameter TLS needs TLS files');
   if (c.minExpires > c.maxExpires) throw new RegistrarError('ERR_REGISTRAR_CONFIG', 'min-expires is above max-expires');
+  const positive = {
+    banWindowMs: c.banWindowMs, banMs: c.banMs, rateLimit: c.rateLimit, rateBurst: c.rateBurst, maxPendingChallenges: c.maxPendingChallenges,
+    maxTrackedSources: c.maxTrackedSources, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource,
+    firstMessageTimeoutMs: c.firstMessageTimeoutMs,
+  };
+  for (const [name, v] of Object.entries(positive)) {
+    if (!Number.isFinite(v) || v <= 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `${name} must be a positive number, got ${v}`);
+  }
+  if (!Number.isInteger(c.banAfter) || c.banAfter < 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `banAfter must be an integer ≥ 0, got ${c.banAfter}`);
 }
 
 /** The stack's listeners from the configured ones. */
@@ -114,6 +128,28 @@ function answerOther(req: SipRequest, tx: ServerTransaction): void {
 }
 
 /**
+ * The source-address checks every request passes before its handler (source-guard.ts): a REGISTER from a banned
+ * address gets 403 (or, with ban action `drop`, nothing: its transaction ends unanswered, so no state is held for
+ * it), without a MAR; a request over the address's rate gets 503 with Retry-After.
+ * @returns whether the request goes on.
+ */
+function admit(guard: SourceGuard, stats: RegistrarStats, req: SipRequest, tx: ServerTransaction): boolean {
+  const source = tx.flow.remoteAddress;
+  if (req.method === 'REGISTER' && guard.banned(source)) {
+    stats.inc('banned_requests');
+    if (guard.banAction === 'drop') tx.terminate('dropped');
+    else tx.reply(403, { reason: 'Forbidden (Too Many Failed Authentications)' });
+    return false;
+  }
+  const retryAfter = guard.admitRate(source);
+  if (retryAfter > 0) {
+    tx.reply(503, { reason: 'Service Unavailable (Rate Limit)', headers: [['Retry-After', String(retryAfter)]] });
+    return false;
+  }
+  return true;
+}
+
+/**
  * Starts the registrar: store, Diameter peers (waiting up to `diameterTimeoutMs`·2 for the first, so a REGISTER just
  * after start does not meet "no open peer"), SIP listeners, admin API.
  * @throws RegistrarError ERR_REGISTRAR_CONFIG; ConfigFileError for unreadable TLS files; StoreError; listen errors.
@@ -139,6 +175,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const route: { dispatch?: RequestHandler } = {};
     const stack = new SipStack({
       ...listeners(c.sip, tls), logger: log.child({ component: 'sip' }), ...(c.sipTimers ? { timers: c.sipTimers } : {}),
+      maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, firstMessageTimeoutMs: c.firstMessageTimeoutMs,
       // Listeners bind one after the other: a request on the first before the handler exists is asked to retry.
       onRequest: (req, tx) => (route.dispatch ? route.dispatch(req, tx) : void tx.reply(503, { headers: [['Retry-After', '1']] })),
     });
@@ -147,14 +184,24 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const first = bound[0] as BoundAddress;
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
     const bindings = new BindingStore(store);
+    const stats = new RegistrarStats();
+    const guard = new SourceGuard({
+      banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
+      rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }),
+    });
     const ctx: RegisterContext = {
       cx: new CxClient({ node, destinationRealm: c.hssRealm, serverName, timeoutMs: c.diameterTimeoutMs }),
       challenges: new ChallengeStore(store, c.regAwaitAuthMs), bindings, domain: c.domain, algorithm: c.algorithm,
       digestAlgorithms: c.digestAlgorithms, seedFlow: c.seedFlow, log: log.child({ component: 'register' }),
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
-      serviceRoute: serviceRouteOf(serverName),
+      serviceRoute: serviceRouteOf(serverName), guard, stats,
+      pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources),
+      digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
-    route.dispatch = (req, tx) => (req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx));
+    route.dispatch = (req, tx) => {
+      if (!admit(guard, stats, req, tx)) return;
+      return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);
+    };
 
     const addresses: RegistrarAddresses = {
       sip: bound,
@@ -167,7 +214,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       adminTokenPath = path;
       const admin: FastifyInstance = createRegistrarAdminApi({
         bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats }),
+        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot() }),
       });
       cleanup.push(() => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);
@@ -179,7 +226,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       'registrar ready');
     let closing: Promise<void> | undefined;
     return {
-      addresses, serverName, store, node, stack, ...(adminTokenPath ? { adminTokenPath } : {}),
+      addresses, serverName, store, node, stack, stats, ...(adminTokenPath ? { adminTokenPath } : {}),
       close: () => (closing ??= (async () => {
         log.info('registrar stopping: SIP, admin API, DPR to peers, store');
         await unwind();

@@ -219,7 +219,8 @@ Before the registration completed the run then exits 130; after it (e.g. ending 
 
 Exit status: 0 registered (and de-registered unless --keep); 2 a bad option (named); 3 authentication: the IdMS
 refused the password (ERR_IDM_LOGIN) or a grant or token (invalid_grant, invalid_token), or IMS AKA failed (MAC
-failure, resync, 403); 4 refused by or a fault of the IdMS, MMS or registrar: another OAuth error (e.g.
+failure, resync, 403; a 403 after a MAC failure is UE_AUTH_REJECTED, detail mac_failure: the partner refused the
+identity or its challenge did not authenticate — unknown identity, or keys that differ); 4 refused by or a fault of the IdMS, MMS or registrar: another OAuth error (e.g.
 migration_not_allowed), an answer the UE cannot use (ERR_IDM_PROTOCOL), an ID token that does not verify
 (ERR_IDM_TOKEN); 5 timeout (an IdMS or MMS request with no complete answer within --timeout, ERR_IDM_TIMEOUT, or no
 final SIP response); 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when another process has it

@@ -10,7 +10,9 @@ import type { Stall } from './ua.ts';
  * - `UE_MAC_FAILURE`: AUTN's MAC did not verify (TS 33.102 §6.3.3); the UE sent its one REGISTER with an empty
  *   `response` (TS 24.229 §5.1.1.5.3) and gave up: the network is not authentic (wrong K/OP on one side).
  * - `UE_SYNC_FAILURE`: resynchronisation did not converge (the SQN was refused again after `auts`).
- * - `UE_AUTH_REJECTED`: the registrar refused our credentials (403 after an answered challenge, or a challenge loop).
+ * - `UE_AUTH_REJECTED`: the registrar refused our credentials (403 after an answered challenge, or a challenge loop) —
+ *   also a 403 after our MAC-failure report (`detail: 'mac_failure'`): a registrar that does not enumerate users
+ *   answers an unknown identity with a challenge no ISIM can verify, so this is "refused", not "network not authentic".
  * - `UE_RSPAUTH_MISMATCH`: `Authentication-Info: rspauth` did not verify (RFC 3310 §3.5): the 200 is not authentic.
  * - `UE_CHALLENGE_UNSUPPORTED`: no offered challenge can be answered with what the UE holds (algorithm, ISIM, password).
  * - `UE_CHALLENGE_INVALID`: the challenge is malformed (no realm/nonce, AKA nonce not base64(RAND‖AUTN)).
@@ -69,16 +71,19 @@ export class UeError extends Error {
   readonly code: UeErrorCode;
   /** Status code of the SIP response behind the failure, when there was one. */
   readonly status: number | undefined;
+  /** What else is known, machine-readable (`mac_failure`: the ISIM found AUTN's MAC wrong on the way). */
+  readonly detail: string | undefined;
 
   /**
    * @param code what went wrong, from the closed set {@link UeErrorCode}.
    * @param message human-readable detail; never carries key material or passwords.
    */
-  constructor(code: UeErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: UeErrorCode, message: string, options?: { cause?: unknown; status?: number; detail?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'UeError';
     this.code = code;
     this.status = options?.status;
+    this.detail = options?.detail;
   }
 
   /** The exit status `mcx ue` uses for this error. */
@@ -92,8 +97,17 @@ export function isUeError(e: unknown, code?: UeErrorCode): e is UeError {
   return e instanceof UeError && (code === undefined || e.code === code);
 }
 
-/** The UE sent its MAC-failure REGISTER (TS 24.229 §5.1.1.5.3); `status` is what the registrar answered to it. */
+/**
+ * The UE sent its MAC-failure REGISTER (TS 24.229 §5.1.1.5.3); `status` is what the registrar answered to it. A 403
+ * is the partner refusing the identity (our registrar's decoy challenge for an identity its HSS does not know, or
+ * keys that differ between ISIM and HSS): `UE_AUTH_REJECTED` with detail `mac_failure`; anything else (a new 401 from
+ * an S-CSCF such as Kamailio) leaves the MAC failure as the reason.
+ */
 export function macFailureError(status: number): UeError {
+  if (status === 403) {
+    return new UeError('UE_AUTH_REJECTED', 'the partner system refused the identity, or its challenge did not authenticate (unknown identity, or keys that differ): ' +
+      'AUTN did not verify at the ISIM (MAC failure), reported with an empty response; registrar answered 403', { status, detail: 'mac_failure' });
+  }
   return new UeError('UE_MAC_FAILURE', `network authentication failed (MAC): AUTN did not verify, reported with an empty response; registrar answered ${status}`, { status });
 }
 
@@ -120,4 +134,9 @@ export function stallError(s: Stall, viaHost: string): UeError {
   }
   if (s.status >= 200 && s.status < 300) return new UeError('UE_BINDING', `${s.status} ${s.reason} does not list our Contact with an expiry (RFC 3261 §10.2.4)`, { status: s.status });
   return new UeError('UE_REJECTED', `${s.status} ${s.reason} was not usable (e.g. 423 without Min-Expires)`, { status: s.status });
+}
+
+/** The `error` member of a `--json` report: code, message, and the status and detail when known. */
+export function errorReport(e: { code: string; message: string; status?: number | undefined; detail?: string | undefined }): { code: string; message: string; status?: number; detail?: string } {
+  return { code: e.code, message: e.message, ...(e.status === undefined ? {} : { status: e.status }), ...(e.detail === undefined ? {} : { detail: e.detail }) };
 }

@@ -15,7 +15,7 @@ import { UsageError } from '../lib/cli.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { seedStep, type SeedStepNumber } from '../lib/seed-steps.ts';
 import type { UeSecrets } from './aka-auth.ts';
-import { UE_EXIT_STATUS, UeError } from './errors.ts';
+import { UE_EXIT_STATUS, UeError, errorReport } from './errors.ts';
 import { IdmClientError, endMigration, type IdmClientErrorCode, type MigrationConfiguration } from './idm-client.ts';
 import { eventLines, type LadderEvent } from './ladder.ts';
 import { migrate, type Migration, type MigrateStep } from './migrate.ts';
@@ -112,6 +112,7 @@ interface Failure {
   code: string;
   message: string;
   status?: number | undefined;
+  detail?: string | undefined;
 }
 
 /**
@@ -137,7 +138,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
   };
   const fail = (err: Failure, status: number, where = ''): number => {
     report.ok = false;
-    report.error = { code: err.code, message: err.message, ...(err.status === undefined ? {} : { status: err.status }) };
+    report.error = errorReport(err);
     io.err(`ue migrate failed${where}: ${err.code}: ${err.message}`);
     return finish(status);
   };

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { AkaError } from '../lib/aka/index.ts';
 import type { UeSecrets } from './aka-auth.ts';
 import { eventLines, type LadderEvent } from './ladder.ts';
-import { UeError } from './errors.ts';
+import { UeError, errorReport } from './errors.ts';
 import { Isim } from './isim.ts';
 import type { UeConfig } from './options.ts';
 import { Registration, type RegistrationResult } from './register.ts';
@@ -31,7 +31,7 @@ export interface UeRunReport {
   ok: boolean;
   registered?: RegistrationResult;
   deregistered?: boolean;
-  error?: { code: string; message: string; status?: number };
+  error?: { code: string; message: string; status?: number; detail?: string };
   ladder: string[];
 }
 
@@ -215,7 +215,7 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const e = err instanceof UeError ? err : new UeError('UE_STATE', (err as Error).message, { cause: err });
-    report.error = { code: e.code, message: e.message, ...(e.status === undefined ? {} : { status: e.status }) };
+    report.error = errorReport(e);
     // Without a UE (it could not connect) the ladder is what came before, if anything.
     if (!cfg.json && (!cfg.hold || !ue)) for (const line of ladderOf(ue)) io.out(line);
     io.err(`ue ${extras.command ?? 'register'} failed: ${e.code}: ${e.message}`);

@@ -20,6 +20,13 @@ import type { Destination, ListenSpec, TransportProtocol } from './transport/typ
 import { UdpTransport } from './transport/udp.ts';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 
+/** Stream connections per transport, by default. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Accepted stream connections from one IP address, by default (Kamailio's `tcp_max_connections` is global; 64 leaves room for a NAT). */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 64;
+/** How long an accepted stream connection may take to deliver its first complete message, by default. */
+export const DEFAULT_FIRST_MESSAGE_TIMEOUT_MS = 10_000;
+
 /** The TU callback: answer through `tx` (now or later); a thrown SipParseError is answered 400 with its reason. */
 export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => void | Promise<void>;
 
@@ -39,6 +46,10 @@ export interface SipStackOptions {
   idleTimeoutMs?: number;
   /** Per stream transport (default 10,000). */
   maxConnections?: number;
+  /** Accepted TCP/TLS connections open at once from one IP address, per listener (default 64). */
+  maxConnectionsPerSource?: number;
+  /** An accepted TCP/TLS connection that has sent no complete message this long is closed (default 10 s). */
+  firstMessageTimeoutMs?: number;
   /** Host written into the Via sent-by of requests we send (default: the local address of the socket). */
   viaHost?: string;
   logger?: Logger;
@@ -117,7 +128,9 @@ export class SipStack {
       tlsServer,
       tlsClient: this.opts.tlsClient,
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 120_000,
-      maxConnections: this.opts.maxConnections ?? 10_000,
+      maxConnections: this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnectionsPerSource: this.opts.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+      firstMessageTimeoutMs: this.opts.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
       maxMessageSize: this.maxMessageSize,
       connectTimeoutMs: timerF(this.timers),
       onMessage: (buf, conn) => this.inbound.streamMessage(buf, conn),
@@ -132,7 +145,12 @@ export class SipStack {
       case 'accepted': s.connectionsAccepted++; break;
       case 'opened': s.connectionsOpened++; break;
       case 'rejected': s.connectionsRejected++; break;
+      case 'rejected-source':
+        s.connectionsRejectedPerSource++;
+        this.log.debug({ source: detail }, 'connection refused: per-source connection limit');
+        break;
       case 'idle': s.connectionsIdleClosed++; break;
+      case 'first-message-timeout': s.connectionsFirstMessageTimeout++; break;
       case 'closed': s.connectionsClosed++; break;
       case 'keepalive': s.keepalives++; break;
       case 'error': this.socketError(detail); break;

@@ -46,7 +46,11 @@ export interface SipStats {
   connectionsOpened: number;
   /** Connections closed at once because maxConnections was reached. */
   connectionsRejected: number;
+  /** Accepted connections closed at once because their source had maxConnectionsPerSource open. */
+  connectionsRejectedPerSource: number;
   connectionsIdleClosed: number;
+  /** Accepted connections closed because no complete message came within firstMessageTimeoutMs. */
+  connectionsFirstMessageTimeout: number;
   connectionsClosed: number;
   /** Stream framing failures (connection closed afterwards). */
   framingErrors: number;
@@ -64,6 +68,7 @@ export function newStats(): SipStats {
     serverTransactions: 0, retransmissionsAbsorbed: 0, responsesRetransmitted: 0, tuTimeouts: 0, handlerErrors: 0,
     strayAcks: 0, clientTransactions: 0, requestRetransmissions: 0, clientTimeouts: 0, strayResponses: 0,
     transportErrors: 0, connectionsAccepted: 0, connectionsOpened: 0, connectionsRejected: 0,
-    connectionsIdleClosed: 0, connectionsClosed: 0, framingErrors: 0, socketErrors: 0, internalErrors: 0,
+    connectionsRejectedPerSource: 0, connectionsIdleClosed: 0, connectionsFirstMessageTimeout: 0, connectionsClosed: 0,
+    framingErrors: 0, socketErrors: 0, internalErrors: 0,
   };
 }

@@ -3,7 +3,8 @@
  * of `mcx` processes (registrar → partner MMS → relay → HSS, mutual TLS on every leg but relay → HSS), with
  * hand-written SIP and our software ISIM (primary K/OP, partner identities):
  *
- * - a partner identity the MMS has no mapping for → 5001 from the MMS → 403, and nothing reaches the HSS;
+ * - a partner identity the MMS has no mapping for → 5001 from the MMS → a decoy 401 (no user enumeration, issue #11),
+ *   whose AKA challenge the ISIM finds a MAC failure in → its empty response gets 403; nothing reaches the HSS;
  * - the primary HSS process stopped → 3002 from the relay → 504 within 2 s; the HSS started again on the same port
  *   (same state directory, so SQNs continue) → 200 again with the same ISIM;
  * - a relay whose certificate comes from an unknown CA (a third system, `rogue`) is refused by the partner MMS
@@ -12,6 +13,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminApi, type AdminTarget } from '../../hss/admin-client.ts';
+import { parseAkaNonce } from '../../lib/aka/index.ts';
+import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { Isim } from '../../ue-client/isim.ts';
 import { freePort } from '../helpers/ports.ts';
 import { K, OP, Testbed, USER, assertUpstreamRefused, logLines, waitForLines, type Role, type SipChain, type SipRole } from '../mms/testbed.ts';
@@ -34,7 +37,7 @@ async function aors(tb: Testbed, registrar: SipRole): Promise<string[]> {
   return (await tb.sipBindings(registrar)).map((b) => b.aor);
 }
 
-describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → 403; primary HSS down → 504 within 2 s, then recovery', () => {
+describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → decoy 401, then 403; primary HSS down → 504 within 2 s, then recovery', () => {
   let tb: Testbed;
   let chain: SipChain;
   let ue: Ue;
@@ -58,10 +61,16 @@ describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → 403; pr
     assert.equal(r.final.msg.status, 200, r.final.text);
   });
 
-  test('a partner identity without mapping → 403 Forbidden; the MMS answered 5001 and the HSS saw no MAR', async () => {
+  test('a partner identity without mapping → a decoy 401, then 403 Forbidden; the MMS answered 5001 and the HSS saw no MAR', async () => {
     const before = await adminApi.stats(hssAdmin);
     const { reply } = await firstRegister(ue, NOBODY);
-    assert.equal(reply.msg.status, 403, reply.text);
+    assert.equal(reply.msg.status, 401, reply.text);
+    const ch = reply.msg.wwwAuthenticate()[0] as DigestChallenge;
+    const { rand, autn } = parseAkaNonce(ch.nonce as string);
+    await assert.rejects(isim.authenticate(rand, autn), (e: Error & { code?: string }) => e.code === 'ERR_AKA_MAC_FAILURE');
+    const empty = `Digest username="${NOBODY.impi}", realm="partner.example", nonce="${ch.nonce}", uri="sip:partner.example", response="", algorithm=AKAv1-MD5`;
+    const refused = await ue.send(registerBytes(ue, { impu: NOBODY.impus[0] as string, callId: reply.msg.callId(), cseq: 2, authorization: empty }), 5000);
+    assert.equal(refused.msg.status, 403, refused.text);
     await waitForLines(chain.mms.proc, (l) => l.msg === `translation failed: no mapping for partner IMPI ${NOBODY.impi}`);
     assert.equal((await adminApi.stats(hssAdmin)).mar, before.mar);
     assert.ok(!(await aors(tb, chain.registrar)).includes(NOBODY.impus[0] as string));

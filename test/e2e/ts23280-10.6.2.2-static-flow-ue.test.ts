@@ -105,7 +105,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
     assert.equal(r.status, 3, diag(r));
     assert.deepEqual(ladderShape(r.ladder), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
     assert.match(r.ladder[1] ?? '', /ISIM: MAC failure \(network not authentic\)/);
-    assert.match(r.err.join('\n'), /UE_MAC_FAILURE: network authentication failed \(MAC\).*403/);
+    assert.match(r.err.join('\n'), /UE_AUTH_REJECTED: the partner system refused the identity, or its challenge did not authenticate \(unknown identity, or keys that differ\): AUTN did not verify at the ISIM \(MAC failure\).*403/);
     await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
   });
 });

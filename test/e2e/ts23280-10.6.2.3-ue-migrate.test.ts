@@ -191,7 +191,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.equal(r.code, 3, r.out);
     assert.deepEqual(sipLadder(r.out), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
     assert.match(r.out, /401 Unauthorized — AKAv1-MD5, ISIM: MAC failure \(network not authentic\)/);
-    assert.match(r.out, /mcx: ue migrate failed: UE_MAC_FAILURE: network authentication failed \(MAC\).*answered 403/);
+    assert.match(r.out, /mcx: ue migrate failed: UE_AUTH_REJECTED: the partner system refused the identity, or its challenge did not authenticate \(unknown identity, or keys that differ\): AUTN did not verify at the ISIM \(MAC failure\).*403/);
     await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
   });
 

@@ -47,6 +47,23 @@ describe('mcx registrar', () => {
     }
   });
 
+  test('issue #11 limits: bad values are named (exit 2); --help lists every limit with its default', async () => {
+    const limits: Array<[string, string, string]> = [
+      ['--ban-after', '-1', '10'], ['--ban-window', '0', '60'], ['--ban-time', 'soon', '300'], ['--ban-action', 'tarpit', '403'],
+      ['--rate-limit', '0', '10000'], ['--rate-burst', '1.5', '10000'], ['--max-pending-challenges', '0', '3'],
+      ['--max-tracked-sources', '10', '100000'], ['--max-connections', '0', '10000'], ['--max-connections-per-source', 'x', '64'],
+      ['--first-message-timeout', '0', '10'],
+    ];
+    const r = await mcx(['registrar', '--sip', 'udp:127.0.0.1:5060', '--domain', DOMAIN, '--hss', '127.0.0.1:3868', '--origin-host',
+      `registrar.${DOMAIN}`, '--realm', DOMAIN, ...limits.flatMap(([o, bad]) => [o, bad])]);
+    assert.equal(r.code, 2, r.output);
+    for (const [option] of limits) assert.match(r.output, new RegExp(`^\\s+${option}: `, 'm'), `${option} not named:\n${r.output}`);
+    const help = await mcx(['registrar', 'serve', '--help']);
+    assert.equal(help.code, 0, help.output);
+    const flat = help.output.replace(/\s+/g, ' ');
+    for (const [option, , def] of limits) assert.match(flat, new RegExp(`${option} <[^>]+> (?:(?! --[a-z-]+ <)(?! --[a-z-]+ [A-Za-z]).)*\\(default: "${def}"\\)`), `${option} default ${def} in --help`);
+  });
+
   test('a tls: listener or --diameter-tls without TLS files → exit 2 naming them', async () => {
     const r = await mcx(['registrar', '--sip', 'tls:127.0.0.1:5061', '--domain', DOMAIN, '--hss', '127.0.0.1:3868', '--origin-host',
       `registrar.${DOMAIN}`, '--realm', DOMAIN, '--diameter-tls']);

@@ -2,7 +2,8 @@
  * TS 24.229 §5.4.1.2.3 / §5.1.1.5.3, RFC 2617 §3.2.1 (stale), DESIGN §2.1: what the registrar does with answers that
  * are not a fresh, correct response — wrong response → 403; empty response without auts (the UE's MAC-failure
  * report) → 403 and the vector discarded; a used, unknown or expired nonce → a fresh 401 with stale=TRUE (SIP.js
- * resends its last Authorization on refresh); nc other than 00000001 → 401 stale=TRUE; unknown user → 403;
+ * resends its last Authorization on refresh); nc other than 00000001 → 401 stale=TRUE; an identity the HSS refuses
+ * (5001, 5002) → a decoy 401, then 403 (no user enumeration: security-no-user-enumeration.test.ts has the rest);
  * credentials of another identity → 403; malformed auts → 400.
  */
 import { after, before, describe, test } from 'node:test';
@@ -120,14 +121,24 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     assert.equal(r.msg.status, 403, r.text);
   });
 
-  test('unknown user (HSS: Experimental-Result 5001) → 403', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: `sip:nobody@${DOMAIN}`, callId: callId(), cseq: 1, authorization: initialAuthorization(`nobody@${DOMAIN}`) }));
-    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden');
+  /** The first REGISTER gets a 401; its AKA answer (MAC failure at a real ISIM: an empty response) gets 403. */
+  async function decoyThen403(impi: string, impu: string): Promise<void> {
+    const id = callId();
+    const first = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(impi) }));
+    assert.equal(first.msg.status, 401, first.text);
+    const ch = first.msg.wwwAuthenticate()[0] as DigestChallenge;
+    assert.equal(ch.algorithm, 'AKAv1-MD5');
+    const report = `Digest username="${impi}", realm="${DOMAIN}", nonce="${ch.nonce}", uri="sip:${DOMAIN}", response="", algorithm=AKAv1-MD5`;
+    const r = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization: report }));
+    assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Network Authentication Failed)');
+  }
+
+  test('unknown user (HSS: Experimental-Result 5001) → a decoy 401, then 403', async () => {
+    await decoyThen403(`nobody@${DOMAIN}`, `sip:nobody@${DOMAIN}`);
   });
 
-  test('IMPI and IMPU of different subscribers (5002) → 403', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: user(0).impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(user(1).impi) }));
-    assert.equal(r.msg.status, 403);
+  test('IMPI and IMPU of different subscribers (5002) → a decoy 401, then 403', async () => {
+    await decoyThen403(user(1).impi, user(0).impus[0] as string);
   });
 
   test('malformed auts → 400', async () => {

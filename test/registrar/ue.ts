@@ -34,6 +34,8 @@ function parseReply(buf: Buffer, datagram: boolean): Reply | undefined {
 export class Ue {
   readonly transport: 'UDP' | 'TCP' | 'TLS';
   readonly localPort: number;
+  /** The loopback address the socket is bound to (another one than 127.0.0.1 is another source to the registrar). */
+  localAddress = '127.0.0.1';
   /** TLS only: whether the registrar's certificate verified, and the certificate. */
   tlsPeer: { authorized: boolean; certificate: PeerCertificate } | undefined;
   private readonly queue: Reply[] = [];
@@ -54,11 +56,12 @@ export class Ue {
     this.waiter?.();
   }
 
-  /** A UDP UE on an ephemeral port talking to 127.0.0.1:`port`. */
-  static async udp(port: number): Promise<Ue> {
+  /** A UDP UE on an ephemeral port of `local` (default 127.0.0.1) talking to 127.0.0.1:`port`. */
+  static async udp(port: number, local = '127.0.0.1'): Promise<Ue> {
     const s: UdpSocket = createSocket('udp4');
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => s.bind(0, local, () => resolve()));
     const ue: Ue = new Ue('UDP', s.address().port, (b) => s.send(b, port, '127.0.0.1'), () => s.close());
+    ue.localAddress = local;
     s.on('message', (m) => ue.push(parseReply(m, true)));
     return ue;
   }
@@ -67,16 +70,17 @@ export class Ue {
    * A TCP UE, or a TLS one that verifies the registrar's certificate against `ca` for `servername` (default
    * `localhost`, a SAN of every leaf `certs` issues); rejects when the handshake or the verification fails.
    */
-  static async stream(port: number, tls?: { ca: string; servername?: string }): Promise<Ue> {
+  static async stream(port: number, tls?: { ca: string; servername?: string }, local = '127.0.0.1'): Promise<Ue> {
     const sock: Socket = tls
-      ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: tls.servername ?? 'localhost' })
-      : connect({ host: '127.0.0.1', port });
+      ? tlsConnect({ socket: connect({ host: '127.0.0.1', port, localAddress: local }), ca: tls.ca, servername: tls.servername ?? 'localhost' })
+      : connect({ host: '127.0.0.1', port, localAddress: local });
     await new Promise<void>((resolve, reject) => {
       sock.once(tls ? 'secureConnect' : 'connect', () => resolve());
       sock.once('error', reject);
     });
     const framer = new StreamFramer();
     const ue: Ue = new Ue(tls ? 'TLS' : 'TCP', sock.localPort ?? 0, (b) => sock.write(b), () => sock.destroy());
+    ue.localAddress = local;
     if (sock instanceof TLSSocket) ue.tlsPeer = { authorized: sock.authorized, certificate: sock.getPeerCertificate() };
     sock.on('data', (chunk: Buffer) => {
       for (const m of framer.push(chunk).messages) ue.push(parseReply(Buffer.from(m), false));
@@ -170,13 +174,13 @@ export function registerBytes(ue: Ue, r: RegisterInit): string {
   const body = r.body ?? '';
   return [
     `REGISTER ${r.uri ?? `sip:${DOMAIN}`} SIP/2.0`,
-    `Via: SIP/2.0/${ue.transport} 127.0.0.1:${ue.localPort};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
+    `Via: SIP/2.0/${ue.transport} ${ue.localAddress}:${ue.localPort};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
     'Max-Forwards: 70',
     `From: <${r.impu}>;tag=${randomBytes(4).toString('hex')}`,
     `To: <${r.impu}>`,
     `Call-ID: ${r.callId}`,
     `CSeq: ${r.cseq} REGISTER`,
-    ...(r.contacts ?? [`<sip:ue@127.0.0.1:${ue.localPort};transport=${ue.transport.toLowerCase()}>`]).map((c) => `Contact: ${c}`),
+    ...(r.contacts ?? [`<sip:ue@${ue.localAddress}:${ue.localPort};transport=${ue.transport.toLowerCase()}>`]).map((c) => `Contact: ${c}`),
     ...(r.expires === undefined ? [] : [`Expires: ${r.expires}`]),
     ...(r.authorization === undefined ? [] : [`Authorization: ${r.authorization}`]),
     ...(r.extra ?? []),

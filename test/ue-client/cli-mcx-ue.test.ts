@@ -125,10 +125,15 @@ describe('mcx ue: the command line', () => {
     assert.match(missing.out, /UE_ISIM: no ISIM state/);
   });
 
-  test('failures exit promptly with their status: an ISIM with another OP than the HSS → 3 (MAC), no answer → 5 (timeout)', async () => {
+  test('failures exit promptly with their status: an ISIM with another OP than the HSS → 3 (MAC failure then 403: refused), no answer → 5 (timeout)', async () => {
     const mac = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'mallory.json'), '--k', alice.k, '--op', 'ab'.repeat(16)]);
     assert.equal(mac.code, 3, mac.out);
-    assert.match(mac.out, /REGISTER response=""[\s\S]*403[\s\S]*mcx: ue register failed: UE_MAC_FAILURE: network authentication failed \(MAC\)/);
+    assert.match(mac.out, /REGISTER response=""[\s\S]*403[\s\S]*mcx: ue register failed: UE_AUTH_REJECTED: the partner system refused the identity, or its challenge did not authenticate \(unknown identity, or keys that differ\): AUTN did not verify at the ISIM \(MAC failure\).*403/);
+    const macJson = await mcxUe(['register', ...identity(), '--isim-state', join(tmp.dir, 'mallory-json.json'), '--k', alice.k, '--op', 'ab'.repeat(16), '--json']);
+    assert.equal(macJson.code, 3, macJson.out);
+    const report = JSON.parse(macJson.stdout) as { ok: boolean; error?: { code: string; status?: number; detail?: string } };
+    assert.deepEqual({ ok: report.ok, code: report.error?.code, status: report.error?.status, detail: report.error?.detail },
+      { ok: false, code: 'UE_AUTH_REJECTED', status: 403, detail: 'mac_failure' });
     const sink = createSocket('udp4');
     await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', () => resolve()));
     try {

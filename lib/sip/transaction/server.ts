@@ -27,7 +27,7 @@ import type { Expirable, Expiry, ExpiryQueue } from './timers.ts';
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
 /** Why a server transaction ended. */
-export type TerminationReason = 'timer-j' | 'tu-timeout' | 'transport-error' | 'stopped';
+export type TerminationReason = 'timer-j' | 'tu-timeout' | 'transport-error' | 'stopped' | 'dropped';
 
 /** The stack side of server transactions: one instance per stack, shared by all of them. */
 export interface ServerTransactionHost {
@@ -154,7 +154,8 @@ export class ServerTransaction implements Expirable {
   }
 
   /**
-   * Terminates the transaction now (used by the stack on stop and by the timers).
+   * Terminates the transaction now (used by the stack on stop and by the timers; by a TU that drops the request
+   * unanswered with `dropped`, so a retransmission is a new request and nothing is held for it).
    * @param reason why, passed to the stack.
    */
   terminate(reason: TerminationReason): void {

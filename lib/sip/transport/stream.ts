@@ -3,6 +3,11 @@
  * indexed by the far end's address and port (§18: accepted connections by source, opened ones by destination), so
  * responses and later requests reuse an open connection. Each connection has its own {@link StreamFramer}, an idle
  * timeout, and counts against `maxConnections`; connections beyond the limit are closed at once.
+ *
+ * Accepted connections have two more bounds, so one source cannot hold the listener's capacity: at most
+ * `maxConnectionsPerSource` at a time from one IP address (counted on the raw socket, so a TLS listener refuses the
+ * excess before spending a handshake on it), and `firstMessageTimeoutMs` to deliver a first complete SIP message
+ * (CRLF keep-alives do not count) after the connection (TCP) or the handshake (TLS, itself bounded by the same time).
  */
 import { lookup } from 'node:dns/promises';
 import { createServer as createTcpServer, connect as tcpConnect, isIP, type Server, type Socket } from 'node:net';
@@ -22,6 +27,10 @@ export interface StreamTransportOptions {
   tlsClient?: ConnectionOptions;
   idleTimeoutMs: number;
   maxConnections: number;
+  /** Accepted connections open at once from one IP address (default: no limit besides `maxConnections`). */
+  maxConnectionsPerSource?: number;
+  /** An accepted connection that has not delivered a complete message this long is closed (default: `idleTimeoutMs`). */
+  firstMessageTimeoutMs?: number;
   maxMessageSize: number;
   /** Bound on connect + TLS handshake. */
   connectTimeoutMs: number;
@@ -29,8 +38,14 @@ export interface StreamTransportOptions {
   /** The stream went out of sync; answer if possible, then `conn.close()`. */
   onFramingError(err: SipParseError, conn: StreamConnection): void;
   /** Connection life-cycle, for statistics and logs. */
-  onEvent?(event: 'accepted' | 'opened' | 'rejected' | 'idle' | 'closed' | 'keepalive' | 'error', detail?: unknown): void;
+  onEvent?(event: StreamEvent, detail?: unknown): void;
 }
+
+/**
+ * Connection life-cycle events: `rejected` (global cap), `rejected-source` (per-source cap), `idle`, `first-message-timeout`
+ * (accepted, never sent a complete message), and the rest as named.
+ */
+export type StreamEvent = 'accepted' | 'opened' | 'rejected' | 'rejected-source' | 'idle' | 'first-message-timeout' | 'closed' | 'keepalive' | 'error';
 
 /** One TCP or TLS connection. */
 export class StreamConnection {
@@ -40,6 +55,8 @@ export class StreamConnection {
   readonly framer: StreamFramer;
   /** Client transactions waiting for a response on this connection: failed at once when it closes (§17.1.4). */
   readonly waiting = new Set<{ transportError(err: unknown): void }>();
+  /** Set while an accepted connection's first-message timer runs: called (once) when a message is complete. */
+  firstMessage: (() => void) | undefined;
 
   /**
    * @param socket the connected (and, for TLS, handshaken) socket.
@@ -103,6 +120,8 @@ export class StreamTransport {
   private readonly conns = new Map<string, StreamConnection>();
   private readonly all = new Set<StreamConnection>();
   private readonly pending = new Map<string, Promise<StreamConnection>>();
+  /** Accepted raw sockets per remote IP address (entries removed at 0, so the map holds only live sources). */
+  private readonly perSource = new Map<string, number>();
   private bound: { address: string; port: number } | undefined;
   private closed = false;
 
@@ -131,18 +150,14 @@ export class StreamTransport {
   async listen(): Promise<{ address: string; port: number } | undefined> {
     const spec = this.opts.listen;
     if (!spec) return undefined;
+    const handshakeTimeout = Math.min(this.opts.connectTimeoutMs, this.opts.firstMessageTimeoutMs ?? Infinity);
     const server = this.protocol === 'TLS'
-      ? createTlsServer({ ...this.opts.tlsServer, handshakeTimeout: this.opts.connectTimeoutMs }, (s) => this.accept(s))
-      : createTcpServer((s) => this.accept(s));
-    // TLS: enforce the limit on the raw socket, before any handshake work is spent on it (TCP does it in accept()).
-    if (this.protocol === 'TLS') {
-      server.on('connection', (s: Socket) => {
-        if (this.all.size >= this.opts.maxConnections) {
-          this.opts.onEvent?.('rejected');
-          s.destroy();
-        }
+      ? createTlsServer({ ...this.opts.tlsServer, handshakeTimeout }, (s) => this.accept(s))
+      : createTcpServer((s) => {
+        if (this.admit(s)) this.accept(s);
       });
-    }
+    // TLS: enforce the limits on the raw socket, before any handshake work is spent on it (TCP does it above).
+    if (this.protocol === 'TLS') server.on('connection', (s: Socket) => void this.admit(s));
     server.on('tlsClientError', (err: Error) => this.opts.onEvent?.('error', err));
     server.on('error', (err: Error) => this.opts.onEvent?.('error', err));
     this.server = server;
@@ -159,6 +174,36 @@ export class StreamTransport {
     return this.bound;
   }
 
+  /**
+   * The limits of a new raw socket: the global cap and the per-source cap. A socket within both is counted for its
+   * source until it closes.
+   * @returns false when the socket was refused (destroyed).
+   */
+  private admit(raw: Socket): boolean {
+    const source = normalizeAddress(raw.remoteAddress ?? '');
+    const count = this.perSource.get(source) ?? 0;
+    let refused: StreamEvent | undefined;
+    if (this.closed || this.all.size >= this.opts.maxConnections) refused = 'rejected';
+    else if (count >= (this.opts.maxConnectionsPerSource ?? Infinity)) refused = 'rejected-source';
+    if (refused) {
+      this.opts.onEvent?.(refused, source);
+      raw.destroy();
+      return false;
+    }
+    this.perSource.set(source, count + 1);
+    raw.once('close', () => {
+      const n = (this.perSource.get(source) ?? 1) - 1;
+      if (n <= 0) this.perSource.delete(source);
+      else this.perSource.set(source, n);
+    });
+    return true;
+  }
+
+  /** Accepted connections from one IP address now open (raw sockets, TLS ones in their handshake included). */
+  connectionsFrom(address: string): number {
+    return this.perSource.get(normalizeAddress(address)) ?? 0;
+  }
+
   private accept(socket: Socket): void {
     if (socket.destroyed) return;
     if (this.closed || this.all.size >= this.opts.maxConnections) {
@@ -166,8 +211,22 @@ export class StreamTransport {
       socket.destroy();
       return;
     }
-    this.setup(socket);
+    const conn = this.setup(socket);
+    this.awaitFirstMessage(conn);
     this.opts.onEvent?.('accepted');
+  }
+
+  /** Closes an accepted connection that has not delivered a complete message within `firstMessageTimeoutMs`. */
+  private awaitFirstMessage(conn: StreamConnection): void {
+    const ms = this.opts.firstMessageTimeoutMs;
+    if (ms === undefined || ms >= this.opts.idleTimeoutMs) return;
+    const timer = setTimeout(() => {
+      this.opts.onEvent?.('first-message-timeout', conn.flow.remoteAddress);
+      conn.socket.destroy();
+    }, ms);
+    timer.unref();
+    conn.firstMessage = () => clearTimeout(timer);
+    conn.socket.once('close', () => clearTimeout(timer));
   }
 
   private setup(socket: Socket): StreamConnection {
@@ -183,6 +242,10 @@ export class StreamTransport {
     socket.on('data', (chunk: Buffer) => {
       const r = conn.framer.push(chunk);
       for (let i = 0; i < r.keepalives; i++) this.opts.onEvent?.('keepalive');
+      if (r.messages.length > 0 && conn.firstMessage) {
+        conn.firstMessage();
+        conn.firstMessage = undefined;
+      }
       for (const m of r.messages) this.opts.onMessage(m, conn);
       if (r.error) {
         socket.pause();

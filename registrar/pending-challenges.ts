@@ -1,0 +1,102 @@
+/**
+ * The outstanding-challenge cap (issue #11, after the "one auth vector per pending registration" rule of IMS
+ * S-CSCFs): per IMPI, at most `max` challenges issued and not yet answered or expired. A REGISTER that finds the cap
+ * reached is answered with the newest pending challenge again (same nonce) instead of a MAR, so a flood of
+ * unauthenticated REGISTERs for one identity cannot burn SQNs at the HSS or records in the store without bound.
+ *
+ * A challenge counts from the moment its MAR is sent (so concurrent REGISTERs see it) until its nonce is taken
+ * (verified or failed: {@link PendingChallenges.release}), its issuing fails, or reg-await-auth passes. The table is
+ * per process and holds no secrets, only nonces: the challenges themselves are in the store, which the caller reads
+ * to check that a nonce is still live (another process sharing a Redis store may have taken it). So N registrar
+ * processes allow N·max pending challenges per IMPI. At most `maxImpis` identities are tracked, least recently seen
+ * forgotten first.
+ */
+import { BoundedMap } from '../lib/bounded-map.ts';
+
+interface Entry {
+  /** Set once the challenge is stored. */
+  nonce: string | undefined;
+  /** Resolves when the issuing ended (stored or failed). */
+  ready: Promise<void>;
+  expiresAt: number;
+}
+
+/** A claimed place for one challenge being issued. */
+export interface PendingSlot {
+  /** The challenge is stored under `nonce`: it is now pending. */
+  issued(nonce: string): void;
+  /** Issuing failed: the place is free again. */
+  failed(): void;
+}
+
+/** Pending challenges per IMPI. */
+export class PendingChallenges {
+  readonly #max: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #m: BoundedMap<string, Entry[]>;
+
+  /**
+   * @param max challenges pending per IMPI (≥ 1).
+   * @param ttlMs reg-await-auth: how long a challenge stays pending unanswered.
+   * @param maxImpis identities tracked.
+   */
+  constructor(max: number, ttlMs: number, maxImpis: number, now: () => number = Date.now) {
+    this.#max = max;
+    this.#ttlMs = ttlMs;
+    this.#now = now;
+    this.#m = new BoundedMap(maxImpis);
+  }
+
+  #live(impi: string): Entry[] {
+    const now = this.#now();
+    const list = (this.#m.get(impi) ?? []).filter((e) => e.expiresAt > now);
+    if (list.length === 0) this.#m.delete(impi);
+    else this.#m.set(impi, list);
+    return list;
+  }
+
+  /**
+   * A place for a new challenge of `impi`, or undefined when `max` are pending (or being issued).
+   * @param force take a place even at the cap (a resynchronisation: its challenge replaces one the UE refused).
+   */
+  claim(impi: string, force = false): PendingSlot | undefined {
+    const list = this.#live(impi);
+    if (list.length >= this.#max && !force) return undefined;
+    let settle = (): void => undefined;
+    const entry: Entry = { nonce: undefined, ready: new Promise<void>((r) => (settle = r)), expiresAt: this.#now() + this.#ttlMs };
+    list.push(entry);
+    this.#m.set(impi, list);
+    return {
+      issued: (nonce) => {
+        entry.nonce = nonce;
+        entry.expiresAt = this.#now() + this.#ttlMs;
+        settle();
+      },
+      failed: () => {
+        this.#remove(impi, (e) => e === entry);
+        settle();
+      },
+    };
+  }
+
+  /** The nonces pending for `impi`, newest first; waits for challenges still being issued. */
+  async newest(impi: string): Promise<string[]> {
+    const list = this.#live(impi);
+    await Promise.all(list.map((e) => e.ready));
+    return list.filter((e) => e.nonce !== undefined && e.expiresAt > this.#now()).map((e) => e.nonce as string).reverse();
+  }
+
+  /** `nonce` of `impi` is no longer pending (taken from the store, or found gone). */
+  release(impi: string, nonce: string): void {
+    this.#remove(impi, (e) => e.nonce === nonce);
+  }
+
+  #remove(impi: string, match: (e: Entry) => boolean): void {
+    const list = this.#m.peek(impi);
+    if (!list) return;
+    const rest = list.filter((e) => !match(e));
+    if (rest.length === 0) this.#m.delete(impi);
+    else if (rest.length !== list.length) this.#m.set(impi, rest);
+  }
+}

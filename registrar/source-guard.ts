@@ -1,0 +1,116 @@
+/**
+ * Per-source-address protection of the registrar, after Kamailio's `pike` (request rate) and an `htable` of failed
+ * authentications (the usual brute-force ban of its configurations):
+ *
+ * - **Rate**: a token bucket per source IP address (`rateLimit` per second, `rateBurst` deep). A request over it gets
+ *   `503 Service Unavailable` with `Retry-After`; it never counts toward a ban (a busy load generator is not an
+ *   attacker).
+ * - **Ban**: more than `banAfter` failed authentications from one IP address within `banWindowMs` (a sliding window:
+ *   the last `banAfter + 1` failure times are kept) ban it for `banMs`. What counts is decided by the caller
+ *   (register.ts): a response that does not verify, never a stale nonce, `nc`, `auts` or malformed request.
+ *
+ * Addresses, not address and port: a UDP client changes port at will. The tables are per process (not in the store:
+ * a failed attempt costs no store write) and each holds at most `maxTrackedSources` addresses, the least recently
+ * seen forgotten first, so an attacker rotating through 127.0.0.0/8 cannot grow them without bound; the price is that
+ * past that many addresses an old entry (a ban too) can be forgotten early.
+ */
+import { BoundedMap } from '../lib/bounded-map.ts';
+import type { Logger } from '../lib/log.ts';
+import type { BanAction } from './config.ts';
+import type { RegistrarStats } from './stats.ts';
+
+/** The limits. */
+export interface SourceGuardOptions {
+  banAfter: number;
+  banWindowMs: number;
+  banMs: number;
+  banAction: BanAction;
+  rateLimit: number;
+  rateBurst: number;
+  maxTrackedSources: number;
+  stats: RegistrarStats;
+  log: Logger;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** The rate and ban tables of one registrar process. */
+export class SourceGuard {
+  readonly #o: SourceGuardOptions;
+  readonly #now: () => number;
+  readonly #buckets: BoundedMap<string, Bucket>;
+  /** Times of the latest failures per address (at most banAfter + 1). */
+  readonly #failures: BoundedMap<string, number[]>;
+  /** Ban end per address. */
+  readonly #bans: BoundedMap<string, number>;
+
+  /** @param o limits, counters and the log of ban lines. */
+  constructor(o: SourceGuardOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#buckets = new BoundedMap(o.maxTrackedSources);
+    this.#failures = new BoundedMap(o.maxTrackedSources);
+    this.#bans = new BoundedMap(o.maxTrackedSources);
+  }
+
+  /** What a banned source's REGISTERs get. */
+  get banAction(): BanAction {
+    return this.#o.banAction;
+  }
+
+  /**
+   * Takes one request's token from `source`'s bucket.
+   * @returns 0 when the request may proceed, else the seconds to put in Retry-After (≥ 1).
+   */
+  admitRate(source: string): number {
+    const now = this.#now();
+    const { rateLimit: rate, rateBurst: burst } = this.#o;
+    const b = this.#buckets.get(source) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    this.#buckets.set(source, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    this.#o.stats.inc('rate_limited');
+    return Math.max(1, Math.ceil((1 - b.tokens) / rate));
+  }
+
+  /** Whether `source` is banned now (an expired ban is forgotten here). */
+  banned(source: string): boolean {
+    const until = this.#bans.peek(source);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#bans.delete(source);
+    return false;
+  }
+
+  /**
+   * Records one failed authentication from `source`; the one past `banAfter` within the window bans it (one warn line
+   * per ban, with the source, the count and the duration).
+   * @param impi the identity tried last, for the ban's log line.
+   */
+  authFailed(source: string, impi: string): void {
+    this.#o.stats.inc('auth_failures');
+    if (this.banned(source)) return;
+    const now = this.#now();
+    const { banAfter, banWindowMs, banMs } = this.#o;
+    const times = (this.#failures.get(source) ?? []).filter((t) => now - t < banWindowMs);
+    times.push(now);
+    if (times.length <= banAfter) {
+      this.#failures.set(source, times.slice(-(banAfter + 1)));
+      return;
+    }
+    this.#failures.delete(source);
+    this.#bans.set(source, now + banMs);
+    this.#o.stats.inc('bans');
+    this.#o.log.warn({ source, failures: times.length, window_s: banWindowMs / 1000, ban_s: banMs / 1000, action: this.#o.banAction, impi },
+      `source ${source} banned for ${banMs / 1000} s: ${times.length} failed authentications within ${banWindowMs / 1000} s`);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Counters of one registrar process (its hardening against enumeration, brute force and floods), merged into
+ * `GET /admin/v1/stats` and `/metrics` next to the SIP stack's counters. Per process, like the ban and rate tables.
+ */
+import { Counters } from '../lib/counters.ts';
+
+/** The counters, snake_case as the admin API prints them. */
+export interface RegistrarStatsSnapshot extends Record<string, number> {
+  /** Challenges issued with a vector or HA1s from the HSS (each cost at least one MAR). */
+  challenges_issued: number;
+  /** Decoy challenges for identities the HSS refused (5001/5002…): a 401 like any other, never verifiable. */
+  decoy_challenges: number;
+  /** 401s that repeated the newest pending challenge of an IMPI already at `maxPendingChallenges` (no MAR). */
+  challenges_reused: number;
+  /** Failed authentications (403 for a response that does not verify, decoys included): what bans count. */
+  auth_failures: number;
+  /** Of those, Digest `uri` that did not name the Request-URI. */
+  digest_uri_mismatches: number;
+  /** Sources banned. */
+  bans: number;
+  /** REGISTERs of banned sources (answered 403, or dropped), no MAR sent. */
+  banned_requests: number;
+  /** Requests over a source's rate, answered 503 with Retry-After. */
+  rate_limited: number;
+}
+
+/** The registrar's counters. */
+export class RegistrarStats extends Counters<RegistrarStatsSnapshot> {
+  constructor() {
+    super({
+      challenges_issued: 0, decoy_challenges: 0, challenges_reused: 0, auth_failures: 0, digest_uri_mismatches: 0,
+      bans: 0, banned_requests: 0, rate_limited: 0,
+    });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Issue #11 part 4 (brute force; Kamailio's pike + htable as the reference): with the defaults, more than 10 failed
+ * authentications from one source address within 60 s ban it for 300 s — its REGISTERs then get 403 without a MAR,
+ * the right password included — with one warn line per ban; the same user from another loopback address (127.0.0.8)
+ * registers. Only wrong responses count: stale nonces, `nc` above 1, empty responses (MAC failure), `auts`
+ * resynchronisations and malformed requests do not. `--ban-action drop` answers nothing. Real UDP sockets.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
+import type { RunningHss } from '../../hss/run.ts';
+import { REGISTRAR_DEFAULTS } from '../../registrar/config.ts';
+import type { RunningRegistrar } from '../../registrar/server.ts';
+import {
+  DOMAIN, Ue, advanceIsim, akaAnswer, akaUser, callId, captureLogger, credentials, hssPort, initialAuthorization, openIsim,
+  passwordUser, registerAka, registerBytes, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir, type PasswordUser,
+} from './helpers.ts';
+
+const victim = passwordUser('victim', 'correct horse battery staple');
+const aka = akaUser('akauser');
+
+/** REGISTER → 401 → REGISTER with `password`: the final response. */
+async function tryPassword(ue: Ue, u: PasswordUser, password: string): Promise<{ first: number; status: number; line: string }> {
+  const id = callId();
+  const r1 = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 1 }));
+  if (r1.msg.status !== 401) return { first: r1.msg.status, status: r1.msg.status, line: r1.text.split('\r\n')[0] as string };
+  const ch = r1.msg.wwwAuthenticate()[0] as DigestChallenge;
+  const authorization = credentials(ch, { username: u.impi, qop: 'auth', algorithm: ch.algorithm as string }, Buffer.from(password, 'utf8'));
+  const r2 = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+  return { first: 401, status: r2.msg.status, line: r2.text.split('\r\n')[0] as string };
+}
+
+describe('issue #11 part 4: brute-force ban per source address', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hss: RunningHss;
+  let reg: RunningRegistrar;
+  const log = captureLogger();
+
+  before(async () => {
+    tmp = await tempDir();
+    hss = await startTestHss(tmp.dir, subscribersCsv([aka], [victim]));
+    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { logger: log.logger });
+  });
+  after(async () => {
+    await reg?.close();
+    await hss?.close();
+    await tmp?.remove();
+  });
+
+  test('the defaults: more than 10 failures in 60 s ban for 300 s with 403; the rate limit is at least 10,000/s', () => {
+    assert.equal(REGISTRAR_DEFAULTS.banAfter, 10);
+    assert.equal(REGISTRAR_DEFAULTS.banWindowMs, 60_000);
+    assert.equal(REGISTRAR_DEFAULTS.banMs, 300_000);
+    assert.equal(REGISTRAR_DEFAULTS.banAction, '403');
+    assert.ok(REGISTRAR_DEFAULTS.rateLimit >= 10_000);
+  });
+
+  test('60 wrong passwords from 127.0.0.1, then the right one → not 200; from 127.0.0.8 the right one → 200', async () => {
+    const attacker = await Ue.udp(sipPort(reg, 'UDP'), '127.0.0.1');
+    const elsewhere = await Ue.udp(sipPort(reg, 'UDP'), '127.0.0.8');
+    try {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 60; i++) outcomes.push((await tryPassword(attacker, victim, `guess-${i}`)).line);
+      // 11 wrong answers (10 tolerated, the 11th bans), then 49 refused at once.
+      assert.deepEqual(outcomes.slice(0, 11), Array(11).fill('SIP/2.0 403 Forbidden (Authentication Failed)'));
+      assert.deepEqual(outcomes.slice(11), Array(49).fill('SIP/2.0 403 Forbidden (Too Many Failed Authentications)'));
+      const marsBefore = hss.ctx.stats.get('mar');
+      const right = await tryPassword(attacker, victim, victim.password);
+      assert.notEqual(right.status, 200);
+      assert.equal(right.line, 'SIP/2.0 403 Forbidden (Too Many Failed Authentications)');
+      assert.equal(hss.ctx.stats.get('mar'), marsBefore, 'a banned source costs no MAR');
+      const other = await tryPassword(elsewhere, victim, victim.password);
+      assert.equal(other.status, 200, other.line);
+      assert.equal(reg.stats.get('bans'), 1);
+      assert.equal(reg.stats.get('banned_requests'), 50);
+      const bans = log.lines().filter((l) => typeof l.msg === 'string' && l.msg.includes('banned for'));
+      assert.equal(bans.length, 1, 'one log line per ban');
+      assert.equal(bans[0]?.level, 40);
+      assert.equal(bans[0]?.source, '127.0.0.1');
+      assert.equal(bans[0]?.ban_s, 300);
+    } finally {
+      attacker.close();
+      elsewhere.close();
+    }
+  });
+
+  test('stale nonces, nc above 1, empty responses, auts and malformed requests are not failures (127.0.0.9 stays unbanned)', async () => {
+    const ue = await Ue.udp(sipPort(reg, 'UDP'), '127.0.0.9');
+    const isim = await openIsim(tmp.dir, aka);
+    try {
+      const failures = reg.stats.get('auth_failures');
+      const impu = aka.impus[0] as string;
+      const challenge = async (id: string): Promise<DigestChallenge> => {
+        const r = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(aka.impi) }));
+        assert.equal(r.msg.status, 401, r.text);
+        return r.msg.wwwAuthenticate()[0] as DigestChallenge;
+      };
+      for (let i = 0; i < 12; i++) {
+        // A nonce the registrar never issued → 401 stale=TRUE.
+        const forged = { realm: DOMAIN, nonce: randomBytes(32).toString('base64'), algorithm: 'AKAv1-MD5' } as DigestChallenge;
+        const stale = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: credentials(forged, { username: aka.impi, qop: 'auth' }, randomBytes(8)) }));
+        assert.equal(stale.msg.wwwAuthenticate()[0]?.stale, true, stale.text);
+        // nc=00000002 with the right RES → 401 stale=TRUE.
+        const id = callId();
+        const { authorization } = await akaAnswer(isim, await challenge(id), { username: aka.impi, qop: 'auth', nc: '00000002' });
+        assert.equal((await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization }))).msg.status, 401);
+        // An empty response (the UE's MAC-failure report) → 403 Network Authentication Failed.
+        const id2 = callId();
+        const ch2 = await challenge(id2);
+        const report = `Digest username="${aka.impi}", realm="${DOMAIN}", nonce="${ch2.nonce}", uri="sip:${DOMAIN}", response="", algorithm=AKAv1-MD5`;
+        assert.equal((await ue.send(registerBytes(ue, { impu, callId: id2, cseq: 2, authorization: report }))).msg.status, 403);
+        // A malformed auts → 400; a request the parser refuses → 400.
+        const id3 = callId();
+        const bad = credentials(await challenge(id3), { username: aka.impi, qop: 'auth' }, Buffer.alloc(0), 'not-base64!');
+        assert.equal((await ue.send(registerBytes(ue, { impu, callId: id3, cseq: 2, authorization: bad }))).msg.status, 400);
+        const malformed = registerBytes(ue, { impu, callId: callId(), cseq: 1, contacts: ['<sip:ue@[::1>'] });
+        assert.equal((await ue.send(malformed)).msg.status, 400);
+      }
+      // Real synchronisation failures (auts) twice: resync MAR, fresh 401, then 200.
+      for (let i = 0; i < 2; i++) {
+        await advanceIsim(isim, aka, 5000n * BigInt(i + 1));
+        const id = callId();
+        const { authorization, result } = await akaAnswer(isim, await challenge(id), { username: aka.impi, qop: 'auth' });
+        assert.ok('syncFailure' in result);
+        const again = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization }));
+        assert.equal(again.msg.status, 401, again.text);
+      }
+      assert.equal(reg.stats.get('auth_failures'), failures, 'nothing above counted');
+      const ok = await registerAka(ue, isim, aka);
+      assert.equal(ok.final.msg.status, 200, ok.final.text);
+    } finally {
+      ue.close();
+      await isim.close();
+    }
+  });
+});
+
+describe('issue #11 part 4: --ban-action drop, and a ban ends', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hss: RunningHss;
+  let reg: RunningRegistrar;
+
+  before(async () => {
+    tmp = await tempDir();
+    hss = await startTestHss(tmp.dir, subscribersCsv([], [victim]));
+    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { banAfter: 1, banMs: 1500, banAction: 'drop' });
+  });
+  after(async () => {
+    await reg?.close();
+    await hss?.close();
+    await tmp?.remove();
+  });
+
+  test('a banned source gets no answer at all, and is answered again once the ban is over', async () => {
+    const ue = await Ue.udp(sipPort(reg, 'UDP'), '127.0.0.10');
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await tryPassword(ue, victim, `nope-${i}`)).status, 403);
+      await assert.rejects(ue.send(registerBytes(ue, { impu: victim.impus[0] as string, callId: callId(), cseq: 1 }), 1000), /no final response/);
+      assert.ok(reg.stats.get('banned_requests') >= 1);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await tryPassword(ue, victim, victim.password)).status, 200);
+    } finally {
+      ue.close();
+    }
+  });
+});
