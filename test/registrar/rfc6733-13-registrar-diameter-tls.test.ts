@@ -11,7 +11,7 @@ import { initPki } from '../../certs/issue.ts';
 import { certPaths } from '../../certs/layout.ts';
 import type { RunningHss } from '../../hss/run.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
-import { DOMAIN, HSS_REALM, Ue, akaUser, hssPort, openIsim, registerAka, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir } from './helpers.ts';
+import { HSS_REALM, Ue, akaUser, hssPort, openIsim, registerAka, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir } from './helpers.ts';
 
 const alice = akaUser('alice');
 
