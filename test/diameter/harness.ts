@@ -4,6 +4,7 @@
  */
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../lib/log.ts';
@@ -78,6 +79,17 @@ export class RawPeer {
   static connect(port: number, caps?: Capabilities): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port }, () => resolve(new RawPeer(s, caps)));
+      s.once('error', reject);
+    });
+  }
+
+  /**
+   * Connects to a node over mutual TLS with `tls` (the server is verified against `tls.ca` by IP, every leaf of the
+   * project PKI names 127.0.0.1).
+   */
+  static connectTls(port: number, tls: { cert: string; key: string; ca: string[] }, caps?: Capabilities): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true }, () => resolve(new RawPeer(s, caps)));
       s.once('error', reject);
     });
   }
