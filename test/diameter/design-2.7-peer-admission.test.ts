@@ -97,7 +97,7 @@ describe('design §2.7 CER: the certificate says who the peer is', () => {
     const { port } = await primaryNode(`relay.${PRIMARY}`, m.relay, { logs });
     const { cea, peer } = await cer(port, m.partnerMms as TlsMaterial, `mms.${PARTNER}`, PRIMARY);
     assertRefused(cea, /Origin-Realm primary\.example is not the certificate's realm partner\.example/);
-    await peer.closed;
+    await peer.closedWithin();
     const line = logs.lines().find((l) => l.resultCode === ResultCode.UNKNOWN_PEER);
     assert.ok(line, logs.text());
     assert.equal(line.level, 40);
@@ -116,7 +116,7 @@ describe('design §2.7 CER: the certificate says who the peer is', () => {
     const forged = issueTlsCert(partnerCa, 'partner', PRIMARY, 'mms', await generateRsaKey(LEAF_KEY_BITS), new Date(), `mms.${PRIMARY}`);
     const { cea, peer } = await cer(port, { cert: forged.certPem, key: forged.key.privateKeyPem, ca: m.partnerMms?.ca ?? [] }, `mms.${PRIMARY}`, PRIMARY);
     assertRefused(cea, /names realm primary\.example but its CA vouches for partner\.example/);
-    await peer.closed;
+    await peer.closedWithin();
   });
 
   test('a certificate without the mcx:// identity URI → 3010 saying so', async () => {

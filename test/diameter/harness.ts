@@ -137,6 +137,15 @@ export class RawPeer {
     return cer;
   }
 
+  /** Resolves when the far end closed the connection; rejects after `timeoutMs`. */
+  closedWithin(timeoutMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`raw peer: connection still open after ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([this.closed, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Closes the socket abruptly. */
   destroy(): void {
     this.socket.destroy();

@@ -58,7 +58,7 @@ describe('design §2.7 partner spoofs at the primary relay', () => {
     peer.send(Buffer.concat([encodeMessage(buildCer(rawCaps(host, realm), { hopByHop: 0xcec, endToEnd: 0xcec })), encodeMessage(mar)]));
     const cea = await peer.next((m) => !m.flags.request && m.hopByHop === 0xcec);
     const maa = await peer.next((m) => m.hopByHop === 0x5b0f, 1500).catch(() => undefined);
-    await peer.closed;
+    await peer.closedWithin();
     return { cea, maa };
   }
 
