@@ -19,7 +19,7 @@ import { caPaths, issuedLeafPaths, loadTlsMaterial, manifestPath, readManifest }
 import { ApplicationId, ResultCode } from '../../lib/diameter/constants.ts';
 import { CxCommand, buildMaa, buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, type HandlerContext } from '../../lib/diameter/node.ts';
-import { ROOT } from '../helpers/process.ts';
+import { startMcx } from '../helpers/process.ts';
 import { Nodes } from '../diameter/harness.ts';
 
 const run = promisify(execFile);
@@ -27,16 +27,10 @@ const PRIMARY = 'ims.primary.example';
 const PARTNER = 'ims.partner.example';
 const NAME = `mms2.${PARTNER}`;
 
-/** Runs the real CLI; resolves with the exit code and output, never rejects on a non-zero exit. */
-async function mcx(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const node = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath;
-  try {
-    const r = await run(node, ['bin/mcx.mjs', ...args], { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+/** Runs the real CLI to its end: exit code and everything it wrote (stdout and stderr). */
+async function mcx(args: string[]): Promise<{ code: number | null; out: string }> {
+  const p = startMcx(args);
+  return { code: await p.exited, out: p.output() };
 }
 
 describe('mcx certs issue: another instance of a role under the existing CA', () => {
@@ -57,8 +51,8 @@ describe('mcx certs issue: another instance of a role under the existing CA', ()
   test('the new leaf verifies under the CA, carries mcx://<realm>/mms and OU=mms, and is in the manifest and certs show', async () => {
     const caBefore = await readFile(caPaths(dir, 'partner').cert, 'utf8');
     const r = await mcx(['certs', 'issue', '--dir', dir, '--system', 'partner', '--role', 'mms', '--name', NAME]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`issued partner/leaves/${NAME.replace(/\./g, '\\.')}\\.pem .* mcx://${PARTNER.replace(/\./g, '\\.')}/mms`));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`issued partner/leaves/${NAME.replace(/\./g, '\\.')}\\.pem .* mcx://${PARTNER.replace(/\./g, '\\.')}/mms`));
     const p = issuedLeafPaths(dir, 'partner', NAME);
     const verify = await run('openssl', ['verify', '-x509_strict', '-CAfile', caPaths(dir, 'partner').cert, p.cert]);
     assert.match(verify.stdout, /: OK/);
@@ -72,8 +66,8 @@ describe('mcx certs issue: another instance of a role under the existing CA', ()
     const leaf = (await readManifest(dir)).systems.find((s) => s.name === 'partner')?.leaves[0];
     assert.deepEqual([leaf?.hostname, leaf?.role, leaf?.realm, leaf?.uri, leaf?.cert], [NAME, 'mms', PARTNER, `mcx://${PARTNER}/mms`, `partner/leaves/${NAME}.pem`]);
     const show = await mcx(['certs', 'show', '--dir', dir]);
-    assert.equal(show.code, 0, show.stderr);
-    assert.match(show.stdout, new RegExp(`mms ${NAME.replace(/\./g, '\\.')} +partner/leaves/.*\\n.*\\n.*URI:mcx://${PARTNER.replace(/\./g, '\\.')}/mms\\n.*\\n +check +signature ok, key matches`));
+    assert.equal(show.code, 0, show.out);
+    assert.match(show.out, new RegExp(`mms ${NAME.replace(/\./g, '\\.')} +partner/leaves/.*\\n.*\\n.*URI:mcx://${PARTNER.replace(/\./g, '\\.')}/mms\\n.*\\n +check +signature ok, key matches`));
   });
 
   test('a second MMS with it is admitted by the primary relay at CER, and its role reaches the handler', async () => {
@@ -111,8 +105,8 @@ describe('mcx certs issue: another instance of a role under the existing CA', ()
     ];
     for (const [args, message] of cases) {
       const r = await mcx([...base, ...args]);
-      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}`);
+      assert.match(r.out, new RegExp(message.source, 'm'));
     }
     const names = (await readManifest(dir)).systems.flatMap((s) => s.leaves.map((l) => l.hostname));
     assert.deepEqual(names, [NAME], 'only the leaf of the first test');
@@ -123,11 +117,11 @@ describe('mcx certs issue: another instance of a role under the existing CA', ()
     const p = issuedLeafPaths(dir, 'partner', NAME);
     const before = await readFile(p.cert, 'utf8');
     const again = await mcx(['certs', 'issue', '--dir', dir, '--system', 'partner', '--role', 'mms', '--name', NAME]);
-    assert.equal(again.code, 2, again.stderr);
-    assert.match(again.stderr, /--name: .* already exists; pass --force to replace it/);
+    assert.equal(again.code, 2, again.out);
+    assert.match(again.out, /--name: .* already exists; pass --force to replace it/);
     assert.equal(await readFile(p.cert, 'utf8'), before);
     const forced = await mcx(['certs', 'issue', '--dir', dir, '--system', 'partner', '--role', 'mms', '--name', NAME, '--force']);
-    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(forced.code, 0, forced.out);
     assert.notEqual(await readFile(p.cert, 'utf8'), before);
     const leaves = (await readManifest(dir)).systems.find((s) => s.name === 'partner')?.leaves ?? [];
     assert.deepEqual(leaves.map((l) => l.hostname), [NAME], 'replaced in the manifest, not listed twice');
@@ -141,7 +135,7 @@ describe('mcx certs issue: another instance of a role under the existing CA', ()
     for (const args of [['certs', 'show', '--dir', old], ['certs', 'issue', '--dir', old, '--system', 'primary', '--role', 'mms', '--name', `mms2.${PRIMARY}`]]) {
       const r = await mcx(args);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /manifest\.json is version 1: its certificates carry no realm and role \(mcx:\/\/ URI\); regenerate it with mcx certs init --force/);
+      assert.match(r.out, /manifest\.json is version 1: its certificates carry no realm and role \(mcx:\/\/ URI\); regenerate it with mcx certs init --force/);
     }
   });
 });
