@@ -5,9 +5,10 @@
  * Why: forge's pure-JS RSA takes seconds per 2048-bit key and ~50 ms per 3072-bit signature, OpenSSL takes
  * milliseconds, and the private keys never need to exist as forge objects at all.
  */
-import { X509Certificate, createPublicKey, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { mcxUri } from '../lib/pki/identity.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -21,7 +22,7 @@ export const CA_VALIDITY_YEARS = 10;
 export const LEAF_VALIDITY_YEARS = 2;
 /** How far notBefore lies in the past, so peers whose clocks lag a little still accept fresh certificates. */
 export const BACKDATE_MS = 5 * 60 * 1000;
-/** Organisation name in every subject, so a stray certificate says where it came from. */
+/** Prefix of the organisation name in every subject, so a stray certificate says where it came from. */
 export const ORGANIZATION = 'mcx-migrate';
 
 /** An RSA key pair: the PKCS#8 PEM written to disk and the forge public key a certificate embeds. */
@@ -70,13 +71,21 @@ export function randomSerial(): string {
   return b.toString('hex');
 }
 
-/** Subject attributes shared by every certificate of `system`, with `commonName` first. */
-export function subjectOf(commonName: string, system: string): forge.pki.CertificateField[] {
+/**
+ * The subject of a certificate of `system`: `CN=<commonName>`, `OU=<role>` for a TLS leaf (for people: the
+ * authoritative role is the `mcx://` URI), `O=mcx-migrate <system> MC system`.
+ */
+export function subjectOf(commonName: string, system: string, role?: string): forge.pki.CertificateField[] {
   return [
     { shortName: 'CN', value: commonName },
-    { shortName: 'OU', value: `${system} MC system` },
-    { shortName: 'O', value: ORGANIZATION },
+    ...(role === undefined ? [] : [{ shortName: 'OU', value: role }]),
+    { shortName: 'O', value: `${ORGANIZATION} ${system} MC system` },
   ];
+}
+
+/** forge's subjectAltName entry for a URI (GeneralName type 6). */
+export function uriAltName(uri: string): { type: 6; value: string } {
+  return { type: 6, value: uri };
 }
 
 /** Adds `years` calendar years to `d`. */
@@ -131,7 +140,9 @@ export function assertSignedBy(certPem: string, issuerPem: string): void {
 
 /**
  * Creates the self-signed root CA of one system: CN `<realm> MC root CA`, basicConstraints CA:TRUE (critical),
- * keyUsage keyCertSign + cRLSign (critical), subjectKeyIdentifier; SHA-256; valid {@link CA_VALIDITY_YEARS} years.
+ * keyUsage keyCertSign + cRLSign (critical), subjectKeyIdentifier, subjectAltName URI `mcx://<realm>` (the realm it
+ * vouches for: a leaf naming another realm is refused, lib/pki/identity.ts); SHA-256; valid
+ * {@link CA_VALIDITY_YEARS} years.
  * @param key the CA's key, normally {@link CA_KEY_BITS} bits.
  */
 export function createRootCa(system: string, realm: string, key: RsaKey, now: Date = new Date()): RootCa {
@@ -143,10 +154,28 @@ export function createRootCa(system: string, realm: string, key: RsaKey, now: Da
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
+    { name: 'subjectAltName', altNames: [uriAltName(mcxUri(realm))] },
   ]);
   const certPem = signCertificate(cert, key.privateKey);
   assertSignedBy(certPem, certPem);
   return { cert, certPem, key, keyIdentifier: cert.generateSubjectKeyIdentifier().getBytes() };
+}
+
+/**
+ * A system's root CA read back from its files, to sign more leaves with (`mcx certs issue`).
+ * @throws Error when the key does not belong to the certificate.
+ */
+export function loadRootCa(certPem: string, keyPem: string): RootCa {
+  const privateKey = createPrivateKey(keyPem);
+  const x = new X509Certificate(certPem);
+  if (!x.checkPrivateKey(privateKey)) throw new Error('the CA key does not belong to the CA certificate');
+  const cert = forge.pki.certificateFromPem(certPem);
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  const key: RsaKey = { privateKeyPem: keyPem, privateKey, publicKey: forge.pki.publicKeyFromPem(spki) };
+  const ski = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+  // forge reads the extension as hex; what signLeaf copies into authorityKeyIdentifier is the byte string.
+  const keyIdentifier = ski?.subjectKeyIdentifier ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : cert.generateSubjectKeyIdentifier().getBytes();
+  return { cert, certPem, key, keyIdentifier };
 }
 
 /**

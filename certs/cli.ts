@@ -1,11 +1,13 @@
 /**
- * `mcx certs init` and `mcx certs show`: the PKI of the MC systems as a directory the other roles read.
+ * `mcx certs init`, `mcx certs issue` and `mcx certs show`: the PKI of the MC systems as a directory the other roles
+ * read.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { CERTS_INPUT_ERRORS, CertsError, isCertsError } from './errors.ts';
 import { initPki, validateSystems, type SystemSpec } from './issue.ts';
+import { issueLeaf } from './issue-leaf.ts';
 import { ROLES, readManifest, readPkiFile, type ManifestCert, type PkiManifest } from './layout.ts';
 
 /** Raw option values as commander hands them over (validation is ours, so failures exit 2 naming the field). */
@@ -57,7 +59,7 @@ export function initOptions(opts: CertsInitCliOptions): { dir: string; systems: 
 
 /** One certificate as `mcx certs show` reports it. */
 export interface CertReport {
-  /** `ca`, a role, `idms-signing`, or `trust <peer> ca` / `trust <issuer> idms-signing`. */
+  /** `ca`, a role, `<role> <host>` (a leaf of `certs issue`), `idms-signing`, or `trust <peer> ca` / `trust <issuer> idms-signing`. */
   label: string;
   file: string;
   subject: string;
@@ -110,6 +112,7 @@ export async function inspectPki(dir: string): Promise<PkiReport> {
     const own = (label: string, e: ManifestCert): Promise<CertReport> => reportCert(abs, label, e.cert, s.ca.cert, e.key);
     const certs = [await own('ca', s.ca)];
     for (const role of ROLES) certs.push(await own(role, s.roles[role]));
+    for (const leaf of s.leaves) certs.push(await own(`${leaf.role} ${leaf.hostname}`, leaf));
     certs.push(await own('idms-signing', s.idmsSigning));
     for (const [peer, file] of Object.entries(s.trust.ca)) certs.push(await reportCert(abs, `trust ${peer} ca`, file, file));
     for (const [issuer, file] of Object.entries(s.trust.idmsSigning)) {
@@ -148,7 +151,38 @@ function formatInit(dir: string, m: PkiManifest): string {
   return lines.join('\n') + '\n';
 }
 
-/** Adds `mcx certs init` and `mcx certs show` to the root program. */
+/** Raw options of `mcx certs issue`. */
+export interface CertsIssueCliOptions {
+  dir?: unknown;
+  system?: unknown;
+  role?: unknown;
+  name?: unknown;
+  force?: unknown;
+}
+
+/**
+ * Runs `mcx certs issue`.
+ * @returns the line printed: where the leaf went and what it names.
+ * @throws UsageError (exit 2) naming `--dir`, `--system`, `--role` or `--name`.
+ */
+export async function issueCommand(opts: CertsIssueCliOptions): Promise<string> {
+  const dir = requireDir(opts.dir);
+  for (const f of ['system', 'role', 'name'] as const) {
+    if (typeof opts[f] !== 'string' || opts[f] === '') throw new UsageError(`--${f} is required`);
+  }
+  try {
+    const leaf = await issueLeaf({
+      dir: resolve(dir), system: opts.system as string, role: opts.role as string, name: opts.name as string, force: opts.force === true,
+    });
+    return `mcx certs: issued ${leaf.cert} (+ ${leaf.key}, mode 0600) for ${leaf.hostname}: ${leaf.uri}, signed by ${leaf.realm}'s CA\n`;
+  } catch (err) {
+    // Overwriting is refused like bad input: the user named a leaf that is there.
+    if (isCertsError(err, 'ERR_CERTS_EXISTS')) throw new UsageError(err.message);
+    return asUsage(err);
+  }
+}
+
+/** Adds `mcx certs init`, `mcx certs issue` and `mcx certs show` to the root program. */
 export const certsCommand: CommandModule = (program) => {
   const certs = program.command('certs').description('PKI of the MC systems: root CAs, TLS leaves, IdMS signing keys');
   certs
@@ -163,6 +197,18 @@ export const certsCommand: CommandModule = (program) => {
       const input = initOptions(opts);
       const manifest = await initPki(input).catch(asUsage);
       process.stdout.write(formatInit(input.dir, manifest));
+    });
+  certs
+    .command('issue')
+    .description('add a TLS leaf for another instance of a role (several MMS or registrar processes) to an existing ' +
+      'system, signed by its CA: <system>/leaves/<name>.pem/.key, with the URI mcx://<realm>/<role>')
+    .option('--dir <dir>', 'PKI directory (made by certs init)')
+    .option('--system <name>', 'the system (primary, partner, …)')
+    .option('--role <role>', `the role the leaf may act as: ${ROLES.join(', ')}`)
+    .option('--name <fqdn>', 'the host name (CN and DNS SAN), inside the system\'s realm')
+    .option('--force', 'replace a leaf of the same name')
+    .action(async (opts: CertsIssueCliOptions) => {
+      process.stdout.write(await issueCommand(opts));
     });
   certs
     .command('show')

@@ -10,7 +10,9 @@
  * - `ERR_CERTS_EXISTS`: the output would overwrite an earlier PKI and `force` was not given.
  * - `ERR_CERTS_NO_MANIFEST`: the directory holds no `manifest.json` (never initialised, or the wrong path).
  * - `ERR_CERTS_BAD_MANIFEST`: `manifest.json` is unreadable, of another version, or does not describe the asked system.
+ * - `ERR_CERTS_OLD_MANIFEST`: `manifest.json` is of an older version (leaves without realm and role): regenerate.
  * - `ERR_CERTS_MISSING_FILE`: a file the manifest names is absent.
+ * - `ERR_CERTS_INVALID_LEAF`: `certs issue` was given an unknown role or a name outside the system's realm.
  */
 export type CertsErrorCode =
   | 'ERR_CERTS_NO_SYSTEM'
@@ -19,19 +21,22 @@ export type CertsErrorCode =
   | 'ERR_CERTS_EXISTS'
   | 'ERR_CERTS_NO_MANIFEST'
   | 'ERR_CERTS_BAD_MANIFEST'
-  | 'ERR_CERTS_MISSING_FILE';
+  | 'ERR_CERTS_OLD_MANIFEST'
+  | 'ERR_CERTS_MISSING_FILE'
+  | 'ERR_CERTS_INVALID_LEAF';
 
 /** Codes that describe bad input rather than bad state: the CLI reports them as usage errors (exit 2). */
 export const CERTS_INPUT_ERRORS: ReadonlySet<CertsErrorCode> = new Set<CertsErrorCode>([
   'ERR_CERTS_NO_SYSTEM',
   'ERR_CERTS_INVALID_SYSTEM',
   'ERR_CERTS_DUPLICATE_SYSTEM',
+  'ERR_CERTS_INVALID_LEAF',
 ]);
 
 /** A PKI failure with a machine-readable `code`. */
 export class CertsError extends Error {
   readonly code: CertsErrorCode;
-  /** The input field at fault (`--system`, `--dir`), when one is. */
+  /** The input field at fault (`--system`, `--dir`, `--role`, `--name`), when one is. */
   readonly field: string | undefined;
 
   /**

@@ -8,12 +8,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { realmSchema } from '../lib/config/address.ts';
 import {
   CA_KEY_BITS, LEAF_KEY_BITS, LEAF_VALIDITY_YEARS, createRootCa, generateRsaKey, newCertificate, signLeaf, subjectOf,
-  type Issued, type RootCa, type RsaKey,
+  uriAltName, type Issued, type RootCa, type RsaKey,
 } from './ca.ts';
+import { mcxUri } from '../lib/pki/identity.ts';
 import { CertsError } from './errors.ts';
 import {
   MANIFEST_VERSION, PRIMARY_SYSTEM, ROLES, caPaths, certPaths, manifestPath, peerCaPath, roleHostname, signingPaths,
-  systemDir, trustedSigningCertPath, type ManifestCert, type ManifestSystem, type PkiManifest, type Role,
+  systemDir, trustedSigningCertPath, type ManifestCert, type ManifestLeaf, type ManifestSystem, type PkiManifest, type Role,
 } from './layout.ts';
 
 /** One MC system of the PKI: a directory name and the realm its host names live under. */
@@ -35,22 +36,30 @@ export interface InitPkiOptions {
 /** System names become directory and file names, so they stay short and plain. */
 const SYSTEM_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
-/** SAN strings of a TLS leaf, in OpenSSL's `TYPE:value` notation, as the manifest lists them. */
-export function leafSans(role: Role, realm: string): string[] {
-  return [`DNS:${roleHostname(role, realm)}`, 'DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];
+/**
+ * SAN strings of a TLS leaf, in OpenSSL's `TYPE:value` notation, as the manifest lists them: its host name, then
+ * `localhost`, 127.0.0.1 and ::1 (so loopback testbeds verify), then its identity URI.
+ * @param hostname the leaf's host name (`<role>.<realm>` for the leaves of `certs init`).
+ */
+export function leafSans(hostname: string, realm: string, role: Role): string[] {
+  return [`DNS:${hostname}`, 'DNS:localhost', 'IP:127.0.0.1', 'IP:::1', `URI:${mcxUri(realm, role)}`];
 }
 
 /**
- * Issues the TLS certificate of `role`: CN and SAN `<role>.<realm>`, plus `localhost`, 127.0.0.1 and ::1 so loopback
- * testbeds verify too; CA:FALSE, keyUsage digitalSignature + keyEncipherment (critical), extKeyUsage serverAuth +
- * clientAuth (every role is both server and client of mutual TLS).
+ * Issues a TLS certificate of `role`: CN and first SAN `hostname` (default `<role>.<realm>`), plus `localhost`,
+ * 127.0.0.1 and ::1, and the URI `mcx://<realm>/<role>` that says which realm and role it holds; `OU=<role>`;
+ * CA:FALSE, keyUsage digitalSignature + keyEncipherment (critical), extKeyUsage serverAuth + clientAuth (every role is
+ * both server and client of mutual TLS).
  */
-export function issueTlsCert(ca: RootCa, system: string, realm: string, role: Role, key: RsaKey, now = new Date()): Issued {
+export function issueTlsCert(ca: RootCa, system: string, realm: string, role: Role, key: RsaKey, now = new Date(),
+  hostname = roleHostname(role, realm)): Issued {
   const cert = newCertificate(key.publicKey, now, LEAF_VALIDITY_YEARS);
-  cert.setSubject(subjectOf(roleHostname(role, realm), system));
-  const altNames = leafSans(role, realm).map((san) =>
-    san.startsWith('IP:') ? { type: 7, ip: san.slice(3) } : { type: 2, value: san.slice(4) },
-  );
+  cert.setSubject(subjectOf(hostname, system, role));
+  const altNames = leafSans(hostname, realm, role).map((san) => {
+    if (san.startsWith('IP:')) return { type: 7, ip: san.slice(3) };
+    if (san.startsWith('URI:')) return uriAltName(san.slice(4));
+    return { type: 2, value: san.slice(4) };
+  });
   const certPem = signLeaf(ca, cert, [
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -164,11 +173,10 @@ async function writeSystem(root: string, pki: SystemPki, all: readonly SystemPki
       sha256: x.fingerprint256,
     };
   };
-  const ca = await entry(caPaths(root, name), pki.ca);
+  const ca = { ...(await entry(caPaths(root, name), pki.ca)), uri: mcxUri(realm) };
   const roles: Partial<ManifestSystem['roles']> = {};
   for (const role of ROLES) {
-    roles[role] = { ...(await entry(certPaths(root, name, role), pki.leaves[role])),
-      hostname: roleHostname(role, realm), sans: leafSans(role, realm) };
+    roles[role] = leafManifestEntry(await entry(certPaths(root, name, role), pki.leaves[role]), roleHostname(role, realm), realm, role);
   }
   const idmsSigning = await entry(signingPaths(root, name), pki.signing);
   const trust: ManifestSystem['trust'] = { ca: {}, idmsSigning: {} };
@@ -184,7 +192,12 @@ async function writeSystem(root: string, pki: SystemPki, all: readonly SystemPki
       trust.idmsSigning[PRIMARY_SYSTEM] = rel(bundle);
     }
   }
-  return { name, realm, dir: name, ca, roles: roles as ManifestSystem['roles'], idmsSigning, trust };
+  return { name, realm, dir: name, ca, roles: roles as ManifestSystem['roles'], leaves: [], idmsSigning, trust };
+}
+
+/** A manifest certificate entry completed as a TLS leaf's. */
+export function leafManifestEntry(cert: ManifestCert, hostname: string, realm: string, role: Role): ManifestLeaf {
+  return { ...cert, hostname, sans: leafSans(hostname, realm, role), role, realm, uri: mcxUri(realm, role) };
 }
 
 /**

@@ -6,32 +6,37 @@
  * DIR/manifest.json                          systems, realms, roles, files (paths relative to DIR)
  * DIR/<system>/ca.pem, ca.key                root CA of the system
  * DIR/<system>/<role>.pem, <role>.key        TLS leaf, CN and SAN <role>.<realm>, for every role in ROLES
+ * DIR/<system>/leaves/<fqdn>.pem, .key       further TLS leaves of a role (`mcx certs issue`: a second MMS, …)
  * DIR/<system>/idms-signing.pem, .key        IdMS token-signing certificate and RS256 key
  * DIR/<system>/trust/<peer>-ca.pem           root CA of every other system (for inter-system mutual TLS)
  * DIR/<system>/trust/primary-idms-signing.pem   on every system but `primary`: the primary IdMS signing
  *                                            certificate, provisioned out of band (TS 33.180 §5.1.4.2)
  * ```
  * Keys are unencrypted PKCS#8 PEM, mode 0600; certificates PEM, mode 0644.
+ *
+ * Every TLS leaf carries the URI subjectAltName `mcx://<realm>/<role>` (and `OU=<role>` for people), every CA
+ * `mcx://<realm>`: what lib/pki/identity.ts reads (manifest version 2; version 1 had neither).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { MCX_ROLES, type McxRole } from '../lib/pki/identity.ts';
 import { CertsError } from './errors.ts';
 
 /**
  * Every role with a TLS certificate. Both systems get all of them although each uses a subset (primary: hss, mms,
  * relay, idms; partner: registrar, mms, idms): a testbed may move a role, and unused leaves cost nothing.
  */
-export const ROLES = ['registrar', 'hss', 'mms', 'relay', 'idms'] as const;
+export const ROLES = MCX_ROLES;
 /** A role with a TLS certificate. */
-export type Role = (typeof ROLES)[number];
+export type Role = McxRole;
 
 /** The system whose IdMS issues the security tokens every other system trusts (TS 33.180 §5.1.4.2). */
 export const PRIMARY_SYSTEM = 'primary';
 /** Name of the manifest file at the top of the directory. */
 export const MANIFEST_FILE = 'manifest.json';
-/** Manifest format version; readers refuse any other. */
-export const MANIFEST_VERSION = 1;
+/** Manifest format version; readers refuse any other (1: leaves without the `mcx://` identity URI). */
+export const MANIFEST_VERSION = 2;
 
 /** A certificate file and its private key file. */
 export interface CertKeyPaths {
@@ -69,6 +74,17 @@ export function certPaths(dir: string, system: string, role: Role): TlsPaths {
   return { cert: join(dir, system, `${role}.pem`), key: join(dir, system, `${role}.key`), ca: caPaths(dir, system).cert };
 }
 
+/** `DIR/<system>/leaves`: the leaves `mcx certs issue` adds. */
+export function leavesDir(dir: string, system: string): string {
+  return join(dir, system, 'leaves');
+}
+
+/** The files of a leaf issued to host `name` by `mcx certs issue`, and the own-system CA. */
+export function issuedLeafPaths(dir: string, system: string, name: string): TlsPaths {
+  const base = join(leavesDir(dir, system), name.toLowerCase());
+  return { cert: `${base}.pem`, key: `${base}.key`, ca: caPaths(dir, system).cert };
+}
+
 /** The IdMS token-signing certificate and key of `system`. */
 export function signingPaths(dir: string, system: string): CertKeyPaths {
   return { cert: join(dir, system, 'idms-signing.pem'), key: join(dir, system, 'idms-signing.key') };
@@ -101,12 +117,23 @@ const certEntry = z.object({
   sha256: z.string(),
 });
 
+const leafEntry = certEntry.extend({
+  hostname: z.string(),
+  sans: z.array(z.string()),
+  /** The role the leaf may act as, and its realm: what its `mcx://<realm>/<role>` URI says. */
+  role: z.enum(ROLES),
+  realm: z.string(),
+  uri: z.string(),
+});
+
 const systemEntry = z.object({
   name: z.string(),
   realm: z.string(),
   dir: z.string(),
-  ca: certEntry,
-  roles: z.record(z.enum(ROLES), certEntry.extend({ hostname: z.string(), sans: z.array(z.string()) })),
+  ca: certEntry.extend({ uri: z.string() }),
+  roles: z.record(z.enum(ROLES), leafEntry),
+  /** Leaves added by `mcx certs issue` (further instances of a role), in the order issued. */
+  leaves: z.array(leafEntry).default([]),
   idmsSigning: certEntry,
   trust: z.object({
     /** peer system name → path of its CA certificate copy. */
@@ -130,6 +157,8 @@ export type PkiManifest = z.infer<typeof manifestSchema>;
 export type ManifestSystem = PkiManifest['systems'][number];
 /** One certificate entry of the manifest. */
 export type ManifestCert = z.infer<typeof certEntry>;
+/** One TLS leaf of the manifest. */
+export type ManifestLeaf = z.infer<typeof leafEntry>;
 
 /**
  * Reads and validates `DIR/manifest.json`.
@@ -151,6 +180,12 @@ export async function readManifest(dir: string): Promise<PkiManifest> {
     json = JSON.parse(text);
   } catch (err) {
     throw new CertsError('ERR_CERTS_BAD_MANIFEST', `${file} is not JSON`, { cause: err });
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version < MANIFEST_VERSION) {
+    throw new CertsError('ERR_CERTS_OLD_MANIFEST',
+      `${file} is version ${version}: its certificates carry no realm and role (mcx:// URI); regenerate it with mcx certs init --force`,
+      { field: '--dir' });
   }
   const r = manifestSchema.safeParse(json);
   if (!r.success) {

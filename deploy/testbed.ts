@@ -98,7 +98,11 @@ export interface RunningTestbed {
 export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const layout = layoutOf(o.dir);
-  const pki = await ensurePki(layout, realms);
+  const made = await ensurePki(layout, realms);
+  if (made === 'regenerated') {
+    process.stdout.write(`testbed: ${layout.pki} was of an older PKI version (certificates without realm and role); regenerated it\n`);
+  }
+  const pki = made === 'reused' ? 'reused' : 'created';
   const alice = await ensureDemoUser(layout, realms);
   const bob = await ensurePasswordUser(layout, realms);
   const carol = await ensureDynamicUser(layout, realms);

@@ -68,17 +68,23 @@ export function layoutOf(dir: string): TestbedLayout {
 }
 
 /**
- * Runs `certs init` for `primary` and `partner` unless the directory already holds a PKI for these realms.
- * @returns whether it was created or reused.
+ * Runs `certs init` for `primary` and `partner` unless the directory already holds a PKI for these realms. The
+ * testbed owns `pki/`, so a PKI of an older manifest version (leaves without realm and role) is made anew.
+ * @returns whether it was created, reused, or regenerated from an older version.
  * @throws UsageError naming `--dir` when the PKI there was made for other realms.
  */
-export async function ensurePki(layout: TestbedLayout, realms: Realms): Promise<'created' | 'reused'> {
+export async function ensurePki(layout: TestbedLayout, realms: Realms): Promise<'created' | 'reused' | 'regenerated'> {
+  const systems = [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }];
   let manifest;
   try {
     manifest = await readManifest(layout.pki);
   } catch (e) {
+    if (isCertsError(e, 'ERR_CERTS_OLD_MANIFEST')) {
+      await initPki({ dir: layout.pki, systems, force: true });
+      return 'regenerated';
+    }
     if (!isCertsError(e, 'ERR_CERTS_NO_MANIFEST')) throw e;
-    await initPki({ dir: layout.pki, systems: [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }] });
+    await initPki({ dir: layout.pki, systems });
     return 'created';
   }
   const realmOf = (name: string): string | undefined => manifest.systems.find((s) => s.name === name)?.realm;
@@ -196,9 +202,10 @@ export async function ensurePasswordUser(layout: TestbedLayout, realms: Realms):
 export async function writeProvisioning(layout: TestbedLayout, realms: Realms, alice: DemoUser, bob: PasswordUser, carol: DynamicUser): Promise<void> {
   await writeFile(layout.subscribersCsv, [
     'impi,impus,k,op,amf,password,mcptt_id,allowed_partners',
-    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,,${realms.partner}`,
+    // alice migrates by static configuration only, carol by dynamic only, bob (a plain softphone user) either way.
+    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,,static:${realms.partner}`,
     `${bob.impi},${bob.primaryImpu},,,,${bob.password},,${realms.partner}`,
-    `${carol.primary.impi},${carol.primary.impu},${carol.k},${carol.op},${carol.amf},,${carol.mcpttId},${realms.partner}`,
+    `${carol.primary.impi},${carol.primary.impu},${carol.k},${carol.op},${carol.amf},,${carol.mcpttId},dynamic:${realms.partner}`,
     '',
   ].join('\n'), { mode: 0o600 });
   await writeFile(layout.usersCsv, `username,password,mcptt_id\n${carol.username},${carol.password},${carol.mcpttId}\n`, { mode: 0o600 });

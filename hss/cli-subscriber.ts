@@ -168,7 +168,8 @@ export function addSubscriberCommands(hss: Command): void {
     .option('--password <text>', 'SIP Digest password (stored as HA1 only); prefer --password-file')
     .option('--password-file <file>', 'file whose first line is the SIP Digest password')
     .option('--mcptt-id <id>', 'MC service ID linking the IdMS user')
-    .option('--allowed-partner <realm>', 'partner realm this user may migrate to (repeatable)', collect)
+    .option('--allowed-partner <entry>', 'partner realm this user may migrate to (repeatable): REALM (static and dynamic ' +
+      'configuration), static:REALM (only through the primary relay) or dynamic:REALM (only through the primary MMS under a binding)', collect)
     .option('--replace', 'overwrite an existing IMPI')
     .action(async (o: AddOptions) => {
       const input = await addInput(o);

@@ -39,6 +39,7 @@ const serveSchema = z.object({
   'admin': hostPortSchema,
   'admin-token-file': z.string().min(1).optional(),
   'max-auth-items': z.coerce.number().int().min(1).max(32),
+  'mms-host': z.array(realmSchema).max(16).optional(),
 }).superRefine(checkTlsTriple);
 
 /** Raw commander options of `mcx hss`. */
@@ -56,6 +57,7 @@ export interface HssCliOptions {
   admin?: string;
   adminTokenFile?: string;
   maxAuthItems?: string;
+  mmsHost?: string[];
 }
 
 /**
@@ -67,7 +69,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     'listen': o.listen ?? HSS_DEFAULTS.listen, 'origin-host': o.originHost, 'realm': o.realm, 'subscribers': o.subscribers,
     'store': o.store ?? HSS_DEFAULTS.store, 'state-dir': o.stateDir ?? HSS_DEFAULTS.stateDir, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey,
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
-    'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems,
+    'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems, 'mms-host': o.mmsHost,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -76,6 +78,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     ...(c.subscribers === undefined ? {} : { subscribersCsv: c.subscribers }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
     ...(tls ? { tls } : {}),
+    ...(c['mms-host']?.length ? { mmsHosts: c['mms-host'] } : {}),
   };
 }
 
@@ -114,6 +117,8 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--max-auth-items <n>', 'cap on SIP-Number-Auth-Items', HSS_DEFAULTS.maxAuthItems)
     .option('--admin <host:port>', 'admin API listen address', HSS_DEFAULTS.admin)
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
+    .option('--mms-host <fqdn>', 'Diameter identity of a primary MMS (repeatable; default mms.<realm>): requests that crossed it are ' +
+      'the dynamic migration path, all others from a partner realm the static one', collectOption)
     .action((opts: HssCliOptions) => runHssCommand(opts));
   addSubscriberCommands(hss);
 };

@@ -2,7 +2,8 @@
  * Bulk provisioning from CSV (DESIGN §2.3): a header row names the columns
  * `impi,impus,k,op,opc,amf,sqn,password,mcptt_id,allowed_partners` (any order; `password`, `mcptt_id` and
  * `allowed_partners` may be absent, as may trailing empty fields of a row), `impus` and `allowed_partners` are
- * space-separated lists, RFC 4180 quoting is understood, blank lines and lines starting with `#` are skipped.
+ * space-separated lists (an `allowed_partners` entry is `REALM`, `static:REALM` or `dynamic:REALM`,
+ * lib/allowed-partners.ts), RFC 4180 quoting is understood, blank lines and lines starting with `#` are skipped.
  * Every row is validated and every problem reported by line number before anything is written.
  */
 import type { SubscriberRecord } from './subscriber-model.ts';

@@ -26,6 +26,16 @@ export interface CxContext {
   logger: Logger;
   /** Cap on SIP-Number-Auth-Items (default {@link DEFAULT_MAX_AUTH_ITEMS}). */
   maxAuthItems?: number;
+  /**
+   * Diameter identities of the primary MMS (`--mms-host`, default `mms.<realm>`): a request that crossed one of them
+   * came by dynamic configuration (hss/partners.ts).
+   */
+  mmsHosts?: readonly string[];
+}
+
+/** The primary MMS identities of `ctx`: its `mmsHosts`, or `mms.<realm>`. */
+export function mmsHostsOf(ctx: Pick<CxContext, 'mmsHosts' | 'originRealm'>): readonly string[] {
+  return ctx.mmsHosts ?? [`mms.${ctx.originRealm}`];
 }
 
 /**

@@ -18,11 +18,11 @@ import { ResultCode } from '../lib/diameter/constants.ts';
 import { CxExperimentalResultCode as X, SipAuthScheme, buildMaa, readMar, type SipAuthItem } from '../lib/diameter/cx/index.ts';
 import { buildAvp, findAvp, getValue, getValues, requireValue } from '../lib/diameter/message.ts';
 import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
-import { DEFAULT_MAX_AUTH_ITEMS, baseErrorAnswer, experimentalAnswer, type CxContext } from './cx-context.ts';
+import { DEFAULT_MAX_AUTH_ITEMS, baseErrorAnswer, experimentalAnswer, mmsHostsOf, type CxContext } from './cx-context.ts';
 import {
   DIGEST_ALGORITHMS, akaCredentials, type AkaCredentials, type DigestAlgorithm, type StoredHa1, type SubscriberRecord,
 } from './subscriber-model.ts';
-import { mayServe } from './partners.ts';
+import { mayServe, modeOf, requestOrigin, type CxPeer } from './partners.ts';
 import { hex12 } from './subscribers.ts';
 
 /** Octets of RAND‖AUTS in a resync MAR (16 + 14). */
@@ -65,8 +65,9 @@ function plan(scheme: string, record: SubscriberRecord, asked: DigestAlgorithm |
 /**
  * Answers one MAR. Lookup failures and unsupported schemes become Experimental-Result answers; malformed AVPs
  * throw DiameterError for the caller's generic error answer, except a bad RAND‖AUTS length (5004 here).
+ * @param peer the connection the MAR came on (its authenticated identity), see hss/partners.ts.
  */
-export async function handleMar(req: DiameterMessage, ctx: CxContext): Promise<DiameterMessage> {
+export async function handleMar(req: DiameterMessage, ctx: CxContext, peer?: CxPeer): Promise<DiameterMessage> {
   const mar = readMar(req);
   const item = requireValue(req, 'SIP-Auth-Data-Item');
   const log = ctx.logger.child({ clause: '29.228 §6.3.1', impi: mar.userName, impu: mar.publicIdentity });
@@ -92,10 +93,11 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext): Promise<D
     return experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
   }
 
-  // The visited network must be the home realm or one the subscription allows (TS 29.228 §6.1.1's roaming check).
-  const visited = getValue(req, 'Origin-Realm');
-  if (!mayServe(record, visited, ctx.originRealm)) {
-    log.info({ visited }, 'MAR: realm not allowed for this subscriber → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
+  // The visited network must be the home realm or one the subscription allows by this path (TS 29.228 §6.1.1's
+  // roaming check; static or dynamic configuration, DESIGN §2.7).
+  const origin = requestOrigin(req, peer, { originRealm: ctx.originRealm, mmsHosts: mmsHostsOf(ctx) });
+  if (!mayServe(record, origin.realm, ctx.originRealm, modeOf(origin))) {
+    log.info({ visited: origin.realm, path: modeOf(origin) }, 'MAR: realm not allowed for this subscriber by this path → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
     return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'not allowed from this network');
   }
 

@@ -37,6 +37,8 @@ export interface HssConfig {
   admin: HostPort;
   adminTokenFile?: string;
   maxAuthItems?: number;
+  /** Diameter identities of the primary MMS (`--mms-host`; default `mms.<realm>`): their requests are the dynamic path. */
+  mmsHosts?: string[];
   logger: Logger;
 }
 
@@ -80,6 +82,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
     const ctx: CxContext = {
       originHost: config.originHost, originRealm: config.realm, subscribers, serving: new ServingRegistry(store), stats,
       logger: log.child({ component: 'cx' }), maxAuthItems: config.maxAuthItems ?? DEFAULT_MAX_AUTH_ITEMS,
+      ...(config.mmsHosts?.length ? { mmsHosts: config.mmsHosts } : {}),
       vectors: new VectorIssuer({ store, stats, randPolicy: config.randPolicy, logger: log.child({ component: 'vectors' }) }),
     };
     // The node validates every request against the dictionary before a handler runs.
@@ -88,8 +91,9 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
       originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION],
       logger: log.child({ component: 'diameter' }),
     });
-    node.handle(CX_APPLICATION_ID, CxCommand.MAR, cx.mar).handle(CX_APPLICATION_ID, CxCommand.SAR, cx.sar)
-      .handle(CX_APPLICATION_ID, CxCommand.UAR, cx.uar).handle(CX_APPLICATION_ID, CxCommand.LIR, cx.lir);
+    // The handlers get the authenticated peer: what the allowed_partners check reads realm and path from.
+    node.handle(CX_APPLICATION_ID, CxCommand.MAR, (req, c) => cx.mar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.SAR, (req, c) => cx.sar(req, c.peer))
+      .handle(CX_APPLICATION_ID, CxCommand.UAR, (req, c) => cx.uar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.LIR, (req, c) => cx.lir(req, c.peer));
     cleanup.push(() => node.close());
     const bound = await node.listen({ ...config.listen, ...(tls ? { tls } : {}) });
 

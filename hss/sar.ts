@@ -13,9 +13,9 @@
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
 import { CxExperimentalResultCode as X, ServerAssignmentType as SAT, buildSaa, readSar } from '../lib/diameter/cx/index.ts';
-import { findAvp, getValue } from '../lib/diameter/message.ts';
-import { baseErrorAnswer, experimentalAnswer, type CxContext } from './cx-context.ts';
-import { mayServe } from './partners.ts';
+import { findAvp } from '../lib/diameter/message.ts';
+import { baseErrorAnswer, experimentalAnswer, mmsHostsOf, type CxContext } from './cx-context.ts';
+import { mayServe, modeOf, requestOrigin, type CxPeer } from './partners.ts';
 import { imsSubscriptionXml } from './user-data.ts';
 
 /** What an assignment type does to the serving state, and whether the answer carries the profile. */
@@ -41,8 +41,11 @@ export const SAR_ACTIONS: ReadonlyMap<number, SarAction> = new Map<number, SarAc
   [SAT.DEREGISTRATION_TOO_MUCH_DATA, { name: 'DEREGISTRATION_TOO_MUCH_DATA', serving: 'clear', userData: false }],
 ]);
 
-/** Answers one SAR. Malformed AVPs throw DiameterError for the caller's generic error answer. */
-export async function handleSar(req: DiameterMessage, ctx: CxContext): Promise<DiameterMessage> {
+/**
+ * Answers one SAR. Malformed AVPs throw DiameterError for the caller's generic error answer.
+ * @param peer the connection the SAR came on (its authenticated identity), see hss/partners.ts.
+ */
+export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxPeer): Promise<DiameterMessage> {
   const sar = readSar(req);
   ctx.stats.inc('sar');
   const log = ctx.logger.child({ clause: '29.228 §6.1.2', impi: sar.userName, impus: sar.publicIdentities, type: sar.serverAssignmentType });
@@ -70,10 +73,11 @@ export async function handleSar(req: DiameterMessage, ctx: CxContext): Promise<D
       : experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
   }
 
-  // Registering or handing out the profile needs the visited network allowed; a de-registration only clears state.
-  const visited = getValue(req, 'Origin-Realm');
-  if ((action.userData || action.serving.startsWith('assign')) && !mayServe(record, visited, ctx.originRealm)) {
-    log.info({ visited }, 'SAR: realm not allowed for this subscriber → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
+  // Registering or handing out the profile needs the visited network allowed by this path; a de-registration only
+  // clears state.
+  const origin = requestOrigin(req, peer, { originRealm: ctx.originRealm, mmsHosts: mmsHostsOf(ctx) });
+  if ((action.userData || action.serving.startsWith('assign')) && !mayServe(record, origin.realm, ctx.originRealm, modeOf(origin))) {
+    log.info({ visited: origin.realm, path: modeOf(origin) }, 'SAR: realm not allowed for this subscriber by this path → Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
     return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'not allowed from this network');
   }
 

@@ -15,13 +15,18 @@ import { validateMessage } from '../lib/diameter/message.ts';
 import { isStoreError } from '../lib/store/store.ts';
 import { baseErrorAnswer, type CxContext } from './cx-context.ts';
 import { handleMar } from './mar.ts';
+import type { CxPeer } from './partners.ts';
 import { handleSar } from './sar.ts';
 import { handleLir, handleUar } from './uar-lir.ts';
 
 export { DEFAULT_MAX_AUTH_ITEMS, type CxContext } from './cx-context.ts';
 
-/** A Cx request handler: request in, answer out (never throws). */
-export type CxHandler = (req: DiameterMessage) => Promise<DiameterMessage>;
+/**
+ * A Cx request handler: request in, answer out (never throws).
+ * @param peer the authenticated peer it came from (the node's HandlerContext.peer); see hss/partners.ts for what
+ *   a caller without one vouches for.
+ */
+export type CxHandler = (req: DiameterMessage, peer?: CxPeer) => Promise<DiameterMessage>;
 
 /** The handlers of the Cx commands the HSS serves. */
 export interface CxHandlers {
@@ -63,11 +68,11 @@ export function answerForFailure(req: DiameterMessage, ctx: CxContext, err: unkn
   return baseErrorAnswer(req, ctx, ResultCode.UNABLE_TO_COMPLY, 'unable to comply');
 }
 
-function guarded(ctx: CxContext, command: string, fn: (req: DiameterMessage, ctx: CxContext) => Promise<DiameterMessage>, validate: boolean): CxHandler {
-  return async (req) => {
+function guarded(ctx: CxContext, command: string, fn: (req: DiameterMessage, ctx: CxContext, peer?: CxPeer) => Promise<DiameterMessage>, validate: boolean): CxHandler {
+  return async (req, peer) => {
     try {
       if (validate) validateMessage(req);
-      return await fn(req, ctx);
+      return await fn(req, ctx, peer);
     } catch (err) {
       return answerForFailure(req, ctx, err, command);
     }

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { computeOpc, digestHa1 } from '../lib/aka/index.ts';
-import { realmSchema } from '../lib/config/address.ts';
+import { allowedPartnersSchema } from '../lib/allowed-partners.ts';
 
 /**
  * AMF when none is given: 0000. TS 33.401 §6.1.1 (Annex H of 33.102) reserves AMF bit 0, the "separation bit", for
@@ -47,7 +47,8 @@ export const subscriberInputSchema = z.object({
   password: z.string().min(1, 'must not be empty').max(256, 'at most 256 characters').optional(),
   // eslint-disable-next-line no-control-regex
   mcptt_id: z.string().trim().min(1).max(255).regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters').optional(),
-  allowed_partners: z.array(realmSchema).max(64, 'at most 64 partner realms').default([]),
+  // REALM, static:REALM or dynamic:REALM (lib/allowed-partners.ts): by which configuration the user may migrate there.
+  allowed_partners: allowedPartnersSchema.default([]),
 }).strict().superRefine((s, ctx) => {
   if (s.k !== undefined) {
     if ((s.op === undefined) === (s.opc === undefined)) {

@@ -36,7 +36,7 @@ export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<D
     return experimentalAnswer(req, ctx, X.ERROR_IDENTITIES_DONT_MATCH, 'public identity does not belong to the private identity');
   }
   const visited = uar.visitedNetworkIdentifier.toString('utf8');
-  if (!mayServe(record, visited, ctx.originRealm)) {
+  if (!mayServe(record, visited, ctx.originRealm, 'any')) {
     log.info({ visited }, 'UAR: visited network not allowed → 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED');
     return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'visited network not allowed for this user');
   }

@@ -7,20 +7,24 @@
  * | POST | /migration/v1/bindings | `{mcptt_id, partner_realm, partner_impi, partner_impus, expires_at}` → 200 `{primary_impi, primary_impus, primary_realm, expires_at}` |
  * | DELETE | /migration/v1/bindings/:partner_impi?partner_realm=R | → 204 |
  *
- * The client certificate must carry a DNS name in `partner_realm` (the realm itself or a host under it), else 403
- * `untrusted_partner`; the subscriber with that `mcptt_id` must list the partner realm in `allowed_partners`, else
- * 403 `migration_not_allowed` (also for an unknown `mcptt_id`: a partner learns nothing about who exists). Each
+ * The client certificate must name an MMS of `partner_realm` (its URI `mcx://<partner_realm>/mms`, vouched for by a
+ * CA of that realm: lib/pki/identity.ts; DESIGN §2.7), else 403 `untrusted_partner` — a partner's registrar or IdMS
+ * certificate is not enough; the subscriber with that `mcptt_id` must allow the partner realm for dynamic
+ * configuration in `allowed_partners` (`dynamic:REALM` or a plain `REALM`; lib/allowed-partners.ts), else 403
+ * `migration_not_allowed` (also for an unknown `mcptt_id`: a partner learns nothing about who exists). Each
  * confirmed binding is recorded (primary-bindings.ts) with `expires_at` capped to the configured maximum; the Cx
  * gate (primary.ts) lets only bound users through.
  */
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { allowsMigration } from '../lib/allowed-partners.ts';
 import { realmSchema } from '../lib/config/address.ts';
+import { mcxUri, socketIdentity } from '../lib/pki/identity.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../lib/store/store.ts';
 import { identityProblem } from './mappings.ts';
 import { MigrationError } from './migration-errors.ts';
-import { clientCertificateNames, createMigrationServer, parseBody, type MigrationServerTls } from './migration-http.ts';
+import { createMigrationServer, parseBody, type MigrationServerTls } from './migration-http.ts';
 import { putBinding, removeBinding } from './primary-bindings.ts';
 import type { SubscriberDirectory } from './subscriber-directory.ts';
 
@@ -50,12 +54,16 @@ const bindingRequest = z.object({
   expires_at: z.iso.datetime({ offset: true }),
 }).strict();
 
-/** Refuses a partner whose certificate names no host in `realm`. */
+/** Refuses a client whose certificate is not an MMS of `realm`. */
 function checkPartner(req: FastifyRequest, realm: string): void {
   const r = realm.toLowerCase();
-  const names = clientCertificateNames(req);
-  if (!names.some((n) => n === r || n.endsWith(`.${r}`))) {
-    throw new MigrationError('ERR_MIGRATION_UNTRUSTED_PARTNER', `the client certificate (${names.join(', ') || 'no DNS names'}) is not one of partner realm ${realm}`);
+  const id = socketIdentity(req.raw.socket);
+  if (id === undefined || !id.ok) {
+    throw new MigrationError('ERR_MIGRATION_UNTRUSTED_PARTNER', `the client certificate is not a partner MMS's: ${id?.reason ?? 'no TLS'}`);
+  }
+  if (id.identity.realm !== r || id.identity.role !== 'mms') {
+    throw new MigrationError('ERR_MIGRATION_UNTRUSTED_PARTNER',
+      `the client certificate (${mcxUri(id.identity.realm, id.identity.role)}) is not an MMS of partner realm ${realm}`);
   }
 }
 
@@ -71,8 +79,9 @@ export function createBindingApi(o: BindingApiOptions): FastifyInstance {
     const asked = Date.parse(b.expires_at);
     if (!(asked > now)) throw new MigrationError('ERR_MIGRATION_INPUT', 'expires_at: must be in the future');
     const sub = await o.subscribers.byMcpttId(b.mcptt_id);
-    if (!sub || !sub.allowedPartners.some((p) => p.toLowerCase() === b.partner_realm.toLowerCase())) {
-      log.warn({ mcpttId: b.mcptt_id, partnerRealm: b.partner_realm, known: sub !== undefined }, 'migration refused: the subscriber may not migrate to this partner realm');
+    if (!sub || !allowsMigration(sub.allowedPartners, b.partner_realm, 'dynamic')) {
+      log.warn({ mcpttId: b.mcptt_id, partnerRealm: b.partner_realm, known: sub !== undefined },
+        'migration refused: the subscriber may not migrate to this partner realm by dynamic configuration');
       throw new MigrationError('ERR_MIGRATION_NOT_ALLOWED', `${b.mcptt_id} may not migrate to ${b.partner_realm}`);
     }
     const expiresAt = Math.min(asked, now + o.maxTtlS * 1000);

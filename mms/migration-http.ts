@@ -4,9 +4,8 @@
  * CAs in the handshake), JSON bodies, and every error as `{error, error_description}` — a {@link MigrationError}
  * with its own status, a body fastify cannot parse as 400 `invalid_request`, anything else 500 and logged.
  */
-import type { TLSSocket } from 'node:tls';
 import type { z } from 'zod';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HostPort } from '../lib/config/address.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import type { Logger } from '../lib/log.ts';
@@ -57,13 +56,6 @@ export function createMigrationServer(tls: MigrationServerTls, logger: Logger, r
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${req.method} ${req.url.split('?')[0]}` }));
   return app;
-}
-
-/** The DNS names of the TLS client certificate of a request (empty without one). */
-export function clientCertificateNames(req: FastifyRequest): string[] {
-  const cert = (req.raw.socket as TLSSocket).getPeerCertificate?.();
-  const san = typeof cert?.subjectaltname === 'string' ? cert.subjectaltname : '';
-  return san.split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4).toLowerCase());
 }
 
 /**

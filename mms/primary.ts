@@ -31,8 +31,9 @@ function hostOfRealm(host: string, realm: string): boolean {
 
 /**
  * The binding gate of the Cx path: undefined to forward, or the refusal to answer with. The partner realm is the
- * authenticated peer's — its Origin-Host was checked against its TLS certificate at the CER — never just what the
- * request says, so one partner cannot ask for the users bound to another. Refusals name no identity: the text
+ * authenticated peer's — lib/diameter admitted it at CER as an MMS whose certificate names that realm, and refuses
+ * any request whose Origin-Host/Origin-Realm are not the peer's own (lib/diameter/admission.ts) — never just what
+ * the request says, so one partner cannot ask for the users bound to another. Refusals name no identity: the text
  * travels back to the partner SIP core.
  * @param store where the binding API recorded the bindings.
  */

@@ -10,7 +10,7 @@ import { MigrationError } from './migration-errors.ts';
 export interface MigratingSubscriber {
   impi: string;
   impus: string[];
-  /** Partner realms the subscriber may migrate to. */
+  /** The subscriber's `allowed_partners` entries: `REALM`, `static:REALM` or `dynamic:REALM` (lib/allowed-partners.ts). */
   allowedPartners: string[];
 }
 

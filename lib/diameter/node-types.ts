@@ -11,9 +11,21 @@ import type { PeerTableEvents, ReconnectOptions } from './peer-table.ts';
 import type { RelayOptions } from './router.ts';
 import type { WatchdogOptions, WatchdogState } from './watchdog.ts';
 
-/** Who sent the request a handler is answering. */
+/**
+ * Who sent the request a handler is answering: the peer's identity as admitted at CER/CEA (admission.ts). Its host
+ * and realm are the request's Origin-Host and Origin-Realm unless the request carries Route-Record, which only a
+ * peer of the node's own realm may bring.
+ */
 export interface HandlerContext {
-  peer: { originHost: string; originRealm: string; remoteAddress: string };
+  peer: {
+    originHost: string;
+    originRealm: string;
+    remoteAddress: string;
+    /** The role its certificate names (`mcx://<realm>/<role>`); absent on plain TCP. */
+    role?: string;
+    /** Host and realm were checked against a certificate (TLS), not only taken from the CER (TCP). */
+    certified: boolean;
+  };
 }
 
 /**
@@ -54,6 +66,11 @@ export interface DiameterNodeOptions {
   routes?: Readonly<Record<string, readonly string[]>>;
   /** Accept CERs from peers never added with `addPeer` (default true; TLS still authenticates them). */
   acceptUnknownPeers?: boolean;
+  /**
+   * Roles (of the certificate's `mcx://<realm>/<role>`) a TLS peer of another realm may hold to be admitted at CER
+   * (default `['mms']`: across MC systems only MMSs talk Cx; DESIGN §2.7). Peers of the node's realm: any role.
+   */
+  foreignRoles?: readonly string[];
   watchdog?: WatchdogOptions;
   reconnect?: ReconnectOptions;
   timeouts?: NodeTimeouts;

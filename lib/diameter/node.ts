@@ -30,7 +30,8 @@ import { RouteTable, relayRequest, selectPeer, shouldRelay } from './router.ts';
 import type { RelayContext, RouteQuery } from './router.ts';
 import { listenTransport } from './transport.ts';
 import type { ListenAddress, TransportListener } from './transport.ts';
-import type { DiameterNodeOptions, Handler, NodeEvents, NodeRequestOptions, PeerStatus } from './node-types.ts';
+import type { DiameterNodeOptions, Handler, HandlerContext, NodeEvents, NodeRequestOptions, PeerStatus } from './node-types.ts';
+import { DEFAULT_FOREIGN_ROLES, requestOriginProblem, type PeerIdentity } from './admission.ts';
 import { errorAnswerOf, refuse, withRequest } from './error-answers.ts';
 import type { ErrorOrigin } from './error-answers.ts';
 
@@ -94,6 +95,7 @@ export class DiameterNode {
         logger: this.log,
         timers: { watchdog: options.watchdog ?? {}, capabilitiesMs: options.timeouts?.capabilitiesMs ?? 3000, dpaMs: options.timeouts?.dpaMs ?? 2000 },
         dictionary: this.dictionary,
+        foreignRoles: options.foreignRoles ?? DEFAULT_FOREIGN_ROLES,
         ...(options.validate ? { validate: options.validate } : {}),
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
         nextEndToEnd: () => this.endToEnd.next(),
@@ -279,14 +281,26 @@ export class DiameterNode {
 
   private async answer(conn: PeerConnection, msg: DiameterMessage): Promise<DiameterMessage> {
     const origin = this.origin();
-    if (this.relay && shouldRelay(msg, this.relay)) return relayRequest(msg, conn.originHost ?? '', this.relay);
+    const relaying = this.relay !== undefined && shouldRelay(msg, this.relay);
+    // admission.ts: the request is the peer's own, or relayed by an agent of this system; nothing else goes further.
+    const peer = conn.identity;
+    const problem = peer === undefined ? 'peer not admitted' : requestOriginProblem(msg, peer, { realm: this.originRealm }, relaying);
+    if (problem !== undefined) {
+      this.log.warn({ remote: conn.remoteAddress, peer: conn.originHost, commandCode: msg.commandCode, reason: problem },
+        `request from ${conn.originHost ?? conn.remoteAddress} refused: ${problem}`);
+      return refuse(msg, ResultCode.UNABLE_TO_COMPLY, problem, origin);
+    }
+    if (relaying && this.relay) return relayRequest(msg, conn.originHost ?? '', this.relay);
     const known = msg.applicationId === ApplicationId.COMMON || this.identity.applications.some((a) => a.applicationId === msg.applicationId);
     if (!known) return refuse(msg, ResultCode.APPLICATION_UNSUPPORTED, `application ${msg.applicationId} is not supported`, origin);
     const handler = this.handlers.get(key(msg.applicationId, msg.commandCode));
     if (!handler) return refuse(msg, ResultCode.COMMAND_UNSUPPORTED, `command ${msg.commandCode} is not supported`, origin);
     try {
       validateMessage(msg, this.dictionary, this.options.validate);
-      const ctx = { peer: { originHost: conn.originHost ?? '', originRealm: conn.originRealm ?? '', remoteAddress: conn.remoteAddress } };
+      const id = peer as PeerIdentity;
+      const ctx: HandlerContext = {
+        peer: { originHost: id.originHost, originRealm: id.originRealm, remoteAddress: conn.remoteAddress, certified: id.certified, ...(id.role ? { role: id.role } : {}) },
+      };
       const answer = await handler(msg, ctx);
       // The answer travels back on the request's identifiers whatever the handler copied (§6.2).
       return { ...answer, hopByHop: msg.hopByHop, endToEnd: msg.endToEnd, flags: { ...answer.flags, request: false } };

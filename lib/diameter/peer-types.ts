@@ -53,6 +53,8 @@ export interface PeerConnectionOptions {
   dictionary: Dictionary;
   validate?: ValidateOptions;
   maxMessageSize?: number;
+  /** Roles a peer of another realm may hold (responder side; admission.ts). */
+  foreignRoles: readonly string[];
   /** Initiator: the Origin-Host the peer is configured as; a CEA from anyone else is refused. */
   expectedOriginHost?: string;
   /** End-to-End ids for CER/DWR/DPR (shared by the node). */

@@ -14,7 +14,7 @@ import type { Capabilities } from './peer-messages.ts';
 import { advertisedApplications, commonApplications, localCapabilities, sameIdentity } from './capabilities.ts';
 import { Watchdog } from './watchdog.ts';
 import type { WatchdogState } from './watchdog.ts';
-import { certificateIdentityMismatch } from './transport.ts';
+import { admitPeer, type PeerIdentity } from './admission.ts';
 import { errorAnswerOf } from './error-answers.ts';
 import { MessageLink } from './link.ts';
 import type { PeerConnectionOptions, PeerRole, PeerState } from './peer-types.ts';
@@ -29,6 +29,8 @@ export class PeerConnection extends MessageLink {
   capabilities: Capabilities | undefined;
   /** Applications usable with this peer (may contain 0xFFFFFFFF: the peer relays everything). */
   applications: number[] = [];
+  /** Who the peer is, once its CER/CEA was admitted (admission.ts): host and realm, and its role when certified. */
+  identity: PeerIdentity | undefined;
   private current: PeerState;
   private readonly watchdog: Watchdog;
   private capabilitiesTimer: NodeJS.Timeout | undefined;
@@ -198,7 +200,8 @@ export class PeerConnection extends MessageLink {
       const cea = buildCea(msg, { resultCode: refusal.resultCode, errorMessage: refusal.reason }, this.localCaps());
       cea.flags.error = isProtocolError(refusal.resultCode);
       this.send(cea);
-      this.log.warn({ resultCode: refusal.resultCode, reason: refusal.reason }, `CER from ${caps.originHost} refused: ${refusal.reason}`);
+      const fields = { resultCode: refusal.resultCode, reason: refusal.reason, originRealm: caps.originRealm, ...(refusal.subject ? { subject: refusal.subject } : {}) };
+      this.log.warn(fields, `CER from ${caps.originHost} refused: ${refusal.reason}`);
       this.close(`CER refused: ${refusal.reason}`, true);
       return;
     }
@@ -231,22 +234,26 @@ export class PeerConnection extends MessageLink {
     }
     const refusal = this.check(caps);
     if (refusal) {
-      this.refuseInitiated(refusal.reason);
+      this.refuseInitiated(refusal.reason, refusal.subject);
       return;
     }
     this.open();
   }
 
-  private refuseInitiated(reason: string): void {
-    this.log.warn({ reason }, `connection to ${this.capabilities?.originHost ?? this.remoteAddress} refused: ${reason}`);
+  private refuseInitiated(reason: string, subject?: string): void {
+    this.log.warn({ reason, ...(subject ? { subject } : {}) }, `connection to ${this.capabilities?.originHost ?? this.remoteAddress} refused: ${reason}`);
     this.close(reason);
   }
 
-  /** Local checks, then the node's: TLS identity (3010), common application (5010), admission. */
-  private check(caps: Capabilities): { resultCode: number; reason: string } | undefined {
+  /**
+   * Local checks, then the node's: identity against the certificate and the foreign-role rule (3010,
+   * admission.ts), common application (5010), admission.
+   */
+  private check(caps: Capabilities): { resultCode: number; reason: string; subject?: string } | undefined {
     this.capabilities = caps;
-    const mismatch = certificateIdentityMismatch(this.socket, caps.originHost);
-    if (mismatch) return { resultCode: ResultCode.UNKNOWN_PEER, reason: `TLS identity mismatch: ${mismatch}` };
+    const admitted = admitPeer(this.socket, caps, this.role, { realm: this.o.local.originRealm, foreignRoles: this.o.foreignRoles });
+    if (!admitted.ok) return { resultCode: ResultCode.UNKNOWN_PEER, reason: admitted.reason, ...(admitted.subject ? { subject: admitted.subject } : {}) };
+    this.identity = admitted.identity;
     this.applications = commonApplications(this.o.local, advertisedApplications(caps));
     if (this.applications.length === 0) return { resultCode: ResultCode.NO_COMMON_APPLICATION, reason: 'no common application' };
     const verdict = this.o.hooks.admit(this, caps);

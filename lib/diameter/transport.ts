@@ -13,7 +13,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
-import { plainAddress, sameIdentity } from './capabilities.ts';
+import { plainAddress } from './capabilities.ts';
 
 /** Mutual-TLS material (PEM), e.g. from `certs/layout.ts` `loadTlsMaterial`. */
 export interface TlsSettings {
@@ -170,26 +170,4 @@ export function connectTransport(address: ConnectAddress): Promise<Socket> {
       resolve(socket);
     });
   });
-}
-
-/**
- * DNS names of the peer certificate's subjectAltName, or undefined on a plain TCP socket.
- * @param socket a connected socket.
- */
-export function peerCertificateDnsNames(socket: Socket): string[] | undefined {
-  const tlsSocket = socket as Partial<TLSSocket>;
-  if (typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
-  const san = tlsSocket.getPeerCertificate().subjectaltname ?? '';
-  return san.split(/,\s*/).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
-}
-
-/**
- * RFC 6733 §13: the identity a peer claims in CER/CEA must be the one its certificate was issued to.
- * @returns undefined when it matches (or the socket is plain TCP), else the reason to log.
- */
-export function certificateIdentityMismatch(socket: Socket, originHost: string): string | undefined {
-  const names = peerCertificateDnsNames(socket);
-  if (names === undefined) return undefined;
-  if (names.some((n) => sameIdentity(n, originHost))) return undefined;
-  return `Origin-Host ${originHost} is not among the certificate's DNS names [${names.join(', ')}]`;
 }

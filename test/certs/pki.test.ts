@@ -156,6 +156,9 @@ describe('initPki: certificates', () => {
       assert.equal(ku.cRLSign, true);
       assert.equal(ku.digitalSignature, false);
       assert.ok(f.getExtension('subjectKeyIdentifier'));
+      // The realm the CA vouches for (DESIGN §2.7): a leaf naming another realm is refused by lib/pki/identity.ts.
+      assert.equal(x.subjectAltName, `URI:mcx://${s.realm}`);
+      assert.match(x.subject, new RegExp(`^O=mcx-migrate ${s.name} MC system$`, 'm'));
       const years = (Date.parse(x.validTo) - Date.parse(x.validFrom)) / YEAR_MS;
       assert.ok(years > 9.99 && years < 10.01, `CA validity ${years} years`);
     }
@@ -168,9 +171,10 @@ describe('initPki: certificates', () => {
       for (const role of ROLES) {
         const file = certPaths(dir, s.name, role).cert;
         const x = await x509(file);
+        // Exactly one URI, mcx://<realm>/<role>: the authoritative realm and role; OU repeats the role for people.
         assert.equal(x.subjectAltName,
-          `DNS:${role}.${s.realm}, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1`);
-        assert.match(x.subject, new RegExp(`^CN=${role}\\.${s.realm.replace(/\./g, '\\.')}$`, 'm'));
+          `DNS:${role}.${s.realm}, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, URI:mcx://${s.realm}/${role}`);
+        assert.equal(x.subject, `CN=${role}.${s.realm}\nOU=${role}\nO=mcx-migrate ${s.name} MC system`);
         assert.equal(x.checkHost(`${role}.${s.realm}`), `${role}.${s.realm}`);
         assert.equal(x.checkIP('127.0.0.1'), '127.0.0.1');
         assert.equal(x.checkIP('::1'), '::1');
@@ -279,11 +283,17 @@ describe('initPki: re-running and input', () => {
     await assert.rejects(stat(d), { code: 'ENOENT' });
   });
 
-  test('readManifest reports a missing or foreign manifest by code', async () => {
+  test('readManifest reports a missing, older or foreign manifest by code', async () => {
     await assert.rejects(readManifest(join(root, 'nowhere')), (err: unknown) => isCertsError(err, 'ERR_CERTS_NO_MANIFEST'));
     const d = join(root, 'solo');
     const text = await readFile(manifestPath(d), 'utf8');
-    await writeFile(manifestPath(d), text.replace('"version": 1', '"version": 2'));
+    assert.match(text, /"version": 2,/);
+    const manifest = JSON.parse(text) as { systems: Array<{ roles: Record<string, { role: string; realm: string; uri: string }> }> };
+    assert.deepEqual(Object.values(manifest.systems[0]?.roles ?? {}).map((l) => l.uri),
+      ROLES.map((r) => `mcx://${manifest.systems[0]?.roles[r]?.realm}/${r}`), 'role and realm recorded per leaf');
+    await writeFile(manifestPath(d), text.replace('"version": 2', '"version": 1'));
+    await assert.rejects(readManifest(d), (err: unknown) => isCertsError(err, 'ERR_CERTS_OLD_MANIFEST') && /mcx certs init --force/.test(err.message));
+    await writeFile(manifestPath(d), text.replace('"version": 2', '"version": 3'));
     await assert.rejects(readManifest(d), (err: unknown) => isCertsError(err, 'ERR_CERTS_BAD_MANIFEST'));
   });
 });

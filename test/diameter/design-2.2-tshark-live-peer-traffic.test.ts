@@ -34,7 +34,7 @@ test('live peer traffic decodes cleanly in tshark', async () => {
     await raw.handshake();
     raw.send(hex('01000020 c0000110 00000004 00000301 00000302 00000107 4000000b 613b3100')); // CCR, app 4
     await raw.next((m) => m.hopByHop === 0x301);
-    const alien = buildMar({ ...mar, sessionId: 'raw;1', hopByHop: 0x302, endToEnd: 1 });
+    const alien = buildMar({ ...mar, originHost: 'raw.partner.example', sessionId: 'raw;1', hopByHop: 0x302, endToEnd: 1 });
     alien.avps.push({ code: 99999, flags: { mandatory: true, protected: false }, data: Buffer.from('x') });
     raw.send(alien);
     await raw.next((m) => m.hopByHop === 0x302);

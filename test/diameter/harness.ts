@@ -4,6 +4,7 @@
  */
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../lib/log.ts';
@@ -82,6 +83,17 @@ export class RawPeer {
     });
   }
 
+  /**
+   * Connects to a node over mutual TLS with `tls` (the server is verified against `tls.ca` by IP, every leaf of the
+   * project PKI names 127.0.0.1).
+   */
+  static connectTls(port: number, tls: { cert: string; key: string; ca: string[] }, caps?: Capabilities): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true }, () => resolve(new RawPeer(s, caps)));
+      s.once('error', reject);
+    });
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
@@ -123,6 +135,15 @@ export class RawPeer {
     const cer = await this.next((m) => m.flags.request && m.commandCode === BaseCommand.CAPABILITIES_EXCHANGE);
     this.send(buildCea(cer, { resultCode: ResultCode.SUCCESS }, caps));
     return cer;
+  }
+
+  /** Resolves when the far end closed the connection; rejects after `timeoutMs`. */
+  closedWithin(timeoutMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`raw peer: connection still open after ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([this.closed, late]).finally(() => clearTimeout(timer));
   }
 
   /** Closes the socket abruptly. */

@@ -58,7 +58,8 @@ test('mutual TLS within one system: opens, carries a MAR', async () => {
   const c = client('mms.primary.example', 'primary.example');
   c.addPeer({ host: '127.0.0.1', port, originHost: 'hss.primary.example', tls: tls(m.mms) });
   await c.waitForPeer({ originHost: 'hss.primary.example' }, 5000);
-  const maa = readMaa(await c.request(buildMar({ ...MAR, sessionId: c.nextSessionId() })));
+  // The MAR is the client's own: a request naming another Origin-Host is refused (design-2.7-peer-admission).
+  const maa = readMaa(await c.request(buildMar({ ...MAR, originHost: 'mms.primary.example', originRealm: 'primary.example', sessionId: c.nextSessionId() })));
   assert.equal(maa.result.resultCode, ResultCode.SUCCESS);
 });
 

@@ -1,5 +1,6 @@
 /**
- * RFC 6733 §6.1.8/§6.1.9/§6.2.2 relay agents, two hops: client → relay1 (partner) → relay2 (primary) → HSS. The MAR
+ * RFC 6733 §6.1.8/§6.1.9/§6.2.2 relay agents, two hops inside one system (a relay takes Route-Record only from a peer
+ * of its own realm, DESIGN §2.7; design-2.7-peer-admission checks that): client → relay1 → relay2 → HSS. The MAR
  * reaches the HSS with one Route-Record per hop and the client's end-to-end id; the answer comes back with the
  * client's hop-by-hop id. Loops answer 3005; no route, and an upstream timeout, answer 3002 (E bit); non-proxiable
  * requests are not relayed; relays advertise the Relay application 0xFFFFFFFF.
@@ -33,14 +34,14 @@ before(async () => {
   const r2Port = (await relay2.listen({ host: '127.0.0.1', port: 0 })).port;
   relay2.addPeer({ host: '127.0.0.1', port: hssPort, originHost: 'hss.primary.example' });
   const relay1 = nodes.make({
-    originHost: 'relay1.partner.example', originRealm: 'partner.example', relay: { timeoutMs: 300 },
+    originHost: 'relay1.primary.example', originRealm: 'primary.example', relay: { timeoutMs: 300 },
     routes: { 'primary.example': ['relay2.primary.example'] },
   });
   const r1Port = (await relay1.listen({ host: '127.0.0.1', port: 0 })).port;
   relay1.addPeer({ host: '127.0.0.1', port: r2Port, originHost: 'relay2.primary.example' });
   await relay2.waitForPeer({ originHost: 'hss.primary.example' });
   await relay1.waitForPeer({ originHost: 'relay2.primary.example' });
-  client = await RawPeer.connect(r1Port, rawCaps('scscf.partner.example', 'partner.example'));
+  client = await RawPeer.connect(r1Port, rawCaps('scscf.primary.example', 'primary.example'));
   cea = await client.handshake();
 });
 after(async () => {
@@ -50,7 +51,7 @@ after(async () => {
 
 const { destinationHost: _d, ...BASE } = MAR_INPUT;
 function mar(hopByHop: number, extra: Partial<typeof BASE> = {}): DiameterMessage {
-  return buildMar({ ...BASE, ...extra, hopByHop, endToEnd: 0x7700 + hopByHop });
+  return buildMar({ ...BASE, originHost: 'scscf.primary.example', originRealm: 'primary.example', ...extra, hopByHop, endToEnd: 0x7700 + hopByHop });
 }
 async function exchange(msg: DiameterMessage): Promise<DiameterMessage> {
   client.send(msg);
@@ -69,25 +70,25 @@ test('two hops: Route-Record appended per hop, end-to-end kept, original hop-by-
   assert.equal(getValue(answer, 'Result-Code'), ResultCode.SUCCESS);
   assert.equal(getValue(answer, 'Origin-Host'), 'hss.primary.example');
   const atHss = seen.at(-1) as DiameterMessage;
-  assert.deepEqual(getValues(atHss, 'Route-Record'), ['scscf.partner.example', 'relay1.partner.example']);
+  assert.deepEqual(getValues(atHss, 'Route-Record'), ['scscf.primary.example', 'relay1.primary.example']);
   assert.equal(atHss.endToEnd, 0x7700 + 0x0badf00d);
   assert.notEqual(atHss.hopByHop, 0x0badf00d);
-  assert.equal(getValue(atHss, 'Origin-Host'), 'scscf.partner.example', 'relays do not touch Origin-Host');
+  assert.equal(getValue(atHss, 'Origin-Host'), 'scscf.primary.example', 'relays do not touch Origin-Host');
 });
 
 test('loop: our identity already in Route-Record → 3005 with the E bit; a crossed peer is not used again (3002)', async () => {
   const own = mar(0x3005);
-  own.avps.push(buildAvp(['Route-Record', 'relay1.partner.example']));
+  own.avps.push(buildAvp(['Route-Record', 'relay1.primary.example']));
   const a = await exchange(own);
   assert.equal(getValue(a, 'Result-Code'), ResultCode.LOOP_DETECTED);
-  assert.equal(getValue(a, 'Origin-Host'), 'relay1.partner.example');
+  assert.equal(getValue(a, 'Origin-Host'), 'relay1.primary.example');
   assert.equal(a.flags.error, true);
   // A peer already crossed is never chosen again: with relay2 in Route-Record, relay1 has nowhere to go.
   const further = mar(0x3006);
   further.avps.push(buildAvp(['Route-Record', 'RELAY2.primary.example']));
   const b = await exchange(further);
   assert.equal(getValue(b, 'Result-Code'), ResultCode.UNABLE_TO_DELIVER);
-  assert.equal(getValue(b, 'Origin-Host'), 'relay1.partner.example');
+  assert.equal(getValue(b, 'Origin-Host'), 'relay1.primary.example');
   assert.equal(b.hopByHop, 0x3006);
 });
 
@@ -95,7 +96,7 @@ test('no route for the Destination-Realm → 3002 with the E bit', async () => {
   const a = await exchange(mar(0x3002, { destinationRealm: 'nowhere.example' }));
   assert.equal(getValue(a, 'Result-Code'), ResultCode.UNABLE_TO_DELIVER);
   assert.equal(a.flags.error, true);
-  assert.equal(getValue(a, 'Origin-Host'), 'relay1.partner.example');
+  assert.equal(getValue(a, 'Origin-Host'), 'relay1.primary.example');
 });
 
 test('upstream timeout (relay timeout 300 ms) → 3002 on time', async () => {
@@ -113,6 +114,6 @@ test('a non-proxiable request is not relayed', async () => {
   m.flags.proxiable = false;
   const a = await exchange(m);
   assert.equal(a.flags.error, true);
-  assert.equal(getValue(a, 'Origin-Host'), 'relay1.partner.example');
+  assert.equal(getValue(a, 'Origin-Host'), 'relay1.primary.example');
   assert.equal(seen.length, before);
 });

@@ -130,7 +130,7 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
       userName: o.impi ?? ALICE.impi, publicIdentity: o.impu ?? (ALICE.impus[0] as string), serverName: `sip:registrar.${PARTNER_REALM}`, numberAuthItems: 1, scheme: 'Digest-AKAv1-MD5',
     });
     // The connection's identity: Origin-Host checked against the TLS certificate at the CER, and its Origin-Realm.
-    const from = (host: string, realm: string) => ({ peer: { originHost: host, originRealm: realm, remoteAddress: '127.0.0.1' } });
+    const from = (host: string, realm: string) => ({ peer: { originHost: host, originRealm: realm, remoteAddress: '127.0.0.1', role: 'mms', certified: true } });
     const partnerPeer = from(`mms.${PARTNER_REALM}`, PARTNER_REALM);
     assert.equal(await gate(mar({}), partnerPeer), undefined);
     const refusal = async (o: Parameters<typeof mar>[0], peer = partnerPeer) => {

@@ -6,6 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { issueLeaf } from '../../certs/issue-leaf.ts';
 import { loadTlsMaterial } from '../../certs/layout.ts';
 import { Milenage, openAutn } from '../../lib/aka/index.ts';
 import { buildMar, buildSar, readCxResult, readMaa, readSaa, ServerAssignmentType, UserDataAlreadyAvailable } from '../../lib/diameter/cx/index.ts';
@@ -80,11 +83,14 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
   });
 
   test('the gate: a partner MAR for an unbound subscriber straight at the primary MMS → 5001 from the primary MMS, nothing relayed', async () => {
-    // A partner-system node with a certificate of the partner CA (its Origin-Host must be a name of the certificate).
-    const probe = `registrar.${PARTNER_REALM}`;
+    // A second partner MMS (its own leaf from `certs issue`: across systems only MMS certificates are admitted).
+    const probe = `mms2.${PARTNER_REALM}`;
+    const leaf = await issueLeaf({ dir: tb.pki, system: 'partner', role: 'mms', name: probe });
     const peer = new DiameterNode({ originHost: probe, originRealm: PARTNER_REALM, applications: [CX_APPLICATION] });
     nodes.push(peer);
-    peer.addPeer({ host: '127.0.0.1', port: tb.addresses.primaryMms, tls: await loadTlsMaterial(tb.pki, 'partner', 'registrar', ['primary']) });
+    const ca = (await loadTlsMaterial(tb.pki, 'partner', 'mms', ['primary'])).ca;
+    const file = (f: string) => readFile(join(tb.pki, f), 'utf8');
+    peer.addPeer({ host: '127.0.0.1', port: tb.addresses.primaryMms, tls: { cert: await file(leaf.cert), key: await file(leaf.key), ca } });
     await peer.waitForPeer({ originHost: `mms.${PRIMARY_REALM}` }, 10_000);
     const relayed = tb.output('relay').length;
     const origin = { host: probe, realm: PARTNER_REALM };
@@ -92,17 +98,18 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
     assert.deepEqual(readCxResult(answer).experimentalResult, { vendorId: 10415, code: 5001 });
     assert.equal(getValue(answer, 'Origin-Host'), `mms.${PRIMARY_REALM}`, 'answered by the primary MMS itself');
     assert.ok(!tb.output('relay').slice(relayed).includes(bob.impi), 'the relay saw nothing of it');
-    // Alice is bound toward this partner: its node gets through; the same node naming another realm does not.
+    // Alice is bound toward this partner: its node gets through; the same node naming another realm is refused before
+    // the gate (an Origin-Realm that is not the peer's own, lib/diameter/admission.ts).
     const aliceMar = (realm: string) => mar(alice.impi, alice.impus[0] as string, 1, { host: probe, realm }, PRIMARY_REALM);
     assert.deepEqual(readCxResult(await peer.request(aliceMar(PARTNER_REALM), { timeoutMs: 3000 })), { resultCode: 2001 });
-    assert.deepEqual(readCxResult(await peer.request(aliceMar('other.example'), { timeoutMs: 3000 })).experimentalResult, { vendorId: 10415, code: 5001 });
+    assert.deepEqual(readCxResult(await peer.request(aliceMar('other.example'), { timeoutMs: 3000 })), { resultCode: 5012 });
     probeNode = peer;
   });
 
   test('after DELETE the primary MMS itself refuses the user (5001), not only the partner MMS', async () => {
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: m.configuration.id });
     await tb.procs.get('primary-mms')?.waitFor(/migration binding ended/, 5000);
-    const answer = await (probeNode as DiameterNode).request(mar(alice.impi, alice.impus[0] as string, 1, { host: `registrar.${PARTNER_REALM}`, realm: PARTNER_REALM }, PRIMARY_REALM), { timeoutMs: 3000 });
+    const answer = await (probeNode as DiameterNode).request(mar(alice.impi, alice.impus[0] as string, 1, { host: `mms2.${PARTNER_REALM}`, realm: PARTNER_REALM }, PRIMARY_REALM), { timeoutMs: 3000 });
     assert.deepEqual(readCxResult(answer).experimentalResult, { vendorId: 10415, code: 5001 });
     assert.equal(getValue(answer, 'Origin-Host'), `mms.${PRIMARY_REALM}`);
   });
