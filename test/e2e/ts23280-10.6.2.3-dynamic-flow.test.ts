@@ -13,6 +13,8 @@ import { requestBinding } from '../../mms/binding-client.ts';
 import { isMigrationError } from '../../mms/migration-errors.ts';
 import { IdmClientError, endMigration, requestMigration } from '../../ue-client/idm-client.ts';
 import type { Migration, MigrateStep } from '../../ue-client/migrate.ts';
+import { Milenage, computeOpc, openAutn, parseAkaNonce } from '../../lib/aka/index.ts';
+import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult } from '../helpers/sipp.ts';
 import { Ue, callId, initialAuthorization, registerBytes } from '../registrar/helpers.ts';
@@ -114,14 +116,26 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     }
   });
 
-  test('DELETE ends it on both sides: 204; then the same REGISTER gets 403 and the primary binding is gone', async () => {
+  test('DELETE ends it on both sides: 204; then the same REGISTER gets a decoy 401 whose answer gets 403, and the primary binding is gone', async () => {
     const c = m.configuration;
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: c.id });
     await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${alice.impi} / ${c.partner_impi}`), 5000);
     const ue = await Ue.udp(tb.addresses.sipUdp);
     try {
-      const r = await ue.send(registerBytes(ue, { impu: c.partner_impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(c.partner_impi) }));
-      assert.equal(r.msg.status, 403, r.text);
+      const impu = c.partner_impus[0] as string;
+      const id = callId();
+      // No user enumeration (issue #11): an identity nobody resolves any more is challenged like a live one.
+      const r = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(c.partner_impi) }));
+      assert.equal(r.msg.status, 401, r.text);
+      const ch = r.msg.wwwAuthenticate()[0] as DigestChallenge;
+      // A decoy, not a vector of alice's HSS: her key does not open it.
+      const { rand, autn } = parseAkaNonce(ch.nonce as string);
+      const usim = new Milenage(Buffer.from(alice.k, 'hex'), computeOpc(Buffer.from(alice.k, 'hex'), Buffer.from(alice.op, 'hex')));
+      assert.equal(openAutn(usim, rand, autn).macValid, false, 'the challenge after the migration ended carries no vector of the user');
+      // The ISIM finds a MAC failure in the decoy: its report (an empty response, TS 24.229 §5.1.1.5.3) gets 403.
+      const empty = `Digest username="${c.partner_impi}", realm="${PARTNER_REALM}", nonce="${ch.nonce}", uri="sip:${PARTNER_REALM}", response="", algorithm=AKAv1-MD5`;
+      const refused = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization: empty }));
+      assert.equal(refused.msg.status, 403, refused.text);
     } finally {
       ue.close();
     }
