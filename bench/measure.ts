@@ -1,0 +1,172 @@
+/**
+ * One measured load against a started target: SIPp at an offered rate for a duration, with the CPU (utime + stime)
+ * of every process of the target read right before the first SIPp process starts and right after the last one
+ * exits, divided by the registrations that succeeded in that window; peak memory read at the end (sampled every
+ * second for process trees). A probe (one registration, a few tries) proves the path before anything is measured, and
+ * a warm-up whose results are dropped lets the JIT and the TLS sessions settle.
+ */
+import { freePorts } from '../deploy/ports.ts';
+import type { Proc } from '../deploy/process.ts';
+import { measuredCpuMs, measuredRssKb, type Measured } from './proc-stat.ts';
+import type { BenchContext, StoreKind, Target, TargetName } from './roles.ts';
+import { quantile, runLoad, writeInjectionFiles, writeLoadScenario, type LoadResult } from './sipp-load.ts';
+
+/** A run is clean when nothing failed, p99 ≤ this, and ≥ 97 % of the offered rate was achieved. */
+export const CLEAN_P99_MS = 50;
+export const CLEAN_ACHIEVED = 0.97;
+/** SIPp processes are added so none is asked for more than this many calls/s (one tops out near 1,000). */
+const PER_SIPP = 700;
+
+/** What one load run measured. */
+export interface RunRow {
+  target: TargetName;
+  store: StoreKind;
+  phase: 'fixed' | 'step' | 'scale';
+  /** Scale runs: location bindings present in the registrar's store before the load. */
+  bindings?: number;
+  /** Registrations/s offered. */
+  offered: number;
+  durationS: number;
+  sippProcesses: number;
+  attempted: number;
+  succeeded: number;
+  failed: number;
+  /** Successful registrations that needed a second challenge (Kamailio). */
+  rechallenged: number;
+  /** Successful registrations/s from the first REGISTER to the last 200. */
+  achieved: number;
+  /** SIPp's failure counters and the statuses of unexpected answers, with counts. */
+  failures: Record<string, number>;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** CPU ms per successful registration of each process on the path. */
+  cpuMsPerReg: Record<string, number>;
+  /** Their sum. */
+  chainMsPerReg: number;
+  /** Other processes of the target (idle roles, redis-server). */
+  auxCpuMsPerReg: Record<string, number>;
+  /** The SIPp processes together. */
+  sippMsPerReg: number;
+  /** Peak resident memory per process (VmHWM; Pss sum for trees), MB. */
+  peakRssMb: Record<string, number>;
+  clean: boolean;
+  notes: string[];
+}
+
+/** SIPp processes for `rate` over `users` users: at least two, none above {@link PER_SIPP}, each with users of its own. */
+function sippProcessesFor(rate: number, users: number): number {
+  return Math.min(users, Math.max(2, Math.ceil(rate / PER_SIPP)));
+}
+
+/** Drives the loads of one run (one temp folder, one set of keys). */
+export class LoadRunner {
+  private readonly files = new Map<string, string[]>();
+  private readonly scenarios = new Map<string, string>();
+
+  /** @param track told of every SIPp process, so SIGINT can stop it. */
+  constructor(private readonly ctx: BenchContext, private readonly track: (p: Proc) => void) {}
+
+  private scenario(domain: string): string {
+    let s = this.scenarios.get(domain);
+    if (!s) this.scenarios.set(domain, (s = writeLoadScenario(this.ctx.dir, `scenario-${domain}`, { domain, ...this.ctx.keys })));
+    return s;
+  }
+
+  private injections(t: Target, processes: number, key: string): string[] {
+    const id = `${key}-${processes}`;
+    let f = this.files.get(id);
+    if (!f) this.files.set(id, (f = writeInjectionFiles(this.ctx.dir, `users-${key}`, t.users, processes)));
+    return f;
+  }
+
+  private async load(t: Target, key: string, rate: number, durationS: number, tag: string, users?: number): Promise<LoadResult> {
+    const processes = users === 1 ? 1 : sippProcessesFor(rate, t.users.length);
+    const injections = users === 1 ? this.injections({ ...t, users: t.users.slice(0, 1) }, 1, `${key}-one`) : this.injections(t, processes, key);
+    return runLoad({
+      target: t.sip, scenario: this.scenario(t.domain), injections, localPorts: await freePorts(processes), transport: 'udp',
+      rate, durationS, dir: this.ctx.dir, tag, track: this.track,
+    });
+  }
+
+  /**
+   * One registration, up to 5 tries a second apart (a Diameter peer behind the registrar may still be opening).
+   * @throws naming what SIPp saw when none succeeded.
+   */
+  async probe(t: Target, key: string): Promise<void> {
+    let r: LoadResult | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise((res) => setTimeout(res, 1000));
+      r = await this.load(t, key, 1, 1, `${key}-probe${attempt}`, 1);
+      if (r.succeeded === 1) return;
+    }
+    throw new Error(`no registration succeeded in 5 tries (${JSON.stringify({ ...r?.failureCauses, ...r?.unexpected })} ${r?.notes.join('; ') ?? ''})`);
+  }
+
+  /** Load whose results are dropped. */
+  async warmUp(t: Target, key: string, rate: number, durationS: number): Promise<void> {
+    if (durationS > 0) await this.load(t, key, rate, durationS, `${key}-warmup`);
+  }
+
+  /** One measured load. */
+  async measure(t: Target, key: string, rate: number, durationS: number, phase: RunRow['phase'], bindings?: number): Promise<RunRow> {
+    const all = [...t.chain, ...t.aux];
+    const trees = all.filter((m) => m.tree);
+    const treePeak = new Map<string, number>();
+    const sampleTrees = (): void => {
+      for (const m of trees) treePeak.set(m.name, Math.max(treePeak.get(m.name) ?? 0, measuredRssKb(m)));
+    };
+    const before = new Map(all.map((m) => [m.name, measuredCpuMs(m)]));
+    const sampler = setInterval(sampleTrees, 1000);
+    let r: LoadResult;
+    try {
+      r = await this.load(t, key, rate, durationS, `${key}-${phase}-${rate}${bindings === undefined ? '' : `-${bindings}`}`);
+    } finally {
+      clearInterval(sampler);
+    }
+    const used = (m: Measured): number => measuredCpuMs(m) - (before.get(m.name) ?? 0);
+    sampleTrees();
+    const per = (ms: number): number => (r.succeeded > 0 ? ms / r.succeeded : NaN);
+    const cpuMsPerReg = Object.fromEntries(t.chain.map((m) => [m.name, per(used(m))]));
+    const offeredCalls = Math.max(1, Math.round(rate * durationS));
+    const latencyMs = {
+      p50: quantile(r.latenciesMs, 0.5), p90: quantile(r.latenciesMs, 0.9), p99: quantile(r.latenciesMs, 0.99), max: r.latenciesMs[r.latenciesMs.length - 1] ?? NaN,
+    };
+    const failures: Record<string, number> = { ...r.failureCauses };
+    for (const [status, n] of Object.entries(r.unexpected)) failures[`got ${status}`] = n;
+    const notes = [...r.notes];
+    if (r.attempted < offeredCalls) notes.push(`SIPp created ${r.attempted} of ${offeredCalls} calls`);
+    const achieved = r.perSecond;
+    return {
+      target: t.name, store: this.ctx.store, phase, ...(bindings === undefined ? {} : { bindings }), offered: rate, durationS,
+      sippProcesses: sippProcessesFor(rate, t.users.length), attempted: r.attempted, succeeded: r.succeeded, failed: r.failed,
+      rechallenged: r.rechallenged, achieved, failures, latencyMs, cpuMsPerReg,
+      chainMsPerReg: Object.values(cpuMsPerReg).reduce((s, v) => s + v, 0),
+      auxCpuMsPerReg: Object.fromEntries(t.aux.map((m) => [m.name, per(used(m))])),
+      sippMsPerReg: per(r.sippCpuMs),
+      peakRssMb: Object.fromEntries(all.map((m) => [m.name, (m.tree ? (treePeak.get(m.name) ?? 0) : measuredRssKb(m)) / 1024])),
+      clean: r.failed === 0 && r.attempted >= offeredCalls && latencyMs.p99 <= CLEAN_P99_MS && achieved >= CLEAN_ACHIEVED * rate,
+      notes,
+    };
+  }
+}
+
+/** The offered rates of the step mode, in order; it stops at the first run that is not clean. */
+export const STEP_RATES = [250, 500, 1000, 1500, 2000, 3000, 4000, 5000] as const;
+
+/**
+ * Raises the offered rate along {@link STEP_RATES} until a run is not clean.
+ * @returns every step run; the highest clean rate is the last clean one's offered rate (0 when none was).
+ */
+export async function stepUp(runner: LoadRunner, t: Target, key: string, durationS: number, stopped: () => boolean): Promise<{ rows: RunRow[]; highestClean: number }> {
+  const rows: RunRow[] = [];
+  let highestClean = 0;
+  for (const rate of STEP_RATES) {
+    if (stopped()) break;
+    const row = await runner.measure(t, key, rate, durationS, 'step');
+    rows.push(row);
+    if (!row.clean) break;
+    highestClean = rate;
+    // Let the last step's timers and queues drain before the next one starts.
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  return { rows, highestClean };
+}

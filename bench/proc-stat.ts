@@ -1,0 +1,109 @@
+/**
+ * What the kernel counts for a process (proc(5)): CPU time (`/proc/<pid>/stat` utime + stime, in clock ticks, all
+ * threads of the process) and memory (`/proc/<pid>/status` VmHWM, the peak resident set; `smaps_rollup` Pss, the
+ * proportional share, for process trees such as Kamailio's forked workers whose shared memory VmHWM would count once
+ * per worker). Read right before and after a measured window, so startup and warm-up cost is not in the figure.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Milliseconds per clock tick (`getconf CLK_TCK`, 100 on Linux). */
+export const TICK_MS = 1000 / clockTicks();
+
+function clockTicks(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (Number.isInteger(n) && n > 0) return n;
+  } catch {
+    // getconf missing: the kernel's USER_HZ is 100 on every Linux architecture Node runs on
+  }
+  return 100;
+}
+
+/** The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and parentheses). */
+function statFields(pid: number | 'self'): string[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // Field 3 (state) starts after the last ')'; index 0 here is field 3.
+  return text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
+}
+
+/** utime + stime of `pid` in ms (0 when it is gone). */
+export function cpuMs(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) * TICK_MS : 0;
+}
+
+/**
+ * cutime + cstime of this process in ms: the CPU of every child it has waited for. A child that has exited (SIPp after
+ * its `-m` calls) can no longer be read in /proc; its time is here once Node has reaped it.
+ */
+export function reapedChildrenCpuMs(): number {
+  const f = statFields('self');
+  return f ? (Number(f[13]) + Number(f[14])) * TICK_MS : 0;
+}
+
+/** `pid` and its descendants, found through the parent pid of every process. */
+export function processTree(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = Number(statFields(Number(name))?.[1]);
+    if (Number.isInteger(ppid)) parent.set(Number(name), ppid);
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [p, pp] of parent) if (pp === out[i] && !out.includes(p)) out.push(p);
+  return out;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak resident set of `pid` so far (VmHWM), kB. */
+export function peakRssKb(pid: number): number {
+  return statusKb(pid, 'VmHWM');
+}
+
+/** Resident set of `pid` now (VmRSS), kB. */
+export function rssKb(pid: number): number {
+  return statusKb(pid, 'VmRSS');
+}
+
+/** Proportional set size of `pid` now (shared pages divided among their users), kB. */
+export function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** One process (or process tree) whose cost a run reports. */
+export interface Measured {
+  /** `registrar`, `partner-mms`, `kamailio`, `redis-server` … */
+  name: string;
+  pid: number;
+  /** Count the descendants too (Kamailio forks its workers). */
+  tree: boolean;
+}
+
+/** CPU ms of a measured process (its tree when `tree`). */
+export function measuredCpuMs(m: Measured): number {
+  return (m.tree ? processTree(m.pid) : [m.pid]).reduce((s, p) => s + cpuMs(p), 0);
+}
+
+/** Memory of a measured process, kB: VmHWM of one process, or the Pss sum of a tree right now. */
+export function measuredRssKb(m: Measured): number {
+  return m.tree ? processTree(m.pid).reduce((s, p) => s + pssKb(p), 0) : peakRssKb(m.pid);
+}
