@@ -71,7 +71,7 @@ export function startKamailioTarget(ctx: BenchContext, runStopper: Stopper): Pro
     const kam = await starting;
     return [{
       name: 'kamailio', label: 'Kamailio 5.6 S-CSCF → mcx hss (Cx over TCP)', sip: `127.0.0.1:${kam.sipPort}`, domain: HOME_REALM, users: homeUsers(ctx.users),
-      chain: [{ name: 'kamailio', pid: kam.proc.child.pid ?? 0, tree: true }, hss.measured], aux: store.server ? [store.server] : [],
+      chain: [{ name: 'kamailio', pid: kam.proc.child.pid ?? 0, tree: true, output: () => kam.proc.output() }, hss.measured], aux: store.server ? [store.server] : [],
       readyS: readiness([hss]),
     }];
   });

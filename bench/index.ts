@@ -18,14 +18,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ROOT } from '../deploy/process.ts';
-import { verdicts, type ScaleResult, type StepResult } from './acceptance.ts';
+import { verdicts, type ScaleResult } from './acceptance.ts';
 import { HOME_REALM, startDirect, startKamailioTarget } from './home-targets.ts';
-import { LoadRunner, stepUp, type RunRow } from './measure.ts';
-import { initPki, startMigrationSystems, type MigrationTiming } from './migration-chain.ts';
+import { LoadRunner } from './measure.ts';
+import { initPki, startMigrationSystems } from './migration-chain.ts';
 import { USAGE, parseOptions, type BenchOptions } from './options.ts';
 import { rssKb } from './proc-stat.ts';
 import { cpuTable, loadTable, rssTable, scaleTable, stepTable, verdictList } from './report.ts';
-import { Stopper, type BenchContext, type Deployment, type TargetName } from './roles.ts';
+import { Stopper, type BenchContext, type Deployment } from './roles.ts';
+import { runPlan, type Plan, type SessionResults } from './session.ts';
 import { formatCount, preloadBindings } from './scale.ts';
 import { versions } from './versions.ts';
 
@@ -46,13 +47,8 @@ function sippSafeKey(): string {
 }
 
 /** Everything a run collects. */
-interface Results {
-  rows: RunRow[];
-  steps: StepResult[];
+interface Results extends SessionResults {
   scale: ScaleResult[];
-  migrations: Array<MigrationTiming & { store: string }>;
-  /** Targets that could not be started or failed during their run. */
-  errors: string[];
 }
 
 /** Installs or names the Debian packages the chosen targets need (scripts/debian-peers.sh). */
@@ -83,7 +79,7 @@ async function main(): Promise<number> {
     });
   }
   const load0 = loadavg();
-  const res: Results = { rows: [], steps: [], scale: [], migrations: [], errors: [] };
+  const res: Results = { rows: [], steps: [], scale: [], migrations: [], errors: [], restarts: [] };
   try {
     const keys = { k: sippSafeKey(), op: sippSafeKey(), amf: '8000' };
     const v = await versions();
@@ -93,38 +89,10 @@ async function main(): Promise<number> {
     for (const [si, store] of o.stores.entries()) {
       const ctx: BenchContext = { dir, store, keys, users: o.users, profileDir: o.profile ? resolve(o.profile) : undefined, say };
       const runner = new LoadRunner(ctx, (p) => stopper.add(() => p.stop('SIGKILL')));
+      const sessionOpts = { rates: o.rates, durationS: o.durationS, stepS: o.stepS, warmupS: o.warmupS, step: o.step && si === 0 };
       for (const plan of deploymentsOf(o)) {
         if (interrupted) break;
-        say(`${store}: starting ${plan.name}`);
-        let dep: Deployment;
-        try {
-          dep = await plan.start(ctx, stopper, pki, (t) => res.migrations.push({ ...t, store }));
-        } catch (e) {
-          res.errors.push(`${plan.targets.join('+')} (${store}) could not be started: ${(e as Error).message.split('\n').slice(0, 6).join(' | ')}`);
-          continue;
-        }
-        for (const t of dep.targets) {
-          if (interrupted) break;
-          const key = `${store}-${t.name}`;
-          try {
-            await runner.probe(t, key);
-            await runner.warmUp(t, key, Math.min(500, o.rates[0] as number), o.warmupS);
-            for (const rate of o.rates) {
-              if (interrupted) break;
-              say(`${store}: ${t.name} at ${rate}/s for ${o.durationS} s`);
-              res.rows.push(await runner.measure(t, key, rate, o.durationS, 'fixed'));
-              await new Promise((r) => setTimeout(r, 1000));
-            }
-            if (o.step && si === 0 && !interrupted) {
-              say(`${store}: ${t.name} step mode`);
-              const s = await stepUp(runner, t, key, o.stepS, () => interrupted);
-              res.steps.push({ target: t.name, store, ...s });
-            }
-          } catch (e) {
-            res.errors.push(`${t.name} (${store}) failed: ${(e as Error).message.split('\n')[0]}`);
-          }
-        }
-        await dep.stop();
+        await runPlan(plan, ctx, stopper, pki, runner, sessionOpts, res, () => interrupted);
       }
       for (const n of o.scale) {
         if (interrupted) break;
@@ -146,13 +114,6 @@ async function main(): Promise<number> {
   } finally {
     await stopper.stop();
   }
-}
-
-/** A deployment to start and the targets it serves. */
-interface Plan {
-  name: string;
-  targets: TargetName[];
-  start(ctx: BenchContext, stopper: Stopper, pki: string, timing: (t: MigrationTiming) => void): Promise<Deployment>;
 }
 
 /**
@@ -211,6 +172,7 @@ function render(o: BenchOptions, res: Results, v: Record<string, string>, load: 
   if (fixed.length > 0) out.push('', '## Loads', '', loadTable(fixed), '', '## CPU ms per registration', '', cpuTable(fixed), '', '## Peak RSS (MB)', '', rssTable(fixed));
   if (res.steps.length > 0) out.push('', '## Step mode (✗: the step that was not clean)', '', stepTable(res.steps));
   if (res.scale.length > 0) out.push('', '## Scale of state (direct target, bindings in the registrar\'s store)', '', scaleTable(res.scale));
+  if (res.restarts.length > 0) out.push('', '## Restarts', '', ...res.restarts.map((e) => `- ${e}`));
   if (res.errors.length > 0) out.push('', '## Could not run', '', ...res.errors.map((e) => `- ${e}`));
   out.push('', '## Targets', '', verdictList(verdicts(res.rows, res.steps, res.scale)), '');
   return out.join('\n');

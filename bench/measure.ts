@@ -7,7 +7,7 @@
  */
 import { freePorts } from '../deploy/ports.ts';
 import type { Proc } from '../deploy/process.ts';
-import { measuredCpuMs, measuredRssKb, type Measured } from './proc-stat.ts';
+import { alive, cpuByPid, machineBusyMs, measuredRssKb, type Measured } from './proc-stat.ts';
 import type { BenchContext, StoreKind, Target, TargetName } from './roles.ts';
 import { quantile, runLoad, writeInjectionFiles, writeLoadScenario, type LoadResult } from './sipp-load.ts';
 
@@ -48,7 +48,15 @@ export interface RunRow {
   sippMsPerReg: number;
   /** Peak resident memory per process (VmHWM; Pss sum for trees), MB. */
   peakRssMb: Record<string, number>;
+  /**
+   * Cores the machine was busy on average over the window, and how many of them went to processes that are not the
+   * target's, SIPp or the bench (other users of the box): a figure taken while others load the box is less clean.
+   */
+  machineBusyCores: number;
+  otherCores: number;
   clean: boolean;
+  /** Processes of the target that were no longer running after the load (with the end of their output). */
+  died: string[];
   notes: string[];
 }
 
@@ -88,17 +96,17 @@ export class LoadRunner {
   }
 
   /**
-   * One registration, up to 5 tries a second apart (a Diameter peer behind the registrar may still be opening).
+   * One registration, up to `tries` tries a second apart (a Diameter peer behind the registrar may still be opening).
    * @throws naming what SIPp saw when none succeeded.
    */
-  async probe(t: Target, key: string): Promise<void> {
+  async probe(t: Target, key: string, tries = 5): Promise<void> {
     let r: LoadResult | undefined;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < tries; attempt++) {
       if (attempt > 0) await new Promise((res) => setTimeout(res, 1000));
       r = await this.load(t, key, 1, 1, `${key}-probe${attempt}`, 1);
       if (r.succeeded === 1) return;
     }
-    throw new Error(`no registration succeeded in 5 tries (${JSON.stringify({ ...r?.failureCauses, ...r?.unexpected })} ${r?.notes.join('; ') ?? ''})`);
+    throw new Error(`no registration succeeded in ${tries} tries (${JSON.stringify({ ...r?.failureCauses, ...r?.unexpected })} ${r?.notes.join('; ') ?? ''})`);
   }
 
   /** Load whose results are dropped. */
@@ -111,21 +119,32 @@ export class LoadRunner {
     const all = [...t.chain, ...t.aux];
     const trees = all.filter((m) => m.tree);
     const treePeak = new Map<string, number>();
-    const sampleTrees = (): void => {
-      for (const m of trees) treePeak.set(m.name, Math.max(treePeak.get(m.name) ?? 0, measuredRssKb(m)));
+    // Per pid, so a worker of a tree that exits mid-window counts up to its last reading and never goes negative.
+    const last = new Map(all.map((m) => [m.name, cpuByPid(m)]));
+    const first = new Map([...last].map(([k, v]) => [k, new Map(v)]));
+    const sample = (): void => {
+      for (const m of trees) {
+        treePeak.set(m.name, Math.max(treePeak.get(m.name) ?? 0, measuredRssKb(m)));
+        for (const [pid, ms] of cpuByPid(m)) last.get(m.name)?.set(pid, ms);
+      }
     };
-    const before = new Map(all.map((m) => [m.name, measuredCpuMs(m)]));
-    const sampler = setInterval(sampleTrees, 1000);
+    const busy0 = machineBusyMs();
+    const self0 = process.cpuUsage();
+    const sampler = setInterval(sample, 1000);
     let r: LoadResult;
     try {
       r = await this.load(t, key, rate, durationS, `${key}-${phase}-${rate}${bindings === undefined ? '' : `-${bindings}`}`);
     } finally {
       clearInterval(sampler);
     }
-    const used = (m: Measured): number => measuredCpuMs(m) - (before.get(m.name) ?? 0);
-    sampleTrees();
+    for (const m of all) for (const [pid, ms] of cpuByPid(m)) last.get(m.name)?.set(pid, ms);
+    sample();
+    const self = process.cpuUsage(self0);
+    const busyMs = machineBusyMs() - busy0;
+    const used = (m: Measured): number => [...(last.get(m.name) ?? [])].reduce((sum, [pid, ms]) => sum + ms - (first.get(m.name)?.get(pid) ?? 0), 0);
     const per = (ms: number): number => (r.succeeded > 0 ? ms / r.succeeded : NaN);
     const cpuMsPerReg = Object.fromEntries(t.chain.map((m) => [m.name, per(used(m))]));
+    const oursMs = all.reduce((sum, m) => sum + used(m), 0) + r.sippCpuMs + (self.user + self.system) / 1000;
     const offeredCalls = Math.max(1, Math.round(rate * durationS));
     const latencyMs = {
       p50: quantile(r.latenciesMs, 0.5), p90: quantile(r.latenciesMs, 0.9), p99: quantile(r.latenciesMs, 0.99), max: r.latenciesMs[r.latenciesMs.length - 1] ?? NaN,
@@ -134,17 +153,19 @@ export class LoadRunner {
     for (const [status, n] of Object.entries(r.unexpected)) failures[`got ${status}`] = n;
     const notes = [...r.notes];
     if (r.attempted < offeredCalls) notes.push(`SIPp created ${r.attempted} of ${offeredCalls} calls`);
+    const died = all.filter((m) => !alive(m.pid)).map((m) => `${m.name} exited: ${(m.output?.() ?? '').trim().split('\n').slice(-3).join(' | ').slice(-600)}`);
     const achieved = r.perSecond;
     return {
       target: t.name, store: this.ctx.store, phase, ...(bindings === undefined ? {} : { bindings }), offered: rate, durationS,
       sippProcesses: sippProcessesFor(rate, t.users.length), attempted: r.attempted, succeeded: r.succeeded, failed: r.failed,
       rechallenged: r.rechallenged, achieved, failures, latencyMs, cpuMsPerReg,
-      chainMsPerReg: Object.values(cpuMsPerReg).reduce((s, v) => s + v, 0),
+      chainMsPerReg: Object.values(cpuMsPerReg).reduce((sum, v) => sum + v, 0),
       auxCpuMsPerReg: Object.fromEntries(t.aux.map((m) => [m.name, per(used(m))])),
       sippMsPerReg: per(r.sippCpuMs),
       peakRssMb: Object.fromEntries(all.map((m) => [m.name, (m.tree ? (treePeak.get(m.name) ?? 0) : measuredRssKb(m)) / 1024])),
-      clean: r.failed === 0 && r.attempted >= offeredCalls && latencyMs.p99 <= CLEAN_P99_MS && achieved >= CLEAN_ACHIEVED * rate,
-      notes,
+      machineBusyCores: busyMs / r.wallMs, otherCores: Math.max(0, busyMs - oursMs) / r.wallMs,
+      clean: r.failed === 0 && r.attempted >= offeredCalls && latencyMs.p99 <= CLEAN_P99_MS && achieved >= CLEAN_ACHIEVED * rate && died.length === 0,
+      died, notes,
     };
   }
 }
@@ -163,7 +184,7 @@ export async function stepUp(runner: LoadRunner, t: Target, key: string, duratio
     if (stopped()) break;
     const row = await runner.measure(t, key, rate, durationS, 'step');
     rows.push(row);
-    if (!row.clean) break;
+    if (!row.clean || row.died.length > 0) break;
     highestClean = rate;
     // Let the last step's timers and queues drain before the next one starts.
     await new Promise((res) => setTimeout(res, 1000));

@@ -20,6 +20,20 @@ function clockTicks(): number {
   return 100;
 }
 
+/**
+ * CPU ms the whole machine spent busy so far (every CPU: user, nice, system, irq, softirq, steal; not idle or iowait),
+ * from `/proc/stat`: what else ran beside the measured processes is this minus theirs.
+ */
+export function machineBusyMs(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'latin1').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - (f[3] ?? 0) - (f[4] ?? 0)) * TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and parentheses). */
 function statFields(pid: number | 'self'): string[] | undefined {
   let text: string;
@@ -30,6 +44,12 @@ function statFields(pid: number | 'self'): string[] | undefined {
   }
   // Field 3 (state) starts after the last ')'; index 0 here is field 3.
   return text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
+}
+
+/** Whether `pid` is running (present and not a zombie). */
+export function alive(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 /** utime + stime of `pid` in ms (0 when it is gone). */
@@ -96,11 +116,16 @@ export interface Measured {
   pid: number;
   /** Count the descendants too (Kamailio forks its workers). */
   tree: boolean;
+  /** What it wrote so far (stdout and stderr), to say why it died. */
+  output?: () => string;
 }
 
-/** CPU ms of a measured process (its tree when `tree`). */
-export function measuredCpuMs(m: Measured): number {
-  return (m.tree ? processTree(m.pid) : [m.pid]).reduce((s, p) => s + cpuMs(p), 0);
+/**
+ * CPU ms of every process of a measured tree (or the one process), by pid. A tree's workers may come and go: the
+ * caller keeps the last reading of each pid, so a worker that exits mid-window still counts up to its last reading.
+ */
+export function cpuByPid(m: Measured): Map<number, number> {
+  return new Map((m.tree ? processTree(m.pid) : [m.pid]).map((p) => [p, cpuMs(p)]));
 }
 
 /** Memory of a measured process, kB: VmHWM of one process, or the Pss sum of a tree right now. */

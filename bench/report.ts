@@ -28,10 +28,11 @@ function failures(r: RunRow): string {
 
 /** Loads: offered, achieved, success, failures by cause, latency. */
 export function loadTable(rows: RunRow[]): string {
-  return table(['target', 'store', 'phase', 'offered/s', 'achieved/s', 'success %', 'failures', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'SIPp ×'],
+  return table(['target', 'store', 'phase', 'offered/s', 'achieved/s', 'success %', 'failures', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'SIPp ×', 'box busy / others (cores)'],
     rows.map((r) => [what(r), r.store, r.phase, String(r.offered), r.achieved.toFixed(0), r.attempted > 0 ? ((100 * r.succeeded) / r.attempted).toFixed(2) : '—',
-      failures(r) + (r.rechallenged > 0 ? `; ${r.rechallenged} re-challenged (ok)` : '') + (r.notes.length > 0 ? `; ${r.notes.join('; ')}` : ''),
-      lat(r.latencyMs.p50), lat(r.latencyMs.p90), lat(r.latencyMs.p99), lat(r.latencyMs.max), String(r.sippProcesses)]));
+      failures(r) + (r.rechallenged > 0 ? `; ${r.rechallenged} re-challenged (ok)` : '') + [...r.notes, ...r.died].map((n) => `; ${n}`).join(''),
+      lat(r.latencyMs.p50), lat(r.latencyMs.p90), lat(r.latencyMs.p99), lat(r.latencyMs.max), String(r.sippProcesses),
+      `${f(r.machineBusyCores, 2)} / ${f(r.otherCores, 2)}`]));
 }
 
 /** CPU ms per successful registration per process, the chain sum, SIPp and the rest. */
@@ -49,8 +50,8 @@ export function rssTable(rows: RunRow[]): string {
 
 /** The step mode: each step and the highest clean rate. */
 export function stepTable(steps: StepResult[]): string {
-  return table(['target', 'store', 'steps: offered → achieved/s, failed, p99 ms', 'highest clean rate/s'],
-    steps.map((s) => [s.target, s.store, s.rows.map((r) => `${r.offered}→${r.achieved.toFixed(0)}, ${r.failed}, ${lat(r.latencyMs.p99)}${r.clean ? '' : ' ✗'}`).join('; '),
+  return table(['target', 'store', 'steps: offered → achieved/s, failed, p99 ms (cores busy with other work)', 'highest clean rate/s'],
+    steps.map((s) => [s.target, s.store, s.rows.map((r) => `${r.offered}→${r.achieved.toFixed(0)}, ${r.failed}, ${lat(r.latencyMs.p99)}${r.clean ? '' : ' ✗'} (others ${f(r.otherCores, 2)})`).join('; '),
       `**${s.highestClean}**`]));
 }
 

@@ -105,7 +105,7 @@ export async function startRole(ctx: BenchContext, stopper: Stopper, deployment:
   const match = await proc.waitFor(ready, readyMs);
   const readyS = (performance.now() - t0) / 1000;
   ctx.say(`${ctx.store}: ${deployment}: ${name} ready in ${readyS.toFixed(1)} s`);
-  return { proc, match, measured: { name, pid: proc.child.pid ?? 0, tree: false }, readyS };
+  return { proc, match, measured: { name, pid: proc.child.pid ?? 0, tree: false, output: () => proc.output() }, readyS };
 }
 
 /** The store of one deployment: its `--store` spec, and the redis-server process when there is one. */

@@ -5,6 +5,7 @@
  * loads (memory) or finds (Redis) exactly what it would have written itself. The AORs are not the load's users: the
  * load registers beside N bindings of other users.
  */
+import { createClient } from 'redis';
 import { AOR_PREFIX, type AorRecord } from '../registrar/bindings.ts';
 import { openStore } from '../lib/store/store.ts';
 
@@ -67,5 +68,25 @@ export async function preloadBindings(spec: string, stateDir: string, n: number,
   } finally {
     await store.close();
   }
+  if (/^redis/.test(spec)) await aofRewriteDone(spec, 120_000);
   return { requested: n, written, ms: performance.now() - t0, ...(bounded ? { bounded } : {}) };
+}
+
+/**
+ * Waits until Redis has no AOF rewrite running or scheduled: the preload grows the AOF past
+ * `auto-aof-rewrite-percentage`, and a rewrite (a fork writing the whole data set, fsynced) during the load would be
+ * measured as the registrar's latency.
+ */
+async function aofRewriteDone(url: string, maxMs: number): Promise<void> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    for (const end = Date.now() + maxMs; Date.now() < end;) {
+      const info = await client.info('persistence');
+      if (/aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await client.close();
+  }
 }

@@ -10,7 +10,8 @@
  * - no 20 ms pause before answering the 401: the UE answers as fast as it can. Kamailio 5.6 may then re-challenge
  *   (it stores the vector after sending the 401, DESIGN §4), so further 401s are answered too, up to
  *   {@link MAX_RECHALLENGES} (one more fails the call), and counted; their time is part of the latency, as a real UE
- *   would see it. Our registrar never re-challenges an answer to a fresh challenge.
+ *   would see it. Our registrar re-challenges only a REGISTER whose nonce is used up or gone, e.g. a retransmission
+ *   (500 ms) of one whose 200 was still on its way under overload.
  * - `gettimeofday` before the first REGISTER and after the final 200, logged per call (`-trace_logs`): microsecond
  *   latencies. SIPp's own `-trace_rtt` has whole milliseconds and loses the calls after the last `-rtt_freq` dump.
  * SIPp's own CPU is what this process's reaped children used while the load ran (SIPp has exited by then, so /proc
