@@ -7,7 +7,7 @@
  */
 import { freePorts } from '../deploy/ports.ts';
 import type { Proc } from '../deploy/process.ts';
-import { alive, cpuByPid, machineBusyMs, measuredRssKb, type Measured } from './proc-stat.ts';
+import { alive, cpuByPid, machineBusyMs, measuredRssKb, type Cpu, type Measured } from './proc-stat.ts';
 import type { BenchContext, StoreKind, Target, TargetName } from './roles.ts';
 import { quantile, runLoad, writeInjectionFiles, writeLoadScenario, type LoadResult } from './sipp-load.ts';
 
@@ -40,6 +40,8 @@ export interface RunRow {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   /** CPU ms per successful registration of each process on the path. */
   cpuMsPerReg: Record<string, number>;
+  /** The share of that spent in the kernel (stime: syscalls, fsync, network stack), 0…1. */
+  sysShare: Record<string, number>;
   /** Their sum. */
   chainMsPerReg: number;
   /** Other processes of the target (idle roles, redis-server). */
@@ -125,7 +127,7 @@ export class LoadRunner {
     const sample = (): void => {
       for (const m of trees) {
         treePeak.set(m.name, Math.max(treePeak.get(m.name) ?? 0, measuredRssKb(m)));
-        for (const [pid, ms] of cpuByPid(m)) last.get(m.name)?.set(pid, ms);
+        for (const [pid, c] of cpuByPid(m)) last.get(m.name)?.set(pid, c);
       }
     };
     const busy0 = machineBusyMs();
@@ -137,11 +139,13 @@ export class LoadRunner {
     } finally {
       clearInterval(sampler);
     }
-    for (const m of all) for (const [pid, ms] of cpuByPid(m)) last.get(m.name)?.set(pid, ms);
+    for (const m of all) for (const [pid, c] of cpuByPid(m)) last.get(m.name)?.set(pid, c);
     sample();
     const self = process.cpuUsage(self0);
     const busyMs = machineBusyMs() - busy0;
-    const used = (m: Measured): number => [...(last.get(m.name) ?? [])].reduce((sum, [pid, ms]) => sum + ms - (first.get(m.name)?.get(pid) ?? 0), 0);
+    const usedOf = (m: Measured, part: (c: Cpu) => number): number =>
+      [...(last.get(m.name) ?? [])].reduce((sum, [pid, c]) => sum + part(c) - part(first.get(m.name)?.get(pid) ?? { user: 0, sys: 0 }), 0);
+    const used = (m: Measured): number => usedOf(m, (c) => c.user + c.sys);
     const per = (ms: number): number => (r.succeeded > 0 ? ms / r.succeeded : NaN);
     const cpuMsPerReg = Object.fromEntries(t.chain.map((m) => [m.name, per(used(m))]));
     const oursMs = all.reduce((sum, m) => sum + used(m), 0) + r.sippCpuMs + (self.user + self.system) / 1000;
@@ -159,6 +163,7 @@ export class LoadRunner {
       target: t.name, store: this.ctx.store, phase, ...(bindings === undefined ? {} : { bindings }), offered: rate, durationS,
       sippProcesses: sippProcessesFor(rate, t.users.length), attempted: r.attempted, succeeded: r.succeeded, failed: r.failed,
       rechallenged: r.rechallenged, achieved, failures, latencyMs, cpuMsPerReg,
+      sysShare: Object.fromEntries(t.chain.map((m) => [m.name, usedOf(m, (c) => c.sys) / used(m)])),
       chainMsPerReg: Object.values(cpuMsPerReg).reduce((sum, v) => sum + v, 0),
       auxCpuMsPerReg: Object.fromEntries(t.aux.map((m) => [m.name, per(used(m))])),
       sippMsPerReg: per(r.sippCpuMs),

@@ -52,10 +52,16 @@ export function alive(pid: number): boolean {
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
-/** utime + stime of `pid` in ms (0 when it is gone). */
-export function cpuMs(pid: number): number {
+/** CPU time of a process, ms: in user space (utime) and in the kernel on its behalf (stime). */
+export interface Cpu {
+  user: number;
+  sys: number;
+}
+
+/** utime and stime of `pid` in ms (0 when it is gone). */
+export function cpuMs(pid: number): Cpu {
   const f = statFields(pid);
-  return f ? (Number(f[11]) + Number(f[12])) * TICK_MS : 0;
+  return f ? { user: Number(f[11]) * TICK_MS, sys: Number(f[12]) * TICK_MS } : { user: 0, sys: 0 };
 }
 
 /**
@@ -124,7 +130,7 @@ export interface Measured {
  * CPU ms of every process of a measured tree (or the one process), by pid. A tree's workers may come and go: the
  * caller keeps the last reading of each pid, so a worker that exits mid-window still counts up to its last reading.
  */
-export function cpuByPid(m: Measured): Map<number, number> {
+export function cpuByPid(m: Measured): Map<number, Cpu> {
   return new Map((m.tree ? processTree(m.pid) : [m.pid]).map((p) => [p, cpuMs(p)]));
 }
 

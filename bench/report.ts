@@ -35,10 +35,11 @@ export function loadTable(rows: RunRow[]): string {
       `${f(r.machineBusyCores, 2)} / ${f(r.otherCores, 2)}`]));
 }
 
-/** CPU ms per successful registration per process, the chain sum, SIPp and the rest. */
+/** CPU ms per successful registration per process (with its kernel share), the chain sum, SIPp and the rest. */
 export function cpuTable(rows: RunRow[]): string {
-  return table(['target', 'store', 'offered/s', ...PROCESSES, 'chain Σ', 'SIPp', 'other'],
-    rows.map((r) => [what(r), r.store, String(r.offered), ...PROCESSES.map((p) => f(r.cpuMsPerReg[p])), `**${f(r.chainMsPerReg)}**`, f(r.sippMsPerReg),
+  const cell = (r: RunRow, p: string): string => (r.cpuMsPerReg[p] === undefined ? '—' : `${f(r.cpuMsPerReg[p])} (${f(100 * (r.sysShare[p] ?? NaN), 0)} %)`);
+  return table(['target', 'store', 'offered/s', ...PROCESSES.map((p) => `${p} (sys %)`), 'chain Σ', 'SIPp', 'other'],
+    rows.map((r) => [what(r), r.store, String(r.offered), ...PROCESSES.map((p) => cell(r, p)), `**${f(r.chainMsPerReg)}**`, f(r.sippMsPerReg),
       Object.entries(r.auxCpuMsPerReg).map(([k, v]) => `${k} ${f(v)}`).join(', ') || '—']));
 }
 
