@@ -79,13 +79,15 @@ export async function startMigrationSystems(
     const at = (p: number | undefined): string => `127.0.0.1:${p}`;
     const issuer = { primary: `https://${at(pIdms)}`, partner: `https://${at(qIdms)}` };
     const dyn = wanted.includes('dynamic');
-    const role = (r: string, args: string[], ready: RegExp) => startRole(ctx, stopper, name, r, args, ready);
+    const role = (r: string, args: string[], ready: RegExp, readyMs?: number) => startRole(ctx, stopper, name, r, args, ready, readyMs);
+    // The primary IdMS hashes every user's password (scrypt, N=2^15) before it listens: ~50 ms each on an idle core.
+    const idmsReadyMs = 60_000 + migrations * 500;
 
     const idms = !dyn ? [] : [
       role('primary-idms', ['idms', '--role', 'primary', '--listen', at(pIdms), '--issuer', issuer.primary, ...idmsTls(pki, 'primary'),
-        '--partner', `partner=${issuer.partner}`, ...store.args(join(d, 'primary-idms')), '--users', join(ctx.dir, `${name}-idms-users.csv`)], /idms: listening/),
+        '--partner', `partner=${issuer.partner}`, ...store.args(join(d, 'primary-idms')), '--users', join(ctx.dir, `${name}-idms-users.csv`)], /idms: listening/, idmsReadyMs),
       role('partner-idms', ['idms', '--role', 'partner', '--listen', at(qIdms), '--issuer', issuer.partner, ...idmsTls(pki, 'partner'),
-        '--trusted-issuer', issuer.primary, '--trust-cert', trustedSigningCertPath(pki, 'partner'), ...store.args(join(d, 'partner-idms'))], /idms: listening/),
+        '--trusted-issuer', issuer.primary, '--trust-cert', trustedSigningCertPath(pki, 'partner'), ...store.args(join(d, 'partner-idms'))], /idms: listening/, idmsReadyMs),
     ];
     // The IdMSs start beside the Cx path (the primary one hashes every user's password first: scrypt, the slowest
     // start) and are awaited before the migrations; a failure before then must not be an unhandled rejection.
