@@ -126,12 +126,12 @@ async function runTarget(session: Session, name: TargetName, ctx: BenchContext, 
     last = s.rows[s.rows.length - 1];
     await pause();
   }
-  for (const rate of o.rates) {
+  for (const [i, rate] of o.rates.entries()) {
     if (stopped()) break;
     if (last && (!last.clean || last.died.length > 0)) await session.healthy(name, last, warm);
     ctx.say(`${ctx.store}: ${name} at ${rate}/s for ${o.durationS} s`);
     last = await runner.measure(session.target(name), session.key(name), rate, o.durationS, 'fixed');
     res.rows.push(last);
-    await pause();
+    if (i < o.rates.length - 1) await pause();
   }
 }
