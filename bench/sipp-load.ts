@@ -1,22 +1,30 @@
 /**
- * SIPp (sip-tester 3.6.1) as a load of AKA UEs for bench/register-load.ts: the scenario, the injection files, the
- * SIPp processes, and what their files say afterwards.
+ * SIPp (sip-tester 3.6.1) as a load of AKA UEs for `npm run bench`: the scenario, the injection files, the SIPp
+ * processes, and what their files say afterwards.
  *
- * The scenario is ../shared/peers/sipp-register-aka.xml.tmpl (through test/helpers/sipp.ts's `writeAkaScenario`, so
- * keys are escaped the way SIPp 3.6.1 reads them), changed in three ways:
+ * The scenario is deploy/peers/sipp-register-aka.xml.tmpl (through deploy/sipp.ts's `writeAkaScenario`, so keys are
+ * escaped the way SIPp 3.6.1 reads them), changed in three ways:
  * - the IMPI and IMPU come from the injection file (`[field0]`, `[field1]`): one call is one user's registration.
  *   Inside `[authentication …]` the field must be quoted (`username="[field0]"`), or SIPp 3.6.1 ends the keyword at
  *   the field's `]`. K/OP cannot come from the file (they do not nest), so every user has the same keys.
  * - no 20 ms pause before answering the 401: the UE answers as fast as it can. Kamailio 5.6 may then re-challenge
- *   (it stores the vector after sending the 401, DESIGN §4), so one further 401 is answered once more (bounded: a
- *   third 401 fails the call) and counted; its time is part of the latency, as a real UE would see it.
+ *   (it stores the vector after sending the 401, DESIGN §4), so further 401s are answered too, up to
+ *   {@link MAX_RECHALLENGES} (one more fails the call), and counted; their time is part of the latency, as a real UE
+ *   would see it. Our registrar re-challenges only a REGISTER whose nonce is used up or gone, e.g. a retransmission
+ *   (500 ms) of one whose 200 was still on its way under overload.
  * - `gettimeofday` before the first REGISTER and after the final 200, logged per call (`-trace_logs`): microsecond
  *   latencies. SIPp's own `-trace_rtt` has whole milliseconds and loses the calls after the last `-rtt_freq` dump.
+ * SIPp's own CPU is what this process's reaped children used while the load ran (SIPp has exited by then, so /proc
+ * no longer has it): nothing else of ours starts or ends while a load runs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, type Proc } from '../test/helpers/process.ts';
-import { writeAkaScenario } from '../test/helpers/sipp.ts';
+import { start, type Proc } from '../deploy/process.ts';
+import { writeAkaScenario } from '../deploy/sipp.ts';
+import { reapedChildrenCpuMs } from './proc-stat.ts';
+
+/** Further 401s a registration answers (Kamailio's re-challenges of a fast UE) before one more fails the call. */
+export const MAX_RECHALLENGES = 3;
 
 /** One registering identity (an injection-file line). */
 export interface LoadUser {
@@ -43,10 +51,17 @@ export interface LoadResult {
   unexpected: Record<string, number>;
   /** Anything unusual: a SIPp exit code other than 0/1, a missing statistics file. */
   notes: string[];
+  /** CPU ms of the SIPp processes of the run (utime + stime). */
+  sippCpuMs: number;
+  /** Wall-clock ms from the start of the first SIPp process to the exit of the last. */
+  wallMs: number;
 }
 
-/** Writes the load scenario into `dir` for users of `domain` with the common keys (hex) and returns its path. */
-export function writeLoadScenario(dir: string, keys: { domain: string; k: string; op: string; amf: string }): string {
+/**
+ * Writes the load scenario `<name>.xml` into `dir` for users of `domain` with the common keys (hex) and returns its
+ * path.
+ */
+export function writeLoadScenario(dir: string, name: string, keys: { domain: string; k: string; op: string; amf: string }): string {
   const base = writeAkaScenario({ ...keys, impi: '[field0]', impu: '[field1]' }, dir);
   let xml = readFileSync(base, 'utf8');
   const expect = (what: string): void => {
@@ -57,31 +72,35 @@ export function writeLoadScenario(dir: string, keys: { domain: string; k: string
   const firstSend = xml.indexOf('<send');
   const secondSend = xml.indexOf('<send', firstSend + 1);
   const answer = xml.slice(secondSend, xml.indexOf('</send>', secondSend) + '</send>'.length);
+  // Each further 401 is answered with the next CSeq; after MAX_RECHALLENGES the next 401 fails the call.
+  const rechallenge = (n: number): string[] => [
+    `<label id="rechallenged${n}"/>`,
+    `<nop><action><assignstr assign_to="rc" value="${n}"/></action></nop>`,
+    answer.replace('CSeq: 2 REGISTER', `CSeq: ${n + 2} REGISTER`),
+    ...(n < MAX_RECHALLENGES ? [`<recv response="401" optional="true" auth="true" next="rechallenged${n + 1}"/>`, '<recv response="200" next="done"/>'] : ['<recv response="200"/>']),
+  ];
   xml = xml.slice(0, firstSend)
     + '<nop><action><assignstr assign_to="rc" value="0"/><gettimeofday assign_to="s0,u0"/></action></nop>\n  '
     + xml.slice(firstSend).replace('<recv response="200"/>', [
-      '<recv response="401" optional="true" auth="true" next="rechallenged"/>',
+      '<recv response="401" optional="true" auth="true" next="rechallenged1"/>',
       '<recv response="200" next="done"/>',
-      '<label id="rechallenged"/>',
-      '<nop><action><assignstr assign_to="rc" value="1"/></action></nop>',
-      answer.replace('CSeq: 2 REGISTER', 'CSeq: 3 REGISTER'),
-      '<recv response="200"/>',
+      ...Array.from({ length: MAX_RECHALLENGES }, (_, i) => rechallenge(i + 1)).flat(),
       '<label id="done"/>',
       '<nop><action><gettimeofday assign_to="s1,u1"/><log message="ok [$s0] [$u0] [$s1] [$u1] [$rc]"/></action></nop>',
     ].join('\n  '));
-  const file = join(dir, 'register-load.xml');
+  const file = join(dir, `${name}.xml`);
   writeFileSync(file, xml);
   return file;
 }
 
 /**
- * Writes one SEQUENTIAL injection file per SIPp process: process p gets users p, p+P, p+2P, …, so a user always
- * registers from the same process (one Contact) and never twice at once unless a registration outlasts a full
- * round of that process's users.
+ * Writes one SEQUENTIAL injection file per SIPp process (`<name>-<P>-<p>.csv`): process p gets users p, p+P, p+2P, …,
+ * so a user always registers from the same process (one Contact) and never twice at once unless a registration
+ * outlasts a full round of that process's users.
  */
-export function writeInjectionFiles(dir: string, users: readonly LoadUser[], processes: number): string[] {
+export function writeInjectionFiles(dir: string, name: string, users: readonly LoadUser[], processes: number): string[] {
   return Array.from({ length: processes }, (_, p) => {
-    const file = join(dir, `users-${p}.csv`);
+    const file = join(dir, `${name}-${processes}-${p}.csv`);
     const lines = users.filter((_, i) => i % processes === p).map((u) => `${u.impi};${u.impu}`);
     writeFileSync(file, ['SEQUENTIAL', ...lines].join('\n') + '\n');
     return file;
@@ -144,17 +163,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const base = join(o.dir, `${o.tag}-${p}`);
     return { stat: `${base}-stat.csv`, log: `${base}-calls.log`, err: `${base}-errors.log` };
   });
+  const cpu0 = reapedChildrenCpuMs();
+  const t0 = performance.now();
   const procs = calls.map((n, p) => start('sipp', sippArgs(o, p, n, files[p] as RunFiles), { cwd: o.dir }));
   for (const p of procs) o.track?.(p);
   const kill = setTimeout(() => void Promise.all(procs.map((p) => p.stop('SIGKILL'))), (o.durationS + 30) * 1000);
   const codes = await Promise.all(procs.map((p) => p.exited));
   clearTimeout(kill);
-  return collect(files, codes, procs);
+  const r = collect(files, codes, procs);
+  r.wallMs = performance.now() - t0;
+  r.sippCpuMs = reapedChildrenCpuMs() - cpu0;
+  return r;
 }
 
 /** Reads the per-call log lines and the last statistics line of every process. */
 function collect(files: RunFiles[], codes: Array<number | null>, procs: Proc[]): LoadResult {
-  const r: LoadResult = { attempted: 0, succeeded: 0, failed: 0, rechallenged: 0, latenciesMs: [], perSecond: 0, failureCauses: {}, unexpected: {}, notes: [] };
+  const r: LoadResult = {
+    attempted: 0, succeeded: 0, failed: 0, rechallenged: 0, latenciesMs: [], perSecond: 0, failureCauses: {}, unexpected: {}, notes: [], sippCpuMs: 0, wallMs: 0,
+  };
   let first = Infinity;
   let last = -Infinity;
   files.forEach((f, p) => {
@@ -162,12 +188,12 @@ function collect(files: RunFiles[], codes: Array<number | null>, procs: Proc[]):
     // 0: every call succeeded; 1: some failed (counted below). Anything else is SIPp itself failing.
     if (code !== 0 && code !== 1) r.notes.push(`SIPp ${p} exited ${code}: ${lastLines(procs[p]?.output() ?? '', 3)}`);
     for (const line of readOr(f.log).split('\n')) {
-      const m = /^ok (\d+)\.0+ (\d+)\.0+ (\d+)\.0+ (\d+)\.0+ ([01])/.exec(line);
+      const m = /^ok (\d+)\.0+ (\d+)\.0+ (\d+)\.0+ (\d+)\.0+ (\d)/.exec(line);
       if (!m) continue;
       const t0 = Number(m[1]) * 1e6 + Number(m[2]);
       const t1 = Number(m[3]) * 1e6 + Number(m[4]);
       r.latenciesMs.push((t1 - t0) / 1000);
-      if (m[5] === '1') r.rechallenged++;
+      if (m[5] !== '0') r.rechallenged++;
       first = Math.min(first, t0);
       last = Math.max(last, t1);
     }

@@ -1,7 +1,8 @@
 /**
- * Free ports, for the testbed's services whose address must be known before they listen: an IdMS issuer URL names
- * its port, and the partner MMS tells UEs the registrar's address before the registrar is up. The port is free when
- * asked for; the testbed binds it a moment later (a race it accepts: a taken port fails the start with EADDRINUSE).
+ * Free ports, for services whose address must be known before they listen: an IdMS issuer URL names its port, and
+ * the partner MMS tells UEs the registrar's address before the registrar is up. The testbed, the tests (each file
+ * asks for its own, so files run in parallel) and the benchmarks take them from here. The port is free when asked
+ * for and bound a moment later (a race accepted: a taken port fails the start with EADDRINUSE).
  */
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -31,6 +32,18 @@ export async function freeSipPort(host: string, avoid: readonly number[] = []): 
     if (await udpFree(port, host)) return port;
   }
   throw new Error(`no port free for both UDP and TCP on ${host}`);
+}
+
+/** A port free right now for both TCP and UDP on `host` (SIP and Diameter peers listen on both or either). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return freeSipPort(host);
+}
+
+/** `n` distinct ports, each free right now for both TCP and UDP on `host`. */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const out = new Set<number>();
+  while (out.size < n) out.add(await freePort(host));
+  return [...out];
 }
 
 function udpFree(port: number, host: string): Promise<boolean> {

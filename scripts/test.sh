@@ -4,39 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages behind the tests' real peers, as "command package" pairs.
-peers=(
-  "redis-server redis-server"
-  "tshark tshark"
-  "sipp sip-tester"
-  "sipsak sipsak"
-  "kamailio kamailio"
-  "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
-  "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"
-)
-missing=()
-for pair in "${peers[@]}"; do
-  read -r cmd spec <<<"$pair"
-  pkg=${spec%%:*}
-  file=${spec#*:}
-  if [ "$file" != "$spec" ]; then
-    [ -e "$file" ] || missing+=("$pkg")  # a module package: its file, not a command, tells whether it is there
-  else
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "test: installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "test: these Debian packages are needed and you are not root: ${missing[*]}" >&2
-    echo "test: install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+# The Debian packages behind the tests' real peers (installed when missing, as root).
+bash scripts/debian-peers.sh test
 
 echo "test: node $(node --version)"
 echo "test: type check"; tsc --noEmit -p tsconfig.json
