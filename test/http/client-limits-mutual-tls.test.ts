@@ -13,8 +13,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { certPaths } from '../../certs/layout.ts';
 import { HttpError, type HttpErrorCode } from '../../lib/http/errors.ts';
 import { requestJson } from '../../lib/http/json.ts';
@@ -143,7 +144,7 @@ describe('lib/http client', () => {
   });
 
   test('the connect timeout: a server that accepts TCP but never finishes the TLS handshake', async () => {
-    const sockets: Array<import('node:net').Socket> = [];
+    const sockets: Socket[] = [];
     const silent = await listen(createNetServer((s) => sockets.push(s)));
     open.push(() => new Promise((resolve) => {
       for (const s of sockets) s.destroy();
@@ -176,7 +177,7 @@ describe('lib/http client', () => {
 
   test('mutual TLS: the partner CA\'s certificate is accepted; another CA\'s certificate, or none, is refused', async () => {
     const srv = await https((req, res) => {
-      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ cn: peer.subject?.CN }));
     }, pki.ca.partner);
     const ok = await requestJson<{ cn: string }>(srv.url, { tls: { ca: pki.ca.primary, ...tls.partner } });
