@@ -8,7 +8,8 @@
 import type { Store } from '../lib/store/store.ts';
 import { MmsError } from './errors.ts';
 import type { MmsProblem } from './errors.ts';
-import { identityProblem, putMappings } from './mappings.ts';
+import { identityProblem } from '../lib/migration/identity.ts';
+import { putMappings } from './mappings.ts';
 import type { IdentityMapping, MappingInput } from './mappings.ts';
 
 /** The columns of a mapping file. */
