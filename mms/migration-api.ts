@@ -17,11 +17,11 @@
 import { X509Certificate, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConfigFileError } from '../lib/config/files.ts';
+import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../lib/idm/access-token.ts';
+import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
 import type { Logger } from '../lib/log.ts';
 import { CONFIGURATIONS_PATH, configurationRequestSchema, type ConfigurationView } from '../lib/migration/wire.ts';
 import type { Store } from '../lib/store/store.ts';
-import { MIGRATION_SCOPE } from '../idms/constants.ts';
-import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../idms/verify.ts';
 import { releaseBinding, requestBinding, type BindingAnswer, type BindingClientOptions } from './binding-client.ts';
 import {
   configurationOfUser, getConfiguration, partnerImpiInUse, removeConfiguration, reserveUser, saveConfiguration, type MigrationConfiguration,
