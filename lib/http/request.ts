@@ -1,5 +1,5 @@
 /**
- * The one HTTP(S) client of the project (DESIGN §3: undici), for every role and the UE: the HSS, IdMS and registrar
+ * The one HTTP(S) client of the project (undici), for every role and the UE: the HSS, IdMS and registrar
  * admin APIs, the primary MMS's binding API (mutual TLS), the IdMS and the partner MMS's migration API.
  *
  * Each request runs on its own undici `Agent`, closed when the answer is read: the TLS material differs per call
