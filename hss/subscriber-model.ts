@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { computeOpc, digestHa1 } from '../lib/aka/index.ts';
+import type { SubscriberView } from '../lib/admin/hss-api.ts';
 import { allowedPartnersSchema } from '../lib/allowed-partners.ts';
 
 /**
@@ -92,21 +93,8 @@ export interface SubscriberRecord {
   updated_at: string;
 }
 
-/** What the admin API and the CLI show: every field but the secrets, which are reduced to "is it set". */
-export interface SubscriberView {
-  impi: string;
-  impus: string[];
-  amf: string;
-  k_set: boolean;
-  opc_set: boolean;
-  ha1_set: boolean;
-  ha1_realm?: string;
-  /** Last issued SQN, 12 hex digits. */
-  sqn?: string;
-  mcptt_id?: string;
-  allowed_partners: string[];
-  updated_at: string;
-}
+/** What the admin API and the CLI show (its wire type, lib/admin/hss-api.ts): every field but the secrets, reduced to "is it set". */
+export type { SubscriberView } from '../lib/admin/hss-api.ts';
 
 /** AKA credentials as Buffers, for Milenage. */
 export interface AkaCredentials {

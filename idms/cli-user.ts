@@ -4,11 +4,10 @@
  * `--role` naming whose users). The `mcptt_id` links the IdMS user to the HSS subscriber of the same MC service ID.
  * Output is JSON, one object per line.
  */
-import { request, type RequestOptions } from 'node:https';
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Command } from 'commander';
 import { UsageError } from '../lib/cli.ts';
+import { AdminApiError, adminRequest, type AdminTarget } from '../lib/admin/client.ts';
 import { readAdminToken } from '../lib/admin/token.ts';
 import { readConfigFile } from '../lib/config/files.ts';
 import { storeSpecSchema } from '../lib/config/options.ts';
@@ -52,34 +51,6 @@ const targetSchema = z.object({
   }
 });
 
-/** One admin API call; resolves with the JSON body (undefined for 204). */
-function call<T>(base: string, token: string, ca: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const opts: RequestOptions = {
-    method, timeout: 10_000, ...(ca ? { ca } : {}),
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(payload ? { 'content-type': 'application/json' } : {}) },
-  };
-  return new Promise((resolve, reject) => {
-    const req = request(url, opts, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : undefined) as T });
-        } catch {
-          reject(new Error(`admin API ${url.origin} answered ${res.statusCode} with non-JSON`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`admin API ${url.origin} did not answer in time`)));
-    req.on('error', (e) => reject(new Error(`admin API ${url.origin}: ${e.message}`)));
-    req.end(payload);
-  });
-}
-
 async function backendOf(o: TargetOptions): Promise<Backend> {
   const role = o.role ?? 'primary';
   const c = parseConfig(targetSchema, {
@@ -98,26 +69,24 @@ async function backendOf(o: TargetOptions): Promise<Backend> {
       close: () => store.close(),
     };
   }
-  const admin = c.admin as string;
   const token = await readAdminToken(c['admin-token-file']).catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`--admin-token-file ${c['admin-token-file']}: ${e.code ?? e.message}`);
   });
   const ca = c['tls-ca'] === undefined ? undefined : await readConfigFile('tls-ca', c['tls-ca']);
-  const ok = <T>(r: { status: number; json: T }): T => {
-    if (r.status >= 200 && r.status < 300) return r.json;
-    const e = (r.json ?? {}) as { error?: string; error_description?: string };
-    throw new UsageError(`admin API ${r.status} ${e.error ?? 'error'}: ${e.error_description ?? ''}`, r.status === 400 ? 2 : 1);
-  };
+  const t: AdminTarget = { url: c.admin as string, token, ...(ca === undefined ? {} : { ca }) };
+  const refused = (e: unknown): unknown => (e instanceof AdminApiError ? new UsageError(`admin API ${e.status} ${e.error}: ${e.message}`, e.status === 400 ? 2 : 1) : e);
+  const call = <T>(method: 'GET' | 'POST' | 'DELETE', path: string, json?: unknown): Promise<T> =>
+    adminRequest<T>(t, method, path, json === undefined ? undefined : { json }).catch((e: unknown) => {
+      throw refused(e);
+    });
   return {
-    add: async (u, replace) => ok(await call<{ user: UserJson }>(admin, token, ca, 'POST', `admin/v1/users${replace ? '?replace=true' : ''}`,
+    add: async (u, replace) => (await call<{ user: UserJson }>('POST', `admin/v1/users${replace ? '?replace=true' : ''}`,
       { username: u.username, password: u.password, mcptt_id: u.mcpttId })).user,
-    list: async () => ok(await call<{ users: UserJson[] }>(admin, token, ca, 'GET', 'admin/v1/users')).users,
-    remove: async (username) => {
-      const r = await call<unknown>(admin, token, ca, 'DELETE', `admin/v1/users/${encodeURIComponent(username)}`);
-      if (r.status === 404) return false;
-      ok(r);
-      return true;
-    },
+    list: async () => (await call<{ users: UserJson[] }>('GET', 'admin/v1/users')).users,
+    remove: (username) => adminRequest(t, 'DELETE', `admin/v1/users/${encodeURIComponent(username)}`).then(() => true, (e: unknown) => {
+      if (e instanceof AdminApiError && e.status === 404) return false;
+      throw refused(e);
+    }),
     close: async () => undefined,
   };
 }

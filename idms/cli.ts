@@ -9,11 +9,15 @@ import type { CommandModule } from '../lib/cli.ts';
 import { hostPortSchema } from '../lib/config/address.ts';
 import { collectOption, storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
+import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addUserCommands } from './cli-user.ts';
-import { DEFAULT_TTLS, IDMS_ROLES, MAX_CLOCK_SKEW_S, type IdmsRole } from './constants.ts';
+import { DEFAULT_TTLS, IDMS_ROLES, MAX_CLOCK_SKEW_S } from './constants.ts';
 import { startIdms, type IdmsConfig } from './server.ts';
+
+/** Where the testbed and the tests have always found it; the one definition is lib's. */
+export { defaultResource } from '../lib/idm/vocabulary.ts';
 
 /** Defaults shown in `--help` and used when an option is absent. */
 export const IDMS_DEFAULTS = {
@@ -21,11 +25,6 @@ export const IDMS_DEFAULTS = {
   store: 'memory',
   client: 'mcx-ue=http://127.0.0.1/callback',
 } as const;
-
-/** The default `aud` of an IdMS's access tokens: its MC services (primary) or its MMS migration API (partner). */
-export function defaultResource(role: IdmsRole, issuer: string): string {
-  return new URL(role === 'primary' ? 'mc-services' : 'migration', issuer.endsWith('/') ? issuer : `${issuer}/`).href;
-}
 
 // Not URL.parse: Node 20 lacks it before 20.18.
 const parseUrl = (s: string): URL | null => {

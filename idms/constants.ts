@@ -3,22 +3,18 @@
  * OAuth error codes (RFC 6749 §5.2, RFC 8693 §2.2.2) the token endpoint may answer with.
  */
 
-/** The two IdMS roles of TS 33.180 §5.1.4.2. */
-export const IDMS_ROLES = ['primary', 'partner'] as const;
-/** `primary` (the user's home IdMS) or `partner` (the IdMS of the MC system the user migrates to). */
-export type IdmsRole = (typeof IDMS_ROLES)[number];
+// Shared with the MMS and the UE (lib/idm/vocabulary.ts), re-exported so the IdMS reads all of its vocabulary here.
+import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
+
+export { IDMS_ROLES, MCPTT_ID_CLAIM, MIGRATION_SCOPE, SIGNING_ALG, type IdmsRole } from '../lib/idm/vocabulary.ts';
 
 /** TS 33.180 Annex B.4.2.2 MC service scopes this IdMS grants (the three services the testbed uses). */
 export const MC_SERVICE_SCOPES = ['3gpp:mc:ptt_service', '3gpp:mc:video_service', '3gpp:mc:data_service'] as const;
-/** The migration scope [design]: 33.180 names none; the partner MMS's migration API requires this one. */
-export const MIGRATION_SCOPE = '3gpp:mc:migration';
 /** Every resource scope of an IdMS access token. */
 export const RESOURCE_SCOPES: readonly string[] = [...MC_SERVICE_SCOPES, MIGRATION_SCOPE];
 /** OpenID Connect scopes the provider knows (`offline_access` is accepted but refresh tokens do not depend on it). */
 export const OIDC_SCOPES = ['openid', 'offline_access'] as const;
 
-/** The MC service ID claim linking an IdMS user to the HSS subscriber of the same `mcptt_id` (33.180 B.2). */
-export const MCPTT_ID_CLAIM = 'mcptt_id';
 /** The ACR of a username/password login (33.180 B.4.2.2 `3gpp:acr:password`). */
 export const ACR_PASSWORD = '3gpp:acr:password';
 
@@ -33,8 +29,6 @@ export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_
 /** Subject token types the primary IdMS accepts. */
 export const SUBJECT_TOKEN_TYPES: readonly string[] = [TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN];
 
-/** The only JWS algorithm issued or accepted for security tokens and access tokens. */
-export const SIGNING_ALG = 'RS256';
 /** The largest clock skew accepted on a security token's `exp`/`iat` (33.180 Table B.8-1: not above 30 s). */
 export const MAX_CLOCK_SKEW_S = 30;
 

@@ -5,6 +5,7 @@
  * known one, so timing tells nothing about which usernames exist.
  */
 import { randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { readCsvTable } from '../lib/csv/table.ts';
 import type { Store } from '../lib/store/store.ts';
 import { IdmsError } from './errors.ts';
 
@@ -160,24 +161,21 @@ export function view(u: UserRecord): UserView {
   return { username: u.username, sub: u.sub, mcpttId: u.mcpttId, createdAt: u.createdAt };
 }
 
+/** The columns of a users CSV. */
+export const USER_COLUMNS = ['username', 'password', 'mcptt_id'] as const;
+
 /**
  * Parses a users CSV: a header line naming `username`, `password` and `mcptt_id` (any order), then one user a line.
- * Fields hold no commas or quotes (none of the three may), so no quoting is needed.
+ * The CSV rules (quoting, comments, blank lines, line numbers) are lib/csv's, the same as for HSS subscribers and MMS
+ * mappings.
  * @throws IdmsError `ERR_IDMS_USER_INPUT` naming the line of every problem.
  */
 export function parseUsersCsv(text: string): UserInput[] {
-  const lines = text.split(/\r?\n/).map((l, i) => ({ l: l.trim(), n: i + 1 })).filter((x) => x.l !== '' && !x.l.startsWith('#'));
-  const header = lines.shift();
-  const cols = header?.l.split(',').map((c) => c.trim().toLowerCase()) ?? [];
-  const idx = { username: cols.indexOf('username'), password: cols.indexOf('password'), mcpttId: cols.indexOf('mcptt_id') };
-  if (Object.values(idx).some((i) => i < 0)) {
-    throw new IdmsError('ERR_IDMS_USER_INPUT', 'users CSV: the header must name username, password and mcptt_id');
-  }
-  const problems: string[] = [];
-  const users = lines.map(({ l, n }) => {
-    const f = l.split(',').map((c) => c.trim());
-    const u = { username: f[idx.username] ?? '', password: f[idx.password] ?? '', mcpttId: f[idx.mcpttId] ?? '' };
-    for (const p of userInputProblems(u)) problems.push(`line ${n}: ${p}`);
+  const table = readCsvTable(text, { columns: USER_COLUMNS, required: USER_COLUMNS });
+  const problems = table.problems.map((p) => `line ${p.line}: ${p.message}`);
+  const users = table.rows.map(({ line, values }) => {
+    const u = { username: values.username, password: values.password, mcpttId: values.mcptt_id };
+    for (const p of userInputProblems(u)) problems.push(`line ${line}: ${p}`);
     return u;
   });
   if (problems.length) throw new IdmsError('ERR_IDMS_USER_INPUT', `users CSV:\n  ${problems.join('\n  ')}`);

@@ -15,14 +15,13 @@
  * confirmed binding is recorded (primary-bindings.ts) with `expires_at` capped to the configured maximum; the Cx
  * gate (primary.ts) lets only bound users through.
  */
-import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { allowsMigration } from '../lib/allowed-partners.ts';
 import { realmSchema } from '../lib/config/address.ts';
 import { mcxUri, socketIdentity } from '../lib/pki/identity.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../lib/store/store.ts';
-import { identityProblem } from './mappings.ts';
+import { BINDINGS_PATH, bindingRequestSchema, type BindingAnswer } from '../lib/migration/wire.ts';
 import { MigrationError } from './migration-errors.ts';
 import { createMigrationServer, parseBody, type MigrationServerTls } from './migration-http.ts';
 import { putBinding, removeBinding } from './primary-bindings.ts';
@@ -40,19 +39,6 @@ export interface BindingApiOptions {
   tls: MigrationServerTls & { clientCa: string[] };
   logger: Logger;
 }
-
-const identity = (kind: 'impi' | 'impu') => z.string().superRefine((v, ctx) => {
-  const bad = identityProblem(kind, v);
-  if (bad) ctx.addIssue({ code: 'custom', message: bad });
-});
-
-const bindingRequest = z.object({
-  mcptt_id: z.string().min(1).max(255),
-  partner_realm: realmSchema,
-  partner_impi: identity('impi'),
-  partner_impus: z.array(identity('impu')).min(1).max(16),
-  expires_at: z.iso.datetime({ offset: true }),
-}).strict();
 
 /** Refuses a client whose certificate is not an MMS of `realm`. */
 function checkPartner(req: FastifyRequest, realm: string): void {
@@ -72,8 +58,8 @@ export function createBindingApi(o: BindingApiOptions): FastifyInstance {
   const app = createMigrationServer(o.tls, o.logger, 'mcx-mms-bindings');
   const log = o.logger.child({ component: 'binding-api' });
 
-  app.post('/migration/v1/bindings', async (req) => {
-    const b = parseBody(bindingRequest, req.body);
+  app.post(`/${BINDINGS_PATH}`, async (req): Promise<BindingAnswer> => {
+    const b = parseBody(bindingRequestSchema, req.body);
     checkPartner(req, b.partner_realm);
     const now = Date.now();
     const asked = Date.parse(b.expires_at);
@@ -94,7 +80,7 @@ export function createBindingApi(o: BindingApiOptions): FastifyInstance {
     return { primary_impi: sub.impi, primary_impus: sub.impus, primary_realm: o.realm, expires_at: new Date(expiresAt).toISOString() };
   });
 
-  app.delete<{ Params: { partner_impi: string }; Querystring: { partner_realm?: string } }>('/migration/v1/bindings/:partner_impi', async (req, reply) => {
+  app.delete<{ Params: { partner_impi: string }; Querystring: { partner_realm?: string } }>(`/${BINDINGS_PATH}/:partner_impi`, async (req, reply) => {
     const realm = req.query.partner_realm;
     if (typeof realm !== 'string' || !realmSchema.safeParse(realm).success) throw new MigrationError('ERR_MIGRATION_INPUT', 'partner_realm: a DNS name is required');
     checkPartner(req, realm);

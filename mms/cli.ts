@@ -6,12 +6,12 @@
  */
 import { z } from 'zod';
 import type { Command } from 'commander';
-import { defaultResource } from '../idms/cli.ts';
 import { isLoopback } from '../lib/admin/server.ts';
 import type { CommandModule } from '../lib/cli.ts';
 import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
 import { caListSchema, checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
+import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import type { AgentNodeConfig } from './cx-node.ts';

@@ -11,7 +11,7 @@
  * fails half-way is rolled back, so readers never keep a half-loaded file.
  */
 import type { Store } from '../lib/store/store.ts';
-import { realmSchema } from '../lib/config/address.ts';
+import { identityProblem } from '../lib/migration/identity.ts';
 import { MmsError } from './errors.ts';
 import type { MmsProblem } from './errors.ts';
 
@@ -61,22 +61,6 @@ export function mapKey(partnerImpi: string): string {
 /** Store key of a primary IMPI's reverse entry. */
 export function revKey(primaryImpi: string): string {
   return REV_PREFIX + primaryImpi;
-}
-
-// An IMPI is an NAI (TS 23.003 §13.3): user@realm, no whitespace or controls.
-const NAI = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u;
-const IMPU = /^(sips?:[^\s\p{Cc}]+|tel:[^\s\p{Cc}]+)$/iu;
-
-/**
- * Why `value` is not a usable identity of this kind.
- * @returns undefined when it is fine.
- */
-export function identityProblem(kind: 'impi' | 'impu' | 'realm', value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return 'is required';
-  if (value.length > 255) return 'is longer than 255 characters';
-  if (kind === 'impi') return NAI.test(value) ? undefined : 'must be an NAI such as user@realm.example';
-  if (kind === 'impu') return IMPU.test(value) ? undefined : 'must be a sip:, sips: or tel: URI';
-  return realmSchema.safeParse(value).success ? undefined : 'must be a DNS name such as ims.example.net';
 }
 
 /**

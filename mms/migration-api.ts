@@ -15,13 +15,13 @@
  * refusal (403 `migration_not_allowed`) or a failure after the confirmation releases what was allocated.
  */
 import { X509Certificate, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConfigFileError } from '../lib/config/files.ts';
+import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../lib/idm/access-token.ts';
+import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
 import type { Logger } from '../lib/log.ts';
+import { CONFIGURATIONS_PATH, configurationRequestSchema, type ConfigurationView } from '../lib/migration/wire.ts';
 import type { Store } from '../lib/store/store.ts';
-import { MIGRATION_SCOPE } from '../idms/constants.ts';
-import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../idms/verify.ts';
 import { releaseBinding, requestBinding, type BindingAnswer, type BindingClientOptions } from './binding-client.ts';
 import {
   configurationOfUser, getConfiguration, partnerImpiInUse, removeConfiguration, reserveUser, saveConfiguration, type MigrationConfiguration,
@@ -63,18 +63,7 @@ export interface MigrationApiOptions {
   stats?: MmsStats;
 }
 
-/** The configuration as the UE sees it. */
-export interface ConfigurationView {
-  id: string;
-  partner_impi: string;
-  partner_impus: string[];
-  domain: string;
-  registrar: string;
-  expires_at: string;
-}
-
 const REALM = 'mcx-mms-migration';
-const emptyBody = z.object({}).strict();
 
 function view(c: MigrationConfiguration, o: MigrationApiOptions): ConfigurationView {
   return { id: c.id, partner_impi: c.partnerImpi, partner_impus: [...c.partnerImpus], domain: o.domain, registrar: o.registrar, expires_at: new Date(c.expiresAt).toISOString() };
@@ -133,7 +122,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
 
   const stats = o.stats ?? new MmsStats();
   app.addHook('onResponse', async (req, reply) => {
-    if (req.method === 'POST' && req.routeOptions.url === '/migration/v1/configurations' && reply.statusCode >= 400) stats.inc('configurations_refused');
+    if (req.method === 'POST' && req.routeOptions.url === `/${CONFIGURATIONS_PATH}` && reply.statusCode >= 400) stats.inc('configurations_refused');
   });
 
   /**
@@ -185,9 +174,9 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
     }
   }
 
-  app.post('/migration/v1/configurations', async (req, reply) => {
+  app.post(`/${CONFIGURATIONS_PATH}`, async (req, reply) => {
     const who = await caller(req, o.token);
-    parseBody(emptyBody, req.body);
+    parseBody(configurationRequestSchema, req.body);
     const sys = o.primarySystems.find((s) => s.idmsIssuer === who.primary_iss);
     if (!sys) throw new MigrationError('ERR_MIGRATION_NOT_ALLOWED', `the primary system of ${who.primary_iss} is not one this partner MC system works with`);
     const user = { primaryIss: who.primary_iss, mcpttId: who.mcptt_id };
@@ -222,9 +211,9 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
     }
   });
 
-  app.get<{ Params: { id: string } }>('/migration/v1/configurations/:id', async (req) => view(await owned(req), o));
+  app.get<{ Params: { id: string } }>(`/${CONFIGURATIONS_PATH}/:id`, async (req) => view(await owned(req), o));
 
-  app.delete<{ Params: { id: string } }>('/migration/v1/configurations/:id', async (req, reply) => {
+  app.delete<{ Params: { id: string } }>(`/${CONFIGURATIONS_PATH}/:id`, async (req, reply) => {
     const c = await owned(req);
     // Here first: from now on the partner MMS answers 5001 for the partner IMPI, whatever the primary says.
     await removeConfiguration(o.store, c);

@@ -3,7 +3,8 @@
  * its primary identities?" (DESIGN §2.4): the HSS, through its admin API (`GET /admin/v1/subscribers?mcptt_id=`),
  * which answers views without key material.
  */
-import { AdminApiError, adminApi, type AdminTarget } from '../hss/admin-client.ts';
+import { AdminApiError, type AdminTarget } from '../lib/admin/client.ts';
+import { adminApi } from '../lib/admin/hss-api.ts';
 import { MigrationError } from './migration-errors.ts';
 
 /** What the binding decision needs of a subscriber. */

@@ -11,7 +11,7 @@ import { readAdminToken } from '../lib/admin/token.ts';
 import { UsageError } from '../lib/cli.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
-import { AdminApiError, adminRequest } from '../hss/admin-client.ts';
+import { AdminApiError, adminRequest } from '../lib/admin/client.ts';
 import { bindingView, type BindingView } from './admin-api.ts';
 import { BindingStore } from './bindings.ts';
 import { REGISTRAR_DEFAULTS } from './config.ts';

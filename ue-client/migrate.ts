@@ -5,6 +5,7 @@
  * access token, then the migration configuration request to the partner MMS, which answers the partner SIP
  * identities and the partner SIP core to register with. Each step reports itself through `onStep`.
  */
+import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
 import { exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration, type TlsTrust } from './idm-client.ts';
 
 /** What the migration needs to know. */
@@ -42,8 +43,6 @@ export interface Migration {
   /** The user's MC service ID, from the primary IdMS's ID token. */
   mcpttId: string;
 }
-
-const MIGRATION_SCOPE = '3gpp:mc:migration';
 
 /**
  * Runs the four steps.

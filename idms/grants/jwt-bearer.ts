@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Provider } from 'oidc-provider';
+import type { PartnerAccessTokenClaims } from '../../lib/idm/access-token.ts';
 import type { Logger } from '../../lib/log.ts';
 import { SEED_CLAUSE } from '../../lib/seed-steps.ts';
 import { GRANT_JWT_BEARER, MCPTT_ID_CLAIM, MIGRATION_SCOPE, SIGNING_ALG } from '../constants.ts';
@@ -25,21 +26,6 @@ export interface JwtBearerOptions {
   scopes: readonly string[];
   ttlS: number;
   logger: Logger;
-}
-
-/** Claims of a partner access token (RFC 9068 shape plus the primary identity). */
-export interface PartnerAccessTokenClaims {
-  iss: string;
-  sub: string;
-  aud: string;
-  client_id: string;
-  scope: string;
-  jti: string;
-  iat: number;
-  exp: number;
-  primary_iss: string;
-  primary_sub: string;
-  mcptt_id: string;
 }
 
 /**

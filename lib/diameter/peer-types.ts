@@ -60,8 +60,3 @@ export interface PeerConnectionOptions {
   /** End-to-End ids for CER/DWR/DPR (shared by the node). */
   nextEndToEnd: () => number;
 }
-
-/** A request's connection went away (closed, DPR, SUSPECT) before the answer: the node fails it over. */
-export class PeerLostError extends Error {
-  override readonly name = 'PeerLostError';
-}

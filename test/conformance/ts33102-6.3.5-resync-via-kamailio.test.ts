@@ -23,7 +23,8 @@ import { promisify } from 'node:util';
 import {
   Milenage, digestResponse, generateVector, makeSqn, openAutn, parseAkaNonce, seqOf, sqnToBuf, type DigestQop,
 } from '../../lib/aka/index.ts';
-import { adminApi, type AdminTarget } from '../../hss/admin-client.ts';
+import type { AdminTarget } from '../../lib/admin/client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { Isim } from '../../ue-client/isim.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';

@@ -12,7 +12,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminApi, type AdminTarget } from '../../hss/admin-client.ts';
+import type { AdminTarget } from '../../lib/admin/client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { parseAkaNonce } from '../../lib/aka/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { Isim } from '../../ue-client/isim.ts';

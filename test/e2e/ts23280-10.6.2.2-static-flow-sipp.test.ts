@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { adminApi } from '../../hss/admin-client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { certPaths } from '../../certs/layout.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult, type SippUser } from '../helpers/sipp.ts';

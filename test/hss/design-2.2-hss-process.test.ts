@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Milenage, openAutn } from '../../lib/aka/index.ts';
 import { buildMar, buildSar, readCxResult, readMaa, readSaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
-import { adminApi, type AdminTarget } from '../../hss/admin-client.ts';
+import type { AdminTarget } from '../../lib/admin/client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { ALICE, K, OPC, REALM } from './helpers.ts';
 

@@ -11,7 +11,7 @@ import { initPki } from '../../certs/issue.ts';
 import { certPaths, loadTlsMaterial } from '../../certs/layout.ts';
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
-import { adminApi } from '../../hss/admin-client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { ALICE, K, OPC } from './helpers.ts';
 

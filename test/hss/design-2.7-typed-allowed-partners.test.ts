@@ -16,7 +16,8 @@ import { buildMar, buildSar, readCxResult, ServerAssignmentType, UserDataAlready
 import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { buildAvp } from '../../lib/diameter/message.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
-import { AdminApiError, adminApi, type AdminTarget } from '../../hss/admin-client.ts';
+import { AdminApiError, type AdminTarget } from '../../lib/admin/client.ts';
+import { adminApi } from '../../lib/admin/hss-api.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { K, OPC, REALM } from './helpers.ts';
 

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caPaths, certPaths, signingPaths, trustedSigningCertPath } from '../../certs/layout.ts';
-import { verifyPartnerAccessToken } from '../../idms/verify.ts';
+import { verifyPartnerAccessToken } from '../../lib/idm/access-token.ts';
 import { exchangeToken, jwtBearer, login } from '../../ue-client/idm-client.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, type JSONWebKeySet } from 'jose';
 import { signingPaths, trustedSigningCertPath } from '../../certs/layout.ts';
-import { AccessTokenError, verifyPartnerAccessToken } from '../../idms/verify.ts';
+import { AccessTokenError, verifyPartnerAccessToken } from '../../lib/idm/access-token.ts';
 import { exchangeToken, jwtBearer, login, type IdmClientError } from '../../ue-client/idm-client.ts';
 import { httpsRequest } from '../../ue-client/idm/http.ts';
 import { ALICE, CLIENT_ID, PARTNER_MMS, REDIRECT_URI, SCOPE, makePki, pkiFile, postToken, startPair, type Pair, type TestPki } from './helpers.ts';

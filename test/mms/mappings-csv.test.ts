@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../../lib/store/store.ts';
 import type { Store } from '../../lib/store/store.ts';
-import { importMappingsCsv, parseMappingsCsv, splitCsv } from '../../mms/mappings-csv.ts';
+import { importMappingsCsv, parseMappingsCsv } from '../../mms/mappings-csv.ts';
 import {
   StoreMappingSource, addMapping, chainMappingSources, getMapping, listMappings, putMappings, removeMapping,
 } from '../../mms/mappings.ts';
@@ -102,12 +102,12 @@ test('every bad row is reported by line number and nothing is loaded', async () 
 test('header problems are reported on line 1 (or the header\'s line)', () => {
   assert.throws(() => parseMappingsCsv('partner_impi,partner_impu,primary_impi,primary_impu,realm\n'), (e: unknown) => {
     assert.ok(e instanceof MmsError);
-    assert.deepEqual(e.problems.map(formatProblem), ['line 1: unknown column "realm"', 'line 1: missing column primary_realm']);
+    assert.deepEqual(e.problems.map(formatProblem), ['line 1: unknown column "realm" (column 5)', 'line 1: missing column primary_realm']);
     return true;
   });
   assert.throws(() => parseMappingsCsv(''), mmsError('ERR_MMS_INPUT', [1]));
   assert.throws(() => parseMappingsCsv('# c\n\npartner_impi,"x\n'), mmsError('ERR_MMS_INPUT', [3]));
-  assert.throws(() => splitCsv('a,"b"c\n'), mmsError('ERR_MMS_INPUT', [1]));
+  assert.throws(() => parseMappingsCsv('a,"b"c\n'), mmsError('ERR_MMS_INPUT', [1]));
 });
 
 test('replaceAll: the file becomes the whole configuration', async () => {

@@ -16,7 +16,7 @@ import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { buildMar, buildSar, ServerAssignmentType, UserDataAlreadyAvailable } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
-import { adminRequest, type AdminTarget } from '../../hss/admin-client.ts';
+import { adminRequest, type AdminTarget } from '../../lib/admin/client.ts';
 import type { BindingView } from '../../registrar/admin-api.ts';
 import { readAdminToken } from '../../lib/admin/token.ts';
 import { K, OP, OPC } from '../hss/helpers.ts';

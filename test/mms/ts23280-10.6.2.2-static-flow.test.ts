@@ -15,7 +15,7 @@ import { encodeMessage, type DiameterMessage } from '../../lib/diameter/codec.ts
 import { readCxResult, readMaa, readSaa } from '../../lib/diameter/cx/index.ts';
 import type { DiameterNode } from '../../lib/diameter/node.ts';
 import { certPaths } from '../../certs/layout.ts';
-import { adminRequest, type AdminTarget } from '../../hss/admin-client.ts';
+import { adminRequest, type AdminTarget } from '../../lib/admin/client.ts';
 import {
   PARTNER_NAMES, PRIMARY_NAMES, PRIMARY_REALM, Testbed, USER, USIM, logLines, seedSteps, waitForLines, type Role,
 } from './testbed.ts';

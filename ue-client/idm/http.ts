@@ -1,11 +1,15 @@
 /**
- * HTTPS for the IdM client: `node:https` with the caller's CA (the MC systems run private PKIs; certificate and host
- * name are always verified, there is no way to turn that off), no automatic redirects (the client follows them itself,
- * so it sees the redirect to the native app's redirect URI), and a minimal cookie jar for the IdMS's interaction and
- * session cookies — what an embedded browser would keep.
+ * HTTPS for the IdM client: lib/http with the caller's CA (the MC systems run private PKIs; certificate and host
+ * name are always verified, there is no way to turn that off), HTTPS only, no automatic redirects (the client follows
+ * them itself, so it sees the redirect to the native app's redirect URI), and a minimal cookie jar for the IdMS's
+ * interaction and session cookies — what an embedded browser would keep. lib/http's errors become
+ * {@link IdmClientError}s, the UE's closed set.
  */
-import { request } from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { isHttpError } from '../../lib/http/errors.ts';
+import { parseJsonBody, statusError } from '../../lib/http/json.ts';
+import { DEFAULT_MAX_BODY_BYTES, httpRequest, type HttpResponse } from '../../lib/http/request.ts';
+
+export type { HttpResponse } from '../../lib/http/request.ts';
 
 /**
  * Why an IdM client call failed. Closed set.
@@ -48,14 +52,7 @@ export interface TlsTrust {
 }
 
 /** The largest answer body read (1 MiB): discovery, JWKS, token and login pages are a few KiB. */
-export const MAX_BODY_BYTES = 1024 * 1024;
-
-/** A response, body read in full. */
-export interface HttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+export const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 interface Cookie {
   name: string;
@@ -70,8 +67,8 @@ export class CookieJar {
   #cookies: Cookie[] = [];
 
   /** Takes the `Set-Cookie` headers of a response from `url`. */
-  store(url: URL, setCookie: string[] | undefined): void {
-    for (const line of setCookie ?? []) {
+  store(url: URL, setCookie: string | string[] | undefined): void {
+    for (const line of typeof setCookie === 'string' ? [setCookie] : setCookie ?? []) {
       const [pair = '', ...attrs] = line.split(';').map((s) => s.trim());
       const eq = pair.indexOf('=');
       if (eq <= 0) continue;
@@ -109,59 +106,46 @@ export interface HttpRequest {
   accept?: string;
 }
 
+/** The IdM client's error for a failure of lib/http. */
+function idmError(e: unknown): unknown {
+  if (!isHttpError(e)) return e;
+  switch (e.code) {
+    case 'ERR_HTTP_TIMEOUT': return new IdmClientError('ERR_IDM_TIMEOUT', e.message);
+    case 'ERR_HTTP_TOO_LARGE': return new IdmClientError('ERR_IDM_PROTOCOL', e.message, e.status === undefined ? {} : { status: e.status });
+    case 'ERR_HTTP_URL': return new IdmClientError('ERR_IDM_PROTOCOL', e.message);
+    default: return new IdmClientError('ERR_IDM_TRANSPORT', e.message);
+  }
+}
+
 /**
  * Sends one request over HTTPS; never follows redirects. The answer must be complete within `trust.timeoutMs` (an
- * overall deadline: a server trickling bytes does not keep it alive) and at most {@link MAX_BODY_BYTES} long.
+ * overall deadline, connecting included: a server trickling bytes does not keep it alive) and at most
+ * {@link MAX_BODY_BYTES} long.
  * @throws IdmClientError `ERR_IDM_TRANSPORT` for connection and TLS failures and an aborted request;
  *   `ERR_IDM_TIMEOUT` past the deadline; `ERR_IDM_PROTOCOL` for a non-https URL (credentials and tokens never travel
  *   in clear) or a body that is too large.
  */
-export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise<HttpResponse> {
+export async function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise<HttpResponse> {
   if (url.protocol !== 'https:') {
-    return Promise.reject(new IdmClientError('ERR_IDM_PROTOCOL', `refusing ${url.protocol.slice(0, -1)}: the IdMS is reached over HTTPS only`));
+    throw new IdmClientError('ERR_IDM_PROTOCOL', `refusing ${url.protocol.slice(0, -1)}: the IdMS is reached over HTTPS only`);
   }
-  const body = r.form ? new URLSearchParams(r.form).toString() : r.json === undefined ? undefined : JSON.stringify(r.json);
-  const headers: Record<string, string> = { accept: r.accept ?? 'application/json' };
-  if (body !== undefined) headers['content-type'] = r.form ? 'application/x-www-form-urlencoded' : 'application/json';
-  if (r.bearer !== undefined) headers.authorization = `Bearer ${r.bearer}`;
   const cookie = r.jar?.header(url);
-  if (cookie) headers.cookie = cookie;
   const timeoutMs = trust.timeoutMs ?? 10_000;
-  const what = `${r.method} ${url.origin}${url.pathname}`;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (e: IdmClientError | null, v?: HttpResponse): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      trust.signal?.removeEventListener('abort', onAbort);
-      if (e) {
-        req.destroy();
-        reject(e);
-      } else resolve(v as HttpResponse);
-    };
-    const onAbort = (): void => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${what}: aborted`));
-    const req = request(url, { method: r.method, headers, ...(trust.ca ? { ca: trust.ca } : {}) }, (res: IncomingMessage) => {
-      r.jar?.store(url, res.headers['set-cookie']);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY_BYTES) {
-          settle(new IdmClientError('ERR_IDM_PROTOCOL', `${what}: HTTP ${res.statusCode ?? 0} body larger than ${MAX_BODY_BYTES} bytes, not read`, { status: res.statusCode ?? 0 }));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.on('end', () => settle(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (e) => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${what}: ${e.message}`)));
+  let res: HttpResponse;
+  try {
+    res = await httpRequest(url, {
+      method: r.method, httpsOnly: true, timeoutMs, connectTimeoutMs: timeoutMs, maxBodyBytes: MAX_BODY_BYTES, accept: r.accept ?? 'application/json',
+      ...(r.form ? { form: r.form } : r.json === undefined ? {} : { json: r.json }),
+      ...(r.bearer === undefined ? {} : { bearer: r.bearer }),
+      ...(cookie ? { headers: { cookie } } : {}),
+      ...(trust.ca === undefined ? {} : { tls: { ca: trust.ca } }),
+      ...(trust.signal === undefined ? {} : { signal: trust.signal }),
     });
-    const deadline = setTimeout(() => settle(new IdmClientError('ERR_IDM_TIMEOUT', `${what}: no complete answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => settle(new IdmClientError('ERR_IDM_TRANSPORT', `${url.origin}: ${e.code ?? ''} ${e.message}`.trim())));
-    if (trust.signal?.aborted) return onAbort();
-    trust.signal?.addEventListener('abort', onAbort, { once: true });
-    req.end(body);
-  });
+  } catch (e) {
+    throw idmError(e);
+  }
+  r.jar?.store(url, res.headers['set-cookie']);
+  return res;
 }
 
 /**
@@ -171,16 +155,16 @@ export function httpsRequest(url: URL, r: HttpRequest, trust: TlsTrust): Promise
 export function jsonOf<T>(res: HttpResponse, what: string): T {
   let json: unknown;
   try {
-    json = JSON.parse(res.body);
-  } catch {
-    throw new IdmClientError('ERR_IDM_PROTOCOL', `${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status });
+    json = parseJsonBody(res, what);
+  } catch (e) {
+    throw new IdmClientError('ERR_IDM_PROTOCOL', (e as Error).message, { status: res.status });
   }
-  const o = (json ?? {}) as { error?: unknown; error_description?: unknown };
-  if (res.status >= 400 || typeof o.error === 'string') {
-    const error = typeof o.error === 'string' ? o.error : 'unknown_error';
-    const desc = typeof o.error_description === 'string' ? o.error_description : undefined;
-    throw new IdmClientError('ERR_IDM_OAUTH', `${what}: ${error}${desc ? ` (${desc})` : ''}`, {
-      error, status: res.status, ...(desc === undefined ? {} : { errorDescription: desc }),
+  if (json === undefined) throw new IdmClientError('ERR_IDM_PROTOCOL', `${what}: HTTP ${res.status} with an empty body`, { status: res.status });
+  const { error, errorDescription } = statusError(res.status, json, what);
+  if (res.status >= 400 || error !== undefined) {
+    const code = error ?? 'unknown_error';
+    throw new IdmClientError('ERR_IDM_OAUTH', `${what}: ${code}${errorDescription ? ` (${errorDescription})` : ''}`, {
+      error: code, status: res.status, ...(errorDescription === undefined ? {} : { errorDescription }),
     });
   }
   return json as T;

@@ -5,7 +5,7 @@
  * verified; errors come back as IdmClientError `ERR_IDM_OAUTH` with the API's `error` (`invalid_token`,
  * `migration_not_allowed`, …).
  */
-import type { ConfigurationView } from '../../mms/migration-api.ts';
+import { CONFIGURATIONS_PATH, configurationSchema, type ConfigurationView } from '../../lib/migration/wire.ts';
 import { IdmClientError, httpsRequest, jsonOf, type TlsTrust } from './http.ts';
 
 /** What the partner MMS assigned: the identities to register with (`domain`: Request-URI and realm), and where. */
@@ -20,7 +20,7 @@ export interface MigrationClientOptions extends TlsTrust {
 }
 
 const configurationsUrl = (mms: string, id?: string): URL =>
-  new URL(`migration/v1/configurations${id === undefined ? '' : `/${encodeURIComponent(id)}`}`, mms.endsWith('/') ? mms : `${mms}/`);
+  new URL(`${CONFIGURATIONS_PATH}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`, mms.endsWith('/') ? mms : `${mms}/`);
 
 /**
  * Requests a migration configuration (or gets the user's live one).
@@ -28,15 +28,13 @@ const configurationsUrl = (mms: string, id?: string): URL =>
  */
 export async function requestMigration(o: MigrationClientOptions): Promise<MigrationConfiguration> {
   const res = await httpsRequest(configurationsUrl(o.mms), { method: 'POST', json: {}, bearer: o.accessToken }, o);
-  const c = jsonOf<Partial<MigrationConfiguration>>(res, 'migration configuration');
-  if ((res.status !== 201 && res.status !== 200) || typeof c.id !== 'string' || typeof c.partner_impi !== 'string'
-    || !Array.isArray(c.partner_impus) || !c.partner_impus.every((u) => typeof u === 'string')
-    || typeof c.domain !== 'string' || typeof c.registrar !== 'string' || typeof c.expires_at !== 'string') {
+  // The schema keeps only the six known fields: whatever else the server put in (a token, the primary identities)
+  // reaches no report.
+  const c = configurationSchema.safeParse(jsonOf<unknown>(res, 'migration configuration'));
+  if ((res.status !== 201 && res.status !== 200) || !c.success) {
     throw new IdmClientError('ERR_IDM_PROTOCOL', `migration configuration: HTTP ${res.status} without id, partner_impi, partner_impus, domain, registrar, expires_at`, { status: res.status });
   }
-  // Only the six known fields: whatever else the server put in (a token, the primary identities) reaches no report.
-  const { id, partner_impi, domain, registrar, expires_at } = c;
-  return { id, partner_impi, partner_impus: [...c.partner_impus], domain, registrar, expires_at };
+  return c.data;
 }
 
 /**

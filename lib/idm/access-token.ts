@@ -1,15 +1,27 @@
 /**
- * Verification of IdMS access tokens by resource servers: {@link verifyPartnerAccessToken} for the partner MMS's
+ * Verification of IdMS access tokens by resource servers (here in lib/ so the partner MMS need not import the IdMS): {@link verifyPartnerAccessToken} for the partner MMS's
  * migration API (the RFC 7523 partner access token of TS 33.180 B.7.5/B.9), {@link verifyAccessToken} for any
  * server taking a primary IdMS access token. Both pin RS256 and `typ: at+jwt`, check issuer, audience and expiry,
  * and report failures as an {@link AccessTokenError} whose code maps directly onto RFC 6750 §3.1.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { MCPTT_ID_CLAIM, SIGNING_ALG } from './constants.ts';
-import type { PartnerAccessTokenClaims } from './grants/jwt-bearer.ts';
+import { MCPTT_ID_CLAIM, SIGNING_ALG } from './vocabulary.ts';
 
-export type { PartnerAccessTokenClaims } from './grants/jwt-bearer.ts';
+/** Claims of a partner access token (RFC 9068 shape plus the primary identity; idms/grants/jwt-bearer.ts issues it). */
+export interface PartnerAccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  client_id: string;
+  scope: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  primary_iss: string;
+  primary_sub: string;
+  mcptt_id: string;
+}
 
 /**
  * Why a token was refused. Closed set.
