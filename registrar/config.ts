@@ -112,7 +112,7 @@ export interface RegistrarConfig {
   /** Admin API address (listing bindings); absent: no admin API. */
   admin?: HostPort;
   adminTokenFile?: string;
-  /** Epoch milliseconds for binding expiry, the ban and rate tables and pending challenges (tests step it). */
+  /** Epoch milliseconds: binding expiry, the ban and rate tables, pending challenges, the memory store's TTLs (tests step it). */
   now?: () => number;
   /** SIP T1/T2/T4 (tests shorten them). */
   sipTimers?: Partial<TimerValues>;

@@ -159,7 +159,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
   checkConfig(c);
   const log = c.logger;
   const tls = c.tls ? await readTlsFiles(c.tls) : undefined;
-  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, logger: log.child({ component: 'store' }) });
+  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, now: c.now, logger: log.child({ component: 'store' }) });
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
   const unwind = async (): Promise<void> => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
