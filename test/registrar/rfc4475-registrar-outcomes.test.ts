@@ -15,13 +15,13 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from '../helpers/wait.ts';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { parseMessage } from '../../lib/sip/parser.ts';
 import { tortureIndex, vector } from '../sip/helpers.ts';
+import { until } from '../helpers/wait.ts';
 import {
   DOMAIN, adminBindings, akaAnswer, callId, headerLines, openIsim, provisionAka, registrarFixture, sipPort,
   type AkaUser,

@@ -7,10 +7,9 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from '../helpers/wait.ts';
 import { connect, type Socket } from 'node:net';
-import { REGISTRAR_DEFAULTS } from '../../registrar/config.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
+import { until } from '../helpers/wait.ts';
 import { DOMAIN, Ue, akaUser, callId, openIsim, registerAka, registerBytes, registrarFixture, sipPort } from './helpers.ts';
 
 const alice = akaUser('alice');
@@ -47,12 +46,7 @@ describe('issue #11 part 5: per-source TCP/TLS connection cap and first-message 
     shortReg = await f.startRegistrar({ firstMessageTimeoutMs: 400, originHost: `short.${DOMAIN}` });
   });
 
-  test('the defaults: 64 connections per source, 10 s for the first message', () => {
-    assert.equal(REGISTRAR_DEFAULTS.maxConnectionsPerSource, 64);
-    assert.equal(REGISTRAR_DEFAULTS.firstMessageTimeoutMs, 10_000);
-  });
-
-  test('500 idle TCP connections from 127.0.0.1: 64 stay open, 436 are refused; 127.0.0.8 still registers', async () => {
+  test('500 idle TCP connections from 127.0.0.1 to a registrar with the default cap: 64 stay open, 436 are refused; 127.0.0.8 still registers', async () => {
     const port = sipPort(f.reg, 'TCP');
     const conns: Conn[] = [];
     try {

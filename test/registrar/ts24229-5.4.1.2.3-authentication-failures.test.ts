@@ -8,8 +8,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../helpers/clock.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
+import { ManualClock } from '../helpers/clock.ts';
 import {
   DOMAIN, akaAnswer, akaUser, callId, credentials, headerLines, initialAuthorization, openIsim, registerAka,
   registerBytes, registrarFixture, type AkaUser,
