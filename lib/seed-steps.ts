@@ -3,7 +3,8 @@
  * number"), so the TS 23.280 §10.6.2.2 / §10.6.2.3 text can be read beside the logs of every role: the UE, the
  * registrar (partner SIP core), the partner and primary MMS, the relay (primary SIP core / IMS) and the HSS (SIP
  * database) all log through {@link seedStep} with the node that performed the step. It lives in lib/ because every
- * role logs steps, not only the MMS.
+ * role logs steps, not only the MMS. Which flow a registration belongs to is read from its partner identity
+ * ({@link seedFlowOfPartnerIdentity}): the partner MMS allocates dynamic ones from a namespace of their own.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from './log.ts';

@@ -5,7 +5,9 @@
  * single-use and `nc` can only be 00000001.
  *
  * What is stored is what verification needs and nothing more: XRES (and CK/IK only for AKAv2, whose password derives
- * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line.
+ * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line. What an MAA
+ * yields is turned into such a record here ({@link challengeFromMaa}); the MAR itself is the challenge stage's
+ * (challenge.ts).
  *
  * A decoy (decoy.ts) is stored like the others — so its answer gets the same 403 and counts toward a ban like a
  * wrong password — but holds no secret at all: nothing can verify against it.

@@ -9,7 +9,8 @@
  * per process and holds no secrets, only nonces: the challenges themselves are in the store, which the caller reads
  * to check that a nonce is still live (another process sharing a Redis store may have taken it). So N registrar
  * processes allow N·max pending challenges per IMPI. At most `maxImpis` identities are tracked, least recently seen
- * forgotten first.
+ * forgotten first. {@link claimChallenge} is what the challenge stage asks: a place, or the pending challenge to send
+ * again.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 import type { ChallengeIdentity, ChallengeRecord, ChallengeStore } from './challenges.ts';

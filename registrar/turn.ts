@@ -36,7 +36,7 @@ export interface RegisterContext {
   serviceRoute: string;
   /** Where failed authentications are counted per source address. */
   guard: SourceGuard;
-  /** Epoch milliseconds: binding expiry (tests step it). */
+  /** Epoch milliseconds of binding expiry (the registrar's `now`; tests step it). */
   now: () => number;
 }
 
