@@ -159,7 +159,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
     const registrar = await startRegistrar({
       sip: plan.sip, domain: realms.partner, hss: [endpointOf(mms.diameterUrl)], originHost: `registrar.${realms.partner}`,
       realm: realms.partner, diameterTls: true, tls: tlsFiles(layout, 'partner', 'registrar'), store: plan.store,
-      stateDir: layout.stateDir('registrar'), seedFlow: 'static',
+      stateDir: layout.stateDir('registrar'),
       // The first challenge is the one simple softphones read (sipsak gives up on a SHA-256 one).
       digestAlgorithms: ['MD5', 'SHA-256'], logger: logger.child({ role: 'registrar' }),
     });

@@ -3,8 +3,10 @@
  * number"), so the TS 23.280 §10.6.2.2 / §10.6.2.3 text can be read beside the logs of every role: the UE, the
  * registrar (partner SIP core), the partner and primary MMS, the relay (primary SIP core / IMS) and the HSS (SIP
  * database) all log through {@link seedStep} with the node that performed the step. It lives in lib/ because every
- * role logs steps, not only the MMS.
+ * role logs steps, not only the MMS. Which flow a registration belongs to is read from its partner identity
+ * ({@link seedFlowOfPartnerIdentity}): the partner MMS allocates dynamic ones from a namespace of their own.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from './log.ts';
 
 /** The seed flow: §10.6.2.2 (static configuration) or §10.6.2.3 (dynamic configuration). */
@@ -95,4 +97,35 @@ export function migrationFlowAt(originRealm: string | undefined, relayedBy: read
   const inHome = (host: string): boolean => host.toLowerCase() === home || host.toLowerCase().endsWith(`.${home}`);
   if (originRealm === undefined || originRealm.toLowerCase() === home) return undefined;
   return relayedBy.some(inHome) ? 'dynamic' : 'static';
+}
+
+/**
+ * The partner identities of dynamic bindings (§10.6.2.3) [design]: the partner MMS allocates `mig-<12 hex>@<partner
+ * realm>` (and `sip:` of it) for each migration configuration, and the namespace is reserved for them — the partner
+ * MMS refuses a static mapping whose partner IMPI or IMPU is in it. So the identity a UE registers with says which
+ * seed flow it belongs to, and the registrar labels its steps per registration without asking anyone.
+ */
+const DYNAMIC_PREFIX = 'mig-';
+/** Octets of randomness in an allocated identity: 12 hex digits. */
+const DYNAMIC_RANDOM_OCTETS = 6;
+/** How the reserved namespace reads in messages. */
+export const DYNAMIC_PARTNER_IDENTITY_FORM = `${DYNAMIC_PREFIX}<${DYNAMIC_RANDOM_OCTETS * 2} hex digits>@<realm>`;
+/** `mig-<12 hex>@<realm>`, optionally as a `sip:`/`sips:` URI; hex of either case, so no look-alike is left to statics. */
+const DYNAMIC_IDENTITY = new RegExp(`^(?:sips?:)?${DYNAMIC_PREFIX}[0-9a-f]{${DYNAMIC_RANDOM_OCTETS * 2}}@[^\\s@]+$`, 'i');
+
+/**
+ * A fresh partner IMPI for a dynamic binding, in the reserved namespace.
+ * @param partnerRealm the partner system's realm (its home domain).
+ */
+export function allocateDynamicPartnerImpi(partnerRealm: string): string {
+  return `${DYNAMIC_PREFIX}${randomBytes(DYNAMIC_RANDOM_OCTETS).toString('hex')}@${partnerRealm}`;
+}
+
+/**
+ * The seed flow of a registration, from the partner identity it uses: §10.6.2.3 when the identity is in the namespace
+ * the partner MMS reserves for dynamic bindings ({@link allocateDynamicPartnerImpi}), else §10.6.2.2.
+ * @param identity a partner IMPI (`user@realm`) or IMPU (`sip:user@realm`).
+ */
+export function seedFlowOfPartnerIdentity(identity: string): SeedFlow {
+  return DYNAMIC_IDENTITY.test(identity) ? 'dynamic' : 'static';
 }

@@ -6,7 +6,8 @@
  * route, no open peer or no answer within the timeout.
  *
  * It runs as the node's Cx handler rather than in the node's relay mode so that each MAR can be logged as the seed
- * steps it stands for (relay: 5/6 on the way in, 7/8 on the way back); relay mode has no per-request hook. The
+ * steps it stands for ({@link requestSteps}: 5/6 on the way in, {@link answerSteps}: 7/8 on the way back); relay mode
+ * has no per-request hook. The
  * price: the node advertises Cx instead of the relay application, and the next hop is chosen by the realm's route
  * only (relay mode would also skip the ingress and Route-Record hosts; a route never lists them here).
  */
@@ -47,25 +48,37 @@ export interface ForwarderOptions {
   logger: Logger;
 }
 
-interface StepSpec {
-  n: SeedStepNumber;
-  node: SeedNode;
-  on: 'request' | 'answer';
+/** What a seed-step line of a forwarded MAR carries: the detail after the step's summary, and structured fields. */
+interface StepNote {
+  detail: string;
+  fields: Record<string, unknown>;
 }
 
-const step = (n: SeedStepNumber, node: SeedNode, on: StepSpec['on']): StepSpec => ({ n, node, on });
-
-// The steps each forwarding role sees of a MAR: the arrival (performed by the sender) and its own sending, both ways.
-const STEPS: Readonly<Record<ForwardingRole, Partial<Record<SeedFlow, readonly StepSpec[]>>>> = {
-  'relay': {
-    static: [step(5, 'partner-mms', 'request'), step(6, 'relay', 'request'), step(7, 'hss', 'answer'), step(8, 'relay', 'answer')],
+/**
+ * The steps a MAR takes on its way in, as the forwarding role sees them: its arrival (performed by the sender) and
+ * its own sending toward the HSS.
+ */
+function requestSteps(log: Logger, as: ForwardingRole, flow: SeedFlow, n: StepNote): void {
+  const at = (step: SeedStepNumber, node: SeedNode): void => seedStep(log, flow, step, node, seedStepText(flow, step, n.detail), n.fields);
+  if (as === 'primary-mms') {
+    at(5, 'partner-mms'); // step 5: partner MMS → primary MMS
+    at(6, 'primary-mms'); // step 6: primary MMS → primary HSS (via SIP core/IMS)
+  } else if (flow === 'static') {
+    at(5, 'partner-mms'); // step 5: partner MMS → primary SIP core/IMS
+    at(6, 'relay'); // step 6: primary SIP core/IMS → primary HSS
+  } else {
     // §10.6.2.3: the relay is the "via SIP core / IMS" of steps 6 and 7.
-    dynamic: [step(6, 'primary-mms', 'request'), step(7, 'hss', 'answer')],
-  },
-  'primary-mms': {
-    dynamic: [step(5, 'partner-mms', 'request'), step(6, 'primary-mms', 'request'), step(7, 'hss', 'answer'), step(8, 'primary-mms', 'answer')],
-  },
-};
+    at(6, 'primary-mms'); // step 6: primary MMS → primary HSS, through the relay
+  }
+}
+
+/** The steps of the MAA on its way back: the HSS's answer arriving and the role's own answer toward the sender. */
+function answerSteps(log: Logger, as: ForwardingRole, flow: SeedFlow, n: StepNote): void {
+  const at = (step: SeedStepNumber, node: SeedNode): void => seedStep(log, flow, step, node, seedStepText(flow, step, n.detail), n.fields);
+  at(7, 'hss'); // step 7: primary HSS → the role that asked
+  if (as === 'primary-mms') at(8, 'primary-mms'); // step 8: primary MMS → partner MMS
+  else if (flow === 'static') at(8, 'relay'); // step 8: primary SIP core/IMS → partner MMS
+}
 
 function outcome(answer: DiameterMessage): { text: string; fields: Record<string, number> } {
   let r: CxResult;
@@ -113,11 +126,7 @@ export function createForwarder(o: ForwarderOptions): Handler {
     const migration = migrationFlowAt(originRealm, crossed, node.originRealm);
     const flow: SeedFlow | undefined = o.as === 'primary-mms' ? (migration && 'dynamic') : migration;
     // Only the MAR is the seed's "get SIP authentication information"; other commands get a plain line.
-    const steps = req.commandCode === CxCommand.MAR && flow !== undefined ? STEPS[o.as][flow] ?? [] : [];
-    const logSteps = (on: StepSpec['on'], detail: string, extra: Record<string, unknown>): void => {
-      if (flow === undefined) return;
-      for (const s of steps) if (s.on === on) seedStep(log, flow, s.n, s.node, seedStepText(flow, s.n, detail), extra);
-    };
+    const stepped = req.commandCode === CxCommand.MAR ? flow : undefined;
     const fields = { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress };
 
     let refused: DiameterMessage | undefined;
@@ -133,7 +142,7 @@ export function createForwarder(o: ForwarderOptions): Handler {
       return refused;
     }
     // Logged once admitted: a refused request never takes the steps toward the HSS.
-    logSteps('request', `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields);
+    if (stepped) requestSteps(log, o.as, stepped, { detail: `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields });
     const answer = await relayRequest(req, ingress, ctx);
 
     const result = outcome(answer);
@@ -143,8 +152,8 @@ export function createForwarder(o: ForwarderOptions): Handler {
       return answer;
     }
     const items = findAvps(answer, 'SIP-Auth-Data-Item').length;
-    logSteps('answer', `${result.text}, ${items} vector(s)`, { ...fields, ...result.fields, items, answeredBy: from });
-    if (steps.length === 0) log.info({ ...fields, command, impi, ...result.fields, answeredBy: from }, `${command} for ${impi ?? '-'} relayed: ${result.text}`);
+    if (stepped) answerSteps(log, o.as, stepped, { detail: `${result.text}, ${items} vector(s)`, fields: { ...fields, ...result.fields, items, answeredBy: from } });
+    else log.info({ ...fields, command, impi, ...result.fields, answeredBy: from }, `${command} for ${impi ?? '-'} relayed: ${result.text}`);
     return answer;
   };
 }

@@ -12,6 +12,7 @@
  */
 import type { Store } from '../lib/store/store.ts';
 import { identityProblem } from '../lib/migration/identity.ts';
+import { DYNAMIC_PARTNER_IDENTITY_FORM, seedFlowOfPartnerIdentity } from '../lib/seed-steps.ts';
 import { MmsError } from './errors.ts';
 import type { MmsProblem } from './errors.ts';
 
@@ -89,6 +90,18 @@ export function mappingProblems(m: Omit<IdentityMapping, 'kind'>, line?: number)
   return out;
 }
 
+/**
+ * The partner identities of a static mapping in the namespace reserved for dynamic bindings (lib/seed-steps.ts): the
+ * registrar would label their registrations §10.6.2.3, and the migration API could allocate the same one. Checked on
+ * writes only, so a store written before the reservation stays readable.
+ */
+function reservedProblems(m: Omit<IdentityMapping, 'kind'>, line?: number): MmsProblem[] {
+  const partners = (Array.isArray(m.impus) ? m.impus : []).map((p, i): [string, unknown] => [`impus[${i}].partner`, (p as Partial<ImpuPair> | null)?.partner]);
+  return ([['partnerImpi', m.partnerImpi], ...partners] as Array<[string, unknown]>)
+    .filter(([, v]) => typeof v === 'string' && seedFlowOfPartnerIdentity(v) === 'dynamic')
+    .map(([field, v]) => ({ ...(line === undefined ? {} : { line }), field, message: `${String(v)} is in ${DYNAMIC_PARTNER_IDENTITY_FORM}, reserved for dynamic migration bindings (TS 23.280 §10.6.2.3): a static mapping needs another partner identity` }));
+}
+
 function fromStored(partnerImpi: string, raw: unknown): IdentityMapping {
   const r = raw as Partial<StoredMapping> | null;
   const mapping = { kind: 'static' as const, partnerImpi, primaryImpi: r?.primaryImpi as string, primaryRealm: r?.primaryRealm as string, impus: r?.impus as ImpuPair[] };
@@ -137,7 +150,7 @@ export interface MappingInput {
  *   during the writes is rethrown after the previous values were restored (best effort).
  */
 export async function putMappings(store: Store, inputs: readonly MappingInput[], removeOthers = false): Promise<{ written: number; removed: number }> {
-  const problems = inputs.flatMap((i) => mappingProblems(i.mapping, i.line));
+  const problems = inputs.flatMap((i) => [...mappingProblems(i.mapping, i.line), ...reservedProblems(i.mapping, i.line)]);
   const problem = (input: MappingInput, field: string, message: string): void => {
     problems.push({ ...(input.line === undefined ? {} : { line: input.line }), field, message });
   };

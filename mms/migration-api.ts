@@ -14,13 +14,14 @@
  * `primary_iss`) to confirm over mutual TLS (binding-client.ts), and stores the binding (bindings.ts) only then; a
  * refusal (403 `migration_not_allowed`) or a failure after the confirmation releases what was allocated.
  */
-import { X509Certificate, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { X509Certificate, randomUUID, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConfigFileError } from '../lib/config/files.ts';
 import { AccessTokenError, verifyPartnerAccessToken, type PartnerAccessTokenClaims } from '../lib/idm/access-token.ts';
 import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
 import type { Logger } from '../lib/log.ts';
 import { CONFIGURATIONS_PATH, configurationRequestSchema, type ConfigurationView } from '../lib/migration/wire.ts';
+import { allocateDynamicPartnerImpi } from '../lib/seed-steps.ts';
 import type { Store } from '../lib/store/store.ts';
 import { releaseBinding, requestBinding, type BindingAnswer, type BindingClientOptions } from './binding-client.ts';
 import {
@@ -115,7 +116,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
 
   async function allocateImpi(): Promise<string> {
     for (;;) {
-      const impi = `mig-${randomBytes(6).toString('hex')}@${o.domain}`;
+      const impi = allocateDynamicPartnerImpi(o.domain);
       if (!(await partnerImpiInUse(o.store, impi))) return impi;
     }
   }

@@ -56,6 +56,15 @@ function uriMatches(digestUri: string, req: DigestRequest): boolean {
   return host === at.address.toLowerCase() && (u.port ?? (u.scheme === 'sips' ? 5061 : 5060)) === at.port;
 }
 
+/**
+ * The Authorization to act on: the first Digest credentials with a nonce, else the first Digest credentials (the
+ * 24.229 initial REGISTER carries them with `nonce=""`).
+ */
+export function pickCredentials(req: { authorization(): DigestCredentials[] }): DigestCredentials | undefined {
+  const digest = req.authorization().filter((c) => c.scheme.toLowerCase() === 'digest');
+  return digest.find((c) => (c.nonce ?? '') !== '') ?? digest[0];
+}
+
 const HASH: Readonly<Record<DigestAlgorithm, DigestHash>> = { MD5: 'md5', 'SHA-256': 'sha-256' };
 
 /** The secret and hash of a challenge for the algorithm the client answered with, or undefined when not offered. */

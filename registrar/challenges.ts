@@ -5,7 +5,9 @@
  * single-use and `nc` can only be 00000001.
  *
  * What is stored is what verification needs and nothing more: XRES (and CK/IK only for AKAv2, whose password derives
- * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line.
+ * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line. What an MAA
+ * yields is turned into such a record here ({@link challengeFromMaa}); the MAR itself is the challenge stage's
+ * (challenge.ts).
  *
  * A decoy (decoy.ts) is stored like the others — so its answer gets the same 403 and counts toward a ban like a
  * wrong password — but holds no secret at all: nothing can verify against it.
@@ -13,11 +15,13 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { akaNonce } from '../lib/aka/digest-aka.ts';
-import type { SipAuthItem } from '../lib/diameter/cx/index.ts';
+import { SipAuthScheme, type SipAuthItem, type SipDigestAuthenticate } from '../lib/diameter/cx/index.ts';
+import type { Logger } from '../lib/log.ts';
 import { formatChallenge } from '../lib/sip/headers/auth.ts';
 import type { Store } from '../lib/store/store.ts';
 import { AKA_ALGORITHMS, DIGEST_ALGORITHMS, type AkaAlgorithm, type DigestAlgorithm } from './config.ts';
-import { RegistrarError } from './errors.ts';
+import type { CxClient } from './cx.ts';
+import { RegistrarError, isRegistrarError } from './errors.ts';
 
 /** Store key prefix of pending challenges. */
 export const CHALLENGE_PREFIX = 'registrar:challenge:';
@@ -92,6 +96,59 @@ export function akaChallenge(item: SipAuthItem, id: ChallengeIdentity, realm: st
 export function digestChallenge(id: ChallengeIdentity, realm: string, qop: string[], ha1: Partial<Record<DigestAlgorithm, string>>, secAgree: boolean): { nonce: string; record: DigestChallenge } {
   const lower = Object.fromEntries(Object.entries(ha1).map(([a, h]) => [a, h.toLowerCase()]));
   return { nonce: randomBytes(32).toString('base64'), record: { kind: 'digest', ...id, realm, qop, ha1: lower, secAgree } };
+}
+
+/** What building a challenge from an MAA needs. */
+export interface MaaChallengeOptions {
+  /** For the MARs of the further SIP Digest algorithms. */
+  cx: CxClient;
+  /** Realm of AKA challenges. */
+  domain: string;
+  algorithm: AkaAlgorithm;
+  /** SIP Digest algorithms to offer, most preferred first. */
+  digestAlgorithms: readonly DigestAlgorithm[];
+  secAgree: boolean;
+  log: Logger;
+}
+
+function digestAlgorithmOf(name: string | undefined): DigestAlgorithm | undefined {
+  const n = (name ?? 'MD5').toUpperCase();
+  return DIGEST_ALGORITHMS.find((a) => a === n);
+}
+
+/**
+ * The HA1 of every configured algorithm: the first MAA brought one (MD5 unless the HSS chose otherwise); each other
+ * one costs a MAR with scheme `SIP Digest` asking for it. An algorithm the HSS cannot give is simply not offered.
+ * @throws RegistrarError when the HSS becomes unavailable, or no configured algorithm is left.
+ */
+async function digestHa1s(o: MaaChallengeOptions, id: ChallengeIdentity, first: SipDigestAuthenticate): Promise<Partial<Record<DigestAlgorithm, string>>> {
+  const ha1: Partial<Record<DigestAlgorithm, string>> = {};
+  const got = digestAlgorithmOf(first.algorithm);
+  if (got) ha1[got] = first.ha1;
+  for (const a of o.digestAlgorithms) {
+    if (ha1[a] !== undefined) continue;
+    try {
+      const d = (await o.cx.mar({ ...id, scheme: SipAuthScheme.SIP_DIGEST, digestAlgorithm: a })).items[0]?.digest;
+      if (d && d.realm === first.realm && digestAlgorithmOf(d.algorithm) === a) ha1[a] = d.ha1;
+    } catch (err) {
+      if (!isRegistrarError(err) || err.code === 'ERR_REGISTRAR_HSS_UNAVAILABLE' || err.code === 'ERR_REGISTRAR_CLOSED') throw err;
+      o.log.info({ algorithm: a, reason: err.message }, 'SIP Digest algorithm not available from the HSS; not offered');
+    }
+  }
+  const offered = Object.fromEntries(o.digestAlgorithms.filter((a) => ha1[a] !== undefined).map((a) => [a, ha1[a]]));
+  if (Object.keys(offered).length === 0) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'the HSS offered no configured SIP Digest algorithm');
+  return offered;
+}
+
+/**
+ * The challenge of the first SIP-Auth-Data-Item of an MAA: AKA from its vector, or SIP Digest with the HA1 of every
+ * configured algorithm the HSS can give.
+ * @throws RegistrarError ERR_REGISTRAR_HSS_ERROR for an incomplete vector or no usable HA1; what a further MAR throws.
+ */
+export async function challengeFromMaa(item: SipAuthItem, id: ChallengeIdentity, o: MaaChallengeOptions): Promise<{ nonce: string; record: AkaChallenge | DigestChallenge }> {
+  if (!item.digest) return akaChallenge(item, id, o.domain, o.algorithm, o.secAgree);
+  const qop = item.digest.qop.split(',').map((q) => q.trim()).filter(Boolean);
+  return digestChallenge(id, item.digest.realm, qop, await digestHa1s(o, id, item.digest), o.secAgree);
 }
 
 /**

@@ -56,7 +56,6 @@ const serveSchema = z.object({
   'max-expires': seconds,
   'reg-await-auth': seconds,
   'server-name': z.string().regex(/^sips?:[^\s<>]+$/, 'must be a sip: or sips: URI').optional(),
-  'seed-flow': z.enum(['static', 'dynamic']),
   'admin': hostPortSchema.optional(),
   'admin-token-file': z.string().min(1).optional(),
   'ban-after': count(0),
@@ -99,7 +98,6 @@ export interface RegistrarCliOptions {
   maxExpires?: string;
   regAwaitAuth?: string;
   serverName?: string;
-  seedFlow?: string;
   admin?: string;
   adminTokenFile?: string;
   banAfter?: string;
@@ -126,7 +124,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'store': o.store ?? D.store, 'state-dir': o.stateDir ?? D.stateDir, 'algorithm': o.algorithm ?? D.algorithm,
     'digest-algorithms': o.digestAlgorithms ?? D.digestAlgorithms.join(','), 'default-expires': o.defaultExpires ?? D.defaultExpires,
     'min-expires': o.minExpires ?? D.minExpires, 'max-expires': o.maxExpires ?? D.maxExpires,
-    'reg-await-auth': o.regAwaitAuth ?? D.regAwaitAuthMs / 1000, 'server-name': o.serverName, 'seed-flow': o.seedFlow ?? D.seedFlow,
+    'reg-await-auth': o.regAwaitAuth ?? D.regAwaitAuthMs / 1000, 'server-name': o.serverName,
     'admin': o.admin, 'admin-token-file': o.adminTokenFile,
     'ban-after': o.banAfter ?? D.banAfter, 'ban-window': o.banWindow ?? D.banWindowMs / 1000, 'ban-time': o.banTime ?? D.banMs / 1000,
     'ban-action': o.banAction ?? D.banAction, 'rate-limit': o.rateLimit ?? D.rateLimit, 'rate-burst': o.rateBurst ?? D.rateBurst,
@@ -139,7 +137,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     sip: c.sip, domain: c.domain, hss: c.hss, originHost: c['origin-host'], realm: c.realm, hssRealm: c['hss-realm'] ?? c.realm,
     diameterTls: c['diameter-tls'], store: c.store, stateDir: c['state-dir'], algorithm: c.algorithm,
     digestAlgorithms: c['digest-algorithms'], defaultExpires: c['default-expires'], minExpires: c['min-expires'],
-    maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, seedFlow: c['seed-flow'], logger,
+    maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, logger,
     banAfter: c['ban-after'], banWindowMs: c['ban-window'] * 1000, banMs: c['ban-time'] * 1000, banAction: c['ban-action'],
     rateLimit: c['rate-limit'], rateBurst: c['rate-burst'], maxPendingChallenges: c['max-pending-challenges'],
     maxTrackedSources: c['max-tracked-sources'], maxConnections: c['max-connections'],
@@ -195,7 +193,6 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--max-expires <s>', 'longer requests are shortened to this', String(D.maxExpires))
     .option('--reg-await-auth <s>', 'how long a challenge stays valid', String(D.regAwaitAuthMs / 1000))
     .option('--server-name <sip-uri>', "the registrar's SIP URI (Server-Name, Service-Route; default sip:<origin-host>:<first SIP port>)")
-    .option('--seed-flow <flow>', 'static | dynamic: the seed flow the step log lines name', D.seedFlow)
     .option('--admin <host:port>', 'admin API listen address (listing bindings); none when absent')
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
     .option('--ban-after <n>', 'failed authentications (403 for a wrong response) one source address may have within --ban-window; one more bans it', String(D.banAfter))

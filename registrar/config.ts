@@ -5,7 +5,6 @@
 import type { HostPort } from '../lib/config/address.ts';
 import type { ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
-import type { SeedFlow } from '../lib/seed-steps.ts';
 import type { TimerValues } from '../lib/sip/transaction/timers.ts';
 
 /** AKA Digest algorithms the registrar challenges with (RFC 3310, RFC 4169). */
@@ -46,7 +45,6 @@ export const REGISTRAR_DEFAULTS = {
   regAwaitAuthMs: 240_000,
   /** DESIGN §2.1: 1.5 s at the registrar, so a 504 leaves within 2 s. */
   diameterTimeoutMs: 1500,
-  seedFlow: 'static' as SeedFlow,
   /** Failed authentications one source address may have within `banWindowMs`; one more bans it (Kamailio pike/htable style). */
   banAfter: 10,
   banWindowMs: 60_000,
@@ -114,8 +112,8 @@ export interface RegistrarConfig {
   /** Admin API address (listing bindings); absent: no admin API. */
   admin?: HostPort;
   adminTokenFile?: string;
-  /** Which seed flow the step log lines name (the registrar cannot tell them apart). */
-  seedFlow?: SeedFlow;
+  /** Epoch milliseconds: binding expiry, the ban and rate tables, pending challenges, the memory store's TTLs (tests step it). */
+  now?: () => number;
   /** SIP T1/T2/T4 (tests shorten them). */
   sipTimers?: Partial<TimerValues>;
   /** Diameter reconnection back-off (tests shorten it). */
@@ -147,7 +145,7 @@ export function resolveConfig(c: RegistrarConfig): ResolvedRegistrarConfig {
     maxExpires: c.maxExpires ?? d.maxExpires,
     regAwaitAuthMs: c.regAwaitAuthMs ?? d.regAwaitAuthMs,
     diameterTimeoutMs: c.diameterTimeoutMs ?? d.diameterTimeoutMs,
-    seedFlow: c.seedFlow ?? d.seedFlow,
+    now: c.now ?? Date.now,
     banAfter: c.banAfter ?? d.banAfter,
     banWindowMs: c.banWindowMs ?? d.banWindowMs,
     banMs: c.banMs ?? d.banMs,

@@ -3,7 +3,7 @@
  * SIP-Authorization = RAND ‖ AUTS), SAR to assign or release the user. Every way a request can fail becomes one
  * {@link RegistrarError}, whose code fixes the SIP status (DESIGN §2.1): no answer within 1.5 s, no open peer, or
  * Result-Code 3002/3004 → 504; Experimental-Result 5001/5002 (and other user refusals) → 403 (a MAR's: a decoy challenge
- * first, challenge-flow.ts); the rest → 500.
+ * first, challenge.ts); the rest → 500.
  */
 import type { Avp, DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';

@@ -8,7 +8,7 @@
  * - `ERR_REGISTRAR_CONFIG`: the configuration cannot be used (a file, a combination of options).
  * - `ERR_REGISTRAR_HSS_UNAVAILABLE`: no answer in time, no open peer, or Result-Code 3002/3004 → `504`.
  * - `ERR_REGISTRAR_USER_UNKNOWN`: Experimental-Result 5001/5002 (or another Cx refusal of the user) → `403`; for a MAR
- *   challenge-flow.ts answers it with a decoy challenge instead (no user enumeration), so only a SAR's reaches a 403.
+ *   challenge.ts answers it with a decoy challenge instead (no user enumeration), so only a SAR's reaches a 403.
  * - `ERR_REGISTRAR_HSS_ERROR`: any other failure answer, or an answer without a usable vector → `500`.
  * - `ERR_REGISTRAR_CLOSED`: the registrar is stopping → `503`.
  */

@@ -9,9 +9,11 @@
  * per process and holds no secrets, only nonces: the challenges themselves are in the store, which the caller reads
  * to check that a nonce is still live (another process sharing a Redis store may have taken it). So N registrar
  * processes allow N·max pending challenges per IMPI. At most `maxImpis` identities are tracked, least recently seen
- * forgotten first.
+ * forgotten first. {@link claimChallenge} is what the challenge stage asks: a place, or the pending challenge to send
+ * again.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
+import type { ChallengeIdentity, ChallengeRecord, ChallengeStore } from './challenges.ts';
 
 interface Entry {
   /** Set once the challenge is stored. */
@@ -99,4 +101,37 @@ export class PendingChallenges {
     if (rest.length === 0) this.#m.delete(impi);
     else if (rest.length !== list.length) this.#m.set(impi, rest);
   }
+}
+
+/** Where a new challenge of an IMPI stands: a place for it, a pending one to send again, or neither for now. */
+export type ChallengePlace =
+  | { kind: 'claimed'; slot: PendingSlot }
+  | { kind: 'pending'; nonce: string; record: ChallengeRecord }
+  | { kind: 'busy' };
+
+/**
+ * A place for a new challenge of `id.impi` or, at the cap, the newest pending challenge still in the store (one of
+ * `id.impu` preferred); each one found gone is released and the claim tried again, at most three times.
+ * @param force claim even at the cap (a resynchronisation: its challenge replaces one the UE refused).
+ */
+export async function claimChallenge(pending: PendingChallenges, challenges: ChallengeStore, id: ChallengeIdentity, force: boolean): Promise<ChallengePlace> {
+  for (let pass = 0; pass < 3; pass++) {
+    const slot = pending.claim(id.impi, force);
+    if (slot) return { kind: 'claimed', slot };
+    let chosen: { nonce: string; record: ChallengeRecord } | undefined;
+    for (const nonce of await pending.newest(id.impi)) {
+      const record = await challenges.peek(nonce);
+      if (!record || record.impi !== id.impi) {
+        pending.release(id.impi, nonce);
+        continue;
+      }
+      chosen ??= { nonce, record };
+      if (record.impu === id.impu) {
+        chosen = { nonce, record };
+        break;
+      }
+    }
+    if (chosen) return { kind: 'pending', ...chosen };
+  }
+  return { kind: 'busy' };
 }

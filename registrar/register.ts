@@ -1,85 +1,106 @@
 /**
- * The REGISTER state machine (DESIGN §2.1; TS 24.229 §5.4.1.2; RFC 3261 §10.3; RFC 3310; seed steps 2, 12, 13).
- * Every REGISTER without valid credentials of a fresh nonce is challenged — re-registrations and de-registrations
- * too — so the state lives in the store and not in the UE's history:
+ * The REGISTER state machine (DESIGN §2.1; TS 24.229 §5.4.1.2; RFC 3261 §10.3; RFC 3310), read top-down in
+ * {@link handleRegister}: receive → identify → challenge, or verify → SAR → bind → answer. Every REGISTER without
+ * valid credentials of a fresh nonce is challenged — re-registrations and de-registrations too — so the state lives in
+ * the store and not in the UE's history. The source checks (ban → 403 or nothing, rate → 503) ran before, in
+ * server.ts.
  *
- * 1. extensions (420), Request-URI (416), To (400 unless SIP/SIPS), Contact/Expires (400, 423) — before any vector
- *    is spent;
- * 2. no credentials, or the 24.229 initial form with an empty nonce → challenge (at most `maxPendingChallenges`
- *    per IMPI, then the newest again; an identity the HSS refuses gets a decoy: challenge-flow.ts, decoy.ts);
- * 3. `auts` → resync MAR with RAND (from the stored challenge of that nonce) ‖ AUTS → fresh 401;
- * 4. the nonce is taken from the store (single use); unknown, used or expired → fresh 401 with `stale=TRUE`;
- * 5. empty `response` (the UE's MAC-failure report, 24.229 §5.1.1.5.3) → 403, the vector already gone;
- * 6. wrong response, identity, Digest `uri` (not the Request-URI) or algorithm, or any answer to a decoy → 403, and a
- *    failed authentication of the source address (source-guard.ts: enough of them ban it); `nc` other than
- *    00000001 → fresh 401 `stale=TRUE`. Steps 3–5 and malformed requests never count as failures;
- * 7. sec-agree: Security-Verify must repeat Security-Server (494 otherwise);
- * 8. bindings merged, SAR (REGISTRATION / RE_REGISTRATION, or USER_DEREGISTRATION when the last binding goes),
- *    bindings stored, `200 OK`.
+ * 1. receive: extensions (420), Request-URI (416), To (400 unless SIP/SIPS), Contact/Expires (400, 423) — before any
+ *    vector is spent;
+ * 2. identify: the credentials to act on, the IMPI and IMPU, and the seed flow of the identity (a dynamic binding's
+ *    namespace or not: lib/seed-steps.ts). No credentials, or the 24.229 initial form with an empty nonce → challenge;
+ * 3. the nonce is taken from the store (single use): `auts` → resync MAR with RAND (of that nonce's challenge) ‖ AUTS
+ *    → fresh 401; unknown, used or expired → fresh 401 with `stale=TRUE`;
+ * 4. challenge: at most `maxPendingChallenges` per IMPI (then the newest again, no MAR: pending-challenges.ts); MAR →
+ *    vector or SIP Digest HA1s (challenges.ts), or for an identity the HSS refuses a decoy (decoy.ts) → stored under
+ *    its nonce → 401;
+ * 5. verify: empty `response` (the UE's MAC-failure report, 24.229 §5.1.1.5.3) → 403, the vector already gone; wrong
+ *    response, identity, Digest `uri` (not the Request-URI) or algorithm, or any answer to a decoy → 403 and a failed
+ *    authentication of the source address (source-guard.ts: enough of them ban it); `nc` other than 00000001 → fresh
+ *    401 `stale=TRUE`; Security-Verify not repeating Security-Server (RFC 3329 §2.3.1) → 494. Stale nonces, `nc`,
+ *    `auts` and malformed requests never count as failures;
+ * 6. bindings merged (500 when out of order), SAR (REGISTRATION / RE_REGISTRATION, or USER_DEREGISTRATION when the
+ *    last binding goes), bindings stored, `200 OK`.
+ *
+ * The seed steps of TS 23.280 §10.6.2.2/.3 the partner SIP core takes are logged where they happen: step 2 and step 12
+ * (the UE's REGISTERs), step 3, step 10 and step 11 (the challenge), step 13 (the 200).
  */
-import { ServerAssignmentType as SAT } from '../lib/diameter/cx/index.ts';
-import type { Logger } from '../lib/log.ts';
-import { seedStep } from '../lib/seed-steps.ts';
+import { ServerAssignmentType as SAT, type SaaData } from '../lib/diameter/cx/index.ts';
+import { seedFlowOfPartnerIdentity, seedStep } from '../lib/seed-steps.ts';
 import type { DigestCredentials } from '../lib/sip/headers/auth.ts';
 import { addressOfRecord } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
 import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
-import { verifyCredentials } from './auth.ts';
-import { applyPlan, contactValue, planContacts, type BindingStore, type ContactPlan, type ExpiryLimits } from './bindings.ts';
-import { issueChallenge, type ChallengeContext } from './challenge-flow.ts';
-import type { ChallengeRecord } from './challenges.ts';
-import { isRegistrarError, sipStatusOf } from './errors.ts';
+import { pickCredentials, verifyCredentials } from './auth.ts';
+import { applyPlan, contactValue, planContacts, type Binding, type ContactPlan } from './bindings.ts';
+import { challenge, type ChallengeOptions } from './challenge.ts';
+import type { ChallengeIdentity, ChallengeRecord } from './challenges.ts';
 import { asksForAka } from './decoy.ts';
+import { isRegistrarError, sipStatusOf } from './errors.ts';
 import { SECURITY_SERVER, checkExtensions, securityVerifyMatches } from './extensions.ts';
-import type { SourceGuard } from './source-guard.ts';
+import type { RegisterContext, Turn } from './turn.ts';
 import { escapeForHeader, publicIdentities } from './user-data.ts';
 
-/** What the state machine works with. */
-export interface RegisterContext extends ChallengeContext {
-  bindings: BindingStore;
-  limits: ExpiryLimits;
-  /** `<sip:orig@host:port;lr>` (24.229 §5.4.1.2.2: the UE's pre-loaded Route for originating requests). */
-  serviceRoute: string;
-  /** Where failed authentications are counted per source address. */
-  guard: SourceGuard;
+export type { RegisterContext } from './turn.ts';
+
+/** Who a REGISTER says it is. */
+interface Identified {
+  cred: DigestCredentials | undefined;
+  id: ChallengeIdentity;
 }
 
-/** Each request's view: its log line fields. */
-interface Turn {
-  ctx: RegisterContext;
-  req: SipRequest;
-  tx: ServerTransaction;
-  log: Logger;
-  impu: string;
-  secAgree: boolean;
-  /** The REGISTER's Authorization asked for AKA (shape of a decoy). */
-  akaAsked: boolean;
+/** The AOR's bindings before and after the REGISTER. */
+interface BindingChange {
+  before: Binding[];
+  next: Binding[];
+  /** The SAR it needs: none for a query of an AOR without bindings. */
+  assignment: number | undefined;
+  path: string[];
+  now: number;
 }
 
 /**
- * The Authorization to act on: the first Digest credentials with a nonce, else the first Digest credentials
- * (the 24.229 initial REGISTER carries them with `nonce=""`).
- */
-function pickCredentials(req: SipRequest): DigestCredentials | undefined {
-  const digest = req.authorization().filter((c) => c.scheme.toLowerCase() === 'digest');
-  return digest.find((c) => (c.nonce ?? '') !== '') ?? digest[0];
-}
-
-/** The IMPI a REGISTER names: Authorization `username`, else the To URI without its scheme (24.229 §5.1.1.2.1). */
-function impiOf(cred: DigestCredentials | undefined, impu: string): string {
-  return cred?.username ? cred.username : impu.replace(/^sips?:/i, '');
-}
-
-/**
- * Handles one REGISTER. Registrar failures (HSS unavailable, user unknown, …) are answered with their status here;
- * a malformed header escapes as SipParseError, which the stack answers 400.
+ * Handles one REGISTER, stage by stage. Registrar failures (HSS unavailable, user unknown, …) are answered with their
+ * status here; a malformed header escapes as SipParseError, which the stack answers 400.
  */
 export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: ServerTransaction): Promise<void> {
   const to = req.to();
   const impu = to.uri.kind === 'sip' ? addressOfRecord(to.uri) : to.uri.raw;
   const log = ctx.log.child({ impu, call_id: req.callId(), transport: tx.flow.transport });
+  const t: Turn = { ctx, req, tx, log, impu, secAgree: false, akaAsked: false, flow: 'static' };
   try {
-    await register({ ctx, req, tx, log, impu, secAgree: false, akaAsked: false }, to.uri.kind === 'sip');
+    const plan = receive(t, to.uri.kind === 'sip');
+    if (!plan) return;
+    const who = identify(t);
+    if (!who.cred?.nonce) {
+      ueRegisters(t, who.id, false);
+      await challenge(t, who.id, { stale: false });
+      return;
+    }
+    const record = await takeChallenge(t, who.id, who.cred.nonce);
+    if (who.cred.auts !== undefined) {
+      const again = resync(t, who.cred.auts, record, who.id);
+      if (again) await challenge(t, again.id, again.o);
+      return;
+    }
+    if (!record) {
+      t.log.info('nonce unknown, used or expired → fresh 401 stale=TRUE');
+      ueRegisters(t, who.id, true);
+      await challenge(t, who.id, { stale: true });
+      return;
+    }
+    ueAnswers(t, record, who.cred);
+    const verdict = verify(t, who.cred, record);
+    if (verdict === 'answered') return;
+    if (verdict === 'nonce-reused') {
+      await challenge(t, { impi: record.impi, impu: record.impu }, { stale: true });
+      return;
+    }
+    const change = await merge(t, record, plan);
+    if (!change) return;
+    const saa = await sar(t, record, change);
+    await bind(t, record, change);
+    answer(t, record, change, saa, verdict.authenticationInfo);
   } catch (err) {
     if (!isRegistrarError(err)) throw err;
     const status = sipStatusOf(err.code);
@@ -88,62 +109,102 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
   }
 }
 
-async function register(t: Turn, sipTo: boolean): Promise<void> {
-  const { ctx, req, tx } = t;
-  const ext = checkExtensions(req, tx.flow);
+/**
+ * Receive: what can be refused from the request alone, before any vector is spent.
+ * @param sipTo the To URI is a SIP or SIPS URI.
+ * @returns the contacts it asks for, or undefined once answered.
+ */
+function receive(t: Turn, sipTo: boolean): ContactPlan | undefined {
+  const ext = checkExtensions(t.req, t.tx.flow);
   if (!ext.ok) {
     t.log.info({ unsupported: ext.unsupported }, 'REGISTER requires unsupported extensions → 420');
-    tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
-    return;
+    t.tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
+    return undefined;
   }
   t.secAgree = ext.secAgree;
-  if (req.requestUri().kind !== 'sip') {
-    tx.reply(416, { reason: 'Unsupported URI Scheme' });
-    return;
+  if (t.req.requestUri().kind !== 'sip') {
+    t.tx.reply(416, { reason: 'Unsupported URI Scheme' });
+    return undefined;
   }
   // RFC 3261 §10.2: the address-of-record in To MUST be a SIP or SIPS URI, so anything else is a bad request (RFC 4475
   // §3.3.4: "a registrar would reject this request with a 400"); 24.229 §5.1.1.2.1: tel URIs are registered implicitly.
   if (!sipTo) {
-    tx.reply(400, { reason: 'Bad Request (To is not a SIP or SIPS URI)' });
-    return;
+    t.tx.reply(400, { reason: 'Bad Request (To is not a SIP or SIPS URI)' });
+    return undefined;
   }
-  const plan = planContacts(req, ctx.limits);
-  if ('status' in plan) {
-    t.log.info({ status: plan.status }, `REGISTER refused before authentication → ${plan.status}`);
-    tx.reply(plan.status, { ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.headers ? { headers: plan.headers } : {}) });
-    return;
-  }
-  const cred = pickCredentials(req);
-  const id = { impi: impiOf(cred, t.impu), impu: t.impu };
-  t.akaAsked = asksForAka(cred);
-  if (!cred || !cred.nonce) {
-    seedStep(t.log, ctx.seedFlow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu });
-    await issueChallenge(ctx, req, tx, id, { stale: false, secAgree: t.secAgree, akaAsked: t.akaAsked });
-    return;
-  }
-  const record = await ctx.challenges.take(cred.nonce);
-  ctx.pending.release(record?.impi ?? id.impi, cred.nonce);
-  if (cred.auts !== undefined) {
-    await resync(t, cred.auts, record, id);
-    return;
-  }
-  if (!record) {
-    t.log.info('nonce unknown, used or expired → fresh 401 stale=TRUE');
-    seedStep(t.log, ctx.seedFlow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu, stale_nonce: true });
-    await issueChallenge(ctx, req, tx, id, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
-    return;
-  }
-  seedStep(t.log, ctx.seedFlow, 12, 'ue', undefined, { impi: record.impi, impu: record.impu, qop: cred.qop });
-  await answer(t, cred, record, plan);
+  const plan = planContacts(t.req, t.ctx.limits);
+  if (!('status' in plan)) return plan;
+  t.log.info({ status: plan.status }, `REGISTER refused before authentication → ${plan.status}`);
+  t.tx.reply(plan.status, { ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.headers ? { headers: plan.headers } : {}) });
+  return undefined;
 }
 
-/** Steps 5–8 of the module comment, for credentials whose nonce was found. */
-async function answer(t: Turn, cred: DigestCredentials, record: ChallengeRecord, plan: ContactPlan): Promise<void> {
+/**
+ * Identify: the credentials to act on, the IMPI (Authorization `username`, else the To URI without its scheme, 24.229
+ * §5.1.1.2.1) and the seed flow of that identity.
+ */
+function identify(t: Turn): Identified {
+  const cred = pickCredentials(t.req);
+  const impi = cred?.username ? cred.username : t.impu.replace(/^sips?:/i, '');
+  t.akaAsked = asksForAka(cred);
+  t.flow = seedFlowOfPartnerIdentity(impi);
+  return { cred, id: { impi, impu: t.impu } };
+}
+
+/** Seed step 2: the UE's REGISTER with the partner identities, without credentials of a nonce still pending. */
+function ueRegisters(t: Turn, id: ChallengeIdentity, staleNonce: boolean): void {
+  seedStep(t.log, t.flow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu, ...(staleNonce ? { stale_nonce: true } : {}) });
+}
+
+/** The challenge `nonce` stands for, taken from the store (single use) and so no longer pending. */
+async function takeChallenge(t: Turn, id: ChallengeIdentity, nonce: string): Promise<ChallengeRecord | undefined> {
+  const record = await t.ctx.challenges.take(nonce);
+  t.ctx.pending.release(record?.impi ?? id.impi, nonce);
+  return record;
+}
+
+/**
+ * `auts` (step 12 of a synchronisation failure): the resync challenge to issue with the RAND of the challenge the UE
+ * rejected (RFC 3310 §3.4). Without that challenge (unknown or expired nonce) there is no RAND to pair AUTS with: a
+ * fresh 401 stale=TRUE instead; an answer to a decoy gets a fresh decoy, not stale (which would tell it apart).
+ * @returns what to challenge, or undefined once answered (malformed `auts` → 400).
+ */
+function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, id: ChallengeIdentity): { id: ChallengeIdentity; o: ChallengeOptions } | undefined {
+  const auts = /^[A-Za-z0-9+/]+={0,2}$/.test(autsB64) ? Buffer.from(autsB64, 'base64') : Buffer.alloc(0);
+  if (auts.length !== 14) {
+    t.tx.reply(400, { reason: 'Malformed auts (RFC 3310 §3.4: base64 of 14 octets)' });
+    return undefined;
+  }
+  if (record?.kind === 'decoy') {
+    t.log.info('auts answering a decoy → a fresh decoy challenge');
+    return { id, o: { stale: false, aka: true } };
+  }
+  if (record?.kind !== 'aka') {
+    t.log.info('auts for an unknown nonce → fresh 401 stale=TRUE');
+    return { id, o: { stale: true } };
+  }
+  // step 12, answered with auts instead of a response
+  seedStep(t.log, t.flow, 12, 'ue', 'UE → partner SIP core: SIP authentication challenge response with auts (synchronisation failure)',
+    { impi: record.impi, impu: record.impu });
+  t.log.info('auts (synchronisation failure at the UE) → resync MAR, fresh 401');
+  return { id: { impi: record.impi, impu: record.impu }, o: { stale: false, aka: true, resync: Buffer.concat([Buffer.from(record.rand, 'hex'), auts]) } };
+}
+
+/** Seed step 12: the UE's answer to a challenge still pending. */
+function ueAnswers(t: Turn, record: ChallengeRecord, cred: DigestCredentials): void {
+  seedStep(t.log, t.flow, 12, 'ue', undefined, { impi: record.impi, impu: record.impu, qop: cred.qop });
+}
+
+/**
+ * Verify: the answer against the challenge its nonce named.
+ * @returns the Authentication-Info of the 200; `nonce-reused` (a fresh 401 stale=TRUE is due); `answered` (403, 494).
+ */
+function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { authenticationInfo: string } | 'nonce-reused' | 'answered' {
   const { ctx, req, tx } = t;
   if (!cred.response) {
     t.log.info({ kind: record.kind }, 'empty response without auts (MAC failure at the UE, 24.229 §5.1.1.5.3) → 403, vector discarded');
     tx.reply(403, { reason: 'Forbidden (Network Authentication Failed)' });
-    return;
+    return 'answered';
   }
   const v = verifyCredentials(record, cred, {
     method: req.method, body: req.body, requestUri: req.requestUri(),
@@ -156,47 +217,36 @@ async function answer(t: Turn, cred: DigestCredentials, record: ChallengeRecord,
     if (failure === 'uri') ctx.stats.inc('digest_uri_mismatches');
     ctx.guard.authFailed(source, record.impi);
     tx.reply(403, { reason: 'Forbidden (Authentication Failed)' });
-    return;
+    return 'answered';
   }
   if (cred.qop !== undefined && cred.nc !== '00000001') {
     t.log.info({ nc: cred.nc }, 'nonce reused (nc above 00000001): nonces are single-use → fresh 401 stale=TRUE');
-    await issueChallenge(ctx, req, tx, { impi: record.impi, impu: record.impu }, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
-    return;
+    return 'nonce-reused';
   }
   if ((record.secAgree || req.headers.has('security-verify')) && !securityVerifyMatches(req)) {
     t.log.info('Security-Verify does not repeat Security-Server (RFC 3329 §2.3.1) → 494');
     tx.reply(494, { headers: [['Security-Server', SECURITY_SERVER]] });
-    return;
+    return 'answered';
   }
-  await complete(t, record, plan, v.authenticationInfo);
+  return { authenticationInfo: v.authenticationInfo };
 }
 
 /**
- * `auts`: resync MAR with the RAND of the challenge the UE rejected, then a fresh 401 (RFC 3310 §3.4). Without that
- * challenge (unknown or expired nonce) there is no RAND to pair AUTS with: a fresh 401 stale=TRUE instead.
+ * The AOR's bindings with the REGISTER's contacts merged in (RFC 3261 §10.3 steps 6–7).
+ * @returns undefined once answered 500 (CSeq not above the binding of the same Call-ID).
  */
-async function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, id: { impi: string; impu: string }): Promise<void> {
-  const auts = /^[A-Za-z0-9+/]+={0,2}$/.test(autsB64) ? Buffer.from(autsB64, 'base64') : Buffer.alloc(0);
-  if (auts.length !== 14) {
-    t.tx.reply(400, { reason: 'Malformed auts (RFC 3310 §3.4: base64 of 14 octets)' });
-    return;
-  }
-  if (record?.kind === 'decoy') {
-    // As for a real resynchronisation: a fresh challenge, not stale (which would tell the decoy apart).
-    t.log.info('auts answering a decoy → a fresh decoy challenge');
-    await issueChallenge(t.ctx, t.req, t.tx, id, { stale: false, secAgree: t.secAgree, akaAsked: true });
-    return;
-  }
-  if (record?.kind !== 'aka') {
-    t.log.info('auts for an unknown nonce → fresh 401 stale=TRUE');
-    await issueChallenge(t.ctx, t.req, t.tx, id, { stale: true, secAgree: t.secAgree, akaAsked: t.akaAsked });
-    return;
-  }
-  seedStep(t.log, t.ctx.seedFlow, 12, 'ue', 'UE → partner SIP core: SIP authentication challenge response with auts (synchronisation failure)',
-    { impi: record.impi, impu: record.impu });
-  t.log.info('auts (synchronisation failure at the UE) → resync MAR, fresh 401');
-  await issueChallenge(t.ctx, t.req, t.tx, { impi: record.impi, impu: record.impu },
-    { stale: false, secAgree: t.secAgree, akaAsked: true, resync: Buffer.concat([Buffer.from(record.rand, 'hex'), auts]) });
+async function merge(t: Turn, r: ChallengeRecord, plan: ContactPlan): Promise<BindingChange | undefined> {
+  const now = t.ctx.now();
+  const before = await t.ctx.bindings.get(r.impu, now);
+  const path = t.req.headers.getAll('path');
+  const flow = t.tx.flow;
+  const next = applyPlan(before, plan, {
+    callId: t.req.callId(), cseq: t.req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`,
+  });
+  if (next) return { before, next, path, now, assignment: assignmentFor(before.length, next.length) };
+  t.log.info('CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500');
+  t.tx.reply(500, { reason: 'Out Of Order REGISTER' });
+  return undefined;
 }
 
 /** The Server-Assignment-Type for a change from `before` to `after` live bindings, or undefined for none. */
@@ -205,34 +255,28 @@ function assignmentFor(before: number, after: number): number | undefined {
   return before > 0 ? SAT.USER_DEREGISTRATION : undefined;
 }
 
-/** Step 8: bindings, SAR, 200 (seed step 13). */
-async function complete(t: Turn, r: ChallengeRecord, plan: ContactPlan, authenticationInfo: string): Promise<void> {
-  const { ctx, req, tx } = t;
-  const now = Date.now();
-  const before = await ctx.bindings.get(r.impu, now);
-  const path = req.headers.getAll('path');
-  const flow = tx.flow;
-  const next = applyPlan(before, plan, {
-    callId: req.callId(), cseq: req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`,
-  });
-  if (!next) {
-    t.log.info('CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500');
-    tx.reply(500, { reason: 'Out Of Order REGISTER' });
-    return;
-  }
-  const type = assignmentFor(before.length, next.length);
-  const saa = type === undefined ? undefined : await ctx.cx.sar(r.impi, r.impu, type);
-  await ctx.bindings.put(r.impu, r.impi, next, now);
+/** SAR: the user assigned to this registrar, re-assigned, or released with its last binding; none for a query. */
+async function sar(t: Turn, r: ChallengeRecord, change: BindingChange): Promise<SaaData | undefined> {
+  return change.assignment === undefined ? undefined : t.ctx.cx.sar(r.impi, r.impu, change.assignment);
+}
+
+/** Bind: the merged bindings stored (RFC 3261 §10.3 step 8). */
+async function bind(t: Turn, r: ChallengeRecord, change: BindingChange): Promise<void> {
+  await t.ctx.bindings.put(r.impu, r.impi, change.next, change.now);
+}
+
+/** Answer (step 13): `200 OK` with the bindings, Path, Service-Route, P-Associated-URI and Authentication-Info. */
+function answer(t: Turn, r: ChallengeRecord, change: BindingChange, saa: SaaData | undefined, authenticationInfo: string): void {
   const associated = publicIdentities(saa?.userData);
   const headers: Array<[string, string]> = [
-    ...next.map((b): [string, string] => ['Contact', contactValue(b, now)]),
-    ...path.map((p): [string, string] => ['Path', p]),
-    ['Service-Route', ctx.serviceRoute],
-    ['P-Associated-URI', (associated.length > 0 ? associated.map(escapeForHeader) : [req.to().uri.raw]).map((u) => `<${u}>`).join(', ')],
+    ...change.next.map((b): [string, string] => ['Contact', contactValue(b, change.now)]),
+    ...change.path.map((p): [string, string] => ['Path', p]),
+    ['Service-Route', t.ctx.serviceRoute],
+    ['P-Associated-URI', (associated.length > 0 ? associated.map(escapeForHeader) : [t.req.to().uri.raw]).map((u) => `<${u}>`).join(', ')],
     ['Authentication-Info', authenticationInfo],
   ];
-  tx.reply(200, { headers });
-  seedStep(t.log, ctx.seedFlow, 13, 'registrar', undefined, {
-    impi: r.impi, impu: r.impu, bindings: next.length, server_assignment_type: type, kind: r.kind,
+  t.tx.reply(200, { headers });
+  seedStep(t.log, t.flow, 13, 'registrar', undefined, {
+    impi: r.impi, impu: r.impu, bindings: change.next.length, server_assignment_type: change.assignment, kind: r.kind,
   });
 }

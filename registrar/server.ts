@@ -159,7 +159,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
   checkConfig(c);
   const log = c.logger;
   const tls = c.tls ? await readTlsFiles(c.tls) : undefined;
-  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, logger: log.child({ component: 'store' }) });
+  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, now: c.now, logger: log.child({ component: 'store' }) });
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
   const unwind = async (): Promise<void> => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
@@ -187,15 +187,15 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const stats = new RegistrarStats();
     const guard = new SourceGuard({
       banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
-      rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }),
+      rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }), now: c.now,
     });
     const ctx: RegisterContext = {
       cx: new CxClient({ node, destinationRealm: c.hssRealm, serverName, timeoutMs: c.diameterTimeoutMs }),
       challenges: new ChallengeStore(store, c.regAwaitAuthMs), bindings, domain: c.domain, algorithm: c.algorithm,
-      digestAlgorithms: c.digestAlgorithms, seedFlow: c.seedFlow, log: log.child({ component: 'register' }),
+      digestAlgorithms: c.digestAlgorithms, log: log.child({ component: 'register' }), now: c.now,
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
-      pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources),
+      pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     route.dispatch = (req, tx) => {

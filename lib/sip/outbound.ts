@@ -155,6 +155,7 @@ export class Outbound {
       bytes,
       reliable: dest.transport !== 'UDP',
       timers: stack.timers,
+      clock: stack.clock,
       send: (b) => {
         stack.stats.messagesSent++;
         send(b);

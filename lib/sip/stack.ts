@@ -5,6 +5,7 @@
  * to `onRequest(req, tx)`; responses are matched to client transactions. Nothing received can crash the process:
  * every path ends in a counter.
  */
+import { systemClock, type Clock } from '../clock.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { SipError, SipParseError } from './errors.ts';
 import type { SipRequest, SipResponse } from './message.ts';
@@ -40,6 +41,8 @@ export interface SipStackOptions {
   tlsClient?: ConnectionOptions;
   /** T1/T2/T4 overrides (tests use a few milliseconds). */
   timers?: Partial<TimerValues>;
+  /** Where the transaction timers run (default the system's monotonic clock; tests step a manual one). */
+  clock?: Clock;
   /** Largest message accepted or sent, default 65535. */
   maxMessageSize?: number;
   /** Idle TCP/TLS connections are closed after this long (default 120 s; keep it above 64·T1). */
@@ -73,6 +76,8 @@ export interface BoundAddress {
 export class SipStack {
   readonly stats: SipStats = newStats();
   readonly timers: TimerValues;
+  /** The clock of the transaction timers (E, F, J, K and the TU-answer bound). */
+  readonly clock: Clock;
   readonly log: Logger;
   readonly maxMessageSize: number;
   readonly udp: UdpTransport[] = [];
@@ -94,9 +99,10 @@ export class SipStack {
   constructor(opts: SipStackOptions = {}) {
     this.opts = opts;
     this.timers = resolveTimers(opts.timers);
+    this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.longTimer = new ExpiryQueue(timerF(this.timers));
+    this.longTimer = new ExpiryQueue(timerF(this.timers), this.clock);
     this.handler = opts.onRequest;
     this.outbound = new Outbound(this, opts.viaHost);
     this.inbound = new Inbound(this, this.outbound);

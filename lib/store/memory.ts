@@ -50,9 +50,11 @@ class MemoryStore implements Store {
   #release: (() => Promise<void>) | null = null;
   #sweeper: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #now: () => number;
 
-  constructor(reserve: number) {
+  constructor(reserve: number, now: () => number) {
     this.#reserve = BigInt(reserve);
+    this.#now = now;
   }
 
   /** Loads and compacts `dir`, then opens its journal. */
@@ -80,7 +82,7 @@ class MemoryStore implements Store {
   /** Starts the sweep of expired records; the timer never keeps the process alive. */
   startSweeper(ms: number): void {
     this.#sweeper = setInterval(() => {
-      const now = Date.now();
+      const now = this.#now();
       for (const k of this.#expiring) this.#live(k, now);
     }, ms);
     this.#sweeper.unref();
@@ -105,7 +107,7 @@ class MemoryStore implements Store {
   }
 
   #snapshot(): string[] {
-    const now = Date.now();
+    const now = this.#now();
     const lines: string[] = [];
     for (const [k, r] of this.#records) if (r.x === undefined || r.x > now) lines.push(setLine(k, r.v, r.x));
     for (const [k, c] of this.#counters) lines.push(sqnLine(k, c.hw));
@@ -124,7 +126,7 @@ class MemoryStore implements Store {
   }
 
   /** The live record under `k`, dropping it if expired (expiry is not journaled: replay re-derives it). */
-  #live(k: string, now = Date.now()): Rec | undefined {
+  #live(k: string, now = this.#now()): Rec | undefined {
     const r = this.#records.get(k);
     if (r?.x !== undefined && r.x <= now) {
       this.#drop(k);
@@ -159,7 +161,7 @@ class MemoryStore implements Store {
     this.#check();
     assertKey(key);
     const ttl = ttlOf(opts);
-    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : Date.now() + ttl };
+    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : this.#now() + ttl };
     this.#put(key, r);
     await this.#log(setLine(key, r.v, r.x));
   }
@@ -168,7 +170,7 @@ class MemoryStore implements Store {
     this.#check();
     assertKey(key);
     const ttl = ttlOf(opts);
-    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : Date.now() + ttl };
+    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : this.#now() + ttl };
     if (this.#live(key) !== undefined) {
       await this.#synced();
       return false;
@@ -220,7 +222,7 @@ class MemoryStore implements Store {
   async keys(prefix: string): Promise<string[]> {
     this.#check();
     assertPrefix(prefix);
-    const now = Date.now();
+    const now = this.#now();
     const out: string[] = [];
     for (const k of [...this.#records.keys()]) if (k.startsWith(prefix) && this.#live(k, now)) out.push(k);
     await this.#synced();
@@ -305,7 +307,7 @@ export async function openMemoryStore(opts: OpenStoreOptions = {}): Promise<Stor
   if (!Number.isSafeInteger(reserve) || reserve < 0) {
     throw new StoreError('ERR_STORE_INPUT', 'sqnReserve must be a non-negative integer');
   }
-  const store = new MemoryStore(reserve);
+  const store = new MemoryStore(reserve, opts.now ?? Date.now);
   if (opts.stateDir !== undefined && opts.stateDir !== '') {
     await store.attach(opts.stateDir, opts);
   } else if (opts.ephemeral !== true) {

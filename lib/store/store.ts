@@ -74,6 +74,8 @@ export interface OpenStoreOptions {
   sqnReserve?: number;
   /** Memory store: interval of the expired-record sweep (default 5000 ms). */
   sweepIntervalMs?: number;
+  /** Memory store: the epoch-ms clock of record expiry (default `Date.now`; tests step a manual one). Redis keeps its own. */
+  now?: () => number;
   /** Memory store: journal size that triggers a compaction while running (default 64 MiB). */
   compactBytes?: number;
   /** Redis: prefix of every key (default `mcx:`), so several deployments can share one server. */

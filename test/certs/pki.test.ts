@@ -72,9 +72,6 @@ after(async () => {
 });
 
 describe('initPki: layout and manifest', () => {
-  test('two systems are initialised well under 10 s', () => {
-  });
-
   test('manifest.json lists systems, realms, roles and files that exist', async () => {
     const read = await readManifest(dir);
     assert.deepEqual(read, manifest);

@@ -182,7 +182,7 @@ export class MigrationTestbed {
     a.migrationApi = partner.match[2] as string;
     await this.run('registrar', ['registrar', '--sip', `udp:127.0.0.1:${a.sipUdp},tcp:127.0.0.1:${a.sipTcp},tls:127.0.0.1:${a.sipTls}`, '--domain', PARTNER_REALM,
       ...this.tlsArgs('partner', 'registrar'),
-      '--hss', `127.0.0.1:${a.partnerMms}`, '--origin-host', `registrar.${PARTNER_REALM}`, '--realm', PARTNER_REALM, '--seed-flow', 'dynamic',
+      '--hss', `127.0.0.1:${a.partnerMms}`, '--origin-host', `registrar.${PARTNER_REALM}`, '--realm', PARTNER_REALM,
       '--state-dir', join(this.dir, 'registrar')], /registrar: listening/);
     // Both paths toward the primary are up before a test sends anything.
     await partner.proc.waitFor(/route to primary\.example: relay\.primary\.example/, 10_000);

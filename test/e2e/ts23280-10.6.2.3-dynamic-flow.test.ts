@@ -77,6 +77,9 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     assert.ok(!hss.includes(c.partner_impi), 'the HSS never sees the partner IMPI');
     assert.ok(!tb.output('registrar').includes(alice.impi), 'the registrar never sees the primary IMPI');
     assert.match(tb.output('partner-mms'), /"flow":"dynamic"/);
+    // The registrar labels the steps by the identity's namespace, per registration (one registrar serves both flows).
+    const mine = tb.output('registrar').split('\n').filter((l) => l.includes('"step":') && l.includes(c.partner_impi));
+    assert.deepEqual([...new Set(mine.map((l) => /"flow":"(\w+)"/.exec(l)?.[1]))], ['dynamic'], 'the registrar\'s steps of a dynamic binding are §10.6.2.3');
   });
 
   test('§10.6.2.2 beside it: bob registers with his static mapping over TCP; the MAR goes by the relay, not the primary MMS', async () => {
@@ -85,6 +88,9 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     assert.equal(r.code, 0, failure(r));
     assert.ok(!tb.output('primary-mms').includes(bob.impi), 'a static mapping never crosses the primary MMS');
     assert.match(tb.output('relay'), new RegExp(`"step":6,"node":"relay".*${bob.impi.replace('.', '\\.')}`));
+    const mine = tb.output('registrar').split('\n').filter((l) => l.includes('"step":') && l.includes(id.impi));
+    assert.ok(mine.length > 0);
+    assert.deepEqual([...new Set(mine.map((l) => /"flow":"(\w+)"/.exec(l)?.[1]))], ['static'], 'the same registrar labels a static mapping §10.6.2.2');
   });
 
   test('a user whose subscription does not list this partner: 403 migration_not_allowed, nothing allocated', async () => {

@@ -1,10 +1,11 @@
 /**
  * TS 23.280 §10.6.2.2 / §10.6.2.3: every step 1–14 of both flows has its one-line text, `seedStep` logs
- * `step <n>: …` with the clause, flow and node; the agent's settings are checked field by field.
+ * `step <n>: …` with the clause, flow and node; the agent's settings are checked field by field; the flow of a
+ * registration follows from its partner identity (the namespace the partner MMS allocates dynamic ones from).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SEED_STEPS, migrationFlowAt, seedStep, seedStepText } from '../../lib/seed-steps.ts';
+import { SEED_STEPS, allocateDynamicPartnerImpi, migrationFlowAt, seedFlowOfPartnerIdentity, seedStep, seedStepText } from '../../lib/seed-steps.ts';
 import type { SeedStepNumber } from '../../lib/seed-steps.ts';
 import { parseAgentConfig } from '../../mms/config.ts';
 import { UsageError } from '../../lib/cli.ts';
@@ -50,4 +51,20 @@ test('migrationFlowAt: home-realm origin → none; relayed by a home host (the p
   assert.equal(migrationFlowAt('partner.example', ['mms.notprimary.example'], home), 'static', 'a suffix match needs the dot');
   assert.equal(migrationFlowAt(undefined, [], home), undefined);
   assert.equal(seedStepText('static', 7, 'Result-Code 2001, 1 vector(s)'), `${SEED_STEPS.static[7]} — Result-Code 2001, 1 vector(s)`);
+});
+
+test('seedFlowOfPartnerIdentity: mig-<12 hex>@realm (IMPI or sip:/sips: IMPU) → §10.6.2.3, anything else §10.6.2.2; allocations are in it', () => {
+  for (const id of ['mig-0123456789ab@partner.example', 'sip:mig-a0b1c2d3e4f5@partner.example', 'sips:MIG-A0B1C2D3E4F5@Partner.Example']) {
+    assert.equal(seedFlowOfPartnerIdentity(id), 'dynamic', id);
+  }
+  for (const id of ['alice.mig@partner.example', 'mig-0123456789a@partner.example', 'mig-0123456789abc@partner.example', 'mig-0123456789ag@partner.example',
+    'xmig-0123456789ab@partner.example', 'mig-0123456789ab', 'tel:+15550100', 'sip:alice@partner.example']) {
+    assert.equal(seedFlowOfPartnerIdentity(id), 'static', id);
+  }
+  const a = allocateDynamicPartnerImpi('partner.example');
+  const b = allocateDynamicPartnerImpi('partner.example');
+  assert.match(a, /^mig-[0-9a-f]{12}@partner\.example$/);
+  assert.notEqual(a, b, 'random, not counted');
+  assert.equal(seedFlowOfPartnerIdentity(a), 'dynamic');
+  assert.equal(seedFlowOfPartnerIdentity(`sip:${a}`), 'dynamic');
 });

@@ -1,8 +1,9 @@
 /**
  * TS 23.280 §10.6.2.2 precondition "the migration management server in the partner MC system has been statically
  * configured with the mapping…", changed at run time through the partner MMS admin API (fastify `inject`, no
- * socket): bearer token, add / list / get / delete, a CSV file imported whole or not at all, and errors naming the
- * field (400) or the conflicting identity (409).
+ * socket): bearer token, add / list / get / delete, a CSV file imported whole or not at all, errors naming the
+ * field (400) or the conflicting identity (409), and the partner identities reserved for dynamic bindings
+ * (`mig-<12 hex>@…`, §10.6.2.3) refused in a static mapping by either way in.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,5 +79,27 @@ describe('partner MMS admin API for the static mappings', () => {
     const ok = await app.inject({ method: 'POST', url: '/admin/v1/mappings?replace=true', headers, payload: csv });
     assert.deepEqual(ok.json(), { imported: 1, impus: 1, removed: 1 });
     assert.deepEqual(await list(), ['carol.mig@partner.example']);
+  });
+
+  test('a partner IMPI or IMPU in the namespace of dynamic bindings (mig-<12 hex>@…) → 400 naming it, JSON or CSV; nothing stored', async () => {
+    const before = (await app.inject({ method: 'GET', url: '/admin/v1/mappings', headers: auth })).json();
+    const reservedImpi = await app.inject({ method: 'POST', url: '/admin/v1/mappings', headers: auth, payload: {
+      ...BOB, partner_impi: 'mig-0123456789ab@partner.example', impus: [{ partner: 'sip:MIG-A0B1C2D3E4F5@partner.example', primary: 'sip:bob@primary.example' }],
+    } });
+    assert.equal(reservedImpi.statusCode, 400);
+    const problems = reservedImpi.json<{ problems: Array<{ field: string; message: string }> }>().problems;
+    assert.deepEqual(problems.map((p) => p.field), ['partner_impi', 'impus[0].partner']);
+    assert.match(problems[0]?.message ?? '', /^mig-0123456789ab@partner\.example is in mig-<12 hex digits>@<realm>, reserved for dynamic migration bindings \(TS 23\.280 §10\.6\.2\.3\)/);
+    const csv = 'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm\n' +
+      'dave.mig@partner.example,sip:dave.mig@partner.example,dave@primary.example,sip:dave@primary.example,primary.example\n' +
+      'erin.mig@partner.example,sip:mig-00000000abcd@partner.example,erin@primary.example,sip:erin@primary.example,primary.example\n';
+    const file = await app.inject({ method: 'POST', url: '/admin/v1/mappings', headers: { ...auth, 'content-type': 'text/csv' }, payload: csv });
+    assert.equal(file.statusCode, 400);
+    assert.deepEqual(file.json<{ problems: Array<{ line: number; field: string }> }>().problems.map((p) => [p.line, p.field]), [[3, 'impus[0].partner']]);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/admin/v1/mappings', headers: auth })).json(), before, 'nothing written');
+    const lookAlike = await app.inject({ method: 'POST', url: '/admin/v1/mappings', headers: auth, payload: {
+      ...BOB, partner_impi: 'mig-0123456789@partner.example', primary_impi: 'frank@primary.example',
+    } });
+    assert.equal(lookAlike.statusCode, 201, 'ten hex digits are outside the namespace');
   });
 });

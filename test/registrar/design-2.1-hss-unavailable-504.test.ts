@@ -4,18 +4,17 @@
  * back, and fails over to a second HSS peer. The HSS side is a stub Diameter node whose behaviour each test sets,
  * and a real HSS for recovery and failover.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Milenage, generateVector, makeSqn } from '../../lib/aka/index.ts';
 import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { ResultCode } from '../../lib/diameter/constants.ts';
 import { CX_APPLICATION_ID, CxCommand, buildMaa, cxErrorAnswer } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
-import type { RunningHss } from '../../hss/run.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  HSS_REALM, Ue, akaUser, callId, hssPort, initialAuthorization, openIsim, registerAka, registerBytes, sipPort, startTestHss,
-  startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  HSS_REALM, Ue, akaUser, callId, hssPort, initialAuthorization, openIsim, registerAka, registerBytes,
+  registrarFixture, sipPort, type AkaUser,
 } from './helpers.ts';
 
 type Mode = 'hang' | 'sar-hang' | number;
@@ -43,23 +42,17 @@ async function stubHss(state: { mode: Mode }): Promise<{ node: DiameterNode; por
 }
 
 describe('DESIGN §2.1: HSS unavailable → 504 within 2 s', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const f = registrarFixture({ registrar: false });
   const state: { mode: Mode } = { mode: 'hang' };
-  let stub: { node: DiameterNode; port: number };
   let reg: RunningRegistrar;
   let ue: Ue;
 
   before(async () => {
-    tmp = await tempDir();
-    stub = await stubHss(state);
-    reg = await startTestRegistrar(tmp.dir, [stub.port]);
+    const stub = await stubHss(state);
+    f.onTeardown(() => stub.node.close());
+    reg = await f.startRegistrar({}, [stub.port]);
     ue = await Ue.udp(sipPort(reg, 'UDP'));
-  });
-  after(async () => {
-    ue?.close();
-    await reg?.close();
-    await stub?.node.close();
-    await tmp?.remove();
+    f.onTeardown(() => ue.close());
   });
 
   async function timed(u: AkaUser): Promise<{ status: number; ms: number }> {
@@ -91,59 +84,43 @@ describe('DESIGN §2.1: HSS unavailable → 504 within 2 s', () => {
 
   test('a SAR without answer → 504, and no binding is kept', async () => {
     state.mode = 'sar-hang';
-    const r = await registerAka(ue, await openIsim(tmp.dir, alice), alice);
+    const r = await registerAka(ue, await openIsim(f.dir, alice), alice);
     assert.equal(r.final.msg.status, 504, r.final.text);
     assert.deepEqual(await reg.store.keys('registrar:aor:'), []);
   });
 });
 
 describe('DESIGN §2.1: no open peer → 504, recovery, failover', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let backup: RunningHss;
-  let reg: RunningRegistrar;
-  const csv = subscribersCsv([alice]);
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, csv);
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-  });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await backup?.close();
-    await tmp?.remove();
-  });
+  const f = registrarFixture({ aka: [alice] });
 
   test('HSS stopped → 504 at once; HSS back on its port → 200 again', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
-      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
-      const port = hssPort(hss);
-      await hss.close();
+      assert.equal((await registerAka(ue, await openIsim(f.dir, alice), alice)).final.msg.status, 200);
+      const port = hssPort(f.hss);
+      await f.hss.close();
       const t0 = Date.now();
       const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
       assert.equal(r.msg.status, 504);
       assert.ok(Date.now() - t0 < 2000);
-      hss = await startTestHss(tmp.dir, csv, { port });
-      await reg.node.waitForPeer({}, 5000);
+      await f.startHss({ port });
+      await f.reg.node.waitForPeer({}, 5000);
       // A new HSS store starts its SQNs afresh: a fresh ISIM keeps the test about recovery, not resync.
-      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
+      assert.equal((await registerAka(ue, await openIsim(f.dir, alice), alice)).final.msg.status, 200);
     } finally {
       ue.close();
     }
   });
 
   test('two HSS peers: the first down, the second answers (failover)', async () => {
-    backup = await startTestHss(tmp.dir, csv);
-    const dead = await startTestHss(tmp.dir, csv);
+    const backup = await f.startHss();
+    const dead = await f.startHss();
     const deadPort = hssPort(dead);
     await dead.close();
-    const two = await startTestRegistrar(tmp.dir, [deadPort, hssPort(backup)], { originHost: 'registrar2.partner.example' });
+    const two = await f.startRegistrar({ originHost: 'registrar2.partner.example' }, [deadPort, hssPort(backup)]);
     const ue = await Ue.udp(sipPort(two, 'UDP'));
     try {
-      assert.equal((await registerAka(ue, await openIsim(tmp.dir, alice), alice)).final.msg.status, 200);
+      assert.equal((await registerAka(ue, await openIsim(f.dir, alice), alice)).final.msg.status, 200);
     } finally {
       ue.close();
       await two.close();

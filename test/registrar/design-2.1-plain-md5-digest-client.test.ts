@@ -13,16 +13,14 @@
  * sipsak can resolve (it looks up the domain of `-s` even when `-p` names the registrar); with no Authorization in
  * the first REGISTER, the IMPI is the To URI without its scheme (24.229 §5.1.1.2.1), `carol@localhost`.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import type { RunningHss } from '../../hss/run.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import { freePorts } from '../helpers/ports.ts';
 import {
-  HSS_REALM, Ue, adminBindings, callId, credentials, headerLines, hssPort, registerBytes, sipPort, startTestHss,
-  startTestRegistrar, subscribersCsv, tempDir, type PasswordUser,
+  HSS_REALM, Ue, adminBindings, callId, credentials, headerLines, registerBytes, registrarFixture, sipPort,
+  type PasswordUser,
 } from './helpers.ts';
 
 const carol: PasswordUser = { impi: 'carol@localhost', impus: ['sip:carol@localhost'], password: 'c4rol & "friends"' };
@@ -45,34 +43,23 @@ function sipsak(args: string[], ms = 20_000): Promise<{ code: number | null; out
 }
 
 describe('DESIGN §2.1: a plain MD5 Digest client registers a password user', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-
-  before(async () => {
+  before(() => {
     assert.equal(spawnSync('sipsak', ['-V']).error, undefined, 'sipsak is needed: the test command installs the Debian package sipsak');
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([], [carol, dave]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { digestAlgorithms: ['MD5'], admin: { host: '127.0.0.1', port: 0 } });
   });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  const f = registrarFixture({ digest: [carol, dave], registrar: { digestAlgorithms: ['MD5'], admin: { host: '127.0.0.1', port: 0 } } });
 
   test('sipsak (MD5, qop=auth as offered): 401 then 200; the binding is listed with its Contact and Expires', async () => {
     const [contactPort] = await freePorts(1);
     const contact = `sip:carol@127.0.0.1:${contactPort}`;
     const r = await sipsak([
       '-U', '-vvv', '-i', '-C', contact, '-x', '600', '-a', carol.password, '-u', carol.impi, '-s', carol.impus[0] as string,
-      '-p', `127.0.0.1:${sipPort(reg, 'UDP')}`, '-H', '127.0.0.1', '-k', '127.0.0.1',
+      '-p', `127.0.0.1:${sipPort(f.reg, 'UDP')}`, '-H', '127.0.0.1', '-k', '127.0.0.1',
     ]);
     assert.equal(r.code, 0, r.output.slice(-4000));
     assert.match(r.output, /SIP\/2\.0 401 Unauthorized\r?\n[\s\S]*WWW-Authenticate: Digest realm="primary\.example", nonce="[^"]+", algorithm=MD5, qop="auth"/);
     assert.match(r.output, /Authorization: Digest username="carol@localhost", [^\n]*algorithm=MD5[^\n]*qop=auth/);
     assert.match(r.output, /SIP\/2\.0 200 OK/);
-    const b = (await adminBindings(reg)).find((x) => x.aor === carol.impus[0]);
+    const b = (await adminBindings(f.reg)).find((x) => x.aor === carol.impus[0]);
     assert.equal(b?.impi, carol.impi);
     assert.deepEqual(b?.contacts.map((c) => c.uri), [contact]);
     assert.ok((b?.contacts[0]?.expires ?? 0) > 590);
@@ -80,7 +67,7 @@ describe('DESIGN §2.1: a plain MD5 Digest client registers a password user', ()
 
   for (const qop of [undefined, 'auth'] as const) {
     test(`hand-written softphone request, algorithm=MD5 ${qop ? 'with qop=auth' : 'without qop (RFC 2069 form)'}: 401 then 200`, async () => {
-      const ue = await Ue.udp(sipPort(reg, 'UDP'));
+      const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
       try {
         const id = callId();
         const impu = dave.impus[0] as string;

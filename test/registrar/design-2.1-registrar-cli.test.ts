@@ -3,15 +3,12 @@
  * `registrar: listening sip=udp://…,tcp://… diameter-peers=… admin=…`, registers an AKA UE over UDP, lists the
  * binding through `mcx registrar bindings --admin` (bearer token from the state directory), and stops on SIGTERM.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { RunningHss } from '../../hss/run.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { NODE, start, startMcx, type Proc } from '../helpers/process.ts';
-import {
-  DOMAIN, HSS_REALM, Ue, akaUser, hssPort, openIsim, registerAka, startTestHss, subscribersCsv, tempDir,
-} from './helpers.ts';
+import { DOMAIN, HSS_REALM, Ue, akaUser, hssPort, openIsim, registerAka, registrarFixture } from './helpers.ts';
 
 const alice = akaUser('alice');
 
@@ -22,20 +19,13 @@ async function mcx(args: string[]): Promise<{ code: number | null; output: strin
 }
 
 describe('mcx registrar', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let proc: Proc;
+  const f = registrarFixture({ aka: [alice], registrar: false });
+  let proc: Proc | undefined;
   let ports: number[];
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice]));
     ports = await freePorts(3);
-  });
-  after(async () => {
-    await proc?.stop('SIGKILL');
-    await hss?.close();
-    await tmp?.remove();
+    f.onTeardown(() => proc?.stop('SIGKILL'));
   });
 
   test('bad options: each is named, exit status 2', async () => {
@@ -74,16 +64,16 @@ describe('mcx registrar', () => {
 
   test('ready line, registration, `bindings --admin`, SIGTERM', async () => {
     const [udp, tcp, admin] = ports as [number, number, number];
-    const state = join(tmp.dir, 'state');
-    proc = startMcx(['registrar', '--sip', `udp:127.0.0.1:${udp},tcp:127.0.0.1:${tcp}`, '--domain', DOMAIN, '--hss', `127.0.0.1:${hssPort(hss)}`,
+    const state = join(f.dir, 'state');
+    proc = startMcx(['registrar', '--sip', `udp:127.0.0.1:${udp},tcp:127.0.0.1:${tcp}`, '--domain', DOMAIN, '--hss', `127.0.0.1:${hssPort(f.hss)}`,
       '--origin-host', `registrar.${DOMAIN}`, '--realm', DOMAIN, '--hss-realm', HSS_REALM, '--state-dir', state, '--admin', `127.0.0.1:${admin}`],
     { env: { ...process.env, MCX_LOG_LEVEL: 'warn' } });
     const m = await proc.waitFor(/registrar: listening (.*)\n/, 30000);
-    assert.equal(m[1], `sip=udp://127.0.0.1:${udp},tcp://127.0.0.1:${tcp} diameter-peers=127.0.0.1:${hssPort(hss)} admin=http://127.0.0.1:${admin}`);
+    assert.equal(m[1], `sip=udp://127.0.0.1:${udp},tcp://127.0.0.1:${tcp} diameter-peers=127.0.0.1:${hssPort(f.hss)} admin=http://127.0.0.1:${admin}`);
 
     const ue = await Ue.udp(udp);
     try {
-      const r = await registerAka(ue, await openIsim(tmp.dir, alice), alice, { expires: 600 });
+      const r = await registerAka(ue, await openIsim(f.dir, alice), alice, { expires: 600 });
       assert.equal(r.final.msg.status, 200, r.final.text);
     } finally {
       ue.close();
@@ -96,7 +86,7 @@ describe('mcx registrar', () => {
     assert.equal(views[0]?.aor, alice.impus[0]);
     assert.match(views[0]?.contacts[0]?.source ?? '', /^UDP 127\.0\.0\.1:\d+$/);
 
-    const wrongToken = await mcx(['registrar', 'bindings', '--admin', `http://127.0.0.1:${admin}`, '--admin-token-file', join(tmp.dir, 'none')]);
+    const wrongToken = await mcx(['registrar', 'bindings', '--admin', `http://127.0.0.1:${admin}`, '--admin-token-file', join(f.dir, 'none')]);
     assert.equal(wrongToken.code, 2, wrongToken.output);
     const neither = await mcx(['registrar', 'bindings']);
     assert.equal(neither.code, 2);

@@ -4,47 +4,41 @@
  * used, gets a 401 stale=TRUE from A; `mcx registrar bindings --store redis://…` lists the binding; both processes
  * stop gracefully on SIGTERM.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningHss } from '../../hss/run.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { NODE, start, startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import {
-  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
-  startTestHss, subscribersCsv, tempDir,
+  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim,
+  registerBytes, registrarFixture,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
 
 describe('DESIGN §2.5: two registrar processes on one Redis', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const f = registrarFixture({ aka: [alice], registrar: false });
   let redis: RedisServer;
-  let hss: RunningHss;
   const procs: Proc[] = [];
   let ports: number[];
 
   function registrar(name: string, port: number): Proc {
-    return startMcx(['registrar', '--sip', `udp:127.0.0.1:${port}`, '--domain', DOMAIN, '--hss', `127.0.0.1:${hssPort(hss)}`,
+    return startMcx(['registrar', '--sip', `udp:127.0.0.1:${port}`, '--domain', DOMAIN, '--hss', `127.0.0.1:${hssPort(f.hss)}`,
       '--origin-host', `${name}.${DOMAIN}`, '--realm', DOMAIN, '--hss-realm', HSS_REALM, '--store', redis.url,
-      '--state-dir', join(tmp.dir, name), '--min-expires', '2'], { env: { ...process.env, MCX_LOG_LEVEL: 'warn' } });
+      '--state-dir', join(f.dir, name), '--min-expires', '2'], { env: { ...process.env, MCX_LOG_LEVEL: 'warn' } });
   }
 
   before(async () => {
-    tmp = await tempDir();
     redis = await startRedisServer();
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice]));
+    f.onTeardown(() => redis.stop());
     ports = await freePorts(2);
     procs.push(registrar('registrar-a', ports[0] as number), registrar('registrar-b', ports[1] as number));
+    f.onTeardown(async () => {
+      for (const p of procs) await p.stop('SIGKILL');
+    });
     for (const p of procs) await p.waitFor(/registrar: listening sip=udp:\/\/127\.0\.0\.1:\d+ diameter-peers=127\.0\.0\.1:\d+\n/, 30000);
-  });
-  after(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    await hss?.close();
-    await redis?.stop();
-    await tmp?.remove();
   });
 
   test('a challenge issued by A is verified by B: 401 from A, authenticated REGISTER to B → 200 (from B); the used nonce at A → 401 stale=TRUE', async () => {
@@ -55,7 +49,7 @@ describe('DESIGN §2.5: two registrar processes on one Redis', () => {
       const impu = alice.impus[0] as string;
       const r1 = await a.send(registerBytes(a, { impu, callId: id, cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
       assert.equal(r1.msg.status, 401, r1.text);
-      const { authorization } = await akaAnswer(await openIsim(tmp.dir, alice), r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: alice.impi, qop: 'auth' });
+      const { authorization } = await akaAnswer(await openIsim(f.dir, alice), r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: alice.impi, qop: 'auth' });
       const r2 = await b.send(registerBytes(b, { impu, callId: id, cseq: 2, authorization, expires: 600 }));
       assert.equal(r2.msg.status, 200, r2.text);
       // B answered (its Service-Route), with a nonce only A issued: the challenge came through Redis.

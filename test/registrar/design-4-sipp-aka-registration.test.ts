@@ -7,19 +7,17 @@
  * de-registration (`Expires: 0` after authentication) removes the binding. A wrong K: SIPp itself dies on the MAC
  * failure, so the 403 is shown with a hand-written UE that ignores the MAC and answers with the wrong K's RES.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { RunningHss } from '../../hss/run.ts';
 import { parseAkaNonce } from '../../lib/aka/digest-aka.ts';
 import { Milenage } from '../../lib/aka/milenage.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult, type SippUser } from '../helpers/sipp.ts';
 import {
-  DOMAIN, Ue, adminBindings, akaUser, callId, credentials, hssPort, hssStats, initialAuthorization, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  DOMAIN, Ue, adminBindings, akaUser, callId, credentials, hssStats, initialAuthorization, registerBytes, registrarFixture,
+  sipPort, type AkaUser,
 } from './helpers.ts';
 import { writeRoundsScenario } from './sipp-scenarios.ts';
 
@@ -42,44 +40,34 @@ const sippUser = (u: AkaUser): SippUser => ({ domain: DOMAIN, impi: u.impi, impu
 const failure = (r: SippResult): string => `sipp exit ${r.code}\n${r.output.slice(-3000)}`;
 
 describe('DESIGN §4: SIPp registers AKA users with the registrar', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
+  const f = registrarFixture({ aka: [...users, ...load], hss: { randPolicy: 'sipp361' }, registrar: { admin: { host: '127.0.0.1', port: 0 } } });
   let local: number[];
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([...users, ...load]), { randPolicy: 'sipp361' });
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { admin: { host: '127.0.0.1', port: 0 } });
     local = await freePorts(5 + LOAD_USERS);
   });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
 
-  const target = (transport: 'udp' | 'tcp'): string => `127.0.0.1:${sipPort(reg, transport === 'udp' ? 'UDP' : 'TCP')}`;
+  const target = (transport: 'udp' | 'tcp'): string => `127.0.0.1:${sipPort(f.reg, transport === 'udp' ? 'UDP' : 'TCP')}`;
 
   for (const [i, transport] of [[0, 'udp'], [1, 'tcp']] as const) {
     test(`over ${transport.toUpperCase()}: REGISTER → 401 → REGISTER → 200`, async () => {
-      const r = await runSipp(target(transport), writeAkaScenario(sippUser(user(i)), tmp.dir), { transport, localPort: local[i] as number });
+      const r = await runSipp(target(transport), writeAkaScenario(sippUser(user(i)), f.dir), { transport, localPort: local[i] as number });
       assert.equal(r.code, 0, failure(r));
-      const bound = await reg.store.get<{ bindings: Array<{ uri: string }> }>(`registrar:aor:${user(i).impus[0]}`);
+      const bound = await f.reg.store.get<{ bindings: Array<{ uri: string }> }>(`registrar:aor:${user(i).impus[0]}`);
       assert.match(bound?.bindings[0]?.uri ?? '', new RegExp(`^sip:ue@127\\.0\\.0\\.1:${local[i]};transport=${transport}$`, 'i'));
     });
   }
 
   test('a UE whose K differs from the HSS does not register (SIPp sees a MAC failure and exits)', async () => {
     const impostor = { ...sippUser(user(2)), k: randomBytes(16).toString('hex') };
-    const r = await runSipp(target('udp'), writeAkaScenario(impostor, tmp.dir), { transport: 'udp', localPort: local[2] as number, timeoutS: 5 });
+    const r = await runSipp(target('udp'), writeAkaScenario(impostor, f.dir), { transport: 'udp', localPort: local[2] as number, timeoutS: 5 });
     assert.notEqual(r.code, 0);
-    assert.equal(await reg.store.get(`registrar:aor:${user(2).impus[0]}`), undefined);
+    assert.equal(await f.reg.store.get(`registrar:aor:${user(2).impus[0]}`), undefined);
   });
 
   test('a wrong K → 403 (hand-written UE, since SIPp 3.6.1 dies on the MAC failure: it skips the AUTN check and answers with RES = f2(wrong K, RAND))', async () => {
     const u = user(2);
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const id = callId();
       const impu = u.impus[0] as string;
@@ -90,7 +78,7 @@ describe('DESIGN §4: SIPp registers AKA users with the registrar', () => {
       const authorization = credentials(ch, { username: u.impi, qop: 'auth' }, wrongRes);
       const r2 = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization }));
       assert.equal(r2.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Authentication Failed)');
-      assert.equal(await reg.store.get(`registrar:aor:${impu}`), undefined);
+      assert.equal(await f.reg.store.get(`registrar:aor:${impu}`), undefined);
     } finally {
       ue.close();
     }
@@ -98,14 +86,14 @@ describe('DESIGN §4: SIPp registers AKA users with the registrar', () => {
 
   test(`${LOAD_USERS} users × ${RE_REGISTRATIONS} re-registrations all succeed (each REGISTER 401 → 200 with a fresh challenge; UDP and TCP; ${PARALLEL} SIPp processes at a time)`,
     { timeout: 180_000 }, async () => {
-      const before = await hssStats(hss);
+      const before = await hssStats(f.hss);
       const results: Array<{ u: AkaUser; r: SippResult }> = [];
       let next = 0;
       const worker = async (): Promise<void> => {
         for (let i = next++; i < LOAD_USERS; i = next++) {
           const u = load[i] as AkaUser;
           const transport = i % 2 === 0 ? 'udp' : 'tcp';
-          const scenario = writeRoundsScenario(sippUser(u), tmp.dir, { rounds: 1 + RE_REGISTRATIONS });
+          const scenario = writeRoundsScenario(sippUser(u), f.dir, { rounds: 1 + RE_REGISTRATIONS });
           results.push({ u, r: await runSipp(target(transport), scenario, { transport, localPort: local[5 + i] as number, timeoutS: 30 }) });
         }
       };
@@ -113,12 +101,12 @@ describe('DESIGN §4: SIPp registers AKA users with the registrar', () => {
       assert.equal(results.length, LOAD_USERS);
       for (const { u, r } of results) assert.equal(r.code, 0, `${u.impi}: ${failure(r)}`);
       const registrations = LOAD_USERS * (1 + RE_REGISTRATIONS);
-      const after = await hssStats(hss);
+      const after = await hssStats(f.hss);
       // One MAR (a fresh vector) per 401, one SAR (REGISTRATION, then RE_REGISTRATION) per 200.
       assert.equal(after.mar - before.mar, registrations);
       assert.equal(after.vectors_issued - before.vectors_issued, registrations);
       assert.equal(after.sar - before.sar, registrations);
-      const bindings = await adminBindings(reg);
+      const bindings = await adminBindings(f.reg);
       for (const u of load) {
         const b = bindings.find((x) => x.aor === u.impus[0]);
         assert.equal(b?.contacts.length, 1, `${u.impi}: one binding, refreshed in place`);
@@ -128,16 +116,16 @@ describe('DESIGN §4: SIPp registers AKA users with the registrar', () => {
   test('de-registration: after SIPp registers, a SIPp REGISTER with Expires: 0 (after 401 → authentication) → 200 and the binding is gone', async () => {
     const u = user(3);
     const aor = u.impus[0] as string;
-    const registered = await runSipp(target('udp'), writeAkaScenario(sippUser(u), tmp.dir), { transport: 'udp', localPort: local[3] as number });
+    const registered = await runSipp(target('udp'), writeAkaScenario(sippUser(u), f.dir), { transport: 'udp', localPort: local[3] as number });
     assert.equal(registered.code, 0, failure(registered));
-    assert.equal((await adminBindings(reg)).find((b) => b.aor === aor)?.contacts.length, 1);
-    const before = await hssStats(hss);
-    const dereg = writeRoundsScenario(sippUser(u), tmp.dir, { rounds: 1, lastExpires: 0 });
+    assert.equal((await adminBindings(f.reg)).find((b) => b.aor === aor)?.contacts.length, 1);
+    const before = await hssStats(f.hss);
+    const dereg = writeRoundsScenario(sippUser(u), f.dir, { rounds: 1, lastExpires: 0 });
     // The same Contact (transport and port) as the registration, now with Expires: 0.
     const r = await runSipp(target('udp'), dereg, { transport: 'udp', localPort: local[3] as number });
     assert.equal(r.code, 0, failure(r));
-    assert.equal((await adminBindings(reg)).find((b) => b.aor === aor), undefined);
-    assert.equal(await reg.store.get(`registrar:aor:${aor}`), undefined);
-    assert.equal((await hssStats(hss)).sar - before.sar, 1, 'SAR USER_DEREGISTRATION');
+    assert.equal((await adminBindings(f.reg)).find((b) => b.aor === aor), undefined);
+    assert.equal(await f.reg.store.get(`registrar:aor:${aor}`), undefined);
+    assert.equal((await hssStats(f.hss)).sar - before.sar, 1, 'SAR USER_DEREGISTRATION');
   });
 });

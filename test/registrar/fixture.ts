@@ -1,11 +1,16 @@
 /**
  * Set-up of the registrar tests: a real HSS (in-process `startHss`, subscribers from a CSV) as the Diameter peer and
  * the registrar under test (`startRegistrar`) on ephemeral ports with short timers, plus the subscribers and ISIMs.
+ * A test file takes it whole from {@link registrarFixture} (its `before`/`after` hooks) rather than writing its own.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initPki } from '../../certs/issue.ts';
+import { caPaths, certPaths, type Role } from '../../certs/layout.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { readAdminToken } from '../../lib/admin/token.ts';
 import { adminRequest, type AdminTarget } from '../../lib/admin/client.ts';
@@ -17,6 +22,7 @@ import type { BindingView } from '../../registrar/admin-api.ts';
 import { startRegistrar, type RunningRegistrar } from '../../registrar/server.ts';
 import type { RegistrarConfig } from '../../registrar/config.ts';
 import { Isim } from '../../ue-client/isim.ts';
+import { Ue } from './ue.ts';
 
 /** The registrar's (partner) home domain and the HSS's realm. */
 export const DOMAIN = 'partner.example';
@@ -66,8 +72,17 @@ export async function tempDir(prefix = 'mcx-reg-'): Promise<{ dir: string; remov
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** Options of a test HSS. */
+export interface TestHssOptions {
+  randPolicy?: RandPolicy;
+  /** Default: an ephemeral one. */
+  port?: number;
+  /** Diameter over TLS with these PEM texts. */
+  tls?: { cert: string; key: string; ca: string[] };
+}
+
 /** Starts the in-process HSS with `csv` on an ephemeral port. */
-export async function startTestHss(dir: string, csv: string, o: { randPolicy?: RandPolicy; port?: number; tls?: { cert: string; key: string; ca: string[] } } = {}): Promise<RunningHss> {
+export async function startTestHss(dir: string, csv: string, o: TestHssOptions = {}): Promise<RunningHss> {
   const file = join(dir, `subscribers-${randomBytes(4).toString('hex')}.csv`);
   await writeFile(file, csv);
   return startHss({
@@ -130,4 +145,121 @@ export async function adminBindings(reg: RunningRegistrar): Promise<BindingView[
   if (reg.addresses.admin === undefined || reg.adminTokenPath === undefined) throw new Error('the registrar runs without its admin API');
   const t: AdminTarget = { url: reg.addresses.admin, token: await readAdminToken(reg.adminTokenPath) };
   return (await adminRequest<{ bindings: BindingView[] }>(t, 'GET', 'admin/v1/bindings')).bindings;
+}
+
+/** The two systems of a test PKI: the registrar's (partner, {@link DOMAIN}) and the HSS's (primary, {@link HSS_REALM}). */
+export type TestSystem = 'partner' | 'primary';
+
+/** PEM file paths of one role, as the registrar's and the HSS's `tls` take them. */
+export interface TestTlsFiles {
+  cert: string;
+  key: string;
+  ca: string[];
+}
+
+/** What a registrar test file runs against. */
+export interface RegistrarSetup {
+  /** A PKI with these systems, made first (`f.tlsFiles`, `f.caPem`). */
+  pki?: readonly TestSystem[];
+  /** The HSS's AKA subscribers. Without subscribers of either kind no HSS is started (a file with its own peer). */
+  aka?: readonly AkaUser[];
+  /** Its SIP Digest (password) subscribers. */
+  digest?: readonly PasswordUser[];
+  /** Options of that HSS (a function: of the PKI). */
+  hss?: Omit<TestHssOptions, 'port'> | ((f: RegistrarFixture) => Omit<TestHssOptions, 'port'>);
+  /**
+   * The registrar under test, against that HSS, with these settings over the test defaults; `false` for none (the
+   * file starts its own with {@link RegistrarFixture.startRegistrar}).
+   */
+  registrar?: Partial<RegistrarConfig> | ((f: RegistrarFixture) => Partial<RegistrarConfig>) | false;
+  /** A UDP UE toward that registrar, shared by the file's tests ({@link RegistrarFixture.ue}). */
+  ue?: boolean;
+}
+
+/** A file's running set-up; read its parts inside tests and hooks (they exist once its `before` ran). */
+export interface RegistrarFixture {
+  /** A temporary directory, removed at teardown. */
+  readonly dir: string;
+  readonly hss: RunningHss;
+  readonly reg: RunningRegistrar;
+  /** The shared UDP UE (`ue: true`). */
+  readonly ue: Ue;
+  /** The TLS files of `role` in the PKI (`pki`). */
+  tlsFiles(system: TestSystem, role: Role): TestTlsFiles;
+  /** The PEM text of a system's root CA (what a UE of that system trusts). */
+  caPem(system: TestSystem): string;
+  /** Another HSS with the same subscribers (or `csv`), stopped at teardown if the test has not stopped it. */
+  startHss(o?: TestHssOptions & { csv?: string }): Promise<RunningHss>;
+  /** Another registrar, by default against the fixture's HSS, stopped at teardown. */
+  startRegistrar(over?: Partial<RegistrarConfig>, hssPorts?: number[]): Promise<RunningRegistrar>;
+  /** Runs `f` at teardown, before anything the fixture started stops (UEs, processes, stub peers). */
+  onTeardown(f: () => unknown): void;
+}
+
+/**
+ * The set-up of a registrar test file as `before`/`after` hooks of the calling `describe` (or file): the directory,
+ * the HSS with the subscribers, the registrar; teardown in reverse order of start.
+ * @param setup subscribers, HSS options and the registrar's settings.
+ */
+export function registrarFixture(setup: RegistrarSetup = {}): RegistrarFixture {
+  const csv = subscribersCsv(setup.aka ?? [], setup.digest ?? []);
+  const teardown: Array<() => unknown> = [];
+  const state: { dir?: string; hss?: RunningHss; reg?: RunningRegistrar; ue?: Ue } = {};
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`registrarFixture: no ${what} (read it inside a test or hook, and set it up)`);
+    return v;
+  };
+  const f: RegistrarFixture = {
+    get dir() { return need(state.dir, 'directory'); },
+    get hss() { return need(state.hss, 'HSS'); },
+    get reg() { return need(state.reg, 'registrar'); },
+    get ue() { return need(state.ue, 'UE'); },
+    tlsFiles(system, role) {
+      const p = certPaths(join(f.dir, 'pki'), system, role);
+      return { cert: p.cert, key: p.key, ca: [p.ca] };
+    },
+    caPem: (system) => readFileSync(caPaths(join(f.dir, 'pki'), system).cert, 'utf8'),
+    async startHss(o = {}) {
+      const base = typeof setup.hss === 'function' ? setup.hss(f) : setup.hss;
+      const hss = await startTestHss(f.dir, o.csv ?? csv, { ...base, ...o });
+      teardown.push(() => hss.close());
+      return hss;
+    },
+    async startRegistrar(over = {}, hssPorts = [hssPort(f.hss)]) {
+      const reg = await startTestRegistrar(f.dir, hssPorts, over);
+      teardown.push(() => reg.close());
+      return reg;
+    },
+    onTeardown: (fn) => void teardown.push(fn),
+  };
+  before(async () => {
+    const tmp = await tempDir();
+    state.dir = tmp.dir;
+    teardown.push(tmp.remove);
+    if (setup.pki?.length) {
+      const realms: Readonly<Record<TestSystem, string>> = { partner: DOMAIN, primary: HSS_REALM };
+      await initPki({ dir: join(tmp.dir, 'pki'), systems: setup.pki.map((name) => ({ name, realm: realms[name] })) });
+    }
+    if ((setup.aka?.length ?? 0) + (setup.digest?.length ?? 0) > 0) state.hss = await f.startHss();
+    if (setup.registrar !== false && state.hss) {
+      state.reg = await f.startRegistrar(typeof setup.registrar === 'function' ? setup.registrar(f) : setup.registrar ?? {});
+    }
+    if (setup.ue) {
+      const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+      state.ue = ue;
+      teardown.push(() => ue.close());
+    }
+  });
+  after(async () => {
+    let failed: { err: unknown } | undefined;
+    for (const step of teardown.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    if (failed) throw failed.err;
+  });
+  return f;
 }

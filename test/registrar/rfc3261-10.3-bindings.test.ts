@@ -3,44 +3,34 @@
  * RE_REGISTRATION), `Expires: 0` for one contact, `Contact: *` with `Expires: 0` (SAR USER_DEREGISTRATION when the
  * last binding goes), `Contact: *` without `Expires: 0` → 400, `423 Interval Too Brief` + `Min-Expires` (before any
  * vector is spent), expiries above the maximum shortened, expiry of bindings, a query REGISTER, and an out-of-order
- * CSeq → 500.
+ * CSeq → 500. The registrar reads binding expiry from a manual clock (test/helpers/clock.ts), so expiry is checked at
+ * its millisecond instead of waited for.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningHss } from '../../hss/run.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import type { Isim } from '../../ue-client/isim.ts';
+import { ManualClock } from '../helpers/clock.ts';
 import {
-  Ue, akaUser, callId, headerLines, hssPort, openIsim, registerAka, registerBytes, sipPort, startTestHss, startTestRegistrar,
-  subscribersCsv, tempDir, type AkaUser,
+  Ue, akaUser, callId, headerLines, openIsim, registerAka, registerBytes, registrarFixture, sipPort, type AkaUser,
 } from './helpers.ts';
 
 const users = Array.from({ length: 6 }, (_, i) => akaUser(`b${i}`));
 const user = (i: number): AkaUser => users[i] as AkaUser;
 
 describe('RFC 3261 §10.3: bindings', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
+  const clock = new ManualClock(Date.now());
+  const f = registrarFixture({ aka: users, registrar: { minExpires: 2, maxExpires: 3600, now: clock.now } });
   let ue: Ue;
   const isims = new Map<string, Isim>();
   const isim = async (u: AkaUser): Promise<Isim> => {
     let i = isims.get(u.impi);
-    if (!i) isims.set(u.impi, (i = await openIsim(tmp.dir, u)));
+    if (!i) isims.set(u.impi, (i = await openIsim(f.dir, u)));
     return i;
   };
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv(users));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { minExpires: 2, maxExpires: 3600 });
-    ue = await Ue.udp(sipPort(reg, 'UDP'));
-  });
-  after(async () => {
-    ue?.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
+    ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    f.onTeardown(() => ue.close());
   });
 
   const c1 = '<sip:one@192.0.2.1:5060>';
@@ -52,7 +42,7 @@ describe('RFC 3261 §10.3: bindings', () => {
     const r = await registerAka(ue, await isim(u), u, { callId: id, contacts: [`${c1};expires=300`, c2], expires: 900 });
     assert.equal(r.final.msg.status, 200, r.final.text);
     assert.deepEqual(headerLines(r.final.text, 'Contact'), [`${c1};expires=300`, `${c2};expires=900`]);
-    assert.equal((await hss.ctx.serving.get(u.impi)).state, 'registered');
+    assert.equal((await f.hss.ctx.serving.get(u.impi)).state, 'registered');
     const again = await registerAka(ue, await isim(u), u, { callId: id, cseq: 3, contacts: [c1], expires: 1200 });
     assert.equal(again.final.msg.status, 200);
     assert.deepEqual(headerLines(again.final.text, 'Contact'), [`${c2};expires=900`, `${c1};expires=1200`]);
@@ -65,12 +55,12 @@ describe('RFC 3261 §10.3: bindings', () => {
     const one = await registerAka(ue, await isim(u), u, { callId: id, cseq: 3, contacts: [`${c1};expires=0`] });
     assert.equal(one.final.msg.status, 200);
     assert.deepEqual(headerLines(one.final.text, 'Contact'), [`${c2};expires=600`]);
-    assert.equal((await hss.ctx.serving.get(u.impi)).state, 'registered');
+    assert.equal((await f.hss.ctx.serving.get(u.impi)).state, 'registered');
     const all = await registerAka(ue, await isim(u), u, { callId: id, cseq: 5, contacts: ['*'], expires: 0 });
     assert.equal(all.final.msg.status, 200, all.final.text);
     assert.deepEqual(headerLines(all.final.text, 'Contact'), []);
-    assert.equal((await hss.ctx.serving.get(u.impi)).state, 'not_registered', 'SAR USER_DEREGISTRATION cleared the HSS state');
-    assert.equal(await reg.store.get(`registrar:aor:${u.impus[0]}`), undefined);
+    assert.equal((await f.hss.ctx.serving.get(u.impi)).state, 'not_registered', 'SAR USER_DEREGISTRATION cleared the HSS state');
+    assert.equal(await f.reg.store.get(`registrar:aor:${u.impus[0]}`), undefined);
   });
 
   test('Expires: 0 on the only contact de-registers (USER_DEREGISTRATION)', async () => {
@@ -80,7 +70,7 @@ describe('RFC 3261 §10.3: bindings', () => {
     const off = await registerAka(ue, await isim(u), u, { callId: id, cseq: 3, contacts: [c1], expires: 0 });
     assert.equal(off.final.msg.status, 200);
     assert.deepEqual(headerLines(off.final.text, 'Contact'), []);
-    assert.equal((await hss.ctx.serving.get(u.impi)).state, 'not_registered');
+    assert.equal((await f.hss.ctx.serving.get(u.impi)).state, 'not_registered');
   });
 
   test('Contact: * without Expires: 0 → 400, before any challenge', async () => {
@@ -110,7 +100,10 @@ describe('RFC 3261 §10.3: bindings', () => {
     assert.deepEqual(headerLines(r.final.text, 'Contact'), [`${c1};expires=2`]);
     const live = await registerAka(ue, await isim(u), u, { callId: id, cseq: 3, contacts: [] });
     assert.equal(headerLines(live.final.text, 'Contact').length, 1, 'a query lists the live binding');
-    await new Promise((res) => setTimeout(res, 2200));
+    clock.advance(1999);
+    const last = await registerAka(ue, await isim(u), u, { callId: id, cseq: 4, contacts: [] });
+    assert.deepEqual(headerLines(last.final.text, 'Contact'), [`${c1};expires=1`], '1 ms before its time: still there');
+    clock.advance(1);
     const gone = await registerAka(ue, await isim(u), u, { callId: id, cseq: 5, contacts: [] });
     assert.equal(gone.final.msg.status, 200);
     assert.deepEqual(headerLines(gone.final.text, 'Contact'), []);

@@ -5,56 +5,39 @@
  * byte for byte, and costs the HSS nothing: the MAR (and, for the authenticated REGISTER, the SAR) is counted once by
  * the HSS's own admin API. The same bytes from another source port are another transaction.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningHss } from '../../hss/run.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  Ue, akaAnswer, akaUser, callId, hssPort, hssStats, initialAuthorization, openIsim, registerAka, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  Ue, akaAnswer, akaUser, callId, hssStats, initialAuthorization, openIsim, registerAka, registerBytes,
+  registrarFixture, sipPort, type AkaUser,
 } from './helpers.ts';
 
 const users = Array.from({ length: 4 }, (_, i) => akaUser(`retx${i}`));
 const user = (i: number): AkaUser => users[i] as AkaUser;
 
 describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  const ues: Ue[] = [];
+  const f = registrarFixture({ aka: users });
   const udp = async (): Promise<Ue> => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
-    ues.push(ue);
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    f.onTeardown(() => ue.close());
     return ue;
   };
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv(users));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-  });
-  after(async () => {
-    for (const ue of ues) ue.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
 
   /**
    * A complete registration of another user through its own socket: its MAR travels the same Diameter connection
    * after any MAR the registrar sent before, so once its 401 is back the HSS has counted every earlier one.
    */
   async function settle(u: AkaUser): Promise<void> {
-    const r = await registerAka(await udp(), await openIsim(tmp.dir, u), u);
+    const r = await registerAka(await udp(), await openIsim(f.dir, u), u);
     assert.equal(r.final.msg.status, 200);
   }
 
   test('same bytes, same branch, same source: the cached 401 again, byte for byte, and one MAR at the HSS', async () => {
     const u = user(0);
     const ue = await udp();
-    const before = await hssStats(hss);
-    const absorbed = reg.stack.stats.retransmissionsAbsorbed;
+    const before = await hssStats(f.hss);
+    const absorbed = f.reg.stack.stats.retransmissionsAbsorbed;
     const bytes = registerBytes(ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(u.impi) });
     ue.transmit(bytes);
     const first = await ue.next();
@@ -62,16 +45,16 @@ describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
     ue.transmit(bytes);
     const again = await ue.next();
     assert.equal(again.text, first.text, 'the transaction resends its response; a second MAR would bring a new nonce');
-    assert.equal(reg.stack.stats.retransmissionsAbsorbed, absorbed + 1);
+    assert.equal(f.reg.stack.stats.retransmissionsAbsorbed, absorbed + 1);
     await settle(user(3));
-    const after = await hssStats(hss);
+    const after = await hssStats(f.hss);
     assert.equal(after.mar - before.mar, 2, 'one MAR for the REGISTER and its retransmission, one for the settling registration');
   });
 
   test('a copy arriving while the MAR is in flight is absorbed too (Trying state): still one MAR, one nonce', async () => {
     const u = user(1);
     const ue = await udp();
-    const before = await hssStats(hss);
+    const before = await hssStats(f.hss);
     const bytes = registerBytes(ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(u.impi) });
     ue.transmit(bytes);
     ue.transmit(bytes);
@@ -81,7 +64,7 @@ describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
     const later = await ue.next();
     assert.equal(later.text, first.text);
     await settle(user(3));
-    assert.equal((await hssStats(hss)).mar - before.mar, 2);
+    assert.equal((await hssStats(f.hss)).mar - before.mar, 2);
     while (ue.pending > 0) assert.equal((await ue.next()).text, first.text, 'any other response is the same cached 401');
   });
 
@@ -92,8 +75,8 @@ describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
     const impu = u.impus[0] as string;
     const r1 = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(u.impi) }));
     assert.equal(r1.msg.status, 401);
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: u.impi, qop: 'auth' });
-    const before = await hssStats(hss);
+    const { authorization } = await akaAnswer(await openIsim(f.dir, u), r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: u.impi, qop: 'auth' });
+    const before = await hssStats(f.hss);
     const bytes = registerBytes(ue, { impu, callId: id, cseq: 2, authorization });
     ue.transmit(bytes);
     const ok = await ue.next();
@@ -103,14 +86,14 @@ describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
     // Not a 401 stale=TRUE: the used nonce is never looked at again, the transaction answers.
     assert.equal(again.text, ok.text);
     await settle(user(3));
-    const after = await hssStats(hss);
+    const after = await hssStats(f.hss);
     assert.equal(after.sar - before.sar, 2, 'one SAR for the REGISTER and its retransmission, one for the settling registration');
   });
 
   test('the same bytes from another source port are a new transaction (the UDP key holds the source): a second MAR, a new nonce', async () => {
     const u = user(0);
     const [a, b] = [await udp(), await udp()];
-    const before = await hssStats(hss);
+    const before = await hssStats(f.hss);
     // The Via names a's port with rport, so the response goes to whichever port the request came from.
     const bytes = registerBytes(a, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(u.impi) });
     a.transmit(bytes);
@@ -120,6 +103,6 @@ describe('RFC 3261 §17.2.2: a retransmitted REGISTER over UDP', () => {
     assert.equal(fromA.msg.status, 401);
     assert.equal(fromB.msg.status, 401);
     assert.notEqual(fromB.msg.wwwAuthenticate()[0]?.nonce, fromA.msg.wwwAuthenticate()[0]?.nonce);
-    assert.equal((await hssStats(hss)).mar - before.mar, 2);
+    assert.equal((await hssStats(f.hss)).mar - before.mar, 2);
   });
 });

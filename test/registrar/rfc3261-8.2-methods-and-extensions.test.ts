@@ -4,14 +4,9 @@
  * Request-URI → 416; a required option-tag the registrar lacks → 420 Bad Extension with Unsupported listing it (for
  * OPTIONS too); `path` is fine; malformed input → 400 with a reason phrase (lib/sip), never a crash.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningHss } from '../../hss/run.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
-import {
-  DOMAIN, Ue, akaUser, callId, headerLines, hssPort, initialAuthorization, registerBytes, sipPort, startTestHss,
-  startTestRegistrar, subscribersCsv, tempDir,
-} from './helpers.ts';
+import { DOMAIN, akaUser, callId, headerLines, initialAuthorization, registerBytes, registrarFixture, type Ue } from './helpers.ts';
 
 const alice = akaUser('alice');
 
@@ -25,26 +20,10 @@ function request(ue: Ue, method: string, extra: string[] = []): string {
 }
 
 describe('RFC 3261 §8.2: methods and extensions', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  let ue: Ue;
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-    ue = await Ue.udp(sipPort(reg, 'UDP'));
-  });
-  after(async () => {
-    ue?.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  const f = registrarFixture({ aka: [alice], ue: true });
 
   test('OPTIONS → 200 OK with Allow: REGISTER, OPTIONS', async () => {
-    const r = await ue.send(request(ue, 'OPTIONS', ['Accept: application/sdp']));
+    const r = await f.ue.send(request(f.ue, 'OPTIONS', ['Accept: application/sdp']));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 200 OK');
     assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
     assert.deepEqual(headerLines(r.text, 'CSeq'), ['7 OPTIONS']);
@@ -52,7 +31,7 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
 
   for (const method of ['INVITE', 'MESSAGE', 'SUBSCRIBE', 'BYE']) {
     test(`${method} → 405 Method Not Allowed with Allow`, async () => {
-      const r = await ue.send(request(ue, method, method === 'INVITE' ? [`Contact: <sip:x@127.0.0.1:${ue.localPort}>`] : []));
+      const r = await f.ue.send(request(f.ue, method, method === 'INVITE' ? [`Contact: <sip:x@127.0.0.1:${f.ue.localPort}>`] : []));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 405 Method Not Allowed');
       assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
     });
@@ -60,46 +39,46 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
 
   for (const method of ['NEWMETHOD', 'invite']) {
     test(`${method} (not a method the registrar recognises; names are case-sensitive, §7.1) → 501 Not Implemented with Allow`, async () => {
-      const r = await ue.send(request(ue, method));
+      const r = await f.ue.send(request(f.ue, method));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 501 Not Implemented');
       assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
     });
   }
 
   test('OPTIONS requiring an unknown option-tag → 420 with Unsupported (§8.2.2.3 holds for every method)', async () => {
-    const r = await ue.send(request(ue, 'OPTIONS', ['Require: foo', 'Proxy-Require: path, bar']));
+    const r = await f.ue.send(request(f.ue, 'OPTIONS', ['Require: foo', 'Proxy-Require: path, bar']));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 420 Bad Extension');
     assert.deepEqual(headerLines(r.text, 'Unsupported'), ['foo, bar']);
   });
 
   test('Require with an unknown option-tag → 420 Bad Extension, Unsupported lists it (and sec-agree over UDP)', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, extra: ['Require: foo, path', 'Proxy-Require: sec-agree', 'Security-Client: tls'] }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, extra: ['Require: foo, path', 'Proxy-Require: sec-agree', 'Security-Client: tls'] }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 420 Bad Extension');
     assert.deepEqual(headerLines(r.text, 'Unsupported'), ['foo, sec-agree']);
     assert.deepEqual(headerLines(r.text, 'WWW-Authenticate'), []);
   });
 
   test('Require: path alone is supported → 401', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi), extra: ['Require: path'] }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi), extra: ['Require: path'] }));
     assert.equal(r.msg.status, 401);
   });
 
   test('malformed REGISTER → 400 with a reason phrase; the registrar keeps serving', async () => {
-    const bad = registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, authorization: 'Digest username="a", =x' });
-    const r = await ue.send(bad);
+    const bad = registerBytes(f.ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, authorization: 'Digest username="a", =x' });
+    const r = await f.ue.send(bad);
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 400 Malformed Authorization header (bad auth-param name)');
-    const badContact = registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, contacts: ['<sip:x@[zz>'] });
-    assert.equal((await ue.send(badContact)).msg.status, 400);
-    assert.equal((await ue.send(request(ue, 'OPTIONS'))).msg.status, 200);
+    const badContact = registerBytes(f.ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, contacts: ['<sip:x@[zz>'] });
+    assert.equal((await f.ue.send(badContact)).msg.status, 400);
+    assert.equal((await f.ue.send(request(f.ue, 'OPTIONS'))).msg.status, 200);
   });
 
   test('a Request-URI that is not a SIP URI → 416', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, uri: 'tel:+15550100' }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, uri: 'tel:+15550100' }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 416 Unsupported URI Scheme');
   });
 
   test('To that is not a SIP URI → 400 (§10.2: the address-of-record is a SIP or SIPS URI)', async () => {
-    const r = await ue.send(registerBytes(ue, { impu: 'tel:+15550100', callId: callId(), cseq: 1 }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: 'tel:+15550100', callId: callId(), cseq: 1 }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 400 Bad Request (To is not a SIP or SIPS URI)');
   });
 });

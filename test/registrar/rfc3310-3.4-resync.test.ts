@@ -4,39 +4,24 @@
  * stored challenge of that nonce) ‖ AUTS, answers a fresh (not stale) 401, and the ISIM accepts the new vector → 200.
  * An `auts` for a nonce the registrar does not know gets a fresh 401 stale=TRUE and no resync.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningHss } from '../../hss/run.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  Ue, advanceIsim, akaAnswer, akaUser, callId, captureLogger, credentials, hssPort, initialAuthorization, openIsim, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir,
+  Ue, advanceIsim, akaAnswer, akaUser, callId, captureLogger, credentials, initialAuthorization, openIsim,
+  registerBytes, registrarFixture, sipPort,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
 const bob = akaUser('bob');
 
 describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
   const logs = captureLogger();
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice, bob]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { logger: logs.logger });
-  });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  const f = registrarFixture({ aka: [alice, bob], registrar: { logger: logs.logger } });
 
   test('ISIM ahead → auts → resync MAR → fresh 401 → 200', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
-    const isim = await openIsim(tmp.dir, alice);
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    const isim = await openIsim(f.dir, alice);
     await advanceIsim(isim, alice);
     try {
       const id = callId();
@@ -63,7 +48,7 @@ describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
   });
 
   test('auts for an unknown nonce → fresh 401 stale=TRUE, no resync', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const impu = bob.impus[0] as string;
       const r1 = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1 }));

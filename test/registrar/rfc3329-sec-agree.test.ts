@@ -3,18 +3,12 @@
  * Security-Client mechanisms, the 401 carries `Security-Server: tls;q=0.1`, the authenticated REGISTER repeats it in
  * Security-Verify → 200 (a mismatch → 494); over TCP, or without a tls mechanism → 420 with `Unsupported: sec-agree`.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { initPki } from '../../certs/issue.ts';
-import { certPaths } from '../../certs/layout.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningHss } from '../../hss/run.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  DOMAIN, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  Ue, akaAnswer, akaUser, callId, headerLines, initialAuthorization, openIsim, registerBytes, registrarFixture,
+  sipPort, type AkaUser,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
@@ -22,37 +16,22 @@ const bob = akaUser('bob');
 const SEC = ['Require: sec-agree', 'Proxy-Require: sec-agree', 'Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;spi-c=1;spi-s=2;port-c=3;port-s=4, tls;q=0.2'];
 
 describe('RFC 3329: sec-agree', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  let ca: string;
-
-  before(async () => {
-    tmp = await tempDir();
-    await initPki({ dir: join(tmp.dir, 'pki'), systems: [{ name: 'partner', realm: DOMAIN }] });
-    const paths = certPaths(join(tmp.dir, 'pki'), 'partner', 'registrar');
-    ca = await readFile(paths.ca, 'utf8');
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice, bob]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], {
-      sip: [{ transport: 'tcp', host: '127.0.0.1', port: 0 }, { transport: 'tls', host: '127.0.0.1', port: 0 }],
-      tls: { cert: paths.cert, key: paths.key, ca: [paths.ca] },
-    });
-  });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
+  const f = registrarFixture({
+    aka: [alice, bob], pki: ['partner'],
+    registrar: (x) => ({
+      sip: [{ transport: 'tcp', host: '127.0.0.1', port: 0 }, { transport: 'tls', host: '127.0.0.1', port: 0 }], tls: x.tlsFiles('partner', 'registrar'),
+    }),
   });
 
   /** The sec-agree exchange over TLS up to the authenticated REGISTER, with `verify` as its Security-Verify. */
   async function exchange(u: AkaUser, verify: string): Promise<{ first: string; final: string }> {
-    const ue = await Ue.stream(sipPort(reg, 'TLS'), { ca });
+    const ue = await Ue.stream(sipPort(f.reg, 'TLS'), { ca: f.caPem('partner') });
     try {
       const id = callId();
       const impu = u.impus[0] as string;
       const r1 = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(u.impi), extra: SEC }));
       const ch = r1.msg.wwwAuthenticate()[0] as DigestChallenge;
-      const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth' });
+      const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, qop: 'auth' });
       const r2 = await ue.send(registerBytes(ue, {
         impu, callId: id, cseq: 2, authorization,
         extra: ['Require: sec-agree', 'Proxy-Require: sec-agree', `Security-Verify: ${verify}`],
@@ -77,7 +56,7 @@ describe('RFC 3329: sec-agree', () => {
   });
 
   test('over TCP → 420 Bad Extension, Unsupported: sec-agree', async () => {
-    const ue = await Ue.stream(sipPort(reg, 'TCP'));
+    const ue = await Ue.stream(sipPort(f.reg, 'TCP'));
     try {
       const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, extra: SEC }));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 420 Bad Extension');
@@ -88,7 +67,7 @@ describe('RFC 3329: sec-agree', () => {
   });
 
   test('over TLS but only ipsec-3gpp offered → 420 Unsupported: sec-agree', async () => {
-    const ue = await Ue.stream(sipPort(reg, 'TLS'), { ca });
+    const ue = await Ue.stream(sipPort(f.reg, 'TLS'), { ca: f.caPem('partner') });
     try {
       const r = await ue.send(registerBytes(ue, {
         impu: alice.impus[0] as string, callId: callId(), cseq: 1,
@@ -102,7 +81,7 @@ describe('RFC 3329: sec-agree', () => {
   });
 
   test('plain REGISTER over TLS (no sec-agree) registers without Security-Server', async () => {
-    const ue = await Ue.stream(sipPort(reg, 'TLS'), { ca });
+    const ue = await Ue.stream(sipPort(f.reg, 'TLS'), { ca: f.caPem('partner') });
     try {
       const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
       assert.equal(r.msg.status, 401);

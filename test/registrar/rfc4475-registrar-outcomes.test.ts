@@ -13,19 +13,18 @@
  * (127.x.y.z, all routed to lo) bound at that port: its response comes back to the socket that sent it, and two
  * messages that share a branch and sent-by (many do: `z9hG4bKkdjuw`) are different transactions.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import type { RunningHss } from '../../hss/run.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { parseMessage } from '../../lib/sip/parser.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import { tortureIndex, vector } from '../sip/helpers.ts';
+import { until } from '../helpers/wait.ts';
 import {
-  DOMAIN, adminBindings, akaAnswer, callId, headerLines, hssPort, openIsim, provisionAka, sipPort, startTestHss,
-  startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  DOMAIN, adminBindings, akaAnswer, callId, headerLines, openIsim, provisionAka, registrarFixture, sipPort,
+  type AkaUser,
 } from './helpers.ts';
 
 /** What the registrar does with one message sent over UDP. */
@@ -211,15 +210,6 @@ async function tcpPeer(port: number): Promise<{ sock: Socket; data: () => string
   return { sock, data: () => data, closed };
 }
 
-/** Waits until `pred()` holds (polling each event-loop turn), failing after `ms`. */
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /**
  * The torture REGISTER again, as the UA's answer to the 401: a new branch (a new transaction), CSeq + 1 and an
  * Authorization line before the empty line; every other octet as in the RFC.
@@ -234,27 +224,15 @@ function answerBytes(bytes: Buffer, authorization: string): Buffer {
 
 describe('RFC 4475 torture messages at the registrar', () => {
   const index = tortureIndex();
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  const peers: Peer[] = [];
+  const f = registrarFixture({ aka: [USERS.jUser, USERS.watson, USERS.user], registrar: { admin: { host: '127.0.0.1', port: 0 } } });
   const open = async (bytes: Buffer): Promise<Peer> => {
-    const p = await Peer.open(viaPort(bytes), sipPort(reg, 'UDP'));
-    peers.push(p);
+    const p = await Peer.open(viaPort(bytes), sipPort(f.reg, 'UDP'));
+    f.onTeardown(() => p.close());
     return p;
   };
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([USERS.jUser, USERS.watson, USERS.user]));
-    await provisionAka(hss, USERS.escnull); // JSON carries the NUL as \u0000
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { admin: { host: '127.0.0.1', port: 0 } });
-  });
-  after(async () => {
-    for (const p of peers) p.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
+    await provisionAka(f.hss, USERS.escnull); // JSON carries the NUL as \u0000
   });
 
   test('the table has an outcome for each of the 49 messages, and each allowed by its section', () => {
@@ -272,7 +250,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
     test(`§${entry.section} ${entry.name} (${entry.title}) over UDP → ${what}; OPTIONS still answered`, async () => {
       const bytes = vector(entry.name);
       const peer = await open(bytes);
-      const s = reg.stack.stats;
+      const s = f.reg.stack.stats;
       const discarded = (): number => s.dropped + s.strayResponses;
       const before = discarded();
       peer.send(bytes);
@@ -292,7 +270,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
   test('§3.1.2.2 clerr over TCP: the registrar waits for the rest of the body (completing it → 405, no 400 first)', async () => {
     const bytes = vector('clerr');
     const body = bytes.length - (bytes.indexOf('\r\n\r\n') + 4);
-    const c = await tcpPeer(sipPort(reg, 'TCP'));
+    const c = await tcpPeer(sipPort(f.reg, 'TCP'));
     try {
       c.sock.write(bytes);
       // The rest of the 9999 octets Content-Length announced; only then is there a message to answer.
@@ -306,7 +284,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
   });
 
   test('§3.1.2.2 clerr over TCP: a peer that ends the stream before the body is complete is closed without a response', async () => {
-    const c = await tcpPeer(sipPort(reg, 'TCP'));
+    const c = await tcpPeer(sipPort(f.reg, 'TCP'));
     c.sock.end(vector('clerr'));
     await c.closed;
     assert.equal(c.data(), '');
@@ -314,7 +292,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
 
   for (const [name, section] of [['ncl', '3.1.2.3'], ['mcl01', '3.3.9']] as const) {
     test(`§${section} ${name} over TCP: 400, then the registrar closes the connection (framing lost)`, async () => {
-      const c = await tcpPeer(sipPort(reg, 'TCP'));
+      const c = await tcpPeer(sipPort(f.reg, 'TCP'));
       c.sock.write(vector(name));
       await c.closed;
       assert.match(c.data(), /^SIP\/2\.0 400 /);
@@ -334,7 +312,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
     assert.match(challenge, /^SIP\/2\.0 401 /, challenge);
     const ch = parseMessage(Buffer.from(challenge, 'latin1'), { datagram: true }).wwwAuthenticate()[0] as DigestChallenge;
     const uri = /^REGISTER (\S+) SIP\/2\.0\r\n/.exec(bytes.toString('latin1'))?.[1] as string;
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, uri, qop: 'auth' });
+    const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, uri, qop: 'auth' });
     // A NUL inside a quoted-string travels as a quoted-pair (RFC 3261 §25.1).
     peer.send(answerBytes(bytes, authorization.replace(/\0/g, '\\\0')));
     const ok = await peer.next();
@@ -344,7 +322,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
 
   /** The AOR's bindings as the admin API lists them. */
   async function bindingsOf(aor: string): Promise<Array<{ uri: string; params: string; expires: number }>> {
-    const view = (await adminBindings(reg)).find((b) => b.aor === aor);
+    const view = (await adminBindings(f.reg)).find((b) => b.aor === aor);
     assert.ok(view, `no bindings for ${JSON.stringify(aor)}`);
     return view.contacts.map(({ uri, params, expires }) => ({ uri, params, expires }));
   }
@@ -360,7 +338,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
     const bound = await bindingsOf(aor);
     assert.deepEqual(bound.map((b) => [b.uri, b.params]), [['sip:%00@host5.example.com', ''], ['sip:%00%00@host5.example.com', '']]);
     assert.ok(bound.every((b) => fresh(b.expires)), JSON.stringify(bound));
-    assert.equal((await adminBindings(reg)).filter((b) => b.aor.startsWith('sip:null-')).length, 1, 'one AOR, the full one');
+    assert.equal((await adminBindings(f.reg)).filter((b) => b.aor.startsWith('sip:null-')).length, 1, 'one AOR, the full one');
   });
 
   test('§3.3.12 cparam01 registers: ;unknownparam is a contact-param, not a url-parameter of the bound URI', async () => {
@@ -395,7 +373,7 @@ describe('RFC 4475 torture messages at the registrar', () => {
   });
 
   test('after every message: OPTIONS over TCP still answered, and the SIP stack hit no internal error', async () => {
-    const c = await tcpPeer(sipPort(reg, 'TCP'));
+    const c = await tcpPeer(sipPort(f.reg, 'TCP'));
     try {
       c.sock.write([
         `OPTIONS sip:${DOMAIN} SIP/2.0`, `Via: SIP/2.0/TCP 127.0.0.1:${c.sock.localPort};branch=z9hG4bK-last-${randomBytes(4).toString('hex')}`,
@@ -407,6 +385,6 @@ describe('RFC 4475 torture messages at the registrar', () => {
     } finally {
       c.sock.destroy();
     }
-    assert.equal(reg.stack.stats.internalErrors, 0);
+    assert.equal(f.reg.stack.stats.internalErrors, 0);
   });
 });

@@ -4,46 +4,28 @@
  * password user alike; the same URI spelled differently (RFC 3261 §19.1.4: host case) registers, and so does
  * `sip:<the address and port the request arrived on>` (this registrar itself: what SIPp 3.6.1 writes).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningHss } from '../../hss/run.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  DOMAIN, Ue, akaAnswer, akaUser, callId, credentials, hssPort, initialAuthorization, openIsim, passwordUser, registerBytes,
-  sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir,
+  DOMAIN, akaAnswer, akaUser, callId, credentials, initialAuthorization, openIsim, passwordUser, registerBytes,
+  registrarFixture, sipPort,
 } from './helpers.ts';
 
 const akaU = akaUser('uriaka');
 const pwU = passwordUser('uripw');
 
 describe('RFC 7616 §3.4.6 / RFC 3261 §22.4: Digest uri = Request-URI', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  let ue: Ue;
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([akaU], [pwU]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-    ue = await Ue.udp(sipPort(reg, 'UDP'));
-  });
-  after(async () => {
-    ue?.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  const f = registrarFixture({ aka: [akaU], digest: [pwU], ue: true });
 
   /** AKA: REGISTER → 401 → REGISTER whose RES-based response covers `digestUri`. */
   async function aka(digestUri: string): Promise<number> {
-    const isim = await openIsim(tmp.dir, akaU);
+    const isim = await openIsim(f.dir, akaU);
     try {
       const id = callId();
-      const r1 = await ue.send(registerBytes(ue, { impu: akaU.impus[0] as string, callId: id, cseq: 1, authorization: initialAuthorization(akaU.impi) }));
+      const r1 = await f.ue.send(registerBytes(f.ue, { impu: akaU.impus[0] as string, callId: id, cseq: 1, authorization: initialAuthorization(akaU.impi) }));
       const { authorization } = await akaAnswer(isim, r1.msg.wwwAuthenticate()[0] as DigestChallenge, { username: akaU.impi, qop: 'auth', uri: digestUri });
-      return (await ue.send(registerBytes(ue, { impu: akaU.impus[0] as string, callId: id, cseq: 2, authorization }))).msg.status;
+      return (await f.ue.send(registerBytes(f.ue, { impu: akaU.impus[0] as string, callId: id, cseq: 2, authorization }))).msg.status;
     } finally {
       await isim.close();
     }
@@ -52,17 +34,17 @@ describe('RFC 7616 §3.4.6 / RFC 3261 §22.4: Digest uri = Request-URI', () => {
   /** Password: REGISTER → 401 → REGISTER with the right password over `digestUri`. */
   async function password(digestUri: string): Promise<number> {
     const id = callId();
-    const r1 = await ue.send(registerBytes(ue, { impu: pwU.impus[0] as string, callId: id, cseq: 1 }));
+    const r1 = await f.ue.send(registerBytes(f.ue, { impu: pwU.impus[0] as string, callId: id, cseq: 1 }));
     const ch = r1.msg.wwwAuthenticate()[0] as DigestChallenge;
     const authorization = credentials(ch, { username: pwU.impi, qop: 'auth', uri: digestUri, algorithm: ch.algorithm as string }, Buffer.from(pwU.password));
-    return (await ue.send(registerBytes(ue, { impu: pwU.impus[0] as string, callId: id, cseq: 2, authorization }))).msg.status;
+    return (await f.ue.send(registerBytes(f.ue, { impu: pwU.impus[0] as string, callId: id, cseq: 2, authorization }))).msg.status;
   }
 
   test('AKA: a response computed for another uri → 403, counted as a Digest uri mismatch and a failed authentication', async () => {
-    const before = { uri: reg.stats.get('digest_uri_mismatches'), failures: reg.stats.get('auth_failures') };
+    const before = { uri: f.reg.stats.get('digest_uri_mismatches'), failures: f.reg.stats.get('auth_failures') };
     assert.equal(await aka('sip:other.example'), 403);
-    assert.equal(reg.stats.get('digest_uri_mismatches'), before.uri + 1);
-    assert.equal(reg.stats.get('auth_failures'), before.failures + 1);
+    assert.equal(f.reg.stats.get('digest_uri_mismatches'), before.uri + 1);
+    assert.equal(f.reg.stats.get('auth_failures'), before.failures + 1);
   });
 
   test('password: a response computed for another uri → 403', async () => {
@@ -76,7 +58,7 @@ describe('RFC 7616 §3.4.6 / RFC 3261 §22.4: Digest uri = Request-URI', () => {
   });
 
   test('the registrar\'s own address and port (SIPp 3.6.1\'s uri) → 200; another port, or a user part → 403', async () => {
-    const port = sipPort(reg, 'UDP');
+    const port = sipPort(f.reg, 'UDP');
     assert.equal(await aka(`sip:127.0.0.1:${port}`), 200);
     assert.equal(await password(`sip:127.0.0.1:${port}`), 200);
     assert.equal(await password(`sip:127.0.0.1:${port + 1}`), 403);

@@ -5,36 +5,24 @@
  * answering with either algorithm (qop auth or none) registers; a wrong password → 403; with `--digest-algorithms MD5`
  * only MD5 is offered.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningHss } from '../../hss/run.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  HSS_REALM, Ue, callId, credentials, headerLines, hssPort, passwordUser, registerBytes, sipPort, startTestHss, startTestRegistrar,
-  subscribersCsv, tempDir, type PasswordUser,
+  HSS_REALM, Ue, callId, credentials, headerLines, passwordUser, registerBytes, registrarFixture, sipPort,
+  type PasswordUser,
 } from './helpers.ts';
 
 const carol = passwordUser('carol');
 const dave = passwordUser('dave', 'd@ve "quoted" pass');
 
 describe('RFC 8760: SIP Digest users', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
+  const f = registrarFixture({ digest: [carol, dave] });
   let md5only: RunningRegistrar;
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([], [carol, dave]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-    md5only = await startTestRegistrar(tmp.dir, [hssPort(hss)], { digestAlgorithms: ['MD5'], originHost: 'registrar2.partner.example' });
-  });
-  after(async () => {
-    await reg?.close();
-    await md5only?.close();
-    await hss?.close();
-    await tmp?.remove();
+    md5only = await f.startRegistrar({ digestAlgorithms: ['MD5'], originHost: 'registrar2.partner.example' });
   });
 
   /** REGISTER (no Authorization, as a softphone sends it) → 401; the challenges. */
@@ -45,9 +33,9 @@ describe('RFC 8760: SIP Digest users', () => {
   }
 
   test('401: SHA-256 then MD5, one nonce, realm of the HSS, qop from the MAA', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
-      const { text } = await challenge(reg, ue, carol, callId());
+      const { text } = await challenge(f.reg, ue, carol, callId());
       const www = headerLines(text, 'WWW-Authenticate');
       assert.equal(www.length, 2);
       const m1 = /^Digest realm="primary\.example", nonce="([A-Za-z0-9+/]{43}=)", algorithm=SHA-256, qop="auth"$/.exec(www[0] as string);
@@ -61,10 +49,10 @@ describe('RFC 8760: SIP Digest users', () => {
 
   for (const [algorithm, qop] of [['SHA-256', 'auth'], ['MD5', 'auth'], ['MD5', undefined]] as const) {
     test(`answering with ${algorithm}${qop ? `, qop=${qop}` : ' without qop (RFC 2069 form)'} → 200 with rspauth`, async () => {
-      const ue = await Ue.udp(sipPort(reg, 'UDP'));
+      const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
       try {
         const id = callId();
-        const { ch } = await challenge(reg, ue, dave, id);
+        const { ch } = await challenge(f.reg, ue, dave, id);
         const c = ch.find((x) => x.algorithm === algorithm) as DigestChallenge;
         const authorization = credentials(c, { username: dave.impi, algorithm, ...(qop ? { qop } : {}) }, Buffer.from(dave.password, 'utf8'));
         const r = await ue.send(registerBytes(ue, { impu: dave.impus[0] as string, callId: id, cseq: 2, authorization }));
@@ -78,10 +66,10 @@ describe('RFC 8760: SIP Digest users', () => {
   }
 
   test('a wrong password → 403', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const id = callId();
-      const { ch } = await challenge(reg, ue, carol, id);
+      const { ch } = await challenge(f.reg, ue, carol, id);
       const authorization = credentials(ch[0] as DigestChallenge, { username: carol.impi, qop: 'auth' }, Buffer.from('guess'));
       const r = await ue.send(registerBytes(ue, { impu: carol.impus[0] as string, callId: id, cseq: 2, authorization }));
       assert.equal(r.msg.status, 403);

@@ -5,18 +5,17 @@
  * answering frees a place (the next REGISTER costs a MAR again). With two registrar processes on one Redis store the
  * cap holds per process, and a nonce one process consumed is not handed out again by the other.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { parseMessage } from '../../lib/sip/parser.ts';
-import type { RunningHss } from '../../hss/run.ts';
 import { REGISTRAR_DEFAULTS } from '../../registrar/config.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import {
-  DOMAIN, Ue, akaAnswer, akaUser, callId, hssPort, initialAuthorization, openIsim, registerAka, registerBytes, sipPort,
-  startTestHss, startTestRegistrar, subscribersCsv, tempDir,
+  DOMAIN, Ue, akaAnswer, akaUser, callId, initialAuthorization, openIsim, registerAka, registerBytes, registrarFixture,
+  sipPort,
 } from './helpers.ts';
 
 const target = akaUser('target');
@@ -75,48 +74,35 @@ async function flood(port: number, impi: string, total: number, window: number, 
 }
 
 describe('issue #11 part 4: at most 3 outstanding challenges per IMPI (memory store)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([target]));
-    // reg-await-auth long enough that no pending challenge expires during the flood.
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { regAwaitAuthMs: 120_000 });
-  });
-  after(async () => {
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  // reg-await-auth long enough that no pending challenge expires during the flood.
+  const f = registrarFixture({ aka: [target], registrar: { regAwaitAuthMs: 120_000 } });
 
   test('10,000 unauthenticated REGISTERs for one IMPI cost at most 3 MARs and 3 nonces', async (t) => {
     const started = Date.now();
     assert.equal(REGISTRAR_DEFAULTS.maxPendingChallenges, 3);
-    const before = hss.ctx.stats.get('mar');
-    const vectors = hss.ctx.stats.get('vectors_issued');
-    const { statuses, nonces } = await flood(sipPort(reg, 'UDP'), target.impi, 10_000, 200, 90_000);
+    const before = f.hss.ctx.stats.get('mar');
+    const vectors = f.hss.ctx.stats.get('vectors_issued');
+    const { statuses, nonces } = await flood(sipPort(f.reg, 'UDP'), target.impi, 10_000, 200, 90_000);
     assert.deepEqual([...statuses], [[401, 10_000]]);
-    const mars = hss.ctx.stats.get('mar') - before;
+    const mars = f.hss.ctx.stats.get('mar') - before;
     assert.ok(mars >= 1 && mars <= 3, `MARs: ${mars}`);
-    assert.ok(hss.ctx.stats.get('vectors_issued') - vectors <= 3);
+    assert.ok(f.hss.ctx.stats.get('vectors_issued') - vectors <= 3);
     assert.ok(nonces.size <= 3, `${nonces.size} nonces`);
-    assert.ok(reg.stats.get('challenges_reused') >= 10_000 - 3);
+    assert.ok(f.reg.stats.get('challenges_reused') >= 10_000 - 3);
     t.diagnostic(`10,000 REGISTERs answered in ${Date.now() - started} ms`);
   });
 
   test('the identity\'s UE still registers with the challenge it gets; answering frees a place for a new one', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
-    const isim = await openIsim(tmp.dir, target);
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    const isim = await openIsim(f.dir, target);
     try {
-      const before = hss.ctx.stats.get('mar');
+      const before = f.hss.ctx.stats.get('mar');
       const r = await registerAka(ue, isim, target);
       assert.equal(r.final.msg.status, 200, r.final.text);
-      assert.equal(hss.ctx.stats.get('mar') - before, 0, 'no MAR: the challenge was a pending one');
+      assert.equal(f.hss.ctx.stats.get('mar') - before, 0, 'no MAR: the challenge was a pending one');
       const again = await ue.send(registerBytes(ue, { impu: target.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(target.impi) }));
       assert.equal(again.msg.status, 401);
-      assert.equal(hss.ctx.stats.get('mar') - before, 1, 'a place was free: one MAR for a new challenge');
+      assert.equal(f.hss.ctx.stats.get('mar') - before, 1, 'a place was free: one MAR for a new challenge');
     } finally {
       ue.close();
       await isim.close();
@@ -125,38 +111,29 @@ describe('issue #11 part 4: at most 3 outstanding challenges per IMPI (memory st
 });
 
 describe('issue #11 part 4: the cap with two registrar processes on one Redis store', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const f = registrarFixture({ aka: [shared], registrar: false });
   let redis: RedisServer;
-  let hss: RunningHss;
   let a: RunningRegistrar;
   let b: RunningRegistrar;
 
   before(async () => {
-    tmp = await tempDir();
     redis = await startRedisServer();
-    hss = await startTestHss(tmp.dir, subscribersCsv([shared]));
+    f.onTeardown(() => redis.stop());
     const common = { store: redis.url, regAwaitAuthMs: 60_000, maxPendingChallenges: 2 };
-    a = await startTestRegistrar(tmp.dir, [hssPort(hss)], { ...common, originHost: `a.${DOMAIN}` });
-    b = await startTestRegistrar(tmp.dir, [hssPort(hss)], { ...common, originHost: `b.${DOMAIN}` });
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await hss?.close();
-    await redis?.stop();
-    await tmp?.remove();
+    a = await f.startRegistrar({ ...common, originHost: `a.${DOMAIN}` });
+    b = await f.startRegistrar({ ...common, originHost: `b.${DOMAIN}` });
   });
 
   test('per process: 300 REGISTERs at each cost at most 2 + 2 MARs; a nonce taken at A is not reused by B', async () => {
-    const before = hss.ctx.stats.get('mar');
+    const before = f.hss.ctx.stats.get('mar');
     const fa = await flood(sipPort(a, 'UDP'), shared.impi, 300, 50, 30_000);
     const fb = await flood(sipPort(b, 'UDP'), shared.impi, 300, 50, 30_000);
-    assert.ok(hss.ctx.stats.get('mar') - before <= 4, `MARs: ${hss.ctx.stats.get('mar') - before}`);
+    assert.ok(f.hss.ctx.stats.get('mar') - before <= 4, `MARs: ${f.hss.ctx.stats.get('mar') - before}`);
     assert.ok(fa.nonces.size <= 2 && fb.nonces.size <= 2);
     // Consume every nonce B hands out, through A (the challenges are in Redis); B must then issue new ones.
     const ua = await Ue.udp(sipPort(a, 'UDP'));
     const ub = await Ue.udp(sipPort(b, 'UDP'));
-    const isim = await openIsim(tmp.dir, shared);
+    const isim = await openIsim(f.dir, shared);
     try {
       for (const nonce of fb.nonces) {
         const ch = { realm: DOMAIN, nonce, algorithm: 'AKAv1-MD5', qop: ['auth', 'auth-int'] } as unknown as DigestChallenge;

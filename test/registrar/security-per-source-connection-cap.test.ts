@@ -5,20 +5,12 @@
  * socket gets no ServerHello). A connection that sends no complete SIP message within the first-message timeout
  * (default 10 s) is closed; one that did is kept.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { initPki } from '../../certs/issue.ts';
-import { certPaths } from '../../certs/layout.ts';
-import type { RunningHss } from '../../hss/run.ts';
-import { REGISTRAR_DEFAULTS } from '../../registrar/config.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
-import {
-  DOMAIN, HSS_REALM, Ue, akaUser, callId, hssPort, openIsim, registerAka, registerBytes, sipPort, startTestHss,
-  startTestRegistrar, subscribersCsv, tempDir,
-} from './helpers.ts';
+import { until } from '../helpers/wait.ts';
+import { DOMAIN, Ue, akaUser, callId, openIsim, registerAka, registerBytes, registrarFixture, sipPort } from './helpers.ts';
 
 const alice = akaUser('alice');
 
@@ -42,59 +34,30 @@ async function open(port: number, local: string): Promise<Conn> {
   return c;
 }
 
-/** Waits until `done()` or `ms` passed (polling every 20 ms). */
-async function until(done: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}
-
 describe('issue #11 part 5: per-source TCP/TLS connection cap and first-message timeout', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
+  const f = registrarFixture({ aka: [alice], pki: ['partner'] });
   let tlsReg: RunningRegistrar;
   let shortReg: RunningRegistrar;
 
   before(async () => {
-    tmp = await tempDir();
-    const pki = join(tmp.dir, 'pki');
-    await initPki({ dir: pki, systems: [{ name: 'partner', realm: DOMAIN }, { name: 'primary', realm: HSS_REALM }] });
-    const paths = certPaths(pki, 'partner', 'registrar');
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)]);
-    tlsReg = await startTestRegistrar(tmp.dir, [hssPort(hss)], {
-      sip: [{ transport: 'tls', host: '127.0.0.1', port: 0 }], tls: { cert: paths.cert, key: paths.key, ca: [paths.ca] },
-      originHost: `tls.${DOMAIN}`,
+    tlsReg = await f.startRegistrar({
+      sip: [{ transport: 'tls', host: '127.0.0.1', port: 0 }], tls: f.tlsFiles('partner', 'registrar'), originHost: `tls.${DOMAIN}`,
     });
-    shortReg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { firstMessageTimeoutMs: 400, originHost: `short.${DOMAIN}` });
-    (tlsReg as RunningRegistrar & { ca?: string }).ca = await readFile(paths.ca, 'utf8');
-  });
-  after(async () => {
-    await reg?.close();
-    await tlsReg?.close();
-    await shortReg?.close();
-    await hss?.close();
-    await tmp?.remove();
+    shortReg = await f.startRegistrar({ firstMessageTimeoutMs: 400, originHost: `short.${DOMAIN}` });
   });
 
-  test('the defaults: 64 connections per source, 10 s for the first message', () => {
-    assert.equal(REGISTRAR_DEFAULTS.maxConnectionsPerSource, 64);
-    assert.equal(REGISTRAR_DEFAULTS.firstMessageTimeoutMs, 10_000);
-  });
-
-  test('500 idle TCP connections from 127.0.0.1: 64 stay open, 436 are refused; 127.0.0.8 still registers', async () => {
-    const port = sipPort(reg, 'TCP');
+  test('500 idle TCP connections from 127.0.0.1 to a registrar with the default cap: 64 stay open, 436 are refused; 127.0.0.8 still registers', async () => {
+    const port = sipPort(f.reg, 'TCP');
     const conns: Conn[] = [];
     try {
       for (let i = 0; i < 500; i++) conns.push(await open(port, '127.0.0.1'));
-      await until(() => conns.filter((c) => c.closed).length >= 436, 5000);
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => conns.filter((c) => c.closed).length >= 436, 'the refused connections closed');
       const closed = conns.map((c, i) => (c.closed ? i : -1)).filter((i) => i >= 0);
       assert.equal(closed.length, 436);
       assert.equal(closed[0], 64, 'the 65th is the first refused');
-      assert.equal(reg.stack.stats.connectionsRejectedPerSource, 436);
+      assert.equal(f.reg.stack.stats.connectionsRejectedPerSource, 436);
       const ue = await Ue.stream(port, undefined, '127.0.0.8');
-      const isim = await openIsim(tmp.dir, alice);
+      const isim = await openIsim(f.dir, alice);
       try {
         const r = await registerAka(ue, isim, alice);
         assert.equal(r.final.msg.status, 200, r.final.text);
@@ -106,7 +69,7 @@ describe('issue #11 part 5: per-source TCP/TLS connection cap and first-message 
       const kept = conns[0] as Conn;
       const from = { transport: 'TCP', localPort: kept.socket.localPort, localAddress: '127.0.0.1' } as Ue;
       kept.socket.write(registerBytes(from, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
-      await until(() => kept.received > 0, 3000);
+      await until(() => kept.received > 0, 'an answer on an admitted connection', 3000);
       assert.ok(kept.received > 0, 'an admitted connection is answered');
     } finally {
       for (const c of conns) c.socket.destroy();
@@ -118,13 +81,12 @@ describe('issue #11 part 5: per-source TCP/TLS connection cap and first-message 
     const conns: Conn[] = [];
     try {
       for (let i = 0; i < 70; i++) conns.push(await open(port, '127.0.0.1'));
-      await until(() => conns.filter((c) => c.closed).length >= 6, 3000);
+      await until(() => conns.filter((c) => c.closed).length >= 6, 'the connections over the cap closed', 3000);
       const refused = conns.map((c, i) => (c.closed ? i : -1)).filter((i) => i >= 0);
       assert.deepEqual(refused, [64, 65, 66, 67, 68, 69]);
       // Nothing was sent on them, so no handshake began: the refusal came from the raw socket's count.
       assert.equal(tlsReg.stack.stats.connectionsRejectedPerSource, 6);
-      const ca = (tlsReg as RunningRegistrar & { ca?: string }).ca as string;
-      const ue = await Ue.stream(port, { ca }, '127.0.0.8');
+      const ue = await Ue.stream(port, { ca: f.caPem('partner') }, '127.0.0.8');
       try {
         const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
         assert.equal(r.msg.status, 401, r.text);
@@ -145,7 +107,7 @@ describe('issue #11 part 5: per-source TCP/TLS connection cap and first-message 
     try {
       const r = await talker.send(registerBytes(talker, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
       assert.equal(r.msg.status, 401);
-      await until(() => silent.closed && partial.closed, 3000);
+      await until(() => silent.closed && partial.closed, 'both slow connections closed', 3000);
       assert.ok(silent.closed && partial.closed, 'both closed by the registrar');
       assert.equal(shortReg.stack.stats.connectionsFirstMessageTimeout, 2);
       const again = await talker.send(registerBytes(talker, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));

@@ -5,45 +5,35 @@
  * User-Data, Path echoed, Authentication-Info whose rspauth the UE verifies with RES), qop auth and auth-int, AKAv2,
  * the seed-step log lines, and the HSS's serving state after SAR.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rspauth } from '../../lib/aka/digest-aka.ts';
-import type { RunningHss } from '../../hss/run.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
 import {
-  DOMAIN, Ue, akaUser, callId, captureLogger, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerAka,
-  registerBytes, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir,
+  DOMAIN, Ue, akaUser, callId, captureLogger, credentials, headerLines, initialAuthorization, openIsim, registerAka,
+  registerBytes, registrarFixture, sipPort,
 } from './helpers.ts';
 
 const alice = akaUser('alice');
 const bob = akaUser('bob');
 const carl = akaUser('carl');
 const dora = akaUser('dora');
+/** A partner identity of the namespace the partner MMS allocates dynamic bindings from (§10.6.2.3). */
+const mig = akaUser('mig-0123456789ab');
 /** RES values seen by the UE (= XRES): none may appear in the registrar's log. */
 const secrets: string[] = [];
 
 describe('TS 24.229 §5.4.1.2: AKA registration', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  let v2: RunningRegistrar;
   const logs = captureLogger();
+  const f = registrarFixture({ aka: [alice, bob, carl, dora, mig], registrar: { logger: logs.logger } });
+  let v2: RunningRegistrar;
 
   before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv([alice, bob, carl, dora]));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { logger: logs.logger });
-    v2 = await startTestRegistrar(tmp.dir, [hssPort(hss)], { algorithm: 'AKAv2-MD5', originHost: `registrar2.${DOMAIN}` });
-  });
-  after(async () => {
-    await reg?.close();
-    await v2?.close();
-    await hss?.close();
-    await tmp?.remove();
+    v2 = await f.startRegistrar({ algorithm: 'AKAv2-MD5', originHost: `registrar2.${DOMAIN}` });
   });
 
   test('401: WWW-Authenticate exactly as 24.229 / DESIGN §2.1, nonce = base64(RAND‖AUTN) the ISIM accepts, no ck/ik', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi) }));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 401 Unauthorized');
@@ -55,7 +45,7 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
       assert.equal(nonce.length, 32);
       assert.doesNotMatch(r.text, /\b(ck|ik)=/i);
       assert.match(headerLines(r.text, 'To')[0] as string, /;tag=[0-9a-f]+$/);
-      const isim = await openIsim(tmp.dir, alice);
+      const isim = await openIsim(f.dir, alice);
       const out = await isim.authenticate(nonce.subarray(0, 16), nonce.subarray(16, 32));
       assert.ok('res' in out, 'the ISIM verified AUTN (MAC and SQN)');
     } finally {
@@ -64,7 +54,7 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
   });
 
   test('a REGISTER without any Authorization is challenged the same way (IMPI derived from To)', async () => {
-    const ue = await Ue.udp(sipPort(reg, 'UDP'));
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: callId(), cseq: 1 }));
       assert.equal(r.msg.status, 401);
@@ -76,9 +66,9 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
 
   for (const qop of ['auth', 'auth-int'] as const) {
     test(`200 with qop=${qop}: Contact;expires, Service-Route, P-Associated-URI, Path echoed, rspauth verifiable with RES`, async () => {
-      const ue = await Ue.udp(sipPort(reg, 'UDP'));
+      const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
       const user = qop === 'auth' ? alice : dora;
-      const isim = await openIsim(tmp.dir, user);
+      const isim = await openIsim(f.dir, user);
       try {
         const body = qop === 'auth-int' ? 'integrity-protected body' : undefined;
         const contact = `<sip:ue@127.0.0.1:${ue.localPort}>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000001>"`;
@@ -89,7 +79,7 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
         assert.equal(t.split('\r\n')[0], 'SIP/2.0 200 OK', t);
         assert.deepEqual(headerLines(t, 'Contact'), [`<sip:ue@127.0.0.1:${ue.localPort}>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000001>";expires=600`]);
         assert.deepEqual(headerLines(t, 'Path'), ['<sip:pcscf.partner.example;lr>']);
-        assert.deepEqual(headerLines(t, 'Service-Route'), [`<sip:orig@registrar.${DOMAIN}:${sipPort(reg, 'UDP')};lr>`]);
+        assert.deepEqual(headerLines(t, 'Service-Route'), [`<sip:orig@registrar.${DOMAIN}:${sipPort(f.reg, 'UDP')};lr>`]);
         assert.deepEqual(headerLines(t, 'P-Associated-URI'), [user.impus.map((u) => `<${u}>`).join(', ')]);
         const info = r.final.msg.authenticationInfo();
         assert.ok(info?.rspauth, t);
@@ -104,9 +94,9 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
         });
         assert.equal(info.rspauth, expected);
         assert.equal(headerLines(t, 'Authentication-Info')[0], `qop=${qop}, rspauth="${expected}", cnonce="${sent}", nc=00000001`);
-        const serving = await hss.ctx.serving.get(user.impi);
+        const serving = await f.hss.ctx.serving.get(user.impi);
         assert.equal(serving.state, 'registered');
-        assert.equal(serving.server_name, reg.serverName);
+        assert.equal(serving.server_name, f.reg.serverName);
       } finally {
         ue.close();
       }
@@ -114,9 +104,9 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
   }
 
   test('over TCP as well', async () => {
-    const ue = await Ue.stream(sipPort(reg, 'TCP'));
+    const ue = await Ue.stream(sipPort(f.reg, 'TCP'));
     try {
-      const r = await registerAka(ue, await openIsim(tmp.dir, bob), bob);
+      const r = await registerAka(ue, await openIsim(f.dir, bob), bob);
       assert.equal(r.final.msg.status, 200, r.final.text);
     } finally {
       ue.close();
@@ -125,7 +115,7 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
 
   test('AKAv2-MD5 (RFC 4169): the 401 says so and the password is the PRF of RES‖IK‖CK', async () => {
     const ue = await Ue.udp(sipPort(v2, 'UDP'));
-    const isim = await openIsim(tmp.dir, carl);
+    const isim = await openIsim(f.dir, carl);
     try {
       const r1 = await ue.send(registerBytes(ue, { impu: carl.impus[0] as string, callId: 'v2@test', cseq: 1, authorization: initialAuthorization(carl.impi) }));
       const ch = r1.msg.wwwAuthenticate()[0];
@@ -153,10 +143,20 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
     }
   });
 
-  test('the seed steps 2, 3, 10, 11, 12, 13 of §10.6.2.2 are logged, without key material', () => {
+  test('the seed steps 2, 3, 10, 11, 12, 13 are logged under the flow of the identity, §10.6.2.3 for mig-<12 hex>, without key material', async () => {
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    try {
+      assert.equal((await registerAka(ue, await openIsim(f.dir, mig), mig)).final.msg.status, 200);
+    } finally {
+      ue.close();
+    }
     const lines = logs.lines();
-    const steps = new Set(lines.filter((l) => l.seed === 'TS 23.280 §10.6.2.2').map((l) => l.step));
-    for (const n of [2, 3, 10, 11, 12, 13]) assert.ok(steps.has(n), `step ${n} missing`);
+    const stepsOf = (impi: string): Map<number, unknown> => new Map(lines.filter((l) => l.step !== undefined && l.impi === impi).map((l) => [l.step as number, l.seed]));
+    for (const [u, seed] of [[alice, 'TS 23.280 §10.6.2.2'], [mig, 'TS 23.280 §10.6.2.3']] as const) {
+      const steps = stepsOf(u.impi);
+      assert.deepEqual([...steps.keys()].sort((a, b) => a - b), [2, 3, 10, 11, 12, 13], u.impi);
+      assert.deepEqual([...new Set(steps.values())], [seed], `${u.impi}: every step under ${seed}`);
+    }
     const text = logs.text();
     assert.ok(secrets.length > 0);
     for (const s of secrets) assert.ok(!text.includes(s), 'RES/XRES must never be logged');

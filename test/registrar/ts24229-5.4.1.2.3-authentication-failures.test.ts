@@ -6,41 +6,26 @@
  * (5001, 5002) → a decoy 401, then 403 (no user enumeration: security-no-user-enumeration.test.ts has the rest);
  * credentials of another identity → 403; malformed auts → 400.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningHss } from '../../hss/run.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { RunningRegistrar } from '../../registrar/server.ts';
+import { ManualClock } from '../helpers/clock.ts';
 import {
-  DOMAIN, Ue, akaAnswer, akaUser, callId, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerAka,
-  registerBytes, sipPort, startTestHss, startTestRegistrar, subscribersCsv, tempDir, type AkaUser,
+  DOMAIN, akaAnswer, akaUser, callId, credentials, headerLines, initialAuthorization, openIsim, registerAka,
+  registerBytes, registrarFixture, type AkaUser,
 } from './helpers.ts';
 
 const users = Array.from({ length: 8 }, (_, i) => akaUser(`u${i}`));
 const user = (i: number): AkaUser => users[i] as AkaUser;
 
 describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let hss: RunningHss;
-  let reg: RunningRegistrar;
-  let ue: Ue;
-
-  before(async () => {
-    tmp = await tempDir();
-    hss = await startTestHss(tmp.dir, subscribersCsv(users));
-    reg = await startTestRegistrar(tmp.dir, [hssPort(hss)], { regAwaitAuthMs: 400 });
-    ue = await Ue.udp(sipPort(reg, 'UDP'));
-  });
-  after(async () => {
-    ue?.close();
-    await reg?.close();
-    await hss?.close();
-    await tmp?.remove();
-  });
+  // reg-await-auth runs on a manual clock: a nonce expires when the test moves time, not after a real wait.
+  const clock = new ManualClock(Date.now());
+  const f = registrarFixture({ aka: users, registrar: { regAwaitAuthMs: 400, now: clock.now }, ue: true });
 
   /** REGISTER → 401; returns the challenge and the Call-ID. */
   async function challenge(u: AkaUser, id = callId(), cseq = 1): Promise<{ ch: DigestChallenge; id: string }> {
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq, authorization: initialAuthorization(u.impi) }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq, authorization: initialAuthorization(u.impi) }));
     assert.equal(r.msg.status, 401, r.text);
     return { ch: r.msg.wwwAuthenticate()[0] as DigestChallenge, id };
   }
@@ -49,7 +34,7 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     const u = user(0);
     const { ch, id } = await challenge(u);
     const wrong = credentials(ch, { username: u.impi, qop: 'auth' }, Buffer.from('0011223344556677', 'hex'));
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: wrong }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: wrong }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Authentication Failed)');
     assert.deepEqual(headerLines(r.text, 'Contact'), []);
   });
@@ -58,37 +43,37 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     const u = user(1);
     const { ch, id } = await challenge(u);
     const report = `Digest username="${u.impi}", realm="${DOMAIN}", nonce="${ch.nonce}", uri="sip:${DOMAIN}", response="", algorithm=AKAv1-MD5`;
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: report }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization: report }));
     assert.equal(r.msg.status, 403, r.text);
     // Even the right RES for that nonce now finds nothing: a fresh challenge, marked stale.
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth' });
-    const again = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization }));
+    const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, qop: 'auth' });
+    const again = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization }));
     assert.equal(again.msg.status, 401, again.text);
     assert.equal(again.msg.wwwAuthenticate()[0]?.stale, true);
   });
 
   test('a reused nonce (SIP.js refresh with its last Authorization) → fresh 401 stale=TRUE, then 200', async () => {
     const u = user(2);
-    const isim = await openIsim(tmp.dir, u);
-    const first = await registerAka(ue, isim, u);
+    const isim = await openIsim(f.dir, u);
+    const first = await registerAka(f.ue, isim, u);
     assert.equal(first.final.msg.status, 200);
     const id = /Call-ID: (\S+)/.exec(first.final.text)?.[1] as string;
-    const replay = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization: first.authorization }));
+    const replay = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization: first.authorization }));
     assert.equal(replay.msg.status, 401, replay.text);
     const www = headerLines(replay.text, 'WWW-Authenticate')[0] as string;
     assert.match(www, /^Digest realm="partner\.example", nonce="[A-Za-z0-9+/]{43}=", algorithm=AKAv1-MD5, qop="auth,auth-int", stale=TRUE$/);
     const ch = replay.msg.wwwAuthenticate()[0] as DigestChallenge;
     assert.notEqual(ch.nonce, first.ch.nonce);
     const { authorization } = await akaAnswer(isim, ch, { username: u.impi, qop: 'auth' });
-    const ok = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 4, authorization }));
+    const ok = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 4, authorization }));
     assert.equal(ok.msg.status, 200, ok.text);
   });
 
   test('nc other than 00000001 → fresh 401 stale=TRUE (nonces are single-use)', async () => {
     const u = user(3);
     const { ch, id } = await challenge(u);
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth', nc: '00000002' });
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, qop: 'auth', nc: '00000002' });
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
     assert.equal(r.msg.status, 401, r.text);
     assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
     assert.notEqual(r.msg.wwwAuthenticate()[0]?.nonce, ch.nonce);
@@ -98,7 +83,7 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     const u = user(4);
     const forged = { ...(await challenge(u)).ch, nonce: Buffer.alloc(32, 7).toString('base64') };
     const authorization = credentials(forged, { username: u.impi, qop: 'auth' }, Buffer.alloc(8));
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization }));
     assert.equal(r.msg.status, 401);
     assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
   });
@@ -106,9 +91,9 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
   test('an expired nonce (reg-await-auth passed) → fresh 401 stale=TRUE', async () => {
     const u = user(5);
     const { ch, id } = await challenge(u);
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, u), ch, { username: u.impi, qop: 'auth' });
-    await new Promise((r) => setTimeout(r, 600));
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, qop: 'auth' });
+    clock.advance(400);
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
     assert.equal(r.msg.status, 401, r.text);
     assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
   });
@@ -116,20 +101,20 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
   test('credentials of one identity used for another To → 403', async () => {
     const [a, b] = [user(6), user(7)];
     const { ch } = await challenge(a);
-    const { authorization } = await akaAnswer(await openIsim(tmp.dir, a), ch, { username: a.impi, qop: 'auth' });
-    const r = await ue.send(registerBytes(ue, { impu: b.impus[0] as string, callId: callId(), cseq: 1, authorization }));
+    const { authorization } = await akaAnswer(await openIsim(f.dir, a), ch, { username: a.impi, qop: 'auth' });
+    const r = await f.ue.send(registerBytes(f.ue, { impu: b.impus[0] as string, callId: callId(), cseq: 1, authorization }));
     assert.equal(r.msg.status, 403, r.text);
   });
 
   /** The first REGISTER gets a 401; its AKA answer (MAC failure at a real ISIM: an empty response) gets 403. */
   async function decoyThen403(impi: string, impu: string): Promise<void> {
     const id = callId();
-    const first = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(impi) }));
+    const first = await f.ue.send(registerBytes(f.ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(impi) }));
     assert.equal(first.msg.status, 401, first.text);
     const ch = first.msg.wwwAuthenticate()[0] as DigestChallenge;
     assert.equal(ch.algorithm, 'AKAv1-MD5');
     const report = `Digest username="${impi}", realm="${DOMAIN}", nonce="${ch.nonce}", uri="sip:${DOMAIN}", response="", algorithm=AKAv1-MD5`;
-    const r = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization: report }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu, callId: id, cseq: 2, authorization: report }));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Network Authentication Failed)');
   }
 
@@ -145,7 +130,7 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     const u = user(0);
     const { ch, id } = await challenge(u);
     const authorization = credentials(ch, { username: u.impi, qop: 'auth' }, Buffer.alloc(0), 'not-base64!');
-    const r = await ue.send(registerBytes(ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
     assert.equal(r.msg.status, 400, r.text);
   });
 });

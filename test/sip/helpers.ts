@@ -226,11 +226,3 @@ export function headerValue(text: string, name: string): string | undefined {
   const m = new RegExp(`\\r\\n${name}: ([^\\r]*)\\r\\n`).exec(text);
   return m?.[1];
 }
-
-/**
- * Sleeps.
- * @param ms milliseconds.
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

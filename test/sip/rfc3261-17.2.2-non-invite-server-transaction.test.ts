@@ -2,14 +2,17 @@
  * RFC 3261 §17.2.2 (non-INVITE server transaction) and §17.2.3 (matching), over real loopback sockets with real
  * bytes: retransmissions absorbed in Trying, the last response re-sent in Proceeding and Completed, Timer J (64·T1
  * on UDP, 0 on TCP), a copy from another source address being another transaction on UDP [DESIGN §2.1], the RFC 2543
- * fallback, ACK absorption, and the bound on a TU that never answers.
+ * fallback, ACK absorption, and the bound on a TU that never answers. Timer J and the TU bound run on a manual clock
+ * (test/helpers/clock.ts); every other wait is for an event (a datagram, a counter), never for a time.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SipRequest } from '../../lib/sip/message.ts';
 import { SipStack } from '../../lib/sip/stack.ts';
 import type { ServerTransaction } from '../../lib/sip/transaction/server.ts';
-import { TcpPeer, UdpPeer, rawRequest, sleep, statusLine } from './helpers.ts';
+import { ManualClock } from '../helpers/clock.ts';
+import { until } from '../helpers/wait.ts';
+import { TcpPeer, UdpPeer, rawRequest, statusLine } from './helpers.ts';
 
 const T1 = 10; // Timer J = 64·T1 = 640 ms
 
@@ -19,12 +22,17 @@ describe('§17.2.2 non-INVITE server transaction', () => {
   let tcpPort: number;
   const seen: Array<{ req: SipRequest; tx: ServerTransaction }> = [];
   let mode: 'hold' | 'reply' | 'none' = 'reply';
+  const clock = new ManualClock();
+  /** Waits for the stack to count one more absorbed request retransmission than `before`. */
+  const absorbed = (before: number): Promise<void> =>
+    until(() => stack.stats.retransmissionsAbsorbed === before + 1, 'the retransmission at the stack');
 
   before(async () => {
     stack = new SipStack({
       udp: [{ host: '127.0.0.1', port: 0 }],
       tcp: [{ host: '127.0.0.1', port: 0 }],
       timers: { t1: T1, t2: 40, t4: 50 },
+      clock,
       onRequest: (req, tx) => {
         seen.push({ req, tx });
         if (mode === 'reply') tx.reply(req.method === 'INVITE' ? 405 : 200, req.method === 'INVITE' ? { headers: [['Allow', 'REGISTER, OPTIONS']] } : {});
@@ -46,9 +54,10 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     const peer = await UdpPeer.open();
     const req = rawRequest({ viaPort: peer.port, branch: 'z9hG4bK-trying-1' });
     peer.send(req, udpPort);
-    await sleep(30);
+    await until(() => seen.length === 1, 'the request at the handler');
+    const count = stack.stats.retransmissionsAbsorbed;
     peer.send(req, udpPort);
-    await sleep(30);
+    await absorbed(count);
     assert.equal(seen.length, 1, 'handler called once');
     assert.equal(peer.received.length, 0, 'nothing sent while Trying');
     assert.equal(seen[0]?.tx.state, 'trying');
@@ -69,7 +78,7 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     const peer = await UdpPeer.open();
     const req = rawRequest({ viaPort: peer.port, branch: 'z9hG4bK-proc-1' });
     peer.send(req, udpPort);
-    await sleep(30);
+    await until(() => seen.length === 1, 'the request at the handler');
     seen[0]?.tx.reply(100);
     assert.equal(seen[0]?.tx.state, 'proceeding');
     await peer.waitFor(1);
@@ -90,7 +99,9 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     const tx = seen[0]?.tx;
     assert.equal(tx?.state, 'completed');
     assert.equal(tx?.request, undefined, 'a completed transaction keeps only the response bytes');
-    await sleep(64 * T1 + 200);
+    clock.advance(64 * T1 - 1);
+    assert.equal(tx?.state, 'completed', 'still absorbing 1 ms before Timer J');
+    clock.advance(1);
     assert.equal(tx?.state, 'terminated');
     assert.equal(stack.serverTransactions.has(tx?.key ?? ''), false);
     peer.send(req, udpPort);
@@ -107,7 +118,8 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     a.send(req, udpPort);
     await a.waitFor(1);
     b.send(req, udpPort);
-    await sleep(50);
+    // The answer goes to the Via sent-by port (§18.2.2, no rport): a's, where the first answer went.
+    await a.waitFor(2);
     assert.equal(seen.length, 2);
     assert.notEqual(seen[0]?.tx.key, seen[1]?.tx.key);
     await Promise.all([a.close(), b.close()]);
@@ -159,12 +171,11 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     const [r] = await peer.waitFor(1);
     assert.equal(statusLine(r ?? ''), 'SIP/2.0 405 Method Not Allowed');
     assert.match(r ?? '', /\r\nAllow: REGISTER, OPTIONS\r\n/);
-    const absorbed = stack.stats.retransmissionsAbsorbed;
+    const count = stack.stats.retransmissionsAbsorbed;
     peer.send(rawRequest({ method: 'ACK', viaPort: peer.port, branch: 'z9hG4bK-inv-1' }), udpPort);
-    await sleep(50);
+    await absorbed(count);
     assert.equal(peer.received.length, 1, 'no response to the ACK');
     assert.equal(seen.length, 1);
-    assert.equal(stack.stats.retransmissionsAbsorbed, absorbed + 1);
     await peer.close();
   });
 
@@ -173,7 +184,10 @@ describe('§17.2.2 non-INVITE server transaction', () => {
     const peer = await UdpPeer.open();
     const before = stack.stats.tuTimeouts;
     peer.send(rawRequest({ viaPort: peer.port, branch: 'z9hG4bK-silent' }), udpPort);
-    await sleep(64 * T1 + 200);
+    await until(() => seen.length === 1, 'the request at the handler');
+    clock.advance(64 * T1 - 1);
+    assert.equal(seen[0]?.tx.state, 'trying', 'still waiting for the TU 1 ms before 64·T1');
+    clock.advance(1);
     assert.equal(seen[0]?.tx.state, 'terminated');
     assert.equal(stack.stats.tuTimeouts, before + 1);
     assert.equal(seen[0]?.tx.reply(200), undefined);

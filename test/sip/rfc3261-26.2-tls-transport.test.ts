@@ -16,7 +16,8 @@ import { createRequest } from '../../lib/sip/request.ts';
 import { SipStack } from '../../lib/sip/stack.ts';
 import { StreamFramer } from '../../lib/sip/transport/framer.ts';
 import { loadTlsFiles, tlsClientOptions, tlsServerOptions, type TlsMaterial } from '../../lib/sip/transport/tls.ts';
-import { rawRequest, sleep, statusLine } from './helpers.ts';
+import { until } from '../helpers/wait.ts';
+import { rawRequest, statusLine } from './helpers.ts';
 
 describe('§18 / §26.2 TLS with the project PKI', () => {
   const REALM = 'ims.partner.example';
@@ -80,8 +81,7 @@ describe('§18 / §26.2 TLS with the project PKI', () => {
     const got: string[] = [];
     sock.on('data', (d: Buffer) => got.push(...framer.push(d).messages.map((m) => m.toString())));
     sock.write(rawRequest({ transport: 'TLS', branch: 'z9hG4bK-tls-raw' }));
-    const t0 = Date.now();
-    while (got.length === 0 && Date.now() - t0 < 2000) await sleep(10);
+    await until(() => got.length > 0, 'the response over TLS', 2000);
     assert.equal(statusLine(got[0] ?? ''), 'SIP/2.0 200 OK');
     assert.equal(flows.at(-1)?.authorized, false);
     sock.destroy();

@@ -8,8 +8,8 @@ import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFi
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore, type Store } from '../../lib/store/store.ts';
+import { ManualClock } from '../helpers/clock.ts';
 import { code, sqn, storeSuite } from './suite.ts';
 
 const dirs: string[] = [];
@@ -49,7 +49,9 @@ describe('memory store specifics', () => {
 
   test('reopen keeps records, TTLs, deletions and counters; allocation resumes above the reservation', async () => {
     const dir = await freshDir();
-    let s = await openStore('memory', { stateDir: dir });
+    // Both openings read one manual clock: the TTL is checked at its millisecond across the restart, without waiting.
+    const clock = new ManualClock(Date.now());
+    let s = await openStore('memory', { stateDir: dir, now: clock.now });
     await s.set('sub:alice', { impi: 'alice@ims.example.net', k: '00112233' });
     await s.set('challenge:1', 'x', { ttlMs: 400 });
     await s.set('gone', 1);
@@ -61,7 +63,7 @@ describe('memory store specifics', () => {
     const issued = await s.allocateSqn('hot', 5);
     await s.close();
 
-    s = await openStore('memory', { stateDir: dir });
+    s = await openStore('memory', { stateDir: dir, now: clock.now });
     assert.deepEqual(await s.get('sub:alice'), { impi: 'alice@ims.example.net', k: '00112233' });
     assert.equal(await s.get('challenge:1'), 'x');
     assert.equal(await s.get('gone'), undefined);
@@ -72,8 +74,10 @@ describe('memory store specifics', () => {
     const next = await s.allocateSqn('hot', 1);
     assert.ok((next[0] as bigint) > (issued.at(-1) as bigint));
     assert.deepEqual(next, [sqn(105n + 1025n, 6)]);
-    await sleep(450);
-    assert.equal(await s.get('challenge:1'), undefined, 'the TTL is wall-clock, so it keeps running across restarts');
+    clock.advance(399);
+    assert.equal(await s.get('challenge:1'), 'x', '1 ms before its TTL');
+    clock.advance(1);
+    assert.equal(await s.get('challenge:1'), undefined, 'the TTL is wall-clock (journaled as an instant), so it keeps running across restarts');
     await s.close();
   });
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { interruptible, type SignalHost } from '../../ue-client/cli.ts';
 import { Isim } from '../../ue-client/isim.ts';
 import { startMcx } from '../helpers/process.ts';
+import { until } from '../helpers/wait.ts';
 import { startRegistrarNet, subscriber, subscribersCsv, tempDir, type RegistrarNet } from './fixture.ts';
 
 const DOMAIN = 'partner.example';
@@ -252,7 +253,7 @@ describe('mcx ue: SIGINT/SIGTERM of a run (interruptible)', () => {
     const run = interruptible('stopping', 50, (l) => lines.push(l), host);
     host.emit('SIGTERM', 'SIGTERM');
     await run.stopped;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await until(() => host.exits.length > 0, 'the exit once the grace is over');
     assert.deepEqual(host.exits, [130]);
     assert.match(lines.at(-1) ?? '', /^still not done 0\.05 s after SIGTERM: exiting/);
     run.dispose();

@@ -107,8 +107,11 @@ describe('mcx ue migrate against stand-in servers', () => {
   });
 
   test('SIGINT during the IdM steps (stop): the request is abandoned at once, UE_INTERRUPTED, exit 130, the ladder says so', async () => {
-    const silent = await serve('primary', () => undefined);
-    const r = await migrate(silent.url, { json: true }, new Promise((resolve) => setTimeout(resolve, 300)));
+    // The stop comes while the request hangs at the IdMS: once the IdMS has it, not after a guessed delay.
+    let arrived: () => void = () => undefined;
+    const hanging = new Promise<void>((resolve) => (arrived = resolve));
+    const silent = await serve('primary', () => arrived());
+    const r = await migrate(silent.url, { json: true }, hanging);
     assert.equal(r.status, 130, r.err.join('\n'));
     assert.ok(r.ms < 2000, `${r.ms} ms`);
     assert.equal(r.out.length, 1, 'one JSON report');

@@ -14,6 +14,7 @@ import { Registration, refreshDelaySeconds, type RegistrationResult } from '../.
 import type { UeSecrets } from '../../ue-client/aka-auth.ts';
 import { agentOptions, closeUeSecrets, openUeSecrets } from '../../ue-client/run.ts';
 import { UeAgent } from '../../ue-client/ua.ts';
+import { turn } from '../helpers/wait.ts';
 import { ladderShape, startRegistrarNet, subscriber, subscribersCsv, tempDir, ueFlags, type RegistrarNet } from './fixture.ts';
 
 const DOMAIN = 'partner.example';
@@ -85,7 +86,8 @@ describe('TS 24.229 §5.1.1.4: refreshing against our registrar', () => {
       const before = ue.ladder.entries.length;
       // What the Registerer's timer does at 99 % of the expiry: a bare register().
       void ue.registerer.register();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Whatever SIP.js would send, it sends within the promise jobs of that call: one event-loop turn.
+      await turn();
       assert.equal(ue.ladder.entries.length, before, 'no REGISTER left: TS 24.229 timing is ours');
       reg.close();
     } finally {

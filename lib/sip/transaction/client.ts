@@ -10,6 +10,7 @@
  * Timeouts and transport errors reject with a {@link SipError} (`TIMEOUT`, `TRANSPORT_ERROR`); the TU treats a
  * timeout as a 408 (§8.1.3.1).
  */
+import type { Clock, Timer } from '../../clock.ts';
 import { SipError } from '../errors.ts';
 import type { SipResponse } from '../message.ts';
 import { timerF, timerK, type TimerValues } from './timers.ts';
@@ -24,6 +25,8 @@ export interface ClientTransactionContext {
   bytes: Buffer;
   reliable: boolean;
   timers: TimerValues;
+  /** Where Timers E, F and K run. */
+  clock: Clock;
   /** Hands the bytes to the transport; failures come back through `transportError`. */
   send(bytes: Buffer): void;
   /** Provisional responses, in order. */
@@ -43,8 +46,8 @@ export class ClientTransaction {
   private readonly ctx: ClientTransactionContext;
   private resolve!: (res: SipResponse) => void;
   private reject!: (err: SipError) => void;
-  private timerE: NodeJS.Timeout | undefined;
-  private timerFK: NodeJS.Timeout | undefined;
+  private timerE: Timer | undefined;
+  private timerFK: Timer | undefined;
   private interval: number;
 
   /**
@@ -67,13 +70,13 @@ export class ClientTransaction {
 
   /** Sends the request and starts Timers E (UDP) and F. */
   start(): void {
-    this.timerFK = setTimeout(() => this.fail(new SipError('TIMEOUT', 'no final response within Timer F')), timerF(this.ctx.timers));
+    this.timerFK = this.ctx.clock.setTimer(() => this.fail(new SipError('TIMEOUT', 'no final response within Timer F')), timerF(this.ctx.timers));
     if (!this.ctx.reliable) this.armE();
     this.ctx.send(this.ctx.bytes);
   }
 
   private armE(): void {
-    this.timerE = setTimeout(() => {
+    this.timerE = this.ctx.clock.setTimer(() => {
       if (this.st !== 'trying' && this.st !== 'proceeding') return;
       this.ctx.onRetransmit?.();
       this.ctx.send(this.ctx.bytes);
@@ -93,7 +96,7 @@ export class ClientTransaction {
       if (this.st === 'trying') {
         this.st = 'proceeding';
         if (this.timerE) {
-          clearTimeout(this.timerE);
+          this.timerE.cancel();
           this.interval = this.ctx.timers.t2;
           this.armE();
         }
@@ -110,7 +113,7 @@ export class ClientTransaction {
     this.resolve(res);
     const k = timerK(this.ctx.timers, this.ctx.reliable);
     if (k === 0) this.terminate();
-    else this.timerFK = setTimeout(() => this.terminate(), k);
+    else this.timerFK = this.ctx.clock.setTimer(() => this.terminate(), k);
   }
 
   /**
@@ -133,8 +136,8 @@ export class ClientTransaction {
   }
 
   private clearTimers(): void {
-    if (this.timerE) clearTimeout(this.timerE);
-    if (this.timerFK) clearTimeout(this.timerFK);
+    this.timerE?.cancel();
+    this.timerFK?.cancel();
     this.timerE = this.timerFK = undefined;
   }
 

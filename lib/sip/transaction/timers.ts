@@ -7,7 +7,7 @@
  * that is ~400,000 live timers. Since J is one constant per stack, expiries arrive in insertion order, so one FIFO
  * with a single Node timer ({@link ExpiryQueue}) replaces them all.
  */
-import { performance } from 'node:perf_hooks';
+import { systemClock, type Clock, type Timer } from '../../clock.ts';
 import { SipError } from '../errors.ts';
 
 /** The base timer values in milliseconds. */
@@ -91,13 +91,16 @@ export class ExpiryQueue {
   private readonly delay: number;
   private items: Entry[] = [];
   private head = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private readonly clock: Clock;
 
   /**
    * @param delayMs the delay of every entry.
+   * @param clock whose time and timer it runs on (tests step a manual one).
    */
-  constructor(delayMs: number) {
+  constructor(delayMs: number, clock: Clock = systemClock) {
     this.delay = delayMs;
+    this.clock = clock;
   }
 
   /** Entries not yet run (including cancelled ones not yet reached). */
@@ -111,20 +114,19 @@ export class ExpiryQueue {
    */
   add(target: Expirable): Expiry {
     // Monotonic clock: a wall-clock step must not expire 400,000 transactions at once.
-    const e = new Entry(performance.now() + this.delay, target);
+    const e = new Entry(this.clock.now() + this.delay, target);
     this.items.push(e);
     if (!this.timer) this.arm(this.delay);
     return e;
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(() => this.run(), Math.max(0, ms));
-    this.timer.unref();
+    this.timer = this.clock.setTimer(() => this.run(), ms, true);
   }
 
   private run(): void {
     this.timer = undefined;
-    const now = performance.now();
+    const now = this.clock.now();
     while (this.head < this.items.length) {
       const e = this.items[this.head] as Entry;
       if (e.at > now) break;
@@ -150,7 +152,7 @@ export class ExpiryQueue {
 
   /** Drops every entry without running it. */
   clear(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.items = [];
     this.head = 0;

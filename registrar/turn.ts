@@ -1,0 +1,58 @@
+/**
+ * What the REGISTER state machine (register.ts) works with: the context of a registrar process and the turn of one
+ * REGISTER, which the stages fill in as they learn about it.
+ */
+import type { Logger } from '../lib/log.ts';
+import type { SeedFlow } from '../lib/seed-steps.ts';
+import type { SipRequest } from '../lib/sip/message.ts';
+import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
+import type { BindingStore, ExpiryLimits } from './bindings.ts';
+import type { ChallengeStore } from './challenges.ts';
+import type { AkaAlgorithm, DigestAlgorithm } from './config.ts';
+import type { CxClient } from './cx.ts';
+import type { DigestShape } from './decoy.ts';
+import type { PendingChallenges } from './pending-challenges.ts';
+import type { SourceGuard } from './source-guard.ts';
+import type { RegistrarStats } from './stats.ts';
+
+/** What the state machine works with: one per registrar process. */
+export interface RegisterContext {
+  cx: CxClient;
+  challenges: ChallengeStore;
+  /** Realm of AKA challenges: the partner home domain. */
+  domain: string;
+  algorithm: AkaAlgorithm;
+  /** SIP Digest algorithms to offer, most preferred first. */
+  digestAlgorithms: readonly DigestAlgorithm[];
+  log: Logger;
+  /** The outstanding-challenge cap per IMPI. */
+  pending: PendingChallenges;
+  /** What decoys for password users look like (updated from the real SIP Digest challenges). */
+  digestShape: DigestShape;
+  stats: RegistrarStats;
+  bindings: BindingStore;
+  limits: ExpiryLimits;
+  /** `<sip:orig@host:port;lr>` (24.229 §5.4.1.2.2: the UE's pre-loaded Route for originating requests). */
+  serviceRoute: string;
+  /** Where failed authentications are counted per source address. */
+  guard: SourceGuard;
+  /** Epoch milliseconds of binding expiry (the registrar's `now`; tests step it). */
+  now: () => number;
+}
+
+/** One REGISTER and what the stages have learnt about it. */
+export interface Turn {
+  ctx: RegisterContext;
+  req: SipRequest;
+  tx: ServerTransaction;
+  /** With the request's IMPU, Call-ID and transport. */
+  log: Logger;
+  /** The To URI's address-of-record. */
+  impu: string;
+  /** The REGISTER is part of an RFC 3329 exchange: a 401 carries Security-Server. */
+  secAgree: boolean;
+  /** The REGISTER's Authorization asked for AKA (the shape of a decoy). */
+  akaAsked: boolean;
+  /** The seed flow its identity belongs to. */
+  flow: SeedFlow;
+}
