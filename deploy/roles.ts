@@ -17,7 +17,7 @@ import { DEFAULT_TTLS } from '../idms/constants.ts';
 import { startIdms, type RunningIdms } from '../idms/server.ts';
 import { formatHostPort, type HostPort } from '../lib/config/address.ts';
 import type { Logger } from '../lib/log.ts';
-import { Teardown } from '../lib/serve.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { startHss, type RunningHss } from '../hss/run.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
 import { startMms, startRelay, type RunningMms } from '../mms/run.ts';
@@ -85,12 +85,12 @@ async function startIdmsPair(plan: RolesPlan, teardown: Teardown): Promise<{ pri
     store: plan.store, stateDir: layout.stateDir(`${system}-idms`), ttls: DEFAULT_TTLS, logger: logger.child({ role: `${system}-idms` }),
   });
   const primary = await startIdms({ ...common('primary'), role: 'primary', partners: new Map([['partner', issuer.partner]]), trusted: [], usersCsv: layout.usersCsv });
-  teardown.push(() => primary.close());
+  teardown.add('peers', () => primary.close());
   const partner = await startIdms({
     ...common('partner'), role: 'partner', partners: new Map(),
     trusted: [{ issuer: issuer.primary, certFiles: [trustedSigningCertPath(layout.pki, 'partner')] }],
   });
-  teardown.push(() => partner.close());
+  teardown.add('peers', () => partner.close());
   return { primary, partner };
 }
 
@@ -116,7 +116,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
       tls: tlsFiles(layout, 'primary', 'hss'), randPolicy: plan.randPolicy, admin: { host: loopback, port: 0 },
       logger: logger.child({ role: 'hss' }),
     });
-    teardown.push(() => hss.close());
+    teardown.add('peers', () => hss.close());
 
     const relayRouted = routed('relay', realms.primary, `hss.${realms.primary}`);
     const relay = await startRelay({
@@ -124,7 +124,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
       routes: [{ realm: realms.primary, peers: [endpointOf(hss.diameterUrl)] }],
       tls: tlsFiles(layout, 'primary', 'relay', ['partner']), logger: logger.child({ role: 'relay' }),
     });
-    teardown.push(() => relay.close());
+    teardown.add('peers', () => relay.close());
 
     const primaryRouted = routed('primary-mms', realms.primary, `relay.${realms.primary}`);
     const primaryMms = await startMms({
@@ -133,7 +133,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
       store: plan.store, stateDir: layout.stateDir('primary-mms'), bindingApi: { host: loopback, port: 0 },
       hssAdminUrl: hss.adminUrl, hssAdminTokenFile: hss.adminTokenPath, maxBindingTtlS: 43_200, logger: logger.child({ role: 'primary-mms' }),
     });
-    teardown.push(() => primaryMms.close());
+    teardown.add('peers', () => primaryMms.close());
     const idms = await startIdmsPair(plan, teardown);
 
     const mmsRouted = routed('partner-mms', realms.primary, `relay.${realms.primary}`);
@@ -153,7 +153,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
         registrar: `sip:${formatHostPort({ host: udp?.host ?? loopback, port: udp?.port ?? 5060 })};transport=udp`,
       },
     });
-    teardown.push(() => mms.close());
+    teardown.add('peers', () => mms.close());
     await Promise.all([relayRouted, primaryRouted, mmsRouted, dynamicRouted]);
 
     const registrar = await startRegistrar({
@@ -163,7 +163,7 @@ export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
       // The first challenge is the one simple softphones read (sipsak gives up on a SHA-256 one).
       digestAlgorithms: ['MD5', 'SHA-256'], logger: logger.child({ role: 'registrar' }),
     });
-    teardown.push(() => registrar.close());
+    teardown.add('peers', () => registrar.close());
     return { hss, relay, primaryMms, primaryIdms: idms.primary, partnerIdms: idms.partner, mms, registrar, close: () => teardown.run() };
   } catch (e) {
     await teardown.run();
