@@ -46,7 +46,7 @@ function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (got !== undefined) {
       // The operator insists: a stop stuck on an unanswered DPR or a slow store must not hold the process.
-      process.stderr.write(`${o.role}: ${signal} again while stopping; exiting at once\n`);
+      process.stderr.write(`${o.role}: ${signal} while stopping; exiting at once\n`);
       process.exit(128 + (constants.signals[signal] ?? 0));
     }
     got = signal;

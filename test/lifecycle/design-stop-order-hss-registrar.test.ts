@@ -6,6 +6,8 @@
  * DPR waits for its answer, released by the time the process has exited 0 with `<role>: stopped`).
  *
  * The Diameter peer is a hand-driven one (test/diameter/harness.ts) that holds its DPA back while the test looks.
+ * Signals outside the steady state go the same way: SIGTERM during the start stops the role once it is up (no ready
+ * line, exit 0, store closed); a second signal while the stop waits for a DPA exits at once with 128 + its number.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,7 @@ import { getValue } from '../../lib/diameter/message.ts';
 import { buildDpa } from '../../lib/diameter/peer-messages.ts';
 import { LOCK_FILE } from '../../lib/store/journal.ts';
 import { RawPeer, rawCaps, rawServer } from '../diameter/harness.ts';
+import { freePort } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
@@ -133,6 +136,38 @@ describe('lifecycle on SIGTERM: listeners refuse, then DPR, then the store close
     assert.equal(code, 0);
     assert.match(registrar.output(), /registrar: stopped/);
     assert.equal(await exists(join(stateDir, LOCK_FILE)), false, 'the store was closed (lock released) after the DPR');
+  });
+
+  test('SIGTERM during the start (the registrar waiting for its HSS peer): no ready line, stopped once up, exit 0, store closed', async () => {
+    const stateDir = join(dir, 'registrar-early');
+    // Nothing listens there: the start waits (2 × the Diameter timeout) for a peer that never opens.
+    const registrar = startMcx(['registrar', '--sip', 'udp:127.0.0.1:0', '--domain', 'partner.example', '--hss', `127.0.0.1:${await freePort()}`,
+      '--origin-host', 'registrar.partner.example', '--realm', 'partner.example', '--state-dir', stateDir]);
+    procs.push(registrar);
+    await registrar.waitFor(/"msg":"sip stack listening"/, 30_000);
+    assert.equal(await registrar.stop('SIGTERM'), 0);
+    assert.doesNotMatch(registrar.output(), /registrar: listening/);
+    assert.match(registrar.output(), /registrar: stopped/);
+    assert.equal(await exists(join(stateDir, LOCK_FILE)), false);
+  });
+
+  test('a second signal while the stop waits for a DPA: exit at once with 128 + its number (SIGINT: 130)', async () => {
+    const stateDir = join(dir, 'hss-impatient');
+    const hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', 'hss.primary.example', '--realm', 'primary.example',
+      '--state-dir', stateDir, '--admin', '127.0.0.1:0']);
+    procs.push(hss);
+    const m = await hss.waitFor(/hss: listening diameter=tcp:\/\/[\d.]+:(\d+)/, 30_000);
+    const peer = await RawPeer.connect(Number(m[1]), rawCaps('scscf.primary.example', 'primary.example'));
+    closers.push(async () => peer.destroy());
+    await peer.handshake();
+    hss.child.kill('SIGTERM');
+    await peer.next(isDpr, 10_000);
+    // The DPA is never sent: the stop would wait for it.
+    const t0 = performance.now();
+    hss.child.kill('SIGINT');
+    assert.equal(await hss.exited, 130);
+    assert.ok(performance.now() - t0 < 1000, 'exited without waiting for the DPA');
+    assert.match(hss.output(), /hss: SIGINT while stopping; exiting at once/);
   });
 });
 
