@@ -35,9 +35,10 @@ export class LogCollector {
 
   /**
    * @param verbose echo every role log line to stderr (otherwise errors only).
-   * @param o `keep`: keep every line per role, for {@link text} (tests; not for a testbed that serves for days).
+   * @param o `keep`: keep every line per role, for {@link text} (tests; not for a testbed that serves for days);
+   *   `quiet`: echo nothing, not even errors (tests, whose roles fail on purpose).
    */
-  constructor(private readonly verbose: boolean, private readonly o: { keep?: boolean } = {}) {
+  constructor(private readonly verbose: boolean, private readonly o: { keep?: boolean; quiet?: boolean } = {}) {
     this.stream = new Writable({
       decodeStrings: false,
       write: (chunk: string | Buffer, _enc, cb) => {
@@ -77,7 +78,7 @@ export class LogCollector {
       kept.push(text);
       this.kept.set(of, kept);
     }
-    if (this.verbose || (typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
+    if (this.verbose || (!this.o.quiet && typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
     if (typeof line.step === 'number' && this.recording) {
       this.recording.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
     }

@@ -13,78 +13,28 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caPaths } from '../certs/layout.ts';
-import type { RandPolicy } from '../hss/vectors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { EndpointSpec } from '../mms/run.ts';
-import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
+import type { SipListen } from '../registrar/config.ts';
 import type { MigrateOptions } from '../ue-client/migrate.ts';
 import { LogCollector } from './ladder.ts';
-import { freeSipPort, freeTcpPort } from './ports.ts';
-import { writeProvisioningFiles, type Provisioning } from './provisioning.ts';
+import { freeTcpPort } from './ports.ts';
+import { writeProvisioningFiles } from './provisioning.ts';
 import { RoleHandle, type Launcher } from './role-handle.ts';
 import {
   ROLE_NAMES, UE_CLIENT, endpointOf, hssRecipe, idmsRecipe, partnerMmsRecipe, primaryMmsRecipe, registrarRecipe, relayRecipe,
   type RoleContext, type RoleName, type RoleRecipe,
 } from './roles.ts';
+import { resolveSipListeners, type TestbedAddresses, type TestbedPlan } from './testbed-plan.ts';
 import { ensurePki, layoutOf, type Realms, type TestbedLayout } from './topology.ts';
 
-/** What a testbed is made of. */
-export interface TestbedPlan {
-  /** The testbed directory (PKI, provisioning files, state), reused when present; `{ temp }`: a fresh one, removed by `close()`. */
-  dir: string | { temp: string };
-  realms: Realms;
-  /** Systems of the PKI besides `primary` and `partner` (e.g. `rogue`: a CA neither system trusts). */
-  otherSystems?: ReadonlyArray<{ name: string; realm: string }>;
-  /** `memory` (journals under `<dir>/state`) or a redis:// URL, for every role (default memory). */
-  store?: string;
-  /** The registrar's SIP listeners: address, ports (0 or absent: free ones, UDP and TCP sharing one), `tls: false` for none. */
-  sip?: { host?: string; udp?: number; tcp?: number; tls?: number | false };
-  /** Links inside a system that are mutual TLS too (default both): relay → HSS, registrar → partner MMS. */
-  tls?: { hss?: boolean; registrar?: boolean };
-  /** The HSS's RAND policy (default uniform; `sipp361` for SIPp). */
-  randPolicy?: RandPolicy;
-  /** Admin APIs of the partner MMS and the registrar (the HSS always has one). */
-  admin?: boolean;
-  /** SIP Digest algorithms the registrar offers password users (default the registrar's). */
-  digestAlgorithms?: DigestAlgorithm[];
-  /** Host of each IdMS's issuer URL (default 127.0.0.1; `localhost` puts the UE's TLS name check in play). */
-  issuerHosts?: Partial<Record<'primary' | 'partner', string>>;
-  /**
-   * The users, written to the provisioning files (a function: made once the PKI is there, e.g. users saved under
-   * the directory); absent: the files are already there.
-   */
-  provisioning?: Provisioning | ((layout: TestbedLayout) => Promise<Provisioning>);
-  /** Roles run as `mcx` child processes through `launch` (default none: every role in this process). */
-  processes?: 'all' | readonly RoleName[];
-  launch?: Launcher;
-  /** Where every role's log lines go (ladder, waits); default a quiet collector that keeps each role's lines. */
-  logs?: LogCollector;
-  /** The logger of the roles in this process (each logs through its child `{ role }`); default into `logs`. */
-  logger?: Logger;
-}
-
-/** Where the started roles listen (0 and '' for a role not started). */
-export interface TestbedAddresses {
-  hssDiameter: number;
-  relay: number;
-  primaryMms: number;
-  partnerMms: number;
-  sipUdp: number;
-  sipTcp: number;
-  sipTls: number;
-  bindingApi: string;
-  migrationApi: string;
-  primaryIssuer: string;
-  partnerIssuer: string;
-}
+export type { TestbedAddresses, TestbedPlan } from './testbed-plan.ts';
 
 const LOOPBACK = '127.0.0.1';
 const ROUTE_WAIT_MS = 10_000;
 
 /** The two systems. */
 export class TwoSystemTestbed {
-  /** The CA certificates (PEM) of both systems: what a migrating UE trusts. */
-  readonly ca: { primary: string; partner: string };
   private readonly current = new Map<RoleName, RoleHandle>();
   private readonly started: RoleHandle[] = [];
   private readonly deferred: Array<() => Promise<unknown>> = [];
@@ -98,10 +48,10 @@ export class TwoSystemTestbed {
     readonly layout: TestbedLayout,
     /** Whether the PKI was made now or found (and reused) in the directory. */
     readonly pkiState: 'created' | 'reused' | 'regenerated',
-    ca: { primary: string; partner: string },
+    /** The CA certificates (PEM) of both systems: what a migrating UE trusts. */
+    readonly ca: { primary: string; partner: string },
     readonly logs: LogCollector,
   ) {
-    this.ca = ca;
     this.ctx = { layout, realms: plan.realms, store: plan.store ?? 'memory' };
     this.logger = plan.logger ?? createLogger('testbed', { level: 'debug', destination: logs.stream });
   }
@@ -118,7 +68,7 @@ export class TwoSystemTestbed {
       const p = typeof plan.provisioning === 'function' ? await plan.provisioning(layout) : plan.provisioning;
       if (p) await writeProvisioningFiles(layout, plan.realms.primary, p);
       const ca = { primary: await readFile(caPaths(layout.pki, 'primary').cert, 'utf8'), partner: await readFile(caPaths(layout.pki, 'partner').cert, 'utf8') };
-      return new TwoSystemTestbed(plan, layout, pkiState, ca, plan.logs ?? new LogCollector(false, { keep: true }));
+      return new TwoSystemTestbed(plan, layout, pkiState, ca, plan.logs ?? new LogCollector(false, { keep: true, quiet: true }));
     } catch (e) {
       if (typeof plan.dir !== 'string') await rm(dir, { recursive: true, force: true });
       throw e;
@@ -183,15 +133,7 @@ export class TwoSystemTestbed {
 
   /** The registrar's listeners, ports resolved once (the partner MMS names the registrar before it is up). */
   sipListeners(): Promise<SipListen[]> {
-    this.sip ??= (async () => {
-      const s = this.plan.sip ?? {};
-      const host = s.host ?? LOOPBACK;
-      const udp = s.udp || await freeSipPort(host);
-      const tcp = s.tcp || udp;
-      const out: SipListen[] = [{ transport: 'udp', host, port: udp }, { transport: 'tcp', host, port: tcp }];
-      if (s.tls !== false) out.push({ transport: 'tls', host, port: s.tls || await freeSipPort(host, [tcp]) });
-      return out;
-    })();
+    this.sip ??= resolveSipListeners(this.plan.sip);
     return this.sip;
   }
 
