@@ -2,7 +2,8 @@
  * How the testbed runs each role of both flows (TS 23.280 §10.6.2.2 and §10.6.2.3), from one description per role
  * and two ways to run it: in this process through the role's run module, or as an `mcx <role>` child process through
  * its CLI (the options a user would type; the ready line tells where it listens). Either way the role gets the
- * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector.
+ * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector. A role's code is
+ * loaded when it first runs in this process: a launcher whose roles are all processes (the tests) loads none of it.
  *
  *   UE ──SIP udp/tcp/tls──▶ registrar (partner SIP core) ──Cx──▶ partner MMS
  *      ──Cx, mutual TLS (partner ↔ primary CAs)──▶ relay (primary SIP core / IMS) ──Cx──▶ primary HSS
@@ -11,16 +12,11 @@
  */
 import { join } from 'node:path';
 import { certPaths, peerCaPath, signingPaths, trustedSigningCertPath } from '../certs/layout.ts';
-import { defaultResource } from '../idms/cli.ts';
-import { DEFAULT_TTLS } from '../idms/constants.ts';
-import { startIdms } from '../idms/server.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import type { Closeable } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
-import { startHss } from '../hss/run.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
-import { startMms, startRelay, type EndpointSpec } from '../mms/run.ts';
-import { startRegistrar } from '../registrar/server.ts';
+import type { EndpointSpec } from '../mms/run.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
 import type { Realms, StateRole, TestbedLayout } from './topology.ts';
 
@@ -114,6 +110,7 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
     ready: /hss: listening diameter=(\w+:\/\/\S+) admin=(\S+)/,
     fromReady: (m) => ({ diameterUrl: m[1] as string, adminUrl: m[2] as string, adminTokenPath: join(dir, 'admin-token') }),
     inline: async (logger) => {
+      const { startHss } = await import('../hss/run.ts');
       const hss = await startHss({
         listen: { host: LOOPBACK, port: o.port }, originHost: `hss.${primary}`, realm: primary, subscribersCsv: c.layout.subscribersCsv,
         store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger,
@@ -136,6 +133,7 @@ export function relayRecipe(c: RoleContext, o: { system: System; realm: string; 
     ready: /relay: listening diameter=(\w+:\/\/\S+)/,
     fromReady: (m) => ({ diameterUrl: m[1] as string }),
     inline: async (logger) => {
+      const { startRelay } = await import('../mms/run.ts');
       const relay = await startRelay({ listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger });
       return { running: relay, addresses: { diameterUrl: relay.diameterUrl } };
     },
@@ -154,6 +152,7 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
     ready: /mms: listening diameter=(\w+:\/\/\S+) bindings=(\S+) role=primary/,
     fromReady: (m) => ({ diameterUrl: m[1] as string, apiUrl: m[2] as string }),
     inline: async (logger) => {
+      const { startMms } = await import('../mms/run.ts');
       const mms = await startMms({
         role: 'primary', listen: { host: LOOPBACK, port: 0 }, originHost: `mms.${primary}`, realm: primary, routes: [{ realm: primary, peers: [o.upstream] }],
         tls, store: c.store, stateDir: dir, bindingApi: { host: LOOPBACK, port: 0 }, hssAdminUrl: o.hssAdminUrl, hssAdminTokenFile: o.hssAdminTokenFile,
@@ -185,6 +184,7 @@ export function idmsRecipe(c: RoleContext, o: { system: 'primary' | 'partner'; p
     ready: /idms: listening (\S+) role=\w+ issuer=(\S+)/,
     fromReady: (m) => ({ issuer: m[2] as string }),
     inline: async (logger) => {
+      const [{ startIdms }, { defaultResource }, { DEFAULT_TTLS }] = await Promise.all([import('../idms/server.ts'), import('../idms/cli.ts'), import('../idms/constants.ts')]);
       const idms = await startIdms({
         role: o.system, issuer, listen: { host: LOOPBACK, port: o.port }, tls: { cert: files.tls.cert, key: files.tls.key }, signing: files.signing,
         resource: defaultResource(o.system, issuer), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
@@ -230,6 +230,7 @@ export function partnerMmsRecipe(c: RoleContext, o: { listen: EndpointSpec; upst
       diameterUrl: m[1] as string, ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}), ...(m[3] ? { apiUrl: m[3] } : {}),
     }),
     inline: async (logger) => {
+      const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
       const mms = await startMms({
         role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
         tls, mappingsCsv: c.layout.mappingsCsv, store: c.store, stateDir: dir, topologyHiding: false, logger,
@@ -274,6 +275,7 @@ export function registrarRecipe(c: RoleContext, o: { sip: SipListen[]; mms: Endp
     ready: /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=(\S+))?/,
     fromReady: (m) => ({ sip: sipOf(m[1] as string), ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}) }),
     inline: async (logger) => {
+      const { startRegistrar } = await import('../registrar/server.ts');
       const r = await startRegistrar({
         sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}), logger,
