@@ -5,8 +5,6 @@
  * asks the partner MMS for a migration configuration (confirmed by the primary MMS), then registers with the partner
  * identities it was given and the keys of its primary ISIM. Prints the configuration and the ladder (steps 1–13).
  */
-import { readFile } from 'node:fs/promises';
-import { caPaths } from '../certs/layout.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import { seedStep } from '../lib/seed-steps.ts';
 import { Isim } from '../ue-client/isim.ts';
@@ -14,7 +12,6 @@ import { endMigration } from '../ue-client/idm-client.ts';
 import { migrate } from '../ue-client/migrate.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { DYNAMIC_FLOW_STEPS, buildLadder, formatLadder } from './ladder.ts';
-import { UE_CLIENT } from './roles.ts';
 import type { RunningTestbed } from './testbed.ts';
 
 /**
@@ -24,9 +21,8 @@ import type { RunningTestbed } from './testbed.ts';
  * @returns whether the UE got its 200 with every step 1–13 seen.
  */
 export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<boolean> {
-  const { carol, realms, roles, layout } = tb;
+  const { carol, realms, layout, testbed } = tb;
   const ue = tb.logger.child({ role: 'ue' });
-  const ca = { primary: await readFile(caPaths(layout.pki, 'primary').cert, 'utf8'), partner: await readFile(caPaths(layout.pki, 'partner').cert, 'utf8') };
   const recorded = tb.logs.record();
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
@@ -37,9 +33,7 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   let done = -1;
   try {
     m = await migrate({
-      primaryIssuer: roles.primaryIdms.issuer, primaryCa: ca.primary, partnerIssuer: roles.partnerIdms.issuer, partnerCa: ca.partner,
-      partnerMms: roles.mms.migrationUrl as string, clientId: UE_CLIENT.clientId, redirectUri: UE_CLIENT.redirectUri,
-      username: carol.username, password: carol.password,
+      ...testbed.migrationOptions(carol),
       onStep: (step, detail) => {
         done = order.indexOf(step);
         if (step === 'login') seedStep(ue, 'dynamic', 1, 'ue', detail);
@@ -75,7 +69,7 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
     `(until ${c.expires_at}); the vectors came from the primary HSS for ${carol.primary.impi} through the primary MMS`);
   if (end) {
     try {
-      await endMigration({ mms: roles.mms.migrationUrl as string, accessToken: m.partnerAccessToken, ca: ca.partner, id: c.id });
+      await endMigration({ mms: testbed.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: testbed.ca.partner, id: c.id });
     } catch (e) {
       say(`result: FAILED to end the migration: configuration ${c.id} stays until ${c.expires_at}: ${(e as Error).message}`);
       return false;

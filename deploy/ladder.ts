@@ -1,5 +1,6 @@
 /**
- * The testbed's one log sink: every role logs (pino JSON) into it, tagged with its `role`. It keeps the seed-step
+ * The testbed's one log sink: every role logs (pino JSON) into it, tagged with its `role` — a role in this process
+ * through its logger, a role run as an `mcx` child process through its output. It keeps the seed-step
  * lines (lib/seed-steps) so the demo can print the message ladder of TS 23.280 §10.6.2.2 from what the roles actually
  * did, lets the launcher wait for a line (a route coming up), and echoes lines to stderr: all of them with
  * `--verbose`, errors only otherwise (stdout stays ladder + summary).
@@ -22,15 +23,22 @@ type LogLine = Record<string, unknown>;
 
 const PINO_ERROR = 50;
 
-/** The sink; pass {@link stream} to `createLogger`. */
+/** The sink; pass {@link stream} to `createLogger`, or {@link accept} a child process's output. */
 export class LogCollector {
   readonly stream: Writable;
   /** Steps seen while a demo records ({@link record}); nothing is kept otherwise, so serving for days costs nothing. */
   private recording: StepLine[] | undefined;
   private readonly waiters = new Set<(l: LogLine) => void>();
+  /** Per role, the JSON lines seen (with `keep`), and a child's unfinished last line. */
+  private readonly kept = new Map<string, string[]>();
+  private readonly partial = new Map<string, string>();
 
-  /** @param verbose echo every role log line to stderr (otherwise errors only). */
-  constructor(private readonly verbose: boolean) {
+  /**
+   * @param verbose echo every role log line to stderr (otherwise errors only).
+   * @param o `keep`: keep every line per role, for {@link text} (tests; not for a testbed that serves for days);
+   *   `quiet`: echo nothing, not even errors (tests, whose roles fail on purpose).
+   */
+  constructor(private readonly verbose: boolean, private readonly o: { keep?: boolean; quiet?: boolean } = {}) {
     this.stream = new Writable({
       decodeStrings: false,
       write: (chunk: string | Buffer, _enc, cb) => {
@@ -40,14 +48,37 @@ export class LogCollector {
     });
   }
 
-  private take(text: string): void {
+  /**
+   * Takes output of a role that runs as a child process (its stdout, in chunks): each JSON line as if the role had
+   * logged it here, tagged with `role`.
+   */
+  accept(role: string, chunk: string): void {
+    const lines = `${this.partial.get(role) ?? ''}${chunk}`.split('\n');
+    this.partial.set(role, lines.pop() ?? '');
+    for (const text of lines) if (text.startsWith('{')) this.take(text, role);
+  }
+
+  /** The lines `role` logged so far, one per line (empty unless constructed with `keep`). */
+  text(role: string): string {
+    const lines = this.kept.get(role);
+    return lines ? `${lines.join('\n')}\n` : '';
+  }
+
+  private take(text: string, role?: string): void {
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;
     } catch {
       return;
     }
-    if (this.verbose || (typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
+    if (role !== undefined && line.role === undefined) line.role = role;
+    if (this.o.keep) {
+      const of = String(line.role ?? line.name);
+      const kept = this.kept.get(of) ?? [];
+      kept.push(text);
+      this.kept.set(of, kept);
+    }
+    if (this.verbose || (!this.o.quiet && typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
     if (typeof line.step === 'number' && this.recording) {
       this.recording.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
     }

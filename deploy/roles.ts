@@ -1,172 +1,288 @@
 /**
- * Every role of both flows (TS 23.280 §10.6.2.2 and §10.6.2.3) in this process, on loopback, from the roles' own
- * run modules:
+ * How the testbed runs each role of both flows (TS 23.280 §10.6.2.2 and §10.6.2.3), from one description per role
+ * and two ways to run it: in this process through the role's run module, or as an `mcx <role>` child process through
+ * its CLI (the options a user would type; the ready line tells where it listens). Either way the role gets the
+ * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector. A role's code is
+ * loaded when it first runs in this process: a launcher whose roles are all processes (the tests) loads none of it.
  *
- *   UE ──SIP udp/tcp/tls──▶ registrar (partner SIP core) ──Cx, mutual TLS──▶ partner MMS
- *      ──Cx, mutual TLS (partner ↔ primary CAs)──▶ relay (primary SIP core / IMS) ──Cx, mutual TLS──▶ primary HSS
+ *   UE ──SIP udp/tcp/tls──▶ registrar (partner SIP core) ──Cx──▶ partner MMS
+ *      ──Cx, mutual TLS (partner ↔ primary CAs)──▶ relay (primary SIP core / IMS) ──Cx──▶ primary HSS
  *                                              └─▶ primary MMS (dynamic bindings) ──▶ relay
  *   UE ──HTTPS──▶ primary IdMS, partner IdMS, partner MMS migration API ──HTTPS, mutual TLS──▶ primary MMS binding API
- *
- * Diameter listeners take ephemeral ports; so do the HTTPS services (the IdMS issuers name theirs, so they are picked
- * before the start). Each role logs through its own child of the testbed logger (`role` field), which is how the
- * ladder tells them apart.
  */
+import { join } from 'node:path';
 import { certPaths, peerCaPath, signingPaths, trustedSigningCertPath } from '../certs/layout.ts';
-import { defaultResource } from '../idms/cli.ts';
-import { DEFAULT_TTLS } from '../idms/constants.ts';
-import { startIdms, type RunningIdms } from '../idms/server.ts';
-import { formatHostPort, type HostPort } from '../lib/config/address.ts';
+import { formatHostPort } from '../lib/config/address.ts';
+import type { Closeable } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
-import { Teardown } from '../lib/serve.ts';
-import { startHss, type RunningHss } from '../hss/run.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
-import { startMms, startRelay, type RunningMms } from '../mms/run.ts';
-import type { RunningRelay } from '../mms/relay.ts';
-import { startRegistrar, type RunningRegistrar } from '../registrar/server.ts';
-import type { SipListen } from '../registrar/config.ts';
-import type { LogCollector } from './ladder.ts';
-import { freeTcpPort } from './ports.ts';
-import type { Realms, TestbedLayout } from './topology.ts';
+import type { EndpointSpec } from '../mms/run.ts';
+import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
+import type { Realms, StateRole, TestbedLayout } from './topology.ts';
 
-/** What the roles are started with. */
-export interface RolesPlan {
-  layout: TestbedLayout;
-  realms: Realms;
-  /** The registrar's listeners (port 0: any free one). */
-  sip: SipListen[];
-  /** `memory` or a redis:// URL, for every role. */
-  store: string;
-  randPolicy: RandPolicy;
-  logger: Logger;
-  logs: LogCollector;
-}
+/** The roles of the two systems, in the order the testbed starts them. */
+export const ROLE_NAMES = ['hss', 'primary-idms', 'partner-idms', 'relay', 'primary-mms', 'partner-mms', 'registrar'] as const;
+/** One role of the testbed. */
+export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** The registered native client of both IdMSs (what `mcx ue migrate` uses by default). */
 export const UE_CLIENT = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback' } as const;
 
-/** The started roles. */
-export interface RunningRoles {
-  hss: RunningHss;
-  relay: RunningRelay;
-  primaryMms: RunningMms;
-  primaryIdms: RunningIdms;
-  partnerIdms: RunningIdms;
-  mms: RunningMms;
-  registrar: RunningRegistrar;
-  /** Stops them, the registrar first and the HSS last, each with DPR to its peers. */
-  close(): Promise<void>;
+/** Where a started role can be reached (what its ready line says). */
+export interface RoleAddresses {
+  /** `tcp://host:port` or `tls://host:port` of its Diameter listener (all but the IdMS). */
+  diameterUrl?: string;
+  /** HSS, partner MMS and registrar with an admin API: its URL and token file. */
+  adminUrl?: string;
+  adminTokenPath?: string;
+  /** The partner MMS's migration API or the primary MMS's binding API. */
+  apiUrl?: string;
+  /** The IdMS's issuer. */
+  issuer?: string;
+  /** The registrar's SIP listeners. */
+  sip?: SipListen[];
+}
+
+/** One role, ready to run either way. */
+export interface RoleRecipe {
+  name: RoleName;
+  /** `mcx` arguments. */
+  argv: string[];
+  /** The ready line of `mcx <role>`, and what it says. */
+  ready: RegExp;
+  fromReady(m: RegExpExecArray): RoleAddresses;
+  /** Starts the role in this process, logging through `logger`. */
+  inline(logger: Logger): Promise<{ running: Closeable; addresses: RoleAddresses }>;
+}
+
+/** What every role of one testbed shares. */
+export interface RoleContext {
+  layout: TestbedLayout;
+  realms: Realms;
+  /** `memory` or a redis:// URL, for every role. */
+  store: string;
+}
+
+type System = 'primary' | 'partner' | (string & {});
+type CertRole = 'hss' | 'relay' | 'mms' | 'registrar';
+
+const LOOPBACK = '127.0.0.1';
+/** Longest migration configuration and binding, seconds (the CLI default). */
+const MIGRATION_TTL_S = 43_200;
+
+/** The role's certificate and key, and the CAs it trusts: its own system's, then those of `trust`. */
+function tlsFiles(c: RoleContext, system: System, role: CertRole, trust: readonly System[] = []): { cert: string; key: string; ca: string[] } {
+  const p = certPaths(c.layout.pki, system, role);
+  return { cert: p.cert, key: p.key, ca: [p.ca, ...trust.map((t) => peerCaPath(c.layout.pki, system, t))] };
+}
+
+/** The same as `--tls-*` options. */
+function tlsArgs(files: { cert: string; key: string; ca: string[] }): string[] {
+  return ['--tls-cert', files.cert, '--tls-key', files.key, '--tls-ca', files.ca.join(',')];
+}
+
+/** `[tcp://|tls://]host:port`, as `--listen` and `--route` take it. */
+export function endpointText(e: EndpointSpec): string {
+  return `${e.transport ? `${e.transport}://` : ''}${formatHostPort(e)}`;
 }
 
 /** Host and port of a `tls://host:port` URL. */
-function endpointOf(url: string): HostPort {
-  const m = /^\w+:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
+export function endpointOf(url: string): EndpointSpec {
+  const m = /^(\w+):\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
   if (!m) throw new Error(`testbed: cannot read the address of ${url}`);
-  return { host: m[1] as string, port: Number(m[2]) };
+  const transport = m[1] === 'tcp' || m[1] === 'tls' ? m[1] : undefined;
+  return { host: m[2] as string, port: Number(m[3]), ...(transport ? { transport } : {}) };
 }
 
-/** The role's certificate and key, and the CAs it trusts: its own system's, then those of `trust`. */
-function tlsFiles(l: TestbedLayout, system: 'primary' | 'partner', role: 'hss' | 'relay' | 'mms' | 'registrar', trust: Array<'primary' | 'partner'> = []) {
-  const p = certPaths(l.pki, system, role);
-  return { cert: p.cert, key: p.key, ca: [p.ca, ...trust.map((t) => peerCaPath(l.pki, system, t))] };
+function stateDir(c: RoleContext, role: StateRole): string {
+  return c.layout.stateDir(role);
 }
 
-const ROUTE_WAIT_MS = 10_000;
-
-/** The two IdMSs (TS 33.180 §5.1.4.2): the primary issues security tokens to the partner, which trusts its key. */
-async function startIdmsPair(plan: RolesPlan, teardown: Teardown): Promise<{ primary: RunningIdms; partner: RunningIdms }> {
-  const { layout, logger } = plan;
-  const host = '127.0.0.1';
-  const [pp, qp] = [await freeTcpPort(host), await freeTcpPort(host)];
-  const issuer = { primary: `https://${host}:${pp}`, partner: `https://${host}:${qp}` };
-  const common = (system: 'primary' | 'partner') => ({
-    issuer: issuer[system], listen: { host, port: system === 'primary' ? pp : qp },
-    tls: { cert: certPaths(layout.pki, system, 'idms').cert, key: certPaths(layout.pki, system, 'idms').key }, signing: signingPaths(layout.pki, system),
-    resource: defaultResource(system, issuer[system]), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
-    store: plan.store, stateDir: layout.stateDir(`${system}-idms`), ttls: DEFAULT_TTLS, logger: logger.child({ role: `${system}-idms` }),
-  });
-  const primary = await startIdms({ ...common('primary'), role: 'primary', partners: new Map([['partner', issuer.partner]]), trusted: [], usersCsv: layout.usersCsv });
-  teardown.push(() => primary.close());
-  const partner = await startIdms({
-    ...common('partner'), role: 'partner', partners: new Map(),
-    trusted: [{ issuer: issuer.primary, certFiles: [trustedSigningCertPath(layout.pki, 'partner')] }],
-  });
-  teardown.push(() => partner.close());
-  return { primary, partner };
+/** The primary HSS on `port` (0: any), plain TCP or mutual TLS inside the primary system. */
+export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randPolicy: RandPolicy }): RoleRecipe {
+  const { primary } = c.realms;
+  const dir = stateDir(c, 'hss');
+  const tls = o.tls ? tlsFiles(c, 'primary', 'hss') : undefined;
+  return {
+    name: 'hss',
+    argv: ['hss', '--listen', `${LOOPBACK}:${o.port}`, '--origin-host', `hss.${primary}`, '--realm', primary, '--subscribers', c.layout.subscribersCsv,
+      '--store', c.store, '--state-dir', dir, '--admin', `${LOOPBACK}:0`, '--rand-policy', o.randPolicy, ...(tls ? tlsArgs(tls) : [])],
+    ready: /hss: listening diameter=(\w+:\/\/\S+) admin=(\S+)/,
+    fromReady: (m) => ({ diameterUrl: m[1] as string, adminUrl: m[2] as string, adminTokenPath: join(dir, 'admin-token') }),
+    inline: async (logger) => {
+      const { startHss } = await import('../hss/run.ts');
+      const hss = await startHss({
+        listen: { host: LOOPBACK, port: o.port }, originHost: `hss.${primary}`, realm: primary, subscribersCsv: c.layout.subscribersCsv,
+        store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger,
+      });
+      return { running: hss, addresses: { diameterUrl: hss.diameterUrl, adminUrl: hss.adminUrl, adminTokenPath: hss.adminTokenPath } };
+    },
+  };
 }
 
 /**
- * Starts HSS, relay, partner MMS and registrar, and waits until the Cx path is routed end to end (so the first
- * REGISTER does not meet 3002 → 504).
- * @throws the first role's start error (ConfigFileError, StoreError, EADDRINUSE …); what started is stopped again.
+ * The relay of `system` (the primary SIP core / IMS; `rogue` for a system nobody trusts), routing the primary realm
+ * to `upstream`; mutual TLS toward the partner.
  */
-export async function startRoles(plan: RolesPlan): Promise<RunningRoles> {
-  const { layout, realms, logger } = plan;
-  const loopback = '127.0.0.1';
-  const teardown = new Teardown();
-  const routed = (role: string, realm: string, host: string): Promise<unknown> => {
-    const p = plan.logs.waitFor(`the ${role}'s route to ${host}`, (l) => l.role === role && l.msg === `route to ${realm}: ${host}`, ROUTE_WAIT_MS);
-    // Awaited only once the role has started; a start that fails first must not leave it an unhandled rejection.
-    p.catch(() => undefined);
-    return p;
+export function relayRecipe(c: RoleContext, o: { system: System; realm: string; upstream: EndpointSpec }): RoleRecipe {
+  const tls = tlsFiles(c, o.system, 'relay', o.system === 'primary' ? ['partner'] : []);
+  const self = { originHost: `relay.${o.realm}`, realm: o.realm };
+  return {
+    name: 'relay',
+    argv: ['relay', '--listen', `${LOOPBACK}:0`, '--origin-host', self.originHost, '--realm', self.realm, '--route', `${c.realms.primary}=${endpointText(o.upstream)}`, ...tlsArgs(tls)],
+    ready: /relay: listening diameter=(\w+:\/\/\S+)/,
+    fromReady: (m) => ({ diameterUrl: m[1] as string }),
+    inline: async (logger) => {
+      const { startRelay } = await import('../mms/run.ts');
+      const relay = await startRelay({ listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger });
+      return { running: relay, addresses: { diameterUrl: relay.diameterUrl } };
+    },
   };
-  try {
-    const hss = await startHss({
-      listen: { host: loopback, port: 0 }, originHost: `hss.${realms.primary}`, realm: realms.primary,
-      subscribersCsv: layout.subscribersCsv, store: plan.store, stateDir: layout.stateDir('hss'),
-      tls: tlsFiles(layout, 'primary', 'hss'), randPolicy: plan.randPolicy, admin: { host: loopback, port: 0 },
-      logger: logger.child({ role: 'hss' }),
-    });
-    teardown.push(() => hss.close());
+}
 
-    const relayRouted = routed('relay', realms.primary, `hss.${realms.primary}`);
-    const relay = await startRelay({
-      listen: { host: loopback, port: 0 }, originHost: `relay.${realms.primary}`, realm: realms.primary,
-      routes: [{ realm: realms.primary, peers: [endpointOf(hss.diameterUrl)] }],
-      tls: tlsFiles(layout, 'primary', 'relay', ['partner']), logger: logger.child({ role: 'relay' }),
-    });
-    teardown.push(() => relay.close());
+/** The primary MMS: binding API (mutual TLS, partner CA), binding-gated Cx path to `upstream` (the relay). */
+export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hssAdminUrl: string; hssAdminTokenFile: string }): RoleRecipe {
+  const { primary } = c.realms;
+  const dir = stateDir(c, 'primary-mms');
+  const tls = tlsFiles(c, 'primary', 'mms', ['partner']);
+  return {
+    name: 'primary-mms',
+    argv: ['mms', '--role', 'primary', '--listen', `${LOOPBACK}:0`, '--origin-host', `mms.${primary}`, '--realm', primary, '--route', `${primary}=${endpointText(o.upstream)}`,
+      '--binding-api', `${LOOPBACK}:0`, '--hss-admin', o.hssAdminUrl, '--hss-admin-token-file', o.hssAdminTokenFile, '--store', c.store, '--state-dir', dir, ...tlsArgs(tls)],
+    ready: /mms: listening diameter=(\w+:\/\/\S+) bindings=(\S+) role=primary/,
+    fromReady: (m) => ({ diameterUrl: m[1] as string, apiUrl: m[2] as string }),
+    inline: async (logger) => {
+      const { startMms } = await import('../mms/run.ts');
+      const mms = await startMms({
+        role: 'primary', listen: { host: LOOPBACK, port: 0 }, originHost: `mms.${primary}`, realm: primary, routes: [{ realm: primary, peers: [o.upstream] }],
+        tls, store: c.store, stateDir: dir, bindingApi: { host: LOOPBACK, port: 0 }, hssAdminUrl: o.hssAdminUrl, hssAdminTokenFile: o.hssAdminTokenFile,
+        maxBindingTtlS: MIGRATION_TTL_S, logger,
+      });
+      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) } };
+    },
+  };
+}
 
-    const primaryRouted = routed('primary-mms', realms.primary, `relay.${realms.primary}`);
-    const primaryMms = await startMms({
-      role: 'primary', listen: { host: loopback, port: 0 }, originHost: `mms.${realms.primary}`, realm: realms.primary,
-      routes: [{ realm: realms.primary, peers: [endpointOf(relay.diameterUrl)] }], tls: tlsFiles(layout, 'primary', 'mms', ['partner']),
-      store: plan.store, stateDir: layout.stateDir('primary-mms'), bindingApi: { host: loopback, port: 0 },
-      hssAdminUrl: hss.adminUrl, hssAdminTokenFile: hss.adminTokenPath, maxBindingTtlS: 43_200, logger: logger.child({ role: 'primary-mms' }),
-    });
-    teardown.push(() => primaryMms.close());
-    const idms = await startIdmsPair(plan, teardown);
+/**
+ * An IdMS (TS 33.180 §5.1.4.2) on a port picked beforehand (its issuer URL names it): the primary issues security
+ * tokens to the partner, which trusts the primary's signing key.
+ */
+export function idmsRecipe(c: RoleContext, o: { system: 'primary' | 'partner'; port: number; issuers: Record<'primary' | 'partner', string> }): RoleRecipe {
+  const name = o.system === 'primary' ? 'primary-idms' : 'partner-idms';
+  const issuer = o.issuers[o.system];
+  const dir = stateDir(c, name);
+  const files = { tls: certPaths(c.layout.pki, o.system, 'idms'), signing: signingPaths(c.layout.pki, o.system) };
+  const trustCert = trustedSigningCertPath(c.layout.pki, 'partner');
+  const own = o.system === 'primary'
+    ? ['--partner', `partner=${o.issuers.partner}`, '--users', c.layout.usersCsv]
+    : ['--trusted-issuer', o.issuers.primary, '--trust-cert', trustCert];
+  return {
+    name,
+    argv: ['idms', '--role', o.system, '--listen', `${LOOPBACK}:${o.port}`, '--issuer', issuer, '--tls-cert', files.tls.cert, '--tls-key', files.tls.key,
+      '--signing-key', files.signing.key, '--signing-cert', files.signing.cert, '--client', `${UE_CLIENT.clientId}=${UE_CLIENT.redirectUri}`,
+      '--store', c.store, '--state-dir', dir, ...own],
+    ready: /idms: listening (\S+) role=\w+ issuer=(\S+)/,
+    fromReady: (m) => ({ issuer: m[2] as string }),
+    inline: async (logger) => {
+      const [{ startIdms }, { defaultResource }, { DEFAULT_TTLS }] = await Promise.all([import('../idms/server.ts'), import('../idms/cli.ts'), import('../idms/constants.ts')]);
+      const idms = await startIdms({
+        role: o.system, issuer, listen: { host: LOOPBACK, port: o.port }, tls: { cert: files.tls.cert, key: files.tls.key }, signing: files.signing,
+        resource: defaultResource(o.system, issuer), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
+        store: c.store, stateDir: dir, ttls: DEFAULT_TTLS, logger,
+        ...(o.system === 'primary'
+          ? { partners: new Map([['partner', o.issuers.partner]]), trusted: [], usersCsv: c.layout.usersCsv }
+          : { partners: new Map(), trusted: [{ issuer: o.issuers.primary, certFiles: [trustCert] }] }),
+      });
+      return { running: idms, addresses: { issuer: idms.issuer } };
+    },
+  };
+}
 
-    const mmsRouted = routed('partner-mms', realms.primary, `relay.${realms.primary}`);
-    const dynamicRouted = plan.logs.waitFor('the partner MMS\'s path to the primary MMS', (l) => l.role === 'partner-mms' && l.msg === `primary-mms path to ${realms.primary}: mms.${realms.primary}`, ROUTE_WAIT_MS);
-    dynamicRouted.catch(() => undefined);
-    const udp = plan.sip.find((x) => x.transport === 'udp');
-    const mms = await startMms({
-      role: 'partner', listen: { host: loopback, port: 0 }, originHost: `mms.${realms.partner}`, realm: realms.partner,
-      routes: [{ realm: realms.primary, peers: [endpointOf(relay.diameterUrl)] }],
-      tls: tlsFiles(layout, 'partner', 'mms', ['primary']), mappingsCsv: layout.mappingsCsv, store: plan.store,
-      stateDir: layout.stateDir('mms'), topologyHiding: false, logger: logger.child({ role: 'partner-mms' }),
-      primarySystems: [{ realm: realms.primary, idmsIssuer: idms.primary.issuer, bindingApi: primaryMms.migrationUrl as string, cx: [endpointOf(primaryMms.diameterUrl)] }],
-      migration: {
-        listen: { host: loopback, port: 0 }, tokenIssuer: idms.partner.issuer, tokenCertFile: signingPaths(layout.pki, 'partner').cert,
-        tokenAudience: defaultResource('partner', idms.partner.issuer), ttlS: 43_200,
-        // The testbed resolves `--ports auto` before the start, so the UDP listener's port is known here.
-        registrar: `sip:${formatHostPort({ host: udp?.host ?? loopback, port: udp?.port ?? 5060 })};transport=udp`,
-      },
-    });
-    teardown.push(() => mms.close());
-    await Promise.all([relayRouted, primaryRouted, mmsRouted, dynamicRouted]);
+/** The dynamic flow's side of the partner MMS: the primary system's MMS and IdMS, and its own migration API. */
+export interface PartnerMmsDynamic {
+  primaryIdmsIssuer: string;
+  bindingApi: string;
+  primaryMmsCx: EndpointSpec;
+  partnerIdmsIssuer: string;
+  /** What UEs are told to register with, e.g. `sip:127.0.0.1:5060;transport=udp`. */
+  registrarUri: string;
+}
 
-    const registrar = await startRegistrar({
-      sip: plan.sip, domain: realms.partner, hss: [endpointOf(mms.diameterUrl)], originHost: `registrar.${realms.partner}`,
-      realm: realms.partner, diameterTls: true, tls: tlsFiles(layout, 'partner', 'registrar'), store: plan.store,
-      stateDir: layout.stateDir('registrar'),
-      // The first challenge is the one simple softphones read (sipsak gives up on a SHA-256 one).
-      digestAlgorithms: ['MD5', 'SHA-256'], logger: logger.child({ role: 'registrar' }),
-    });
-    teardown.push(() => registrar.close());
-    return { hss, relay, primaryMms, primaryIdms: idms.primary, partnerIdms: idms.partner, mms, registrar, close: () => teardown.run() };
-  } catch (e) {
-    await teardown.run();
-    throw e;
-  }
+/**
+ * The partner MMS with the static mappings, listening for the partner SIP core on `listen` (mutual TLS unless
+ * `tcp://`), routing the primary realm to `upstream` (the relay) over mutual TLS.
+ */
+export function partnerMmsRecipe(c: RoleContext, o: { listen: EndpointSpec; upstream: EndpointSpec; admin: boolean; dynamic?: PartnerMmsDynamic }): RoleRecipe {
+  const { primary, partner } = c.realms;
+  const dir = stateDir(c, 'mms');
+  const tls = tlsFiles(c, 'partner', 'mms', ['primary']);
+  const d = o.dynamic;
+  const tokenCert = signingPaths(c.layout.pki, 'partner').cert;
+  const dynamicArgs = d ? ['--primary-system', `realm=${primary},idms=${d.primaryIdmsIssuer},api=${d.bindingApi},cx=${formatHostPort(d.primaryMmsCx)}`,
+    '--migration-api', `${LOOPBACK}:0`, '--token-issuer', d.partnerIdmsIssuer, '--token-cert', tokenCert, '--registrar-uri', d.registrarUri] : [];
+  return {
+    name: 'partner-mms',
+    argv: ['mms', '--role', 'partner', '--listen', endpointText(o.listen), '--origin-host', `mms.${partner}`, '--realm', partner,
+      '--route', `${primary}=${endpointText(o.upstream)}`, '--mappings', c.layout.mappingsCsv, '--store', c.store, '--state-dir', dir,
+      ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []), ...dynamicArgs, ...tlsArgs(tls)],
+    ready: /mms: listening diameter=(\w+:\/\/\S+)(?: admin=(\S+))?(?: migration=(\S+))? role=partner/,
+    fromReady: (m) => ({
+      diameterUrl: m[1] as string, ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}), ...(m[3] ? { apiUrl: m[3] } : {}),
+    }),
+    inline: async (logger) => {
+      const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
+      const mms = await startMms({
+        role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
+        tls, mappingsCsv: c.layout.mappingsCsv, store: c.store, stateDir: dir, topologyHiding: false, logger,
+        ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}),
+        ...(d ? {
+          primarySystems: [{ realm: primary, idmsIssuer: d.primaryIdmsIssuer, bindingApi: d.bindingApi, cx: [d.primaryMmsCx] }],
+          migration: {
+            listen: { host: LOOPBACK, port: 0 }, tokenIssuer: d.partnerIdmsIssuer, tokenCertFile: tokenCert,
+            tokenAudience: defaultResource('partner', d.partnerIdmsIssuer), ttlS: MIGRATION_TTL_S, registrar: d.registrarUri,
+          },
+        } : {}),
+      });
+      const admin = mms.adminUrl ? { adminUrl: mms.adminUrl, ...(mms.adminTokenPath ? { adminTokenPath: mms.adminTokenPath } : {}) } : {};
+      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...admin, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) } };
+    },
+  };
+}
+
+/** `udp://127.0.0.1:5060,tcp://…` of the registrar's ready line. */
+function sipOf(urls: string): SipListen[] {
+  return urls.split(',').map((u) => {
+    const m = /^(udp|tcp|tls):\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(u);
+    if (!m) throw new Error(`testbed: cannot read the SIP listener ${u}`);
+    return { transport: m[1] as SipListen['transport'], host: m[2] as string, port: Number(m[3]) };
+  });
+}
+
+/**
+ * The partner SIP core on `sip` with the partner MMS at `mms` as its Cx peer (mutual TLS with the partner registrar
+ * certificate when `cxTls`, else plain TCP inside the partner system).
+ */
+export function registrarRecipe(c: RoleContext, o: { sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[] }): RoleRecipe {
+  const { partner } = c.realms;
+  const dir = stateDir(c, 'registrar');
+  const tls = o.cxTls || o.sip.some((s) => s.transport === 'tls') ? tlsFiles(c, 'partner', 'registrar') : undefined;
+  const self = { domain: partner, originHost: `registrar.${partner}`, realm: partner };
+  return {
+    name: 'registrar',
+    argv: ['registrar', '--sip', o.sip.map((s) => `${s.transport}:${formatHostPort(s)}`).join(','), '--domain', partner, '--hss', formatHostPort(o.mms),
+      '--origin-host', self.originHost, '--realm', partner, '--store', c.store, '--state-dir', dir, ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []),
+      ...(o.cxTls ? ['--diameter-tls'] : []), ...(tls ? tlsArgs(tls) : []), ...(o.digestAlgorithms ? ['--digest-algorithms', o.digestAlgorithms.join(',')] : [])],
+    ready: /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=(\S+))?/,
+    fromReady: (m) => ({ sip: sipOf(m[1] as string), ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}) }),
+    inline: async (logger) => {
+      const { startRegistrar } = await import('../registrar/server.ts');
+      const r = await startRegistrar({
+        sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
+        ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}), logger,
+      });
+      const sip = r.addresses.sip.map((b) => ({ transport: b.transport.toLowerCase() as SipListen['transport'], host: b.address, port: b.port }));
+      const admin = r.addresses.admin ? { adminUrl: r.addresses.admin, ...(r.adminTokenPath ? { adminTokenPath: r.adminTokenPath } : {}) } : {};
+      return { running: r, addresses: { sip, ...admin } };
+    },
+  };
 }

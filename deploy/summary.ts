@@ -4,7 +4,8 @@
  */
 import { relative } from 'node:path';
 import { caPaths } from '../certs/layout.ts';
-import type { BoundAddress } from '../lib/sip/stack.ts';
+import type { SipListen } from '../registrar/config.ts';
+import type { RoleName } from './roles.ts';
 import type { RunningTestbed } from './testbed.ts';
 
 /** `\xHH` per octet: SIPp 3.6.1 takes binary AKA keys only in this form (DESIGN §4). */
@@ -12,8 +13,8 @@ function sippEscapes(hex: string): string {
   return hex.replace(/../g, (b) => `\\x${b}`);
 }
 
-function addr(b: BoundAddress | undefined): string {
-  return b ? `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}` : '-';
+function addr(b: SipListen | undefined): string {
+  return b ? `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}` : '-';
 }
 
 /**
@@ -21,19 +22,22 @@ function addr(b: BoundAddress | undefined): string {
  * @param tb the running testbed.
  */
 export function formatSummary(tb: RunningTestbed): string {
-  const { alice, bob, carol, realms, layout, roles } = tb;
-  const sip = roles.registrar.addresses.sip;
-  const udp = addr(sip.find((s) => s.transport === 'UDP'));
-  const tcp = addr(sip.find((s) => s.transport === 'TCP'));
-  const tls = addr(sip.find((s) => s.transport === 'TLS'));
+  const { alice, bob, carol, realms, layout, testbed } = tb;
+  const sip = testbed.role('registrar').addresses.sip ?? [];
+  const udp = addr(sip.find((s) => s.transport === 'udp'));
+  const tcp = addr(sip.find((s) => s.transport === 'tcp'));
+  const tls = addr(sip.find((s) => s.transport === 'tls'));
+  const url = (role: RoleName): string => testbed.role(role).addresses.diameterUrl ?? '-';
+  const a = testbed.addresses;
+  const store = testbed.store.startsWith('redis') ? 'redis' : 'memory';
   const rel = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
   return [
     `ready udp=${udp} tcp=${tcp} tls=${tls} dir=${layout.dir} user=${layout.userFile}`,
     '',
     `  partner SIP core (registrar)  udp://${udp}  tcp://${tcp}  tls://${tls}  domain ${realms.partner}`,
     `                                SIP over TLS: trust the partner CA ${rel(caPaths(layout.pki, 'partner').cert)}`,
-    `  Diameter (mutual TLS)         registrar → partner MMS ${roles.mms.diameterUrl} → relay ${roles.relay.diameterUrl} → HSS ${roles.hss.diameterUrl}`,
-    `  PKI ${tb.pki}: ${rel(layout.pki)}   state (${roles.hss.store.kind} store): ${rel(`${layout.dir}/state`)}`,
+    `  Diameter (mutual TLS)         registrar → partner MMS ${url('partner-mms')} → relay ${url('relay')} → HSS ${url('hss')}`,
+    `  PKI ${tb.pki}: ${rel(layout.pki)}   state (${store} store): ${rel(`${layout.dir}/state`)}`,
     '',
     `  migrating AKA user (${rel(layout.userFile)}; ISIM state ${rel(layout.isimFile)})`,
     `    partner IMPI ${alice.partner.impi}   IMPU ${alice.partner.impu}   (mapped to ${alice.primary.impi} in ${rel(layout.mappingsCsv)})`,
@@ -45,12 +49,12 @@ export function formatSummary(tb: RunningTestbed): string {
     `    SIP identity ${bob.impu}   auth username ${bob.impi}   password ${bob.password}   registrar ${udp} (UDP) / ${tcp} (TCP)`,
     `    (Digest realm in the challenge: ${realms.primary}, the primary HSS's)`,
     `  dynamically migrating user (${rel(layout.dynamicUserFile)}; ISIM state ${rel(layout.dynamicIsimFile)}), TS 23.280 §10.6.2.3`,
-    `    primary IdMS ${roles.primaryIdms.issuer} (user ${carol.username}, password ${carol.password}, mcptt_id ${carol.mcpttId}; trust ${rel(caPaths(layout.pki, 'primary').cert)})`,
-    `    partner IdMS ${roles.partnerIdms.issuer}   partner MMS migration API ${roles.mms.migrationUrl ?? '-'}/migration/v1/configurations (trust ${rel(caPaths(layout.pki, 'partner').cert)})`,
+    `    primary IdMS ${a.primaryIssuer} (user ${carol.username}, password ${carol.password}, mcptt_id ${carol.mcpttId}; trust ${rel(caPaths(layout.pki, 'primary').cert)})`,
+    `    partner IdMS ${a.partnerIssuer}   partner MMS migration API ${(a.migrationApi || '-')}/migration/v1/configurations (trust ${rel(caPaths(layout.pki, 'partner').cert)})`,
     `    primary identities ${carol.primary.impi} ${carol.primary.impu}   K ${carol.k}   OP ${carol.op}   AMF ${carol.amf}`,
-    `    primary MMS binding API ${roles.primaryMms.migrationUrl ?? '-'} (mutual TLS, partner CA), Cx ${roles.primaryMms.diameterUrl}`,
+    `    primary MMS binding API ${(a.bindingApi || '-')} (mutual TLS, partner CA), Cx ${url('primary-mms')}`,
     `  our UE, the whole dynamic flow (login … REGISTER; --end deletes the configuration afterwards):`,
-    `    npx mcx ue migrate --primary-idms ${roles.primaryIdms.issuer} --partner-idms ${roles.partnerIdms.issuer} --partner-mms ${roles.mms.migrationUrl ?? '-'} \\`,
+    `    npx mcx ue migrate --primary-idms ${a.primaryIssuer} --partner-idms ${a.partnerIssuer} --partner-mms ${(a.migrationApi || '-')} \\`,
     `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --primary-ca ${rel(caPaths(layout.pki, 'primary').cert)} --partner-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
     `      --isim-state ${rel(layout.dynamicIsimFile)} --end`,
     '',

@@ -19,17 +19,15 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
-import type { SipListen } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
 import { runDynamicDemo } from './demo-dynamic.ts';
 import { registerDemoUe } from './demo-ue.ts';
-import { freeSipPort } from './ports.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
-import { startRoles, type RunningRoles } from './roles.ts';
+import { TwoSystemTestbed } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import {
-  ensureDemoUser, ensureDynamicUser, ensurePasswordUser, ensurePki, layoutOf, writeProvisioning, type DemoUser, type DynamicUser, type PasswordUser,
-  type Realms, type TestbedLayout,
+  demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, writeDynamicPasswordFile, type DemoUser, type DynamicUser,
+  type PasswordUser, type Realms, type TestbedLayout,
 } from './topology.ts';
 
 const PORTS_HELP = 'auto, or UDP,TCP,TLS ports such as 5060,5060,5061';
@@ -80,7 +78,7 @@ export function parseTestbedOptions(raw: Record<string, unknown>): TestbedOption
 export interface RunningTestbed {
   layout: TestbedLayout;
   realms: Realms;
-  roles: RunningRoles;
+  testbed: TwoSystemTestbed;
   alice: DemoUser;
   bob: PasswordUser;
   carol: DynamicUser;
@@ -92,41 +90,43 @@ export interface RunningTestbed {
 }
 
 /**
- * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role.
+ * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role in this process.
  * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
  */
 export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
-  const layout = layoutOf(o.dir);
-  const made = await ensurePki(layout, realms);
-  if (made === 'regenerated') {
-    process.stdout.write(`testbed: ${layout.pki} was of an older PKI version (certificates without realm and role); regenerated it\n`);
-  }
-  const pki = made === 'reused' ? 'reused' : 'created';
-  const alice = await ensureDemoUser(layout, realms);
-  const bob = await ensurePasswordUser(layout, realms);
-  const carol = await ensureDynamicUser(layout, realms);
-  await writeProvisioning(layout, realms, alice, bob, carol);
   const logs = new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
-  // `auto` is resolved here: the partner MMS tells migrating UEs the registrar's address before the registrar is up.
-  // UDP and TCP share one port as with the defaults (5060), TLS another.
-  const sipPort = o.ports.udp || await freeSipPort(o.listen);
-  const sip: SipListen[] = [
-    { transport: 'udp', host: o.listen, port: sipPort },
-    { transport: 'tcp', host: o.listen, port: o.ports.tcp || sipPort },
-    { transport: 'tls', host: o.listen, port: o.ports.tls || await freeSipPort(o.listen, [sipPort]) },
-  ];
-  let roles: RunningRoles;
+  let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser } | undefined;
+  const testbed = await TwoSystemTestbed.create({
+    dir: o.dir, realms, store: o.store, randPolicy: o['rand-policy'],
+    // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
+    sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
+    // The first challenge is the one simple softphones read (sipsak gives up on a SHA-256 one).
+    digestAlgorithms: ['MD5', 'SHA-256'], logs, logger,
+    provisioning: async (layout) => {
+      const u = { alice: await ensureDemoUser(layout, realms), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms) };
+      await writeDynamicPasswordFile(layout, u.carol);
+      users = u;
+      return demoProvisioning(realms, u.alice, u.bob, u.carol);
+    },
+  });
+  if (testbed.pkiState === 'regenerated') {
+    process.stdout.write(`testbed: ${testbed.pki} was of an older PKI version (certificates without realm and role); regenerated it\n`);
+  }
   try {
-    roles = await startRoles({ layout, realms, sip, store: o.store, randPolicy: o['rand-policy'], logger, logs });
+    await testbed.start();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`${(e as Error).message}: a SIP port is taken (another SIP server?); pick others with --ports (${PORTS_HELP})`, { cause: e });
     }
     throw e;
   }
-  return { layout, realms, roles, alice, bob, carol, logs, logger, pki, close: () => roles.close() };
+  const { alice, bob, carol } = users as NonNullable<typeof users>;
+  return {
+    layout: testbed.layout, realms, testbed, alice, bob, carol, logs, logger, pki: testbed.pkiState === 'reused' ? 'reused' : 'created',
+    close: () => testbed.close(),
+  };
 }
 
 /**
@@ -143,18 +143,18 @@ export async function runDemo(tb: RunningTestbed, endMigration = false): Promise
  * @returns whether the UE got its 200 with every step 2–13 seen.
  */
 export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
-  const { alice, realms, roles } = tb;
+  const { alice, realms } = tb;
   const isim = await Isim.open(tb.layout.isimFile, {
     k: Buffer.from(alice.k, 'hex'), op: Buffer.from(alice.op, 'hex'), impi: alice.primary.impi, impus: [alice.primary.impu], domain: realms.primary,
   });
-  const udp = roles.registrar.addresses.sip.find((s) => s.transport === 'UDP');
+  const udp = tb.testbed.role('registrar').addresses.sip?.find((s) => s.transport === 'udp');
   if (!udp) {
     await isim.close();
     throw new Error('testbed: the registrar has no UDP listener');
   }
   const recorded = tb.logs.record();
-  process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.address}:${udp.port}\n`);
-  const outcome = await registerDemoUe({ host: udp.address, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim })
+  process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.host}:${udp.port}\n`);
+  const outcome = await registerDemoUe({ host: udp.host, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim })
     .finally(() => isim.close());
   const rungs = buildLadder(recorded(), outcome.sip);
   process.stdout.write(`${formatLadder('static', rungs)}\n`);

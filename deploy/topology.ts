@@ -10,7 +10,7 @@
  *   ue/bob.json        the password user for plain MD5 softphones
  *   ue/carol.json      the dynamically migrating user (§10.6.2.3): primary identities, K, OP, AMF, MC service ID, IdMS
  *                      username and password; ue/carol.isim.json its ISIM
- *   subscribers.csv    what the primary HSS loads at start
+ *   subscribers.csv    what the primary HSS loads at start (provisioning.ts writes it and the next two)
  *   mappings.csv       the partner MMS's static mapping partner IMPI/IMPU → primary IMPI/IMPU (§10.6.2.2 NOTE 2)
  *   users.csv          the primary IdMS's users (carol), linked to the HSS subscriber by `mcptt_id`
  */
@@ -22,6 +22,7 @@ import { initPki } from '../certs/issue.ts';
 import { isCertsError } from '../certs/errors.ts';
 import { readManifest } from '../certs/layout.ts';
 import { UsageError } from '../lib/cli.ts';
+import type { Provisioning } from './provisioning.ts';
 
 /** The two MC systems' realms. */
 export interface Realms {
@@ -68,13 +69,14 @@ export function layoutOf(dir: string): TestbedLayout {
 }
 
 /**
- * Runs `certs init` for `primary` and `partner` unless the directory already holds a PKI for these realms. The
+ * Runs `certs init` for `primary`, `partner` (and `others`, e.g. a third system nobody trusts) unless the directory
+ * already holds a PKI for these realms. The
  * testbed owns `pki/`, so a PKI of an older manifest version (leaves without realm and role) is made anew.
  * @returns whether it was created, reused, or regenerated from an older version.
  * @throws UsageError naming `--dir` when the PKI there was made for other realms.
  */
-export async function ensurePki(layout: TestbedLayout, realms: Realms): Promise<'created' | 'reused' | 'regenerated'> {
-  const systems = [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }];
+export async function ensurePki(layout: TestbedLayout, realms: Realms, others: ReadonlyArray<{ name: string; realm: string }> = []): Promise<'created' | 'reused' | 'regenerated'> {
+  const systems = [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }, ...others];
   let manifest;
   try {
     manifest = await readManifest(layout.pki);
@@ -196,24 +198,26 @@ export async function ensurePasswordUser(layout: TestbedLayout, realms: Realms):
 }
 
 /**
- * Writes the HSS's subscribers and the partner MMS's mappings. Rewritten on every start: re-provisioning never lowers
- * the HSS's SQN counter, so the file can always say "from scratch".
+ * The demo users as the testbed provisions them: the HSS's subscribers, the partner MMS's static mappings, the
+ * primary IdMS's user. alice migrates by static configuration only, carol by dynamic only, bob (a plain softphone
+ * user) either way.
  */
-export async function writeProvisioning(layout: TestbedLayout, realms: Realms, alice: DemoUser, bob: PasswordUser, carol: DynamicUser): Promise<void> {
-  await writeFile(layout.subscribersCsv, [
-    'impi,impus,k,op,amf,password,mcptt_id,allowed_partners',
-    // alice migrates by static configuration only, carol by dynamic only, bob (a plain softphone user) either way.
-    `${alice.primary.impi},${alice.primary.impu},${alice.k},${alice.op},${alice.amf},,,static:${realms.partner}`,
-    `${bob.impi},${bob.primaryImpu},,,,${bob.password},,${realms.partner}`,
-    `${carol.primary.impi},${carol.primary.impu},${carol.k},${carol.op},${carol.amf},,${carol.mcpttId},dynamic:${realms.partner}`,
-    '',
-  ].join('\n'), { mode: 0o600 });
-  await writeFile(layout.usersCsv, `username,password,mcptt_id\n${carol.username},${carol.password},${carol.mcpttId}\n`, { mode: 0o600 });
+export function demoProvisioning(realms: Realms, alice: DemoUser, bob: PasswordUser, carol: DynamicUser): Provisioning {
+  return {
+    subscribers: [
+      { impi: alice.primary.impi, impus: [alice.primary.impu], k: alice.k, op: alice.op, amf: alice.amf, allowedPartners: [`static:${realms.partner}`] },
+      { impi: bob.impi, impus: [bob.primaryImpu], password: bob.password, allowedPartners: [realms.partner] },
+      { impi: carol.primary.impi, impus: [carol.primary.impu], k: carol.k, op: carol.op, amf: carol.amf, mcpttId: carol.mcpttId, allowedPartners: [`dynamic:${realms.partner}`] },
+    ],
+    mappings: [
+      { partner: alice.partner, primary: alice.primary },
+      { partner: { impi: bob.impi, impu: bob.impu }, primary: { impi: bob.impi, impu: bob.primaryImpu } },
+    ],
+    idmsUsers: [{ username: carol.username, password: carol.password, mcpttId: carol.mcpttId }],
+  };
+}
+
+/** carol's IdMS password alone (0600), for `mcx ue migrate --password-file`. */
+export async function writeDynamicPasswordFile(layout: TestbedLayout, carol: DynamicUser): Promise<void> {
   await writeFile(layout.dynamicPasswordFile, `${carol.password}\n`, { mode: 0o600 });
-  await writeFile(layout.mappingsCsv, [
-    'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm',
-    `${alice.partner.impi},${alice.partner.impu},${alice.primary.impi},${alice.primary.impu},${realms.primary}`,
-    `${bob.impi},${bob.impu},${bob.impi},${bob.primaryImpu},${realms.primary}`,
-    '',
-  ].join('\n'));
 }

@@ -1,13 +1,15 @@
 /**
  * The primary HSS as one running thing (DESIGN §2, table row `hss/`): store → subscribers (CSV loaded at start) →
  * Cx handlers on a {@link DiameterNode} (TCP, or mutual TLS) → admin API (HTTP, or HTTPS with the same certificate).
- * `close()` stops in reverse: DPR to every peer (RFC 6733 §5.4), admin API, store.
+ * `close()` stops as every role does (lib/lifecycle.ts): admin API and Diameter listener, DPR to every peer (RFC 6733
+ * §5.4), store.
  */
 import type { FastifyInstance } from 'fastify';
 import { listenAdmin } from '../lib/admin/server.ts';
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import type { HostPort } from '../lib/config/address.ts';
 import { formatHostPort } from '../lib/config/address.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { CxCommand, CX_APPLICATION_ID } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
@@ -70,12 +72,10 @@ export class HssConfigError extends ConfigFileError {
 export async function startHss(config: HssConfig): Promise<RunningHss> {
   const log = config.logger;
   const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
-  const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
-  const unwind = async () => {
-    for (const f of cleanup.reverse()) await f().catch(() => undefined);
-  };
-  try {
+  const teardown = new Teardown({ logger: log, name: 'HSS' });
+  return teardown.guard(async () => {
+    const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
+    teardown.add('store', () => store.close());
     const stats = new HssStats();
     const subscribers = new SubscriberRepo(store, { realm: config.realm, logger: log.child({ component: 'subscribers' }) });
     if (config.subscribersCsv !== undefined) await loadCsv(subscribers, config.subscribersCsv, log);
@@ -94,7 +94,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
     // The handlers get the authenticated peer: what the allowed_partners check reads realm and path from.
     node.handle(CX_APPLICATION_ID, CxCommand.MAR, (req, c) => cx.mar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.SAR, (req, c) => cx.sar(req, c.peer))
       .handle(CX_APPLICATION_ID, CxCommand.UAR, (req, c) => cx.uar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.LIR, (req, c) => cx.lir(req, c.peer));
-    cleanup.push(() => node.close());
+    teardown.addDiameter(node);
     const bound = await node.listen({ ...config.listen, ...(tls ? { tls } : {}) });
 
     const { token, path: adminTokenPath } = await ensureAdminToken({
@@ -104,23 +104,16 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
       subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       info: { origin_host: config.originHost, realm: config.realm, rand_policy: config.randPolicy, store: store.kind },
     });
-    cleanup.push(() => admin.close());
+    teardown.add('listeners', () => admin.close());
     const adminUrl = await listenAdmin(admin, config.admin, tls !== undefined, log);
 
     const diameterUrl = `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`;
     log.info({ diameter: diameterUrl, admin: adminUrl, store: store.kind, rand_policy: config.randPolicy }, 'HSS ready');
-    let closing: Promise<void> | undefined;
     return {
       diameterUrl, adminUrl, adminTokenPath, node, store, ctx,
-      close: () => (closing ??= (async () => {
-        log.info('HSS stopping: DPR to peers, admin API, store');
-        await unwind();
-      })()),
+      close: () => teardown.run(),
     };
-  } catch (e) {
-    await unwind();
-    throw e;
-  }
+  });
 }
 
 async function loadCsv(repo: SubscriberRepo, path: string, log: Logger): Promise<void> {

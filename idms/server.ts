@@ -1,7 +1,8 @@
 /**
  * One running IdMS: store → users (CSV at start) → signing key → oidc-provider with the role's grant → HTTPS server
  * (login page first, then the provider) → optional admin API. HTTPS only: the issuer is an https URL and the server
- * never speaks plain HTTP (TS 33.180 §5.1.4.2: CSC-1 is protected with HTTPS). `close()` stops in reverse.
+ * never speaks plain HTTP (TS 33.180 §5.1.4.2: CSC-1 is protected with HTTPS). `close()` stops as every role does
+ * (lib/lifecycle.ts): HTTPS server and admin API, then the store (an IdMS has no Diameter peers).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
@@ -11,6 +12,7 @@ import { listenAdmin } from '../lib/admin/server.ts';
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import { formatHostPort, type HostPort } from '../lib/config/address.ts';
 import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { createIdmsAdminApi } from './admin-api.ts';
@@ -114,12 +116,10 @@ export async function startIdms(c: IdmsConfig): Promise<RunningIdms> {
   const signing = await loadSigningMaterial(c.signing.key, c.signing.cert);
   const trusted = new Map<string, TrustedCert[]>();
   for (const t of c.trusted) trusted.set(t.issuer, await Promise.all(t.certFiles.map(loadTrustedCert)));
-  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeral ?? false, logger: log.child({ component: 'store' }) });
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
-  const unwind = async (): Promise<void> => {
-    for (const f of cleanup.reverse()) await f().catch(() => undefined);
-  };
-  try {
+  const teardown = new Teardown({ logger: log, name: 'IdMS' });
+  return teardown.guard(async () => {
+    const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeral ?? false, logger: log.child({ component: 'store' }) });
+    teardown.add('store', () => store.close());
     const ns = idmsNamespace(c.role);
     const users = new UserRepo(store, ns);
     if (c.usersCsv !== undefined) await loadUsers(users, c.usersCsv, log);
@@ -140,7 +140,7 @@ export async function startIdms(c: IdmsConfig): Promise<RunningIdms> {
         res.end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
       });
     });
-    cleanup.push(() => new Promise<void>((resolve) => {
+    teardown.add('listeners', () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
       setTimeout(() => server.closeAllConnections(), 2000).unref();
@@ -155,20 +155,16 @@ export async function startIdms(c: IdmsConfig): Promise<RunningIdms> {
         stateDir: c.stateDir, logger: log, ...(c.adminTokenFile === undefined ? {} : { tokenFile: c.adminTokenFile }),
       });
       const admin: FastifyInstance = createIdmsAdminApi({ users, token, logger: log, tls: { cert: tlsCert, key: tlsKey } });
-      cleanup.push(() => admin.close());
+      teardown.add('listeners', () => admin.close());
       adminUrl = await listenAdmin(admin, c.admin, true, log);
       adminTokenPath = path;
     }
     log.info({ url, role: c.role, issuer: c.issuer, resource: c.resource, admin: adminUrl, store: store.kind, kid: signing.kid,
       partners: Object.fromEntries(c.partners), trusted_issuers: [...trusted.keys()] }, 'IdMS ready');
-    let closing: Promise<void> | undefined;
     return {
       url, issuer: c.issuer, role: c.role, store, users, provider,
       ...(adminUrl === undefined ? {} : { adminUrl }), ...(adminTokenPath === undefined ? {} : { adminTokenPath }),
-      close: () => (closing ??= unwind()),
+      close: () => teardown.run(),
     };
-  } catch (e) {
-    await unwind();
-    throw e;
-  }
+  });
 }

@@ -1,16 +1,15 @@
 /**
  * The life of a server role under `mcx <role>`: start, one ready line on stdout (what tests and launchers wait for),
- * run until SIGINT/SIGTERM, stop gracefully (DPR to Diameter peers and the like), `<role>: stopped`, exit.
+ * run until SIGINT/SIGTERM, stop through the role's teardown (lifecycle.ts: listeners, DPR to the Diameter peers,
+ * store), `<role>: stopped`, exit 0. A signal that arrives during the start stops the role as soon as it is up
+ * (without a ready line); a second signal while stopping exits at once with 128 + the signal's number.
  */
+import { constants } from 'node:os';
 import { UsageError } from './cli.ts';
 import { ConfigFileError } from './config/files.ts';
+import type { Closeable } from './lifecycle.ts';
 import type { Logger } from './log.ts';
 import { isStoreError } from './store/store.ts';
-
-/** Something started that can be stopped gracefully (idempotently). */
-export interface Closeable {
-  close(): Promise<void>;
-}
 
 /** What {@link serveUntilSignal} runs. */
 export interface ServeOptions<T extends Closeable> {
@@ -30,49 +29,62 @@ export function isConfigurationFailure(e: unknown): e is Error {
   return e instanceof ConfigFileError || isStoreError(e, 'ERR_STORE_NOT_DURABLE') || isStoreError(e, 'ERR_STORE_INPUT');
 }
 
+/** SIGINT/SIGTERM, watched from before the start until the stop is done. */
+interface StopSignals {
+  /** Resolves with the first signal. */
+  first: Promise<NodeJS.Signals>;
+  received(): boolean;
+  dispose(): void;
+}
+
+function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
+  let got: NodeJS.Signals | undefined;
+  let resolveFirst: (s: NodeJS.Signals) => void = () => undefined;
+  const first = new Promise<NodeJS.Signals>((resolve) => {
+    resolveFirst = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (got !== undefined) {
+      // The operator insists: a stop stuck on an unanswered DPR or a slow store must not hold the process.
+      process.stderr.write(`${o.role}: ${signal} while stopping; exiting at once\n`);
+      process.exit(128 + (constants.signals[signal] ?? 0));
+    }
+    got = signal;
+    o.logger.info({ signal }, `${o.role}: signal received, stopping`);
+    resolveFirst(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    first,
+    received: () => got !== undefined,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /**
  * Starts the role, prints `<role>: <ready>`, waits for SIGINT/SIGTERM, closes it and prints `<role>: stopped`.
  * @throws UsageError when the start fails on configuration ({@link isConfigurationFailure}); other start errors as
- *   they come.
+ *   they come (the role's start has closed what it had opened).
  */
 export async function serveUntilSignal<T extends Closeable>(o: ServeOptions<T>): Promise<void> {
+  const signals = watchStopSignals(o);
   let running: T;
   try {
     running = await o.start();
   } catch (e) {
+    signals.dispose();
     if (isConfigurationFailure(e)) throw new UsageError(e.message);
     throw e;
   }
-  process.stdout.write(`${o.role}: ${o.ready(running)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      o.logger.info({ signal }, `${o.role}: signal received, stopping`);
-      void running.close().finally(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  if (!signals.received()) process.stdout.write(`${o.role}: ${o.ready(running)}\n`);
+  await signals.first;
+  await running.close();
+  signals.dispose();
   process.stdout.write(`${o.role}: stopped\n`);
   // A lingering handle (a Redis socket in reconnect back-off) must not keep a stopped role alive.
   setTimeout(() => process.exit(0), 1000).unref();
-}
-
-/**
- * What a role's start has opened so far, closed in reverse order: on a failed start (so nothing leaks) and on stop.
- * Failures while closing are ignored, so one stuck part cannot keep the rest open.
- */
-export class Teardown {
-  private readonly steps: Array<() => Promise<void>> = [];
-
-  /** Registers how to close what was just opened. */
-  push(close: () => Promise<void>): void {
-    this.steps.push(close);
-  }
-
-  /** Closes everything registered, last first (idempotent: each step runs once). */
-  async run(): Promise<void> {
-    for (let f = this.steps.pop(); f; f = this.steps.pop()) await f().catch(() => undefined);
-  }
 }

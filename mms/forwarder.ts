@@ -23,6 +23,7 @@ import { relayRequest } from '../lib/diameter/router.ts';
 import type { RelayContext } from '../lib/diameter/router.ts';
 import type { TlsPem } from '../lib/config/files.ts';
 import type { Logger } from '../lib/log.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { formatListening, startCxNode } from './cx-node.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
@@ -165,7 +166,7 @@ export interface RunningForwarder {
   node: DiameterNode;
   /** The PEM material of the role's TLS files. */
   tls?: TlsPem;
-  /** Graceful stop: DPR to every peer (idempotent). */
+  /** Graceful stop (lib/lifecycle.ts): the listener stops accepting, then DPR to every peer (idempotent). */
   close(): Promise<void>;
 }
 
@@ -180,6 +181,9 @@ export async function startForwardingAgent(config: AgentNodeConfig, as: Forwardi
     });
     return { mar: forward, sar: forward, uar: forward, lir: forward };
   });
-  config.logger.info(formatListening(config, diameterUrl), `${as === 'relay' ? 'relay' : 'primary MMS'} ready`);
-  return { diameterUrl, node, ...(tls ? { tls } : {}), close: () => node.close() };
+  const name = as === 'relay' ? 'relay' : 'primary MMS';
+  const teardown = new Teardown({ logger: config.logger, name });
+  teardown.addDiameter(node);
+  config.logger.info(formatListening(config, diameterUrl), `${name} ready`);
+  return { diameterUrl, node, ...(tls ? { tls } : {}), close: () => teardown.run() };
 }

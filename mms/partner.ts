@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigFileError, readConfigFile, type TlsPem } from '../lib/config/files.ts';
 import type { DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
-import { Teardown } from '../lib/serve.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { openStore } from '../lib/store/store.ts';
 import type { Store } from '../lib/store/store.ts';
 import { createMmsAdminApi } from './admin-api.ts';
@@ -78,10 +78,10 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     originHost: config.originHost, originRealm: config.realm, sipUri: config.sipUri ?? `sip:${config.originHost}`,
     topologyHiding: config.topologyHiding, ...(config.timeoutMs === undefined ? {} : { primaryTimeoutMs: config.timeoutMs }),
   });
-  const teardown = new Teardown();
-  try {
+  const teardown = new Teardown({ logger: log, name: 'partner MMS' });
+  return teardown.guard(async () => {
     const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
-    teardown.push(() => store.close());
+    teardown.add('store', () => store.close());
     if (config.mappingsCsv !== undefined) await loadMappings(store, config.mappingsCsv, log);
 
     const stats = new MmsStats();
@@ -99,7 +99,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
       node = n;
       return { mar: agent.handle, sar: agent.handle };
     });
-    teardown.push(() => cx.node.close());
+    teardown.addDiameter(cx.node);
     routeOf = (m) => (m.kind === 'dynamic' ? cx.path(PRIMARY_MMS_PATH, m.primaryRealm) : cx.route(m.primaryRealm));
     const pem = cx.tls;
 
@@ -112,28 +112,21 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
         store, token, logger: log, stats: () => ({ store: store.kind, origin_host: config.originHost, ...stats.snapshot() }),
         ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}),
       });
-      teardown.push(() => api.close());
+      teardown.add('listeners', () => api.close());
       admin = { adminUrl: await listenAdmin(api, config.admin, pem !== undefined, log), adminTokenPath: path };
     }
 
     let migrationUrl: string | undefined;
     if (config.migration) {
       const m = await startMigrationApi(config, config.migration, store, pem, log, stats);
-      teardown.push(() => m.api.close());
+      teardown.add('listeners', () => m.api.close());
       migrationUrl = m.url;
     }
 
     log.info({ ...formatListening({ ...config, paths }, cx.diameterUrl), admin: admin?.adminUrl, migration: migrationUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
-    let closing: Promise<void> | undefined;
     return {
       role: 'partner', diameterUrl: cx.diameterUrl, node: cx.node, store, ...admin, ...(migrationUrl ? { migrationUrl } : {}),
-      close: () => (closing ??= (async () => {
-        log.info('partner MMS stopping: admin API, DPR to peers, store');
-        await teardown.run();
-      })()),
+      close: () => teardown.run(),
     };
-  } catch (e) {
-    await teardown.run();
-    throw e;
-  }
+  });
 }

@@ -13,7 +13,7 @@ import { CxExperimentalResultCode, cxErrorAnswer, experimental } from '../lib/di
 import { getValue, getValues } from '../lib/diameter/message.ts';
 import type { HandlerContext } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
-import { Teardown } from '../lib/serve.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { createBindingApi } from './binding-api.ts';
 import { startForwardingAgent } from './forwarder.ts';
@@ -75,13 +75,13 @@ async function hssToken(file: string): Promise<string> {
  */
 export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<RunningMms> {
   const log: Logger = config.logger;
-  const teardown = new Teardown();
-  try {
+  const teardown = new Teardown({ logger: log, name: 'primary MMS' });
+  return teardown.guard(async () => {
     const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
-    teardown.push(() => store.close());
+    teardown.add('store', () => store.close());
     const token = await hssToken(config.hssAdminTokenFile);
     const agent = await startForwardingAgent(config, 'primary-mms', bindingGate(store, { originHost: config.originHost, originRealm: config.realm }));
-    teardown.push(() => agent.close());
+    teardown.addDiameter(agent.node);
     const pem = agent.tls;
     if (!pem) throw new Error('the primary MMS needs --tls-cert, --tls-key and --tls-ca');
     // Partner CAs only: --tls-ca lists the own system's CA first, and a primary-system certificate is no partner.
@@ -92,19 +92,9 @@ export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<Running
       subscribers: hssDirectory({ url: config.hssAdminUrl, token, ca: pem.ca }),
       tls: { cert: pem.cert, key: pem.key, clientCa: partnerCas },
     });
-    teardown.push(() => api.close());
+    teardown.add('listeners', () => api.close());
     const migrationUrl = await listenMigration(api, config.bindingApi);
     log.info({ bindingApi: migrationUrl, store: store.kind, hssAdmin: config.hssAdminUrl }, 'primary MMS binding API ready');
-    let closing: Promise<void> | undefined;
-    return {
-      role: 'primary', diameterUrl: agent.diameterUrl, node: agent.node, store, migrationUrl,
-      close: () => (closing ??= (async () => {
-        log.info('primary MMS stopping: binding API, DPR to peers, store');
-        await teardown.run();
-      })()),
-    };
-  } catch (e) {
-    await teardown.run();
-    throw e;
-  }
+    return { role: 'primary', diameterUrl: agent.diameterUrl, node: agent.node, store, migrationUrl, close: () => teardown.run() };
+  });
 }

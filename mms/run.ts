@@ -7,7 +7,8 @@
  *   the primary relay (§10.6.2.3 path; the binding API comes with the dynamic flow);
  * - {@link startRelay} (relay.ts): the primary "SIP core / IMS", an RFC 6733 relay to the HSS.
  *
- * Each `close()` stops in reverse: admin API, DPR to every Diameter peer (RFC 6733 §5.4), store.
+ * Each `close()` stops as every role does (lib/lifecycle.ts): listeners and APIs, DPR to every Diameter peer (RFC 6733
+ * §5.4), store.
  */
 import type { HostPort } from '../lib/config/address.ts';
 import type { DiameterNode } from '../lib/diameter/node.ts';

@@ -3,13 +3,15 @@
  * SIP stack (UDP, TCP, TLS) whose requests go to the REGISTER state machine → optional admin API. REGISTER is
  * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
  * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
- * here. `close()` stops in reverse: admin API, SIP (no new work), DPR to the peers, store.
+ * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
+ * the peers, store.
  */
 import type { FastifyInstance } from 'fastify';
 import { listenAdmin } from '../lib/admin/server.ts';
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import { readTlsFiles, type TlsPem } from '../lib/config/files.ts';
+import { Teardown } from '../lib/lifecycle.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import { parseUri } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
@@ -159,17 +161,15 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
   checkConfig(c);
   const log = c.logger;
   const tls = c.tls ? await readTlsFiles(c.tls) : undefined;
-  const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, now: c.now, logger: log.child({ component: 'store' }) });
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
-  const unwind = async (): Promise<void> => {
-    for (const f of cleanup.reverse()) await f().catch(() => undefined);
-  };
-  try {
+  const teardown = new Teardown({ logger: log, name: 'registrar' });
+  return teardown.guard(async () => {
+    const store = await openStore(c.store, { stateDir: c.stateDir, ephemeral: c.ephemeralStore, now: c.now, logger: log.child({ component: 'store' }) });
+    teardown.add('store', () => store.close());
     const node = new DiameterNode({
       originHost: c.originHost, originRealm: c.realm, applications: [CX_APPLICATION], logger: log.child({ component: 'diameter' }),
       timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}),
     });
-    cleanup.push(() => node.close());
+    teardown.addDiameter(node);
     for (const peer of c.hss) node.addPeer({ ...peer, ...(c.diameterTls && tls ? { tls } : {}) });
 
     const route: { dispatch?: RequestHandler } = {};
@@ -179,7 +179,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       // Listeners bind one after the other: a request on the first before the handler exists is asked to retry.
       onRequest: (req, tx) => (route.dispatch ? route.dispatch(req, tx) : void tx.reply(503, { headers: [['Retry-After', '1']] })),
     });
-    cleanup.push(() => stack.stop());
+    teardown.add('listeners', () => stack.stop());
     const bound = await stack.start();
     const first = bound[0] as BoundAddress;
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
@@ -216,7 +216,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
         bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
         stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot() }),
       });
-      cleanup.push(() => admin.close());
+      teardown.add('listeners', () => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);
     }
     await node.waitForPeer({}, c.diameterTimeoutMs * 2).catch(() => {
@@ -224,16 +224,6 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     });
     log.info({ sip: addresses.sipUrls, diameter_peers: addresses.diameterPeers, admin: addresses.admin, server_name: serverName, store: store.kind },
       'registrar ready');
-    let closing: Promise<void> | undefined;
-    return {
-      addresses, serverName, store, node, stack, stats, ...(adminTokenPath ? { adminTokenPath } : {}),
-      close: () => (closing ??= (async () => {
-        log.info('registrar stopping: SIP, admin API, DPR to peers, store');
-        await unwind();
-      })()),
-    };
-  } catch (e) {
-    await unwind();
-    throw e;
-  }
+    return { addresses, serverName, store, node, stack, stats, ...(adminTokenPath ? { adminTokenPath } : {}), close: () => teardown.run() };
+  });
 }

@@ -60,6 +60,7 @@ export class DiameterNode {
   private readonly handlers = new Map<string, Handler>();
   private readonly table: PeerTable;
   private readonly listeners: TransportListener[] = [];
+  private listenersClosed: Promise<void> | undefined;
   private readonly endToEnd = new EndToEndIdGenerator();
   private readonly sessions: SessionIdGenerator;
   private readonly dictionary: Dictionary;
@@ -140,7 +141,7 @@ export class DiameterNode {
    * @returns the bound address (`port` 0 asks for an ephemeral one).
    */
   async listen(address: ListenAddress): Promise<{ host: string; port: number }> {
-    if (this.closing) throw new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed');
+    if (this.closing || this.listenersClosed) throw new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed');
     const listener = await listenTransport(address, (socket) => this.table.accept(socket), this.log);
     this.listeners.push(listener);
     this.log.info({ host: listener.host, port: listener.port, tls: listener.tls }, 'Diameter node listening');
@@ -211,12 +212,20 @@ export class DiameterNode {
    */
   close(disconnectCause: number = DisconnectCause.REBOOTING): Promise<void> {
     this.closing ??= (async () => {
-      const listening = this.listeners.map((l) => l.close());
+      this.stopAccepting();
       await this.table.stop(disconnectCause);
-      await Promise.all(listening);
+      await this.listenersClosed;
       this.log.info('Diameter node closed');
     })();
     return this.closing;
+  }
+
+  /**
+   * Stops accepting connections, the first stage of a role's stop (lib/lifecycle.ts): a peer that connects now is
+   * refused, while the open peers keep being served until {@link close} sends them DPR. Idempotent.
+   */
+  stopAccepting(): void {
+    this.listenersClosed ??= Promise.all(this.listeners.map((l) => l.close())).then(() => undefined);
   }
 
   private send(msg: DiameterMessage, q: RouteQuery, timeoutMs: number): Promise<DiameterMessage> {

@@ -17,27 +17,28 @@ import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult, type SippUser } from '../helpers/sipp.ts';
 import { decodeDiameter, startCapture, tsharkFields, type Capture } from '../helpers/tshark.ts';
 import {
-  K, OP, PARTNER_NAMES, PARTNER_REALM, PRIMARY_NAMES, Testbed, USER, logLines, waitForLines, type Role,
+  K, OP, PARTNER_NAMES, PARTNER_REALM, PRIMARY_NAMES, USER, logLines, staticPath, staticTestbed, waitForLines, type Role,
 } from '../mms/testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
 
 const UE: SippUser = { domain: PARTNER_REALM, impi: USER.partner.impi, impu: USER.partner.impus[0], k: K, op: OP, amf: '8000' };
 
 describe('DESIGN §4: Kamailio S-CSCF → partner MMS → relay → HSS; SIPp registers a migrating user', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let hss: Role;
   let mms: Role;
   let kam: Kamailio;
   let ports: number[];
   let capture: Capture | undefined;
   const failure = (r: SippResult): string =>
-    `sipp exit ${r.code}\n${r.output.slice(-2000)}\n--- kamailio ---\n${kam.proc.output().slice(-2500)}\n--- mms ---\n${mms.proc.output().slice(-1500)}`;
+    `sipp exit ${r.code}\n${r.output.slice(-2000)}\n--- kamailio ---\n${kam.proc.output().slice(-2500)}\n--- mms ---\n${mms.output().slice(-1500)}`;
 
   before(async () => {
     assert.ok(!K.startsWith('00') && !OP.startsWith('00'), 'SIPp 3.6.1 misreads a K or OP whose first octet is 0x00');
-    tb = await Testbed.create('kam-partner-mms', { amf: UE.amf });
+    tb = await staticTestbed('kam-partner-mms', { amf: UE.amf, randPolicy: 'sipp361' });
     ports = await freePorts(4);
     const [dport, aport, sport] = ports as [number, number, number, number];
-    ({ hss, mms } = await tb.staticPath({ hssExtra: ['--rand-policy', 'sipp361'], mmsListen: `tcp://127.0.0.1:${dport}` }));
+    ({ hss, mms } = await staticPath(tb, { mmsListen: { host: '127.0.0.1', port: dport, transport: 'tcp' } }));
     // The cdp peer is "localhost" (it must resolve) at the MMS's port; the CEA must list Cx for the peer to open.
     kam = await startKamailio({ realm: PARTNER_REALM, sipPort: sport, diameterPort: dport, acceptorPort: aport });
   });
@@ -71,11 +72,11 @@ describe('DESIGN §4: Kamailio S-CSCF → partner MMS → relay → HSS; SIPp re
   });
 
   test('the HSS served both registrations for the primary identities and never saw a partner one', async () => {
-    const mars = await waitForLines(hss.proc, (l) => l.clause === '29.228 §6.3.1', 2);
+    const mars = await waitForLines(hss, (l) => l.clause === '29.228 §6.3.1', 2);
     for (const l of mars) assert.equal(l.impi, USER.primary.impi);
-    const text = hss.proc.output();
+    const text = hss.output();
     for (const n of PARTNER_NAMES) assert.ok(!text.includes(n), `the HSS must not learn ${n}`);
-    const served = logLines(mms.proc).filter((l) => l.step === 10);
+    const served = logLines(mms).filter((l) => l.step === 10);
     assert.ok(served.length >= 2, `the MMS answered ${served.length} MAR(s) toward Kamailio`);
   });
 
@@ -86,7 +87,7 @@ describe('DESIGN §4: Kamailio S-CSCF → partner MMS → relay → HSS; SIPp re
       const r = await runSipp(`127.0.0.1:${kam.sipPort}`, writeAkaScenario(nobody, tb.dir), { transport: 'udp', localPort: ports[3] as number, timeoutS: 3 });
       await sip.stop();
       assert.notEqual(r.code, 0, 'SIPp waits in vain for its 401');
-      await waitForLines(mms.proc, (l) => l.msg === `translation failed: no mapping for partner IMPI ${nobody.impi}`);
+      await waitForLines(mms, (l) => l.msg === `translation failed: no mapping for partner IMPI ${nobody.impi}`);
       const lines = await tsharkFields(sip.file, kam.sipPort, 'sip', ['sip.Status-Code', 'sip.Status-Line'], 'udp');
       const statuses = lines.map(([, l]) => l).filter(Boolean);
       // The MMS's 5001 MAA echoes User-Name (cxErrorAnswer), so Kamailio tells "user unknown", not "no private identity".

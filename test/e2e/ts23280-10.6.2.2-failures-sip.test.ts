@@ -18,7 +18,8 @@ import { parseAkaNonce } from '../../lib/aka/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { Isim } from '../../ue-client/isim.ts';
 import { freePort } from '../helpers/ports.ts';
-import { K, OP, Testbed, USER, assertUpstreamRefused, logLines, waitForLines, type Role, type SipChain, type SipRole } from '../mms/testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { K, OP, USER, assertUpstreamRefused, logLines, sipBindings, sipChain, staticTestbed, waitForLines, type Role, type SipChain } from '../mms/testbed.ts';
 import {
   Ue, callId, initialAuthorization, openIsim, registerAka, registerBytes, type AkaUser, type Reply,
 } from '../registrar/helpers.ts';
@@ -34,23 +35,23 @@ async function firstRegister(ue: Ue, u: AkaUser): Promise<{ reply: Reply; ms: nu
 }
 
 /** Every AOR the registrar holds a binding for. */
-async function aors(tb: Testbed, registrar: SipRole): Promise<string[]> {
-  return (await tb.sipBindings(registrar)).map((b) => b.aor);
+async function aors(tb: TwoSystemTestbed, registrar: Role): Promise<string[]> {
+  return (await sipBindings(tb, registrar)).map((b) => b.aor);
 }
 
 describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → decoy 401, then 403; primary HSS down → 504 within 2 s, then recovery', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let chain: SipChain;
   let ue: Ue;
   let isim: Isim;
   let hssAdmin: AdminTarget;
 
   before(async () => {
-    tb = await Testbed.create('e2e-failures');
-    chain = await tb.sipChain({ registrarTls: true });
-    ue = await Ue.udp(chain.registrar.udp);
+    tb = await staticTestbed('e2e-failures');
+    chain = await sipChain(tb);
+    ue = await Ue.udp(chain.registrar.sipPort('udp'));
     isim = await openIsim(tb.dir, UE_USER);
-    hssAdmin = await tb.admin(chain.hss, 'hss-state');
+    hssAdmin = await tb.adminTarget(chain.hss);
   });
   after(async () => {
     ue?.close();
@@ -72,25 +73,25 @@ describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → decoy 4
     const empty = `Digest username="${NOBODY.impi}", realm="partner.example", nonce="${ch.nonce}", uri="sip:partner.example", response="", algorithm=AKAv1-MD5`;
     const refused = await ue.send(registerBytes(ue, { impu: NOBODY.impus[0] as string, callId: reply.msg.callId(), cseq: 2, authorization: empty }), 5000);
     assert.equal(refused.msg.status, 403, refused.text);
-    await waitForLines(chain.mms.proc, (l) => l.msg === `translation failed: no mapping for partner IMPI ${NOBODY.impi}`);
+    await waitForLines(chain.mms, (l) => l.msg === `translation failed: no mapping for partner IMPI ${NOBODY.impi}`);
     assert.equal((await adminApi.stats(hssAdmin)).mar, before.mar);
     assert.ok(!(await aors(tb, chain.registrar)).includes(NOBODY.impus[0] as string));
   });
 
   test('primary HSS process stopped → 504 Server Time-out within 2 s (measured at the UE)', async () => {
-    assert.equal(await chain.hss.proc.stop('SIGTERM'), 0);
-    await chain.relay.proc.waitFor(/DPR received, DPA sent/, 5000);
+    assert.equal(await chain.hss.stop('SIGTERM'), 0);
+    await chain.relay.waitFor(/DPR received, DPA sent/, 5000);
     const { reply, ms } = await firstRegister(ue, UE_USER);
     assert.equal(reply.msg.status, 504, reply.text);
     assert.ok(ms < 2000, `504 after ${Math.round(ms)} ms`);
-    await waitForLines(chain.relay.proc, (l) => /not delivered: Result-Code 3002/.test(String(l.msg)));
+    await waitForLines(chain.relay, (l) => /not delivered: Result-Code 3002/.test(String(l.msg)));
   });
 
   test('HSS started again on the same port: the relay reconnects and the same ISIM registers again → 200', async () => {
     const opened = (l: Record<string, unknown>): boolean => l.msg === 'Diameter peer open' && l.peer === 'hss.primary.example';
-    const before = logLines(chain.relay.proc).filter(opened).length;
-    chain.hss = await tb.hss(chain.hss.port);
-    await waitForLines(chain.relay.proc, opened, before + 1, 10_000);
+    const before = logLines(chain.relay).filter(opened).length;
+    chain.hss = await tb.hss({ port: chain.hss.port });
+    await waitForLines(chain.relay, opened, before + 1, 10_000);
     const r = await registerAka(ue, isim, UE_USER);
     assert.equal(r.final.msg.status, 200, r.final.text);
     assert.ok((await aors(tb, chain.registrar)).includes(UE_USER.impus[0] as string));
@@ -98,19 +99,19 @@ describe('TS 23.280 §10.6.2.2 failures at the UE: unmapped identity → decoy 4
 });
 
 describe('TS 33.180 inter-system TLS at the UE: a relay certified by an unknown CA is refused, the registration fails', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let rogueRelay: Role;
   let mms: Role;
-  let registrar: SipRole;
+  let registrar: Role;
   let ue: Ue;
 
   before(async () => {
-    tb = await Testbed.create('e2e-rogue');
+    tb = await staticTestbed('e2e-rogue');
     // The rogue relay's upstream does not matter: nothing ever gets that far.
-    rogueRelay = await tb.relay(await freePort(), 'rogue');
-    mms = await tb.partnerMms(rogueRelay.port);
-    registrar = await tb.sipRegistrar(mms.port, { tls: true });
-    ue = await Ue.udp(registrar.udp);
+    rogueRelay = await tb.relay({ upstream: await freePort(), system: 'rogue' });
+    mms = await tb.partnerMms({ upstream: rogueRelay.port });
+    registrar = await tb.registrar({ mms: mms.port });
+    ue = await Ue.udp(registrar.sipPort('udp'));
   });
   after(async () => {
     ue?.close();
@@ -124,8 +125,8 @@ describe('TS 33.180 inter-system TLS at the UE: a relay certified by an unknown 
   test('REGISTER → 504 (the MMS answers 3002): no challenge, no binding, and no request reached the rogue relay', async () => {
     const { reply } = await firstRegister(ue, UE_USER);
     assert.equal(reply.msg.status, 504, reply.text);
-    await waitForLines(mms.proc, (l) => /^translation failed: primary unreachable/.test(String(l.msg)));
+    await waitForLines(mms, (l) => /^translation failed: primary unreachable/.test(String(l.msg)));
     assert.deepEqual(await aors(tb, registrar), []);
-    assert.ok(!logLines(rogueRelay.proc).some((l) => l.step !== undefined), 'the rogue relay logged no seed step');
+    assert.ok(!logLines(rogueRelay).some((l) => l.step !== undefined), 'the rogue relay logged no seed step');
   });
 });

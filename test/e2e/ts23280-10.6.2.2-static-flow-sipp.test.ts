@@ -20,18 +20,19 @@ import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult, type SippUser } from '../helpers/sipp.ts';
 import { decodeDiameter, startCapture, tsharkFields, type Capture } from '../helpers/tshark.ts';
 import {
-  K, OP, PARTNER_NAMES, PARTNER_REALM, PRIMARY_NAMES, Testbed, USER, logLines, waitForLines, type SipChain,
+  K, OP, PARTNER_NAMES, PARTNER_REALM, PRIMARY_NAMES, USER, logLines, sipBindings, sipChain, staticTestbed, waitForLines, type SipChain,
 } from '../mms/testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
 
 const UE: SippUser = { domain: PARTNER_REALM, impi: USER.partner.impi, impu: USER.partner.impus[0], k: K, op: OP, amf: '8000' };
 const failure = (r: SippResult, chain: SipChain): string =>
-  `sipp exit ${r.code}\n${r.output.slice(-2000)}\n--- registrar ---\n${chain.registrar.proc.output().slice(-2000)}\n--- mms ---\n${chain.mms.proc.output().slice(-2000)}`;
+  `sipp exit ${r.code}\n${r.output.slice(-2000)}\n--- registrar ---\n${chain.registrar.output().slice(-2000)}\n--- mms ---\n${chain.mms.output().slice(-2000)}`;
 
 /** The three legs a registration crosses, each captured on its listener's port. */
 type Leg = 'registrar-mms' | 'mms-relay' | 'relay-hss';
 
 describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS → relay → HSS, one process each', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let chain: SipChain;
   let local: number[];
   const captures = new Map<Leg, Capture>();
@@ -41,12 +42,12 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
 
   before(async () => {
     assert.ok(!K.startsWith('00') && !OP.startsWith('00'), 'SIPp 3.6.1 misreads a K or OP whose first octet is 0x00');
-    tb = await Testbed.create('e2e-static-sipp', { amf: UE.amf });
-    chain = await tb.sipChain({ hssExtra: ['--rand-policy', 'sipp361'] });
+    tb = await staticTestbed('e2e-static-sipp', { amf: UE.amf, registrarTls: false, randPolicy: 'sipp361' });
+    chain = await sipChain(tb);
     local = await freePorts(2);
     for (const leg of ['registrar-mms', 'mms-relay', 'relay-hss'] as const) captures.set(leg, await startCapture(`tcp port ${port(leg)}`));
     for (const [i, transport] of [[0, 'udp'], [1, 'tcp']] as const) {
-      const target = `127.0.0.1:${transport === 'udp' ? chain.registrar.udp : chain.registrar.tcp}`;
+      const target = `127.0.0.1:${chain.registrar.sipPort(transport)}`;
       results.push([transport, await runSipp(target, writeAkaScenario(UE, tb.dir), { transport, localPort: local[i] as number })]);
     }
     for (const c of captures.values()) await c.stop();
@@ -65,7 +66,7 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
   });
 
   test('the registrar\'s view: bindings (admin API) for the partner IMPU only, one contact per transport', async () => {
-    const bindings = await tb.sipBindings(chain.registrar);
+    const bindings = await sipBindings(tb, chain.registrar);
     assert.deepEqual(bindings.map((b) => b.aor), [USER.partner.impus[0]]);
     // SIPp writes `transport=[transport]` as UDP / TCP.
     const uris = bindings[0]?.contacts.map((c) => c.uri).sort();
@@ -74,32 +75,32 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
 
   test('the registrar\'s view: its seed-step lines name the partner IMPI/IMPU, its whole log no primary identity', async () => {
     // Steps 2 (REGISTER), 12 (challenge response), 13 (200 OK) of both registrations.
-    const steps = await waitForLines(chain.registrar.proc, (l) => l.step === 13, 2);
+    const steps = await waitForLines(chain.registrar, (l) => l.step === 13, 2);
     assert.equal(steps.length, 2);
-    const named = logLines(chain.registrar.proc).filter((l) => typeof l.step === 'number' && (l.impi !== undefined || l.impu !== undefined));
+    const named = logLines(chain.registrar).filter((l) => typeof l.step === 'number' && (l.impi !== undefined || l.impu !== undefined));
     assert.ok(named.length >= 6, `${named.length} seed-step lines with identities`);
     for (const l of named) {
       if (l.impi !== undefined) assert.equal(l.impi, USER.partner.impi);
       if (l.impu !== undefined) assert.equal(l.impu, USER.partner.impus[0]);
     }
-    const text = chain.registrar.proc.output();
+    const text = chain.registrar.output();
     for (const n of PRIMARY_NAMES) assert.ok(!text.includes(n), `the registrar must not learn ${n}`);
   });
 
   test('the HSS\'s view: its MAR/SAR log lines name the primary IMPI/IMPUs, its counters count both registrations, its log no partner identity', async () => {
     const primaryImpus: readonly unknown[] = USER.primary.impus;
-    for (const l of await waitForLines(chain.hss.proc, (x) => x.clause === '29.228 §6.3.1', 2)) {
+    for (const l of await waitForLines(chain.hss, (x) => x.clause === '29.228 §6.3.1', 2)) {
       assert.equal(l.impi, USER.primary.impi);
       assert.ok(primaryImpus.includes(l.impu), String(l.impu));
     }
-    for (const l of await waitForLines(chain.hss.proc, (x) => x.clause === '29.228 §6.1.2', 2)) {
+    for (const l of await waitForLines(chain.hss, (x) => x.clause === '29.228 §6.1.2', 2)) {
       assert.equal(l.impi, USER.primary.impi);
       assert.ok((l.impus as unknown[]).length > 0 && (l.impus as unknown[]).every((u) => primaryImpus.includes(u)), JSON.stringify(l.impus));
     }
-    const stats = await adminApi.stats(await tb.admin(chain.hss, 'hss-state'));
+    const stats = await adminApi.stats(await tb.adminTarget(chain.hss));
     assert.equal(stats.mar, 2, 'one MAR per 401');
     assert.equal(stats.sar, 2, 'one SAR per 200');
-    const text = chain.hss.proc.output();
+    const text = chain.hss.output();
     for (const n of PARTNER_NAMES) assert.ok(!text.includes(n), `the HSS must not learn ${n}`);
   });
 
@@ -132,7 +133,7 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
     assert.deepEqual((await decodeDiameter(file, port('mms-relay'))).fields, [], 'no cleartext Diameter');
     const bytes = raw('mms-relay');
     for (const n of [...PRIMARY_NAMES, ...PARTNER_NAMES]) assert.ok(!bytes.includes(n), `no ${n} in clear`);
-    const urls = logLines(chain.mms.proc).find((l) => l.msg === 'partner MMS ready')?.routes as Record<string, string[]>;
+    const urls = logLines(chain.mms).find((l) => l.msg === 'partner MMS ready')?.routes as Record<string, string[]>;
     assert.deepEqual(urls, { 'primary.example': [`tls://127.0.0.1:${chain.relay.port}`] });
   });
 
@@ -143,7 +144,7 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
     sock.on('data', (b: Buffer) => received.push(b));
     await new Promise((resolve) => sock.once('close', resolve));
     assert.deepEqual(received, [], 'nothing from the relay (no CEA)');
-    const [line] = await waitForLines(chain.relay.proc, (l) => /^TLS client 127\.0\.0\.1:\d+ refused: certificate not trusted/.test(String(l.msg)));
+    const [line] = await waitForLines(chain.relay, (l) => /^TLS client 127\.0\.0\.1:\d+ refused: certificate not trusted/.test(String(l.msg)));
     assert.equal(line?.reason, 'NO_CLIENT_CERTIFICATE');
   });
 });

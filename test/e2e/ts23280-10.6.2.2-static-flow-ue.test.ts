@@ -16,7 +16,9 @@ import { Isim } from '../../ue-client/isim.ts';
 import { startMcx } from '../helpers/process.ts';
 import { advanceIsim } from '../registrar/ue.ts';
 import { ladderShape, runUe, type UeRun } from '../ue-client/fixture.ts';
-import { MigrationTestbed, PARTNER_REALM, PRIMARY_REALM, staticIdentity, subscriber, type Subscriber } from './migration-testbed.ts';
+import {
+  PARTNER_REALM, PRIMARY_REALM, startMigrationTestbed, staticIdentity, subscriber, ueMigrateArgs, type MigrationTestbed, type Subscriber,
+} from './migration-testbed.ts';
 
 const alice = subscriber('alice');
 const bob = subscriber('bob');
@@ -44,7 +46,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
   };
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, bob, frank, mallory]);
+    tb = await startMigrationTestbed([alice, bob, frank, mallory]);
   });
   after(() => tb?.close());
 
@@ -71,7 +73,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
   test('control for "never crosses the primary MMS": a dynamic registration in the same testbed does cross it, and its log shows the primary IMPI', async () => {
     assert.deepEqual(crossedPrimaryMms(tb.output('primary-mms'), bob.impi), [], 'nothing of bob before');
     const [primaryCa, partnerCa] = tb.caFiles() as [string, string];
-    const idm = tb.ueMigrateArgs(bob).filter((a, i, all) => a !== '--tls-ca' && all[i - 1] !== '--tls-ca');
+    const idm = ueMigrateArgs(tb, bob).filter((a, i, all) => a !== '--tls-ca' && all[i - 1] !== '--tls-ca');
     const p = startMcx(['ue', 'migrate', ...idm, '--primary-ca', primaryCa, '--partner-ca', partnerCa, '--isim-state', join(tb.dir, 'bob.json'),
       '--k', bob.k, '--op', bob.op, '--amf', bob.amf, '--isim-impi', bob.impi, '--expires', '600', '--end']);
     try {
@@ -106,6 +108,6 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
     assert.deepEqual(ladderShape(r.ladder), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
     assert.match(r.ladder[1] ?? '', /ISIM: MAC failure \(network not authentic\)/);
     assert.match(r.err.join('\n'), /UE_AUTH_REJECTED: the partner system refused the identity, or its challenge did not authenticate \(unknown identity, or keys that differ\): AUTN did not verify at the ISIM \(MAC failure\).*403/);
-    await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
+    await tb.role('registrar').waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
   });
 });

@@ -18,7 +18,9 @@ import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult } from '../helpers/sipp.ts';
 import { Ue, callId, initialAuthorization, registerBytes } from '../registrar/helpers.ts';
-import { MigrationTestbed, PARTNER_REALM, staticIdentity, subscriber, type Subscriber } from './migration-testbed.ts';
+import {
+  PARTNER_REALM, migrate, startMigrationTestbed, staticIdentity, subscriber, type MigrationTestbed, type Subscriber,
+} from './migration-testbed.ts';
 
 const alice = subscriber('alice');
 const bob = subscriber('bob');
@@ -32,13 +34,13 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
   let m: Migration;
   const steps: MigrateStep[] = [];
 
-  const migrateAs = (u: Subscriber, onStep?: (s: MigrateStep) => void): Promise<Migration> => tb.migrate(u, onStep);
+  const migrateAs = (u: Subscriber, onStep?: (s: MigrateStep) => void): Promise<Migration> => migrate(tb, u, onStep);
   const sipp = (u: Subscriber, impi: string, impu: string, transport: 'udp' | 'tcp', port: number): Promise<SippResult> =>
     runSipp(`127.0.0.1:${transport === 'udp' ? tb.addresses.sipUdp : tb.addresses.sipTcp}`,
       writeAkaScenario({ domain: PARTNER_REALM, impi, impu, k: u.k, op: u.op, amf: u.amf }, tb.dir), { transport, localPort: port, timeoutS: 15 });
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, bob, carol]);
+    tb = await startMigrationTestbed([alice, bob, carol]);
     local = await freePorts(4);
   });
   after(() => tb?.close());
@@ -55,7 +57,7 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     assert.ok(Date.parse(c.expires_at) > Date.now());
     // Nothing of the primary identity reaches the UE's answer.
     assert.ok(!JSON.stringify(c).includes(alice.impi));
-    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding confirmed: ${alice.impi} is ${c.partner_impi}`), 5000);
+    await tb.role('primary-mms').waitFor(new RegExp(`migration binding confirmed: ${alice.impi} is ${c.partner_impi}`), 5000);
   });
 
   test('a second request while the configuration lives returns the same one (200, same id)', async () => {
@@ -67,10 +69,10 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     const c = m.configuration;
     const r = await sipp(alice, c.partner_impi, c.partner_impus[0] as string, 'udp', local[0] as number);
     assert.equal(r.code, 0, failure(r));
-    const primaryMms = tb.procs.get('primary-mms');
-    await primaryMms?.waitFor(/"step":8,"node":"primary-mms"/, 5000);
+    const primaryMms = tb.role('primary-mms');
+    await primaryMms.waitFor(/"step":8,"node":"primary-mms"/, 5000);
     // Alice's registration is the only traffic through the primary MMS so far (bob's is static, carol's refused).
-    const steps = (primaryMms?.output() ?? '').split('\n').filter((l) => l.includes('"flow":"dynamic"')).map((l) => /"step":(\d+)/.exec(l)?.[1]);
+    const steps = primaryMms.output().split('\n').filter((l) => l.includes('"flow":"dynamic"')).map((l) => /"step":(\d+)/.exec(l)?.[1]);
     assert.deepEqual([...new Set(steps)], ['5', '6', '7', '8'], 'the primary MMS took steps 5–8 of §10.6.2.3');
     const hss = tb.output('hss');
     assert.match(hss, new RegExp(`"impi":"${alice.impi.replace('.', '\\.')}"`));
@@ -125,7 +127,7 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
   test('DELETE ends it on both sides: 204; then the same REGISTER gets a decoy 401 whose answer gets 403, and the primary binding is gone', async () => {
     const c = m.configuration;
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: c.id });
-    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${alice.impi} / ${c.partner_impi}`), 5000);
+    await tb.role('primary-mms').waitFor(new RegExp(`migration binding ended: ${alice.impi} / ${c.partner_impi}`), 5000);
     const ue = await Ue.udp(tb.addresses.sipUdp);
     try {
       const impu = c.partner_impus[0] as string;

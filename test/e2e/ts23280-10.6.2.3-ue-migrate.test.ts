@@ -21,7 +21,7 @@ import type { MigrateReport } from '../../ue-client/migrate-run.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { advanceIsim } from '../registrar/ue.ts';
 import { ladderShape } from '../ue-client/fixture.ts';
-import { MigrationTestbed, PRIMARY_REALM, subscriber, type Subscriber } from './migration-testbed.ts';
+import { PRIMARY_REALM, startMigrationTestbed, subscriber, ueMigrateArgs, type MigrationTestbed, type Subscriber } from './migration-testbed.ts';
 
 const alice = subscriber('alice');
 const bob = subscriber('bob');
@@ -74,7 +74,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   let aliceConfiguration: string | undefined;
 
   /** The IdM options for `u`, trust per system: the primary CA for the primary IdMS only, the partner CA for the rest. */
-  const idmArgs = (u: Subscriber): string[] => tb.ueMigrateArgs(u);
+  const idmArgs = (u: Subscriber): string[] => ueMigrateArgs(tb, u);
   /** `mcx ue migrate` for `u` as it starts (killed by `finish` if the test fails first). */
   const start = (u: Subscriber, extra: string[] = [], o: { keys?: boolean; op?: string } = {}): Run => {
     const keys = o.keys === false ? [] : ['--k', u.k, '--op', o.op ?? u.op, '--amf', u.amf, '--isim-impi', u.impi];
@@ -94,7 +94,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   const isimClosed = (u: Subscriber): Promise<boolean> => access(join(tb.dir, `${u.name}.json.lock`)).then(() => false, () => true);
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, bob, carol, dave, erin, mallory, gina]);
+    tb = await startMigrationTestbed([alice, bob, carol, dave, erin, mallory, gina]);
   });
   after(() => tb?.close());
 
@@ -149,7 +149,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.match(report.error?.message ?? '', /^--registrar: required with --transport tls/);
     assert.equal(report.migration?.ended, true, '--end honoured after the usage error');
     assert.deepEqual(preludePeers(report.ladder.join('\n')), PRELUDE_PEERS);
-    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${escape(alice.impi)} / ${escape(report.migration?.partner_impi ?? '?')}`), 5000);
+    await tb.role('primary-mms').waitFor(new RegExp(`migration binding ended: ${escape(alice.impi)} / ${escape(report.migration?.partner_impi ?? '?')}`), 5000);
     const wrongName = await migrate(alice, ['--transport', 'tls', '--registrar', `127.0.0.1:${tb.addresses.sipTls}`, '--tls-servername', 'registrar.rogue.example'], { keys: false });
     assert.equal(wrongName.code, 6, wrongName.out);
     assert.match(wrongName.out, /mcx: ue migrate failed: UE_TLS: .*ERR_TLS_CERT_ALTNAME_INVALID: the certificate does not name this registrar/);
@@ -164,7 +164,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     const id = configurationId(r.out);
     assert.ok(id !== undefined && id !== aliceConfiguration, 'a fresh configuration: the one before was ended (--end above)');
     assert.match(r.out, new RegExp(`\\nderegistered\\nmigration ended: configuration ${id} deleted at the partner MMS\\n`));
-    await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${alice.impi.replace('.', '\\.')} / mig-`), 5000);
+    await tb.role('primary-mms').waitFor(new RegExp(`migration binding ended: ${alice.impi.replace('.', '\\.')} / mig-`), 5000);
   });
 
   test('SEQ_MS ahead of the HSS: 401 → REGISTER auts → 401 → REGISTER → 200 through partner MMS → primary MMS → relay → HSS', async () => {
@@ -192,7 +192,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
     assert.deepEqual(sipLadder(r.out), ['→ REGISTER 2', '← 401 11', '→ REGISTER response="" 12', '← 403']);
     assert.match(r.out, /401 Unauthorized — AKAv1-MD5, ISIM: MAC failure \(network not authentic\)/);
     assert.match(r.out, /mcx: ue migrate failed: UE_AUTH_REJECTED: the partner system refused the identity, or its challenge did not authenticate \(unknown identity, or keys that differ\): AUTN did not verify at the ISIM \(MAC failure\).*403/);
-    await tb.procs.get('registrar')?.waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
+    await tb.role('registrar').waitFor(/empty response without auts \(MAC failure at the UE/, 5000);
   });
 
   test('a user whose subscription does not list this partner: exit 4, migration_not_allowed at the configuration step, no SIP', async () => {
@@ -244,7 +244,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
       assert.match(done.stderr, /mcx: ue migrate failed: UE_INTERRUPTED: interrupted before the registration completed/);
       assert.match(done.stdout, new RegExp(`\\nmigration ended: configuration ${escape(id ?? '?')} deleted at the partner MMS\\n`));
       assert.match(done.stdout, /UE → registrar {2}REGISTER \(step 2\)/, 'the abandoned REGISTER is on the ladder');
-      await tb.procs.get('primary-mms')?.waitFor(new RegExp(`migration binding ended: ${escape(gina.impi)} / mig-`), 5000);
+      await tb.role('primary-mms').waitFor(new RegExp(`migration binding ended: ${escape(gina.impi)} / mig-`), 5000);
       assert.ok(await isimClosed(gina), 'the ISIM was closed on the way out');
     } finally {
       await r.proc.stop('SIGKILL');
@@ -259,7 +259,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
       [[...idmArgs(alice), '--password-file', '/nonexistent', '--k', alice.k, '--op', alice.op, '--keep', '--end'],
         ['--isim-state: required', '--isim-impi: required with --k', '--password-file: give --password or --password-file, not both',
           '--end: ends the migration after de-registration']],
-      [[...tb.ueMigrateArgs(alice), '--tls-ca', tb.caFiles()[0] as string, '--isim-state', join(tb.dir, 'alice.json')],
+      [[...ueMigrateArgs(tb, alice), '--tls-ca', tb.caFiles()[0] as string, '--isim-state', join(tb.dir, 'alice.json')],
         ['--tls-ca: not an option of migrate (it trusted every CA for every server): give --primary-ca for the primary IdMS and --partner-ca for the partner IdMS, partner MMS and registrar']],
     ];
     for (const [args, fields] of cases) {

@@ -17,7 +17,8 @@ import { buildAuts, parseAkaNonce, seqOf } from '../../lib/aka/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import type { Isim } from '../../ue-client/isim.ts';
 import { startCapture, tsharkFields, type Capture } from '../helpers/tshark.ts';
-import { K, OP, Testbed, USER, USIM, logLines, waitForLines, type SipChain } from '../mms/testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { K, OP, USER, USIM, logLines, sipChain, staticTestbed, waitForLines, type SipChain } from '../mms/testbed.ts';
 import {
   Ue, advanceIsim, callId, credentials, initialAuthorization, openIsim, registerBytes, type AkaUser, type Reply,
 } from '../registrar/helpers.ts';
@@ -28,7 +29,7 @@ const IMPU = USER.partner.impus[0];
 const SEQ_AHEAD = 5000n;
 
 describe('TS 33.102 §6.3.5 across the partner MMS: ISIM ahead → auts → resync MAR to the primary HSS → fresh 401 → 200', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let chain: SipChain;
   let capture: Capture;
   let ue: Ue;
@@ -36,10 +37,10 @@ describe('TS 33.102 §6.3.5 across the partner MMS: ISIM ahead → auts → resy
   const ladder: { r1?: Reply; r2?: Reply; r3?: Reply; rand1?: Buffer; auts?: Buffer; isimAuts?: Buffer; sqnMs?: string } = {};
 
   before(async () => {
-    tb = await Testbed.create('e2e-resync');
-    chain = await tb.sipChain({ registrarTls: true });
+    tb = await staticTestbed('e2e-resync');
+    chain = await sipChain(tb);
     capture = await startCapture(`tcp port ${chain.hss.port}`);
-    ue = await Ue.udp(chain.registrar.udp);
+    ue = await Ue.udp(chain.registrar.sipPort('udp'));
     isim = await openIsim(tb.dir, UE_USER);
     await advanceIsim(isim, UE_USER, SEQ_AHEAD);
   });
@@ -87,11 +88,11 @@ describe('TS 33.102 §6.3.5 across the partner MMS: ISIM ahead → auts → resy
 
   test('the HSS reset SEQ_HE from the SQN_MS the UE sent, for the primary IMPI; the registrar logged the resync for the partner IMPI', async () => {
     assert.ok(ladder.sqnMs, 'needs the ladder above');
-    const [reset] = await waitForLines(chain.hss.proc, (l) => l.msg === 'resync: SEQ_HE set from SQN_MS');
+    const [reset] = await waitForLines(chain.hss, (l) => l.msg === 'resync: SEQ_HE set from SQN_MS');
     assert.equal(reset?.sqn_ms, ladder.sqnMs);
-    const mars = logLines(chain.hss.proc).filter((l) => l.clause === '29.228 §6.3.1');
+    const mars = logLines(chain.hss).filter((l) => l.clause === '29.228 §6.3.1');
     assert.ok(mars.length >= 2 && mars.every((l) => l.impi === USER.primary.impi), JSON.stringify(mars));
-    const resync = logLines(chain.registrar.proc).filter((l) => l.step === 3 && l.resync === true);
+    const resync = logLines(chain.registrar).filter((l) => l.step === 3 && l.resync === true);
     assert.equal(resync.length, 1);
     assert.equal(resync[0]?.impi, USER.partner.impi);
   });

@@ -8,24 +8,25 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readCxResult } from '../../lib/diameter/cx/index.ts';
 import { decodeDiameter, startCapture, type Capture } from '../helpers/tshark.ts';
-import { PARTNER_NAMES, Testbed, type Role } from './testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { PARTNER_NAMES, mar, registrarClient, sar, staticTestbed, type Role } from './testbed.ts';
 
 describe('design §2.2 tshark on the relay → HSS leg of the static flow', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let hss: Role;
   let capture: Capture | undefined;
   let decoded: Awaited<ReturnType<typeof decodeDiameter>>;
 
   before(async () => {
-    tb = await Testbed.create('mms-tshark');
+    tb = await staticTestbed('mms-tshark');
     hss = await tb.hss();
     capture = await startCapture(`tcp port ${hss.port}`);
-    const relay = await tb.relay(hss.port);
-    const mms = await tb.partnerMms(relay.port);
-    const registrar = await tb.registrar(mms.port);
+    const relay = await tb.relay({ upstream: hss.port });
+    const mms = await tb.partnerMms({ upstream: relay.port });
+    const registrar = await registrarClient(tb, mms.port);
     await registrar.waitForPeer({ originHost: 'mms.partner.example' }, 10_000);
-    await mms.proc.waitFor(/route to primary\.example: relay\.primary\.example/, 10_000);
-    for (const req of [tb.mar({ n: 2 }), tb.mar(), tb.sar()]) {
+    await mms.waitFor(/route to primary\.example: relay\.primary\.example/, 10_000);
+    for (const req of [mar({ n: 2 }), mar(), sar()]) {
       assert.equal(readCxResult(await registrar.request(req, { timeoutMs: 3000 })).resultCode, 2001);
     }
     const done = capture;

@@ -10,13 +10,14 @@ import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { ResultCode } from '../../lib/diameter/constants.ts';
 import { CX_APPLICATION_ID, CxCommand, cxErrorAnswer, readCxResult, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
-import { PRIMARY_REALM, Testbed, USIM, waitForLines, type Role } from './testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { PRIMARY_REALM, USIM, mar, registrarClient, staticTestbed, waitForLines, type Role } from './testbed.ts';
 import { openAutn } from '../../lib/aka/index.ts';
 
 const HSS_HOST = `hss.${PRIMARY_REALM}`;
 
 describe('TS 23.280 §10.6.2.2 with the primary unreachable: 3002 toward the registrar, recovery when the HSS returns', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let hss: Role;
   let relay: Role;
   let mms: Role;
@@ -26,19 +27,19 @@ describe('TS 23.280 §10.6.2.2 with the primary unreachable: 3002 toward the reg
   /** One MAR; the answer and how long it took. */
   async function timedMar(): Promise<{ answer: DiameterMessage; ms: number }> {
     const t0 = performance.now();
-    const answer = await registrar.request(tb.mar(), { timeoutMs: 5000 });
+    const answer = await registrar.request(mar(), { timeoutMs: 5000 });
     return { answer, ms: performance.now() - t0 };
   }
 
   before(async () => {
-    tb = await Testbed.create('mms-unreachable');
+    tb = await staticTestbed('mms-unreachable');
     hss = await tb.hss();
-    relay = await tb.relay(hss.port);
-    mms = await tb.partnerMms(relay.port);
-    registrar = await tb.registrar(mms.port);
+    relay = await tb.relay({ upstream: hss.port });
+    mms = await tb.partnerMms({ upstream: relay.port });
+    registrar = await registrarClient(tb, mms.port);
     await registrar.waitForPeer({ originHost: 'mms.partner.example' }, 10_000);
-    await mms.proc.waitFor(/route to primary\.example: relay\.primary\.example/, 10_000);
-    assert.deepEqual(readCxResult(await registrar.request(tb.mar(), { timeoutMs: 3000 })), { resultCode: 2001 });
+    await mms.waitFor(/route to primary\.example: relay\.primary\.example/, 10_000);
+    assert.deepEqual(readCxResult(await registrar.request(mar(), { timeoutMs: 3000 })), { resultCode: 2001 });
   });
   after(async () => {
     await slowHss?.close();
@@ -46,13 +47,13 @@ describe('TS 23.280 §10.6.2.2 with the primary unreachable: 3002 toward the reg
   });
 
   test('HSS process stopped → 3002 with the E bit within 1.5 s (the relay has no peer toward the HSS)', async () => {
-    assert.equal(await hss.proc.stop('SIGTERM'), 0);
-    await relay.proc.waitFor(/DPR received, DPA sent/, 5000);
+    assert.equal(await hss.stop('SIGTERM'), 0);
+    await relay.waitFor(/DPR received, DPA sent/, 5000);
     const { answer, ms } = await timedMar();
     assert.deepEqual(readCxResult(answer), { resultCode: ResultCode.UNABLE_TO_DELIVER });
     assert.equal(answer.flags.error, true);
     assert.ok(ms < 1500, `answered after ${Math.round(ms)} ms`);
-    await waitForLines(relay.proc, (l) => /not delivered: Result-Code 3002/.test(String(l.msg)));
+    await waitForLines(relay, (l) => /not delivered: Result-Code 3002/.test(String(l.msg)));
   });
 
   test('an HSS that does not answer within 1 s → 3002 after the agents\' 1 s, within 1.5 s', async () => {
@@ -70,7 +71,7 @@ describe('TS 23.280 §10.6.2.2 with the primary unreachable: 3002 toward the reg
       assert.equal(answer.flags.error, true);
       assert.ok(ms >= 950 && ms < 1500, `answered after ${Math.round(ms)} ms`);
       // Both agents wait 1 s: the MMS's own timeout or the relay's 3002 may come first, each a correct outcome.
-      await waitForLines(mms.proc, (l) => /translation failed: primary unreachable/.test(String(l.msg)) || (l.step === 8 && l.resultCode === 3002));
+      await waitForLines(mms, (l) => /translation failed: primary unreachable/.test(String(l.msg)) || (l.step === 8 && l.resultCode === 3002));
     } finally {
       await slowHss.close();
       slowHss = undefined;
@@ -78,7 +79,7 @@ describe('TS 23.280 §10.6.2.2 with the primary unreachable: 3002 toward the reg
   });
 
   test('HSS restarted on the same port: the relay reconnects and the next MAR gets vectors', async () => {
-    hss = await tb.hss(hss.port);
+    hss = await tb.hss({ port: hss.port });
     const deadline = Date.now() + 15_000;
     let answer: DiameterMessage;
     for (;;) {

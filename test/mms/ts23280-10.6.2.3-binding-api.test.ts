@@ -20,7 +20,8 @@ import { listenMigration } from '../../mms/migration-http.ts';
 import { bindingGate } from '../../mms/primary.ts';
 import { bindingFor } from '../../mms/primary-bindings.ts';
 import type { MigratingSubscriber } from '../../mms/subscriber-directory.ts';
-import { PARTNER_REALM, PRIMARY_REALM, Testbed } from './testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { PARTNER_REALM, PRIMARY_REALM, staticTestbed } from './testbed.ts';
 
 const ALICE: MigratingSubscriber & { mcpttId: string } = {
   mcpttId: 'sip:alice@mcptt.primary.example', impi: `alice@${PRIMARY_REALM}`, impus: [`sip:alice@${PRIMARY_REALM}`, 'tel:+4989222'], allowedPartners: [PARTNER_REALM],
@@ -31,7 +32,7 @@ const CAROL: MigratingSubscriber & { mcpttId: string } = {
 const MAX_TTL_S = 3600;
 
 describe('primary MMS binding API: mutual TLS, the partner realm of the certificate, allowed_partners, expiry cap', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let store: Store;
   let api: FastifyInstance;
   let url: string;
@@ -53,7 +54,7 @@ describe('primary MMS binding API: mutual TLS, the partner realm of the certific
   const untrusted = (e: unknown): boolean => refusedWith('ERR_MIGRATION_PRIMARY_UNAVAILABLE')(e) && /untrusted_partner/.test((e as Error).message);
 
   before(async () => {
-    tb = await Testbed.create('binding-api');
+    tb = await staticTestbed('binding-api');
     store = await openStore('memory', { ephemeral: true });
     const own = await loadTlsMaterial(tb.pki, 'primary', 'mms', ['partner']);
     api = createBindingApi({

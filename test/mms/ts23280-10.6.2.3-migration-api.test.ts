@@ -20,7 +20,8 @@ import { createMigrationApi, tokenKeyOf } from '../../mms/migration-api.ts';
 import { listenMigration } from '../../mms/migration-http.ts';
 import { MmsStats } from '../../mms/stats.ts';
 import { httpsRequest } from '../../ue-client/idm/http.ts';
-import { PARTNER_REALM, PRIMARY_REALM, Testbed } from './testbed.ts';
+import type { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
+import { PARTNER_REALM, PRIMARY_REALM, staticTestbed } from './testbed.ts';
 
 const PRIMARY_ISS = 'https://idms.primary.example';
 const PARTNER_ISS = 'https://idms.partner.example';
@@ -35,7 +36,7 @@ interface Answer {
 }
 
 describe('partner MMS migration API: partner access tokens, the primary\'s confirmation, ownership', () => {
-  let tb: Testbed;
+  let tb: TwoSystemTestbed;
   let stores: Store[];
   let apis: FastifyInstance[];
   let url: string;
@@ -58,7 +59,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
   };
 
   before(async () => {
-    tb = await Testbed.create('migration-api');
+    tb = await staticTestbed('migration-api');
     const [primaryStore, store] = [await openStore('memory', { ephemeral: true }), await openStore('memory', { ephemeral: true })];
     partnerStore = store;
     stores = [primaryStore, store];

@@ -16,7 +16,7 @@ import { getValue } from '../../lib/diameter/message.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { endMigration } from '../../ue-client/idm-client.ts';
 import type { Migration } from '../../ue-client/migrate.ts';
-import { MigrationTestbed, PARTNER_REALM, PRIMARY_REALM, subscriber } from '../e2e/migration-testbed.ts';
+import { PARTNER_REALM, PRIMARY_REALM, migrate, startMigrationTestbed, subscriber, type MigrationTestbed } from '../e2e/migration-testbed.ts';
 import { seedSteps, waitForLines } from './testbed.ts';
 
 const alice = subscriber('alice');
@@ -37,8 +37,8 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
   });
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, bob]);
-    m = await tb.migrate(alice);
+    tb = await startMigrationTestbed([alice, bob]);
+    m = await migrate(tb, alice);
     registrar = new DiameterNode({ originHost: REGISTRAR, originRealm: PARTNER_REALM, applications: [CX_APPLICATION] });
     nodes.push(registrar);
     registrar.addPeer({ host: '127.0.0.1', port: tb.addresses.partnerMms });
@@ -62,7 +62,7 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
   });
 
   test('the primary-side roles log §10.6.2.3: primary MMS 5,6,7,8; relay (via SIP core/IMS) 6,7; HSS 6,7', async () => {
-    const [primary, relay, hss] = ['primary-mms', 'relay', 'hss'].map((n) => tb.procs.get(n)) as [NonNullable<ReturnType<typeof tb.procs.get>>, NonNullable<ReturnType<typeof tb.procs.get>>, NonNullable<ReturnType<typeof tb.procs.get>>];
+    const [primary, relay, hss] = [tb.role('primary-mms'), tb.role('relay'), tb.role('hss')];
     await Promise.all([[primary, 8], [relay, 7], [hss, 7]].map(([p, n]) => waitForLines(p as typeof primary, (l) => l.step === n)));
     assert.deepEqual(seedSteps(primary).slice(0, 4), [[5, 'partner-mms', 'dynamic'], [6, 'primary-mms', 'dynamic'], [7, 'hss', 'dynamic'], [8, 'primary-mms', 'dynamic']]);
     assert.deepEqual(seedSteps(relay).slice(0, 2), [[6, 'primary-mms', 'dynamic'], [7, 'hss', 'dynamic']]);
@@ -108,16 +108,16 @@ describe('TS 23.280 §10.6.2.3 Cx path: partner MMS → primary MMS (binding gat
 
   test('after DELETE the primary MMS itself refuses the user (5001), not only the partner MMS', async () => {
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: m.configuration.id });
-    await tb.procs.get('primary-mms')?.waitFor(/migration binding ended/, 5000);
+    await tb.role('primary-mms').waitFor(/migration binding ended/, 5000);
     const answer = await (probeNode as DiameterNode).request(mar(alice.impi, alice.impus[0] as string, 1, { host: `mms2.${PARTNER_REALM}`, realm: PARTNER_REALM }, PRIMARY_REALM), { timeoutMs: 3000 });
     assert.deepEqual(readCxResult(answer).experimentalResult, { vendorId: 10415, code: 5001 });
     assert.equal(getValue(answer, 'Origin-Host'), `mms.${PRIMARY_REALM}`);
   });
 
   test('SIGTERM: the primary MMS sends DPR to its neighbours and exits 0', async () => {
-    const primary = tb.procs.get('primary-mms');
-    assert.equal(await primary?.stop('SIGTERM'), 0);
-    assert.match(primary?.output() ?? '', /mms: stopped/);
+    const primary = tb.role('primary-mms');
+    assert.equal(await primary.stop('SIGTERM'), 0);
+    assert.match(primary.output(), /mms: stopped/);
     assert.match(tb.output('relay'), /DPR received, DPA sent/);
   });
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readCxResult } from '../../lib/diameter/cx/index.ts';
 import type { DiameterNode } from '../../lib/diameter/node.ts';
-import { MigrationTestbed } from '../e2e/migration-testbed.ts';
+import { startMigrationTestbed, type MigrationTestbed } from '../e2e/migration-testbed.ts';
 import { PARTNER_REALM, PRIMARY_REALM, bindingCall, dynamicUser, partnerLeaf, partnerNode, primaryMar, secondPartnerMms, staticUser, type Material } from './helpers.ts';
 
 const alice = staticUser();
@@ -28,7 +28,7 @@ describe('design §2.7 the binding API takes only a partner MMS certificate of t
   };
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, carol]);
+    tb = await startMigrationTestbed([alice, carol]);
     mms = await partnerLeaf(tb, 'mms');
   });
   after(async () => {

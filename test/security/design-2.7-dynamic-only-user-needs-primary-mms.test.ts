@@ -12,7 +12,7 @@ import { buildMar, readCxResult, readMaa } from '../../lib/diameter/cx/index.ts'
 import { getValue } from '../../lib/diameter/message.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { endMigration } from '../../ue-client/idm-client.ts';
-import { MigrationTestbed } from '../e2e/migration-testbed.ts';
+import { migrate, startMigrationTestbed, type MigrationTestbed } from '../e2e/migration-testbed.ts';
 import {
   PARTNER_REALM, PRIMARY_REALM, assertNothingHandedOut, dynamicUser, partnerNode, primaryMar, primarySar, secondPartnerMms, staticUser,
 } from './helpers.ts';
@@ -27,7 +27,7 @@ describe('design §2.7 a dynamic-only user is served only through the primary MM
   let n = 0;
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, carol]);
+    tb = await startMigrationTestbed([alice, carol]);
   });
   after(async () => {
     for (const node of nodes) await node.close();
@@ -36,7 +36,7 @@ describe('design §2.7 a dynamic-only user is served only through the primary MM
 
   test('carol\'s MAR straight through the relay → 5004 from the HSS, no vector; alice through the relay → 2001; carol through the primary MMS → 2001, refused after the binding ends', async () => {
     // The dynamic flow sets up carol's binding (IdM login, token exchange, migration configuration, primary MMS).
-    const migration = await tb.migrate(carol);
+    const migration = await migrate(tb, carol);
     const mms2 = await secondPartnerMms(tb);
     const viaRelay = await partnerNode(mms2.host, mms2.tls, tb.addresses.relay, `relay.${PRIMARY_REALM}`, nodes);
     const self = { host: mms2.host, realm: PARTNER_REALM };
@@ -75,7 +75,7 @@ describe('design §2.7 a dynamic-only user is served only through the primary MM
 
     // The migration ends: the partner path, the primary MMS path and the relay path all refuse carol.
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: migration.partnerAccessToken, ca: tb.ca.partner, id: c.id });
-    await tb.procs.get('primary-mms')?.waitFor(/migration binding ended/, 5000);
+    await tb.role('primary-mms').waitFor(/migration binding ended/, 5000);
     const ended = await registrar.request(partnerMar(), { timeoutMs: 3000 });
     assert.deepEqual(readCxResult(ended).experimentalResult, { vendorId: 10415, code: 5001 });
     assertNothingHandedOut(ended);

@@ -16,7 +16,7 @@ import type { DiameterNode } from '../../lib/diameter/node.ts';
 import { buildCer } from '../../lib/diameter/peer-messages.ts';
 import { encodeMessage } from '../../lib/diameter/codec.ts';
 import { rawCaps, type RawPeer } from '../diameter/harness.ts';
-import { MigrationTestbed } from '../e2e/migration-testbed.ts';
+import { startMigrationTestbed, type MigrationTestbed } from '../e2e/migration-testbed.ts';
 import {
   PARTNER_REALM, PRIMARY_REALM, assertNothingHandedOut, dynamicUser, partnerLeaf, partnerNode, primaryMar, rawTlsPeer, secondPartnerMms,
   staticUser, type Material,
@@ -33,7 +33,7 @@ describe('design §2.7 partner spoofs at the primary relay', () => {
   const raw: RawPeer[] = [];
 
   before(async () => {
-    tb = await MigrationTestbed.start([alice, carol]);
+    tb = await startMigrationTestbed([alice, carol]);
     mms2 = await secondPartnerMms(tb);
     honest = await partnerNode(mms2.host, mms2.tls, tb.addresses.relay, `relay.${PRIMARY_REALM}`, nodes);
   });

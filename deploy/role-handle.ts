@@ -1,0 +1,102 @@
+/**
+ * A started role of the testbed behind one handle, whether it runs in this process or as an `mcx` child process:
+ * where it listens, what it logged, how to stop it (SIGTERM for a process — the role's own graceful stop,
+ * lib/lifecycle.ts — or its `close()` in this process).
+ */
+import type { Closeable } from '../lib/lifecycle.ts';
+import type { SipListen } from '../registrar/config.ts';
+import type { LogCollector } from './ladder.ts';
+import type { RoleAddresses, RoleName, RoleRecipe } from './roles.ts';
+
+/** A child process running `mcx <role> …` (what test/helpers/process.ts `startMcx` returns fits). */
+export interface ChildRole {
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when `pattern` appears in the output; rejects on exit or after `ms`. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** Signals it (default SIGTERM; SIGKILL if it lingers); resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  child: { stdout: NodeJS.ReadableStream | null };
+}
+
+/** Starts `mcx args…`. */
+export type Launcher = (args: string[], o: { env: NodeJS.ProcessEnv }) => ChildRole;
+
+/** How long a role process may take to print its ready line. */
+const READY_MS = 30_000;
+
+/** A started role. */
+export class RoleHandle {
+  private constructor(
+    readonly name: RoleName,
+    readonly addresses: RoleAddresses,
+    private readonly logs: LogCollector,
+    /** The child process, when the role runs as one. */
+    readonly proc?: ChildRole,
+    private readonly running?: Closeable,
+  ) {}
+
+  /** Starts `recipe` in this process, logging through `logger`. */
+  static async inline(recipe: RoleRecipe, logs: LogCollector, logger: Parameters<RoleRecipe['inline']>[0]): Promise<RoleHandle> {
+    const { running, addresses } = await recipe.inline(logger);
+    return new RoleHandle(recipe.name, addresses, logs, undefined, running);
+  }
+
+  /**
+   * Starts `recipe` as an `mcx` child process (debug logs, fed to `logs`) and waits for its ready line.
+   * @throws when it exits or stays silent first (after stopping it).
+   */
+  static async process(recipe: RoleRecipe, logs: LogCollector, launch: Launcher): Promise<RoleHandle> {
+    const proc = launch(recipe.argv, { env: { ...process.env, MCX_LOG_LEVEL: 'debug' } });
+    proc.child.stdout?.on('data', (d: Buffer | string) => logs.accept(recipe.name, String(d)));
+    let m: RegExpExecArray;
+    try {
+      m = await proc.waitFor(recipe.ready, READY_MS);
+    } catch (e) {
+      await proc.stop();
+      throw e;
+    }
+    return new RoleHandle(recipe.name, recipe.fromReady(m), logs, proc);
+  }
+
+  /** The port of its Diameter listener. */
+  get port(): number {
+    const m = /:(\d+)$/.exec(this.addresses.diameterUrl ?? '');
+    if (!m) throw new Error(`testbed: ${this.name} has no Diameter listener`);
+    return Number(m[1]);
+  }
+
+  /** The port of its SIP listener of `transport` (registrar). */
+  sipPort(transport: SipListen['transport']): number {
+    const l = this.addresses.sip?.find((s) => s.transport === transport);
+    if (!l) throw new Error(`testbed: ${this.name} has no ${transport} SIP listener`);
+    return l.port;
+  }
+
+  /** What it wrote: the process's output, or (in this process) its log lines the collector kept. */
+  output(): string {
+    return this.proc ? this.proc.output() : this.logs.text(this.name);
+  }
+
+  /** Resolves when `pattern` appears in {@link output}; rejects after `ms`. */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<RegExpExecArray> {
+    if (this.proc) return this.proc.waitFor(pattern, ms);
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = pattern.exec(this.output());
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${pattern} from ${this.name}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
+   * Stops it gracefully: `signal` to the process (SIGKILL after 5 s), or `close()` here.
+   * @returns the exit code (0 for a role in this process once closed).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.proc) return this.proc.stop(signal);
+    await this.running?.close();
+    return 0;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What a two-system testbed (testbed-builder.ts) is made of, as its callers choose it: `mcx testbed` (every role in
+ * this process, mutual TLS everywhere), the end-to-end and MMS tests (every role an `mcx` process, plain TCP on the
+ * legs tshark reads).
+ */
+import type { RandPolicy } from '../hss/vectors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
+import type { LogCollector } from './ladder.ts';
+import { freeSipPort } from './ports.ts';
+import type { Provisioning } from './provisioning.ts';
+import type { Launcher } from './role-handle.ts';
+import type { RoleName } from './roles.ts';
+import type { Realms, TestbedLayout } from './topology.ts';
+
+/** What a testbed is made of. */
+export interface TestbedPlan {
+  /** The testbed directory (PKI, provisioning files, state), reused when present; `{ temp }`: a fresh one, removed by `close()`. */
+  dir: string | { temp: string };
+  realms: Realms;
+  /** Systems of the PKI besides `primary` and `partner` (e.g. `rogue`: a CA neither system trusts). */
+  otherSystems?: ReadonlyArray<{ name: string; realm: string }>;
+  /** `memory` (journals under `<dir>/state`) or a redis:// URL, for every role (default memory). */
+  store?: string;
+  /** The registrar's SIP listeners: address, ports (0 or absent: free ones, UDP and TCP sharing one), `tls: false` for none. */
+  sip?: { host?: string; udp?: number; tcp?: number; tls?: number | false };
+  /** Links inside a system that are mutual TLS too (default both): relay → HSS, registrar → partner MMS. */
+  tls?: { hss?: boolean; registrar?: boolean };
+  /** The HSS's RAND policy (default uniform; `sipp361` for SIPp). */
+  randPolicy?: RandPolicy;
+  /** Admin APIs of the partner MMS and the registrar (the HSS always has one). */
+  admin?: boolean;
+  /** SIP Digest algorithms the registrar offers password users (default the registrar's). */
+  digestAlgorithms?: DigestAlgorithm[];
+  /** Host of each IdMS's issuer URL (default 127.0.0.1; `localhost` puts the UE's TLS name check in play). */
+  issuerHosts?: Partial<Record<'primary' | 'partner', string>>;
+  /**
+   * The users, written to the provisioning files (a function: made once the PKI is there, e.g. users saved under
+   * the directory); absent: the files are already there.
+   */
+  provisioning?: Provisioning | ((layout: TestbedLayout) => Promise<Provisioning>);
+  /** Roles run as `mcx` child processes through `launch` (default none: every role in this process). */
+  processes?: 'all' | readonly RoleName[];
+  launch?: Launcher;
+  /** Where every role's log lines go (ladder, waits); default a collector that keeps each role's lines and echoes none. */
+  logs?: LogCollector;
+  /** The logger of the roles in this process (each logs through its child `{ role }`); default into `logs`. */
+  logger?: Logger;
+}
+
+/** Where the started roles listen (0 and '' for a role not started). */
+export interface TestbedAddresses {
+  hssDiameter: number;
+  relay: number;
+  primaryMms: number;
+  partnerMms: number;
+  sipUdp: number;
+  sipTcp: number;
+  sipTls: number;
+  bindingApi: string;
+  migrationApi: string;
+  primaryIssuer: string;
+  partnerIssuer: string;
+}
+
+/**
+ * The registrar's listeners of `sip`: a port 0 or absent is a free one, picked now (the partner MMS tells UEs the
+ * registrar's address before the registrar is up); UDP and TCP share one (RFC 3263: what a UE told
+ * `sip:host:port;transport=udp` can derive the TCP listener from), TLS another.
+ */
+export async function resolveSipListeners(sip: TestbedPlan['sip'] = {}): Promise<SipListen[]> {
+  const host = sip.host ?? '127.0.0.1';
+  const udp = sip.udp || await freeSipPort(host);
+  const tcp = sip.tcp || udp;
+  const out: SipListen[] = [{ transport: 'udp', host, port: udp }, { transport: 'tcp', host, port: tcp }];
+  if (sip.tls !== false) out.push({ transport: 'tls', host, port: sip.tls || await freeSipPort(host, [tcp]) });
+  return out;
+}
