@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { startMcx, type Proc } from '../deploy/process.ts';
 import { startRedisServer } from '../deploy/redis-server.ts';
+import { Teardown, type StopStage } from '../lib/lifecycle.ts';
 import type { Measured } from './proc-stat.ts';
 import type { LoadUser } from './sipp-load.ts';
 
@@ -19,24 +20,20 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 export type StoreKind = 'memory' | 'redis';
 
 /**
- * Stops what was added to it, last added first, once; something added after `stop()` began is stopped at once, so
- * a SIGINT during a start leaves nothing behind.
+ * What the bench started (processes, redis-server, temp folders), stopped last started first, once, through the
+ * roles' own stop mechanism (lib/lifecycle.ts): something added after the stop began is stopped at once, so a SIGINT
+ * during a start leaves nothing behind. The bench's processes have no stages of their own, so all are one stage.
  */
-export class Stopper {
-  private readonly stops: Array<() => Promise<unknown>> = [];
-  private stopping: Promise<void> | undefined;
-
+export class Stopper extends Teardown {
   /** Registers `stop` (or runs it, if this stopper is already stopping). */
-  add(stop: () => Promise<unknown>): void {
-    if (this.stopping) void stop().catch(() => undefined);
-    else this.stops.push(stop);
+  override add(stop: (() => Promise<unknown>) | StopStage, close?: () => Promise<unknown>): void {
+    if (typeof stop === 'function') super.add('listeners', stop);
+    else if (close) super.add(stop, close);
   }
 
-  /** Runs every registered stop in reverse order; errors are ignored (the rest must still be stopped). */
+  /** Runs every registered stop, last added first; a failure does not keep the rest from stopping. */
   stop(): Promise<void> {
-    return (this.stopping ??= (async () => {
-      for (const s of this.stops.reverse()) await s().catch(() => undefined);
-    })());
+    return this.run();
   }
 }
 

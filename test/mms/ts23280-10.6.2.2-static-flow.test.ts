@@ -12,7 +12,6 @@ import { SeqMsArray, buildAuts, makeSqn, openAutn, seqOf } from '../../lib/aka/i
 import { encodeMessage, type DiameterMessage } from '../../lib/diameter/codec.ts';
 import { readCxResult, readMaa, readSaa } from '../../lib/diameter/cx/index.ts';
 import type { DiameterNode } from '../../lib/diameter/node.ts';
-import { certPaths } from '../../certs/layout.ts';
 import { adminRequest, type AdminTarget } from '../../lib/admin/client.ts';
 import {
   PARTNER_NAMES, PRIMARY_NAMES, PRIMARY_REALM, USER, USIM, logLines, mar, registrarClient, sar, seedSteps, staticTestbed, waitForLines, type Role,
