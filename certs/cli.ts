@@ -6,7 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { CERTS_INPUT_ERRORS, CertsError, isCertsError } from './errors.ts';
-import { initPki, validateSystems, type SystemSpec } from './issue.ts';
+import { initPki, validateSystems, validateTrust, type SystemSpec, type TrustPair } from './issue.ts';
 import { issueLeaf } from './issue-leaf.ts';
 import { ROLES, readManifest, readPkiFile, type ManifestCert, type PkiManifest } from './layout.ts';
 
@@ -14,6 +14,7 @@ import { ROLES, readManifest, readPkiFile, type ManifestCert, type PkiManifest }
 export interface CertsInitCliOptions {
   dir?: unknown;
   system?: unknown;
+  trust?: unknown;
   force?: unknown;
 }
 
@@ -32,6 +33,18 @@ export function parseSystemOption(text: string): SystemSpec {
   return { name, realm };
 }
 
+/**
+ * Parses one `--trust A=B`.
+ * @throws CertsError `ERR_CERTS_INVALID_TRUST` (field `--trust`) when it is not two names around `=`.
+ */
+export function parseTrustOption(text: string): TrustPair {
+  const m = /^\s*([^=\s]+)\s*=\s*([^=\s]+)\s*$/.exec(text);
+  if (!m) {
+    throw new CertsError('ERR_CERTS_INVALID_TRUST', `--trust: expected SYSTEM=SYSTEM (e.g. partner-a=partner-b), got ${JSON.stringify(text)}`, { field: '--trust' });
+  }
+  return [m[1] as string, m[2] as string];
+}
+
 /** Rethrows input errors of `certs/` as UsageError, so the CLI exits 2 for them and 1 for the rest. */
 function asUsage(err: unknown): never {
   if (isCertsError(err) && CERTS_INPUT_ERRORS.has(err.code)) throw new UsageError(err.message);
@@ -47,11 +60,13 @@ function requireDir(value: unknown): string {
  * Validates `mcx certs init` options into {@link initPki} input.
  * @throws UsageError naming `--dir` or `--system`.
  */
-export function initOptions(opts: CertsInitCliOptions): { dir: string; systems: SystemSpec[]; force: boolean } {
+export function initOptions(opts: CertsInitCliOptions): { dir: string; systems: SystemSpec[]; trust: TrustPair[]; force: boolean } {
   const dir = requireDir(opts.dir);
-  const raw = Array.isArray(opts.system) ? opts.system.map(String) : opts.system === undefined ? [] : [String(opts.system)];
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
   try {
-    return { dir, systems: validateSystems(raw.map(parseSystemOption)), force: opts.force === true };
+    const systems = validateSystems(list(opts.system).map(parseSystemOption));
+    const trust = validateTrust(systems, list(opts.trust).map(parseTrustOption));
+    return { dir, systems, trust, force: opts.force === true };
   } catch (err) {
     return asUsage(err);
   }
@@ -192,6 +207,8 @@ export const certsCommand: CommandModule = (program) => {
     .option('--dir <dir>', 'output directory')
     .option('--system <name=realm>', 'an MC system and its realm; repeat (e.g. primary=ims.a.example partner=ims.b.example)',
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--trust <a=b>', 'two systems that also trust each other\'s CA (default: only the primary and each partner ' +
+      'trust each other; partners do not); repeat', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--force', 'replace the named systems and the manifest if they exist')
     .action(async (opts: CertsInitCliOptions) => {
       const input = initOptions(opts);

@@ -13,6 +13,7 @@
  * - `ERR_CERTS_OLD_MANIFEST`: `manifest.json` is of an older version (leaves without realm and role): regenerate.
  * - `ERR_CERTS_MISSING_FILE`: a file the manifest names is absent.
  * - `ERR_CERTS_INVALID_LEAF`: `certs issue` was given an unknown role or a name outside the system's realm.
+ * - `ERR_CERTS_INVALID_TRUST`: a `--trust a=b` pair names an unknown system, or one system twice.
  */
 export type CertsErrorCode =
   | 'ERR_CERTS_NO_SYSTEM'
@@ -23,7 +24,8 @@ export type CertsErrorCode =
   | 'ERR_CERTS_BAD_MANIFEST'
   | 'ERR_CERTS_OLD_MANIFEST'
   | 'ERR_CERTS_MISSING_FILE'
-  | 'ERR_CERTS_INVALID_LEAF';
+  | 'ERR_CERTS_INVALID_LEAF'
+  | 'ERR_CERTS_INVALID_TRUST';
 
 /** Codes that describe bad input rather than bad state: the CLI reports them as usage errors (exit 2). */
 export const CERTS_INPUT_ERRORS: ReadonlySet<CertsErrorCode> = new Set<CertsErrorCode>([
@@ -31,6 +33,7 @@ export const CERTS_INPUT_ERRORS: ReadonlySet<CertsErrorCode> = new Set<CertsErro
   'ERR_CERTS_INVALID_SYSTEM',
   'ERR_CERTS_DUPLICATE_SYSTEM',
   'ERR_CERTS_INVALID_LEAF',
+  'ERR_CERTS_INVALID_TRUST',
 ]);
 
 /** A PKI failure with a machine-readable `code`. */

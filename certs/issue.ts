@@ -31,6 +31,39 @@ export interface InitPkiOptions {
   force?: boolean;
   /** Issue time (tests); defaults to now. */
   now?: Date;
+  /** Pairs of systems that trust each other besides the migration relation ({@link trusts}): `--trust a=b`. */
+  trust?: readonly TrustPair[];
+}
+
+/** Two systems that trust each other's CA. */
+export type TrustPair = readonly [string, string];
+
+/**
+ * Whether `system` trusts `peer`'s CA: the migration relation of TS 23.280 §10.6.2 — the primary system and each
+ * partner trust each other (inter-system mutual TLS of the MMSs, the binding API) — and nothing else unless asked:
+ * two partner systems have no reason to talk, so by default neither can reach the other with a certificate of its
+ * own. Trust is mutual because every link between systems is mutual TLS: one direction alone lets nothing through.
+ */
+export function trusts(system: string, peer: string, extra: readonly TrustPair[] = []): boolean {
+  if (system === peer) return false;
+  if (system === PRIMARY_SYSTEM || peer === PRIMARY_SYSTEM) return true;
+  return extra.some(([a, b]) => (a === system && b === peer) || (a === peer && b === system));
+}
+
+/**
+ * Checks `--trust a=b` pairs against the systems: both named, not the same.
+ * @throws CertsError `ERR_CERTS_INVALID_TRUST` with `field` `--trust`.
+ */
+export function validateTrust(systems: readonly SystemSpec[], pairs: readonly TrustPair[]): TrustPair[] {
+  const names = new Set(systems.map((s) => s.name));
+  for (const [a, b] of pairs) {
+    const unknown = [a, b].find((n) => !names.has(n));
+    if (unknown !== undefined) {
+      throw new CertsError('ERR_CERTS_INVALID_TRUST', `--trust ${a}=${b}: ${JSON.stringify(unknown)} is not one of the --system names`, { field: '--trust' });
+    }
+    if (a === b) throw new CertsError('ERR_CERTS_INVALID_TRUST', `--trust ${a}=${b}: a system always trusts its own CA`, { field: '--trust' });
+  }
+  return pairs.map(([a, b]) => [a, b] as const);
 }
 
 /** System names become directory and file names, so they stay short and plain. */
@@ -158,7 +191,7 @@ async function put(path: string, data: string, mode: number): Promise<void> {
  * Writes one system's files under `root` (the staging directory) and returns its manifest entry, whose paths are
  * relative to `root` — the same as relative to the final directory, since systems are moved in whole.
  */
-async function writeSystem(root: string, pki: SystemPki, all: readonly SystemPki[]): Promise<ManifestSystem> {
+async function writeSystem(root: string, pki: SystemPki, all: readonly SystemPki[], extraTrust: readonly TrustPair[]): Promise<ManifestSystem> {
   const { name, realm } = pki.spec;
   const rel = (p: string): string => relative(root, p).split('\\').join('/');
   const entry = async (paths: { cert: string; key: string }, issued: Issued): Promise<ManifestCert> => {
@@ -181,7 +214,7 @@ async function writeSystem(root: string, pki: SystemPki, all: readonly SystemPki
   const idmsSigning = await entry(signingPaths(root, name), pki.signing);
   const trust: ManifestSystem['trust'] = { ca: {}, idmsSigning: {} };
   for (const peer of all) {
-    if (peer === pki) continue;
+    if (peer === pki || !trusts(name, peer.spec.name, extraTrust)) continue;
     const caCopy = peerCaPath(root, name, peer.spec.name);
     await put(caCopy, peer.ca.certPem, 0o644);
     trust.ca[peer.spec.name] = rel(caCopy);
@@ -210,6 +243,7 @@ export function leafManifestEntry(cert: ManifestCert, hostname: string, realm: s
  */
 export async function initPki(options: InitPkiOptions): Promise<PkiManifest> {
   const systems = validateSystems(options.systems);
+  const trustPairs = validateTrust(systems, options.trust ?? []);
   const dir = resolve(options.dir);
   const targets = [...systems.map((s) => systemDir(dir, s.name)), manifestPath(dir)];
   const existing = (await Promise.all(targets.map(async (t) => ((await exists(t)) ? t : null)))).filter(
@@ -226,7 +260,7 @@ export async function initPki(options: InitPkiOptions): Promise<PkiManifest> {
   const staging = await mkdtemp(join(dir, '.certs-init-'));
   try {
     const entries: ManifestSystem[] = [];
-    for (const pki of pkis) entries.push(await writeSystem(staging, pki, pkis));
+    for (const pki of pkis) entries.push(await writeSystem(staging, pki, pkis, trustPairs));
     const manifest: PkiManifest = {
       version: MANIFEST_VERSION,
       generator: 'mcx certs init',
