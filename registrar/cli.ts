@@ -187,7 +187,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--store <spec>', 'memory | redis | redis://… | rediss://…', D.store)
     .option('--state-dir <dir>', 'memory store journal and admin token', D.stateDir)
     .option('--algorithm <alg>', 'AKAv1-MD5 | AKAv2-MD5', D.algorithm)
-    .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first', D.digestAlgorithms.join(','))
+    .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first (SHA-256,MD5 offers both; MD5 alone is what every softphone answers)', D.digestAlgorithms.join(','))
     .option('--default-expires <s>', 'binding lifetime when the UA proposes none', String(D.defaultExpires))
     .option('--min-expires <s>', 'shorter requests get 423 Interval Too Brief', String(D.minExpires))
     .option('--max-expires <s>', 'longer requests are shortened to this', String(D.maxExpires))
