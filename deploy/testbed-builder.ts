@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { caPaths } from '../certs/layout.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { EndpointSpec } from '../mms/run.ts';
-import type { SipListen } from '../registrar/config.ts';
+import { REGISTRAR_DEFAULTS, type DigestAlgorithm, type SipListen } from '../registrar/config.ts';
 import type { MigrateOptions } from '../ue-client/migrate.ts';
 import { LogCollector } from './ladder.ts';
 import { freeTcpPort } from './ports.ts';
@@ -85,6 +85,11 @@ export class TwoSystemTestbed {
 
   get realms(): Realms {
     return this.plan.realms;
+  }
+
+  /** The SIP Digest algorithms the registrar offers password users (the plan's, else the registrar's default). */
+  get digestAlgorithms(): readonly DigestAlgorithm[] {
+    return this.plan.digestAlgorithms ?? REGISTRAR_DEFAULTS.digestAlgorithms;
   }
 
   /** The store spec of every role (`memory` or a redis URL). */

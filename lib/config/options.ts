@@ -48,6 +48,11 @@ export function tlsFilesOf(o: TlsOptionValues): { cert: string; key: string; ca:
   return o['tls-cert'] && o['tls-key'] && o['tls-ca'] ? { cert: o['tls-cert'], key: o['tls-key'], ca: o['tls-ca'] } : undefined;
 }
 
+/** A comma-separated list of `values` (`SHA-256,MD5`), at least one; blanks around entries ignored. */
+export const enumListSchema = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values, { error: `each must be one of ${values.join(', ')}` })).min(1, `at least one of ${values.join(', ')}`));
+
 /** A commander option collector for repeatable options (`--tls-ca a --tls-ca b`). */
 export function collectOption(value: string, previous: string[] = []): string[] {
   return [...previous, value];
