@@ -212,7 +212,7 @@ export class TwoSystemTestbed {
   async registrar(o: { mms?: number } = {}): Promise<RoleHandle> {
     return this.run(registrarRecipe(this.ctx, {
       sip: await this.sipListeners(), mms: this.endpoint(o.mms, 'partner-mms'), cxTls: this.plan.tls?.registrar ?? true, admin: this.plan.admin ?? false,
-      ...(this.plan.digestAlgorithms ? { digestAlgorithms: this.plan.digestAlgorithms } : {}),
+      ...(this.plan.digestAlgorithms ? { digestAlgorithms: this.plan.digestAlgorithms } : {}), ...(this.plan.expires ? { expires: this.plan.expires } : {}),
     }));
   }
 

@@ -26,7 +26,7 @@ import { writeTestbedClientFiles, type TestbedClientFiles } from './client-files
 import { runDynamicDemo } from './demo-dynamic.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
-import { TwoSystemTestbed } from './testbed-builder.ts';
+import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import {
   demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, writeDynamicPasswordFile, type DemoUser, type DynamicUser,
@@ -99,9 +99,10 @@ export interface RunningTestbed {
 
 /**
  * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role in this process.
+ * @param more what the command line does not set (tests: the registrar's expiry limits).
  * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
  */
-export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
+export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const logs = new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
@@ -110,7 +111,7 @@ export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
     dir: o.dir, realms, store: o.store, randPolicy: o['rand-policy'],
     // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
     sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
-    digestAlgorithms: o['digest-algorithms'], logs, logger,
+    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more,
     // The registrar's admin API: `mcx registrar bindings` shows what a softphone registered.
     admin: true,
     provisioning: async (layout) => {

@@ -73,6 +73,14 @@ export interface Trust {
 }
 
 /**
+ * The CA files of `--primary-ca` and `--partner-ca`, read before anything is sent.
+ * @throws UsageError for a file that cannot be read (exit 2).
+ */
+export async function readTrust(cfg: MigrateConfig): Promise<Trust> {
+  return { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
+}
+
+/**
  * The IdM steps (migrate.ts: `migrate` for the configuration request, `endMigrationById` for `--end-only`), each put
  * on the ladder as it completes (and logged).
  * @param order the steps `run` takes, to name the one that failed.
@@ -130,7 +138,7 @@ interface Failure {
 export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
   const log = io.logger ?? silentLogger;
   const json = cfg.ue.json;
-  const ca: Trust = { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
+  const ca = await readTrust(cfg);
   const report: MigrateReport = { ok: false, ladder: [] };
   const aborter = new AbortController();
   let stopped = false;

@@ -24,8 +24,8 @@ import { decodeIsimState } from './isim-state.ts';
 import { eventLines } from './ladder.ts';
 import { endMigrationById, migrate, type MigrateStep } from './migrate.ts';
 import type { MigrateConfig } from './migrate-options.ts';
-import { idmExitStatus, idmSteps, type Trust } from './migrate-run.ts';
-import { closeUeSecrets, openUeSecrets, readCaFiles, type UeIo } from './run.ts';
+import { idmExitStatus, idmSteps, readTrust } from './migrate-run.ts';
+import { closeUeSecrets, openUeSecrets, type UeIo } from './run.ts';
 import { dynamicSoftphoneUser, softphoneLabel, type SoftphoneKeys } from './softphones/dynamic.ts';
 import { writeAkaClientFiles, type ClientFilesOutcome } from './softphones/files.ts';
 
@@ -84,7 +84,7 @@ async function writeFiles(cfg: MigrateConfig, c: MigrationConfiguration, keys: S
 export async function runSoftphoneMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
   const log = io.logger ?? silentLogger;
   const json = cfg.ue.json;
-  const ca: Trust = { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
+  const ca = await readTrust(cfg);
   const report: SoftphoneMigrateReport = { ok: false, ladder: [] };
   const aborter = new AbortController();
   void stop?.then(() => aborter.abort());
