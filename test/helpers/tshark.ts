@@ -82,6 +82,21 @@ export async function sipFields(file: string, port: number, fields: string[]): P
   return out.split('\n').filter(Boolean).map((l) => l.split('|'));
 }
 
+/**
+ * The rows of {@link sipFields} without repeats: a UDP retransmission (and its answer again) decodes to the same row,
+ * and whether one happens depends on the machine's load, not on the exchange. Give the fields that tell messages
+ * apart (CSeq, method or status, Call-ID).
+ */
+export function withoutRetransmissions(rows: string[][]): string[][] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = r.join('|');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** The server names (SNI) of the TLS ClientHellos to `port`. */
 export async function tlsServerNames(file: string, port: number): Promise<string[]> {
   const args = ['-r', file, '-d', `tcp.port==${port},tls`, '-Y', `tls.handshake.type==1 && tcp.dstport==${port}`, '-T', 'fields', '-e', 'tls.handshake.extensions_server_name'];

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { rawKeyProblem } from '../../ue-client/softphones/model.ts';
 import { freePort } from '../helpers/ports.ts';
 import { runSipp } from '../helpers/sipp.ts';
-import { sipFields } from '../helpers/tshark.ts';
+import { sipFields, withoutRetransmissions } from '../helpers/tshark.ts';
 import { requireCommand, softphoneTestbed } from './fixture.ts';
 
 describe('DESIGN §4: SIPp 3.6.1 registers alice with the testbed\'s generated scenario and injection file', () => {
@@ -30,7 +30,7 @@ describe('DESIGN §4: SIPp 3.6.1 registers alice with the testbed\'s generated s
       const contacts = await f.bindings(aor);
       assert.ok(contacts.some((c) => c.source === `${transport.toUpperCase()} 127.0.0.1:${localPort}`), JSON.stringify(contacts));
       await capture.stop();
-      const wire = (await sipFields(capture.file, f.port, ['sip.Method', 'sip.Status-Code', 'sip.to.user', 'sip.Via.transport', 'sip.auth.username']))
+      const wire = withoutRetransmissions(await sipFields(capture.file, f.port, ['sip.Method', 'sip.Status-Code', 'sip.to.user', 'sip.Via.transport', 'sip.auth.username', 'sip.CSeq.seq', 'sip.Call-ID']))
         .filter((row) => row[2] === 'alice.mig' && row[3] === transport.toUpperCase());
       assert.deepEqual(wire.map((row) => row[0] || row[1]), ['REGISTER', '401', 'REGISTER', '200'], wire.join('\n'));
       assert.equal(wire[2]?.[4], `"${f.tb.alice.partner.impi}"`, 'the IMPI from the injection file');

@@ -16,11 +16,11 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sipFields, tlsServerNames } from '../helpers/tshark.ts';
+import { sipFields, tlsServerNames, withoutRetransmissions } from '../helpers/tshark.ts';
 import { MAX_EXPIRES_S, freshHome, requireCommand, softphoneTestbed, startClient, type SoftphoneBed } from './fixture.ts';
 
 const RE_REGISTRATION = 2;
-const FIELDS = ['sip.Method', 'sip.Status-Code', 'sip.from.user', 'sip.Via.transport', 'sip.auth.algorithm', 'sip.auth.nc', 'sip.Expires', 'sip.auth.stale'];
+const FIELDS = ['sip.Method', 'sip.Status-Code', 'sip.from.user', 'sip.Via.transport', 'sip.auth.algorithm', 'sip.auth.nc', 'sip.Expires', 'sip.auth.stale', 'sip.CSeq.seq', 'sip.Call-ID'];
 
 /** linphonec on `rc` with its own HOME, logging to a file (it prints no registration state on stdout). */
 async function linphonec(f: SoftphoneBed, rc: string, name: string): Promise<{ client: ReturnType<typeof startClient>; log: string }> {
@@ -71,7 +71,7 @@ describe('RFC 7616: linphonec registers, refreshes and de-registers with the tes
     await cleared;
     assert.deepEqual(await f.bindings(aor()), []);
     await capture.stop();
-    const wire = (await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[2] === 'bob' && r[3] === 'UDP');
+    const wire = withoutRetransmissions(await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[2] === 'bob' && r[3] === 'UDP');
     // register, refresh, de-register: each REGISTER → 401 → REGISTER → 200, nothing refused.
     assert.deepEqual(kinds(wire), Array.from({ length: 3 }, () => ['REGISTER', '401', 'REGISTER', '200']).flat(), wire.join('\n'));
     for (const challenge of wire.filter((r) => r[1] === '401')) {
@@ -100,7 +100,7 @@ describe('RFC 7616: linphonec registers, refreshes and de-registers with the tes
       await cleared;
       await capture.stop();
       if (transport === 'tcp') {
-        const wire = (await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[2] === 'bob' && r[3] === 'TCP');
+        const wire = withoutRetransmissions(await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[2] === 'bob' && r[3] === 'TCP');
         assert.deepEqual(kinds(wire), ['REGISTER', '401', 'REGISTER', '200', 'REGISTER', '401', 'REGISTER', '200'], wire.join('\n'));
       } else {
         assert.deepEqual([...new Set(await tlsServerNames(capture.file, f.tlsPort))], ['localhost']);

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { caPaths } from '../../certs/layout.ts';
 import { startMcx } from '../../deploy/process.ts';
 import { twinkleHome } from '../../ue-client/softphones/files.ts';
-import { sipFields } from '../helpers/tshark.ts';
+import { sipFields, withoutRetransmissions } from '../helpers/tshark.ts';
 import { requireCommand, softphoneTestbed, startClient, type SoftphoneBed } from './fixture.ts';
 
-const FIELDS = ['udp.srcport', 'tcp.srcport', 'sip.Method', 'sip.Status-Code', 'sip.CSeq.method', 'sip.from.user', 'sip.auth.algorithm', 'sip.Via.transport', 'sip.Contact'];
+const FIELDS = ['udp.srcport', 'tcp.srcport', 'sip.Method', 'sip.Status-Code', 'sip.CSeq.method', 'sip.from.user', 'sip.auth.algorithm', 'sip.Via.transport', 'sip.Contact', 'sip.CSeq.seq', 'sip.Call-ID'];
 
 /** What the wire and the registrar say about one registration of a Twinkle profile, from start to `quit`. */
 async function registerAndQuit(f: SoftphoneBed, profile: string, aor: string, transport: 'udp' | 'tcp'): Promise<{ wire: string[][]; output: string }> {
@@ -37,7 +37,7 @@ async function registerAndQuit(f: SoftphoneBed, profile: string, aor: string, tr
   await cleared;
   assert.deepEqual(await f.bindings(aor), []);
   await capture.stop();
-  const wire = (await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[5] === aor.slice(4, aor.indexOf('@')) && r[7] === transport.toUpperCase());
+  const wire = withoutRetransmissions(await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[5] === aor.slice(4, aor.indexOf('@')) && r[7] === transport.toUpperCase());
   return { wire, output: twinkle.proc.output() };
 }
 
@@ -101,7 +101,7 @@ describe('TS 23.280 §10.6.2: Twinkle 1.10.2 registers with the testbed\'s gener
     await twinkle.proc.waitFor(/registration failed: \d{3}/, 10_000);
     await twinkle.quit('quit');
     await capture.stop();
-    const wire = (await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[5] === dynamic.label);
+    const wire = withoutRetransmissions(await sipFields(capture.file, f.port, FIELDS)).filter((r) => r[5] === dynamic.label);
     assert.ok(wire.length > 0, 'REGISTERs went out');
     assert.ok(!kinds(wire).includes('200'), wire.join('\n'));
     assert.deepEqual(await f.bindings(dynamic.aor), []);
