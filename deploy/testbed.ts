@@ -5,8 +5,9 @@
  * with mutual TLS on every Diameter leg and every link between the systems; then two demo UEs register under partner
  * identities with the keys of their primary ISIMs — one by static configuration (TS 23.280 §10.6.2.2), one after
  * the dynamic migration configuration (§10.6.2.3: IdMS login, token exchange, jwt-bearer, configuration request) —
- * and each message ladder is printed from what the roles logged. Then it serves until SIGINT/SIGTERM (or, with
- * `--once`, exits 0 on success and 1 naming the failing step).
+ * and each message ladder is printed from what the roles logged. Then it writes the softphone files of the demo users
+ * (client-files.ts) and serves until SIGINT/SIGTERM (or, with `--once`, exits 0 on success and 1 naming the failing
+ * step).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
