@@ -9,7 +9,7 @@ import { formatHostPort } from '../lib/config/address.ts';
 import { seedStep } from '../lib/seed-steps.ts';
 import { Isim } from '../ue-client/isim.ts';
 import { endMigration } from '../ue-client/idm-client.ts';
-import { migrate } from '../ue-client/migrate.ts';
+import { migrate, type MigrateStep } from '../ue-client/migrate.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { DYNAMIC_FLOW_STEPS, buildLadder, formatLadder } from './ladder.ts';
 import type { RunningTestbed } from './testbed.ts';
@@ -29,7 +29,7 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   };
   say(`demo: ${carol.username} (ISIM of ${carol.primary.impi}) migrates to ${realms.partner}: login, token exchange, jwt-bearer, migration configuration`);
   let m;
-  const order = ['login', 'token-exchange', 'jwt-bearer', 'configuration'] as const;
+  const order: readonly MigrateStep[] = ['login', 'token-exchange', 'jwt-bearer', 'configuration'];
   let done = -1;
   try {
     m = await migrate({
@@ -67,6 +67,7 @@ export async function runDynamicDemo(tb: RunningTestbed, end = false): Promise<b
   }
   say(`result: OK — ${c.partner_impus[0] as string} registered (${outcome.final?.status} ${outcome.final?.reason}) by dynamic configuration ${c.id} ` +
     `(until ${c.expires_at}); the vectors came from the primary HSS for ${carol.primary.impi} through the primary MMS`);
+  if (!end) tb.dynamicConfiguration = c;
   if (end) {
     try {
       await endMigration({ mms: testbed.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: testbed.ca.partner, id: c.id });

@@ -262,7 +262,9 @@ function sipOf(urls: string): SipListen[] {
  * The partner SIP core on `sip` with the partner MMS at `mms` as its Cx peer (mutual TLS with the partner registrar
  * certificate when `cxTls`, else plain TCP inside the partner system).
  */
-export function registrarRecipe(c: RoleContext, o: { sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[] }): RoleRecipe {
+export function registrarRecipe(c: RoleContext, o: {
+  sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[]; expires?: { min: number; max: number };
+}): RoleRecipe {
   const { partner } = c.realms;
   const dir = stateDir(c, 'registrar');
   const tls = o.cxTls || o.sip.some((s) => s.transport === 'tls') ? tlsFiles(c, 'partner', 'registrar') : undefined;
@@ -271,14 +273,16 @@ export function registrarRecipe(c: RoleContext, o: { sip: SipListen[]; mms: Endp
     name: 'registrar',
     argv: ['registrar', '--sip', o.sip.map((s) => `${s.transport}:${formatHostPort(s)}`).join(','), '--domain', partner, '--hss', formatHostPort(o.mms),
       '--origin-host', self.originHost, '--realm', partner, '--store', c.store, '--state-dir', dir, ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []),
-      ...(o.cxTls ? ['--diameter-tls'] : []), ...(tls ? tlsArgs(tls) : []), ...(o.digestAlgorithms ? ['--digest-algorithms', o.digestAlgorithms.join(',')] : [])],
+      ...(o.cxTls ? ['--diameter-tls'] : []), ...(tls ? tlsArgs(tls) : []), ...(o.digestAlgorithms ? ['--digest-algorithms', o.digestAlgorithms.join(',')] : []),
+      ...(o.expires ? ['--min-expires', String(o.expires.min), '--max-expires', String(o.expires.max)] : [])],
     ready: /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=(\S+))?/,
     fromReady: (m) => ({ sip: sipOf(m[1] as string), ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}) }),
     inline: async (logger) => {
       const { startRegistrar } = await import('../registrar/server.ts');
       const r = await startRegistrar({
         sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
-        ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}), logger,
+        ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}),
+        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger,
       });
       const sip = r.addresses.sip.map((b) => ({ transport: b.transport.toLowerCase() as SipListen['transport'], host: b.address, port: b.port }));
       const admin = r.addresses.admin ? { adminUrl: r.addresses.admin, ...(r.adminTokenPath ? { adminTokenPath: r.adminTokenPath } : {}) } : {};

@@ -46,12 +46,12 @@ export interface SippResult {
 }
 
 /**
- * Runs one scenario call against `target` (HOST:PORT) over `transport` and resolves with SIPp's exit code
- * (0 = the final 200 arrived).
+ * Runs one scenario call against `target` (HOST:PORT) over `transport` (with `injection`: the scenario's `-inf` file)
+ * and resolves with SIPp's exit code (0 = the final 200 arrived).
  */
-export function runSipp(target: string, scenario: string, opts: { transport: 'udp' | 'tcp'; localPort: number; timeoutS?: number }): Promise<SippResult> {
+export function runSipp(target: string, scenario: string, opts: { transport: 'udp' | 'tcp'; localPort: number; timeoutS?: number; injection?: string }): Promise<SippResult> {
   const args = [
-    target, '-sf', scenario, '-s', 'ue', '-i', '127.0.0.1', '-p', String(opts.localPort),
+    target, '-sf', scenario, ...(opts.injection ? ['-inf', opts.injection] : []), '-s', 'ue', '-i', '127.0.0.1', '-p', String(opts.localPort),
     '-t', opts.transport === 'udp' ? 'u1' : 't1', '-m', '1', '-r', '1000', '-nostdin',
     '-timeout', `${opts.timeoutS ?? 15}s`, '-timeout_error', '-default_behaviors', 'none', '-trace_err',
   ];

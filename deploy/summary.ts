@@ -5,6 +5,7 @@
 import { relative } from 'node:path';
 import { caPaths } from '../certs/layout.ts';
 import type { SipListen } from '../registrar/config.ts';
+import type { ClientFile } from '../ue-client/softphones/files.ts';
 import type { RoleName } from './roles.ts';
 import type { RunningTestbed } from './testbed.ts';
 
@@ -15,6 +16,53 @@ function sippEscapes(hex: string): string {
 
 function addr(b: SipListen | undefined): string {
   return b ? `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}` : '-';
+}
+
+/** The lines naming the softphone files of `label` (and why a client got none). */
+function clientLines(tb: RunningTestbed, label: string): string[] {
+  const c = tb.clients;
+  if (!c) return [];
+  const what: Record<ClientFile['client'], string> = {
+    twinkle: 'Twinkle 1.10.2 (twinkle-console; -tcp.cfg over TCP)', sipp: 'SIPp 3.6.1 (UDP; -t t1 over TCP)',
+    linphone: 'linphonec (-tcp/-tls.linphonerc over TCP/TLS)', baresip: 'baresip 1.0',
+  };
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const f of c.files.filter((x) => x.label === label)) {
+    if (seen.has(f.client)) continue;
+    seen.add(f.client);
+    out.push(`    ${what[f.client]}:  ${f.run}`);
+  }
+  for (const s of c.skipped.filter((x) => x.label === label)) out.push(`    no ${s.client} file: ${s.reason}`);
+  return out;
+}
+
+/** What `mcx ue migrate` is given against this testbed, as printed lines (`tail`: the flags that end the command). */
+function migrateCommand(tb: RunningTestbed, rel: (p: string) => string, tail: string): string[] {
+  const { carol, layout } = tb;
+  const a = tb.testbed.addresses;
+  return [
+    `    npx mcx ue migrate --primary-idms ${a.primaryIssuer} --partner-idms ${a.partnerIssuer} --partner-mms ${(a.migrationApi || '-')} \\`,
+    `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --primary-ca ${rel(caPaths(layout.pki, 'primary').cert)} --partner-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
+    `      ${tail}`,
+  ];
+}
+
+/** The dynamic identity lines: the one the demo left live, and how to get one for a softphone. */
+function dynamicLines(tb: RunningTestbed, rel: (p: string) => string): string[] {
+  const d = tb.clients?.dynamic;
+  const out: string[] = [];
+  if (d) {
+    const c = d.configuration;
+    out.push(`  carol's dynamic partner identity now: IMPI ${c.partner_impi}   IMPU ${c.partner_impus[0] ?? '-'}   (configuration ${c.id}, until ${c.expires_at};`,
+      '    the command above with --end deletes it, and then these files stop registering)', ...clientLines(tb, d.user.label));
+  }
+  return [
+    ...out,
+    `  a dynamic identity for a softphone (IdM steps and migration configuration, no REGISTER; its files into ${rel(tb.layout.clientsDir)}):`,
+    ...migrateCommand(tb, rel, `--isim-state ${rel(tb.layout.dynamicIsimFile)} --configure-only --clients-dir ${rel(tb.layout.clientsDir)}`),
+    '    it prints the command that ends it (the same with --end-only --id <configuration id>)',
+  ];
 }
 
 /**
@@ -31,6 +79,8 @@ export function formatSummary(tb: RunningTestbed): string {
   const a = testbed.addresses;
   const store = testbed.store.startsWith('redis') ? 'redis' : 'memory';
   const rel = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
+  const tlsName = tb.clients?.at.tls?.name;
+  const admin = testbed.role('registrar').addresses;
   return [
     `ready udp=${udp} tcp=${tcp} tls=${tls} dir=${layout.dir} user=${layout.userFile}`,
     '',
@@ -45,18 +95,24 @@ export function formatSummary(tb: RunningTestbed): string {
     `  SIPp (sip-tester 3.6.1) over UDP: a REGISTER scenario as in peers/sipp-register-aka.xml.tmpl with`,
     `    [authentication username=${alice.partner.impi} aka_K=${sippEscapes(alice.k)} aka_OP=${sippEscapes(alice.op)} aka_AMF=${sippEscapes(alice.amf)}]`,
     `    sipp ${udp} -sf register.xml -t u1 -m 1 -i 127.0.0.1`,
+    ...clientLines(tb, 'alice'),
     `  password user for plain MD5 softphones (${rel(layout.passwordUserFile)})`,
     `    SIP identity ${bob.impu}   auth username ${bob.impi}   password ${bob.password}   registrar ${udp} (UDP) / ${tcp} (TCP)`,
-    `    (Digest realm in the challenge: ${realms.primary}, the primary HSS's)`,
+    `    (Digest realm in the challenge: ${realms.primary}, the primary HSS's; algorithms offered: ${testbed.digestAlgorithms.join(', ')})`,
+    ...(tlsName ? [`    SIP over TLS: tls://${tlsName}:${sip.find((x) => x.transport === 'tls')?.port ?? '-'} (dial the name ${tlsName}: the registrar certificate carries it, and Debian's ` +
+      `linphone (mbedTLS) cannot match an IP address), trusting ${rel(caPaths(layout.pki, 'partner').cert)}`] : []),
+    ...clientLines(tb, 'bob'),
     `  dynamically migrating user (${rel(layout.dynamicUserFile)}; ISIM state ${rel(layout.dynamicIsimFile)}), TS 23.280 §10.6.2.3`,
     `    primary IdMS ${a.primaryIssuer} (user ${carol.username}, password ${carol.password}, mcptt_id ${carol.mcpttId}; trust ${rel(caPaths(layout.pki, 'primary').cert)})`,
     `    partner IdMS ${a.partnerIssuer}   partner MMS migration API ${(a.migrationApi || '-')}/migration/v1/configurations (trust ${rel(caPaths(layout.pki, 'partner').cert)})`,
     `    primary identities ${carol.primary.impi} ${carol.primary.impu}   K ${carol.k}   OP ${carol.op}   AMF ${carol.amf}`,
     `    primary MMS binding API ${(a.bindingApi || '-')} (mutual TLS, partner CA), Cx ${url('primary-mms')}`,
     `  our UE, the whole dynamic flow (login … REGISTER; --end deletes the configuration afterwards):`,
-    `    npx mcx ue migrate --primary-idms ${a.primaryIssuer} --partner-idms ${a.partnerIssuer} --partner-mms ${(a.migrationApi || '-')} \\`,
-    `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --primary-ca ${rel(caPaths(layout.pki, 'primary').cert)} --partner-ca ${rel(caPaths(layout.pki, 'partner').cert)} \\`,
-    `      --isim-state ${rel(layout.dynamicIsimFile)} --end`,
+    ...migrateCommand(tb, rel, `--isim-state ${rel(layout.dynamicIsimFile)} --end`),
+    ...dynamicLines(tb, rel),
+    ...(admin.adminUrl && admin.adminTokenPath ? [
+      `  registrations at the registrar: npx mcx registrar bindings --admin ${admin.adminUrl} --admin-token-file ${rel(admin.adminTokenPath)} --tls-ca ${rel(caPaths(layout.pki, 'partner').cert)}`,
+    ] : []),
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',
   ].join('\n');

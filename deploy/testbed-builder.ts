@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { caPaths } from '../certs/layout.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { EndpointSpec } from '../mms/run.ts';
-import type { SipListen } from '../registrar/config.ts';
+import { REGISTRAR_DEFAULTS, type DigestAlgorithm, type SipListen } from '../registrar/config.ts';
 import type { MigrateOptions } from '../ue-client/migrate.ts';
 import { LogCollector } from './ladder.ts';
 import { freeTcpPort } from './ports.ts';
@@ -85,6 +85,11 @@ export class TwoSystemTestbed {
 
   get realms(): Realms {
     return this.plan.realms;
+  }
+
+  /** The SIP Digest algorithms the registrar offers password users (the plan's, else the registrar's default). */
+  get digestAlgorithms(): readonly DigestAlgorithm[] {
+    return this.plan.digestAlgorithms ?? REGISTRAR_DEFAULTS.digestAlgorithms;
   }
 
   /** The store spec of every role (`memory` or a redis URL). */
@@ -207,7 +212,7 @@ export class TwoSystemTestbed {
   async registrar(o: { mms?: number } = {}): Promise<RoleHandle> {
     return this.run(registrarRecipe(this.ctx, {
       sip: await this.sipListeners(), mms: this.endpoint(o.mms, 'partner-mms'), cxTls: this.plan.tls?.registrar ?? true, admin: this.plan.admin ?? false,
-      ...(this.plan.digestAlgorithms ? { digestAlgorithms: this.plan.digestAlgorithms } : {}),
+      ...(this.plan.digestAlgorithms ? { digestAlgorithms: this.plan.digestAlgorithms } : {}), ...(this.plan.expires ? { expires: this.plan.expires } : {}),
     }));
   }
 

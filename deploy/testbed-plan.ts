@@ -32,6 +32,8 @@ export interface TestbedPlan {
   admin?: boolean;
   /** SIP Digest algorithms the registrar offers password users (default the registrar's). */
   digestAlgorithms?: DigestAlgorithm[];
+  /** The registrar's Min-Expires and longest binding, seconds (default the registrar's; tests shorten them). */
+  expires?: { min: number; max: number };
   /** Host of each IdMS's issuer URL (default 127.0.0.1; `localhost` puts the UE's TLS name check in play). */
   issuerHosts?: Partial<Record<'primary' | 'partner', string>>;
   /**

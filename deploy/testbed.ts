@@ -5,8 +5,9 @@
  * with mutual TLS on every Diameter leg and every link between the systems; then two demo UEs register under partner
  * identities with the keys of their primary ISIMs — one by static configuration (TS 23.280 §10.6.2.2), one after
  * the dynamic migration configuration (§10.6.2.3: IdMS login, token exchange, jwt-bearer, configuration request) —
- * and each message ladder is printed from what the roles logged. Then it serves until SIGINT/SIGTERM (or, with
- * `--once`, exits 0 on success and 1 naming the failing step).
+ * and each message ladder is printed from what the roles logged. Then it writes the softphone files of the demo users
+ * (client-files.ts) and serves until SIGINT/SIGTERM (or, with `--once`, exits 0 on success and 1 naming the failing
+ * step).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -14,16 +15,19 @@ import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
 import { UsageError } from '../lib/cli.ts';
 import { realmSchema } from '../lib/config/address.ts';
-import { storeSpecSchema } from '../lib/config/options.ts';
+import { enumListSchema, storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
+import { DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
+import type { MigrationConfiguration } from '../ue-client/idm-client.ts';
+import { writeTestbedClientFiles, type TestbedClientFiles } from './client-files.ts';
 import { runDynamicDemo } from './demo-dynamic.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
-import { TwoSystemTestbed } from './testbed-builder.ts';
+import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import {
   demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, writeDynamicPasswordFile, type DemoUser, type DynamicUser,
@@ -55,6 +59,7 @@ const optionsSchema = z.object({
   'primary-realm': realmSchema,
   'partner-realm': realmSchema,
   'rand-policy': z.enum(RAND_POLICIES, { error: `must be one of ${RAND_POLICIES.join(', ')}` }),
+  'digest-algorithms': enumListSchema(DIGEST_ALGORITHMS),
   'once': z.boolean(),
   'verbose': z.boolean(),
 }).superRefine((o, ctx) => {
@@ -86,14 +91,19 @@ export interface RunningTestbed {
   /** The testbed's logger (into `logs`): the demo UEs log their seed steps through it. */
   logger: Logger;
   pki: 'created' | 'reused';
+  /** carol's migration configuration, while the dynamic demo's is live (it was not ended). */
+  dynamicConfiguration?: MigrationConfiguration;
+  /** The softphone files, once written (client-files.ts). */
+  clients?: TestbedClientFiles;
   close(): Promise<void>;
 }
 
 /**
  * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role in this process.
+ * @param more what the command line does not set (tests: the registrar's expiry limits).
  * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
  */
-export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
+export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const logs = new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
@@ -102,10 +112,14 @@ export async function startTestbed(o: TestbedOptions): Promise<RunningTestbed> {
     dir: o.dir, realms, store: o.store, randPolicy: o['rand-policy'],
     // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
     sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
-    // The first challenge is the one simple softphones read (sipsak gives up on a SHA-256 one).
-    digestAlgorithms: ['MD5', 'SHA-256'], logs, logger,
+    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more,
+    // The registrar's admin API: `mcx registrar bindings` shows what a softphone registered.
+    admin: true,
     provisioning: async (layout) => {
-      const u = { alice: await ensureDemoUser(layout, realms), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms) };
+      const note = (line: string): void => {
+        process.stdout.write(`testbed: ${line}\n`);
+      };
+      const u = { alice: await ensureDemoUser(layout, realms, note), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms, note) };
       await writeDynamicPasswordFile(layout, u.carol);
       users = u;
       return demoProvisioning(realms, u.alice, u.bob, u.carol);
@@ -197,9 +211,10 @@ export async function runTestbed(o: TestbedOptions): Promise<void> {
       let ok = false;
       try {
         ok = await runDemo(tb);
+        if (ok) tb.clients = await writeTestbedClientFiles(tb);
       } finally {
         // Every role stops with DPR, also when the demo threw (an ISIM file of other credentials, say).
-        if (!ok) await tb.close();
+        if (!ok || !tb.clients) await tb.close();
       }
       if (!ok) throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
       return tb;
@@ -220,6 +235,8 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--primary-realm <realm>', 'realm of the primary MC system', 'primary.mcx.test')
     .option('--partner-realm <realm>', 'realm of the partner MC system', 'partner.mcx.test')
     .option('--rand-policy <policy>', 'HSS RAND policy: sipp361 avoids RES with 0x00 octets, which SIPp 3.6.1 hashes wrong', 'sipp361')
+    .option('--digest-algorithms <list>', 'SIP Digest algorithms the registrar offers password users, preferred first (SHA-256,MD5 offers both; '
+      + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
     .action(async (opts: Record<string, unknown>) => {

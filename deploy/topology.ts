@@ -5,7 +5,8 @@
  *
  *   pki/               `certs init` for the systems `primary` and `partner`
  *   state/<role>/      memory-store journals and admin tokens (hss, mms, registrar)
- *   ue/alice.json      the demo migrating user: primary and partner identities, K, OP, AMF (hex)
+ *   ue/alice.json      the demo migrating user: primary and partner identities, K, OP, AMF (hex); K and OP free of
+ *                      0x00, 0x0a, 0x0d and edge spaces (softphone files carry them raw)
  *   ue/alice.isim.json the demo UE's ISIM (SEQ_MS array)
  *   ue/bob.json        the password user for plain MD5 softphones
  *   ue/carol.json      the dynamically migrating user (§10.6.2.3): primary identities, K, OP, AMF, MC service ID, IdMS
@@ -13,15 +14,17 @@
  *   subscribers.csv    what the primary HSS loads at start (provisioning.ts writes it and the next two)
  *   mappings.csv       the partner MMS's static mapping partner IMPI/IMPU → primary IMPI/IMPU (§10.6.2.2 NOTE 2)
  *   users.csv          the primary IdMS's users (carol), linked to the HSS subscriber by `mcptt_id`
+ *   clients/           softphone files of the demo users (client-files.ts, ue-client/softphones/files.ts)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { initPki } from '../certs/issue.ts';
 import { isCertsError } from '../certs/errors.ts';
 import { readManifest } from '../certs/layout.ts';
 import { UsageError } from '../lib/cli.ts';
+import { rawKeyProblem } from '../ue-client/softphones/model.ts';
 import type { Provisioning } from './provisioning.ts';
 
 /** The two MC systems' realms. */
@@ -45,6 +48,8 @@ export interface TestbedLayout {
   dynamicIsimFile: string;
   /** carol's IdMS password alone (0600), for `mcx ue migrate --password-file`. */
   dynamicPasswordFile: string;
+  /** Softphone files of the demo users. */
+  clientsDir: string;
   /** The memory store's journal and admin token of a role. */
   stateDir(role: StateRole): string;
 }
@@ -63,7 +68,7 @@ export function layoutOf(dir: string): TestbedLayout {
     dir: abs, pki: join(abs, 'pki'), ueDir, userFile: join(ueDir, 'alice.json'), isimFile: join(ueDir, 'alice.isim.json'),
     passwordUserFile: join(ueDir, 'bob.json'), subscribersCsv: join(abs, 'subscribers.csv'), mappingsCsv: join(abs, 'mappings.csv'),
     usersCsv: join(abs, 'users.csv'), dynamicUserFile: join(ueDir, 'carol.json'), dynamicIsimFile: join(ueDir, 'carol.isim.json'),
-    dynamicPasswordFile: join(ueDir, 'carol.password'),
+    dynamicPasswordFile: join(ueDir, 'carol.password'), clientsDir: join(abs, 'clients'),
     stateDir: (role) => join(abs, 'state', role),
   };
 }
@@ -129,14 +134,35 @@ const passwordUserSchema = z.object({ impi: z.string(), impu: z.string(), primar
 export type PasswordUser = z.infer<typeof passwordUserSchema>;
 
 /**
- * 16 random octets without a 0x00: SIPp 3.6.1 reads `aka_K`/`aka_OP` as C strings, so a zero octet would cut the key
- * short (DESIGN §4).
+ * 16 random octets a softphone file can carry raw: no 0x00 (SIPp 3.6.1 reads `aka_K`/`aka_OP` as C strings, DESIGN
+ * §4), no 0x0a or 0x0d (a Twinkle profile is read line by line, K raw on one line) and no space at either end (Twinkle
+ * trims values). ue-client/softphones/model.ts has the rule.
  */
 function sippSafeKey(): string {
   for (;;) {
     const b = randomBytes(16);
-    if (!b.includes(0)) return b.toString('hex');
+    if (rawKeyProblem('K', b) === undefined) return b.toString('hex');
   }
+}
+
+/** Why a saved user's K or OP cannot go into the softphone files, or undefined. */
+function keyProblem(u: { k: string; op: string }): string | undefined {
+  return rawKeyProblem('K', Buffer.from(u.k, 'hex')) ?? rawKeyProblem('OP', Buffer.from(u.op, 'hex'));
+}
+
+/**
+ * A user saved by an older testbed whose K or OP a softphone file cannot carry gets new keys: the same identities, a
+ * fresh K and OP (the HSS is provisioned from the file at every start, keeping its SQN counter) and a factory-fresh
+ * ISIM (its file is removed; it accepts the HSS's next SQN).
+ * @returns the user and, when it was given new keys, why.
+ */
+async function rekeyIfUnsafe<T extends { k: string; op: string }>(file: string, isimFile: string, u: T): Promise<{ value: T; rekeyed?: string }> {
+  const problem = keyProblem(u);
+  if (problem === undefined) return { value: u };
+  const value = { ...u, k: sippSafeKey(), op: sippSafeKey() };
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  await rm(isimFile, { force: true });
+  return { value, rekeyed: problem };
 }
 
 async function loadOrCreate<T>(file: string, schema: z.ZodType<T>, fresh: () => T, fits: (v: T) => boolean): Promise<{ value: T; created: boolean }> {
@@ -157,30 +183,44 @@ async function loadOrCreate<T>(file: string, schema: z.ZodType<T>, fresh: () => 
   return { value, created: true };
 }
 
+/** A note for the operator: a saved user was given new keys (see {@link ensureDemoUser}). */
+export type RekeyNote = (line: string) => void;
+
 /**
- * The demo user of `ue/alice.json`, generated (random K/OP, AMF 8000) on the first run.
+ * The demo user of `ue/alice.json`, generated (random K/OP, AMF 8000) on the first run. A saved one whose keys a
+ * softphone file cannot carry gets new ones (and a fresh ISIM), told to `note`.
  * @throws UsageError when the saved user belongs to other realms.
  */
-export async function ensureDemoUser(layout: TestbedLayout, realms: Realms): Promise<DemoUser> {
+export async function ensureDemoUser(layout: TestbedLayout, realms: Realms, note?: RekeyNote): Promise<DemoUser> {
   const fresh = (): DemoUser => ({
     primary: { impi: `alice@${realms.primary}`, impu: `sip:alice@${realms.primary}` },
     partner: { impi: `alice.mig@${realms.partner}`, impu: `sip:alice.mig@${realms.partner}` },
     k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
   });
   const fits = (u: DemoUser): boolean => u.primary.impi.endsWith(`@${realms.primary}`) && u.partner.impi.endsWith(`@${realms.partner}`);
-  return (await loadOrCreate(layout.userFile, demoUserSchema, fresh, fits)).value;
+  const r = await rekeyIfUnsafe(layout.userFile, layout.isimFile, (await loadOrCreate(layout.userFile, demoUserSchema, fresh, fits)).value);
+  if (r.rekeyed) note?.(rekeyLine(layout.userFile, layout.isimFile, r.rekeyed));
+  return r.value;
+}
+
+function rekeyLine(file: string, isimFile: string, why: string): string {
+  return `${file}: ${why}, which softphone profiles and SIPp cannot carry: gave the user a new K and OP and a fresh ISIM (${isimFile} removed)`;
 }
 
 /**
- * The dynamic user of `ue/carol.json`, generated (random K/OP and IdMS password) on the first run.
+ * The dynamic user of `ue/carol.json`, generated (random K/OP and IdMS password) on the first run; new keys as for
+ * {@link ensureDemoUser}.
  * @throws UsageError when the saved user belongs to other realms.
  */
-export async function ensureDynamicUser(layout: TestbedLayout, realms: Realms): Promise<DynamicUser> {
+export async function ensureDynamicUser(layout: TestbedLayout, realms: Realms, note?: RekeyNote): Promise<DynamicUser> {
   const fresh = (): DynamicUser => ({
     primary: { impi: `carol@${realms.primary}`, impu: `sip:carol@${realms.primary}` }, k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
     mcpttId: `sip:carol@mcptt.${realms.primary}`, username: 'carol', password: randomBytes(9).toString('base64url'),
   });
-  return (await loadOrCreate(layout.dynamicUserFile, dynamicUserSchema, fresh, (u) => u.primary.impi.endsWith(`@${realms.primary}`))).value;
+  const saved = (await loadOrCreate(layout.dynamicUserFile, dynamicUserSchema, fresh, (u) => u.primary.impi.endsWith(`@${realms.primary}`))).value;
+  const r = await rekeyIfUnsafe(layout.dynamicUserFile, layout.dynamicIsimFile, saved);
+  if (r.rekeyed) note?.(rekeyLine(layout.dynamicUserFile, layout.dynamicIsimFile, r.rekeyed));
+  return r.value;
 }
 
 /**

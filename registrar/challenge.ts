@@ -18,7 +18,7 @@ import type { Turn } from './turn.ts';
 
 /** How a challenge is issued. */
 export interface ChallengeOptions {
-  /** The REGISTER carried an unknown, used or expired nonce (or reused one: `nc` above 1). */
+  /** The REGISTER carried a nonce of ours that is used or expired (RFC 7616 §3.3 `stale=TRUE`). */
   stale: boolean;
   /** RAND ‖ AUTS of a synchronisation failure (RFC 3310 §3.4): the MAR carries it as SIP-Authorization. */
   resync?: Buffer;
@@ -59,6 +59,7 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     throw err;
   }
   place.slot.issued(issued.nonce);
+  ctx.issued.issued(issued.nonce, id.impi);
   send401(t, issued.nonce, issued.record, o);
   // step 11: partner SIP core → UE (the challenge leaves)
   seedStep(ctx.log, t.flow, 11, 'registrar', undefined, { ...fields, nonce: issued.nonce, kind: issued.record.kind, stale: o.stale });

@@ -2,7 +2,7 @@
  * Pending challenges (DESIGN §2.1, TS 24.229 §5.4.1.2.1): what a 401 promised, kept in the store under its nonce for
  * the reg-await-auth time, so any registrar process sharing the store can verify the answer. A challenge is consumed
  * with `take` (atomic get-and-delete), so of several REGISTERs carrying one nonce exactly one finds it: a nonce is
- * single-use and `nc` can only be 00000001.
+ * single-use, whatever its `nc` says (register.ts).
  *
  * What is stored is what verification needs and nothing more: XRES (and CK/IK only for AKAv2, whose password derives
  * from them), RAND for a resynchronisation, SIP Digest HA1s. None of it ever reaches the UE or a log line. What an MAA
@@ -155,7 +155,7 @@ export async function challengeFromMaa(item: SipAuthItem, id: ChallengeIdentity,
  * The WWW-Authenticate values of a 401: one for AKA; one per offered algorithm for SIP Digest, most preferred first
  * (RFC 8760 §2.4), all with the same nonce.
  * @param order the preference order of Digest algorithms.
- * @param stale the previous nonce was unknown, used or expired (RFC 2617 §3.2.1).
+ * @param stale the previous nonce was one of ours, used or expired (RFC 7616 §3.3).
  */
 export function wwwAuthenticate(nonce: string, r: ChallengeRecord, stale: boolean, order: readonly DigestAlgorithm[]): string[] {
   if (r.kind === 'aka' || (r.kind === 'decoy' && r.shape === 'aka')) {

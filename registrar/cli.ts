@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Command } from 'commander';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '../lib/config/address.ts';
-import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { checkTlsTriple, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
@@ -35,9 +35,6 @@ export const sipListenListSchema = z.string().transform((text, ctx): SipListen[]
   return out;
 });
 
-const listSchema = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
-
 const serveSchema = z.object({
   'sip': required.pipe(sipListenListSchema),
   'domain': required.pipe(realmSchema),
@@ -50,7 +47,7 @@ const serveSchema = z.object({
   'store': storeSpecSchema,
   'state-dir': z.string().min(1),
   'algorithm': z.enum(AKA_ALGORITHMS),
-  'digest-algorithms': listSchema(DIGEST_ALGORITHMS),
+  'digest-algorithms': enumListSchema(DIGEST_ALGORITHMS),
   'default-expires': seconds,
   'min-expires': seconds,
   'max-expires': seconds,
@@ -187,7 +184,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--store <spec>', 'memory | redis | redis://… | rediss://…', D.store)
     .option('--state-dir <dir>', 'memory store journal and admin token', D.stateDir)
     .option('--algorithm <alg>', 'AKAv1-MD5 | AKAv2-MD5', D.algorithm)
-    .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first', D.digestAlgorithms.join(','))
+    .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first (SHA-256,MD5 offers both; MD5 alone is what every softphone answers)', D.digestAlgorithms.join(','))
     .option('--default-expires <s>', 'binding lifetime when the UA proposes none', String(D.defaultExpires))
     .option('--min-expires <s>', 'shorter requests get 423 Interval Too Brief', String(D.minExpires))
     .option('--max-expires <s>', 'longer requests are shortened to this', String(D.maxExpires))

@@ -35,7 +35,12 @@ export const REGISTRAR_DEFAULTS = {
   store: 'memory',
   stateDir: '.state/registrar',
   algorithm: 'AKAv1-MD5' as AkaAlgorithm,
-  digestAlgorithms: ['SHA-256', 'MD5'] as DigestAlgorithm[],
+  /**
+   * MD5 only, as Kamailio's `auth` (no `algorithm` parameter: MD5) and Asterisk's res_pjsip (`MD5` when
+   * `supported_algorithms_uas` is not set) challenge by default: baresip 1.0 fails on a 401 that also offers SHA-256,
+   * sipsak on a SHA-256 first one. `--digest-algorithms SHA-256,MD5` offers both (RFC 8760 §2.4).
+   */
+  digestAlgorithms: ['MD5'] as DigestAlgorithm[],
   /** RFC 3261 §10.2.1.1 suggests 3600 s when the UA proposes nothing. */
   defaultExpires: 3600,
   minExpires: 60,

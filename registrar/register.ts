@@ -10,15 +10,18 @@
  * 2. identify: the credentials to act on, the IMPI and IMPU, and the seed flow of the identity (a dynamic binding's
  *    namespace or not: lib/seed-steps.ts). No credentials, or the 24.229 initial form with an empty nonce → challenge;
  * 3. the nonce is taken from the store (single use): `auts` → resync MAR with RAND (of that nonce's challenge) ‖ AUTS
- *    → fresh 401; unknown, used or expired → fresh 401 with `stale=TRUE`;
+ *    → fresh 401; used or expired → fresh 401 with `stale=TRUE` (RFC 7616 §3.3: the nonce was one of ours, issued for
+ *    this IMPI: issued-nonces.ts), never issued here → fresh 401 with `stale=FALSE`;
  * 4. challenge: at most `maxPendingChallenges` per IMPI (then the newest again, no MAR: pending-challenges.ts); MAR →
  *    vector or SIP Digest HA1s (challenges.ts), or for an identity the HSS refuses a decoy (decoy.ts) → stored under
  *    its nonce → 401;
  * 5. verify: empty `response` (the UE's MAC-failure report, 24.229 §5.1.1.5.3) → 403, the vector already gone; wrong
  *    response, identity, Digest `uri` (not the Request-URI) or algorithm, or any answer to a decoy → 403 and a failed
- *    authentication of the source address (source-guard.ts: enough of them ban it); `nc` other than 00000001 → fresh
- *    401 `stale=TRUE`; Security-Verify not repeating Security-Server (RFC 3329 §2.3.1) → 494. Stale nonces, `nc`,
- *    `auts` and malformed requests never count as failures;
+ *    authentication of the source address (source-guard.ts: enough of them ban it); Security-Verify not repeating
+ *    Security-Server (RFC 3329 §2.3.1) → 494. Any `nc` is accepted on the nonce's one use: the nonce is single-use
+ *    (taken from the store), so replay protection does not rest on the count, and real clients count on across
+ *    nonces (linphone answers a fresh nonce with 00000002); no `nextnonce` is sent. Stale and unknown nonces, `auts`
+ *    and malformed requests never count as failures;
  * 6. bindings merged (500 when out of order), SAR (REGISTRATION / RE_REGISTRATION, or USER_DEREGISTRATION when the
  *    last binding goes), bindings stored, `200 OK`.
  *
@@ -78,24 +81,22 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
       return;
     }
     const record = await takeChallenge(t, who.id, who.cred.nonce);
+    // RFC 7616 §3.3: stale only for a nonce of ours that is no longer valid, not for one we never issued.
+    const stale = !record && t.ctx.issued.wasIssued(who.cred.nonce, who.id.impi);
     if (who.cred.auts !== undefined) {
-      const again = resync(t, who.cred.auts, record, who.id);
+      const again = resync(t, who.cred.auts, record, who.id, stale);
       if (again) await challenge(t, again.id, again.o);
       return;
     }
     if (!record) {
-      t.log.info('nonce unknown, used or expired → fresh 401 stale=TRUE');
-      ueRegisters(t, who.id, true);
-      await challenge(t, who.id, { stale: true });
+      t.log.info({ stale }, stale ? 'nonce used or expired → fresh 401 stale=TRUE' : 'nonce never issued here → fresh 401 (not stale)');
+      ueRegisters(t, who.id, stale);
+      await challenge(t, who.id, { stale });
       return;
     }
     ueAnswers(t, record, who.cred);
     const verdict = verify(t, who.cred, record);
     if (verdict === 'answered') return;
-    if (verdict === 'nonce-reused') {
-      await challenge(t, { impi: record.impi, impu: record.impu }, { stale: true });
-      return;
-    }
     const change = await merge(t, record, plan);
     if (!change) return;
     const saa = await sar(t, record, change);
@@ -165,11 +166,12 @@ async function takeChallenge(t: Turn, id: ChallengeIdentity, nonce: string): Pro
 
 /**
  * `auts` (step 12 of a synchronisation failure): the resync challenge to issue with the RAND of the challenge the UE
- * rejected (RFC 3310 §3.4). Without that challenge (unknown or expired nonce) there is no RAND to pair AUTS with: a
- * fresh 401 stale=TRUE instead; an answer to a decoy gets a fresh decoy, not stale (which would tell it apart).
+ * rejected (RFC 3310 §3.4). Without that challenge (used, expired or unknown nonce) there is no RAND to pair AUTS
+ * with: a fresh 401 instead, stale=TRUE when the nonce was one of ours (`stale`); an answer to a decoy gets a fresh
+ * decoy, not stale (which would tell it apart).
  * @returns what to challenge, or undefined once answered (malformed `auts` → 400).
  */
-function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, id: ChallengeIdentity): { id: ChallengeIdentity; o: ChallengeOptions } | undefined {
+function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, id: ChallengeIdentity, stale: boolean): { id: ChallengeIdentity; o: ChallengeOptions } | undefined {
   const auts = /^[A-Za-z0-9+/]+={0,2}$/.test(autsB64) ? Buffer.from(autsB64, 'base64') : Buffer.alloc(0);
   if (auts.length !== 14) {
     t.tx.reply(400, { reason: 'Malformed auts (RFC 3310 §3.4: base64 of 14 octets)' });
@@ -180,8 +182,8 @@ function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, i
     return { id, o: { stale: false, aka: true } };
   }
   if (record?.kind !== 'aka') {
-    t.log.info('auts for an unknown nonce → fresh 401 stale=TRUE');
-    return { id, o: { stale: true } };
+    t.log.info({ stale }, 'auts for a nonce no longer pending → fresh 401');
+    return { id, o: { stale } };
   }
   // step 12, answered with auts instead of a response
   seedStep(t.log, t.flow, 12, 'ue', 'UE → partner SIP core: SIP authentication challenge response with auts (synchronisation failure)',
@@ -197,9 +199,9 @@ function ueAnswers(t: Turn, record: ChallengeRecord, cred: DigestCredentials): v
 
 /**
  * Verify: the answer against the challenge its nonce named.
- * @returns the Authentication-Info of the 200; `nonce-reused` (a fresh 401 stale=TRUE is due); `answered` (403, 494).
+ * @returns the Authentication-Info of the 200, or `answered` (403, 494).
  */
-function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { authenticationInfo: string } | 'nonce-reused' | 'answered' {
+function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { authenticationInfo: string } | 'answered' {
   const { ctx, req, tx } = t;
   if (!cred.response) {
     t.log.info({ kind: record.kind }, 'empty response without auts (MAC failure at the UE, 24.229 §5.1.1.5.3) → 403, vector discarded');
@@ -218,10 +220,6 @@ function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { au
     ctx.guard.authFailed(source, record.impi);
     tx.reply(403, { reason: 'Forbidden (Authentication Failed)' });
     return 'answered';
-  }
-  if (cred.qop !== undefined && cred.nc !== '00000001') {
-    t.log.info({ nc: cred.nc }, 'nonce reused (nc above 00000001): nonces are single-use → fresh 401 stale=TRUE');
-    return 'nonce-reused';
   }
   if ((record.secAgree || req.headers.has('security-verify')) && !securityVerifyMatches(req)) {
     t.log.info('Security-Verify does not repeat Security-Server (RFC 3329 §2.3.1) → 494');

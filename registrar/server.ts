@@ -27,6 +27,7 @@ import { resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type
 import { CxClient } from './cx.ts';
 import { RegistrarError } from './errors.ts';
 import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
+import { IssuedNonces } from './issued-nonces.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -196,6 +197,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
+      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now),
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     route.dispatch = (req, tx) => {

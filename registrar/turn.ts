@@ -11,6 +11,7 @@ import type { ChallengeStore } from './challenges.ts';
 import type { AkaAlgorithm, DigestAlgorithm } from './config.ts';
 import type { CxClient } from './cx.ts';
 import type { DigestShape } from './decoy.ts';
+import type { IssuedNonces } from './issued-nonces.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
 import type { SourceGuard } from './source-guard.ts';
 import type { RegistrarStats } from './stats.ts';
@@ -27,6 +28,8 @@ export interface RegisterContext {
   log: Logger;
   /** The outstanding-challenge cap per IMPI. */
   pending: PendingChallenges;
+  /** The nonces this process issued (whether a nonce no longer pending is stale or unknown). */
+  issued: IssuedNonces;
   /** What decoys for password users look like (updated from the real SIP Digest challenges). */
   digestShape: DigestShape;
   stats: RegistrarStats;

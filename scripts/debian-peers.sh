@@ -4,8 +4,8 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio) choose
-# which peers are needed, default all of them.
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
+# softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
 set -euo pipefail
 
 who=${1:-peers}
@@ -19,6 +19,9 @@ peers=(
   "kamailio kamailio"
   "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
   "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"
+  "twinkle-console twinkle-console"
+  "linphonec linphone-cli"
+  "baresip baresip"
 )
 wanted() {
   local w

@@ -8,6 +8,8 @@
  *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--primary-ca F]… [--partner-ca F]… [--transport …]
  *   [--registrar H:P] [--end] …`: IdM login, token exchange, migration configuration, then the registration of run.ts
  *   with the partner identities (migrate-run.ts); SIGINT/SIGTERM always wind it down (de-register, `--end`);
+ *   `--configure-only [--clients-dir D]` stops before the registration and writes softphone files, `--end-only --id ID`
+ *   ends a configuration (migrate-softphone.ts);
  * - `mcx ue isim show|reset --isim-state F`: the secret-free view / a factory-fresh SEQ_MS array.
  *
  * Secrets given on the command line, and secrets files others can read, get a warning on stderr.
@@ -22,6 +24,7 @@ import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
 import { runMigrate } from './migrate-run.ts';
+import { runSoftphoneMigrate } from './migrate-softphone.ts';
 import { UE_OPTION_FIELDS, parseUeOptions, type Warn } from './options.ts';
 import { cleanupTimeoutS, runDeregister, runRegister, type UeIo } from './run.ts';
 
@@ -213,6 +216,12 @@ the port follows only the defaults of RFC 3261 §19.1.2 (5060 <-> 5061), so for 
 its TLS listener with --registrar HOST:PORT (else exit 2). --registrar overrides the address for any transport.
 --end deletes the configuration at the end (also after a failed registration, and after SIGINT/SIGTERM).
 
+A dynamic identity for a softphone: --configure-only runs the IdM steps and the configuration request, registers
+nothing, prints the partner IMPI/IMPU, registrar and expiry, and writes Twinkle profiles (UDP, TCP) and a SIPp
+scenario for that identity with the ISIM's K and OP (--amf, default 8000, for SIPp's MAC check) into --clients-dir
+(default clients/ beside --isim-state). It prints the command that ends it: the same IdM options with
+--end-only --id ID, which logs in again for a fresh partner token and deletes the configuration (no token is kept).
+
 SIGINT/SIGTERM: the first abandons what is outstanding, de-registers if registered and, with --end, deletes the
 configuration, each exchange bounded (10 s at most, less with a smaller --timeout); a second exits at once (130).
 Before the registration completed the run then exits 130; after it (e.g. ending --hold) it ends as usual (0).
@@ -247,10 +256,24 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
   addIsimOptions(cmd, { impi: 'the primary IMPI; required with --k', impu: 'default sip:<--isim-impi>', domain: 'default the domain of --isim-impi' });
   addHoldOptions(addRunOptions(cmd))
     .option('--end', 'end the migration (DELETE the configuration) after de-registration')
+    .option('--configure-only', 'a dynamic identity for a softphone: the IdM steps and the migration configuration, no REGISTER; prints the partner identities and writes the softphone files')
+    .option('--clients-dir <dir>', 'where --configure-only writes the softphone files (default: clients/ beside --isim-state)')
+    .option('--end-only', 'end a migration configuration (--id) after the IdM steps, nothing else')
+    .option('--id <id>', 'the configuration --end-only ends, as --configure-only printed it')
     .addHelpText('after', MIGRATE_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS), warn);
       const out = io();
+      if (cfg.mode !== 'register') {
+        // Nothing to wind down but the request under way.
+        const signals = interruptible('stopping: abandoning the request under way', (cleanupTimeoutS(cfg.ue.timeoutS) + 5) * 1000, out.err);
+        try {
+          process.exitCode = await runSoftphoneMigrate(cfg, out, signals.stopped);
+        } finally {
+          signals.dispose();
+        }
+        return;
+      }
       // Always: Ctrl-C must not leave a binding or (with --end) a configuration behind without saying so.
       const cleanup = cleanupTimeoutS(cfg.ue.timeoutS);
       const signals = interruptible(`stopping: abandoning what is outstanding, de-registering if registered${cfg.end ? ', then ending the migration (--end)' : ''}`,

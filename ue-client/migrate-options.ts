@@ -9,6 +9,7 @@
  * for the partner IdMS, the partner MMS and the registrar's TLS. `--tls-ca`, which trusted every CA for every server
  * (so a certificate of the partner PKI could pose as the primary IdMS), is refused with that explanation.
  */
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../lib/cli.ts';
 import { hostPortSchema, type HostPort } from '../lib/config/address.ts';
@@ -26,7 +27,16 @@ export const MIGRATE_CREDENTIAL_FIELDS = [
 ] as const;
 
 /** Every option of `migrate`, by its flag name. */
-export const MIGRATE_OPTION_FIELDS = [...MIGRATE_CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'end', 'json', 'tls-ca', 'test-drop', 'test-t1'] as const;
+export const MIGRATE_OPTION_FIELDS = [
+  ...MIGRATE_CREDENTIAL_FIELDS, 'credentials', 'hold', 'keep', 'end', 'json', 'tls-ca', 'test-drop', 'test-t1', 'configure-only', 'clients-dir',
+  'end-only', 'id',
+] as const;
+
+/**
+ * What the command does: register after the IdM steps (the default), or stop after the migration configuration and
+ * write softphone files for it (`--configure-only`), or end a configuration (`--end-only --id`).
+ */
+export type MigrateMode = 'register' | 'configure-only' | 'end-only';
 
 /** Default client of the UE at both IdMSs, and its redirect URI (a native app's loopback redirect, RFC 8252 §7.3). */
 export const MIGRATE_DEFAULTS = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback', scope: '3gpp:mc:ptt_service' } as const;
@@ -43,6 +53,8 @@ export interface MigrateConfig {
     partnerMms: string;
     username: string;
     password: string;
+    /** `--password-file`, when the password came from one (to print a command that reads it again). */
+    passwordFile?: string;
     clientId: string;
     redirectUri: string;
     scopes: string[];
@@ -54,6 +66,11 @@ export interface MigrateConfig {
   registrar?: HostPort;
   /** End the migration (DELETE the configuration) once de-registered. */
   end: boolean;
+  mode: MigrateMode;
+  /** `--configure-only`: where the softphone files go (default `clients/` beside the ISIM state file). */
+  clientsDir?: string;
+  /** `--end-only`: the configuration to end. */
+  id?: string;
   /** The registration options that do not come from the configuration. */
   ue: SharedUeConfig;
 }
@@ -62,7 +79,7 @@ const caFiles = SHARED_FIELD_SCHEMAS['tls-ca'];
 
 const https = z.string({ error: 'required' }).refine((s) => URL.canParse(s) && new URL(s).protocol === 'https:', 'must be an https:// URL');
 
-const schema = z.object({
+const baseSchema = z.object({
   'primary-idms': https,
   'partner-idms': https,
   'partner-mms': https,
@@ -75,18 +92,25 @@ const schema = z.object({
   'transport': z.enum(['udp', 'tcp', 'tls']).optional(),
   'registrar': hostPortSchema.optional(),
   'end': z.boolean().default(false),
+  'configure-only': z.boolean().default(false),
+  'clients-dir': z.string().min(1).optional(),
+  'end-only': z.boolean().default(false),
+  'id': z.string().regex(/^[\w.:-]{1,128}$/, 'must be a configuration ID as --configure-only printed it').optional(),
   ...SHARED_FIELD_SCHEMAS,
   'primary-ca': caFiles,
   'partner-ca': caFiles,
   'tls-ca': z.unknown().optional(),
-}).strict().superRefine((o, ctx) => {
+}).strict();
+
+const schema = baseSchema.superRefine((o, ctx) => {
   const issue: IssueOn = (path, message) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (o['tls-ca'] !== undefined) {
     issue('tls-ca', 'not an option of migrate (it trusted every CA for every server): give --primary-ca for the primary IdMS and ' +
       '--partner-ca for the partner IdMS, partner MMS and registrar');
   }
   checkIsimKeys(o, issue);
-  if (!o['isim-state']) issue('isim-state', 'required: the primary ISIM answers the partner\'s IMS AKA challenge');
+  checkModes(o, issue);
+  if (!o['isim-state'] && !o['end-only']) issue('isim-state', 'required: the primary ISIM answers the partner\'s IMS AKA challenge');
   if (o.k && !o['isim-impi']) issue('isim-impi', 'required with --k: the ISIM\'s own (primary) IMPI, e.g. alice@primary.example');
   if (o['isim-impi'] && !o['isim-impi'].includes('@') && !o['isim-domain']) issue('isim-domain', 'required when --isim-impi has no @domain');
   if (o.password !== undefined && o['password-file'] !== undefined) issue('password-file', 'give --password or --password-file, not both');
@@ -95,6 +119,20 @@ const schema = z.object({
   if (o.transport !== undefined && o.transport !== 'tls' && o['tls-servername']) issue('tls-servername', 'needs --transport tls (or a TLS registrar in the configuration)');
   if (o.transport !== undefined && o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
 });
+
+/** The rules of `--configure-only` and `--end-only`: each excludes what registers, and they exclude each other. */
+function checkModes(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
+  const registers = ['hold', 'keep', 'end', 'local-port', 'test-drop'] as const;
+  for (const mode of ['configure-only', 'end-only'] as const) {
+    if (!o[mode]) continue;
+    for (const f of registers) if (o[f] !== undefined && o[f] !== false) issue(f, `does not go with --${mode}, which does not register`);
+  }
+  if (o['configure-only'] && o['end-only']) issue('end-only', 'give --configure-only or --end-only, not both');
+  if (o['configure-only'] && o.transport !== undefined) issue('transport', 'does not go with --configure-only: the softphone files are written for UDP and TCP');
+  if (o['clients-dir'] !== undefined && !o['configure-only']) issue('clients-dir', 'needs --configure-only');
+  if (o['end-only'] && o.id === undefined) issue('id', 'required with --end-only: the configuration to end, as --configure-only printed it');
+  if (o.id !== undefined && !o['end-only']) issue('id', 'needs --end-only');
+}
 
 /** The password in `--password-file`: its first line (a trailing newline is not part of it). */
 async function readPasswordFile(path: string, warn: Warn | undefined): Promise<string> {
@@ -129,10 +167,14 @@ export async function parseMigrateOptions(flags: Record<string, unknown>, warn?:
     idm: {
       primaryIssuer: c['primary-idms'], partnerIssuer: c['partner-idms'], partnerMms: c['partner-mms'], username: c.username,
       password: c.password ?? await readPasswordFile(c['password-file'] as string, warn), clientId: c['client-id'], redirectUri: c['redirect-uri'],
+      ...(c['password-file'] === undefined ? {} : { passwordFile: c['password-file'] }),
       scopes: c.scope.split(' '), ...(c['primary-ca'] ? { primaryCa: c['primary-ca'] } : {}), ...(c['partner-ca'] ? { partnerCa: c['partner-ca'] } : {}),
     },
     ...(c.transport ? { transport: c.transport } : {}),
     ...(c.registrar ? { registrar: c.registrar } : {}),
     end: c.end, ue,
+    mode: c['configure-only'] ? 'configure-only' : c['end-only'] ? 'end-only' : 'register',
+    ...(c['configure-only'] ? { clientsDir: c['clients-dir'] ?? join(dirname(c['isim-state'] as string), 'clients') } : {}),
+    ...(c.id === undefined ? {} : { id: c.id }),
   };
 }

@@ -18,7 +18,7 @@ import type { UeSecrets } from './aka-auth.ts';
 import { UE_EXIT_STATUS, UeError, errorReport } from './errors.ts';
 import { IdmClientError, endMigration, type IdmClientErrorCode, type MigrationConfiguration } from './idm-client.ts';
 import { eventLines, type LadderEvent } from './ladder.ts';
-import { migrate, type Migration, type MigrateStep } from './migrate.ts';
+import { migrate, type MigrateOptions, type Migration, type MigrateStep } from './migrate.ts';
 import type { MigrateConfig } from './migrate-options.ts';
 import { registrationTarget } from './migration-target.ts';
 import { cleanupTimeoutS, closeUeSecrets, openUeSecrets, readCaFiles, registerOnce, type UeIo, type UeRunReport } from './run.ts';
@@ -59,20 +59,34 @@ const STEP_LINES: Readonly<Record<MigrateStep, { peer: string; request: string; 
   'token-exchange': { peer: 'primary IdMS', request: 'token exchange (RFC 8693)', step: 1 },
   'jwt-bearer': { peer: 'partner IdMS', request: 'jwt-bearer grant (RFC 7523)', step: 1 },
   'configuration': { peer: 'partner MMS', request: 'POST /migration/v1/configurations (precondition)' },
+  'end': { peer: 'partner MMS', request: 'DELETE /migration/v1/configurations/{id}' },
 };
 const ORDER: readonly MigrateStep[] = ['login', 'token-exchange', 'jwt-bearer', 'configuration'];
 
-/** What the steps before the registration came to, with their ladder lines. */
-type IdmOutcome = { prelude: LadderEvent[] } & ({ migration: Migration } | { error: IdmClientError; failedStep: MigrateStep });
+/** What the IdM steps came to, with their ladder lines. */
+export type IdmOutcome<T> = { prelude: LadderEvent[] } & ({ result: T } | { error: IdmClientError; failedStep: MigrateStep });
 
 /** The CA PEMs of each system. */
-interface Trust {
+export interface Trust {
   primary: string[] | undefined;
   partner: string[] | undefined;
 }
 
-/** The IdM steps and the configuration request, each put on the ladder as it completes (and logged). */
-async function idmSteps(cfg: MigrateConfig, ca: Trust, signal: AbortSignal, log: Logger): Promise<IdmOutcome> {
+/**
+ * The CA files of `--primary-ca` and `--partner-ca`, read before anything is sent.
+ * @throws UsageError for a file that cannot be read (exit 2).
+ */
+export async function readTrust(cfg: MigrateConfig): Promise<Trust> {
+  return { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
+}
+
+/**
+ * The IdM steps (migrate.ts: `migrate` for the configuration request, `endMigrationById` for `--end-only`), each put
+ * on the ladder as it completes (and logged).
+ * @param order the steps `run` takes, to name the one that failed.
+ */
+export async function idmSteps<T>(cfg: MigrateConfig, ca: Trust, signal: AbortSignal, log: Logger,
+  run: (o: MigrateOptions) => Promise<T>, order: readonly MigrateStep[] = ORDER): Promise<IdmOutcome<T>> {
   const prelude: LadderEvent[] = [];
   let completed = 0;
   let since = Date.now();
@@ -82,14 +96,14 @@ async function idmSteps(cfg: MigrateConfig, ca: Trust, signal: AbortSignal, log:
   };
   const { idm } = cfg;
   try {
-    const migration = await migrate({
+    const result = await run({
       primaryIssuer: idm.primaryIssuer, partnerIssuer: idm.partnerIssuer, partnerMms: idm.partnerMms, primaryCa: ca.primary, partnerCa: ca.partner,
       clientId: idm.clientId, redirectUri: idm.redirectUri, username: idm.username, password: idm.password, scopes: idm.scopes,
       timeoutMs: cfg.ue.timeoutS * 1000, signal,
       onStep: (s, detail) => {
         const l = STEP_LINES[s];
         const at = Date.now();
-        const label = l.step ? detail : `${detail} (precondition)`;
+        const label = s === 'configuration' ? `${detail} (precondition)` : detail;
         prelude.push(request(s), { at, direction: 'in', peer: l.peer, label, ...(l.step ? { step: l.step } : {}) });
         since = at;
         completed++;
@@ -97,10 +111,10 @@ async function idmSteps(cfg: MigrateConfig, ca: Trust, signal: AbortSignal, log:
         else log.info({ flow: 'dynamic' }, `migration configuration: ${detail}`);
       },
     });
-    return { prelude, migration };
+    return { prelude, result };
   } catch (err) {
     if (!(err instanceof IdmClientError)) throw err;
-    const failedStep = ORDER[completed] ?? 'configuration';
+    const failedStep = order[completed] ?? order[order.length - 1] ?? 'configuration';
     const note = signal.aborted ? 'interrupted' : `${err.code}: ${err.message}`;
     prelude.push(request(failedStep), { at: Date.now(), direction: 'in', peer: STEP_LINES[failedStep].peer, label: 'failed', note });
     return { prelude, error: err, failedStep };
@@ -124,7 +138,7 @@ interface Failure {
 export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<unknown>): Promise<number> {
   const log = io.logger ?? silentLogger;
   const json = cfg.ue.json;
-  const ca: Trust = { primary: await readCaFiles('primary-ca', cfg.idm.primaryCa), partner: await readCaFiles('partner-ca', cfg.idm.partnerCa) };
+  const ca = await readTrust(cfg);
   const report: MigrateReport = { ok: false, ladder: [] };
   const aborter = new AbortController();
   let stopped = false;
@@ -153,7 +167,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
   try {
     const { idm } = cfg;
     if (!json) io.out(`MC service user ${idm.username}: primary IdMS ${idm.primaryIssuer} → partner IdMS ${idm.partnerIssuer}, partner MMS ${idm.partnerMms}`);
-    const outcome = await idmSteps(cfg, ca, aborter.signal, log);
+    const outcome = await idmSteps(cfg, ca, aborter.signal, log, migrate);
     const { prelude } = outcome;
     const printLadder = (): void => {
       report.ladder = eventLines('dynamic', prelude);
@@ -172,7 +186,7 @@ export async function runMigrate(cfg: MigrateConfig, io: UeIo, stop?: Promise<un
       return fail(outcome.error, idmExitStatus(outcome.error), ` at ${outcome.failedStep}`);
     }
 
-    const { migration } = outcome;
+    const migration: Migration = outcome.result;
     const c = migration.configuration;
     const view = { ...c, ended: false };
     report.migration = view;

@@ -3,10 +3,11 @@
  * precondition; TS 33.180 §5.1.4.2 / Annex C.2): MC service user authentication at the primary IdMS (OIDC code +
  * PKCE), RFC 8693 token exchange for the security token, RFC 7523 jwt-bearer at the partner IdMS for the partner
  * access token, then the migration configuration request to the partner MMS, which answers the partner SIP
- * identities and the partner SIP core to register with. Each step reports itself through `onStep`.
+ * identities and the partner SIP core to register with — or, for `--end-only`, the deletion of one. Each step reports
+ * itself through `onStep`.
  */
 import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
-import { exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration, type TlsTrust } from './idm-client.ts';
+import { endMigration, exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration, type TlsTrust } from './idm-client.ts';
 
 /** What the migration needs to know. */
 export interface MigrateOptions {
@@ -32,8 +33,8 @@ export interface MigrateOptions {
   onStep?(step: MigrateStep, detail: string): void;
 }
 
-/** The steps, in order. */
-export type MigrateStep = 'login' | 'token-exchange' | 'jwt-bearer' | 'configuration';
+/** The steps, in order (`end`: `--end-only` deletes a configuration instead of requesting one). */
+export type MigrateStep = 'login' | 'token-exchange' | 'jwt-bearer' | 'configuration' | 'end';
 
 /** The outcome: where and as whom to register, and the token that can end the migration. */
 export interface Migration {
@@ -44,19 +45,23 @@ export interface Migration {
   mcpttId: string;
 }
 
-/**
- * Runs the four steps.
- * @throws IdmClientError naming the step's failure (ERR_IDM_LOGIN for bad credentials, ERR_IDM_OAUTH with the
- *   server's `error`, e.g. `migration_not_allowed`).
- */
-export async function migrate(o: MigrateOptions): Promise<Migration> {
-  const step = o.onStep ?? (() => undefined);
-  const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
+/** The TLS trust of the primary and of the partner servers, with the deadline and abort signal of `o`. */
+function trustOf(o: MigrateOptions): { primary: TlsTrust; partner: TlsTrust } {
   const trust = (ca: string | string[] | undefined): TlsTrust => ({
     ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), ...(o.signal ? { signal: o.signal } : {}),
   });
-  const primary = trust(o.primaryCa);
-  const partner = trust(o.partnerCa);
+  return { primary: trust(o.primaryCa), partner: trust(o.partnerCa) };
+}
+
+/**
+ * The first three steps: login at the primary IdMS, token exchange, jwt-bearer at the partner IdMS.
+ * @returns the partner access token (what the migration API takes) and the user's MC service ID.
+ * @throws IdmClientError as {@link migrate}.
+ */
+export async function partnerAccess(o: MigrateOptions): Promise<{ partnerAccessToken: string; mcpttId: string }> {
+  const step = o.onStep ?? (() => undefined);
+  const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
+  const { primary, partner } = trustOf(o);
   const session = await login({ issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ...primary });
   const mcpttId = String(session.idTokenClaims.mcptt_id ?? '');
   step('login', `MC service user ${o.username} authenticated at ${o.primaryIssuer} (authorization code + PKCE S256), mcptt_id ${mcpttId}`);
@@ -64,7 +69,28 @@ export async function migrate(o: MigrateOptions): Promise<Migration> {
   step('token-exchange', `security token for ${o.partnerIssuer} (RFC 8693 token exchange)`);
   const pat = await jwtBearer({ partnerIssuer: o.partnerIssuer, assertion: st.securityToken, scope: MIGRATION_SCOPE, clientId: o.clientId, ...partner });
   step('jwt-bearer', `partner access token from ${o.partnerIssuer} (RFC 7523 jwt-bearer)`);
-  const configuration = await requestMigration({ mms: o.partnerMms, accessToken: pat.accessToken, ...partner });
-  step('configuration', `partner identities ${configuration.partner_impi} ${configuration.partner_impus.join(' ')} at ${configuration.registrar} until ${configuration.expires_at}`);
-  return { configuration, partnerAccessToken: pat.accessToken, mcpttId };
+  return { partnerAccessToken: pat.accessToken, mcpttId };
+}
+
+/**
+ * Runs the four steps.
+ * @throws IdmClientError naming the step's failure (ERR_IDM_LOGIN for bad credentials, ERR_IDM_OAUTH with the
+ *   server's `error`, e.g. `migration_not_allowed`).
+ */
+export async function migrate(o: MigrateOptions): Promise<Migration> {
+  const access = await partnerAccess(o);
+  const configuration = await requestMigration({ mms: o.partnerMms, accessToken: access.partnerAccessToken, ...trustOf(o).partner });
+  o.onStep?.('configuration', `partner identities ${configuration.partner_impi} ${configuration.partner_impus.join(' ')} at ${configuration.registrar} until ${configuration.expires_at}`);
+  return { configuration, ...access };
+}
+
+/**
+ * Ends configuration `id` of the user (`--end-only`): the first three steps for a fresh partner access token (the
+ * partner MMS lets the same MC service user of the same primary system delete it), then `DELETE`.
+ * @throws IdmClientError as {@link migrate}; `ERR_IDM_OAUTH` `not_found` for an unknown or already ended `id`.
+ */
+export async function endMigrationById(o: MigrateOptions, id: string): Promise<void> {
+  const access = await partnerAccess(o);
+  await endMigration({ mms: o.partnerMms, accessToken: access.partnerAccessToken, id, ...trustOf(o).partner });
+  o.onStep?.('end', `migration configuration ${id} deleted at the partner MMS (and the binding at the primary MMS)`);
 }

@@ -48,6 +48,18 @@ export function tlsFilesOf(o: TlsOptionValues): { cert: string; key: string; ca:
   return o['tls-cert'] && o['tls-key'] && o['tls-ca'] ? { cert: o['tls-cert'], key: o['tls-key'], ca: o['tls-ca'] } : undefined;
 }
 
+/** A comma-separated list of `values` (`SHA-256,MD5`), at least one; blanks around entries ignored. */
+export const enumListSchema = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((s, ctx): T[] => {
+    const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const bad = list.filter((x) => !(values as readonly string[]).includes(x));
+    if (bad.length > 0 || list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `${bad.length > 0 ? `${bad.join(', ')}: ` : ''}expected a comma-separated list of ${values.join(', ')}` });
+      return z.NEVER;
+    }
+    return list as T[];
+  });
+
 /** A commander option collector for repeatable options (`--tls-ca a --tls-ca b`). */
 export function collectOption(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -115,9 +115,9 @@ describe('mcx testbed --once: the static flow end to end in one command', () => 
   });
 
   test('bad options: exit 2, every bad option named', async () => {
-    const bad = await testbedOnce(dir, ['--ports', '1,2', '--rand-policy', 'nope', '--primary-realm', 'a b', '--listen', 'localhost', '--store', 'disk']);
+    const bad = await testbedOnce(dir, ['--ports', '1,2', '--rand-policy', 'nope', '--primary-realm', 'a b', '--listen', 'localhost', '--store', 'disk', '--digest-algorithms', 'MD5,SHA-1']);
     assert.equal(bad.code, 2, bad.out);
-    for (const opt of ['--ports', '--rand-policy', '--primary-realm', '--listen', '--store']) assert.match(bad.out, new RegExp(`${opt}: `));
+    for (const opt of ['--ports', '--rand-policy', '--primary-realm', '--listen', '--store', '--digest-algorithms']) assert.match(bad.out, new RegExp(`${opt}: `));
     const same = await testbedOnce(dir, ['--partner-realm', 'primary.mcx.test']);
     assert.equal(same.code, 2, same.out);
     assert.match(same.out, /--partner-realm: must differ from --primary-realm/);

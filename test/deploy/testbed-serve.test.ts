@@ -1,13 +1,14 @@
 /**
  * `mcx testbed` kept running (DESIGN §2 row `deploy/`, §4): after its own demo it serves; SIPp 3.6.1 registers the
  * demo user under the partner identities with K/OP/AMF from `ue/alice.json` over UDP → 200 (the HSS draws RANDs under
- * the sipp361 policy by default); a plain MD5 Digest client registers the password user of `ue/bob.json`; SIGTERM
- * stops every role and prints `testbed: stopped`, exit 0.
+ * the sipp361 policy by default); a plain MD5 Digest client registers the password user of `ue/bob.json`; the summary
+ * names the softphone files (issue #13), TLS details and carol's dynamic partner IMPI, and its `mcx registrar
+ * bindings` command works as printed; SIGTERM stops every role and prints `testbed: stopped`, exit 0.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
@@ -54,6 +55,31 @@ describe('mcx testbed (kept running): SIPp and a softphone-style client register
     assert.match(out, /partner IMPI alice\.mig@partner\.mcx\.test {3}IMPU sip:alice\.mig@partner\.mcx\.test/);
     assert.match(out, /K [0-9a-f]{32} {3}OP [0-9a-f]{32} {3}AMF 8000/);
     assert.match(out, /auth username bob@partner\.mcx\.test {3}password \S+/);
+  });
+
+  test('the summary names the softphone files (they exist), the default MD5-only offer, TLS details for bob and carol\'s dynamic partner IMPI', async () => {
+    const out = proc.output();
+    assert.match(out, /algorithms offered: MD5\)/);
+    assert.match(out, new RegExp(`^ {4}SIP over TLS: tls://localhost:${ports.tls} \\(dial the name localhost: .*mbedTLS.*\\), trusting \\S+ca\\.pem$`, 'm'));
+    const twinkle = /^ {4}Twinkle 1\.10\.2 .*: {2}HOME=(\S+) twinkle-console alice-udp\.cfg$/m.exec(out);
+    const linphone = /^ {4}linphonec .*: {2}linphonec -c (\S+bob-udp\.linphonerc)$/m.exec(out);
+    const baresip = /^ {4}baresip 1\.0: {2}baresip -f (\S+)$/m.exec(out);
+    const sipp = /^ {4}SIPp 3\.6\.1 .*: {2}sipp \S+ -sf (\S+alice\.xml) -inf (\S+alice\.csv) /m.exec(out);
+    assert.ok(twinkle && linphone && baresip && sipp, out);
+    for (const f of [join(twinkle[1] as string, '.twinkle', 'alice-udp.cfg'), linphone[1], join(baresip[1] as string, 'accounts'), sipp[1], sipp[2]]) await access(f as string);
+    const dyn = /^ {2}carol's dynamic partner identity now: IMPI (mig-[0-9a-f]{12})@partner\.mcx\.test {3}IMPU sip:\1@partner\.mcx\.test/m.exec(out);
+    assert.ok(dyn, out);
+    assert.match(out, new RegExp(`^ {4}Twinkle 1\\.10\\.2 .*twinkle-console ${dyn[1]}-udp\\.cfg$`, 'm'));
+    assert.match(out, /^ {6}--isim-state \S+carol\.isim\.json --configure-only --clients-dir \S+clients$/m);
+  });
+
+  test('the printed `mcx registrar bindings` command runs as printed and lists the demo\'s registration of alice', async () => {
+    const line = /^ {2}registrations at the registrar: npx mcx (registrar bindings .*)$/m.exec(proc.output());
+    assert.ok(line, 'the summary prints the command');
+    const run = startMcx((line[1] as string).split(' '));
+    assert.equal(await run.exited, 0, run.output());
+    const aors = run.output().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { aor: string }).aor);
+    assert.ok(aors.includes('sip:alice.mig@partner.mcx.test'), run.output());
   });
 
   test('SIPp 3.6.1 registers the demo user with the partner identities over UDP → 200', async () => {

@@ -70,3 +70,35 @@ export async function tsharkFields(file: string, port: number, protocol: string,
   const out = (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout;
   return out.split('\n').filter(Boolean).map((l) => l.split('|'));
 }
+
+/**
+ * The values of `fields` in every SIP message to or from `port` over UDP or TCP (a SIP registrar's one port for
+ * both), one row a message in capture order; several values of one field (two WWW-Authenticate) joined by `,`.
+ */
+export async function sipFields(file: string, port: number, fields: string[]): Promise<string[][]> {
+  const args = ['-r', file, '-d', `udp.port==${port},sip`, '-d', `tcp.port==${port},sip`, '-Y', 'sip', '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,',
+    ...fields.flatMap((f) => ['-e', f])];
+  const out = (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout;
+  return out.split('\n').filter(Boolean).map((l) => l.split('|'));
+}
+
+/**
+ * The rows of {@link sipFields} without repeats: a UDP retransmission (and its answer again) decodes to the same row,
+ * and whether one happens depends on the machine's load, not on the exchange. Give the fields that tell messages
+ * apart (CSeq, method or status, Call-ID).
+ */
+export function withoutRetransmissions(rows: string[][]): string[][] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = r.join('|');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The server names (SNI) of the TLS ClientHellos to `port`. */
+export async function tlsServerNames(file: string, port: number): Promise<string[]> {
+  const args = ['-r', file, '-d', `tcp.port==${port},tls`, '-Y', `tls.handshake.type==1 && tcp.dstport==${port}`, '-T', 'fields', '-e', 'tls.handshake.extensions_server_name'];
+  return (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout.split('\n').filter(Boolean);
+}

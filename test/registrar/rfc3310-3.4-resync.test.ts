@@ -2,7 +2,7 @@
  * RFC 3310 §3.4 / TS 33.102 §6.3.5 / DESIGN §2.1 through the registrar: an ISIM whose SQN is ahead of the HSS answers
  * the 401 with `auts` (empty password); the registrar sends a resync MAR whose SIP-Authorization is RAND (of the
  * stored challenge of that nonce) ‖ AUTS, answers a fresh (not stale) 401, and the ISIM accepts the new vector → 200.
- * An `auts` for a nonce the registrar does not know gets a fresh 401 stale=TRUE and no resync.
+ * An `auts` for a nonce the registrar never issued gets a fresh 401 (stale=FALSE, RFC 7616 §3.3) and no resync.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,7 +47,7 @@ describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
     }
   });
 
-  test('auts for an unknown nonce → fresh 401 stale=TRUE, no resync', async () => {
+  test('auts for a nonce never issued → fresh 401 with stale=FALSE, no resync', async () => {
     const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     try {
       const impu = bob.impus[0] as string;
@@ -57,7 +57,7 @@ describe('RFC 3310 §3.4: resynchronisation through the registrar', () => {
       const before = logs.lines().filter((l) => l.resync === true).length;
       const r2 = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization }));
       assert.equal(r2.msg.status, 401);
-      assert.equal(r2.msg.wwwAuthenticate()[0]?.stale, true);
+      assert.equal(r2.msg.wwwAuthenticate()[0]?.stale, false);
       assert.equal(logs.lines().filter((l) => l.resync === true).length, before);
     } finally {
       ue.close();

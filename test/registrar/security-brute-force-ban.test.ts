@@ -89,7 +89,7 @@ describe('issue #11 part 4: brute-force ban per source address', () => {
     }
   });
 
-  test('stale nonces, nc above 1, empty responses, auts and malformed requests are not failures (127.0.0.9 stays unbanned)', async () => {
+  test('stale and unknown nonces, nc above 1, empty responses, auts and malformed requests are not failures (127.0.0.9 stays unbanned)', async () => {
     const ue = await Ue.udp(sipPort(f.reg, 'UDP'), '127.0.0.9');
     const isim = await openIsim(f.dir, aka);
     try {
@@ -101,14 +101,17 @@ describe('issue #11 part 4: brute-force ban per source address', () => {
         return r.msg.wwwAuthenticate()[0] as DigestChallenge;
       };
       for (let i = 0; i < 12; i++) {
-        // A nonce the registrar never issued → 401 stale=TRUE.
+        // A nonce the registrar never issued → 401, not stale (RFC 7616 §3.3).
         const forged = { realm: DOMAIN, nonce: randomBytes(32).toString('base64'), algorithm: 'AKAv1-MD5' } as DigestChallenge;
-        const stale = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: credentials(forged, { username: aka.impi, qop: 'auth' }, randomBytes(8)) }));
-        assert.equal(stale.msg.wwwAuthenticate()[0]?.stale, true, stale.text);
-        // nc=00000002 with the right RES → 401 stale=TRUE.
+        const unknown = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: credentials(forged, { username: aka.impi, qop: 'auth' }, randomBytes(8)) }));
+        assert.equal(unknown.msg.status, 401, unknown.text);
+        assert.equal(unknown.msg.wwwAuthenticate()[0]?.stale, false, unknown.text);
+        // nc=00000002 with the right RES on the nonce's first use → 200; the same Authorization again → 401 stale=TRUE.
         const id = callId();
         const { authorization } = await akaAnswer(isim, await challenge(id), { username: aka.impi, qop: 'auth', nc: '00000002' });
-        assert.equal((await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization }))).msg.status, 401);
+        assert.equal((await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization }))).msg.status, 200);
+        const used = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 3, authorization }));
+        assert.equal(used.msg.wwwAuthenticate()[0]?.stale, true, used.text);
         // An empty response (the UE's MAC-failure report) → 403 Network Authentication Failed.
         const id2 = callId();
         const ch2 = await challenge(id2);

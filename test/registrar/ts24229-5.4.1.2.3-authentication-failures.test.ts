@@ -1,10 +1,11 @@
 /**
- * TS 24.229 §5.4.1.2.3 / §5.1.1.5.3, RFC 2617 §3.2.1 (stale), DESIGN §2.1: what the registrar does with answers that
- * are not a fresh, correct response — wrong response → 403; empty response without auts (the UE's MAC-failure
- * report) → 403 and the vector discarded; a used, unknown or expired nonce → a fresh 401 with stale=TRUE (SIP.js
- * resends its last Authorization on refresh); nc other than 00000001 → 401 stale=TRUE; an identity the HSS refuses
- * (5001, 5002) → a decoy 401, then 403 (no user enumeration: security-no-user-enumeration.test.ts has the rest);
- * credentials of another identity → 403; malformed auts → 400.
+ * TS 24.229 §5.4.1.2.3 / §5.1.1.5.3, RFC 7616 §3.3 (stale) and §3.4.5 (nc), DESIGN §2.1: what the registrar does with
+ * answers that are not a fresh, correct response — wrong response → 403; empty response without auts (the UE's
+ * MAC-failure report) → 403 and the vector discarded; a used or expired nonce of ours → a fresh 401 with stale=TRUE
+ * (SIP.js resends its last Authorization on refresh), a nonce never issued (or issued to another identity) → a fresh
+ * 401 with stale=FALSE; any nc on the nonce's one use is accepted (linphone sends 00000002 on a fresh nonce), the
+ * same nonce again is stale; an identity the HSS refuses (5001, 5002) → a decoy 401, then 403 (no user enumeration:
+ * security-no-user-enumeration.test.ts has the rest); credentials of another identity → 403; malformed auts → 400.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import {
   registerBytes, registrarFixture, type AkaUser,
 } from './helpers.ts';
 
-const users = Array.from({ length: 8 }, (_, i) => akaUser(`u${i}`));
+const users = Array.from({ length: 10 }, (_, i) => akaUser(`u${i}`));
 const user = (i: number): AkaUser => users[i] as AkaUser;
 
 describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () => {
@@ -69,23 +70,39 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     assert.equal(ok.msg.status, 200, ok.text);
   });
 
-  test('nc other than 00000001 → fresh 401 stale=TRUE (nonces are single-use)', async () => {
+  test('RFC 7616 §3.4.5: nc 00000002 on the nonce\'s first use → 200 (the nonce is single-use, not the count); the same nonce again, nc 00000003 → 401 stale=TRUE', async () => {
     const u = user(3);
+    const isim = await openIsim(f.dir, u);
     const { ch, id } = await challenge(u);
-    const { authorization } = await akaAnswer(await openIsim(f.dir, u), ch, { username: u.impi, qop: 'auth', nc: '00000002' });
+    const { authorization } = await akaAnswer(isim, ch, { username: u.impi, qop: 'auth', nc: '00000002' });
     const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
-    assert.equal(r.msg.status, 401, r.text);
-    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
-    assert.notEqual(r.msg.wwwAuthenticate()[0]?.nonce, ch.nonce);
+    assert.equal(r.msg.status, 200, r.text);
+    assert.match(headerLines(r.text, 'Authentication-Info')[0] ?? '', /nc=00000002/);
+    const again = await akaAnswer(isim, ch, { username: u.impi, qop: 'auth', nc: '00000003' });
+    const replay = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 3, authorization: again.authorization }));
+    assert.equal(replay.msg.status, 401, replay.text);
+    assert.equal(replay.msg.wwwAuthenticate()[0]?.stale, true);
+    assert.notEqual(replay.msg.wwwAuthenticate()[0]?.nonce, ch.nonce);
   });
 
-  test('a nonce unknown to the registrar → fresh 401 stale=TRUE', async () => {
+  test('RFC 7616 §3.3: a nonce the registrar never issued → fresh 401 with stale=FALSE (only a nonce of ours can be stale)', async () => {
     const u = user(4);
     const forged = { ...(await challenge(u)).ch, nonce: Buffer.alloc(32, 7).toString('base64') };
     const authorization = credentials(forged, { username: u.impi, qop: 'auth' }, Buffer.alloc(8));
     const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization }));
     assert.equal(r.msg.status, 401);
-    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
+    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, false);
+    assert.doesNotMatch(headerLines(r.text, 'WWW-Authenticate')[0] ?? '', /stale/i);
+  });
+
+  test('RFC 7616 §3.3: a used nonce of another identity is not stale for this one → fresh 401 with stale=FALSE', async () => {
+    const [a, b] = [user(8), user(9)];
+    const done = await registerAka(f.ue, await openIsim(f.dir, a), a);
+    assert.equal(done.final.msg.status, 200);
+    const authorization = credentials(done.ch, { username: b.impi, qop: 'auth' }, Buffer.alloc(8));
+    const r = await f.ue.send(registerBytes(f.ue, { impu: b.impus[0] as string, callId: callId(), cseq: 1, authorization }));
+    assert.equal(r.msg.status, 401, r.text);
+    assert.equal(r.msg.wwwAuthenticate()[0]?.stale, false);
   });
 
   test('an expired nonce (reg-await-auth passed) → fresh 401 stale=TRUE', async () => {
@@ -96,6 +113,22 @@ describe('TS 24.229 §5.4.1.2.3: authentication failures and stale nonces', () =
     const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: id, cseq: 2, authorization }));
     assert.equal(r.msg.status, 401, r.text);
     assert.equal(r.msg.wwwAuthenticate()[0]?.stale, true);
+  });
+
+  test('a used nonce is remembered as ours for reg-await-auth + max-expires (a refresh\'s resent Authorization: stale=TRUE), then forgotten (stale=FALSE)', async () => {
+    const u = user(2);
+    const done = await registerAka(f.ue, await openIsim(f.dir, u), u);
+    assert.equal(done.final.msg.status, 200);
+    const resend = async (): Promise<boolean | undefined> => {
+      const r = await f.ue.send(registerBytes(f.ue, { impu: u.impus[0] as string, callId: callId(), cseq: 1, authorization: done.authorization }));
+      assert.equal(r.msg.status, 401, r.text);
+      return r.msg.wwwAuthenticate()[0]?.stale;
+    };
+    // The fixture's max-expires is 3600 s.
+    clock.advance(3_600_000);
+    assert.equal(await resend(), true, 'max-expires later: a refresh may still resend it');
+    clock.advance(400);
+    assert.equal(await resend(), false);
   });
 
   test('credentials of one identity used for another To → 403', async () => {

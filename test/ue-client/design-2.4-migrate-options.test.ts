@@ -107,6 +107,29 @@ describe('mcx ue migrate: options', () => {
     await writeFile(file, JSON.stringify({ impi: 'alice@partner.example' }));
     await assert.rejects(parseMigrateOptions({ ...base(), credentials: file }), (e: unknown) => e instanceof UsageError && /unknown field\(s\) impi/.test(e.message));
   });
+
+  test('--configure-only: no registration, files into --clients-dir (default clients/ beside the ISIM state); the options that register are refused', async () => {
+    const c = await parseMigrateOptions({ ...base(), password: 'pw', 'configure-only': true });
+    assert.equal(c.mode, 'configure-only');
+    assert.equal(c.clientsDir, join(tmp.dir, 'clients'));
+    assert.equal((await parseMigrateOptions({ ...base(), password: 'pw', 'configure-only': true, 'clients-dir': '/x/y' })).clientsDir, '/x/y');
+    assert.equal((await parseMigrateOptions({ ...base(), password: 'pw' })).mode, 'register');
+    await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', 'configure-only': true, hold: true, end: true, transport: 'tcp' }), (e: unknown) => e instanceof UsageError &&
+      e.exitCode === 2 && /--hold: does not go with --configure-only/.test(e.message) && /--end: does not go with --configure-only/.test(e.message) && /--transport: does not go with --configure-only/.test(e.message));
+    await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', 'clients-dir': '/x' }), (e: unknown) => e instanceof UsageError && /--clients-dir: needs --configure-only/.test(e.message));
+  });
+
+  test('--end-only --id: no ISIM needed; --id is required with it and refused without it; it excludes --configure-only', async () => {
+    const { 'isim-state': _isim, ...noIsim } = base();
+    const c = await parseMigrateOptions({ ...noIsim, password: 'pw', 'end-only': true, id: '3cfc5c73-14d1-4d80-a5cf-c8dacb442369' });
+    assert.equal(c.mode, 'end-only');
+    assert.equal(c.id, '3cfc5c73-14d1-4d80-a5cf-c8dacb442369');
+    await assert.rejects(parseMigrateOptions({ ...noIsim, password: 'pw', 'end-only': true }), (e: unknown) => e instanceof UsageError && /--id: required with --end-only/.test(e.message));
+    await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', id: 'abc' }), (e: unknown) => e instanceof UsageError && /--id: needs --end-only/.test(e.message));
+    await assert.rejects(parseMigrateOptions({ ...base(), password: 'pw', 'end-only': true, 'configure-only': true, id: 'abc' }),
+      (e: unknown) => e instanceof UsageError && /--end-only: give --configure-only or --end-only, not both/.test(e.message));
+    await assert.rejects(parseMigrateOptions({ ...noIsim, password: 'pw' }), (e: unknown) => e instanceof UsageError && /--isim-state: required/.test(e.message));
+  });
 });
 
 describe('mcx ue migrate: the registrar of the migration configuration (RFC 3261 §19.1.2, RFC 3263 §4.2)', () => {

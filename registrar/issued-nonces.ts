@@ -1,0 +1,51 @@
+/**
+ * Which nonces this registrar process handed out, so a REGISTER whose nonce is no longer pending (used, or past
+ * reg-await-auth) can be told apart from one carrying a nonce it never issued: RFC 7616 §3.3 (and RFC 2617 §3.2.1
+ * before it) has `stale=TRUE` mean "your nonce was one of ours and is no longer valid, retry with the same
+ * credentials"; a forged or unknown nonce gets `stale=FALSE`. Clients act on the difference: SIP.js resends its last
+ * Authorization on a refresh (DESIGN §2.1), and a 401 without `stale=TRUE` to a request that carried credentials is,
+ * for many softphones, a wrong password.
+ *
+ * The table holds no secret: nonce → IMPI it was issued for, and until when it is remembered — reg-await-auth plus the
+ * longest binding (`maxExpires`), the longest a UE can hold on to a used nonce before its refresh resends it. Per
+ * process and in memory, like the other tables (a nonce issued by another registrar process sharing the store is
+ * "unknown" here: stale=FALSE, and the client answers the fresh challenge all the same). At most `cap` nonces, the
+ * oldest forgotten first.
+ */
+import { BoundedMap } from '../lib/bounded-map.ts';
+
+/** Nonces issued by this process. */
+export class IssuedNonces {
+  readonly #m: BoundedMap<string, { impi: string; until: number }>;
+  readonly #lifeMs: number;
+  readonly #now: () => number;
+
+  /**
+   * @param lifeMs how long an issued nonce is remembered.
+   * @param cap the most nonces remembered.
+   */
+  constructor(lifeMs: number, cap: number, now: () => number = Date.now) {
+    this.#m = new BoundedMap(cap);
+    this.#lifeMs = lifeMs;
+    this.#now = now;
+  }
+
+  /** `nonce` was sent in a challenge for `impi`. */
+  issued(nonce: string, impi: string): void {
+    this.#m.set(nonce, { impi, until: this.#now() + this.#lifeMs });
+  }
+
+  /**
+   * Whether `nonce` is one this process issued for `impi` (the credentials' identity: a nonce of another identity is
+   * no stale nonce of this one) and still remembers.
+   */
+  wasIssued(nonce: string, impi: string): boolean {
+    const e = this.#m.peek(nonce);
+    if (e === undefined) return false;
+    if (e.until <= this.#now()) {
+      this.#m.delete(nonce);
+      return false;
+    }
+    return e.impi === impi;
+  }
+}
