@@ -36,6 +36,8 @@ export interface MarQuery {
   resync?: Buffer;
   /** SIP Digest: the Digest-Algorithm asked for, carried in the SIP-Auth-Data-Item [design, see hss/mar.ts]. */
   digestAlgorithm?: string;
+  /** SIP-Number-Auth-Items: vectors asked for (default 1; the spare ones are kept, vector-cache.ts). */
+  count?: number;
 }
 
 /** Base Result-Codes that mean "the HSS side is unreachable or overloaded": 504, not a refusal. */
@@ -86,7 +88,7 @@ export class CxClient {
   }
 
   /**
-   * Asks for one vector (or the SIP Digest HA1).
+   * Asks for `q.count` vectors (default one), or the SIP Digest HA1.
    * @returns the MAA when it reports success.
    * @throws RegistrarError for every failure (see the module comment).
    */
@@ -95,7 +97,7 @@ export class CxClient {
     let msg = buildMar({
       sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
       destinationRealm: this.#o.destinationRealm, userName: q.impi, publicIdentity: q.impu, serverName: this.#o.serverName,
-      numberAuthItems: 1, scheme: q.scheme, ...(q.resync ? { authorization: q.resync } : {}),
+      numberAuthItems: q.count ?? 1, scheme: q.scheme, ...(q.resync ? { authorization: q.resync } : {}),
     });
     if (q.digestAlgorithm !== undefined) msg = withDigestAlgorithm(msg, q.digestAlgorithm);
     const answer = await this.#send('MAR', msg);

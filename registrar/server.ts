@@ -31,6 +31,7 @@ import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
 import { SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
+import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
 /** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
 export const ALLOW = 'REGISTER, OPTIONS';
@@ -82,12 +83,15 @@ function checkConfig(c: ResolvedRegistrarConfig): void {
   const positive = {
     banWindowMs: c.banWindowMs, banMs: c.banMs, rateLimit: c.rateLimit, rateBurst: c.rateBurst, maxPendingChallenges: c.maxPendingChallenges,
     maxTrackedSources: c.maxTrackedSources, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource,
-    firstMessageTimeoutMs: c.firstMessageTimeoutMs,
+    firstMessageTimeoutMs: c.firstMessageTimeoutMs, authVectorLifetimeMs: c.authVectorLifetimeMs,
   };
   for (const [name, v] of Object.entries(positive)) {
     if (!Number.isFinite(v) || v <= 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `${name} must be a positive number, got ${v}`);
   }
   if (!Number.isInteger(c.banAfter) || c.banAfter < 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `banAfter must be an integer ≥ 0, got ${c.banAfter}`);
+  if (!Number.isInteger(c.authVectors) || c.authVectors < 1 || c.authVectors > MAX_AUTH_VECTORS) {
+    throw new RegistrarError('ERR_REGISTRAR_CONFIG', `authVectors must be an integer in 1…${MAX_AUTH_VECTORS}, got ${c.authVectors}`);
+  }
 }
 
 /** The stack's listeners from the configured ones. */
@@ -185,6 +189,8 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
     const bindings = new BindingStore(store);
     const stats = new RegistrarStats();
+    const vectors = new VectorCache(c.authVectorLifetimeMs, c.maxTrackedSources, stats, c.now);
+    teardown.add('store', async () => vectors.close());
     const guard = new SourceGuard({
       banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
       rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }), now: c.now,
@@ -196,6 +202,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
+      vectors, authVectors: c.authVectors,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     route.dispatch = (req, tx) => {
@@ -214,7 +221,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       adminTokenPath = path;
       const admin: FastifyInstance = createRegistrarAdminApi({
         bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot() }),
+        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size }),
       });
       teardown.add('listeners', () => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);

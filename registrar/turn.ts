@@ -13,6 +13,7 @@ import type { CxClient } from './cx.ts';
 import type { DigestShape } from './decoy.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
 import type { SourceGuard } from './source-guard.ts';
+import type { VectorCache } from './vector-cache.ts';
 import type { RegistrarStats } from './stats.ts';
 
 /** What the state machine works with: one per registrar process. */
@@ -27,6 +28,10 @@ export interface RegisterContext {
   log: Logger;
   /** The outstanding-challenge cap per IMPI. */
   pending: PendingChallenges;
+  /** Vectors kept unused from earlier MAAs. */
+  vectors: VectorCache;
+  /** SIP-Number-Auth-Items of a MAR. */
+  authVectors: number;
   /** What decoys for password users look like (updated from the real SIP Digest challenges). */
   digestShape: DigestShape;
   stats: RegistrarStats;

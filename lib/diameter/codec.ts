@@ -138,9 +138,8 @@ export function decodeMessage(buf: Buffer, options: DecodeOptions = {}): Diamete
  * @param fields the header fields to change.
  */
 export function withHeader(msg: DiameterMessage, fields: Partial<Pick<DiameterMessage, 'hopByHop' | 'endToEnd' | 'flags'>>): DiameterMessage {
-  const out = { ...msg, ...fields };
-  keepReceived(msg, out);
-  return out;
+  // The octets live on the AVP array (wire.ts), which the copy shares.
+  return { ...msg, ...fields };
 }
 
 /**
