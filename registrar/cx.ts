@@ -107,14 +107,16 @@ export class CxClient {
   /**
    * Assigns (REGISTRATION, RE_REGISTRATION) or releases (USER_DEREGISTRATION) the user.
    * @param type a ServerAssignmentType value (lib/diameter/cx).
+   * @param hasProfile the registrar keeps the user's profile: User-Data-Already-Available = USER_DATA_ALREADY_AVAILABLE.
    * @throws RegistrarError for every failure.
    */
-  async sar(impi: string, impu: string, type: number): Promise<SaaData> {
+  async sar(impi: string, impu: string, type: number, hasProfile = false): Promise<SaaData> {
     const node = this.#o.node;
     const msg = buildSar({
       sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
       destinationRealm: this.#o.destinationRealm, userName: impi, publicIdentities: [impu], serverName: this.#o.serverName,
-      serverAssignmentType: type, userDataAlreadyAvailable: UserDataAlreadyAvailable.USER_DATA_NOT_AVAILABLE,
+      serverAssignmentType: type,
+      userDataAlreadyAvailable: hasProfile ? UserDataAlreadyAvailable.USER_DATA_ALREADY_AVAILABLE : UserDataAlreadyAvailable.USER_DATA_NOT_AVAILABLE,
     });
     return this.#read('SAR', await this.#send('SAR', msg), readSaa);
   }
