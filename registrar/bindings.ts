@@ -195,13 +195,14 @@ export class BindingStore {
   }
 
   /**
-   * Removes the bindings of `aor` (a Registration-Termination-Request, rtr.ts).
-   * @returns whether it had live bindings.
+   * Removes the bindings of `aor` when they belong to one of `impis` (a Registration-Termination-Request, rtr.ts).
+   * @returns whether live bindings were removed.
    */
-  async remove(aor: string, now = Date.now()): Promise<boolean> {
-    const had = (await this.get(aor, now)).length > 0;
+  async remove(aor: string, impis: readonly string[], now = Date.now()): Promise<boolean> {
+    const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
+    if (!rec || !impis.includes(rec.impi)) return false;
     await this.#store.delete(AOR_PREFIX + aor);
-    return had;
+    return live(rec.bindings, now).length > 0;
   }
 
   /** Every AOR with live bindings, sorted by AOR (SCANs on Redis: for listings only). */

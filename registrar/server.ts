@@ -12,6 +12,7 @@ import { ensureAdminToken } from '../lib/admin/token.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import { readTlsFiles, type TlsPem } from '../lib/config/files.ts';
 import { Teardown } from '../lib/lifecycle.ts';
+import { CX_APPLICATION_ID, CxCommand } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import { parseUri } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
@@ -29,6 +30,7 @@ import { RegistrarError } from './errors.ts';
 import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
+import { createRtrHandler } from './rtr.ts';
 import { SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
 import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
@@ -205,6 +207,9 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       vectors, authVectors: c.authVectors,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
+    node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
+      originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now,
+    }));
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
       return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);
