@@ -1,6 +1,7 @@
 /**
- * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers →
- * SIP stack (UDP, TCP, TLS) whose requests go to the REGISTER state machine → optional admin API. REGISTER is
+ * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers (which
+ * may end an identity's registrations with a Registration-Termination-Request: rtr.ts) → SIP stack (UDP, TCP, TLS)
+ * whose requests go to the REGISTER state machine → optional admin API. REGISTER is
  * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
  * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
  * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
