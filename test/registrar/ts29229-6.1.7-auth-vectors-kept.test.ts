@@ -2,9 +2,9 @@
  * TS 29.229 §6.1.7 SIP-Number-Auth-Items > 1 at the registrar (registrar/vector-cache.ts, after Kamailio ims_auth's
  * av_request_at_once and vector states): one MAR asks for `--auth-vectors` (4) vectors; the identity's next
  * challenges take the unused ones — in SQN order, each once, so the ISIM (TS 33.102 Annex C) accepts every one — and
- * cost no MAR; an unused vector is dropped after `--auth-vector-lifetime`; a resynchronisation drops the IMPI's kept
- * vectors before its resync MAR; concurrent challenges of one identity share one MAR; decoys never use or fill it;
- * a vector is kept for the IMPU its MAR named.
+ * cost no MAR, a stale or reused nonce too (one vector each, like any challenge); an unused vector is dropped after
+ * `--auth-vector-lifetime`; a resynchronisation drops the IMPI's kept vectors before its resync MAR; concurrent
+ * challenges of one identity share one MAR; decoys never use or fill it; a vector is kept for the IMPU its MAR named.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +23,7 @@ const alice = akaUser('alice');
 const bob = akaUser('bob');
 const carol = akaUser('carol');
 const dave = akaUser('dave');
+const erin = akaUser('erin');
 
 /** The SQN in a challenge's AUTN, as the ISIM of `u` reads it. */
 function sqnOf(u: AkaUser, ch: DigestChallenge): bigint {
@@ -34,7 +35,7 @@ function sqnOf(u: AkaUser, ch: DigestChallenge): bigint {
 
 describe('TS 29.229 §6.1.7: vectors fetched several at a time and kept per identity', () => {
   const clock = { now: Date.now() };
-  const f = registrarFixture({ aka: [alice, bob, carol, dave], registrar: { now: () => clock.now } });
+  const f = registrarFixture({ aka: [alice, bob, carol, dave, erin], registrar: { now: () => clock.now } });
   const mars = (): number => f.hss.ctx.stats.get('mar');
   const vectors = (): number => f.hss.ctx.stats.get('vectors_issued');
 
@@ -114,6 +115,29 @@ describe('TS 29.229 §6.1.7: vectors fetched several at a time and kept per iden
       for (const r of replies) assert.equal(r.msg.status, 401, r.text);
       assert.equal(new Set(replies.map((r) => r.msg.wwwAuthenticate()[0]?.nonce)).size, 3);
       assert.equal(mars() - m0, 1);
+    } finally {
+      ue.close();
+    }
+  });
+
+  test('a used nonce again and nc 00000002 each get a fresh 401 stale=TRUE with the next kept vector: one vector each, no MAR', async () => {
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    const isim = await openIsim(f.dir, erin);
+    try {
+      const r = await registerAka(ue, isim, erin);
+      assert.equal(r.final.msg.status, 200);
+      const [m0, v0, kept] = [mars(), vectors(), f.reg.stats.get('challenges_from_kept_vectors')];
+      const impu = erin.impus[0] as string;
+      const replayed = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: r.authorization }));
+      assert.equal(replayed.msg.status, 401);
+      assert.equal(replayed.msg.wwwAuthenticate()[0]?.stale, true);
+      const ch = replayed.msg.wwwAuthenticate()[0] as DigestChallenge;
+      const { authorization } = await akaAnswer(isim, ch, { username: erin.impi, qop: 'auth', nc: '00000002' });
+      const reused = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization }));
+      assert.equal(reused.msg.status, 401);
+      assert.equal(reused.msg.wwwAuthenticate()[0]?.stale, true);
+      assert.equal(f.reg.stats.get('challenges_from_kept_vectors') - kept, 2);
+      assert.deepEqual([mars() - m0, vectors() - v0], [0, 0]);
     } finally {
       ue.close();
     }
