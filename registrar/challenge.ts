@@ -88,7 +88,9 @@ async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<Ma
 async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>): Promise<{ nonce: string; record: ChallengeRecord }> {
   const { ctx } = t;
   const aka = o.aka ?? t.akaAsked;
+  let generation = 0;
   const mar = (): Promise<MaaData> => {
+    generation = ctx.vectors.generation(id.impi);
     // step 3: partner SIP core → partner MMS (the MAR)
     seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
     return ctx.cx.mar({
@@ -119,7 +121,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   }
   const [item, ...spare] = maa.items;
   if (!item) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA without SIP-Auth-Data-Item');
-  ctx.vectors.put(id, spare);
+  ctx.vectors.put(id, spare, generation);
   // step 10: partner MMS → partner SIP core (the MAA)
   seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, scheme: item.scheme });
   ctx.stats.inc('challenges_issued');

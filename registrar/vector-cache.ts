@@ -20,8 +20,10 @@
  * A vector is kept for the IMPI *and* IMPU of its MAR, because the HSS checked that pair (5002 otherwise); only
  * AKA vectors are kept (a SIP Digest MAA carries one HA1 set, used at once). Decoys never come from or go into it.
  * Concurrent challenges of one identity share one MAR: a second REGISTER while the first's MAR is out waits for it
- * and takes the next vector of its answer ({@link VectorCache.fetchOnce}).
+ * and takes the next vector of its answer ({@link VectorCache.fetchOnce}). A drop is final for the MARs already on
+ * their way: their answers' spare vectors are not kept ({@link VectorCache.generation}).
  */
+import { BoundedMap } from '../lib/bounded-map.ts';
 import type { SipAuthItem } from '../lib/diameter/cx/index.ts';
 import type { ChallengeIdentity } from './challenges.ts';
 import type { RegistrarStats } from './stats.ts';
@@ -42,6 +44,11 @@ export class VectorCache {
   readonly #now: () => number;
   readonly #byImpi = new Map<string, Cached[]>();
   readonly #fetching = new Map<string, Promise<unknown>>();
+  /**
+   * Per IMPI, how often its vectors were dropped: a MAR on its way during a drop (an RTR, a resync) must not bring
+   * vectors back afterwards, so {@link put} takes the value {@link generation} had when its MAR left.
+   */
+  readonly #generations: BoundedMap<string, number>;
   readonly #sweep: NodeJS.Timeout;
   readonly #stats: RegistrarStats;
 
@@ -55,18 +62,30 @@ export class VectorCache {
     this.#stats = stats;
     this.#lifetimeMs = lifetimeMs;
     this.#maxImpis = Math.max(1, maxImpis);
+    this.#generations = new BoundedMap(this.#maxImpis);
     this.#now = now;
     // Expired vectors are dropped from memory, not only ignored: they hold XRES, CK and IK.
     this.#sweep = setInterval(() => this.#dropExpired(), Math.max(1000, lifetimeMs)).unref();
   }
 
+  /** The drop count of `impi` now: read when a MAR leaves, handed to {@link put} with its answer. */
+  generation(impi: string): number {
+    return this.#generations.peek(impi) ?? 0;
+  }
+
   /**
-   * Keeps the vectors of an MAA (after the one used at once) for `id`, in the order given.
+   * Keeps the vectors of an MAA (after the one used at once) for `id`, in the order given — unless the IMPI's vectors
+   * were dropped since its MAR left.
    * @param items AKA items (SIP-Authenticate and SIP-Authorization set); others are skipped.
+   * @param generation {@link generation} of the IMPI when the MAR left.
    */
-  put(id: ChallengeIdentity, items: readonly SipAuthItem[]): void {
+  put(id: ChallengeIdentity, items: readonly SipAuthItem[], generation: number): void {
     const aka = items.filter((i) => i.digest === undefined && i.authenticate !== undefined && i.authorization !== undefined);
     if (aka.length === 0) return;
+    if (this.generation(id.impi) !== generation) {
+      this.#stats.inc('vectors_dropped', aka.length);
+      return;
+    }
     const expiresAt = this.#now() + this.#lifetimeMs;
     const list = this.#byImpi.get(id.impi) ?? [];
     for (const item of aka) list.push({ impu: id.impu, item, expiresAt });
@@ -111,6 +130,7 @@ export class VectorCache {
   drop(impi: string): number {
     const n = this.#byImpi.get(impi)?.length ?? 0;
     this.#byImpi.delete(impi);
+    this.#generations.set(impi, this.generation(impi) + 1);
     this.#stats.inc('vectors_dropped', n);
     return n;
   }

@@ -167,14 +167,30 @@ describe('registrar/vector-cache.ts', () => {
   test('per IMPI and IMPU, in the order given, each once; SIP Digest items are not kept; drop empties the IMPI', () => {
     const cache = new VectorCache(30_000, 10, new RegistrarStats());
     try {
-      cache.put(id, [item(2), item(3), { itemNumber: 4, digest: { realm: 'r', qop: 'auth', ha1: '00' } }]);
+      cache.put(id, [item(2), item(3), { itemNumber: 4, digest: { realm: 'r', qop: 'auth', ha1: '00' } }], 0);
       assert.equal(cache.take({ ...id, impu: 'sip:other@partner.example' }), undefined, 'another IMPU of the IMPI gets nothing');
       assert.equal(cache.take(id)?.itemNumber, 2);
       assert.equal(cache.take(id)?.itemNumber, 3);
       assert.equal(cache.take(id), undefined);
-      cache.put(id, [item(5), item(6)]);
+      cache.put(id, [item(5), item(6)], cache.generation(id.impi));
       assert.equal(cache.drop(id.impi), 2);
       assert.equal(cache.take(id), undefined);
+    } finally {
+      cache.close();
+    }
+  });
+
+  test('vectors of a MAR that left before a drop (an RTR, a resync) are not kept when its answer comes', () => {
+    const stats = new RegistrarStats();
+    const cache = new VectorCache(30_000, 10, stats);
+    try {
+      const before = cache.generation(id.impi);
+      cache.drop(id.impi);
+      cache.put(id, [item(1), item(2)], before);
+      assert.equal(cache.take(id), undefined);
+      assert.equal(stats.get('vectors_dropped'), 2);
+      cache.put(id, [item(3)], cache.generation(id.impi));
+      assert.equal(cache.take(id)?.itemNumber, 3);
     } finally {
       cache.close();
     }
@@ -184,7 +200,7 @@ describe('registrar/vector-cache.ts', () => {
     const stats = new RegistrarStats();
     const cache = new VectorCache(30_000, 2, stats);
     try {
-      for (const n of [1, 2, 3]) cache.put({ impi: `u${n}`, impu: `sip:u${n}` }, [item(n)]);
+      for (const n of [1, 2, 3]) cache.put({ impi: `u${n}`, impu: `sip:u${n}` }, [item(n)], 0);
       assert.equal(cache.take({ impi: 'u1', impu: 'sip:u1' }), undefined);
       assert.equal(cache.take({ impi: 'u3', impu: 'sip:u3' })?.itemNumber, 3);
       assert.equal(stats.get('vectors_dropped'), 1);
