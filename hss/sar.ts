@@ -7,12 +7,17 @@
  *   as the serving S-CSCF; the other de-registrations (TIMEOUT, USER, ADMINISTRATIVE, DEREGISTRATION_TOO_MUCH_DATA)
  *   clear it; AUTHENTICATION_FAILURE / _TIMEOUT drop only the pending name of the MAR;
  * - the answer is Result-Code 2001 with User-Name, plus User-Data (IMSSubscription XML) when the S-CSCF needs the
- *   profile: NO_ASSIGNMENT, REGISTRATION, RE_REGISTRATION, UNREGISTERED_USER;
+ *   profile: NO_ASSIGNMENT, REGISTRATION, RE_REGISTRATION, UNREGISTERED_USER — except that a REGISTRATION or
+ *   RE_REGISTRATION saying User-Data-Already-Available = USER_DATA_ALREADY_AVAILABLE from the S-CSCF already
+ *   assigned to the registered user gets none (TS 29.228 §6.1.2: the HSS downloads the profile when the S-CSCF does
+ *   not have it; with it, including it is optional — as ETSI's Cx conformance tests read it, "may include");
  * - any other Server-Assignment-Type (12–14 belong to SWx/restoration, not handled here) → 5004 with Failed-AVP.
  */
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
-import { CxExperimentalResultCode as X, ServerAssignmentType as SAT, buildSaa, readSar } from '../lib/diameter/cx/index.ts';
+import {
+  CxExperimentalResultCode as X, ServerAssignmentType as SAT, UserDataAlreadyAvailable as UDAA, buildSaa, readSar,
+} from '../lib/diameter/cx/index.ts';
 import { findAvp } from '../lib/diameter/message.ts';
 import { baseErrorAnswer, experimentalAnswer, mmsHostsOf, type CxContext } from './cx-context.ts';
 import { mayServe, modeOf, requestOrigin, type CxPeer } from './partners.ts';
@@ -81,16 +86,20 @@ export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxP
     return experimentalAnswer(req, ctx, X.ERROR_ROAMING_NOT_ALLOWED, 'not allowed from this network');
   }
 
+  let before: Awaited<ReturnType<typeof ctx.serving.assign>> | undefined;
   switch (action.serving) {
-    case 'assign-registered': await ctx.serving.assign(record.impi, sar.serverName, 'registered'); break;
+    case 'assign-registered': before = await ctx.serving.assign(record.impi, sar.serverName, 'registered'); break;
     case 'assign-unregistered': await ctx.serving.assign(record.impi, sar.serverName, 'unregistered'); break;
     case 'clear': await ctx.serving.clear(record.impi); break;
     case 'clear-pending': await ctx.serving.clearPending(record.impi); break;
     case 'none': break;
   }
-  log.info({ server_name: sar.serverName, serving: action.serving, user_data: action.userData }, `SAR ${action.name} → SAA 2001`);
+  // The S-CSCF that holds the profile of this registration already (it says so, and it is the assigned one).
+  const hasProfile = sar.userDataAlreadyAvailable === UDAA.USER_DATA_ALREADY_AVAILABLE && before?.state === 'registered' && before.server_name === sar.serverName;
+  const userData = action.userData && !hasProfile;
+  log.info({ server_name: sar.serverName, serving: action.serving, user_data: userData }, `SAR ${action.name} → SAA 2001`);
   return buildSaa(req, {
     originHost: ctx.originHost, originRealm: ctx.originRealm, result: { resultCode: ResultCode.SUCCESS }, userName: record.impi,
-    ...(action.userData ? { userData: imsSubscriptionXml(record.impi, record.impus) } : {}),
+    ...(userData ? { userData: imsSubscriptionXml(record.impi, record.impus) } : {}),
   });
 }

@@ -52,10 +52,17 @@ export class ServingRegistry {
     return this.#save(impi, { ...s, pending_server_name: serverName });
   }
 
-  /** SAR REGISTRATION / RE_REGISTRATION / UNREGISTERED_USER / *_STORE_SERVER_NAME: store `serverName` as assigned. */
+  /**
+   * SAR REGISTRATION / RE_REGISTRATION / UNREGISTERED_USER / *_STORE_SERVER_NAME: store `serverName` as assigned.
+   * Nothing is written when that is already the state (a re-registration through the assigned S-CSCF).
+   * @returns the state before.
+   */
   async assign(impi: string, serverName: string, state: Exclude<ImsRegistrationState, 'not_registered'>): Promise<ServingState> {
-    const { pending_server_name: _pending, ...s } = await this.get(impi);
-    return this.#save(impi, { ...s, state, server_name: serverName });
+    const before = await this.get(impi);
+    const { pending_server_name: pending, ...s } = before;
+    if (pending === undefined && s.state === state && s.server_name === serverName) return before;
+    await this.#save(impi, { ...s, state, server_name: serverName });
+    return before;
   }
 
   /** SAR de-registration types: the user is no longer served; nothing is kept. */

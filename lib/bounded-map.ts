@@ -45,6 +45,11 @@ export class BoundedMap<K, V> {
     return this.#m.delete(key);
   }
 
+  /** The entries, least recently used first, without touching them. */
+  entries(): IterableIterator<[K, V]> {
+    return this.#m.entries();
+  }
+
   /** Entries held. */
   get size(): number {
     return this.#m.size;

@@ -12,7 +12,8 @@
  * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
  *
  * A mapping is `{partner_impi, primary_impi, primary_realm, impus: [{partner, primary}]}`. Bad input → 400 and a
- * primary IMPI already mapped from another partner IMPI → 409, both with `problems` (field, CSV line).
+ * primary IMPI already mapped from another partner IMPI → 409, both with `problems` (field, CSV line). A removed
+ * mapping's registrations are ended at the registrars (Registration-Termination-Request, rtr.ts) before the answer.
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag, sendAdminError } from '../lib/admin/server.ts';
@@ -42,6 +43,11 @@ export interface MmsAdminApiOptions {
   tls?: { cert: string; key: string };
   /** Counters and facts of `GET /admin/v1/stats`. */
   stats?: () => Record<string, unknown>;
+  /**
+   * Mappings were removed (DELETE, or a file imported with `replace`): their registrations end at the registrars
+   * (rtr.ts) before the request is answered.
+   */
+  onRemoved?(partnerImpis: readonly string[]): Promise<void>;
 }
 
 const FIELD_NAMES: Readonly<Record<string, string>> = { partnerImpi: 'partner_impi', primaryImpi: 'primary_impi', primaryRealm: 'primary_realm' };
@@ -83,8 +89,9 @@ export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
 
   app.post<{ Querystring: { replace?: string } }>('/admin/v1/mappings', async (req, reply) => {
     if (typeof req.body === 'string') {
-      const r = await importMappingsCsv(o.store, req.body, queryFlag(req.query.replace));
+      const { removedImpis, ...r } = await importMappingsCsv(o.store, req.body, queryFlag(req.query.replace));
       log.info(r, 'admin API: mapping file imported');
+      if (removedImpis.length) await o.onRemoved?.(removedImpis);
       return { imported: r.mappings, impus: r.impus, removed: r.removed };
     }
     const mapping = fromBody(req.body);
@@ -102,6 +109,7 @@ export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
   app.delete<{ Params: { impi: string } }>('/admin/v1/mappings/:impi', async (req, reply) => {
     if (!(await removeMapping(o.store, req.params.impi))) return sendAdminError(reply, 404, `no mapping for ${req.params.impi}`);
     log.info({ partnerImpi: req.params.impi }, 'admin API: mapping removed');
+    await o.onRemoved?.([req.params.impi]);
     return reply.code(204).send();
   });
 

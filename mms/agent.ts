@@ -46,6 +46,12 @@ export interface TranslationAgentOptions {
   logger?: Logger;
   /** Where the outcomes are counted. */
   stats?: MmsStats;
+  /**
+   * Called for every MAR or SAR answered with success: which registrar (its Origin-Host and Origin-Realm, the peer's
+   * own — admission.ts) asked for which partner identities. The partner MMS ends their registrations there when the
+   * mapping ends (rtr.ts).
+   */
+  onServed?(mapping: IdentityMapping, registrar: { host: string; realm: string }, partnerImpus: readonly string[]): void;
 }
 
 const COUNTED: Partial<Record<MmsErrorCode, keyof MmsStatsSnapshot>> = {
@@ -127,6 +133,12 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
   const timeoutMs = o.primaryTimeoutMs ?? DEFAULT_PRIMARY_TIMEOUT_MS;
   const stats = o.stats ?? new MmsStats();
 
+  function served(req: DiameterMessage, mapping: IdentityMapping, partnerImpus: readonly string[]): void {
+    const host = getValue(req, 'Origin-Host');
+    const realm = getValue(req, 'Origin-Realm');
+    if (o.onServed && host !== undefined && realm !== undefined) o.onServed(mapping, { host, realm }, partnerImpus);
+  }
+
   async function handle(req: DiameterMessage): Promise<DiameterMessage> {
     const mar = req.commandCode === CxCommand.MAR;
     if (mar || req.commandCode === CxCommand.SAR) stats.inc(mar ? 'mar' : 'sar');
@@ -167,6 +179,7 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
       step(10, 'partner-mms', `partner MMS → partner SIP core: ${what('response')} (partner IMPI ${mapping.partnerImpi})`,
         { ...outcome(back.result), items: back.items });
       stats.inc(isCxSuccess(back.result) ? 'success' : 'other_failures');
+      if (isCxSuccess(back.result)) served(req, mapping, leg.partnerImpus);
       return back.answer;
     } catch (err) {
       stats.inc((err instanceof MmsError ? COUNTED[err.code] : undefined) ?? 'other_failures');

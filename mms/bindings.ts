@@ -135,7 +135,7 @@ export async function listConfigurations(store: Store): Promise<MigrationConfigu
 export function mappingOf(c: MigrationConfiguration): IdentityMapping {
   const n = Math.min(c.partnerImpus.length, c.primaryImpus.length);
   const impus = Array.from({ length: n }, (_, i) => ({ partner: c.partnerImpus[i] as string, primary: c.primaryImpus[i] as string }));
-  return { kind: 'dynamic', partnerImpi: c.partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, impus };
+  return { kind: 'dynamic', partnerImpi: c.partnerImpi, primaryImpi: c.primaryImpi, primaryRealm: c.primaryRealm, impus, expiresAt: c.expiresAt };
 }
 
 /** The dynamic bindings of a Store as a {@link MappingSource}. */

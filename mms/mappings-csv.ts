@@ -79,11 +79,11 @@ export function parseMappingsCsv(text: string): MappingInput[] {
 /**
  * Loads a mapping file into the store: all of it or, on any problem, none of it.
  * @param replaceAll the file is the whole static configuration: stored mappings absent from it are removed.
- * @returns how many partner IMPIs (and IMPU pairs) were loaded and how many stored mappings were removed.
+ * @returns how many partner IMPIs (and IMPU pairs) were loaded, how many stored mappings were removed and their partner IMPIs.
  * @throws MmsError ERR_MMS_INPUT / ERR_MMS_CONFLICT with every problem by line number; the store is unchanged.
  */
-export async function importMappingsCsv(store: Store, text: string, replaceAll = false): Promise<{ mappings: number; impus: number; removed: number }> {
+export async function importMappingsCsv(store: Store, text: string, replaceAll = false): Promise<{ mappings: number; impus: number; removed: number; removedImpis: string[] }> {
   const inputs = parseMappingsCsv(text);
-  const { written, removed } = await putMappings(store, inputs, replaceAll);
-  return { mappings: written, impus: inputs.reduce((n, i) => n + i.mapping.impus.length, 0), removed };
+  const { written, removed, removedImpis } = await putMappings(store, inputs, replaceAll);
+  return { mappings: written, impus: inputs.reduce((n, i) => n + i.mapping.impus.length, 0), removed, removedImpis };
 }

@@ -32,6 +32,8 @@ export interface IdentityMapping {
   primaryRealm: string;
   /** At least one; partner and primary sides each unique within the mapping, so both directions are functions. */
   impus: ImpuPair[];
+  /** A dynamic binding's end (epoch ms). */
+  expiresAt?: number;
 }
 
 /** Where the translation agent looks identities up (static configuration, dynamic bindings, or both chained). */
@@ -145,11 +147,11 @@ export interface MappingInput {
  * Adds or replaces mappings as one unit: each given partner IMPI's record is replaced whole. Validates everything and
  * checks that no primary IMPI would then belong to two partner IMPIs before writing anything.
  * @param removeOthers also delete every stored mapping not in `inputs` (loading a file as the whole configuration).
- * @returns how many mappings were written and removed.
+ * @returns how many mappings were written and removed, and the partner IMPIs removed.
  * @throws MmsError ERR_MMS_INPUT / ERR_MMS_CONFLICT listing every problem; nothing is written then. A Store failure
  *   during the writes is rethrown after the previous values were restored (best effort).
  */
-export async function putMappings(store: Store, inputs: readonly MappingInput[], removeOthers = false): Promise<{ written: number; removed: number }> {
+export async function putMappings(store: Store, inputs: readonly MappingInput[], removeOthers = false): Promise<{ written: number; removed: number; removedImpis: string[] }> {
   const problems = inputs.flatMap((i) => [...mappingProblems(i.mapping, i.line), ...reservedProblems(i.mapping, i.line)]);
   const problem = (input: MappingInput, field: string, message: string): void => {
     problems.push({ ...(input.line === undefined ? {} : { line: input.line }), field, message });
@@ -196,7 +198,7 @@ export async function putMappings(store: Store, inputs: readonly MappingInput[],
     desired.set(mapKey(mapping.partnerImpi), toStored(mapping));
   }
   await applyAtomically(store, desired);
-  return { written: inputs.length, removed: removed.length };
+  return { written: inputs.length, removed: removed.length, removedImpis: removed };
 }
 
 /** The partner IMPI a reverse entry names, if any. */

@@ -8,7 +8,7 @@
  * |---|---|---|
  * | POST | /migration/v1/configurations | body `{}` → 201 `{id, partner_impi, partner_impus, domain, registrar, expires_at}`; the user's live one → 200 |
  * | GET | /migration/v1/configurations/:id | the caller's configuration → 200 |
- * | DELETE | /migration/v1/configurations/:id | ends it here and at the primary MMS → 204 |
+ * | DELETE | /migration/v1/configurations/:id | ends it here, at the primary MMS and at the registrar (RTR) → 204 |
  *
  * POST allocates a partner IMPI/IMPU, asks the primary MMS of the user's primary system (found by the token's
  * `primary_iss`) to confirm over mutual TLS (binding-client.ts), and stores the binding (bindings.ts) only then; a
@@ -62,6 +62,11 @@ export interface MigrationApiOptions {
   logger: Logger;
   /** Where configurations created, ended and refused are counted. */
   stats?: MmsStats;
+  /**
+   * A configuration ended here (DELETE, or the primary no longer confirms it): its registrations end at the
+   * registrars (rtr.ts) before the request is answered.
+   */
+  onEnded?(partnerImpi: string, reason: string): Promise<void>;
 }
 
 const REALM = 'mcx-mms-migration';
@@ -171,6 +176,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
       }
       await removeConfiguration(o.store, live);
       log.warn({ id: live.id, err: (e as Error).message }, `the primary MMS no longer confirms configuration ${live.id}: removed`);
+      await o.onEnded?.(live.partnerImpi, 'migration no longer confirmed by the primary MC system');
       throw e;
     }
   }
@@ -225,6 +231,7 @@ export function createMigrationApi(o: MigrationApiOptions): FastifyInstance {
       log.warn({ id: c.id, err: (e as Error).message }, `migration ended here, but the primary binding could not be released (it expires at ${new Date(c.expiresAt).toISOString()})`);
     }
     log.info({ id: c.id, mcpttId: c.mcpttId, partnerImpi: c.partnerImpi, primaryImpi: c.primaryImpi }, `migration ended: ${c.partnerImpi}`);
+    await o.onEnded?.(c.partnerImpi, 'migration ended');
     stats.inc('configurations_ended');
     return reply.code(204).send();
   });

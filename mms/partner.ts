@@ -4,6 +4,7 @@
  * (mutual TLS against the primary CA, 1 s per request: unreachable or late → 3002) → admin API for the mappings →
  * migration configuration API (dynamic bindings). A dynamic binding is looked up before the static mappings and its
  * requests go by the `primary-mms` path (the primary MMS of its realm), static ones by the realm route (the relay).
+ * When a mapping or binding ends, the registrar that served it gets a Registration-Termination-Request (rtr.ts).
  */
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import { listenAdmin } from '../lib/admin/server.ts';
@@ -24,13 +25,15 @@ import { importMappingsCsv } from './mappings-csv.ts';
 import { StoreMappingSource, chainMappingSources } from './mappings.ts';
 import { createMigrationApi, tokenKeyOf } from './migration-api.ts';
 import { listenMigration } from './migration-http.ts';
+import { RegistrationTerminations } from './rtr.ts';
 import { MmsStats } from './stats.ts';
 import type { MigrationApiConfig, PartnerMmsConfig, RunningMms } from './run.ts';
 
 /** The named path of dynamic bindings: toward the primary MMS of their realm. */
 export const PRIMARY_MMS_PATH = 'primary-mms';
 
-async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger, stats: MmsStats): Promise<{ api: FastifyInstance; url: string }> {
+async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig, store: Store, pem: TlsPem | undefined, log: Logger, stats: MmsStats,
+  onEnded: (partnerImpi: string, reason: string) => Promise<void>): Promise<{ api: FastifyInstance; url: string }> {
   if (!pem) throw new ConfigFileError('--migration-api needs --tls-cert, --tls-key and --tls-ca (it is HTTPS only)');
   // --tls-ca lists the own system's CA first: a primary MMS is trusted on the other systems' CAs only.
   const others = pem.ca.slice(1);
@@ -43,7 +46,7 @@ async function startMigrationApi(config: PartnerMmsConfig, m: MigrationApiConfig
     store, domain: config.realm, registrar: m.registrar, ttlS: m.ttlS, primarySystems: config.primarySystems ?? [],
     token: { issuer: m.tokenIssuer, key: tokenKeyOf(await readConfigFile('token-cert', m.tokenCertFile), m.tokenCertFile), audience: m.tokenAudience },
     tls: { cert: pem.cert, key: pem.key }, clientTls: { cert: pem.cert, key: pem.key, ca: others }, caOf: (sys) => caByRealm.get(sys.realm) ?? others,
-    logger: log, stats,
+    logger: log, stats, onEnded,
   });
   try {
     return { api, url: await listenMigration(api, m.listen) };
@@ -87,8 +90,15 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     const stats = new MmsStats();
     let node: DiameterNode | undefined;
     let routeOf: (m: { kind: 'static' | 'dynamic'; primaryRealm: string }) => readonly string[] = () => [];
+    const mappings = chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store));
+    const rtr = new RegistrationTerminations({
+      store, node: () => node, timeoutMs: self.primaryTimeoutMs, logger: log, stats,
+      resolves: async (impi) => (await mappings.byPartnerImpi(impi)) !== undefined,
+    });
+    teardown.add('peers', async () => rtr.close());
     const agent = createTranslationAgent({
-      self, mappings: chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store)), primaryTimeoutMs: self.primaryTimeoutMs, logger: log, stats,
+      self, mappings, primaryTimeoutMs: self.primaryTimeoutMs, logger: log, stats,
+      onServed: (m, registrar, impus) => rtr.served(m.partnerImpi, registrar, impus, m.expiresAt),
       // Always an explicit route: a realm with no route of its own must not fall back to any peer of that realm (which
       // may be the primary MMS for a static mapping, or the relay for a dynamic binding).
       forward: (req, o) => (node as DiameterNode).request(req, { timeoutMs: o.timeoutMs, route: routeOf(o.mapping) }),
@@ -110,6 +120,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
       });
       const api = createMmsAdminApi({
         store, token, logger: log, stats: () => ({ store: store.kind, origin_host: config.originHost, ...stats.snapshot() }),
+        onRemoved: async (impis) => void (await Promise.all(impis.map((impi) => rtr.terminate(impi, 'static mapping removed')))),
         ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}),
       });
       teardown.add('listeners', () => api.close());
@@ -118,7 +129,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
 
     let migrationUrl: string | undefined;
     if (config.migration) {
-      const m = await startMigrationApi(config, config.migration, store, pem, log, stats);
+      const m = await startMigrationApi(config, config.migration, store, pem, log, stats, (impi, reason) => rtr.terminate(impi, reason));
       teardown.add('listeners', () => m.api.close());
       migrationUrl = m.url;
     }

@@ -24,6 +24,9 @@ export interface MmsStatsSnapshot extends Record<string, number> {
   configurations_created: number;
   configurations_ended: number;
   configurations_refused: number;
+  /** Registration-Termination-Requests sent to registrars (rtr.ts), and those not delivered (no answer, no peer). */
+  registration_terminations: number;
+  registration_terminations_failed: number;
 }
 
 /** The partner MMS's counters. */
@@ -31,7 +34,8 @@ export class MmsStats extends Counters<MmsStatsSnapshot> {
   constructor() {
     super({
       mar: 0, sar: 0, static_flow: 0, dynamic_flow: 0, success: 0, user_unknown: 0, identities_dont_match: 0, primary_unreachable: 0,
-      other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0,
+      other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0, registration_terminations: 0,
+      registration_terminations_failed: 0,
     });
   }
 }

@@ -40,6 +40,12 @@ export interface AorRecord {
   aor: string;
   impi: string;
   bindings: Binding[];
+  /**
+   * The public identities of the profile the last SAA carried (User-Data, user-data.ts), kept with the bindings so a
+   * re-registration can say User-Data-Already-Available and still list them in P-Associated-URI. Absent: no
+   * profile yet (the next SAR asks for it).
+   */
+  associated?: string[];
 }
 
 /** A contact the REGISTER asks for, with its granted expiry (0 = remove). */
@@ -163,19 +169,40 @@ export class BindingStore {
 
   /** The live bindings of `aor` (empty when none). */
   async get(aor: string, now = Date.now()): Promise<Binding[]> {
-    const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
-    return rec ? live(rec.bindings, now) : [];
+    return (await this.record(aor, now)).bindings;
   }
 
-  /** Replaces the bindings of `aor`; an empty list removes the record. */
-  async put(aor: string, impi: string, bindings: readonly Binding[], now = Date.now()): Promise<void> {
+  /** The live bindings of `aor` and the profile's identities kept with them (none without live bindings). */
+  async record(aor: string, now = Date.now()): Promise<Pick<AorRecord, 'bindings' | 'associated'>> {
+    const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
+    const bindings = rec ? live(rec.bindings, now) : [];
+    return bindings.length > 0 && Array.isArray(rec?.associated) ? { bindings, associated: rec.associated } : { bindings };
+  }
+
+  /**
+   * Replaces the bindings of `aor`; an empty list removes the record.
+   * @param associated the profile's public identities to keep with them (see {@link AorRecord.associated}).
+   */
+  async put(aor: string, impi: string, bindings: readonly Binding[], now = Date.now(), associated?: readonly string[]): Promise<void> {
     const alive = live(bindings, now);
     if (alive.length === 0) {
       await this.#store.delete(AOR_PREFIX + aor);
       return;
     }
     const ttlMs = Math.max(...alive.map((b) => b.expiresAt)) - now;
-    await this.#store.set(AOR_PREFIX + aor, { aor, impi, bindings: alive } satisfies AorRecord, { ttlMs: Math.max(1, Math.ceil(ttlMs)) });
+    const rec: AorRecord = { aor, impi, bindings: alive, ...(associated ? { associated: [...associated] } : {}) };
+    await this.#store.set(AOR_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)) });
+  }
+
+  /**
+   * Removes the bindings of `aor` when they belong to one of `impis` (a Registration-Termination-Request, rtr.ts).
+   * @returns whether live bindings were removed.
+   */
+  async remove(aor: string, impis: readonly string[], now = Date.now()): Promise<boolean> {
+    const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
+    if (!rec || !impis.includes(rec.impi)) return false;
+    await this.#store.delete(AOR_PREFIX + aor);
+    return live(rec.bindings, now).length > 0;
   }
 
   /** Every AOR with live bindings, sorted by AOR (SCANs on Redis: for listings only). */

@@ -1,14 +1,15 @@
 /**
  * The challenge stage of the REGISTER state machine (register.ts; TS 24.229 §5.4.1.2.1, DESIGN §2.1; seed steps 3,
  * 10, 11): a place under the IMPI's cap of pending challenges (pending-challenges.ts) or, at the cap, the newest
- * pending one again without a MAR; MAR to the HSS peer → one vector, SIP Digest HA1s (challenges.ts) or, for an
- * identity the HSS refuses, a decoy (decoy.ts) → the challenge stored under its nonce for reg-await-auth → `401
- * Unauthorized` with `WWW-Authenticate` (and `Security-Server` when answering an RFC 3329 exchange). CK and IK stay in
- * the store.
+ * pending one again without a MAR; a vector kept from an earlier MAA (vector-cache.ts), or a MAR to the HSS peer for
+ * `authVectors` of them → one vector, SIP Digest HA1s (challenges.ts) or, for an identity the HSS refuses, a decoy
+ * (decoy.ts) → the challenge stored under its nonce for reg-await-auth → `401 Unauthorized` with `WWW-Authenticate`
+ * (and `Security-Server` when answering an RFC 3329 exchange). CK and IK stay in the store. A resynchronisation drops
+ * the IMPI's kept vectors (their SQNs are the ones the ISIM refused) and always asks the HSS.
  */
-import { SipAuthScheme, type MaaData } from '../lib/diameter/cx/index.ts';
+import { SipAuthScheme, type MaaData, type SipAuthItem } from '../lib/diameter/cx/index.ts';
 import { seedStep } from '../lib/seed-steps.ts';
-import { challengeFromMaa, wwwAuthenticate, type ChallengeIdentity, type ChallengeRecord } from './challenges.ts';
+import { akaChallenge, challengeFromMaa, wwwAuthenticate, type ChallengeIdentity, type ChallengeRecord } from './challenges.ts';
 import type { AkaAlgorithm } from './config.ts';
 import { decoyChallenge } from './decoy.ts';
 import { RegistrarError, isRegistrarError } from './errors.ts';
@@ -48,8 +49,6 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     return;
   }
   const fields = { impi: id.impi, impu: id.impu, call_id: t.req.callId() };
-  // step 3: partner SIP core → partner MMS (the MAR)
-  seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
   let issued: { nonce: string; record: ChallengeRecord };
   try {
     issued = await challengeFromHss(t, id, o, fields);
@@ -66,16 +65,54 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
 }
 
 /**
- * The MAR and what its answer stands for (step 10: the partner MMS's answer): AKA, SIP Digest, or — when the HSS
- * refuses the identity — a decoy, so the 401 does not tell known identities apart.
+ * A vector kept from an earlier MAA of `id`, if one is left or arrives with a MAR of the same identity already on its
+ * way; otherwise the MAR this challenge makes itself (run through the cache, so concurrent ones wait for it).
+ * @returns the kept vector, or the MAA of this challenge's own MAR.
+ */
+async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<MaaData>): Promise<{ kept: SipAuthItem } | { maa: MaaData }> {
+  const { vectors } = t.ctx;
+  for (let round = 0; round < 3; round++) {
+    const kept = vectors.take(id);
+    if (kept) return { kept };
+    const fetched = await vectors.fetchOnce(id, mar);
+    if (fetched.own) return { maa: fetched.value };
+  }
+  const kept = vectors.take(id);
+  return kept ? { kept } : { maa: await mar() };
+}
+
+/**
+ * The vector and what it stands for (step 10: the partner MMS's answer to the MAR): AKA from a kept vector or a new
+ * MAA, SIP Digest, or — when the HSS refuses the identity — a decoy, so the 401 does not tell known identities apart.
  * @throws RegistrarError for every other failure.
  */
 async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>): Promise<{ nonce: string; record: ChallengeRecord }> {
   const { ctx } = t;
   const aka = o.aka ?? t.akaAsked;
+  let generation = 0;
+  const mar = (): Promise<MaaData> => {
+    generation = ctx.vectors.generation(id.impi);
+    // step 3: partner SIP core → partner MMS (the MAR)
+    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
+    return ctx.cx.mar({
+      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, ...(o.resync ? { resync: o.resync } : {}),
+    });
+  };
   let maa: MaaData;
   try {
-    maa = await ctx.cx.mar({ ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, ...(o.resync ? { resync: o.resync } : {}) });
+    if (o.resync) {
+      const dropped = ctx.vectors.drop(id.impi);
+      if (dropped > 0) ctx.log.debug({ impi: id.impi, dropped }, 'resynchronisation: kept vectors dropped before the resync MAR');
+      maa = await mar();
+    } else {
+      const got = await vectorOrMaa(t, id, mar);
+      if ('kept' in got) {
+        ctx.stats.inc('challenges_issued');
+        ctx.log.debug({ impi: id.impi, impu: id.impu }, 'challenge with a kept vector (no MAR)');
+        return akaChallenge(got.kept, id, ctx.domain, ctx.algorithm, t.secAgree);
+      }
+      maa = got.maa;
+    }
   } catch (err) {
     if (!isRegistrarError(err, 'ERR_REGISTRAR_USER_UNKNOWN')) throw err;
     ctx.log.info({ ...fields, reason: err.message, shape: aka ? 'aka' : 'digest' },
@@ -83,8 +120,9 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     ctx.stats.inc('decoy_challenges');
     return decoyChallenge(id, { aka, domain: ctx.domain, algorithm: ctx.algorithm, shape: ctx.digestShape, secAgree: t.secAgree });
   }
-  const item = maa.items[0];
+  const [item, ...spare] = maa.items;
   if (!item) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA without SIP-Auth-Data-Item');
+  ctx.vectors.put(id, spare, generation);
   // step 10: partner MMS → partner SIP core (the MAA)
   seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, scheme: item.scheme });
   ctx.stats.inc('challenges_issued');

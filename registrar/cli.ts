@@ -16,6 +16,7 @@ import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
 import { startRegistrar } from './server.ts';
+import { MAX_AUTH_VECTORS } from './vector-cache.ts';
 
 const required = z.string({ error: 'required' });
 const seconds = z.coerce.number().int().min(1).max(2 ** 31 - 1);
@@ -62,6 +63,8 @@ const serveSchema = z.object({
   'rate-limit': count(1),
   'rate-burst': count(1),
   'max-pending-challenges': count(1, 1000),
+  'auth-vectors': count(1, MAX_AUTH_VECTORS),
+  'auth-vector-lifetime': seconds,
   'max-tracked-sources': count(1000),
   'max-connections': count(1),
   'max-connections-per-source': count(1),
@@ -104,6 +107,8 @@ export interface RegistrarCliOptions {
   rateLimit?: string;
   rateBurst?: string;
   maxPendingChallenges?: string;
+  authVectors?: string;
+  authVectorLifetime?: string;
   maxTrackedSources?: string;
   maxConnections?: string;
   maxConnectionsPerSource?: string;
@@ -126,6 +131,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'ban-after': o.banAfter ?? D.banAfter, 'ban-window': o.banWindow ?? D.banWindowMs / 1000, 'ban-time': o.banTime ?? D.banMs / 1000,
     'ban-action': o.banAction ?? D.banAction, 'rate-limit': o.rateLimit ?? D.rateLimit, 'rate-burst': o.rateBurst ?? D.rateBurst,
     'max-pending-challenges': o.maxPendingChallenges ?? D.maxPendingChallenges, 'max-tracked-sources': o.maxTrackedSources ?? D.maxTrackedSources,
+    'auth-vectors': o.authVectors ?? D.authVectors, 'auth-vector-lifetime': o.authVectorLifetime ?? D.authVectorLifetimeMs / 1000,
     'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
     'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000,
   });
@@ -137,6 +143,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, logger,
     banAfter: c['ban-after'], banWindowMs: c['ban-window'] * 1000, banMs: c['ban-time'] * 1000, banAction: c['ban-action'],
     rateLimit: c['rate-limit'], rateBurst: c['rate-burst'], maxPendingChallenges: c['max-pending-challenges'],
+    authVectors: c['auth-vectors'], authVectorLifetimeMs: c['auth-vector-lifetime'] * 1000,
     maxTrackedSources: c['max-tracked-sources'], maxConnections: c['max-connections'],
     maxConnectionsPerSource: c['max-connections-per-source'], firstMessageTimeoutMs: c['first-message-timeout'] * 1000,
     ...(tls ? { tls } : {}),
@@ -199,6 +206,8 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--rate-limit <n>', 'requests per second per source address; the excess gets 503 with Retry-After (never a ban)', String(D.rateLimit))
     .option('--rate-burst <n>', 'requests a source address may send at once above --rate-limit', String(D.rateBurst))
     .option('--max-pending-challenges <n>', 'unanswered challenges per IMPI; further REGISTERs get the newest again (no MAR)', String(D.maxPendingChallenges))
+    .option('--auth-vectors <n>', `vectors one MAR asks for (1…${MAX_AUTH_VECTORS}); the unused ones serve the identity's next challenges without a MAR`, String(D.authVectors))
+    .option('--auth-vector-lifetime <s>', 'how long an unused vector is kept in memory (never stored)', String(D.authVectorLifetimeMs / 1000))
     .option('--max-tracked-sources <n>', 'source addresses (and IMPIs) the ban, rate and challenge tables hold, least recent forgotten first', String(D.maxTrackedSources))
     .option('--max-connections <n>', 'TCP/TLS connections per listener', String(D.maxConnections))
     .option('--max-connections-per-source <n>', 'TCP/TLS connections per listener from one IP address (refused before a TLS handshake)', String(D.maxConnectionsPerSource))

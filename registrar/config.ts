@@ -61,6 +61,14 @@ export const REGISTRAR_DEFAULTS = {
   rateBurst: 10_000,
   /** Unanswered, unexpired challenges per IMPI; further REGISTERs reuse the newest instead of spending a vector. */
   maxPendingChallenges: 3,
+  /**
+   * Vectors one MAR asks for (SIP-Number-Auth-Items); those not used at once are kept for the next challenges of the
+   * identity (Kamailio's `av_request_at_once`, which defaults to 1). 4: a UE that registers again within the
+   * lifetime (a re-challenge, a stale nonce, a second device) costs no MAR, and each MAR costs the HSS 4 SQNs.
+   */
+  authVectors: 4,
+  /** How long an unused vector is kept (Kamailio's `auth_vector_timeout` is 60 s for a sent one). */
+  authVectorLifetimeMs: 30_000,
   /** Source addresses (and IMPIs) the ban, rate and challenge tables remember; the least recently seen go first. */
   maxTrackedSources: 100_000,
   /** TCP/TLS connections per listener. */
@@ -108,6 +116,9 @@ export interface RegistrarConfig {
   rateLimit?: number;
   rateBurst?: number;
   maxPendingChallenges?: number;
+  /** 1…16; 1 keeps nothing (see vector-cache.ts). */
+  authVectors?: number;
+  authVectorLifetimeMs?: number;
   maxTrackedSources?: number;
   maxConnections?: number;
   maxConnectionsPerSource?: number;
@@ -158,6 +169,8 @@ export function resolveConfig(c: RegistrarConfig): ResolvedRegistrarConfig {
     rateLimit: c.rateLimit ?? d.rateLimit,
     rateBurst: c.rateBurst ?? d.rateBurst,
     maxPendingChallenges: c.maxPendingChallenges ?? d.maxPendingChallenges,
+    authVectors: c.authVectors ?? d.authVectors,
+    authVectorLifetimeMs: c.authVectorLifetimeMs ?? d.authVectorLifetimeMs,
     maxTrackedSources: c.maxTrackedSources ?? d.maxTrackedSources,
     maxConnections: c.maxConnections ?? d.maxConnections,
     maxConnectionsPerSource: c.maxConnectionsPerSource ?? d.maxConnectionsPerSource,

@@ -36,6 +36,8 @@ export interface MarQuery {
   resync?: Buffer;
   /** SIP Digest: the Digest-Algorithm asked for, carried in the SIP-Auth-Data-Item [design, see hss/mar.ts]. */
   digestAlgorithm?: string;
+  /** SIP-Number-Auth-Items: vectors asked for (default 1; the spare ones are kept, vector-cache.ts). */
+  count?: number;
 }
 
 /** Base Result-Codes that mean "the HSS side is unreachable or overloaded": 504, not a refusal. */
@@ -86,7 +88,7 @@ export class CxClient {
   }
 
   /**
-   * Asks for one vector (or the SIP Digest HA1).
+   * Asks for `q.count` vectors (default one), or the SIP Digest HA1.
    * @returns the MAA when it reports success.
    * @throws RegistrarError for every failure (see the module comment).
    */
@@ -95,7 +97,7 @@ export class CxClient {
     let msg = buildMar({
       sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
       destinationRealm: this.#o.destinationRealm, userName: q.impi, publicIdentity: q.impu, serverName: this.#o.serverName,
-      numberAuthItems: 1, scheme: q.scheme, ...(q.resync ? { authorization: q.resync } : {}),
+      numberAuthItems: q.count ?? 1, scheme: q.scheme, ...(q.resync ? { authorization: q.resync } : {}),
     });
     if (q.digestAlgorithm !== undefined) msg = withDigestAlgorithm(msg, q.digestAlgorithm);
     const answer = await this.#send('MAR', msg);
@@ -105,14 +107,16 @@ export class CxClient {
   /**
    * Assigns (REGISTRATION, RE_REGISTRATION) or releases (USER_DEREGISTRATION) the user.
    * @param type a ServerAssignmentType value (lib/diameter/cx).
+   * @param hasProfile the registrar keeps the user's profile: User-Data-Already-Available = USER_DATA_ALREADY_AVAILABLE.
    * @throws RegistrarError for every failure.
    */
-  async sar(impi: string, impu: string, type: number): Promise<SaaData> {
+  async sar(impi: string, impu: string, type: number, hasProfile = false): Promise<SaaData> {
     const node = this.#o.node;
     const msg = buildSar({
       sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
       destinationRealm: this.#o.destinationRealm, userName: impi, publicIdentities: [impu], serverName: this.#o.serverName,
-      serverAssignmentType: type, userDataAlreadyAvailable: UserDataAlreadyAvailable.USER_DATA_NOT_AVAILABLE,
+      serverAssignmentType: type,
+      userDataAlreadyAvailable: hasProfile ? UserDataAlreadyAvailable.USER_DATA_ALREADY_AVAILABLE : UserDataAlreadyAvailable.USER_DATA_NOT_AVAILABLE,
     });
     return this.#read('SAR', await this.#send('SAR', msg), readSaa);
   }

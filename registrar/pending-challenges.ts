@@ -94,6 +94,16 @@ export class PendingChallenges {
     this.#remove(impi, (e) => e.nonce === nonce);
   }
 
+  /**
+   * Forgets every challenge of `impi` (a Registration-Termination-Request ends the identity here).
+   * @returns the nonces that were pending, for the caller to take from the store.
+   */
+  drain(impi: string): string[] {
+    const list = this.#m.peek(impi) ?? [];
+    this.#m.delete(impi);
+    return list.flatMap((e) => (e.nonce === undefined ? [] : [e.nonce]));
+  }
+
   #remove(impi: string, match: (e: Entry) => boolean): void {
     const list = this.#m.peek(impi);
     if (!list) return;

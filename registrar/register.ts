@@ -58,6 +58,8 @@ interface BindingChange {
   next: Binding[];
   /** The SAR it needs: none for a query of an AOR without bindings. */
   assignment: number | undefined;
+  /** The profile's public identities kept with the bindings, when the registrar has the profile. */
+  associated: string[] | undefined;
   path: string[];
   now: number;
 }
@@ -100,7 +102,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
     const change = await merge(t, record, plan);
     if (!change) return;
     const saa = await sar(t, record, change);
-    await bind(t, record, change);
+    await bind(t, record, change, saa);
     answer(t, record, change, saa, verdict.authenticationInfo);
   } catch (err) {
     if (!isRegistrarError(err)) throw err;
@@ -235,13 +237,13 @@ function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { au
  */
 async function merge(t: Turn, r: ChallengeRecord, plan: ContactPlan): Promise<BindingChange | undefined> {
   const now = t.ctx.now();
-  const before = await t.ctx.bindings.get(r.impu, now);
+  const { bindings: before, associated } = await t.ctx.bindings.record(r.impu, now);
   const path = t.req.headers.getAll('path');
   const flow = t.tx.flow;
   const next = applyPlan(before, plan, {
     callId: t.req.callId(), cseq: t.req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`,
   });
-  if (next) return { before, next, path, now, assignment: assignmentFor(before.length, next.length) };
+  if (next) return { before, next, path, now, associated, assignment: assignmentFor(before.length, next.length) };
   t.log.info('CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500');
   t.tx.reply(500, { reason: 'Out Of Order REGISTER' });
   return undefined;
@@ -253,19 +255,30 @@ function assignmentFor(before: number, after: number): number | undefined {
   return before > 0 ? SAT.USER_DEREGISTRATION : undefined;
 }
 
-/** SAR: the user assigned to this registrar, re-assigned, or released with its last binding; none for a query. */
+/**
+ * SAR: the user assigned to this registrar, re-assigned, or released with its last binding; none for a query. A
+ * re-registration whose profile the registrar keeps says so (User-Data-Already-Available, TS 29.229 §6.3.26), and the
+ * HSS need not send the profile again.
+ */
 async function sar(t: Turn, r: ChallengeRecord, change: BindingChange): Promise<SaaData | undefined> {
-  return change.assignment === undefined ? undefined : t.ctx.cx.sar(r.impi, r.impu, change.assignment);
+  if (change.assignment === undefined) return undefined;
+  const hasProfile = change.assignment === SAT.RE_REGISTRATION && change.associated !== undefined;
+  return t.ctx.cx.sar(r.impi, r.impu, change.assignment, hasProfile);
 }
 
-/** Bind: the merged bindings stored (RFC 3261 §10.3 step 8). */
-async function bind(t: Turn, r: ChallengeRecord, change: BindingChange): Promise<void> {
-  await t.ctx.bindings.put(r.impu, r.impi, change.next, change.now);
+/** The profile's public identities: the SAA's User-Data when it carried one, else the ones kept with the bindings. */
+function associatedOf(change: BindingChange, saa: SaaData | undefined): string[] | undefined {
+  return saa?.userData !== undefined ? publicIdentities(saa.userData) : change.associated;
+}
+
+/** Bind: the merged bindings stored (RFC 3261 §10.3 step 8), with the profile's identities. */
+async function bind(t: Turn, r: ChallengeRecord, change: BindingChange, saa: SaaData | undefined): Promise<void> {
+  await t.ctx.bindings.put(r.impu, r.impi, change.next, change.now, associatedOf(change, saa));
 }
 
 /** Answer (step 13): `200 OK` with the bindings, Path, Service-Route, P-Associated-URI and Authentication-Info. */
 function answer(t: Turn, r: ChallengeRecord, change: BindingChange, saa: SaaData | undefined, authenticationInfo: string): void {
-  const associated = publicIdentities(saa?.userData);
+  const associated = associatedOf(change, saa) ?? [];
   const headers: Array<[string, string]> = [
     ...change.next.map((b): [string, string] => ['Contact', contactValue(b, change.now)]),
     ...change.path.map((p): [string, string] => ['Path', p]),

@@ -1,6 +1,7 @@
 /**
- * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers →
- * SIP stack (UDP, TCP, TLS) whose requests go to the REGISTER state machine → optional admin API. REGISTER is
+ * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers (which
+ * may end an identity's registrations with a Registration-Termination-Request: rtr.ts) → SIP stack (UDP, TCP, TLS)
+ * whose requests go to the REGISTER state machine → optional admin API. REGISTER is
  * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
  * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
  * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
@@ -12,6 +13,7 @@ import { ensureAdminToken } from '../lib/admin/token.ts';
 import { formatHostPort } from '../lib/config/address.ts';
 import { readTlsFiles, type TlsPem } from '../lib/config/files.ts';
 import { Teardown } from '../lib/lifecycle.ts';
+import { CX_APPLICATION_ID, CxCommand } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import { parseUri } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
@@ -30,8 +32,10 @@ import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
 import { IssuedNonces } from './issued-nonces.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
+import { createRtrHandler } from './rtr.ts';
 import { SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
+import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
 /** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
 export const ALLOW = 'REGISTER, OPTIONS';
@@ -83,12 +87,15 @@ function checkConfig(c: ResolvedRegistrarConfig): void {
   const positive = {
     banWindowMs: c.banWindowMs, banMs: c.banMs, rateLimit: c.rateLimit, rateBurst: c.rateBurst, maxPendingChallenges: c.maxPendingChallenges,
     maxTrackedSources: c.maxTrackedSources, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource,
-    firstMessageTimeoutMs: c.firstMessageTimeoutMs,
+    firstMessageTimeoutMs: c.firstMessageTimeoutMs, authVectorLifetimeMs: c.authVectorLifetimeMs,
   };
   for (const [name, v] of Object.entries(positive)) {
     if (!Number.isFinite(v) || v <= 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `${name} must be a positive number, got ${v}`);
   }
   if (!Number.isInteger(c.banAfter) || c.banAfter < 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `banAfter must be an integer ≥ 0, got ${c.banAfter}`);
+  if (!Number.isInteger(c.authVectors) || c.authVectors < 1 || c.authVectors > MAX_AUTH_VECTORS) {
+    throw new RegistrarError('ERR_REGISTRAR_CONFIG', `authVectors must be an integer in 1…${MAX_AUTH_VECTORS}, got ${c.authVectors}`);
+  }
 }
 
 /** The stack's listeners from the configured ones. */
@@ -186,6 +193,8 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
     const bindings = new BindingStore(store);
     const stats = new RegistrarStats();
+    const vectors = new VectorCache(c.authVectorLifetimeMs, c.maxTrackedSources, stats, c.now);
+    teardown.add('store', async () => vectors.close());
     const guard = new SourceGuard({
       banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
       rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }), now: c.now,
@@ -198,8 +207,12 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
       issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now),
+      vectors, authVectors: c.authVectors,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
+    node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
+      originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now,
+    }));
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
       return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);
@@ -216,7 +229,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       adminTokenPath = path;
       const admin: FastifyInstance = createRegistrarAdminApi({
         bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot() }),
+        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size }),
       });
       teardown.add('listeners', () => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);

@@ -6,7 +6,7 @@ import { Counters } from '../lib/counters.ts';
 
 /** The counters, snake_case as the admin API prints them. */
 export interface RegistrarStatsSnapshot extends Record<string, number> {
-  /** Challenges issued with a vector or HA1s from the HSS (each cost at least one MAR). */
+  /** Challenges issued with a vector (from a MAR, or kept from an earlier one: vector-cache.ts) or HA1s from the HSS. */
   challenges_issued: number;
   /** Decoy challenges for identities the HSS refused (5001/5002…): a 401 like any other, never verifiable. */
   decoy_challenges: number;
@@ -22,6 +22,16 @@ export interface RegistrarStatsSnapshot extends Record<string, number> {
   banned_requests: number;
   /** Requests over a source's rate, answered 503 with Retry-After. */
   rate_limited: number;
+  /** Vectors of MAAs kept for later challenges (vector-cache.ts). */
+  vectors_kept_total: number;
+  /** Of `challenges_issued`, those with a kept vector (no MAR). */
+  challenges_from_kept_vectors: number;
+  /** Kept vectors that reached their lifetime unused. */
+  vectors_expired: number;
+  /** Kept vectors dropped by a resynchronisation, a Registration-Termination-Request or the IMPI bound. */
+  vectors_dropped: number;
+  /** Registration-Termination-Requests answered (rtr.ts). */
+  registration_terminations: number;
 }
 
 /** The registrar's counters. */
@@ -29,7 +39,8 @@ export class RegistrarStats extends Counters<RegistrarStatsSnapshot> {
   constructor() {
     super({
       challenges_issued: 0, decoy_challenges: 0, challenges_reused: 0, auth_failures: 0, digest_uri_mismatches: 0,
-      bans: 0, banned_requests: 0, rate_limited: 0,
+      bans: 0, banned_requests: 0, rate_limited: 0, vectors_kept_total: 0, challenges_from_kept_vectors: 0, vectors_expired: 0,
+      vectors_dropped: 0, registration_terminations: 0,
     });
   }
 }

@@ -14,6 +14,7 @@ import type { DigestShape } from './decoy.ts';
 import type { IssuedNonces } from './issued-nonces.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
 import type { SourceGuard } from './source-guard.ts';
+import type { VectorCache } from './vector-cache.ts';
 import type { RegistrarStats } from './stats.ts';
 
 /** What the state machine works with: one per registrar process. */
@@ -30,6 +31,10 @@ export interface RegisterContext {
   pending: PendingChallenges;
   /** The nonces this process issued (whether a nonce no longer pending is stale or unknown). */
   issued: IssuedNonces;
+  /** Vectors kept unused from earlier MAAs. */
+  vectors: VectorCache;
+  /** SIP-Number-Auth-Items of a MAR. */
+  authVectors: number;
   /** What decoys for password users look like (updated from the real SIP Digest challenges). */
   digestShape: DigestShape;
   stats: RegistrarStats;

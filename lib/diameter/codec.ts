@@ -4,12 +4,15 @@
  * `values.ts` (re-exported here); meaning (names, flag rules, required AVPs) is in `dictionary/` and `validate.ts`.
  *
  * Decoding is zero-copy: AVP data are views of the input buffer. Callers must not reuse a buffer they decoded from
- * while its message is in use (socket chunks and framer output are never reused).
+ * while its message is in use (socket chunks and framer output are never reused). A decoded message keeps its octets
+ * (wire.ts): encoding it again — with another header ({@link withHeader}) or AVPs appended ({@link withAppendedAvps})
+ * — copies them instead of encoding each AVP.
  */
 import { DiameterError } from './errors.ts';
 import {
   AVP_HEADER_LENGTH, AvpFlag, CommandFlag, DIAMETER_VERSION, HEADER_LENGTH, MAX_24BIT, VENDOR_AVP_HEADER_LENGTH,
 } from './constants.ts';
+import { encodeFromReceived, keepReceived, receivedLength, rememberReceived, writeHeader } from './wire.ts';
 
 export * from './values.ts';
 
@@ -113,8 +116,9 @@ export function decodeMessage(buf: Buffer, options: DecodeOptions = {}): Diamete
     throw new DiameterError(code, `Message Length ${header.length} but ${buf.length} octets`, { header });
   }
   const avps: Avp[] = [];
+  let canonical: boolean;
   try {
-    decodeAvpsInto(buf, HEADER_LENGTH, buf.length, avps);
+    canonical = decodeAvpsInto(buf, HEADER_LENGTH, buf.length, avps);
   } catch (err) {
     if (err instanceof DiameterError) {
       err.header = header;
@@ -123,7 +127,30 @@ export function decodeMessage(buf: Buffer, options: DecodeOptions = {}): Diamete
     throw err;
   }
   const { length: _length, reservedFlags: _reserved, ...rest } = header;
-  return { ...rest, avps };
+  const msg: DiameterMessage = { ...rest, avps };
+  // Octets as a sender must write them (zero padding, zero reserved AVP flags) may go out again as they are.
+  if (canonical) rememberReceived(msg, buf);
+  return msg;
+}
+
+/**
+ * The message with other header fields (identifiers, flags), keeping its received octets for {@link encodeMessage}.
+ * @param fields the header fields to change.
+ */
+export function withHeader(msg: DiameterMessage, fields: Partial<Pick<DiameterMessage, 'hopByHop' | 'endToEnd' | 'flags'>>): DiameterMessage {
+  // The octets live on the AVP array (wire.ts), which the copy shares.
+  return { ...msg, ...fields };
+}
+
+/**
+ * The message with `extra` appended after its AVPs (a relay's Route-Record): received octets stay in use, the new
+ * AVPs are encoded once.
+ * @throws DiameterError INVALID_VALUE when an AVP cannot be encoded.
+ */
+export function withAppendedAvps(msg: DiameterMessage, extra: readonly Avp[]): DiameterMessage {
+  const out = { ...msg, avps: [...msg.avps, ...extra] };
+  keepReceived(msg, out, encodeAvps(extra));
+  return out;
 }
 
 /**
@@ -137,7 +164,9 @@ export function decodeAvps(data: Buffer): Avp[] {
   return avps;
 }
 
-function decodeAvpsInto(buf: Buffer, start: number, end: number, out: Avp[]): void {
+/** @returns whether every padding octet and reserved AVP flag bit is zero, as RFC 6733 §4.1 has senders write them. */
+function decodeAvpsInto(buf: Buffer, start: number, end: number, out: Avp[]): boolean {
+  let canonical = true;
   let off = start;
   while (off < end) {
     const left = end - off;
@@ -151,22 +180,24 @@ function decodeAvpsInto(buf: Buffer, start: number, end: number, out: Avp[]): vo
     const flags = { mandatory: (flagBits & AvpFlag.MANDATORY) !== 0, protected: (flagBits & AvpFlag.PROTECTED) !== 0 };
     const vendorId = vendor ? buf.readUInt32BE(off + 8) : undefined;
     // RFC 6733 §7.5: for a length below the header or past the container, send the header with an empty payload.
-    const headerOnly = (): Avp => withVendor({ code, flags, data: Buffer.alloc(0) }, vendorId);
     if (length < headerLength) {
       throw new DiameterError('INVALID_AVP_LENGTH', `AVP ${code} length ${length} is below its header size`, {
-        failedAvp: headerOnly(),
+        failedAvp: withVendor({ code, flags, data: Buffer.alloc(0) }, vendorId),
       });
     }
     const padded = (length + 3) & ~3;
     if (length > left || padded > left) {
       throw new DiameterError('INVALID_AVP_LENGTH', `AVP ${code} length ${length} overruns its container`, {
-        failedAvp: headerOnly(),
+        failedAvp: withVendor({ code, flags, data: Buffer.alloc(0) }, vendorId),
       });
     }
     out.push(withVendor({ code, flags, data: buf.subarray(off + headerLength, off + length) }, vendorId));
-    // Padding octets are skipped unread: senders must zero them, receivers gain nothing by rejecting.
+    // Padding octets are not rejected (senders must zero them, receivers gain nothing by refusing), only noted.
+    if ((flagBits & AvpFlag.RESERVED) !== 0) canonical = false;
+    for (let p = off + length; p < off + padded; p++) if (buf[p] !== 0) canonical = false;
     off += padded;
   }
+  return canonical;
 }
 
 function truncatedAvpHeader(buf: Buffer, off: number, end: number, want: number): DiameterError {
@@ -203,7 +234,8 @@ function avpLengthField(avp: Avp): number {
 }
 
 /**
- * Encodes a message; padding is zero, reserved bits are zero.
+ * Encodes a message; padding is zero, reserved bits are zero. A decoded message (or one made from it by
+ * {@link withHeader} / {@link withAppendedAvps}) is its received octets under a header written from its fields.
  * @throws DiameterError INVALID_VALUE when a field is out of range or the message exceeds 2^24-1 octets.
  */
 export function encodeMessage(msg: DiameterMessage): Buffer {
@@ -212,22 +244,13 @@ export function encodeMessage(msg: DiameterMessage): Buffer {
   checkUint('application id', msg.applicationId, 0xffffffff);
   checkUint('hop-by-hop id', msg.hopByHop, 0xffffffff);
   checkUint('end-to-end id', msg.endToEnd, 0xffffffff);
+  const received = receivedLength(msg);
+  if (received !== undefined && received <= MAX_24BIT) return encodeFromReceived(msg, received);
   let length = HEADER_LENGTH;
   for (const avp of msg.avps) length += checkedWireLength(avp);
   if (length > MAX_24BIT) throw new DiameterError('INVALID_VALUE', `message of ${length} octets exceeds 2^24-1`);
   const buf = Buffer.alloc(length);
-  buf.writeUInt8(msg.version, 0);
-  buf.writeUIntBE(length, 1, 3);
-  const f = msg.flags;
-  buf.writeUInt8(
-    (f.request ? CommandFlag.REQUEST : 0) | (f.proxiable ? CommandFlag.PROXIABLE : 0) |
-      (f.error ? CommandFlag.ERROR : 0) | (f.retransmit ? CommandFlag.RETRANSMIT : 0),
-    4,
-  );
-  buf.writeUIntBE(msg.commandCode, 5, 3);
-  buf.writeUInt32BE(msg.applicationId, 8);
-  buf.writeUInt32BE(msg.hopByHop, 12);
-  buf.writeUInt32BE(msg.endToEnd, 16);
+  writeHeader(buf, msg, length);
   let off = HEADER_LENGTH;
   for (const avp of msg.avps) off = writeAvp(buf, off, avp);
   return buf;

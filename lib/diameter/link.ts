@@ -4,8 +4,9 @@
  * `PeerConnection` (peer.ts). Every socket callback runs inside `guard`, so no exception escapes a socket handler.
  */
 import type { Socket } from 'node:net';
+import { TurnCork } from '../cork.ts';
 import type { Logger } from '../log.ts';
-import { decodeMessage, encodeMessage } from './codec.ts';
+import { decodeMessage, encodeMessage, withHeader } from './codec.ts';
 import type { DiameterMessage } from './codec.ts';
 import { DiameterFramer } from './framing.ts';
 import { asDiameterError } from './errors.ts';
@@ -31,6 +32,7 @@ export abstract class MessageLink {
   protected readonly pending = new PendingRequests();
   protected log: Logger;
   private readonly framer: DiameterFramer;
+  private readonly out: TurnCork;
   private torn = false;
 
   /** Wires the socket events. */
@@ -38,6 +40,7 @@ export abstract class MessageLink {
     this.socket = socket;
     this.remoteAddress = plainAddress(socket.remoteAddress ?? '');
     this.framer = new DiameterFramer(maxMessageSize === undefined ? {} : { maxMessageSize });
+    this.out = new TurnCork(socket);
     this.log = logger;
     socket.on('data', (chunk: Buffer) => this.guard(() => this.onData(chunk)));
     socket.on('error', (err: NodeJS.ErrnoException) => this.guard(() => this.close(`socket error: ${err.code ?? err.message}`)));
@@ -70,7 +73,7 @@ export abstract class MessageLink {
         return;
       }
       this.pending.add(hopByHop, { resolve, reject, application });
-      if (!this.send({ ...msg, hopByHop })) {
+      if (!this.send(withHeader(msg, { hopByHop }))) {
         this.pending.take(hopByHop);
         reject(new PeerLostError('could not send'));
       }
@@ -84,7 +87,7 @@ export abstract class MessageLink {
   }
 
   /**
-   * Encodes and writes a message.
+   * Encodes and writes a message (corked with the turn's other messages: lib/cork.ts).
    * @returns false when the connection is closed or the message cannot be encoded (logged).
    */
   send(msg: DiameterMessage): boolean {
@@ -96,7 +99,7 @@ export abstract class MessageLink {
       this.log.error({ err, commandCode: msg.commandCode }, 'message cannot be encoded, not sent');
       return false;
     }
-    this.socket.write(buf);
+    this.out.write(buf);
     return true;
   }
 

@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import type { DiameterMessage } from './codec.ts';
+import { withHeader, type DiameterMessage } from './codec.ts';
 import { ApplicationId, DisconnectCause, ResultCode } from './constants.ts';
 import { DiameterError } from './errors.ts';
 import { EndToEndIdGenerator, SessionIdGenerator, getValue, validateMessage } from './message.ts';
@@ -195,7 +195,7 @@ export class DiameterNode {
    * @throws DiameterNodeError ERR_DIAMETER_TIMEOUT, ERR_DIAMETER_NO_PEER, ERR_DIAMETER_CLOSED, ERR_DIAMETER_BAD_ANSWER.
    */
   request(msg: DiameterMessage, options: NodeRequestOptions = {}): Promise<DiameterMessage> {
-    const out = msg.endToEnd === 0 ? { ...msg, endToEnd: this.endToEnd.next() } : msg;
+    const out = msg.endToEnd === 0 ? withHeader(msg, { endToEnd: this.endToEnd.next() }) : msg;
     let q: RouteQuery;
     try {
       q = { applicationId: msg.applicationId, ...destinationOf(out, options), ...(options.route ? { route: options.route } : {}) };
@@ -254,7 +254,7 @@ export class DiameterNode {
           return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_NO_PEER', `${detail} for ${where} (application ${msg.applicationId})`, { endToEnd: msg.endToEnd })));
         }
         tried.add(conn);
-        const sent = retransmit ? { ...msg, flags: { ...msg.flags, retransmit: true } } : msg;
+        const sent = retransmit ? withHeader(msg, { flags: { ...msg.flags, retransmit: true } }) : msg;
         const { hopByHop, answer } = conn.sendRequest(sent);
         current = { conn, hopByHop };
         answer.then(
@@ -312,7 +312,7 @@ export class DiameterNode {
       };
       const answer = await handler(msg, ctx);
       // The answer travels back on the request's identifiers whatever the handler copied (§6.2).
-      return { ...answer, hopByHop: msg.hopByHop, endToEnd: msg.endToEnd, flags: { ...answer.flags, request: false } };
+      return withHeader(answer, { hopByHop: msg.hopByHop, endToEnd: msg.endToEnd, flags: { ...answer.flags, request: false } });
     } catch (err) {
       if (err instanceof DiameterError && err.resultCode !== undefined) {
         return errorAnswerOf(withRequest(err, msg), origin) ?? refuse(msg, ResultCode.UNABLE_TO_COMPLY, err.message, origin);

@@ -4,7 +4,7 @@
  * identifiers, timeouts and failover are the node's (`RelayContext.forward`), so a translation agent (the partner MMS)
  * is built the same way on `node.handle` + `node.request` with its own rewriting and its own Session-Id.
  */
-import type { DiameterMessage } from './codec.ts';
+import { withAppendedAvps, withHeader, type DiameterMessage } from './codec.ts';
 import { buildAvp, getValue, getValues } from './message.ts';
 import { ResultCode } from './constants.ts';
 import { peerSupports, sameIdentity } from './capabilities.ts';
@@ -152,10 +152,11 @@ export async function relayRequest(msg: DiameterMessage, ingress: string, ctx: R
     // §6.1.9 / sparta relay spec: never back to where it came from, nor to a node it already crossed.
     exclude: (c) => sameIdentity(c.originHost, ingress) || recorded.some((r) => sameIdentity(r, c.originHost)),
   };
-  const out: DiameterMessage = { ...msg, avps: [...msg.avps, buildAvp(['Route-Record', ingress])] };
+  // The received octets go on as they came, Route-Record after them (wire.ts): nothing else is encoded again.
+  const out = withAppendedAvps(msg, [buildAvp(['Route-Record', ingress])]);
   try {
     const answer = await ctx.forward(out, query, ctx.timeoutMs);
-    return { ...answer, hopByHop: msg.hopByHop };
+    return withHeader(answer, { hopByHop: msg.hopByHop });
   } catch (err) {
     const why = isDiameterNodeError(err) ? err.message : String(err);
     return refuse(msg, ResultCode.UNABLE_TO_DELIVER, `cannot deliver to ${dest.host ?? dest.realm ?? '?'}: ${why}`, ctx);

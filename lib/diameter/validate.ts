@@ -10,7 +10,7 @@ import { HEADER_LENGTH } from './constants.ts';
 import type { Avp, DiameterHeader, DiameterMessage } from './codec.ts';
 import { DiameterError } from './errors.ts';
 import { defaultDictionary } from './dictionary/index.ts';
-import type { AvpDef, Dictionary, Format } from './dictionary/index.ts';
+import type { AvpDef, AvpRule, Dictionary, Format } from './dictionary/index.ts';
 import { decodeAvpValue, missingAvpExample } from './read.ts';
 
 /** Validation knobs. */
@@ -85,8 +85,24 @@ function checkMessage(msg: DiameterMessage, ctx: Ctx): void {
   checkAvps(msg.avps, format, 0, ctx);
 }
 
+/**
+ * Each format's rules by AVP name with their position, built once per format (formats are the dictionary's, immutable):
+ * every received AVP is looked up, so a scan of the rule list per AVP cost more than the rest of validation.
+ */
+const ruleIndex = new WeakMap<Format, Map<string, number>>();
+
+function indexOf(format: Format): Map<string, number> {
+  let index = ruleIndex.get(format);
+  if (!index) {
+    index = new Map(format.rules.map((r, i) => [r.name, i]));
+    ruleIndex.set(format, index);
+  }
+  return index;
+}
+
 function checkAvps(avps: readonly Avp[], format: Format, depth: number, ctx: Ctx): void {
-  const counts = new Map<string, number>();
+  const index = indexOf(format);
+  const counts = new Array<number>(format.rules.length).fill(0);
   for (const avp of avps) {
     const def = ctx.dict.avp(avp.code, avp.vendorId ?? 0);
     if (!def) {
@@ -96,19 +112,22 @@ function checkAvps(avps: readonly Avp[], format: Format, depth: number, ctx: Ctx
       continue;
     }
     if (!ctx.lenientFlags) checkFlags(avp, def);
-    const rule = format.rules.find((r) => r.name === def.name);
-    if (!rule && !format.allowsOther) {
-      throw new DiameterError('AVP_NOT_ALLOWED', `${def.name} is not allowed here`, { failedAvp: avp });
-    }
-    const count = (counts.get(def.name) ?? 0) + 1;
-    counts.set(def.name, count);
-    if (rule && count > rule.max) {
-      throw new DiameterError('AVP_OCCURS_TOO_MANY_TIMES', `${def.name} occurs more than ${rule.max} time(s)`, { failedAvp: avp });
+    const at = index.get(def.name);
+    if (at === undefined) {
+      if (!format.allowsOther) throw new DiameterError('AVP_NOT_ALLOWED', `${def.name} is not allowed here`, { failedAvp: avp });
+    } else {
+      const rule = format.rules[at] as AvpRule;
+      const count = (counts[at] as number) + 1;
+      counts[at] = count;
+      if (count > rule.max) {
+        throw new DiameterError('AVP_OCCURS_TOO_MANY_TIMES', `${def.name} occurs more than ${rule.max} time(s)`, { failedAvp: avp });
+      }
     }
     checkValue(avp, def, depth, ctx);
   }
-  for (const rule of format.rules) {
-    if ((counts.get(rule.name) ?? 0) < rule.min) {
+  for (let at = 0; at < format.rules.length; at++) {
+    const rule = format.rules[at] as AvpRule;
+    if ((counts[at] as number) < rule.min) {
       const def = ctx.dict.avpByName(rule.name) as AvpDef; // the Dictionary checked every CCF name
       throw new DiameterError('MISSING_AVP', `missing AVP ${rule.name}`, { failedAvp: missingAvpExample(def) });
     }

@@ -9,7 +9,7 @@ import { dissectDiameter } from '../helpers/diameter-pcap.ts';
 import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { buildAvp, errorAnswerFor } from '../../lib/diameter/message.ts';
 import {
-  buildLia, buildLir, buildMaa, buildMar, buildSaa, buildSar, buildUaa, buildUar, cxErrorAnswer, experimental,
+  buildLia, buildLir, buildMaa, buildMar, buildRta, buildRtr, buildSaa, buildSar, buildUaa, buildUar, cxErrorAnswer, experimental,
 } from '../../lib/diameter/cx/index.ts';
 import { buildCea, buildCer, buildDpa, buildDpr, buildDwa, buildDwr } from '../../lib/diameter/peer-messages.ts';
 import { AUTN, CK, IK, MAR_INPUT, RAND, ROUTING, XRES } from './fixtures.ts';
@@ -30,6 +30,10 @@ function allMessages(): DiameterMessage[] {
   const cer = buildCer(CAPS, { hopByHop: 1, endToEnd: 2 });
   const dwr = buildDwr(CAPS, { hopByHop: 3, endToEnd: 4 });
   const dpr = buildDpr(CAPS, 0, { hopByHop: 5, endToEnd: 6 });
+  const rtr = buildRtr({
+    ...ROUTING, destinationHost: 'registrar.partner.example', userName: 'alice.mig@partner.example', publicIdentities: ['sip:alice.mig@partner.example'],
+    reasonCode: 0, reasonInfo: 'migration ended',
+  });
   return [
     cer, buildCea(cer, { resultCode: 2001 }, CAPS), dwr, buildDwa(dwr, { resultCode: 2001 }, CAPS), dpr, buildDpa(dpr, { resultCode: 2001 }, CAPS),
     mar, buildMaa(mar, { ...HSS, result: { resultCode: 2001 }, userName: MAR_INPUT.userName, publicIdentity: MAR_INPUT.publicIdentity, items }),
@@ -41,6 +45,7 @@ function allMessages(): DiameterMessage[] {
     sar, buildSaa(sar, { ...HSS, result: { resultCode: 2001 }, userData: '<IMSSubscription/>', chargingInformation: { primaryEventChargingFunctionName: 'aaa://ecf.primary.example' }, associatedIdentities: ['bob@primary.example'] }),
     uar, buildUaa(uar, { ...HSS, result: experimental(2001), serverCapabilities: { mandatory: [1], optional: [2], serverNames: ['sip:scscf.primary.example'] } }),
     lir, buildLia(lir, { ...HSS, result: { resultCode: 2001 }, serverName: 'sip:scscf.primary.example' }),
+    rtr, buildRta(rtr, { ...HSS, result: { resultCode: 2001 } }), buildRta(rtr, { ...HSS, result: experimental(5001) }),
   ];
 }
 

@@ -1,6 +1,6 @@
 /**
  * TS 29.229 §6.1 Cx commands: MAR/MAA (3 vectors, resync, SIP Digest, Experimental-Result errors), SAR/SAA with
- * User-Data, UAR/UAA, LIR/LIA. Each message validates against its CCF, encode → decode is byte-exact, and the typed
+ * User-Data, UAR/UAA, LIR/LIA, RTR/RTA (§6.1.9/§6.1.10). Each message validates against its CCF, encode → decode is byte-exact, and the typed
  * reader returns what the builder was given. Result-Code and Experimental-Result stay apart.
  */
 import { test } from 'node:test';
@@ -9,9 +9,9 @@ import { decodeMessage, encodeMessage } from '../../lib/diameter/codec.ts';
 import type { DiameterMessage } from '../../lib/diameter/codec.ts';
 import { buildAvp, getValue, validateMessage } from '../../lib/diameter/message.ts';
 import {
-  CxExperimentalResultCode, ServerAssignmentType, UserDataAlreadyAvailable, buildLia, buildLir, buildMaa, buildMar,
-  buildSaa, buildSar, buildUaa, buildUar, cxErrorAnswer, experimental, isCxSuccess, readCxResult, readLia, readLir,
-  readMaa, readMar, readSaa, readSar, readUaa, readUar,
+  CxExperimentalResultCode, ReasonCode, ServerAssignmentType, UserDataAlreadyAvailable, buildLia, buildLir, buildMaa, buildMar,
+  buildRta, buildRtr, buildSaa, buildSar, buildUaa, buildUar, cxErrorAnswer, experimental, isCxSuccess, readCxResult, readLia, readLir,
+  readMaa, readMar, readRta, readRtr, readSaa, readSar, readUaa, readUar,
 } from '../../lib/diameter/cx/index.ts';
 import type { MaaData, SipAuthItem } from '../../lib/diameter/cx/index.ts';
 import { ResultCode } from '../../lib/diameter/constants.ts';
@@ -145,4 +145,23 @@ test('UAR/UAA and LIR/LIA round-trip', () => {
   assert.deepEqual(readLir(lir), lirInput);
   const lia = wire(buildLia(lir, { ...HSS, result: { resultCode: 2001 }, serverName: 'sip:scscf1.primary.example', wildcardedPublicIdentity: 'sip:!.*!@primary.example', liaFlags: 0 }));
   assert.deepEqual(readLia(lia), { sessionId: ROUTING.sessionId, ...HSS, result: { resultCode: 2001 }, serverName: 'sip:scscf1.primary.example', wildcardedPublicIdentity: 'sip:!.*!@primary.example', liaFlags: 0 });
+});
+
+test('RTR/RTA (§6.1.9/§6.1.10) round-trip: Destination-Host, User-Name, Associated-Identities, Public-Identities, Deregistration-Reason', () => {
+  const rtrInput = {
+    ...ROUTING, destinationHost: 'registrar.partner.example', userName: 'alice.mig@partner.example', associatedIdentities: ['alice2.mig@partner.example'],
+    publicIdentities: ['sip:alice.mig@partner.example', 'tel:+4930111'], reasonCode: ReasonCode.PERMANENT_TERMINATION, reasonInfo: 'migration ended', rtrFlags: 0,
+  };
+  const rtr = wire(buildRtr(rtrInput));
+  assert.equal(rtr.commandCode, 304);
+  assert.deepEqual(rtr.flags, { request: true, proxiable: true, error: false, retransmit: false });
+  assert.deepEqual(readRtr(rtr), rtrInput);
+  const rta = wire(buildRta(rtr, { ...HSS, result: { resultCode: ResultCode.SUCCESS } }));
+  assert.deepEqual(readRta(rta), { sessionId: ROUTING.sessionId, ...HSS, result: { resultCode: 2001 } });
+  const unknown = wire(buildRta(rtr, { ...HSS, result: experimental(CxExperimentalResultCode.ERROR_USER_UNKNOWN) }));
+  assert.deepEqual(readCxResult(unknown), { experimentalResult: { vendorId: 10415, code: 5001 } });
+  const { associatedIdentities: _a, reasonInfo: _r, rtrFlags: _f, ...required } = rtrInput;
+  const bare = readRtr(wire(buildRtr({ ...required, publicIdentities: [] })));
+  assert.deepEqual(bare.publicIdentities, []);
+  assert.equal(bare.reasonInfo, undefined);
 });

@@ -61,6 +61,7 @@ export async function startMigrationTestbed(subscribers: readonly Subscriber[]):
   const tb = await TwoSystemTestbed.create({
     dir: { temp: 'e2e' }, realms: { primary: PRIMARY_REALM, partner: PARTNER_REALM }, otherSystems: [{ name: 'rogue', realm: 'rogue.example' }],
     tls: { hss: false, registrar: false }, randPolicy: 'sipp361', issuerHosts: { partner: 'localhost' }, processes: 'all', launch: startMcx,
+    admin: true,
     provisioning: {
       subscribers: subscribers.map((u) => ({ impi: u.impi, impus: u.impus, k: u.k, op: u.op, amf: u.amf, mcpttId: u.mcpttId, allowedPartners: u.allowedPartners })),
       mappings: subscribers.map((u) => ({ partner: staticIdentity(u), primary: { impi: u.impi, impu: u.impus[0] as string } })),

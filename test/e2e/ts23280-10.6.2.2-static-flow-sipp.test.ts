@@ -89,7 +89,7 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
 
   test('the HSS\'s view: its MAR/SAR log lines name the primary IMPI/IMPUs, its counters count both registrations, its log no partner identity', async () => {
     const primaryImpus: readonly unknown[] = USER.primary.impus;
-    for (const l of await waitForLines(chain.hss, (x) => x.clause === '29.228 §6.3.1', 2)) {
+    for (const l of await waitForLines(chain.hss, (x) => x.clause === '29.228 §6.3.1', 1)) {
       assert.equal(l.impi, USER.primary.impi);
       assert.ok(primaryImpus.includes(l.impu), String(l.impu));
     }
@@ -98,16 +98,18 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
       assert.ok((l.impus as unknown[]).length > 0 && (l.impus as unknown[]).every((u) => primaryImpus.includes(u)), JSON.stringify(l.impus));
     }
     const stats = await adminApi.stats(await tb.adminTarget(chain.hss));
-    assert.equal(stats.mar, 2, 'one MAR per 401');
+    // The first MAR brought --auth-vectors (4) vectors: the second 401 used one the registrar kept.
+    assert.equal(stats.mar, 1, 'one MAR for both 401s');
+    assert.equal(stats.vectors_issued, 4);
     assert.equal(stats.sar, 2, 'one SAR per 200');
     const text = chain.hss.output();
     for (const n of PARTNER_NAMES) assert.ok(!text.includes(n), `the HSS must not learn ${n}`);
   });
 
-  test('tshark, relay → HSS leg (plain TCP): MAR and SAR of both registrations with primary identities only', async () => {
+  test('tshark, relay → HSS leg (plain TCP): the MAR and the SARs of both registrations with primary identities only', async () => {
     const d = await decodeDiameter((captures.get('relay-hss') as Capture).file, port('relay-hss'));
     const requests = d.fields.filter(([, req]) => req === '1' || req === 'True').map(([code]) => code);
-    assert.deepEqual([requests.filter((c) => c === '303').length, requests.filter((c) => c === '301').length], [2, 2], requests.join(' '));
+    assert.deepEqual([requests.filter((c) => c === '303').length, requests.filter((c) => c === '301').length], [1, 2], requests.join(' '));
     assert.match(d.verbose, /User-Name: alice@primary\.example/);
     assert.doesNotMatch(d.verbose, /Malformed/i);
     const bytes = raw('relay-hss');
@@ -118,7 +120,7 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
   test('tshark, registrar → partner MMS leg (plain TCP): MAR and SAR with partner identities only, User-Data included', async () => {
     const d = await decodeDiameter((captures.get('registrar-mms') as Capture).file, port('registrar-mms'));
     const answers = d.fields.filter(([, req]) => req === '0' || req === 'False').map(([code, , rc]) => `${code}/${rc}`);
-    assert.deepEqual(answers.filter((a) => a === '303/2001' || a === '301/2001').sort(), ['301/2001', '301/2001', '303/2001', '303/2001']);
+    assert.deepEqual(answers.filter((a) => a === '303/2001' || a === '301/2001').sort(), ['301/2001', '301/2001', '303/2001']);
     assert.match(d.verbose, /User-Name: alice\.mig@partner\.example/);
     const bytes = raw('registrar-mms');
     assert.ok(bytes.includes(`<PrivateID>${USER.partner.impi}</PrivateID>`), 'the SAA\'s User-Data, rewritten to the partner IMPI');
@@ -128,8 +130,9 @@ describe('TS 23.280 §10.6.2.2 end to end: SIPp → registrar → partner MMS �
   test('the inter-system leg (partner MMS → relay) is TLS: its bytes name no identity and decode as TLS records, not Diameter', async () => {
     const file = (captures.get('mms-relay') as Capture).file;
     const types = (await tsharkFields(file, port('mms-relay'), 'tls', ['tls.record.content_type'])).flatMap((r) => r[0]?.split(',') ?? []);
-    // 23: application data, the MAR/SAR of both registrations and their answers (the handshake was before the capture).
-    assert.ok(types.filter((t) => t === '23').length >= 8, `TLS record types: ${types.join(' ')}`);
+    // 23: application data, the MAR, the SARs of both registrations and their answers (the handshake was before the
+    // capture); messages written in one event-loop turn share a record (lib/cork.ts), so at least one per exchange.
+    assert.ok(types.filter((t) => t === '23').length >= 3, `TLS record types: ${types.join(' ')}`);
     assert.deepEqual((await decodeDiameter(file, port('mms-relay'))).fields, [], 'no cleartext Diameter');
     const bytes = raw('mms-relay');
     for (const n of [...PRIMARY_NAMES, ...PARTNER_NAMES]) assert.ok(!bytes.includes(n), `no ${n} in clear`);

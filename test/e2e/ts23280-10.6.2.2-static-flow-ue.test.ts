@@ -53,7 +53,8 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
   for (const transport of ['udp', 'tcp', 'tls'] as const) {
     test(`${transport.toUpperCase()}: steps 2 → 11 → 12 → 13 → 14, rspauth verified, de-registered; the HSS saw only the primary IMPI`, async () => {
       const port = { udp: tb.addresses.sipUdp, tcp: tb.addresses.sipTcp, tls: tb.addresses.sipTls }[transport];
-      const relayed = new RegExp(`"step":6,"node":"relay","msg":"[^"]*primary IMPI ${escape(alice.impi)}`, 'g');
+      // A MAR (step 6) — unless the 401 used a vector kept from an earlier MAR's batch — and the SAR of the 200.
+      const relayed = new RegExp(`"step":6,"node":"relay","msg":"[^"]*primary IMPI ${escape(alice.impi)}|"msg":"SAR for ${escape(alice.impi)} relayed`, 'g');
       const before = tb.output('relay').match(relayed)?.length ?? 0;
       const r = await runUe(flags(alice, join(tb.dir, 'alice.json'), {
         registrar: `127.0.0.1:${port}`, transport, ...(transport === 'tls' ? { 'tls-ca': tb.caFiles() } : {}),
@@ -63,7 +64,7 @@ describe('TS 23.280 §10.6.2.2 with our UE: static partner identity, primary ISI
       const result = r.out.find((l) => l.startsWith('registered: ')) ?? '';
       assert.match(result, new RegExp(`^registered: ${escape(staticIdentity(alice).impu)} .*;transport=${transport}>.* rspauth=verified`));
       assert.ok(r.out.includes('deregistered'), diag(r));
-      assert.ok((tb.output('relay').match(relayed)?.length ?? 0) > before, 'this registration\'s MARs crossed the relay under the primary IMPI');
+      assert.ok((tb.output('relay').match(relayed)?.length ?? 0) > before, 'this registration\'s Cx requests crossed the relay under the primary IMPI');
       assert.ok(!tb.output('hss').includes(staticIdentity(alice).impi), 'the HSS never sees the partner IMPI');
       assert.ok(!tb.output('primary-mms').includes(alice.impi), 'a static mapping never crosses the primary MMS (the control below shows one that does)');
       assert.ok(await lockGone(join(tb.dir, 'alice.json')), 'the run closed its ISIM');

@@ -3,8 +3,10 @@
  * UE's IdM client logs in at the primary IdMS (step 1, code + PKCE), exchanges its access token for the security
  * token (RFC 8693), gets a partner access token (RFC 7523), and asks the partner MMS for a migration configuration,
  * which the primary MMS confirms over mutual TLS; SIPp then registers with the partner identities and the primary
- * keys: registrar → partner MMS → primary MMS → relay ("via SIP core / IMS") → HSS → 200. After DELETE the same
- * REGISTER gets 403. A user with a static mapping registers beside it (§10.6.2.2) without touching the primary MMS.
+ * keys: registrar → partner MMS → primary MMS → relay ("via SIP core / IMS") → HSS → 200. DELETE ends the live
+ * registration too (the partner MMS's Registration-Termination-Request, TS 29.229 §6.1.9: the registrar's binding is
+ * gone when the DELETE is answered), and the same REGISTER gets 403. A user with a static mapping registers beside it
+ * (§10.6.2.2) without touching the primary MMS.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { Milenage, computeOpc, openAutn, parseAkaNonce } from '../../lib/aka/ind
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { runSipp, writeAkaScenario, type SippResult } from '../helpers/sipp.ts';
+import { sipBindings } from '../mms/testbed.ts';
 import { Ue, callId, initialAuthorization, registerBytes } from '../registrar/helpers.ts';
 import {
   PARTNER_REALM, migrate, startMigrationTestbed, staticIdentity, subscriber, type MigrationTestbed, type Subscriber,
@@ -124,9 +127,12 @@ describe('TS 23.280 §10.6.2.3: dynamic configuration end to end (and §10.6.2.2
     }
   });
 
-  test('DELETE ends it on both sides: 204; then the same REGISTER gets a decoy 401 whose answer gets 403, and the primary binding is gone', async () => {
+  test('DELETE ends it on both sides and at the registrar: 204, the registration gone (RTR); then the same REGISTER gets a decoy 401 whose answer gets 403, and the primary binding is gone', async () => {
     const c = m.configuration;
+    const registrar = tb.role('registrar');
+    assert.ok((await sipBindings(tb, registrar)).some((b) => b.aor === c.partner_impus[0]), 'registered before');
     await endMigration({ mms: tb.addresses.migrationApi, accessToken: m.partnerAccessToken, ca: tb.ca.partner, id: c.id });
+    assert.ok(!(await sipBindings(tb, registrar)).some((b) => b.aor === c.partner_impus[0]), 'the RTR ended the live registration before the 204');
     await tb.role('primary-mms').waitFor(new RegExp(`migration binding ended: ${alice.impi} / ${c.partner_impi}`), 5000);
     const ue = await Ue.udp(tb.addresses.sipUdp);
     try {

@@ -1,13 +1,15 @@
 /**
  * TS 29.228 §6.1.2 / TS 29.229 §6.1.3–6.1.4 on the HSS's SAR handler: Result-Code 2001 with a well-formed
- * IMSSubscription User-Data (29.228 Annex D/E) for registration types, the serving S-CSCF recorded and cleared by
+ * IMSSubscription User-Data (29.228 Annex D/E) for registration types — not again to the assigned S-CSCF that says it
+ * has it (User-Data-Already-Available) — the serving S-CSCF recorded (written only when it changes) and cleared by
  * de-registration, identity errors as Experimental-Result, unknown Server-Assignment-Type → 5004. Then the minimal
  * UAR (§6.1.1) and LIR (§6.1.4) answers that follow from that state.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CxExperimentalResultCode as X, ServerAssignmentType as SAT, buildLir, buildUar, readCxResult, readLia, readSaa, readUaa,
+  CxExperimentalResultCode as X, ServerAssignmentType as SAT, UserDataAlreadyAvailable, buildLir, buildUar, readCxResult, readLia,
+  readSaa, readUaa,
 } from '../../lib/diameter/cx/index.ts';
 import type { Avp } from '../../lib/diameter/codec.ts';
 import { requireValue } from '../../lib/diameter/message.ts';
@@ -43,6 +45,41 @@ describe('29.228 §6.1.2 SAR → SAA', () => {
     assert.equal(saa.userName, BOB.impi);
     assert.match((saa.userData as Buffer).toString(), /<PrivateID>bob@primary.example<\/PrivateID>/);
     assert.equal((await hss.ctx.serving.get(BOB.impi)).state, 'unregistered');
+  });
+
+  test('User-Data-Already-Available: the assigned S-CSCF that has the profile gets none on RE_REGISTRATION; NOT_AVAILABLE, another S-CSCF or a first REGISTRATION get it', async () => {
+    const { USER_DATA_ALREADY_AVAILABLE: HAS, USER_DATA_NOT_AVAILABLE: NOT } = UserDataAlreadyAvailable;
+    const other = 'sip:scscf2.primary.example:5060';
+    await hss.cx.sar(sar({ serverAssignmentType: SAT.USER_DEREGISTRATION, serverName: SCSCF }));
+    const first = readSaa(wire(await hss.cx.sar(sar({ serverAssignmentType: SAT.REGISTRATION, serverName: SCSCF, userDataAlreadyAvailable: HAS }))));
+    assert.ok(first.userData, 'not registered before: the S-CSCF cannot have this registration\'s profile');
+    const again = readSaa(wire(await hss.cx.sar(sar({ serverAssignmentType: SAT.RE_REGISTRATION, serverName: SCSCF, userDataAlreadyAvailable: HAS }))));
+    assert.deepEqual(again.result, { resultCode: 2001 });
+    assert.equal(again.userName, ALICE.impi);
+    assert.equal(again.userData, undefined, 'TS 29.228 §6.1.2: the profile is not downloaded again');
+    assert.ok(readSaa(await hss.cx.sar(sar({ serverAssignmentType: SAT.RE_REGISTRATION, serverName: SCSCF, userDataAlreadyAvailable: NOT }))).userData);
+    assert.ok(readSaa(await hss.cx.sar(sar({ serverAssignmentType: SAT.RE_REGISTRATION, serverName: other, userDataAlreadyAvailable: HAS }))).userData,
+      'another S-CSCF than the assigned one gets the profile whatever it says');
+    assert.equal((await hss.ctx.serving.get(ALICE.impi)).server_name, other);
+  });
+
+  test('a re-registration through the assigned S-CSCF writes nothing to the store (the serving state is unchanged)', async () => {
+    await hss.cx.sar(sar({ serverAssignmentType: SAT.REGISTRATION, serverName: SCSCF }));
+    const store = hss.store;
+    const set = store.set.bind(store);
+    const written: string[] = [];
+    store.set = (key, ...rest) => {
+      written.push(key);
+      return set(key, ...rest);
+    };
+    try {
+      await hss.cx.sar(sar({ serverAssignmentType: SAT.RE_REGISTRATION, serverName: SCSCF }));
+      assert.deepEqual(written, []);
+      await hss.cx.sar(sar({ serverAssignmentType: SAT.RE_REGISTRATION, serverName: 'sip:scscf2.primary.example:5060' }));
+      assert.deepEqual(written, [`hss:serving:${ALICE.impi}`], 'a new S-CSCF is written');
+    } finally {
+      store.set = set;
+    }
   });
 
   for (const [name, type] of [

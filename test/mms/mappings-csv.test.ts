@@ -50,7 +50,7 @@ test('CSV: columns in any order, several rows per partner IMPI, quoting, comment
 
 test('import → Store layout → lookups both ways → list → remove', async () => {
   const store = await memory();
-  assert.deepEqual(await importMappingsCsv(store, CSV), { mappings: 2, impus: 3, removed: 0 });
+  assert.deepEqual(await importMappingsCsv(store, CSV), { mappings: 2, impus: 3, removed: 0, removedImpis: [] });
   assert.deepEqual(await store.keys('mms:'), [
     'mms:map:impi:alice.mig@partner.example', 'mms:map:impi:bob.mig@partner.example', 'mms:rev:alice@primary.example', 'mms:rev:bob@primary.example',
   ]);
@@ -114,7 +114,7 @@ test('replaceAll: the file becomes the whole configuration', async () => {
   const store = await memory();
   await importMappingsCsv(store, CSV);
   const only = 'partner_impi,partner_impu,primary_impi,primary_impu,primary_realm\nbob.mig@partner.example,sip:bob2@partner.example,bob@primary.example,sip:bob@primary.example,primary.example\n';
-  assert.deepEqual(await importMappingsCsv(store, only, true), { mappings: 1, impus: 1, removed: 1 });
+  assert.deepEqual(await importMappingsCsv(store, only, true), { mappings: 1, impus: 1, removed: 1, removedImpis: ['alice.mig@partner.example'] });
   assert.deepEqual(await store.keys('mms:'), ['mms:map:impi:bob.mig@partner.example', 'mms:rev:bob@primary.example']);
   assert.deepEqual((await getMapping(store, 'bob.mig@partner.example'))?.impus, [{ partner: 'sip:bob2@partner.example', primary: 'sip:bob@primary.example' }]);
   await store.close();

@@ -238,7 +238,7 @@ test('outcomes are counted (GET /admin/v1/stats, /metrics): requests, flow, succ
   await agent.handle(partnerMar());
   assert.deepEqual(stats.snapshot(), {
     mar: 4, sar: 0, static_flow: 3, dynamic_flow: 0, success: 1, user_unknown: 1, identities_dont_match: 1, primary_unreachable: 1,
-    other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0,
+    other_failures: 0, configurations_created: 0, configurations_ended: 0, configurations_refused: 0, registration_terminations: 0, registration_terminations_failed: 0,
   });
   await store.close();
 });

@@ -3,7 +3,8 @@
  * configured with the mapping…", changed at run time through the partner MMS admin API (fastify `inject`, no
  * socket): bearer token, add / list / get / delete, a CSV file imported whole or not at all, errors naming the
  * field (400) or the conflicting identity (409), and the partner identities reserved for dynamic bindings
- * (`mig-<12 hex>@…`, §10.6.2.3) refused in a static mapping by either way in.
+ * (`mig-<12 hex>@…`, §10.6.2.3) refused in a static mapping by either way in. Every removed mapping is handed to the
+ * Registration-Termination-Request sender (mms/rtr.ts) before the request is answered.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,9 +23,10 @@ const BOB = {
 describe('partner MMS admin API for the static mappings', () => {
   let store: Store;
   let app: FastifyInstance;
+  const removed: string[][] = [];
   before(async () => {
     store = await openStore('memory', { ephemeral: true });
-    app = createMmsAdminApi({ store, token: TOKEN, logger: captureLogger().logger });
+    app = createMmsAdminApi({ store, token: TOKEN, logger: captureLogger().logger, onRemoved: async (impis) => void removed.push([...impis]) });
   });
   after(async () => {
     await app.close();
@@ -49,7 +51,9 @@ describe('partner MMS admin API for the static mappings', () => {
     const one = await app.inject({ method: 'GET', url: `/admin/v1/mappings/${encodeURIComponent(BOB.partner_impi)}`, headers: auth });
     assert.deepEqual(one.json(), { mapping: BOB });
     assert.equal((await app.inject({ method: 'DELETE', url: `/admin/v1/mappings/${BOB.partner_impi}`, headers: auth })).statusCode, 204);
+    assert.deepEqual(removed.splice(0), [[BOB.partner_impi]], 'its registrations end (RTR)');
     assert.equal((await app.inject({ method: 'DELETE', url: `/admin/v1/mappings/${BOB.partner_impi}`, headers: auth })).statusCode, 404);
+    assert.deepEqual(removed, []);
     assert.equal((await app.inject({ method: 'GET', url: `/admin/v1/mappings/${BOB.partner_impi}`, headers: auth })).statusCode, 404);
   });
 
@@ -79,6 +83,7 @@ describe('partner MMS admin API for the static mappings', () => {
     const ok = await app.inject({ method: 'POST', url: '/admin/v1/mappings?replace=true', headers, payload: csv });
     assert.deepEqual(ok.json(), { imported: 1, impus: 1, removed: 1 });
     assert.deepEqual(await list(), ['carol.mig@partner.example']);
+    assert.deepEqual(removed.splice(0), [[BOB.partner_impi]], 'the mapping the file no longer has ends its registrations (RTR)');
   });
 
   test('a partner IMPI or IMPU in the namespace of dynamic bindings (mig-<12 hex>@…) → 400 naming it, JSON or CSV; nothing stored', async () => {

@@ -58,6 +58,8 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
     return { status: res.status, json: res.body ? JSON.parse(res.body) as Record<string, unknown> : {}, wwwAuthenticate: Array.isArray(www) ? www[0] : www };
   };
 
+  const ended: Array<[string, string]> = [];
+
   before(async () => {
     tb = await staticTestbed('migration-api');
     const [primaryStore, store] = [await openStore('memory', { ephemeral: true }), await openStore('memory', { ephemeral: true })];
@@ -81,6 +83,7 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
       // A second primary system whose MMS does not listen: its users get primary_unavailable.
       primarySystems: [system(PRIMARY_REALM, PRIMARY_ISS, bindingUrl), system('down.example', 'https://idms.down.example', 'https://127.0.0.1:1')],
       tls: { cert: p.cert, key: p.key }, clientTls: { cert: p.cert, key: p.key, ca: p.ca }, stats,
+      onEnded: async (impi, reason) => void ended.push([impi, reason]),
     });
     url = await listenMigration(migration, { host: '127.0.0.1', port: 0 });
     apis = [binding, migration];
@@ -152,7 +155,9 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
     assert.equal((await call('GET', path, other)).status, 404);
     assert.equal((await call('DELETE', path, other)).status, 404);
     assert.equal((await listConfigurations(partnerStore)).length, 1);
+    assert.deepEqual(ended, []);
     assert.equal((await call('DELETE', path, t)).status, 204);
+    assert.deepEqual(ended.splice(0), [[created.json.partner_impi, 'migration ended']], 'its registration ends at the registrar (RTR) before the 204');
     assert.deepEqual(await listConfigurations(partnerStore), []);
     assert.equal((await call('GET', path, t)).status, 404);
   });
@@ -172,13 +177,15 @@ describe('partner MMS migration API: partner access tokens, the primary\'s confi
 
   test('a live configuration is confirmed again at the primary: once the subscription no longer allows the partner, POST → 403 and it is removed', async () => {
     const t = await token(ALICE);
-    assert.equal((await call('POST', '/migration/v1/configurations', t)).status, 200);
+    const live = await call('POST', '/migration/v1/configurations', t);
+    assert.equal(live.status, 200);
     aliceAllowed = [];
     try {
       const r = await call('POST', '/migration/v1/configurations', t);
       assert.equal(r.status, 403);
       assert.equal(r.json.error, 'migration_not_allowed');
       assert.deepEqual(await listConfigurations(partnerStore), []);
+      assert.deepEqual(ended.splice(0), [[live.json.partner_impi, 'migration no longer confirmed by the primary MC system']]);
     } finally {
       aliceAllowed = [PARTNER_REALM];
     }

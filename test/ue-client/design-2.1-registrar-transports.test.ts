@@ -160,6 +160,9 @@ describe('DESIGN §2.1: the UE against our registrar over UDP, TCP and TLS', () 
     const r = await runUe(ueFlags(carol, DOMAIN, `127.0.0.1:${v2.port('UDP')}`, join(tmp.dir, 'carol.json')));
     assert.equal(r.status, 4, r.err.join('\n'));
     assert.match(r.err.join('\n'), /UE_REJECTED: registrar could not reach the HSS in time: 504/);
-    assert.deepEqual(ladderShape(r.ladder), ['→ REGISTER', '← 504']);
+    // carol registered above, so the registrar may still hold a vector of that MAA (vector-cache.ts): then the 504
+    // answers her authenticated REGISTER, whose SAR finds no HSS.
+    const shape = ladderShape(r.ladder);
+    assert.ok([['→ REGISTER', '← 504'], ['→ REGISTER', '← 401', '→ REGISTER auth', '← 504']].some((s) => JSON.stringify(s) === JSON.stringify(shape)), shape.join(' '));
   });
 });

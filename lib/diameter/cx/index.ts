@@ -8,3 +8,4 @@ export * from './mar.ts';
 export * from './sar.ts';
 export * from './uar.ts';
 export * from './lir.ts';
+export * from './rtr.ts';

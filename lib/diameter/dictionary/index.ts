@@ -33,7 +33,8 @@ const key = (code: number, vendorId: number): string => `${vendorId}:${code}`;
 
 /** An immutable set of AVP and command definitions. */
 export class Dictionary {
-  private readonly byCode = new Map<string, AvpDef>();
+  /** Vendor → code → definition: numeric keys, since every received AVP is looked up (no key string to build). */
+  private readonly byCode = new Map<number, Map<number, AvpDef>>();
   private readonly byName = new Map<string, AvpDef>();
   private readonly groups = new Map<string, Format>();
   private readonly commands = new Map<string, CommandDef>();
@@ -49,9 +50,10 @@ export class Dictionary {
    */
   constructor(avps: readonly AvpDef[], commands: readonly CommandSource[]) {
     for (const def of avps) {
-      const k = key(def.code, def.vendorId);
-      if (this.byCode.has(k) || this.byName.has(def.name)) throw new Error(`duplicate AVP ${def.name} (${k})`);
-      this.byCode.set(k, def);
+      const codes = this.byCode.get(def.vendorId) ?? new Map<number, AvpDef>();
+      if (codes.has(def.code) || this.byName.has(def.name)) throw new Error(`duplicate AVP ${def.name} (${key(def.code, def.vendorId)})`);
+      codes.set(def.code, def);
+      this.byCode.set(def.vendorId, codes);
       this.byName.set(def.name, def);
     }
     for (const def of avps) {
@@ -82,7 +84,7 @@ export class Dictionary {
    * @param vendorId the Vendor-ID field, absent/0 for IETF AVPs.
    */
   avp(code: number, vendorId = 0): AvpDef | undefined {
-    return this.byCode.get(key(code, vendorId));
+    return this.byCode.get(vendorId)?.get(code);
   }
 
   /** The definition of an AVP by name, or undefined. */

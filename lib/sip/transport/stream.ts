@@ -12,6 +12,7 @@
 import { lookup } from 'node:dns/promises';
 import { createServer as createTcpServer, connect as tcpConnect, isIP, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
+import { TurnCork } from '../../cork.ts';
 import { SipError, type SipParseError } from '../errors.ts';
 import { StreamFramer } from './framer.ts';
 import { normalizeAddress, type FlowInfo, type ListenSpec } from './types.ts';
@@ -57,6 +58,7 @@ export class StreamConnection {
   readonly waiting = new Set<{ transportError(err: unknown): void }>();
   /** Set while an accepted connection's first-message timer runs: called (once) when a message is complete. */
   firstMessage: (() => void) | undefined;
+  readonly #out: TurnCork;
 
   /**
    * @param socket the connected (and, for TLS, handshaken) socket.
@@ -81,6 +83,7 @@ export class StreamConnection {
     this.flow = flow;
     this.key = connKey(flow.remoteAddress, flow.remotePort);
     this.framer = new StreamFramer(maxMessageSize);
+    this.#out = new TurnCork(socket);
   }
 
   /** True while bytes can still be written. */
@@ -89,7 +92,7 @@ export class StreamConnection {
   }
 
   /**
-   * Writes bytes.
+   * Writes bytes, corked with the turn's other writes on this connection (lib/cork.ts).
    * @param buf the bytes.
    * @param done called with the error if the write failed.
    */
@@ -98,7 +101,7 @@ export class StreamConnection {
       done?.(new SipError('TRANSPORT_ERROR', 'connection closed'));
       return;
     }
-    this.socket.write(buf, (err) => done?.(err ?? null));
+    this.#out.write(buf, (err) => done?.(err ?? null));
   }
 
   /** Flushes and closes; destroys the socket if the peer does not finish within a second. */
