@@ -120,7 +120,7 @@ describe('TS 29.229 §6.1.7: vectors fetched several at a time and kept per iden
     }
   });
 
-  test('a used nonce again and nc 00000002 each get a fresh 401 stale=TRUE with the next kept vector: one vector each, no MAR', async () => {
+  test('a used nonce again gets a fresh 401 stale=TRUE with the next kept vector, whose answer (nc 00000002: any nc on a first use) registers: no MAR', async () => {
     const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
     const isim = await openIsim(f.dir, erin);
     try {
@@ -133,10 +133,9 @@ describe('TS 29.229 §6.1.7: vectors fetched several at a time and kept per iden
       assert.equal(replayed.msg.wwwAuthenticate()[0]?.stale, true);
       const ch = replayed.msg.wwwAuthenticate()[0] as DigestChallenge;
       const { authorization } = await akaAnswer(isim, ch, { username: erin.impi, qop: 'auth', nc: '00000002' });
-      const reused = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization }));
-      assert.equal(reused.msg.status, 401);
-      assert.equal(reused.msg.wwwAuthenticate()[0]?.stale, true);
-      assert.equal(f.reg.stats.get('challenges_from_kept_vectors') - kept, 2);
+      const answered = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization }));
+      assert.equal(answered.msg.status, 200, answered.text);
+      assert.equal(f.reg.stats.get('challenges_from_kept_vectors') - kept, 1);
       assert.deepEqual([mars() - m0, vectors() - v0], [0, 0]);
     } finally {
       ue.close();
