@@ -12,6 +12,7 @@
  */
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
+import { withFields } from '../lib/log.ts';
 import { CxExperimentalResultCode as X, ServerAssignmentType as SAT, buildSaa, readSar } from '../lib/diameter/cx/index.ts';
 import { findAvp } from '../lib/diameter/message.ts';
 import { baseErrorAnswer, experimentalAnswer, mmsHostsOf, type CxContext } from './cx-context.ts';
@@ -48,7 +49,7 @@ export const SAR_ACTIONS: ReadonlyMap<number, SarAction> = new Map<number, SarAc
 export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxPeer): Promise<DiameterMessage> {
   const sar = readSar(req);
   ctx.stats.inc('sar');
-  const log = ctx.logger.child({ clause: '29.228 §6.1.2', impi: sar.userName, impus: sar.publicIdentities, type: sar.serverAssignmentType });
+  const log = withFields(ctx.logger, { clause: '29.228 §6.1.2', impi: sar.userName, impus: sar.publicIdentities, type: sar.serverAssignmentType });
 
   const action = SAR_ACTIONS.get(sar.serverAssignmentType);
   if (!action) {
@@ -88,7 +89,7 @@ export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxP
     case 'clear-pending': await ctx.serving.clearPending(record.impi); break;
     case 'none': break;
   }
-  log.info({ server_name: sar.serverName, serving: action.serving, user_data: action.userData }, `SAR ${action.name} → SAA 2001`);
+  log.debug({ server_name: sar.serverName, serving: action.serving, user_data: action.userData }, `SAR ${action.name} → SAA 2001`);
   return buildSaa(req, {
     originHost: ctx.originHost, originRealm: ctx.originRealm, result: { resultCode: ResultCode.SUCCESS }, userName: record.impi,
     ...(action.userData ? { userData: imsSubscriptionXml(record.impi, record.impus) } : {}),

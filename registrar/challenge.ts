@@ -14,6 +14,7 @@ import { decoyChallenge } from './decoy.ts';
 import { RegistrarError, isRegistrarError } from './errors.ts';
 import { SECURITY_SERVER } from './extensions.ts';
 import { claimChallenge } from './pending-challenges.ts';
+import { challengeSent, registrationOutcome } from './register-log.ts';
 import type { Turn } from './turn.ts';
 
 /** How a challenge is issued. */
@@ -40,10 +41,11 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     ctx.stats.inc('challenges_reused');
     ctx.log.debug({ impi: id.impi, impu: id.impu }, 'pending-challenge cap reached → the newest pending challenge again, no MAR');
     send401(t, place.nonce, place.record, o);
+    challengeSent(t, place.nonce);
     return;
   }
   if (place.kind === 'busy') {
-    ctx.log.info({ impi: id.impi }, 'pending challenges kept changing under this REGISTER → 503');
+    registrationOutcome(t, 503, { impi: id.impi }, 'pending challenges kept changing under this REGISTER → 503');
     t.tx.reply(503, { headers: [['Retry-After', '1']] });
     return;
   }
@@ -52,7 +54,12 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
   let issued: { nonce: string; record: ChallengeRecord };
   try {
-    issued = await challengeFromHss(t, id, o, fields);
+    const sent = performance.now();
+    try {
+      issued = await challengeFromHss(t, id, o, fields);
+    } finally {
+      t.cxMs += performance.now() - sent;
+    }
     await ctx.challenges.save(issued.nonce, issued.record);
   } catch (err) {
     place.slot.failed();
@@ -60,6 +67,7 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   }
   place.slot.issued(issued.nonce);
   send401(t, issued.nonce, issued.record, o);
+  challengeSent(t, issued.nonce);
   // step 11: partner SIP core → UE (the challenge leaves)
   seedStep(ctx.log, t.flow, 11, 'registrar', undefined, { ...fields, nonce: issued.nonce, kind: issued.record.kind, stale: o.stale });
 }
@@ -77,7 +85,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     maa = await ctx.cx.mar({ ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, ...(o.resync ? { resync: o.resync } : {}) });
   } catch (err) {
     if (!isRegistrarError(err, 'ERR_REGISTRAR_USER_UNKNOWN')) throw err;
-    ctx.log.info({ ...fields, reason: err.message, shape: aka ? 'aka' : 'digest' },
+    ctx.log.debug({ ...fields, reason: err.message, shape: aka ? 'aka' : 'digest' },
       'the HSS refused the identity → decoy challenge (no user enumeration); its answer gets 403');
     ctx.stats.inc('decoy_challenges');
     return decoyChallenge(id, { aka, domain: ctx.domain, algorithm: ctx.algorithm, shape: ctx.digestShape, secAgree: t.secAgree });

@@ -132,7 +132,7 @@ async function digestHa1s(o: MaaChallengeOptions, id: ChallengeIdentity, first: 
       if (d && d.realm === first.realm && digestAlgorithmOf(d.algorithm) === a) ha1[a] = d.ha1;
     } catch (err) {
       if (!isRegistrarError(err) || err.code === 'ERR_REGISTRAR_HSS_UNAVAILABLE' || err.code === 'ERR_REGISTRAR_CLOSED') throw err;
-      o.log.info({ algorithm: a, reason: err.message }, 'SIP Digest algorithm not available from the HSS; not offered');
+      o.log.debug({ algorithm: a, reason: err.message }, 'SIP Digest algorithm not available from the HSS; not offered');
     }
   }
   const offered = Object.fromEntries(o.digestAlgorithms.filter((a) => ha1[a] !== undefined).map((a) => [a, ha1[a]]));
