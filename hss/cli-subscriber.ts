@@ -61,7 +61,8 @@ async function backendOf(o: TargetOptions, needsRealm: boolean, m: Deps): Promis
   });
   if (c.store !== undefined) {
     if (needsRealm && c.realm === undefined) throw new UsageError('--realm: required with --store (the realm SIP Digest HA1s are computed for)');
-    const store = await openStore(c.store);
+    // Provisioning sets SQN counters: the server must fsync every write, as for the HSS itself.
+    const store = await openStore(c.store, { keepsSqn: true });
     const repo = new m.SubscriberRepo(store, { realm: c.realm ?? 'invalid.invalid' });
     return {
       add: async (input, replace) => repo.view(await repo.put(input, { replace })),

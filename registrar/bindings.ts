@@ -167,15 +167,19 @@ export class BindingStore {
     return rec ? live(rec.bindings, now) : [];
   }
 
-  /** Replaces the bindings of `aor`; an empty list removes the record. */
+  /**
+   * Replaces the bindings of `aor`; an empty list removes the record. Relaxed (lib/store): the 200 does not wait for an
+   * fsync; a crash may lose the last few milliseconds of bindings, which the UEs' next REGISTER restores.
+   */
   async put(aor: string, impi: string, bindings: readonly Binding[], now = Date.now()): Promise<void> {
     const alive = live(bindings, now);
     if (alive.length === 0) {
-      await this.#store.delete(AOR_PREFIX + aor);
+      await this.#store.delete(AOR_PREFIX + aor, { durability: 'relaxed' });
       return;
     }
     const ttlMs = Math.max(...alive.map((b) => b.expiresAt)) - now;
-    await this.#store.set(AOR_PREFIX + aor, { aor, impi, bindings: alive } satisfies AorRecord, { ttlMs: Math.max(1, Math.ceil(ttlMs)) });
+    await this.#store.set(AOR_PREFIX + aor, { aor, impi, bindings: alive } satisfies AorRecord,
+      { ttlMs: Math.max(1, Math.ceil(ttlMs)), durability: 'relaxed' });
   }
 
   /** Every AOR with live bindings, sorted by AOR (SCANs on Redis: for listings only). */

@@ -179,9 +179,12 @@ export class ChallengeStore {
     this.#ttlMs = ttlMs;
   }
 
-  /** Keeps `record` under `nonce` for reg-await-auth. */
+  /**
+   * Keeps `record` under `nonce` for reg-await-auth: volatile (lib/store: in memory only, or stamped with the Redis
+   * server's run), since a challenge lost in a crash costs a new 401 while one restored after its take would be a replay.
+   */
   async save(nonce: string, record: ChallengeRecord): Promise<void> {
-    await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs });
+    await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs, durability: 'volatile' });
   }
 
   /** The challenge of `nonce` if it is still pending (not taken, not expired), left in place. */
