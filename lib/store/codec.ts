@@ -36,7 +36,7 @@ export interface SetOptions {
   durability?: Durability;
 }
 
-/** The longest a `relaxed` change of the memory store waits before its journal write starts. */
+/** The longest a `relaxed` change of the memory store waits before its journal write starts (after any write under way). */
 export const RELAXED_FLUSH_MS = 10;
 
 /**

@@ -198,6 +198,8 @@ export async function acquireLock(dir: string, logger: Logger): Promise<() => Pr
 
 interface Batch {
   lines: string[];
+  /** It holds a durable line: someone waits for it. */
+  durable: boolean;
   promise: Promise<void>;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -212,7 +214,7 @@ function newBatch(): Batch {
   });
   // Durable callers await it; this only keeps a failure nobody waits for (relaxed lines) from being unhandled.
   promise.catch(() => undefined);
-  return { lines: [], promise, resolve, reject };
+  return { lines: [], durable: false, promise, resolve, reject };
 }
 
 /** Relaxed lines that start a write at once instead of waiting for {@link JournalOptions.relaxedFlushMs}. */
@@ -235,8 +237,9 @@ export interface JournalOptions {
 /**
  * The append side of the journal, with group commit: lines appended while a write+fdatasync is under way go out
  * together in the next one, so concurrent callers share fsyncs. A durable line's promise resolves once it is on disk;
- * a relaxed line is written behind, at most `relaxedFlushMs` later (or at once with {@link RELAXED_MAX_LINES} of
- * them, or with the next durable line, which it precedes in the file, as it did in memory).
+ * a relaxed line is written behind: its write starts at most `relaxedFlushMs` after it was queued (or after the write
+ * under way then), at once with {@link RELAXED_MAX_LINES} of them, or with the next durable line, which it precedes in
+ * the file as it did in memory. So a steady stream of relaxed lines costs one write+fdatasync per period.
  *
  * Compaction runs beside the appends, not in their way: it marks the journal's length, streams a snapshot of the
  * live state (a chunk per event-loop turn), and then — holding the file for the moment — copies the part of the
@@ -259,6 +262,9 @@ export class Journal {
   /** The file's writers in turn: batches and the compaction's swap. */
   #io: Promise<unknown> = Promise.resolve();
   #failed: StoreError | null = null;
+  /** The runner has written a batch in this run: relaxed lines that came meanwhile wait for the timer. */
+  #inflightDone = false;
+  #closing = false;
 
   private constructor(fh: FileHandle, dir: string, bytes: number, opts: JournalOptions) {
     this.#fh = fh;
@@ -298,6 +304,7 @@ export class Journal {
     this.#pending ??= newBatch();
     this.#pending.lines.push(line);
     if (durable) {
+      this.#pending.durable = true;
       this.#durable = this.#pending;
       // Starting on a microtask lets a synchronous burst of appends share the first write too.
       this.#start();
@@ -305,7 +312,12 @@ export class Journal {
     }
     if (this.#runner) return;
     if (this.#pending.lines.length >= RELAXED_MAX_LINES) this.#start();
-    else this.#timer ??= setTimeout(() => {
+    else this.#arm();
+  }
+
+  /** Starts the write of the relaxed lines pending once {@link JournalOptions.relaxedFlushMs} has passed. */
+  #arm(): void {
+    this.#timer ??= setTimeout(() => {
       this.#timer = null;
       this.#start();
     }, this.#opts.relaxedFlushMs);
@@ -338,6 +350,13 @@ export class Journal {
 
   async #run(): Promise<void> {
     while (this.#pending) {
+      // Only relaxed lines, and not many: they wait for the timer, so a stream of them costs one write per period
+      // instead of one per write's duration.
+      if (!this.#pending.durable && this.#pending.lines.length < RELAXED_MAX_LINES && this.#inflightDone && !this.#closing) {
+        this.#arm();
+        break;
+      }
+      this.#inflightDone = true;
       const batch = this.#pending;
       this.#pending = null;
       this.#inflight = batch;
@@ -362,6 +381,7 @@ export class Journal {
         });
       }
     }
+    this.#inflightDone = false;
     this.#runner = null;
   }
 
@@ -429,8 +449,13 @@ export class Journal {
 
   /** Waits for queued lines (relaxed ones too) and a running compaction, then closes the file. */
   async close(): Promise<void> {
-    if (this.#pending && !this.#runner && !this.#failed) this.#start();
-    await this.#runner;
+    this.#closing = true;
+    while (!this.#failed && (this.#pending || this.#runner)) {
+      if (!this.#runner) this.#start();
+      await this.#runner;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
     await this.#compaction;
     await this.#io;
     await this.#fh.close();
