@@ -110,7 +110,8 @@ export interface OpenStoreOptions {
  * Opens the store named by `spec`: `memory`, or a `redis://` / `rediss://` URL. Without a spec, `REDIS_URL` is used
  * when set, else `memory`; the spec `redis` means "the URL in `REDIS_URL`".
  * @throws StoreError `ERR_STORE_INPUT` for an unknown spec; `ERR_STORE_NOT_DURABLE` for a memory store without
- *   `stateDir` (and without `ephemeral`) or a Redis server without `appendonly yes` + `appendfsync always`;
+ *   `stateDir` (and without `ephemeral`) or a Redis server without `appendonly yes`, or without `appendfsync always`
+ *   when `keepsSqn` (`everysec` at least otherwise);
  *   `ERR_STORE_CONNECT` when Redis cannot be reached; `ERR_STORE_LOCKED` / `ERR_STORE_CORRUPT` for a state
  *   directory in use or unreadable.
  */
