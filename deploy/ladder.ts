@@ -1,12 +1,15 @@
 /**
  * The testbed's one log sink: every role logs (pino JSON) into it, tagged with its `role` — a role in this process
- * through its logger, a role run as an `mcx` child process through its output. It keeps the seed-step
- * lines (lib/seed-steps) so the demo can print the message ladder of TS 23.280 §10.6.2.2 from what the roles actually
- * did, lets the launcher wait for a line (a route coming up), and echoes lines to stderr: all of them with
- * `--verbose`, errors only otherwise (stdout stays ladder + summary).
+ * through its logger, a role run as an `mcx` child process through its output. While a demo records, it keeps the
+ * seed steps (lib/seed-steps) so the demo can print the message ladder of TS 23.280 §10.6.2.2 from what the roles
+ * actually did: those of the roles in this process as seed-step events of the loggers that write here (the lines are
+ * at debug level, which the testbed does not write unless `--verbose`), those of child processes (run at debug level)
+ * from their lines. It lets the launcher wait for a line (a route coming up), and echoes lines to stderr: all of them
+ * with `--verbose`, errors only otherwise (stdout stays ladder + summary).
  */
 import { Writable } from 'node:stream';
-import { SEED_CLAUSE, type SeedFlow } from '../lib/seed-steps.ts';
+import { symbols } from 'pino';
+import { SEED_CLAUSE, onSeedStep, type SeedFlow, type SeedStepEvent } from '../lib/seed-steps.ts';
 
 /** One seed-step log line. */
 export interface StepLine {
@@ -79,7 +82,8 @@ export class LogCollector {
       this.kept.set(of, kept);
     }
     if (this.verbose || (!this.o.quiet && typeof line.level === 'number' && line.level >= PINO_ERROR)) process.stderr.write(`${text}\n`);
-    if (typeof line.step === 'number' && this.recording) {
+    // In this process the steps arrive as events (record()); a line of it would count them twice (--verbose).
+    if (role !== undefined && typeof line.step === 'number' && this.recording) {
       this.recording.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
     }
     for (const w of this.waiters) w(line);
@@ -92,10 +96,19 @@ export class LogCollector {
   record(): () => StepLine[] {
     const mine: StepLine[] = [];
     this.recording = mine;
+    const stop = onSeedStep((e) => {
+      if (this.recording === mine && this.writesHere(e)) mine.push(stepOf(e));
+    });
     return () => {
+      stop();
       if (this.recording === mine) this.recording = undefined;
       return mine;
     };
+  }
+
+  /** Whether the step went through a logger of this sink (another testbed in the same process has its own). */
+  private writesHere(e: SeedStepEvent): boolean {
+    return (e.logger as unknown as Record<symbol, unknown>)[symbols.streamSym] === this.stream;
   }
 
   /**
@@ -117,6 +130,12 @@ export class LogCollector {
       this.waiters.add(check);
     });
   }
+}
+
+/** A step of a role in this process as its log line would have read. */
+function stepOf(e: SeedStepEvent): StepLine {
+  const b = e.logger.bindings();
+  return { step: e.step, node: e.node, role: String(b.role ?? b.name), msg: e.msg };
 }
 
 /** What the UE itself sent or received at a SIP step (2, 11, 12, 13). */

@@ -19,8 +19,11 @@ export interface RedisServer {
   dir: string;
   /** The server's process id now (a restart changes it). */
   readonly pid: number;
-  /** Kills the server with `signal` and starts it again on the same port and directory (data reloaded from the AOF). */
-  restart(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Kills the server with `signal` and starts it again on the same port and directory (data reloaded from the AOF),
+   * running `beforeStart` in between (a test that puts back older files: a crash that lost the last writes).
+   */
+  restart(signal?: NodeJS.Signals, beforeStart?: () => Promise<void>): Promise<void>;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -102,8 +105,9 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         get pid() {
           return proc.child.pid ?? 0;
         },
-        async restart(signal = 'SIGKILL') {
+        async restart(signal = 'SIGKILL', beforeStart) {
           await proc.stop(signal);
+          await beforeStart?.();
           proc = await launch(opts, port, dir);
         },
         async stop() {

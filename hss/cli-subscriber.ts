@@ -11,11 +11,18 @@ import { UsageError } from '../lib/cli.ts';
 import { realmSchema } from '../lib/config/address.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
-import { AdminApiError, type AdminTarget } from '../lib/admin/client.ts';
-import { adminApi } from '../lib/admin/hss-api.ts';
+import type { AdminTarget } from '../lib/admin/client.ts';
 import { readAdminToken } from '../lib/admin/token.ts';
-import { importSubscriberCsv } from './csv.ts';
-import { SubscriberError, SubscriberRepo, formatProblem, validateSubscriber, type SubscriberProblem, type SubscriberView } from './subscribers.ts';
+import type { SubscriberProblem, SubscriberView } from './subscribers.ts';
+
+/** What the subcommands run on, loaded when one runs: `mcx hss serve` and `--help` register them without it (issue #12). */
+async function load() {
+  const [subscribers, csv, client, hssApi] = await Promise.all([
+    import('./subscribers.ts'), import('./csv.ts'), import('../lib/admin/client.ts'), import('../lib/admin/hss-api.ts'),
+  ]);
+  return { ...subscribers, ...csv, ...client, ...hssApi };
+}
+type Deps = Awaited<ReturnType<typeof load>>;
 
 /** Where provisioning goes: the admin API or the store itself. */
 interface Backend {
@@ -47,15 +54,16 @@ const targetSchema = z.object({
   'realm': realmSchema.optional(),
 });
 
-async function backendOf(o: TargetOptions, needsRealm: boolean): Promise<Backend> {
+async function backendOf(o: TargetOptions, needsRealm: boolean, m: Deps): Promise<Backend> {
   const c = parseConfig(targetSchema, {
     'admin': o.admin ?? DEFAULT_ADMIN_URL, 'admin-token-file': o.adminTokenFile ?? DEFAULT_TOKEN_FILE, 'tls-ca': o.tlsCa,
     'store': o.store, 'realm': o.realm,
   });
   if (c.store !== undefined) {
     if (needsRealm && c.realm === undefined) throw new UsageError('--realm: required with --store (the realm SIP Digest HA1s are computed for)');
-    const store = await openStore(c.store);
-    const repo = new SubscriberRepo(store, { realm: c.realm ?? 'invalid.invalid' });
+    // Provisioning sets SQN counters: the server must fsync every write, as for the HSS itself.
+    const store = await openStore(c.store, { keepsSqn: true });
+    const repo = new m.SubscriberRepo(store, { realm: c.realm ?? 'invalid.invalid' });
     return {
       add: async (input, replace) => repo.view(await repo.put(input, { replace })),
       list: async (id) => {
@@ -64,7 +72,7 @@ async function backendOf(o: TargetOptions, needsRealm: boolean): Promise<Backend
         return Promise.all(recs.map((r) => repo.view(r)));
       },
       remove: (impi) => repo.remove(impi),
-      importCsv: async (text, replace) => (await importSubscriberCsv(repo, text, { replace })).length,
+      importCsv: async (text, replace) => (await m.importSubscriberCsv(repo, text, { replace })).length,
       close: () => store.close(),
     };
   }
@@ -76,13 +84,13 @@ async function backendOf(o: TargetOptions, needsRealm: boolean): Promise<Backend
   }
   const t: AdminTarget = { url: c.admin, token, ...(c['tls-ca'] ? { ca: [await readFile(c['tls-ca'], 'utf8')] } : {}) };
   return {
-    add: async (input, replace) => (await adminApi.add(t, input, replace)).subscriber,
-    list: async (id) => (await adminApi.list(t, id)).subscribers,
-    remove: async (impi) => adminApi.remove(t, impi).then(() => true, (e: unknown) => {
-      if (e instanceof AdminApiError && e.status === 404) return false;
+    add: async (input, replace) => (await m.adminApi.add(t, input, replace)).subscriber,
+    list: async (id) => (await m.adminApi.list(t, id)).subscribers,
+    remove: async (impi) => m.adminApi.remove(t, impi).then(() => true, (e: unknown) => {
+      if (e instanceof m.AdminApiError && e.status === 404) return false;
       throw e;
     }),
-    importCsv: async (text, replace) => (await adminApi.importCsv(t, text, replace)).imported,
+    importCsv: async (text, replace) => (await m.adminApi.importCsv(t, text, replace)).imported,
     close: async () => undefined,
   };
 }
@@ -90,20 +98,21 @@ async function backendOf(o: TargetOptions, needsRealm: boolean): Promise<Backend
 const OPTION_OF: Record<string, string> = { impus: '--impu', mcptt_id: '--mcptt-id', allowed_partners: '--allowed-partner' };
 
 /** Problems named by the option that carries each field (CLI) or by CSV line (import). */
-function describe(problems: SubscriberProblem[]): string {
+function describe(problems: SubscriberProblem[], m: Deps): string {
   return problems.map((p) => (p.line === undefined && p.field !== undefined
-    ? `${OPTION_OF[p.field] ?? `--${p.field}`}: ${p.message}` : formatProblem(p))).join('\n  ');
+    ? `${OPTION_OF[p.field] ?? `--${p.field}`}: ${p.message}` : m.formatProblem(p))).join('\n  ');
 }
 
 /** Runs `fn` on a backend, turning provisioning failures into exit statuses: input → 2, the rest → 1. */
 async function withBackend<T>(o: TargetOptions, needsRealm: boolean, fn: (b: Backend) => Promise<T>): Promise<T> {
-  const b = await backendOf(o, needsRealm);
+  const m = await load();
+  const b = await backendOf(o, needsRealm, m);
   try {
     return await fn(b);
   } catch (e) {
-    if (e instanceof SubscriberError) throw new UsageError(`invalid subscriber:\n  ${describe(e.problems)}`, e.code === 'ERR_HSS_INPUT' ? 2 : 1);
-    if (e instanceof AdminApiError) {
-      const detail = e.problems.length ? `\n  ${describe(e.problems)}` : ` ${e.message}`;
+    if (e instanceof m.SubscriberError) throw new UsageError(`invalid subscriber:\n  ${describe(e.problems, m)}`, e.code === 'ERR_HSS_INPUT' ? 2 : 1);
+    if (e instanceof m.AdminApiError) {
+      const detail = e.problems.length ? `\n  ${describe(e.problems, m)}` : ` ${e.message}`;
       throw new UsageError(`admin API ${e.status} ${e.error}:${detail}`, e.status === 400 ? 2 : 1);
     }
     throw e;
@@ -138,8 +147,9 @@ async function addInput(o: AddOptions): Promise<Record<string, unknown>> {
     mcptt_id: o.mcpttId, allowed_partners: o.allowedPartner,
   };
   for (const k of Object.keys(input)) if (input[k] === undefined) delete input[k];
-  const v = validateSubscriber(input);
-  if ('problems' in v) throw new UsageError(`invalid subscriber:\n  ${describe(v.problems)}`);
+  const m = await load();
+  const v = m.validateSubscriber(input);
+  if ('problems' in v) throw new UsageError(`invalid subscriber:\n  ${describe(v.problems, m)}`);
   return input;
 }
 

@@ -12,7 +12,7 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
-import { startHss, type HssConfig } from './run.ts';
+import type { HssConfig } from './run.ts';
 import { RAND_POLICIES } from './vectors.ts';
 
 /** Defaults shown in `--help` and used when an option is absent. */
@@ -86,6 +86,8 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
 export async function runHssCommand(o: HssCliOptions): Promise<void> {
   const logger = createLogger('hss');
   const config = parseHssOptions(o, logger);
+  // Loaded here, not at the top: `mcx hss --help` and the other subcommands need none of the HSS (issue #12).
+  const { startHss } = await import('./run.ts');
   await serveUntilSignal({
     role: 'hss', logger, start: () => startHss(config),
     ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}`,

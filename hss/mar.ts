@@ -17,7 +17,8 @@ import type { Avp, DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
 import { CxExperimentalResultCode as X, SipAuthScheme, buildMaa, readMar, type SipAuthItem } from '../lib/diameter/cx/index.ts';
 import { buildAvp, findAvp, getValue, getValues, requireValue } from '../lib/diameter/message.ts';
-import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
+import { withFields, type Log } from '../lib/log.ts';
+import { migrationFlowAt, seedStep, seedStepText, seedStepsWanted } from '../lib/seed-steps.ts';
 import { DEFAULT_MAX_AUTH_ITEMS, baseErrorAnswer, experimentalAnswer, mmsHostsOf, type CxContext } from './cx-context.ts';
 import {
   DIGEST_ALGORITHMS, akaCredentials, type AkaCredentials, type DigestAlgorithm, type StoredHa1, type SubscriberRecord,
@@ -70,12 +71,14 @@ function plan(scheme: string, record: SubscriberRecord, asked: DigestAlgorithm |
 export async function handleMar(req: DiameterMessage, ctx: CxContext, peer?: CxPeer): Promise<DiameterMessage> {
   const mar = readMar(req);
   const item = requireValue(req, 'SIP-Auth-Data-Item');
-  const log = ctx.logger.child({ clause: '29.228 §6.3.1', impi: mar.userName, impu: mar.publicIdentity });
+  const log = withFields(ctx.logger, { clause: '29.228 §6.3.1', impi: mar.userName, impu: mar.publicIdentity });
   ctx.stats.inc('mar');
-  // A migrating user's MAR (from another realm) is steps 6 and 7 of TS 23.280 §10.6.2 as the SIP database sees them.
-  const flow = migrationFlowAt(getValue(req, 'Origin-Realm'), getValues(req, 'Route-Record'), ctx.originRealm);
+  // A migrating user's MAR (from another realm) is steps 6 and 7 of TS 23.280 §10.6.2 as the SIP database sees them;
+  // read only when someone logs or listens to seed steps (issue #12).
+  const flow = seedStepsWanted(log) ? migrationFlowAt(getValue(req, 'Origin-Realm'), getValues(req, 'Route-Record'), ctx.originRealm) : undefined;
   const ids = `primary IMPI ${mar.userName}, IMPU ${mar.publicIdentity}`;
-  if (flow) seedStep(log, flow, 6, flow === 'static' ? 'relay' : 'primary-mms', seedStepText(flow, 6, ids));
+  const stepFields = flow ? { sessionId: getValue(req, 'Session-Id') } : {};
+  if (flow) seedStep(log, flow, 6, flow === 'static' ? 'relay' : 'primary-mms', seedStepText(flow, 6, ids), stepFields);
 
   // Step 1: identities.
   const record = await ctx.subscribers.get(mar.userName);
@@ -126,7 +129,7 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext, peer?: CxP
   const base = { originHost: ctx.originHost, originRealm: ctx.originRealm, result: { resultCode: ResultCode.SUCCESS } };
   if (p.kind === 'digest') {
     ctx.stats.inc('digest_answers');
-    log.info({ algorithm: p.algorithm, server_name: mar.serverName }, 'MAR: SIP Digest → MAA with SIP-Digest-Authenticate');
+    log.debug({ algorithm: p.algorithm, server_name: mar.serverName }, 'MAR: SIP Digest → MAA with SIP-Digest-Authenticate');
     const ha1 = p.record.ha1 as StoredHa1;
     const digest = { realm: ha1.realm, algorithm: p.algorithm, qop: 'auth', ha1: p.algorithm === 'MD5' ? ha1.md5 : ha1.sha256 };
     return buildMaa(req, { ...base, userName: record.impi, publicIdentity: mar.publicIdentity, items: [{ itemNumber: 1, scheme: SipAuthScheme.SIP_DIGEST, digest }] });
@@ -136,13 +139,15 @@ export async function handleMar(req: DiameterMessage, ctx: CxContext, peer?: CxP
   const items: SipAuthItem[] = vectors.map((v, i) => ({
     itemNumber: i + 1, scheme: p.scheme, authenticate: Buffer.concat([v.rand, v.autn]), authorization: v.xres, ck: v.ck, ik: v.ik,
   }));
-  log.info({ scheme: p.scheme, requested: mar.numberAuthItems, vectors: n, sqns: vectors.map((v) => hex12(v.sqn)), server_name: mar.serverName },
-    'MAR: vectors issued (33.102 §6.3.2) → MAA');
-  if (flow) seedStep(log, flow, 7, 'hss', seedStepText(flow, 7, `${ids}, ${n} vector(s)`));
+  if (log.isLevelEnabled('debug')) {
+    log.debug({ scheme: p.scheme, requested: mar.numberAuthItems, vectors: n, sqns: vectors.map((v) => hex12(v.sqn)), server_name: mar.serverName },
+      'MAR: vectors issued (33.102 §6.3.2) → MAA');
+  }
+  if (flow) seedStep(log, flow, 7, 'hss', seedStepText(flow, 7, `${ids}, ${n} vector(s)`), stepFields);
   return buildMaa(req, { ...base, userName: record.impi, publicIdentity: mar.publicIdentity, items });
 }
 
-async function resync(ctx: CxContext, creds: AkaCredentials, authorization: Buffer, log: CxContext['logger']): Promise<void> {
+async function resync(ctx: CxContext, creds: AkaCredentials, authorization: Buffer, log: Log): Promise<void> {
   const rand = authorization.subarray(0, 16);
   const auts = authorization.subarray(16, RESYNC_AUTHORIZATION_LENGTH);
   const r = await ctx.vectors.resync(creds, rand, auts);

@@ -74,7 +74,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
   const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
   const teardown = new Teardown({ logger: log, name: 'HSS' });
   return teardown.guard(async () => {
-    const store = await openStore(config.store, { stateDir: config.stateDir, logger: log.child({ component: 'store' }) });
+    const store = await openStore(config.store, { stateDir: config.stateDir, keepsSqn: true, logger: log.child({ component: 'store' }) });
     teardown.add('store', () => store.close());
     const stats = new HssStats();
     const subscribers = new SubscriberRepo(store, { realm: config.realm, logger: log.child({ component: 'subscribers' }) });

@@ -15,6 +15,7 @@
  */
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
+import { withFields } from '../lib/log.ts';
 import {
   CxExperimentalResultCode as X, ServerAssignmentType as SAT, UserDataAlreadyAvailable as UDAA, buildSaa, readSar,
 } from '../lib/diameter/cx/index.ts';
@@ -53,7 +54,7 @@ export const SAR_ACTIONS: ReadonlyMap<number, SarAction> = new Map<number, SarAc
 export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxPeer): Promise<DiameterMessage> {
   const sar = readSar(req);
   ctx.stats.inc('sar');
-  const log = ctx.logger.child({ clause: '29.228 §6.1.2', impi: sar.userName, impus: sar.publicIdentities, type: sar.serverAssignmentType });
+  const log = withFields(ctx.logger, { clause: '29.228 §6.1.2', impi: sar.userName, impus: sar.publicIdentities, type: sar.serverAssignmentType });
 
   const action = SAR_ACTIONS.get(sar.serverAssignmentType);
   if (!action) {
@@ -97,7 +98,7 @@ export async function handleSar(req: DiameterMessage, ctx: CxContext, peer?: CxP
   // The S-CSCF that holds the profile of this registration already (it says so, and it is the assigned one).
   const hasProfile = sar.userDataAlreadyAvailable === UDAA.USER_DATA_ALREADY_AVAILABLE && before?.state === 'registered' && before.server_name === sar.serverName;
   const userData = action.userData && !hasProfile;
-  log.info({ server_name: sar.serverName, serving: action.serving, user_data: userData }, `SAR ${action.name} → SAA 2001`);
+  log.debug({ server_name: sar.serverName, serving: action.serving, user_data: userData }, `SAR ${action.name} → SAA 2001`);
   return buildSaa(req, {
     originHost: ctx.originHost, originRealm: ctx.originRealm, result: { resultCode: ResultCode.SUCCESS }, userName: record.impi,
     ...(userData ? { userData: imsSubscriptionXml(record.impi, record.impus) } : {}),

@@ -5,6 +5,10 @@
  *
  * Updates are read-modify-write without a lock: two S-CSCFs racing on one IMPI leave the last writer's name, which
  * is what 29.228 asks anyway (the newest assignment wins) and what a lost update would also produce.
+ *
+ * Writes are relaxed (lib/store; issue #12: the HSS fsynced serving state on every SAR): a crash may lose the last few
+ * milliseconds of assignments, which the S-CSCF's next SAR (every re-registration sends one) puts back. Nothing here
+ * is security state: the SQN counters stay durable.
  */
 import type { Store } from '../lib/store/store.ts';
 
@@ -67,7 +71,7 @@ export class ServingRegistry {
 
   /** SAR de-registration types: the user is no longer served; nothing is kept. */
   async clear(impi: string): Promise<void> {
-    await this.#store.delete(servingKey(impi));
+    await this.#store.delete(servingKey(impi), { durability: 'relaxed' });
   }
 
   /**
@@ -82,7 +86,7 @@ export class ServingRegistry {
 
   async #save(impi: string, s: Omit<ServingState, 'updated_at'>): Promise<ServingState> {
     const next: ServingState = { ...s, updated_at: new Date().toISOString() };
-    await this.#store.set(servingKey(impi), next);
+    await this.#store.set(servingKey(impi), next, { durability: 'relaxed' });
     return next;
   }
 }

@@ -13,6 +13,7 @@
  */
 import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { ResultCode } from '../lib/diameter/constants.ts';
+import { withFields } from '../lib/log.ts';
 import {
   CxExperimentalResultCode as X, UserAuthorizationType, buildLia, buildUaa, experimental, readLir, readUar,
 } from '../lib/diameter/cx/index.ts';
@@ -23,7 +24,7 @@ import { mayServe } from './partners.ts';
 export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<DiameterMessage> {
   const uar = readUar(req);
   ctx.stats.inc('uar');
-  const log = ctx.logger.child({ clause: '29.228 §6.1.1', impi: uar.userName, impu: uar.publicIdentity });
+  const log = withFields(ctx.logger, { clause: '29.228 §6.1.1', impi: uar.userName, impu: uar.publicIdentity });
   const base = { originHost: ctx.originHost, originRealm: ctx.originRealm };
   const record = await ctx.subscribers.get(uar.userName);
   const owner = record?.impus.includes(uar.publicIdentity) ? record.impi : await ctx.subscribers.impiOfImpu(uar.publicIdentity);
@@ -49,10 +50,10 @@ export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<D
     return buildUaa(req, { ...base, result: { resultCode: ResultCode.SUCCESS }, serverName: serving.server_name });
   }
   if (serving.server_name !== undefined) {
-    log.info({ server_name: serving.server_name }, 'UAR → 2002 SUBSEQUENT_REGISTRATION');
+    log.debug({ server_name: serving.server_name }, 'UAR → 2002 SUBSEQUENT_REGISTRATION');
     return buildUaa(req, { ...base, result: experimental(X.SUBSEQUENT_REGISTRATION), serverName: serving.server_name });
   }
-  log.info('UAR → 2001 FIRST_REGISTRATION');
+  log.debug('UAR → 2001 FIRST_REGISTRATION');
   return buildUaa(req, { ...base, result: experimental(X.FIRST_REGISTRATION) });
 }
 
@@ -60,7 +61,7 @@ export async function handleUar(req: DiameterMessage, ctx: CxContext): Promise<D
 export async function handleLir(req: DiameterMessage, ctx: CxContext): Promise<DiameterMessage> {
   const lir = readLir(req);
   ctx.stats.inc('lir');
-  const log = ctx.logger.child({ clause: '29.228 §6.1.4', impu: lir.publicIdentity });
+  const log = withFields(ctx.logger, { clause: '29.228 §6.1.4', impu: lir.publicIdentity });
   const impi = await ctx.subscribers.impiOfImpu(lir.publicIdentity);
   if (impi === undefined) {
     log.info('LIR: IMPU unknown → 5001');

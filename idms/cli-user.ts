@@ -7,18 +7,15 @@
 import { z } from 'zod';
 import type { Command } from 'commander';
 import { UsageError } from '../lib/cli.ts';
-import { AdminApiError, adminRequest, type AdminTarget } from '../lib/admin/client.ts';
+import type { AdminTarget } from '../lib/admin/client.ts';
 import { readAdminToken } from '../lib/admin/token.ts';
 import { readConfigFile } from '../lib/config/files.ts';
 import { storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { isConfigurationFailure } from '../lib/serve.ts';
 import { openStore } from '../lib/store/store.ts';
-import { userJson } from './admin-api.ts';
+import type { userJson } from './admin-api.ts';
 import { IDMS_ROLES } from './constants.ts';
-import { isIdmsError } from './errors.ts';
-import { idmsNamespace } from './server.ts';
-import { UserRepo } from './users.ts';
 
 type UserJson = ReturnType<typeof userJson>;
 
@@ -57,6 +54,10 @@ async function backendOf(o: TargetOptions): Promise<Backend> {
     'admin': o.admin, 'admin-token-file': o.adminTokenFile ?? `${o.stateDir ?? `.state/idms-${role}`}/admin-token`, 'tls-ca': o.tlsCa,
     'store': o.store, 'role': role,
   });
+  // Loaded when the command runs: registering it (for `mcx idms serve`, `--help`) needs none of this (issue #12).
+  const [{ AdminApiError, adminRequest }, { userJson }, { idmsNamespace }, { UserRepo }] = await Promise.all([
+    import('../lib/admin/client.ts'), import('./admin-api.ts'), import('./server.ts'), import('./users.ts'),
+  ]);
   if (c.store !== undefined) {
     const store = await openStore(c.store, o.stateDir ? { stateDir: o.stateDir } : {}).catch((e: unknown) => {
       throw isConfigurationFailure(e) ? new UsageError(`--store: ${e.message}`) : e;
@@ -96,6 +97,8 @@ async function withBackend<T>(o: TargetOptions, fn: (b: Backend) => Promise<T>):
   try {
     return await fn(b);
   } catch (e) {
+    // errors.ts loads oidc-provider: only when something failed.
+    const { isIdmsError } = await import('./errors.ts');
     if (isIdmsError(e)) throw new UsageError(e.message, e.code === 'ERR_IDMS_USER_INPUT' ? 2 : 1);
     throw e;
   } finally {

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addUserCommands } from './cli-user.ts';
 import { DEFAULT_TTLS, IDMS_ROLES, MAX_CLOCK_SKEW_S } from './constants.ts';
-import { startIdms, type IdmsConfig } from './server.ts';
+import type { IdmsConfig } from './server.ts';
 
 /** Where the testbed and the tests have always found it; the one definition is lib's. */
 export { defaultResource } from '../lib/idm/vocabulary.ts';
@@ -177,6 +177,8 @@ export const idmsCommand: CommandModule = (program: Command) => {
     .action(async (opts: IdmsCliOptions) => {
       const logger = createLogger('idms');
       const config = parseIdmsOptions(opts, logger);
+      // Loaded here, not at the top: `--help` needs none of the IdMS (oidc-provider alone is ~0.1 s; issue #12).
+      const { startIdms } = await import('./server.ts');
       await serveUntilSignal({
         role: 'idms', logger, start: () => startIdms(config),
         ready: (r) => `listening ${r.url} role=${r.role} issuer=${r.issuer}${r.adminUrl ? ` admin=${r.adminUrl}` : ''}`,

@@ -5,9 +5,14 @@
  * database) all log through {@link seedStep} with the node that performed the step. It lives in lib/ because every
  * role logs steps, not only the MMS. Which flow a registration belongs to is read from its partner identity
  * ({@link seedFlowOfPartnerIdentity}): the partner MMS allocates dynamic ones from a namespace of their own.
+ *
+ * The lines are at debug level (issue #12: six info lines per registration cost more than the SIP and Diameter), and
+ * each step is also an in-process event ({@link onSeedStep}) for whoever draws ladders — `mcx testbed` for the roles
+ * it runs in its own process (it reads the debug lines of the roles it runs as processes), the status page of issue
+ * #14. Nothing is built for a step that nobody listens to and no line is written for.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from './log.ts';
+import { fieldsOf, loggerOf, type Log, type Logger } from './log.ts';
 
 /** The seed flow: §10.6.2.2 (static configuration) or §10.6.2.3 (dynamic configuration). */
 export type SeedFlow = 'static' | 'dynamic';
@@ -23,7 +28,8 @@ export type SeedNode =
   | 'primary-mms' // migration management server, primary system (dynamic flow)
   | 'relay' // SIP core / IMS of the primary system
   | 'hss' // SIP database of the primary system
-  | 'primary-idms'; // IdM server of the primary system (step 1)
+  | 'primary-idms' // IdM server of the primary system (step 1)
+  | 'partner-idms'; // IdM server of the partner system (step 1, TS 33.180 C.2 step 8b)
 
 /** The clause each flow comes from. */
 export const SEED_CLAUSE: Readonly<Record<SeedFlow, string>> = {
@@ -64,15 +70,87 @@ export const SEED_STEPS: Readonly<Record<SeedFlow, Readonly<Record<SeedStepNumbe
   } as Record<SeedStepNumber, string>,
 };
 
+/** One seed step as a role took or saw it, handed to every {@link onSeedStep} listener. */
+export interface SeedStepEvent {
+  flow: SeedFlow;
+  step: SeedStepNumber;
+  /** The entity that performed the step. */
+  node: SeedNode;
+  /** `step <n>: <text>`: the log line's message. */
+  msg: string;
+  /**
+   * What ties the steps of one registration together within the role that logged them: the REGISTER's Call-ID at the
+   * registrar and the UE (`call_id`), the Diameter Session-Id at the MMSs, the relay and the HSS (`sessionId`).
+   */
+  key: string | undefined;
+  /** The private and (first) public identity the step names, partner or primary as the role sees them. */
+  impi: string | undefined;
+  impu: string | undefined;
+  /** Every structured field of the line (those of a {@link withFields} view included), without `seed`/`flow`/`step`/`node`. */
+  fields: Readonly<Record<string, unknown>>;
+  /** The logger the step went through: its bindings name the role (`role` in the testbed), its destination the sink. */
+  logger: Logger;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+/** A listener of {@link onSeedStep}. It runs synchronously inside the step: it must not throw or block. */
+export type SeedStepListener = (e: SeedStepEvent) => void;
+
+const listeners = new Set<SeedStepListener>();
+
 /**
- * Logs one seed step at info level: `step <n>: <text>` with `{ seed, flow, step, node, ...fields }`.
+ * Calls `listener` with every seed step taken in this process from now on.
+ * @returns a function that stops it.
+ */
+export function onSeedStep(listener: SeedStepListener): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+function firstString(...values: unknown[]): string | undefined {
+  for (const v of values) {
+    if (typeof v === 'string') return v;
+    if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  }
+  return undefined;
+}
+
+/**
+ * Logs one seed step at debug level (or `level`) — `step <n>: <text>` with `{ ...fields, seed, flow, step, node }` — and hands it
+ * to the {@link onSeedStep} listeners. Costs nothing (not even the line's object) when debug is off and nobody listens.
  * @param node the entity that performed the step (the logging process may be the one that observed it).
  * @param text what happened, with identities; undefined uses the step's summary from {@link SEED_STEPS}.
- * @param fields structured detail (identities, result codes, counts); never key material — the logger redacts the
- *   usual names (`ck`, `ik`, `xres`, …) anyway.
+ * @param fields structured detail: identities (`impi`/`impu`, or `partnerImpi`/`primaryImpi` and their `…Impus`),
+ *   the correlation key (`call_id` or `sessionId`), result codes, counts; never key material — the logger redacts the
+ *   usual names (`ck`, `ik`, `xres`, …) at the top level, and nothing may carry them nested.
+ * @param level `info` for the steps that are also security events, once per migration rather than per registration
+ *   (the IdMSs issuing tokens, step 1).
  */
-export function seedStep(log: Logger, flow: SeedFlow, n: SeedStepNumber, node: SeedNode, text?: string, fields: Record<string, unknown> = {}): void {
-  log.info({ ...fields, seed: SEED_CLAUSE[flow], flow, step: n, node }, `step ${n}: ${text ?? SEED_STEPS[flow][n]}`);
+export function seedStep(log: Log, flow: SeedFlow, n: SeedStepNumber, node: SeedNode, text?: string, fields: Record<string, unknown> = {}, level: 'debug' | 'info' = 'debug'): void {
+  const written = log.isLevelEnabled(level);
+  if (!written && listeners.size === 0) return;
+  const msg = `step ${n}: ${text ?? SEED_STEPS[flow][n]}`;
+  if (written) log[level]({ ...fields, seed: SEED_CLAUSE[flow], flow, step: n, node }, msg);
+  if (listeners.size === 0) return;
+  const all = { ...fieldsOf(log), ...fields };
+  const e: SeedStepEvent = {
+    flow, step: n, node, msg, fields: all, logger: loggerOf(log), at: Date.now(),
+    key: firstString(all.call_id, all.sessionId),
+    impi: firstString(all.impi, all.partnerImpi, all.primaryImpi),
+    impu: firstString(all.impu, all.impus, all.partnerImpus, all.primaryImpus),
+  };
+  for (const l of listeners) l(e);
+}
+
+/**
+ * Whether a seed step logged through `log` would be written or heard: call sites whose text or fields cost
+ * something to build (Diameter AVPs read only for the line) ask this first.
+ */
+export function seedStepsWanted(log: Log): boolean {
+  return listeners.size > 0 || log.isLevelEnabled('debug');
 }
 
 /**

@@ -25,7 +25,7 @@ import type { Logger } from '../lib/log.ts';
 import { MmsError, type MmsErrorCode } from './errors.ts';
 import { MmsStats, type MmsStatsSnapshot } from './stats.ts';
 import type { IdentityMapping, MappingSource } from './mappings.ts';
-import { seedStep } from '../lib/seed-steps.ts';
+import { seedStep, seedStepsWanted } from '../lib/seed-steps.ts';
 import type { SeedFlow } from '../lib/seed-steps.ts';
 import { translateAnswer, translateRequest } from './translate.ts';
 import type { AgentIdentity } from './translate.ts';
@@ -145,10 +145,14 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
     const command = mar ? 'MAR' : req.commandCode === CxCommand.SAR ? 'SAR' : `command ${req.commandCode}`;
     const what = (dir: 'request' | 'response'): string => (mar ? `get SIP authentication information ${dir}` : dir === 'request' ? command : `answer to ${command}`);
     let flow: SeedFlow = 'static';
-    // Only the MAR is the seed's "get SIP authentication information"; the SAR is logged without step numbers.
+    // Only the MAR is the seed's "get SIP authentication information"; the SAR is logged without step numbers. Both
+    // at debug level, one line per step and Cx transaction; their text and fields are built only when wanted (issue #12).
+    const logging = mar ? seedStepsWanted(log) : log.isLevelEnabled('debug');
+    // Every line carries the partner request's Session-Id: the key of the registration's steps here (lib/seed-steps.ts).
+    const sessionId = logging ? getValue(req, 'Session-Id') : undefined;
     const step = (n: 3 | 4 | 5 | 8 | 9 | 10, node: 'registrar' | 'partner-mms' | 'relay' | 'primary-mms', text: string, fields: Record<string, unknown>): void => {
-      if (mar) seedStep(log, flow, n, node, text, fields);
-      else log.info({ command, ...fields }, text);
+      if (mar) seedStep(log, flow, n, node, text, { sessionId, ...fields });
+      else log.debug({ command, sessionId, ...fields }, text);
     };
     try {
       const partnerImpi = getValue(req, 'User-Name');
@@ -156,15 +160,15 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
       const mapping = partnerImpi === undefined ? undefined : await o.mappings.byPartnerImpi(partnerImpi);
       flow = mapping?.kind ?? 'static';
       if (mapping) stats.inc(flow === 'dynamic' ? 'dynamic_flow' : 'static_flow');
-      step(3, 'registrar', `partner SIP core → partner MMS: ${what('request')} (partner IMPI ${partnerImpi ?? '-'}, IMPU ${partnerImpus.join(' ') || '-'})`,
-        { partnerImpi, partnerImpus, sessionId: getValue(req, 'Session-Id') });
+      if (logging) step(3, 'registrar', `partner SIP core → partner MMS: ${what('request')} (partner IMPI ${partnerImpi ?? '-'}, IMPU ${partnerImpus.join(' ') || '-'})`,
+        { partnerImpi, partnerImpus });
       if (!mapping) throw new MmsError('ERR_MMS_USER_UNKNOWN', `no mapping for partner IMPI ${partnerImpi ?? '(no User-Name)'}`);
       const leg = translateRequest(req, mapping, o.self, o.sessionIds.next());
       const primaryMms = flow === 'dynamic' ? 'primary MMS' : 'primary SIP core/IMS';
-      step(4, 'partner-mms', `partner MMS determines the primary MC system (realm ${mapping.primaryRealm}) and the primary SIP identities: IMPI ${mapping.primaryImpi}, IMPU ${leg.primaryImpus.join(' ') || '-'}`,
+      if (logging) step(4, 'partner-mms', `partner MMS determines the primary MC system (realm ${mapping.primaryRealm}) and the primary SIP identities: IMPI ${mapping.primaryImpi}, IMPU ${leg.primaryImpus.join(' ') || '-'}`,
         { primaryImpi: mapping.primaryImpi, primaryImpus: leg.primaryImpus, primaryRealm: mapping.primaryRealm });
-      step(5, 'partner-mms', `partner MMS → ${primaryMms}: ${what('request')} (primary IMPI ${mapping.primaryImpi})`,
-        { sessionId: getValue(leg.request, 'Session-Id'), destinationRealm: mapping.primaryRealm, serverName: leg.sentServerName });
+      if (logging) step(5, 'partner-mms', `partner MMS → ${primaryMms}: ${what('request')} (primary IMPI ${mapping.primaryImpi})`,
+        { primarySessionId: getValue(leg.request, 'Session-Id'), destinationRealm: mapping.primaryRealm, serverName: leg.sentServerName });
       let answer: DiameterMessage;
       try {
         answer = await o.forward(leg.request, { timeoutMs, mapping });
@@ -172,11 +176,11 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
         throw primaryFailure(err);
       }
       const back = translateAnswer(req, answer, leg, o.self);
-      step(8, flow === 'dynamic' ? 'primary-mms' : 'relay', `${primaryMms} → partner MMS: ${what('response')} (${isCxSuccess(back.result) ? 'success' : 'failure'}${mar ? `, ${back.items} vector(s)` : ''})`,
+      if (logging) step(8, flow === 'dynamic' ? 'primary-mms' : 'relay', `${primaryMms} → partner MMS: ${what('response')} (${isCxSuccess(back.result) ? 'success' : 'failure'}${mar ? `, ${back.items} vector(s)` : ''})`,
         { ...outcome(back.result), items: back.items, originHost: peerOf(answer) });
-      step(9, 'partner-mms', `partner MMS determines partner IMPI ${mapping.partnerImpi}, IMPU ${leg.partnerImpus.join(' ') || '-'}`,
+      if (logging) step(9, 'partner-mms', `partner MMS determines partner IMPI ${mapping.partnerImpi}, IMPU ${leg.partnerImpus.join(' ') || '-'}`,
         { partnerImpi: mapping.partnerImpi, partnerImpus: leg.partnerImpus, removedImpus: back.removedImpus });
-      step(10, 'partner-mms', `partner MMS → partner SIP core: ${what('response')} (partner IMPI ${mapping.partnerImpi})`,
+      if (logging) step(10, 'partner-mms', `partner MMS → partner SIP core: ${what('response')} (partner IMPI ${mapping.partnerImpi})`,
         { ...outcome(back.result), items: back.items });
       stats.inc(isCxSuccess(back.result) ? 'success' : 'other_failures');
       if (isCxSuccess(back.result)) served(req, mapping, leg.partnerImpus);

@@ -6,9 +6,8 @@
  */
 import { z } from 'zod';
 import type { Command } from 'commander';
-import { isLoopback } from '../lib/admin/server.ts';
 import type { CommandModule } from '../lib/cli.ts';
-import { hostPortSchema, realmSchema, type HostPort } from '../lib/config/address.ts';
+import { hostPortSchema, isLoopback, realmSchema, type HostPort } from '../lib/config/address.ts';
 import { caListSchema, checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
@@ -16,7 +15,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
-import { startMms, startRelay, type MmsConfig } from './run.ts';
+import type { MmsConfig } from './run.ts';
 
 const required = z.string({ error: 'required' });
 
@@ -231,6 +230,8 @@ export const mmsCommand: CommandModule = (program: Command) => {
     .action(async (opts: MmsCliOptions) => {
       const logger = createLogger('mms');
       const config = parseMmsOptions(opts, logger);
+      // Loaded here, not at the top: `--help` needs none of the MMS (issue #12).
+      const { startMms } = await import('./run.ts');
       await serveUntilSignal({
         role: 'mms', logger, start: () => startMms(config),
         ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}`,
@@ -244,6 +245,7 @@ export const relayCommand: CommandModule = (program: Command) => {
     .action(async (opts: AgentCliOptions) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
+      const { startRelay } = await import('./run.ts');
       await serveUntilSignal({ role: 'relay', logger, start: () => startRelay(config), ready: (r) => `listening diameter=${r.diameterUrl}` });
     });
 };

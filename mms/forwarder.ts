@@ -26,7 +26,7 @@ import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/lifecycle.ts';
 import { formatListening, startCxNode } from './cx-node.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
-import { migrationFlowAt, seedStep, seedStepText } from '../lib/seed-steps.ts';
+import { migrationFlowAt, seedStep, seedStepText, seedStepsWanted } from '../lib/seed-steps.ts';
 import type { SeedFlow, SeedNode, SeedStepNumber } from '../lib/seed-steps.ts';
 
 /** Upstream answer timeout of a forwarding agent (DESIGN §2.1: 1 s per agent). */
@@ -119,42 +119,60 @@ export function createForwarder(o: ForwarderOptions): Handler {
 
   return async (req: DiameterMessage, hctx: HandlerContext): Promise<DiameterMessage> => {
     const ingress = hctx.peer.originHost;
-    const impi = safely(() => getValue(req, 'User-Name'));
-    const impu = safely(() => getValues(req, 'Public-Identity').join(' ')) || '-';
     const command = req.commandCode === CxCommand.MAR ? 'MAR' : req.commandCode === CxCommand.SAR ? 'SAR' : `command ${req.commandCode}`;
-    const originRealm = safely(() => getValue(req, 'Origin-Realm'));
-    const crossed = [...(safely(() => getValues(req, 'Route-Record')) ?? []), ingress];
-    const migration = migrationFlowAt(originRealm, crossed, node.originRealm);
-    const flow: SeedFlow | undefined = o.as === 'primary-mms' ? (migration && 'dynamic') : migration;
+    // What only the lines need is read from the request when a line (debug, seed step) is wanted or something went
+    // wrong, not for every request (issue #12).
+    const logging = seedStepsWanted(log);
+    let about: { impi: string | undefined; impu: string; originRealm: string | undefined; fields: Record<string, unknown> } | undefined;
+    const describe = (): NonNullable<typeof about> => {
+      if (about) return about;
+      const impi = safely(() => getValue(req, 'User-Name'));
+      const impu = safely(() => getValues(req, 'Public-Identity').join(' ')) || '-';
+      about = { impi, impu, originRealm: safely(() => getValue(req, 'Origin-Realm')), fields: { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress, impi, impu } };
+      return about;
+    };
+    let stepped: SeedFlow | undefined;
     // Only the MAR is the seed's "get SIP authentication information"; other commands get a plain line.
-    const stepped = req.commandCode === CxCommand.MAR ? flow : undefined;
-    const fields = { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress };
+    if (logging && req.commandCode === CxCommand.MAR) {
+      const crossed = [...(safely(() => getValues(req, 'Route-Record')) ?? []), ingress];
+      const migration = migrationFlowAt(describe().originRealm, crossed, node.originRealm);
+      stepped = o.as === 'primary-mms' ? (migration && 'dynamic') : migration;
+    }
 
     let refused: DiameterMessage | undefined;
     try {
       refused = await o.admit?.(req, hctx);
     } catch (err) {
       // The gate could not decide (its store is down): not delivered, which the registrar maps to 504, never forwarded.
+      const { impi, fields } = describe();
       log.error({ ...fields, err: (err as Error).message }, `${command} for ${impi ?? '-'}: the admission check failed`);
       refused = refuse(req, ResultCode.UNABLE_TO_DELIVER, 'admission check unavailable', ctx);
     }
     if (refused) {
+      const { impi, impu, originRealm, fields } = describe();
       log.warn({ ...fields, command, impi, impu, ...outcome(refused).fields }, `${command} for ${impi ?? '-'} from ${ingress} (${originRealm ?? '-'}) refused: ${outcome(refused).text} (${safely(() => getValue(refused, 'Error-Message')) ?? ''})`);
       return refused;
     }
     // Logged once admitted: a refused request never takes the steps toward the HSS.
-    if (stepped) requestSteps(log, o.as, stepped, { detail: `primary IMPI ${impi ?? '-'}, IMPU ${impu}`, fields });
+    if (stepped) requestSteps(log, o.as, stepped, { detail: `primary IMPI ${describe().impi ?? '-'}, IMPU ${describe().impu}`, fields: describe().fields });
     const answer = await relayRequest(req, ingress, ctx);
 
-    const result = outcome(answer);
     const from = safely(() => getValue(answer, 'Origin-Host'));
     if (from !== undefined && from.toLowerCase() === node.originHost.toLowerCase()) {
+      const { impi, fields } = describe();
+      const result = outcome(answer);
       log.warn({ ...fields, command, ...result.fields }, `${command} for ${impi ?? '-'} not delivered: ${result.text} (${safely(() => getValue(answer, 'Error-Message')) ?? ''})`);
       return answer;
     }
-    const items = findAvps(answer, 'SIP-Auth-Data-Item').length;
-    if (stepped) answerSteps(log, o.as, stepped, { detail: `${result.text}, ${items} vector(s)`, fields: { ...fields, ...result.fields, items, answeredBy: from } });
-    else log.info({ ...fields, command, impi, ...result.fields, answeredBy: from }, `${command} for ${impi ?? '-'} relayed: ${result.text}`);
+    if (!logging) return answer;
+    const { impi, fields } = describe();
+    const result = outcome(answer);
+    if (stepped) {
+      const items = findAvps(answer, 'SIP-Auth-Data-Item').length;
+      answerSteps(log, o.as, stepped, { detail: `${result.text}, ${items} vector(s)`, fields: { ...fields, ...result.fields, items, answeredBy: from } });
+    } else if (log.isLevelEnabled('debug')) {
+      log.debug({ ...fields, command, ...result.fields, answeredBy: from }, `${command} for ${impi ?? '-'} relayed: ${result.text}`);
+    }
     return answer;
   };
 }

@@ -180,18 +180,19 @@ export class BindingStore {
   }
 
   /**
-   * Replaces the bindings of `aor`; an empty list removes the record.
+   * Replaces the bindings of `aor`; an empty list removes the record. Relaxed (lib/store): the 200 does not wait for an
+   * fsync; a crash may lose the last few milliseconds of bindings, which the UEs' next REGISTER restores.
    * @param associated the profile's public identities to keep with them (see {@link AorRecord.associated}).
    */
   async put(aor: string, impi: string, bindings: readonly Binding[], now = Date.now(), associated?: readonly string[]): Promise<void> {
     const alive = live(bindings, now);
     if (alive.length === 0) {
-      await this.#store.delete(AOR_PREFIX + aor);
+      await this.#store.delete(AOR_PREFIX + aor, { durability: 'relaxed' });
       return;
     }
     const ttlMs = Math.max(...alive.map((b) => b.expiresAt)) - now;
     const rec: AorRecord = { aor, impi, bindings: alive, ...(associated ? { associated: [...associated] } : {}) };
-    await this.#store.set(AOR_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)) });
+    await this.#store.set(AOR_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)), durability: 'relaxed' });
   }
 
   /**

@@ -15,6 +15,7 @@ import { decoyChallenge } from './decoy.ts';
 import { RegistrarError, isRegistrarError } from './errors.ts';
 import { SECURITY_SERVER } from './extensions.ts';
 import { claimChallenge } from './pending-challenges.ts';
+import { challengeSent, registrationOutcome } from './register-log.ts';
 import type { Turn } from './turn.ts';
 
 /** How a challenge is issued. */
@@ -41,17 +42,23 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     ctx.stats.inc('challenges_reused');
     ctx.log.debug({ impi: id.impi, impu: id.impu }, 'pending-challenge cap reached → the newest pending challenge again, no MAR');
     send401(t, place.nonce, place.record, o);
+    challengeSent(t, place.nonce);
     return;
   }
   if (place.kind === 'busy') {
-    ctx.log.info({ impi: id.impi }, 'pending challenges kept changing under this REGISTER → 503');
+    registrationOutcome(t, 503, { impi: id.impi }, 'pending challenges kept changing under this REGISTER → 503');
     t.tx.reply(503, { headers: [['Retry-After', '1']] });
     return;
   }
   const fields = { impi: id.impi, impu: id.impu, call_id: t.req.callId() };
   let issued: { nonce: string; record: ChallengeRecord };
   try {
-    issued = await challengeFromHss(t, id, o, fields);
+    const sent = performance.now();
+    try {
+      issued = await challengeFromHss(t, id, o, fields);
+    } finally {
+      t.cxMs += performance.now() - sent;
+    }
     await ctx.challenges.save(issued.nonce, issued.record);
   } catch (err) {
     place.slot.failed();
@@ -60,6 +67,7 @@ export async function challenge(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   place.slot.issued(issued.nonce);
   ctx.issued.issued(issued.nonce, id.impi);
   send401(t, issued.nonce, issued.record, o);
+  challengeSent(t, issued.nonce);
   // step 11: partner SIP core → UE (the challenge leaves)
   seedStep(ctx.log, t.flow, 11, 'registrar', undefined, { ...fields, nonce: issued.nonce, kind: issued.record.kind, stale: o.stale });
 }
@@ -115,7 +123,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     }
   } catch (err) {
     if (!isRegistrarError(err, 'ERR_REGISTRAR_USER_UNKNOWN')) throw err;
-    ctx.log.info({ ...fields, reason: err.message, shape: aka ? 'aka' : 'digest' },
+    ctx.log.debug({ ...fields, reason: err.message, shape: aka ? 'aka' : 'digest' },
       'the HSS refused the identity → decoy challenge (no user enumeration); its answer gets 403');
     ctx.stats.inc('decoy_challenges');
     return decoyChallenge(id, { aka, domain: ctx.domain, algorithm: ctx.algorithm, shape: ctx.digestShape, secAgree: t.secAgree });

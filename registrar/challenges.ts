@@ -132,7 +132,7 @@ async function digestHa1s(o: MaaChallengeOptions, id: ChallengeIdentity, first: 
       if (d && d.realm === first.realm && digestAlgorithmOf(d.algorithm) === a) ha1[a] = d.ha1;
     } catch (err) {
       if (!isRegistrarError(err) || err.code === 'ERR_REGISTRAR_HSS_UNAVAILABLE' || err.code === 'ERR_REGISTRAR_CLOSED') throw err;
-      o.log.info({ algorithm: a, reason: err.message }, 'SIP Digest algorithm not available from the HSS; not offered');
+      o.log.debug({ algorithm: a, reason: err.message }, 'SIP Digest algorithm not available from the HSS; not offered');
     }
   }
   const offered = Object.fromEntries(o.digestAlgorithms.filter((a) => ha1[a] !== undefined).map((a) => [a, ha1[a]]));
@@ -179,9 +179,12 @@ export class ChallengeStore {
     this.#ttlMs = ttlMs;
   }
 
-  /** Keeps `record` under `nonce` for reg-await-auth. */
+  /**
+   * Keeps `record` under `nonce` for reg-await-auth: volatile (lib/store: in memory only, or stamped with the Redis
+   * server's run), since a challenge lost in a crash costs a new 401 while one restored after its take would be a replay.
+   */
   async save(nonce: string, record: ChallengeRecord): Promise<void> {
-    await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs });
+    await this.#store.set(CHALLENGE_PREFIX + nonce, record, { ttlMs: this.#ttlMs, durability: 'volatile' });
   }
 
   /** The challenge of `nonce` if it is still pending (not taken, not expired), left in place. */

@@ -11,9 +11,7 @@ import { readAdminToken } from '../lib/admin/token.ts';
 import { UsageError } from '../lib/cli.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
-import { AdminApiError, adminRequest } from '../lib/admin/client.ts';
-import { bindingView, type BindingView } from './admin-api.ts';
-import { BindingStore } from './bindings.ts';
+import type { BindingView } from './admin-api.ts';
 import { REGISTRAR_DEFAULTS } from './config.ts';
 
 /** Options of `mcx registrar bindings`. */
@@ -43,6 +41,10 @@ export async function listBindings(o: BindingsCliOptions): Promise<BindingView[]
     'admin': o.admin, 'admin-token-file': o.adminTokenFile ?? join(REGISTRAR_DEFAULTS.stateDir, 'admin-token'),
     'tls-ca': o.tlsCa, 'store': o.store,
   });
+  // Loaded when the command runs: registering it (for `mcx registrar serve`, `--help`) needs none of this (issue #12).
+  const [{ AdminApiError, adminRequest }, { bindingView }, { BindingStore }] = await Promise.all([
+    import('../lib/admin/client.ts'), import('./admin-api.ts'), import('./bindings.ts'),
+  ]);
   if (c.store !== undefined) {
     const store = await openStore(c.store);
     try {

@@ -15,7 +15,6 @@ import { serveUntilSignal } from '../lib/serve.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
-import { startRegistrar } from './server.ts';
 import { MAX_AUTH_VECTORS } from './vector-cache.ts';
 
 const required = z.string({ error: 'required' });
@@ -157,6 +156,8 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
 export async function runRegistrarCommand(o: RegistrarCliOptions): Promise<void> {
   const logger = createLogger('registrar');
   const config = parseRegistrarOptions(o, logger);
+  // Loaded here, not at the top: `--help` and `mcx registrar bindings` need none of the SIP core (issue #12).
+  const { startRegistrar } = await import('./server.ts');
   await serveUntilSignal({
     role: 'registrar', logger,
     start: () => startRegistrar(config).catch((e: unknown) => {

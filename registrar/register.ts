@@ -29,6 +29,7 @@
  * (the UE's REGISTERs), step 3, step 10 and step 11 (the challenge), step 13 (the 200).
  */
 import { ServerAssignmentType as SAT, type SaaData } from '../lib/diameter/cx/index.ts';
+import { withFields } from '../lib/log.ts';
 import { seedFlowOfPartnerIdentity, seedStep } from '../lib/seed-steps.ts';
 import type { DigestCredentials } from '../lib/sip/headers/auth.ts';
 import { addressOfRecord } from '../lib/sip/headers/uri.ts';
@@ -41,6 +42,7 @@ import type { ChallengeIdentity, ChallengeRecord } from './challenges.ts';
 import { asksForAka } from './decoy.ts';
 import { isRegistrarError, sipStatusOf } from './errors.ts';
 import { SECURITY_SERVER, checkExtensions, securityVerifyMatches } from './extensions.ts';
+import { challengeAnswered, registrationOutcome } from './register-log.ts';
 import type { RegisterContext, Turn } from './turn.ts';
 import { escapeForHeader, publicIdentities } from './user-data.ts';
 
@@ -71,8 +73,8 @@ interface BindingChange {
 export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: ServerTransaction): Promise<void> {
   const to = req.to();
   const impu = to.uri.kind === 'sip' ? addressOfRecord(to.uri) : to.uri.raw;
-  const log = ctx.log.child({ impu, call_id: req.callId(), transport: tx.flow.transport });
-  const t: Turn = { ctx, req, tx, log, impu, secAgree: false, akaAsked: false, flow: 'static' };
+  const log = withFields(ctx.log, { impu, call_id: req.callId(), transport: tx.flow.transport });
+  const t: Turn = { ctx, req, tx, log, impu, secAgree: false, akaAsked: false, flow: 'static', started: performance.now(), cxMs: 0 };
   try {
     const plan = receive(t, to.uri.kind === 'sip');
     if (!plan) return;
@@ -91,7 +93,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
       return;
     }
     if (!record) {
-      t.log.info({ stale }, stale ? 'nonce used or expired → fresh 401 stale=TRUE' : 'nonce never issued here → fresh 401 (not stale)');
+      t.log.debug({ stale }, stale ? 'nonce used or expired → fresh 401 stale=TRUE' : 'nonce never issued here → fresh 401 (not stale)');
       ueRegisters(t, who.id, stale);
       await challenge(t, who.id, { stale });
       return;
@@ -107,7 +109,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
   } catch (err) {
     if (!isRegistrarError(err)) throw err;
     const status = sipStatusOf(err.code);
-    log.info({ code: err.code, status, reason: err.message }, `REGISTER → ${status}`);
+    registrationOutcome(t, status, { code: err.code, reason: err.message });
     tx.reply(status);
   }
 }
@@ -120,24 +122,26 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
 function receive(t: Turn, sipTo: boolean): ContactPlan | undefined {
   const ext = checkExtensions(t.req, t.tx.flow);
   if (!ext.ok) {
-    t.log.info({ unsupported: ext.unsupported }, 'REGISTER requires unsupported extensions → 420');
+    registrationOutcome(t, 420, { unsupported: ext.unsupported }, 'REGISTER requires unsupported extensions → 420');
     t.tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
     return undefined;
   }
   t.secAgree = ext.secAgree;
   if (t.req.requestUri().kind !== 'sip') {
+    registrationOutcome(t, 416, {}, 'REGISTER refused before authentication → 416');
     t.tx.reply(416, { reason: 'Unsupported URI Scheme' });
     return undefined;
   }
   // RFC 3261 §10.2: the address-of-record in To MUST be a SIP or SIPS URI, so anything else is a bad request (RFC 4475
   // §3.3.4: "a registrar would reject this request with a 400"); 24.229 §5.1.1.2.1: tel URIs are registered implicitly.
   if (!sipTo) {
+    registrationOutcome(t, 400, {}, 'REGISTER refused before authentication → 400');
     t.tx.reply(400, { reason: 'Bad Request (To is not a SIP or SIPS URI)' });
     return undefined;
   }
   const plan = planContacts(t.req, t.ctx.limits);
   if (!('status' in plan)) return plan;
-  t.log.info({ status: plan.status }, `REGISTER refused before authentication → ${plan.status}`);
+  registrationOutcome(t, plan.status, {}, `REGISTER refused before authentication → ${plan.status}`);
   t.tx.reply(plan.status, { ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.headers ? { headers: plan.headers } : {}) });
   return undefined;
 }
@@ -163,6 +167,7 @@ function ueRegisters(t: Turn, id: ChallengeIdentity, staleNonce: boolean): void 
 async function takeChallenge(t: Turn, id: ChallengeIdentity, nonce: string): Promise<ChallengeRecord | undefined> {
   const record = await t.ctx.challenges.take(nonce);
   t.ctx.pending.release(record?.impi ?? id.impi, nonce);
+  t.first = challengeAnswered(nonce);
   return record;
 }
 
@@ -180,17 +185,17 @@ function resync(t: Turn, autsB64: string, record: ChallengeRecord | undefined, i
     return undefined;
   }
   if (record?.kind === 'decoy') {
-    t.log.info('auts answering a decoy → a fresh decoy challenge');
+    t.log.debug('auts answering a decoy → a fresh decoy challenge');
     return { id, o: { stale: false, aka: true } };
   }
   if (record?.kind !== 'aka') {
-    t.log.info({ stale }, 'auts for a nonce no longer pending → fresh 401');
+    t.log.debug({ stale }, 'auts for a nonce no longer pending → fresh 401');
     return { id, o: { stale } };
   }
   // step 12, answered with auts instead of a response
   seedStep(t.log, t.flow, 12, 'ue', 'UE → partner SIP core: SIP authentication challenge response with auts (synchronisation failure)',
     { impi: record.impi, impu: record.impu });
-  t.log.info('auts (synchronisation failure at the UE) → resync MAR, fresh 401');
+  t.log.debug('auts (synchronisation failure at the UE) → resync MAR, fresh 401');
   return { id: { impi: record.impi, impu: record.impu }, o: { stale: false, aka: true, resync: Buffer.concat([Buffer.from(record.rand, 'hex'), auts]) } };
 }
 
@@ -206,7 +211,7 @@ function ueAnswers(t: Turn, record: ChallengeRecord, cred: DigestCredentials): v
 function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { authenticationInfo: string } | 'answered' {
   const { ctx, req, tx } = t;
   if (!cred.response) {
-    t.log.info({ kind: record.kind }, 'empty response without auts (MAC failure at the UE, 24.229 §5.1.1.5.3) → 403, vector discarded');
+    registrationOutcome(t, 403, { impi: record.impi, kind: record.kind }, 'empty response without auts (MAC failure at the UE, 24.229 §5.1.1.5.3) → 403, vector discarded', t.first);
     tx.reply(403, { reason: 'Forbidden (Network Authentication Failed)' });
     return 'answered';
   }
@@ -217,14 +222,14 @@ function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { au
   if (!v.ok || record.impu !== t.impu) {
     const failure = v.ok ? 'identity' : v.failure;
     const source = tx.flow.remoteAddress;
-    t.log.info({ failure, kind: record.kind, source }, 'credentials do not verify → 403 (a failed authentication of the source)');
+    registrationOutcome(t, 403, { impi: record.impi, failure, kind: record.kind, source }, 'credentials do not verify → 403 (a failed authentication of the source)', t.first);
     if (failure === 'uri') ctx.stats.inc('digest_uri_mismatches');
     ctx.guard.authFailed(source, record.impi);
     tx.reply(403, { reason: 'Forbidden (Authentication Failed)' });
     return 'answered';
   }
   if ((record.secAgree || req.headers.has('security-verify')) && !securityVerifyMatches(req)) {
-    t.log.info('Security-Verify does not repeat Security-Server (RFC 3329 §2.3.1) → 494');
+    registrationOutcome(t, 494, { impi: record.impi }, 'Security-Verify does not repeat Security-Server (RFC 3329 §2.3.1) → 494', t.first);
     tx.reply(494, { headers: [['Security-Server', SECURITY_SERVER]] });
     return 'answered';
   }
@@ -244,7 +249,7 @@ async function merge(t: Turn, r: ChallengeRecord, plan: ContactPlan): Promise<Bi
     callId: t.req.callId(), cseq: t.req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`,
   });
   if (next) return { before, next, path, now, associated, assignment: assignmentFor(before.length, next.length) };
-  t.log.info('CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500');
+  registrationOutcome(t, 500, { impi: r.impi }, 'CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500', t.first);
   t.tx.reply(500, { reason: 'Out Of Order REGISTER' });
   return undefined;
 }
@@ -263,7 +268,12 @@ function assignmentFor(before: number, after: number): number | undefined {
 async function sar(t: Turn, r: ChallengeRecord, change: BindingChange): Promise<SaaData | undefined> {
   if (change.assignment === undefined) return undefined;
   const hasProfile = change.assignment === SAT.RE_REGISTRATION && change.associated !== undefined;
-  return t.ctx.cx.sar(r.impi, r.impu, change.assignment, hasProfile);
+  const sent = performance.now();
+  try {
+    return await t.ctx.cx.sar(r.impi, r.impu, change.assignment, hasProfile);
+  } finally {
+    t.cxMs += performance.now() - sent;
+  }
 }
 
 /** The profile's public identities: the SAA's User-Data when it carried one, else the ones kept with the bindings. */
@@ -290,4 +300,6 @@ function answer(t: Turn, r: ChallengeRecord, change: BindingChange, saa: SaaData
   seedStep(t.log, t.flow, 13, 'registrar', undefined, {
     impi: r.impi, impu: r.impu, bindings: change.next.length, server_assignment_type: change.assignment, kind: r.kind,
   });
+  registrationOutcome(t, 200, { impi: r.impi, kind: r.kind, bindings: change.next.length, server_assignment_type: change.assignment },
+    change.next.length > 0 ? 'REGISTER → 200 (registered)' : 'REGISTER → 200 (deregistered)', t.first);
 }

@@ -2,7 +2,7 @@
  * What the REGISTER state machine (register.ts) works with: the context of a registrar process and the turn of one
  * REGISTER, which the stages fill in as they learn about it.
  */
-import type { Logger } from '../lib/log.ts';
+import type { Log, Logger } from '../lib/log.ts';
 import type { SeedFlow } from '../lib/seed-steps.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
 import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
@@ -13,6 +13,7 @@ import type { CxClient } from './cx.ts';
 import type { DigestShape } from './decoy.ts';
 import type { IssuedNonces } from './issued-nonces.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
+import type { FirstRegister } from './register-log.ts';
 import type { SourceGuard } from './source-guard.ts';
 import type { VectorCache } from './vector-cache.ts';
 import type { RegistrarStats } from './stats.ts';
@@ -53,8 +54,8 @@ export interface Turn {
   ctx: RegisterContext;
   req: SipRequest;
   tx: ServerTransaction;
-  /** With the request's IMPU, Call-ID and transport. */
-  log: Logger;
+  /** The context's logger with the request's IMPU, Call-ID and transport on each line (no child logger: issue #12). */
+  log: Log;
   /** The To URI's address-of-record. */
   impu: string;
   /** The REGISTER is part of an RFC 3329 exchange: a 401 carries Security-Server. */
@@ -63,4 +64,9 @@ export interface Turn {
   akaAsked: boolean;
   /** The seed flow its identity belongs to. */
   flow: SeedFlow;
+  /** `performance.now()` at receipt, and the time spent waiting for Cx answers since: for the registration's log line. */
+  started: number;
+  cxMs: number;
+  /** The REGISTER that got the 401 this one answers, when this process sent it (register-log.ts). */
+  first?: FirstRegister;
 }

@@ -21,12 +21,13 @@ import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { collectOption } from '../lib/config/options.ts';
 import { createLogger } from '../lib/log.ts';
 import { UE_EXIT_STATUS, UeError } from './errors.ts';
-import { Isim } from './isim.ts';
+import type { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
-import { runMigrate } from './migrate-run.ts';
-import { runSoftphoneMigrate } from './migrate-softphone.ts';
 import { UE_OPTION_FIELDS, parseUeOptions, type Warn } from './options.ts';
-import { cleanupTimeoutS, runDeregister, runRegister, type UeIo } from './run.ts';
+import type { UeIo } from './run.ts';
+
+/** The UE itself, loaded when a subcommand runs: registering them (and `--help`) needs none of it (issue #12). */
+const ueRun = () => import('./run.ts');
 
 /** Adds one group of subcommands to `mcx ue`. */
 export type UeSubcommand = (ue: Command) => void;
@@ -147,6 +148,7 @@ export const registrationSubcommands: UeSubcommand = (ue) => {
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseUeOptions(byFlag(opts), warn);
       const out = io();
+      const { cleanupTimeoutS, runRegister } = await ueRun();
       const signals = cfg.hold ? interruptible('stopping: abandoning what is outstanding, de-registering if registered', (cleanupTimeoutS(cfg.timeoutS) + 5) * 1000, out.err) : undefined;
       try {
         process.exitCode = await runRegister(cfg, out, signals?.stopped);
@@ -156,6 +158,7 @@ export const registrationSubcommands: UeSubcommand = (ue) => {
     });
   addRegistrationOptions(ue.command('deregister').description('remove every binding of the IMPU (Contact: *), answering the challenge'))
     .action(async (opts: Record<string, unknown>) => {
+      const { runDeregister } = await ueRun();
       process.exitCode = await runDeregister(await parseUeOptions(byFlag(opts), warn), io());
     });
 };
@@ -166,6 +169,7 @@ export const isimSubcommands: UeSubcommand = (ue) => {
   const open = async (file: unknown): Promise<Isim> => {
     if (typeof file !== 'string' || file === '') throw new UsageError('--isim-state: required');
     try {
+      const { Isim } = await import('./isim.ts');
       return await Isim.open(file);
     } catch (err) {
       throw err instanceof UeError ? err : new UeError('UE_ISIM', (err as Error).message, { cause: err });
@@ -264,7 +268,9 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .action(async (opts: Record<string, unknown>) => {
       const cfg = await parseMigrateOptions(byFlag(opts, MIGRATE_OPTION_FIELDS), warn);
       const out = io();
+      const { cleanupTimeoutS } = await ueRun();
       if (cfg.mode !== 'register') {
+        const { runSoftphoneMigrate } = await import('./migrate-softphone.ts');
         // Nothing to wind down but the request under way.
         const signals = interruptible('stopping: abandoning the request under way', (cleanupTimeoutS(cfg.ue.timeoutS) + 5) * 1000, out.err);
         try {
@@ -274,6 +280,7 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
         }
         return;
       }
+      const { runMigrate } = await import('./migrate-run.ts');
       // Always: Ctrl-C must not leave a binding or (with --end) a configuration behind without saying so.
       const cleanup = cleanupTimeoutS(cfg.ue.timeoutS);
       const signals = interruptible(`stopping: abandoning what is outstanding, de-registering if registered${cfg.end ? ', then ending the migration (--end)' : ''}`,

@@ -9,7 +9,7 @@ import { SignJWT } from 'jose';
 import type { Provider } from 'oidc-provider';
 import type { PartnerAccessTokenClaims } from '../../lib/idm/access-token.ts';
 import type { Logger } from '../../lib/log.ts';
-import { SEED_CLAUSE } from '../../lib/seed-steps.ts';
+import { seedStep } from '../../lib/seed-steps.ts';
 import { GRANT_JWT_BEARER, MCPTT_ID_CLAIM, MIGRATION_SCOPE, SIGNING_ALG } from '../constants.ts';
 import { oauthError } from '../errors.ts';
 import type { SigningMaterial } from '../keys.ts';
@@ -68,10 +68,8 @@ export function registerJwtBearer(provider: Provider, o: JwtBearerOptions): void
       throw oauthError('invalid_grant', e.message);
     }
     const { token, claims } = await issuePartnerAccessToken(o, st, client.clientId, scope);
-    // Not seedStep(): lib/seed-steps has no partner-IdMS node; the fields mirror its shape so the line sorts with the rest.
-    log.info({ seed: SEED_CLAUSE.dynamic, flow: 'dynamic', step: 1, node: 'partner-idms', primary_iss: st.iss, primary_sub: st.sub,
-      mcptt_id: st.mcptt_id, security_token_jti: st.jti, scope, aud: claims.aud },
-    'step 1: TS 33.180 C.2 step 8b: security token verified, partner access token issued');
+    seedStep(log, 'dynamic', 1, 'partner-idms', 'TS 33.180 C.2 step 8b: security token verified, partner access token issued',
+      { primary_iss: st.iss, primary_sub: st.sub, mcptt_id: st.mcptt_id, security_token_jti: st.jti, scope, aud: claims.aud }, 'info');
     ctx.body = { access_token: token, token_type: 'Bearer', expires_in: o.ttlS, scope };
   }, ['assertion', 'scope']);
 }

@@ -108,7 +108,7 @@ export function registerTokenExchange(provider: Provider, o: TokenExchangeOption
       ttlS: o.securityTokenTtlS,
     });
     seedStep(log, 'dynamic', 1, 'primary-idms', 'TS 33.180 C.2 step 6b: access token verified, security token issued for the partner IdMS',
-      { sub: st.sub, mcptt_id: st.mcptt_id, aud: st.aud, jti: st.jti, exp: st.exp });
+      { sub: st.sub, mcptt_id: st.mcptt_id, aud: st.aud, jti: st.jti, exp: st.exp }, 'info');
     ctx.body = { access_token: token, issued_token_type: TOKEN_TYPE_JWT, token_type: 'N_A', expires_in: st.exp - st.iat };
   }, PARAMETERS, ['resource', 'audience']);
 }

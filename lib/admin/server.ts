@@ -7,7 +7,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HostPort } from '../config/address.ts';
-import { formatHostPort } from '../config/address.ts';
+import { formatHostPort, isLoopback } from '../config/address.ts';
 import type { Logger } from '../log.ts';
 import type { RoleMetrics } from '../metrics.ts';
 import { tokenMatches } from './token.ts';
@@ -89,11 +89,6 @@ export function createAdminServer(o: AdminServerOptions): FastifyInstance {
     });
   }
   return app;
-}
-
-/** Loopback hosts, where a plain-HTTP admin API exposes nothing to the network. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /**

@@ -49,3 +49,8 @@ export const realmSchema = z.string().regex(HOSTNAME, 'must be a DNS name such a
 export function formatHostPort(a: HostPort): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** Loopback hosts, where a plain-HTTP admin API exposes nothing to the network. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

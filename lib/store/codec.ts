@@ -7,10 +7,47 @@ import { StoreError } from './errors.ts';
 /** Key prefix of every Redis key the store writes, unless `keyPrefix` says otherwise. */
 export const DEFAULT_KEY_PREFIX = 'mcx:';
 
+/**
+ * How much a mutation's caller waits for (issue #12: challenges, nonces and bindings do not wait for an fsync each):
+ * - `durable` (the default): the promise resolves once the change survives a crash of the process (memory: its
+ *   journal line is fdatasync'ed; Redis: as durable as the server's `appendfsync`, see redis.ts). For SQN-adjacent
+ *   and security state: subscribers, migration bindings, used `jti`.
+ * - `relaxed`: the promise resolves once the change is visible to every client of the store; it reaches the disk by
+ *   write-behind within a few milliseconds (memory: group commit at most {@link RELAXED_FLUSH_MS} later), so a crash
+ *   may lose the last few ms of such changes. For bindings and serving state.
+ * - `volatile` (`set`/`setIfAbsent` only): kept in memory with its TTL and never journaled — gone after a restart of
+ *   the memory store; on Redis stamped with the server's run id, so a record that a server crash brings back is
+ *   refused (as absent) instead of used. For single-use challenges: losing a pending one re-challenges the UE, reusing
+ *   a taken one would be a replay.
+ */
+export type Durability = 'durable' | 'relaxed' | 'volatile';
+
+/** Options of `delete`, `take` and `compareAndDelete`. */
+export interface WriteOptions {
+  /** Default `durable`; `volatile` is a property of a record, so it is not an option here. */
+  durability?: Exclude<Durability, 'volatile'>;
+}
+
 /** Options of `set` and `setIfAbsent`. */
 export interface SetOptions {
   /** Time to live in milliseconds (a positive integer); without it the record stays until deleted. */
   ttlMs?: number;
+  /** Default `durable`. */
+  durability?: Durability;
+}
+
+/** The longest a `relaxed` change of the memory store waits before its journal write starts (after any write under way). */
+export const RELAXED_FLUSH_MS = 10;
+
+/**
+ * The durability asked for, checked.
+ * @throws StoreError `ERR_STORE_INPUT` for anything but the names of {@link Durability} (`volatile` only where allowed).
+ */
+export function durabilityOf(opts: { durability?: unknown } | undefined, volatileAllowed: boolean): Durability {
+  const d = opts?.durability;
+  if (d === undefined || d === 'durable') return 'durable';
+  if (d === 'relaxed' || (d === 'volatile' && volatileAllowed)) return d;
+  throw new StoreError('ERR_STORE_INPUT', `durability must be durable, relaxed${volatileAllowed ? ' or volatile' : ''}`);
 }
 
 function canonical(this: unknown, key: string, value: unknown): unknown {

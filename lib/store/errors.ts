@@ -5,8 +5,9 @@
 
 /**
  * - `ERR_STORE_INPUT`: a bad argument (empty key, value that is not JSON, TTL or SQN out of range): a programming error.
- * - `ERR_STORE_NOT_DURABLE`: the store cannot promise that a write survives a crash (Redis without
- *   `appendfsync always`, a memory store without `stateDir`); refused because a reused SQN is a security bug.
+ * - `ERR_STORE_NOT_DURABLE`: the store cannot promise that a write survives a crash (Redis without `appendonly yes`,
+ *   or without `appendfsync always` where SQNs live; a memory store without `stateDir`); refused because a reused SQN
+ *   is a security bug. Also an SQN operation on a Redis store whose server does not fsync every write.
  * - `ERR_STORE_CONNECT`: Redis is unreachable, or a command timed out on the way.
  * - `ERR_STORE_CORRUPT`: persisted state cannot be read back (journal line, snapshot, stored value or counter).
  * - `ERR_STORE_CLOSED`: the store was closed.

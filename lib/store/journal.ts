@@ -1,13 +1,15 @@
 /**
- * Durability of the memory store: an append-only JSON-lines journal with group commit, a snapshot written at open
- * (and when the journal grows past a limit), and a lock file so two processes never share a state directory (two HSS
- * processes on one journal would hand out the same SQNs).
+ * Durability of the memory store: an append-only JSON-lines journal with group commit (durable lines waited for,
+ * relaxed ones written behind), a snapshot written at open (and, streamed beside the appends, when the journal grows
+ * past a limit), and a lock file so two processes never share a state directory (two HSS processes on one journal
+ * would hand out the same SQNs).
  *
  * Files in the state directory:
  * - `store.snapshot.jsonl`: a header line `{"o":"snapshot","v":1}`, then one entry per record and counter. Replaced
  *   atomically (temp file, fsync, rename, fsync of the directory), so it is never torn: any bad line is corruption.
- * - `store.journal.jsonl`: entries appended since the snapshot, each fdatasync'ed before its caller's promise resolves.
- *   A crash mid-write can leave the last line torn; that line never resolved a promise, so it is dropped.
+ * - `store.journal.jsonl`: entries appended since the snapshot (or since the mark a running compaction set), each
+ *   durable one fdatasync'ed before its caller's promise resolves, relaxed ones within milliseconds after. A crash
+ *   mid-write can leave the last line torn; that line never resolved a durable promise, so it is dropped.
  * - `store.lock`: `{"pid","host"}` of the owner; a lock whose process is dead on this host is taken over.
  *
  * Entries: `{"o":"set","k":key,"v":value,"x":expiresAtEpochMs?}`, `{"o":"del","k":key}`, `{"o":"sqn","k":key,"v":"decimal"}`.
@@ -120,17 +122,30 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
 }
 
+/** Lines of a snapshot written per chunk: the event loop runs between chunks, so a large state stalls nothing. */
+const SNAPSHOT_CHUNK_LINES = 2048;
+
 /**
- * Atomically replaces the snapshot in `dir` with `lines` (the header is added here).
+ * Atomically replaces the snapshot in `dir` with `lines` (the header is added here). The lines are drawn and written
+ * a chunk at a time, yielding to the event loop between chunks, so `lines` may be a generator over live state (the
+ * journal covers whatever changes meanwhile: see {@link Journal}).
  * @throws the file system error; the previous snapshot is then untouched.
  */
-export async function writeSnapshot(dir: string, lines: string[]): Promise<void> {
+export async function writeSnapshot(dir: string, lines: Iterable<string>): Promise<void> {
   const final = join(dir, SNAPSHOT_FILE);
   const temp = `${final}.tmp`;
   const fh = await open(temp, 'w', PRIVATE_FILE);
   try {
     await fh.chmod(PRIVATE_FILE);
-    await writeAll(fh, Buffer.from(`${SNAPSHOT_HEADER}\n${lines.length ? `${lines.join('\n')}\n` : ''}`));
+    let chunk: string[] = [SNAPSHOT_HEADER];
+    for (const line of lines) {
+      chunk.push(line);
+      if (chunk.length >= SNAPSHOT_CHUNK_LINES) {
+        await writeAll(fh, Buffer.from(`${chunk.join('\n')}\n`));
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) await writeAll(fh, Buffer.from(`${chunk.join('\n')}\n`));
     await fh.sync();
   } finally {
     await fh.close();
@@ -183,6 +198,8 @@ export async function acquireLock(dir: string, logger: Logger): Promise<() => Pr
 
 interface Batch {
   lines: string[];
+  /** It holds a durable line: someone waits for it. */
+  durable: boolean;
   promise: Promise<void>;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -195,23 +212,40 @@ function newBatch(): Batch {
     resolve = res;
     reject = rej;
   });
-  // Every caller awaits it; this only keeps a failure nobody waits for from becoming an unhandled rejection.
+  // Durable callers await it; this only keeps a failure nobody waits for (relaxed lines) from being unhandled.
   promise.catch(() => undefined);
-  return { lines: [], promise, resolve, reject };
+  return { lines: [], durable: false, promise, resolve, reject };
 }
+
+/** Relaxed lines that start a write at once instead of waiting for {@link JournalOptions.relaxedFlushMs}. */
+const RELAXED_MAX_LINES = 512;
 
 /** Options of {@link Journal.open}. */
 export interface JournalOptions {
-  /** Journal size past which the state is snapshotted and the journal emptied. */
+  /** Journal size past which the state is snapshotted and the journal cut down to what came after. */
   compactBytes: number;
-  /** The current state as snapshot lines (without the header); called synchronously between batches. */
-  snapshot: () => string[];
+  /**
+   * The current state as snapshot lines (without the header), drawn lazily while the snapshot is written: a
+   * generator over the live state is fine, since every change made meanwhile is also in the journal after the mark.
+   */
+  snapshot: () => Iterable<string>;
+  /** The longest a relaxed line waits before its write starts. */
+  relaxedFlushMs: number;
   logger: Logger;
 }
 
 /**
  * The append side of the journal, with group commit: lines appended while a write+fdatasync is under way go out
- * together in the next one, so concurrent callers share fsyncs.
+ * together in the next one, so concurrent callers share fsyncs. A durable line's promise resolves once it is on disk;
+ * a relaxed line is written behind: its write starts at most `relaxedFlushMs` after it was queued (or after the write
+ * under way then), at once with {@link RELAXED_MAX_LINES} of them, or with the next durable line, which it precedes in
+ * the file as it did in memory. So a steady stream of relaxed lines costs one write+fdatasync per period.
+ *
+ * Compaction runs beside the appends, not in their way: it marks the journal's length, streams a snapshot of the
+ * live state (a chunk per event-loop turn), and then — holding the file for the moment — copies the part of the
+ * journal written after the mark into a new journal that replaces the old one. Every change after the mark is in that
+ * tail, so snapshot + tail is the state whatever the snapshot caught mid-change; a crash before the swap leaves the
+ * new snapshot and the whole old journal, which replays to the same state (each key ends with its last entry).
  */
 export class Journal {
   #fh: FileHandle;
@@ -220,8 +254,17 @@ export class Journal {
   #bytes: number;
   #pending: Batch | null = null;
   #inflight: Batch | null = null;
+  /** The batch holding the newest durable line until it is on disk: what reads wait for. */
+  #durable: Batch | null = null;
   #runner: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #compaction: Promise<void> | null = null;
+  /** The file's writers in turn: batches and the compaction's swap. */
+  #io: Promise<unknown> = Promise.resolve();
   #failed: StoreError | null = null;
+  /** The runner has written a batch in this run: relaxed lines that came meanwhile wait for the timer. */
+  #inflightDone = false;
+  #closing = false;
 
   private constructor(fh: FileHandle, dir: string, bytes: number, opts: JournalOptions) {
     this.#fh = fh;
@@ -232,7 +275,7 @@ export class Journal {
 
   /** Opens (creating if needed) the journal of `dir` for appending and empties it (the caller just snapshotted). */
   static async open(dir: string, opts: JournalOptions): Promise<Journal> {
-    const fh = await open(join(dir, JOURNAL_FILE), 'a', PRIVATE_FILE);
+    const fh = await open(join(dir, JOURNAL_FILE), 'a+', PRIVATE_FILE);
     // A journal left by an earlier version may be readable by others; it holds K, OPc, HA1 and pending XRES.
     await fh.chmod(PRIVATE_FILE);
     await fh.truncate(0);
@@ -247,15 +290,37 @@ export class Journal {
 
   /**
    * Queues one entry line.
-   * @returns a promise that resolves once the line is on disk (fdatasync), or rejects with `ERR_STORE_IO`.
+   * @param durable wait for the disk (true), or write it behind (false).
+   * @returns for a durable line, a promise that resolves once it is on disk (fdatasync) or rejects with
+   *   `ERR_STORE_IO`; nothing for a relaxed one (a failure stops the journal: {@link failed}).
    */
-  append(line: string): Promise<void> {
-    if (this.#failed) return Promise.reject(this.#failed);
+  append(line: string, durable: true): Promise<void>;
+  append(line: string, durable: false): void;
+  append(line: string, durable: boolean): Promise<void> | void {
+    if (this.#failed) {
+      if (durable) return Promise.reject(this.#failed);
+      return;
+    }
     this.#pending ??= newBatch();
     this.#pending.lines.push(line);
-    // Starting on a microtask lets a synchronous burst of appends share the first write too.
-    this.#runner ??= Promise.resolve().then(() => this.#run());
-    return this.#pending.promise;
+    if (durable) {
+      this.#pending.durable = true;
+      this.#durable = this.#pending;
+      // Starting on a microtask lets a synchronous burst of appends share the first write too.
+      this.#start();
+      return this.#pending.promise;
+    }
+    if (this.#runner) return;
+    if (this.#pending.lines.length >= RELAXED_MAX_LINES) this.#start();
+    else this.#arm();
+  }
+
+  /** Starts the write of the relaxed lines pending once {@link JournalOptions.relaxedFlushMs} has passed. */
+  #arm(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      this.#start();
+    }, this.#opts.relaxedFlushMs);
   }
 
   /** Resolves when every line appended so far is on disk. */
@@ -263,50 +328,136 @@ export class Journal {
     return (this.#pending ?? this.#inflight)?.promise ?? Promise.resolve();
   }
 
+  /** The promise of the newest durable line not yet on disk, if any (relaxed lines are not waited for). */
+  durablePending(): Promise<void> | undefined {
+    return this.#durable?.promise;
+  }
+
+  #start(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    this.#runner ??= Promise.resolve().then(() => this.#run());
+  }
+
+  /** Runs `fn` once no other writer of the file is busy. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#io.then(fn);
+    this.#io = run.catch(() => undefined);
+    return run;
+  }
+
   async #run(): Promise<void> {
     while (this.#pending) {
+      // Only relaxed lines, and not many: they wait for the timer, so a stream of them costs one write per period
+      // instead of one per write's duration.
+      if (!this.#pending.durable && this.#pending.lines.length < RELAXED_MAX_LINES && this.#inflightDone && !this.#closing) {
+        this.#arm();
+        break;
+      }
+      this.#inflightDone = true;
       const batch = this.#pending;
       this.#pending = null;
       this.#inflight = batch;
       try {
-        const buf = Buffer.from(`${batch.lines.join('\n')}\n`);
-        await writeAll(this.#fh, buf);
-        await this.#fh.datasync();
-        this.#bytes += buf.length;
+        await this.#exclusive(async () => {
+          const buf = Buffer.from(`${batch.lines.join('\n')}\n`);
+          await writeAll(this.#fh, buf);
+          await this.#fh.datasync();
+          this.#bytes += buf.length;
+        });
       } catch (e) {
-        this.#failed = new StoreError('ERR_STORE_IO', `journal write in ${this.#dir} failed: ${(e as Error).message}`, { cause: e });
-        batch.reject(this.#failed);
-        // Lines queued during the failed write can never be written now.
-        const queued = this.#pending as Batch | null;
-        queued?.reject(this.#failed);
-        this.#pending = null;
+        this.#fail(new StoreError('ERR_STORE_IO', `journal write in ${this.#dir} failed: ${(e as Error).message}`, { cause: e }), batch);
         break;
       } finally {
         this.#inflight = null;
       }
+      if (this.#durable === batch) this.#durable = null;
       batch.resolve();
-      if (this.#bytes > this.#opts.compactBytes) await this.#compact();
+      if (this.#bytes > this.#opts.compactBytes && !this.#compaction) {
+        this.#compaction = this.#compact().finally(() => {
+          this.#compaction = null;
+        });
+      }
     }
+    this.#inflightDone = false;
     this.#runner = null;
   }
 
+  #fail(error: StoreError, batch?: Batch): void {
+    this.#failed ??= error;
+    batch?.reject(this.#failed);
+    // Lines queued meanwhile can never be written now.
+    this.#pending?.reject(this.#failed);
+    this.#pending = null;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
   async #compact(): Promise<void> {
+    const mark = this.#bytes;
     try {
-      // Taken synchronously: it may include entries still queued, which replay idempotently after it.
       await writeSnapshot(this.#dir, this.#opts.snapshot());
-      await this.#fh.truncate(0);
-      await this.#fh.datasync();
-      this.#bytes = 0;
     } catch (e) {
       // The journal is still complete, so this is only a missed optimisation; retry after it doubles.
       this.#opts.compactBytes = this.#bytes * 2;
       this.#opts.logger.warn({ err: e, dir: this.#dir }, 'store: journal compaction failed');
+      return;
+    }
+    await this.#exclusive(() => this.#swapTail(mark)).catch((e: unknown) => {
+      if (this.#failed) return;
+      this.#opts.compactBytes = this.#bytes * 2;
+      this.#opts.logger.warn({ err: e, dir: this.#dir }, 'store: journal compaction failed');
+    });
+  }
+
+  /** Replaces the journal with what was written after `mark` (the snapshot covers the rest). Holds the file. */
+  async #swapTail(mark: number): Promise<void> {
+    const path = join(this.#dir, JOURNAL_FILE);
+    const temp = `${path}.tmp`;
+    const tail = Buffer.alloc(this.#bytes - mark);
+    let off = 0;
+    while (off < tail.length) {
+      const { bytesRead } = await this.#fh.read(tail, off, tail.length - off, mark + off);
+      if (bytesRead === 0) throw new Error(`journal shorter than ${this.#bytes} bytes`);
+      off += bytesRead;
+    }
+    const fresh = await open(temp, 'w', PRIVATE_FILE);
+    try {
+      await writeAll(fresh, tail);
+      await fresh.datasync();
+    } catch (e) {
+      await fresh.close();
+      await unlink(temp).catch(() => undefined);
+      throw e;
+    }
+    await fresh.close();
+    await rename(temp, path);
+    // From here the journal's name holds the tail: appending to the old file would be appending to nothing.
+    try {
+      await fsyncDir(this.#dir);
+      const next = await open(path, 'a+', PRIVATE_FILE);
+      await this.#fh.close().catch(() => undefined);
+      this.#fh = next;
+      this.#bytes = tail.length;
+    } catch (e) {
+      this.#fail(new StoreError('ERR_STORE_IO', `journal swap in ${this.#dir} failed: ${(e as Error).message}`, { cause: e }));
+      throw e;
     }
   }
 
-  /** Waits for queued lines to reach the disk, then closes the file. */
+  /** Waits for queued lines (relaxed ones too) and a running compaction, then closes the file. */
   async close(): Promise<void> {
-    await this.#runner;
+    this.#closing = true;
+    while (!this.#failed && (this.#pending || this.#runner)) {
+      if (!this.#runner) this.#start();
+      await this.#runner;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#compaction;
+    await this.#io;
     await this.#fh.close();
   }
 }

@@ -1,7 +1,13 @@
 /**
  * The in-process store (the all-in-one default): a Map with TTLs, journaled to `stateDir` (journal.ts) so that every
- * mutation is on disk before its promise resolves. Atomicity is free: each operation changes the Map synchronously
- * before its first await. Reads wait until what they saw is on disk, so nothing observed can vanish in a crash.
+ * durable mutation is on disk before its promise resolves; relaxed ones are written behind (group commit within
+ * {@link RELAXED_FLUSH_MS}); volatile records are never journaled (a journaled value they replace gets a relaxed
+ * deletion line, so it cannot come back either). Atomicity is free: each operation changes the Map synchronously
+ * before its first await. Reads wait until the durable changes they may have seen are on disk, so nothing durable
+ * that was observed can vanish in a crash; they do not wait for relaxed lines.
+ *
+ * Expiry is swept off the hot path: records sit in per-second buckets of their expiry, and the sweep visits only the
+ * buckets that are due, a slice of keys per event-loop turn. Compaction streams its snapshot (journal.ts).
  *
  * SQN counters reserve ahead: the journal holds, per subscriber, a high-water mark `sqnReserve` SEQs (default 1024)
  * past the last issued SQN, and only an allocation that passes the mark writes (and fsyncs) a new one. After a
@@ -11,7 +17,9 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../log.ts';
-import { assertKey, assertPrefix, decodeValue, encodeValue, ttlOf, type SetOptions } from './codec.ts';
+import {
+  RELAXED_FLUSH_MS, assertKey, assertPrefix, decodeValue, durabilityOf, encodeValue, ttlOf, type SetOptions, type WriteOptions,
+} from './codec.ts';
 import { StoreError } from './errors.ts';
 import {
   JOURNAL_FILE, Journal, PRIVATE_DIR, SNAPSHOT_FILE, acquireLock, delLine, readLog, setLine, sqnLine, writeSnapshot, type LogEntry,
@@ -27,7 +35,15 @@ interface Rec {
   v: string;
   /** Expiry, epoch ms (wall clock, so it survives a restart). */
   x: number | undefined;
+  /** A volatile record: never journaled, never in a snapshot. */
+  vol?: true;
 }
+
+/** Keys the sweep drops per event-loop turn: a few hundred microseconds, whatever the store holds. */
+const SWEEP_SLICE = 1000;
+/** Width of an expiry bucket. */
+const BUCKET_MS = 1000;
+const bucketOf = (x: number): number => Math.ceil(x / BUCKET_MS);
 
 interface Counter {
   /** Last SQN handed out. */
@@ -43,12 +59,14 @@ const done = Promise.resolve();
 class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly #records = new Map<string, Rec>();
-  readonly #expiring = new Set<string>();
+  /** Keys with an expiry, by {@link bucketOf} their expiry. */
+  readonly #buckets = new Map<number, Set<string>>();
   readonly #counters = new Map<string, Counter>();
   readonly #reserve: bigint;
   #journal: Journal | null = null;
   #release: (() => Promise<void>) | null = null;
   #sweeper: NodeJS.Timeout | null = null;
+  #sweeping = false;
   #closed = false;
   readonly #now: () => number;
 
@@ -71,7 +89,7 @@ class MemoryStore implements Store {
       await readLog(join(dir, JOURNAL_FILE), 'journal', apply, logger);
       await writeSnapshot(dir, this.#snapshot());
       this.#journal = await Journal.open(dir, {
-        compactBytes: opts.compactBytes ?? 64 * 1024 * 1024, snapshot: () => this.#snapshot(), logger,
+        compactBytes: opts.compactBytes ?? 64 * 1024 * 1024, snapshot: () => this.#snapshot(), relaxedFlushMs: opts.relaxedFlushMs ?? RELAXED_FLUSH_MS, logger,
       });
     } catch (e) {
       await this.#release();
@@ -79,13 +97,39 @@ class MemoryStore implements Store {
     }
   }
 
-  /** Starts the sweep of expired records; the timer never keeps the process alive. */
+  /** Starts the sweep of expired records every `ms`; the timer never keeps the process alive. */
   startSweeper(ms: number): void {
     this.#sweeper = setInterval(() => {
-      const now = this.#now();
-      for (const k of this.#expiring) this.#live(k, now);
+      if (!this.#sweeping) void this.#sweep();
     }, ms);
     this.#sweeper.unref();
+  }
+
+  /**
+   * Drops the expired records of every bucket that is due — the only keys it visits — yielding to the event loop
+   * every {@link SWEEP_SLICE} keys.
+   */
+  async #sweep(): Promise<void> {
+    this.#sweeping = true;
+    try {
+      let now = this.#now();
+      const due = bucketOf(now);
+      let n = 0;
+      for (const b of [...this.#buckets.keys()]) {
+        if (b > due) continue;
+        // Deleting the key being visited is safe in a Set iteration; a key of this second still live stays for later.
+        for (const k of this.#buckets.get(b) ?? []) {
+          this.#live(k, now);
+          if (++n < SWEEP_SLICE) continue;
+          n = 0;
+          await new Promise<void>((r) => setImmediate(r));
+          if (this.#closed) return;
+          now = this.#now();
+        }
+      }
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   #apply(e: LogEntry, where: string): void {
@@ -106,23 +150,37 @@ class MemoryStore implements Store {
     }
   }
 
-  #snapshot(): string[] {
+  /** The state as snapshot lines, drawn lazily (compaction writes them a chunk per event-loop turn). */
+  *#snapshot(): Generator<string> {
     const now = this.#now();
-    const lines: string[] = [];
-    for (const [k, r] of this.#records) if (r.x === undefined || r.x > now) lines.push(setLine(k, r.v, r.x));
-    for (const [k, c] of this.#counters) lines.push(sqnLine(k, c.hw));
-    return lines;
+    for (const [k, r] of this.#records) if (!r.vol && (r.x === undefined || r.x > now)) yield setLine(k, r.v, r.x);
+    for (const [k, c] of this.#counters) yield sqnLine(k, c.hw);
   }
 
   #put(k: string, r: Rec): void {
+    const old = this.#records.get(k);
     this.#records.set(k, r);
-    if (r.x === undefined) this.#expiring.delete(k);
-    else this.#expiring.add(k);
+    const from = old?.x === undefined ? undefined : bucketOf(old.x);
+    const to = r.x === undefined ? undefined : bucketOf(r.x);
+    if (from === to) return;
+    if (from !== undefined) this.#unbucket(k, from);
+    if (to !== undefined) {
+      let keys = this.#buckets.get(to);
+      if (!keys) this.#buckets.set(to, (keys = new Set()));
+      keys.add(k);
+    }
   }
 
   #drop(k: string): void {
+    const old = this.#records.get(k);
+    if (old === undefined) return;
     this.#records.delete(k);
-    this.#expiring.delete(k);
+    if (old.x !== undefined) this.#unbucket(k, bucketOf(old.x));
+  }
+
+  #unbucket(k: string, b: number): void {
+    const keys = this.#buckets.get(b);
+    if (keys?.delete(k) && keys.size === 0) this.#buckets.delete(b);
   }
 
   /** The live record under `k`, dropping it if expired (expiry is not journaled: replay re-derives it). */
@@ -141,12 +199,39 @@ class MemoryStore implements Store {
     if (failed) throw failed;
   }
 
-  #log(line: string): Promise<void> {
-    return this.#journal ? this.#journal.append(line) : done;
+  /** Journals `line`: waited for when durable, written behind when relaxed. */
+  async #log(line: string, durable: boolean): Promise<void> {
+    if (!this.#journal) return;
+    if (durable) await this.#journal.append(line, true);
+    else this.#journal.append(line, false);
   }
 
-  #synced(): Promise<void> {
-    return this.#journal ? this.#journal.whenSynced() : done;
+  /** Resolves when the durable changes made so far are on disk (what a read may have observed). */
+  async #synced(): Promise<void> {
+    const p = this.#journal?.durablePending();
+    if (p) await p;
+  }
+
+  /** Stores `r` under `key`: journaled as `durability` says; a volatile one only erases a journaled predecessor. */
+  async #store(key: string, r: Rec, durability: 'durable' | 'relaxed' | 'volatile'): Promise<void> {
+    const before = this.#records.get(key);
+    this.#put(key, r);
+    if (durability !== 'volatile') await this.#log(setLine(key, r.v, r.x), durability === 'durable');
+    else if (before !== undefined && !before.vol) await this.#log(delLine(key), false);
+  }
+
+  /** Removes the live record `r` of `key`: a journal line unless it was volatile (never on disk). */
+  async #remove(key: string, r: Rec, opts: WriteOptions | undefined): Promise<void> {
+    const durable = durabilityOf(opts, false) === 'durable';
+    this.#drop(key);
+    if (!r.vol) await this.#log(delLine(key), durable);
+  }
+
+  #rec(value: unknown, opts: SetOptions | undefined): Rec {
+    const ttl = ttlOf(opts);
+    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : this.#now() + ttl };
+    if (opts?.durability === 'volatile') r.vol = true;
+    return r;
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
@@ -160,62 +245,62 @@ class MemoryStore implements Store {
   async set(key: string, value: unknown, opts?: SetOptions): Promise<void> {
     this.#check();
     assertKey(key);
-    const ttl = ttlOf(opts);
-    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : this.#now() + ttl };
-    this.#put(key, r);
-    await this.#log(setLine(key, r.v, r.x));
+    const durability = durabilityOf(opts, true);
+    await this.#store(key, this.#rec(value, opts), durability);
   }
 
   async setIfAbsent(key: string, value: unknown, opts?: SetOptions): Promise<boolean> {
     this.#check();
     assertKey(key);
-    const ttl = ttlOf(opts);
-    const r: Rec = { v: encodeValue(value), x: ttl === undefined ? undefined : this.#now() + ttl };
+    const durability = durabilityOf(opts, true);
+    const r = this.#rec(value, opts);
     if (this.#live(key) !== undefined) {
       await this.#synced();
       return false;
     }
-    this.#put(key, r);
-    await this.#log(setLine(key, r.v, r.x));
+    await this.#store(key, r, durability);
     return true;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, opts?: WriteOptions): Promise<boolean> {
     this.#check();
     assertKey(key);
-    if (this.#live(key) === undefined) {
+    durabilityOf(opts, false);
+    const r = this.#live(key);
+    if (r === undefined) {
       await this.#synced();
       return false;
     }
-    this.#drop(key);
-    await this.#log(delLine(key));
+    await this.#remove(key, r, opts);
     return true;
   }
 
-  async take<T = unknown>(key: string): Promise<T | undefined> {
+  async take<T = unknown>(key: string, opts?: WriteOptions): Promise<T | undefined> {
     this.#check();
     assertKey(key);
+    durabilityOf(opts, false);
     const r = this.#live(key);
     if (r === undefined) {
       await this.#synced();
       return undefined;
     }
-    this.#drop(key);
-    // A nonce must not come back after a crash once someone has been given it.
-    await this.#log(delLine(key));
+    // A nonce must not come back after a crash once someone has been given it: a volatile one never was on disk, a
+    // journaled one is deleted there first (durably, unless the caller relaxed it).
+    await this.#remove(key, r, opts);
     return decodeValue<T>(r.v, key);
   }
 
-  async compareAndDelete(key: string, expected: unknown): Promise<boolean> {
+  async compareAndDelete(key: string, expected: unknown, opts?: WriteOptions): Promise<boolean> {
     this.#check();
     assertKey(key);
+    durabilityOf(opts, false);
     const want = encodeValue(expected);
-    if (this.#live(key)?.v !== want) {
+    const r = this.#live(key);
+    if (r?.v !== want) {
       await this.#synced();
       return false;
     }
-    this.#drop(key);
-    await this.#log(delLine(key));
+    await this.#remove(key, r, opts);
     return true;
   }
 
@@ -233,7 +318,7 @@ class MemoryStore implements Store {
     this.#check();
     assertKey(subscriberKey);
     assertSqn(lastIssued, 'lastIssued');
-    const c: Counter = { last: lastIssued, hw: lastIssued, synced: this.#log(sqnLine(subscriberKey, lastIssued)) };
+    const c: Counter = { last: lastIssued, hw: lastIssued, synced: this.#log(sqnLine(subscriberKey, lastIssued), true) };
     this.#counters.set(subscriberKey, c);
     await c.synced;
   }
@@ -263,7 +348,7 @@ class MemoryStore implements Store {
     if (seqOf(last) > seqOf(c.hw)) {
       const seq = seqOf(last) + this.#reserve;
       c.hw = makeSqn(seq > SEQ_MAX ? SEQ_MAX : seq, indOf(last));
-      c.synced = this.#log(sqnLine(subscriberKey, c.hw));
+      c.synced = this.#log(sqnLine(subscriberKey, c.hw), true);
     }
     // Within the mark no new write is needed, but the mark itself may still be on its way to disk.
     await c.synced;
@@ -278,7 +363,7 @@ class MemoryStore implements Store {
     const c = this.#counters.get(subscriberKey);
     const r = resyncFrom(c?.last ?? 0n, sqnMs, delta);
     if (r.reset) {
-      const next: Counter = { last: r.current, hw: r.current, synced: this.#log(sqnLine(subscriberKey, r.current)) };
+      const next: Counter = { last: r.current, hw: r.current, synced: this.#log(sqnLine(subscriberKey, r.current), true) };
       this.#counters.set(subscriberKey, next);
       await next.synced;
     } else {
@@ -315,6 +400,6 @@ export async function openMemoryStore(opts: OpenStoreOptions = {}): Promise<Stor
       'the memory store needs stateDir (--state-dir) to journal SQN counters and records; without it a restart ' +
       'would reissue SQNs, a security bug. Pass {ephemeral: true} only in tests.');
   }
-  store.startSweeper(opts.sweepIntervalMs ?? 5000);
+  store.startSweeper(opts.sweepIntervalMs ?? 1000);
   return store;
 }

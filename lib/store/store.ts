@@ -3,15 +3,19 @@
  * subscribers) and per-subscriber SQN counters (DESIGN §2.3). Two implementations, chosen by {@link openStore}:
  * an in-process map journaled to `stateDir` (memory.ts) and Redis (redis.ts), which several processes may share.
  *
- * Both promise the same thing: when a mutation's promise resolves, the change survives a crash of the process (and, for
- * Redis, of the server), and every operation is atomic with respect to every other client of the same store.
+ * Both promise the same thing: every operation is atomic with respect to every other client of the same store, and
+ * when a mutation's promise resolves, the change survives a crash as its {@link Durability} says — by default
+ * (`durable`) a crash of the process (and, for Redis, of the server); `relaxed` changes may lose their last few
+ * milliseconds; `volatile` records (single-use challenges) are forgotten, never brought back. SQN counters are always
+ * durable: no SQN is ever handed out twice.
  */
 import type { Logger } from '../log.ts';
-import type { SetOptions } from './codec.ts';
+import type { SetOptions, WriteOptions } from './codec.ts';
 import { StoreError } from './errors.ts';
 import type { SqnResync } from './sqn.ts';
 
-export type { SetOptions } from './codec.ts';
+export type { Durability, SetOptions, WriteOptions } from './codec.ts';
+export { RELAXED_FLUSH_MS } from './codec.ts';
 export type { SqnResync } from './sqn.ts';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 export { DEFAULT_DELTA, MAX_SQN_BATCH, SEQ_MAX, SQN_MAX } from './sqn.ts';
@@ -32,11 +36,15 @@ export interface Store {
   /** Stores `value` only if `key` is absent (replay caches: `jti`). @returns true when it was stored. */
   setIfAbsent(key: string, value: unknown, opts?: SetOptions): Promise<boolean>;
   /** Removes `key`. @returns true when a live value was removed. */
-  delete(key: string): Promise<boolean>;
-  /** Atomic get-and-delete (single-use nonces): of concurrent takes of one key, exactly one gets the value. */
-  take<T = unknown>(key: string): Promise<T | undefined>;
+  delete(key: string, opts?: WriteOptions): Promise<boolean>;
+  /**
+   * Atomic get-and-delete (single-use nonces): of concurrent takes of one key, exactly one gets the value, and a taken
+   * value never comes back — not after a crash either (a `volatile` record is never on disk; on Redis its run-id
+   * stamp refuses one a server crash restored).
+   */
+  take<T = unknown>(key: string, opts?: WriteOptions): Promise<T | undefined>;
   /** Deletes `key` only if its value equals `expected` (compared as canonical JSON). @returns true when deleted. */
-  compareAndDelete(key: string, expected: unknown): Promise<boolean>;
+  compareAndDelete(key: string, expected: unknown, opts?: WriteOptions): Promise<boolean>;
   /** Live keys starting with `prefix`, sorted. On Redis this SCANs, so it is for listings, not hot paths. */
   keys(prefix: string): Promise<string[]>;
   /** Provisions a subscriber's counter: `lastIssued` is the last SQN the HE issued (0 for a new USIM). */
@@ -72,16 +80,24 @@ export interface OpenStoreOptions {
    * allocations need no fsync. A restart continues above the reservation. 0 journals every allocation.
    */
   sqnReserve?: number;
-  /** Memory store: interval of the expired-record sweep (default 5000 ms). */
+  /** Memory store: interval of the expired-record sweep (default 1000 ms; it visits only the records due). */
   sweepIntervalMs?: number;
   /** Memory store: the epoch-ms clock of record expiry (default `Date.now`; tests step a manual one). Redis keeps its own. */
   now?: () => number;
+  /** Memory store: the longest a relaxed change waits before its journal write starts (default {@link RELAXED_FLUSH_MS}). */
+  relaxedFlushMs?: number;
   /** Memory store: journal size that triggers a compaction while running (default 64 MiB). */
   compactBytes?: number;
   /** Redis: prefix of every key (default `mcx:`), so several deployments can share one server. */
   keyPrefix?: string;
   /** Redis: accept a server whose durability settings cannot be read (CONFIG disabled on managed Redis). */
   assumeDurable?: boolean;
+  /**
+   * Redis: this process keeps SQN counters (the HSS and its provisioning CLI): the server must fsync every write
+   * (`appendfsync always`), checked at connect. Without it `everysec` is accepted, and SQN operations are refused on
+   * a server that does not fsync every write.
+   */
+  keepsSqn?: boolean;
   /** Redis: how long the first connection may take (default 5000 ms). */
   connectTimeoutMs?: number;
   /** Redis: per-command timeout (default 5000 ms). */
@@ -94,7 +110,8 @@ export interface OpenStoreOptions {
  * Opens the store named by `spec`: `memory`, or a `redis://` / `rediss://` URL. Without a spec, `REDIS_URL` is used
  * when set, else `memory`; the spec `redis` means "the URL in `REDIS_URL`".
  * @throws StoreError `ERR_STORE_INPUT` for an unknown spec; `ERR_STORE_NOT_DURABLE` for a memory store without
- *   `stateDir` (and without `ephemeral`) or a Redis server without `appendonly yes` + `appendfsync always`;
+ *   `stateDir` (and without `ephemeral`) or a Redis server without `appendonly yes`, or without `appendfsync always`
+ *   when `keepsSqn` (`everysec` at least otherwise);
  *   `ERR_STORE_CONNECT` when Redis cannot be reached; `ERR_STORE_LOCKED` / `ERR_STORE_CORRUPT` for a state
  *   directory in use or unreadable.
  */

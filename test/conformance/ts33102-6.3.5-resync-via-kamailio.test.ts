@@ -282,7 +282,9 @@ describe('TS 33.102 ยง6.3.5 resync through Kamailio: UE ISIM ahead of our HSS โ
     dport = d;
     await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${K.toString('hex')},${OPC.toString('hex')},8000\n`);
     hss = startMcx(['hss', '--listen', `127.0.0.1:${dport}`, '--origin-host', `hss.${REALM}`, '--realm', REALM,
-      '--subscribers', join(dir, 'subscribers.csv'), '--state-dir', join(dir, 'state'), '--admin', '127.0.0.1:0']);
+      '--subscribers', join(dir, 'subscribers.csv'), '--state-dir', join(dir, 'state'), '--admin', '127.0.0.1:0'],
+    // The SQNs of each MAA are in its debug line (issue #12: per Cx transaction at debug level).
+    { env: { ...process.env, MCX_LOG_LEVEL: 'debug' } });
     const m = await hss.waitFor(/hss: listening diameter=\S+ admin=(http:\/\/\S+)/, 30000);
     admin = { url: m[1] as string, token: (await readFile(join(dir, 'state', 'admin-token'), 'utf8')).trim() };
     kam = await startKamailio({ realm: REALM, sipPort: sport, diameterPort: dport, acceptorPort: aport });

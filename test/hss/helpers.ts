@@ -9,7 +9,7 @@ import { decodeMessage, encodeMessage, type DiameterMessage } from '../../lib/di
 import { buildMar, buildSar, readCxResult, type MarInput, type SarInput } from '../../lib/diameter/cx/index.ts';
 import { validateMessage } from '../../lib/diameter/message.ts';
 import type { Logger } from '../../lib/log.ts';
-import { REDACTED_FIELDS } from '../../lib/log.ts';
+import { REDACTION } from '../../lib/log.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { createCxHandlers, type CxContext, type CxHandlers } from '../../hss/server.ts';
 import { ServingRegistry } from '../../hss/serving.ts';
@@ -38,8 +38,7 @@ export function captureLogger(): { logger: Logger; lines: () => Record<string, u
       cb();
     },
   });
-  const paths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]);
-  const logger = pino({ level: 'debug', redact: { paths, censor: '[redacted]' } }, sink);
+  const logger = pino({ level: 'debug', redact: REDACTION }, sink);
   return { logger, text: () => text, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 

@@ -5,8 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SEED_STEPS, allocateDynamicPartnerImpi, migrationFlowAt, seedFlowOfPartnerIdentity, seedStep, seedStepText } from '../../lib/seed-steps.ts';
-import type { SeedStepNumber } from '../../lib/seed-steps.ts';
+import { Writable } from 'node:stream';
+import { createLogger, withFields } from '../../lib/log.ts';
+import {
+  SEED_STEPS, allocateDynamicPartnerImpi, migrationFlowAt, onSeedStep, seedFlowOfPartnerIdentity, seedStep, seedStepText, seedStepsWanted,
+} from '../../lib/seed-steps.ts';
+import type { SeedStepEvent, SeedStepNumber } from '../../lib/seed-steps.ts';
 import { parseAgentConfig } from '../../mms/config.ts';
 import { UsageError } from '../../lib/cli.ts';
 import { captureLogger } from './fixtures.ts';
@@ -20,14 +24,31 @@ test('both flows have a text for each of the 14 steps', () => {
   assert.match(SEED_STEPS.dynamic[5], /primary MMS/);
 });
 
-test('seedStep: one info line, step number first, structured fields that cannot be overridden', () => {
+test('seedStep: one debug line, step number first, structured fields that cannot be overridden', () => {
   const { logger, lines } = captureLogger();
   seedStep(logger, 'static', 6, 'relay', undefined, { step: 99, primaryImpi: 'alice@primary.example' });
   seedStep(logger, 'dynamic', 13, 'registrar', 'partner SIP core → UE: 200 OK (sip:alice.mig@partner.example)');
   assert.deepEqual(lines.map((l) => [l.level, l.msg, l.seed, l.flow, l.step, l.node, l.primaryImpi]), [
-    [30, `step 6: ${SEED_STEPS.static[6]}`, 'TS 23.280 §10.6.2.2', 'static', 6, 'relay', 'alice@primary.example'],
-    [30, 'step 13: partner SIP core → UE: 200 OK (sip:alice.mig@partner.example)', 'TS 23.280 §10.6.2.3', 'dynamic', 13, 'registrar', undefined],
+    [20, `step 6: ${SEED_STEPS.static[6]}`, 'TS 23.280 §10.6.2.2', 'static', 6, 'relay', 'alice@primary.example'],
+    [20, 'step 13: partner SIP core → UE: 200 OK (sip:alice.mig@partner.example)', 'TS 23.280 §10.6.2.3', 'dynamic', 13, 'registrar', undefined],
   ]);
+});
+
+test('onSeedStep: every step as an event with its correlation key and identities, also when no line is written; none after stopping', () => {
+  const quiet = createLogger('registrar', { level: 'info', destination: new Writable({ write: (_c, _e, cb) => cb() }) }).child({ role: 'registrar' });
+  const events: SeedStepEvent[] = [];
+  const stop = onSeedStep((e) => events.push(e));
+  const view = withFields(quiet, { impu: 'sip:alice.mig@partner.example', call_id: 'c1@ue' });
+  seedStep(view, 'static', 2, 'ue', undefined, { impi: 'alice.mig@partner.example' });
+  seedStep(quiet, 'static', 5, 'partner-mms', 'partner MMS → relay', { sessionId: 'mms;1;2', primaryImpi: 'alice@primary.example', primaryImpus: ['sip:alice@primary.example'] });
+  stop();
+  seedStep(view, 'static', 12, 'ue');
+  assert.deepEqual(events.map((e) => [e.step, e.node, e.flow, e.msg, e.key, e.impi, e.impu, e.logger.bindings().role]), [
+    [2, 'ue', 'static', `step 2: ${SEED_STEPS.static[2]}`, 'c1@ue', 'alice.mig@partner.example', 'sip:alice.mig@partner.example', 'registrar'],
+    [5, 'partner-mms', 'static', 'step 5: partner MMS → relay', 'mms;1;2', 'alice@primary.example', 'sip:alice@primary.example', 'registrar'],
+  ]);
+  assert.equal(events[0]?.fields.call_id, 'c1@ue', 'the view\'s fields are the event\'s');
+  assert.equal(seedStepsWanted(quiet), false, 'nobody listens and debug is off: call sites build nothing');
 });
 
 test('agent settings: defaults, and a UsageError naming every bad field', () => {

@@ -1,11 +1,12 @@
 /**
  * Crash durability of the memory store: a child process holding it is killed with SIGKILL (between two allocations,
  * and in the middle of a stream of them); the test then reopens the same stateDir, as a restarted HSS would, and
- * checks that the next SQN is above every SQN the child handed out, and that a record written before the kill is there.
+ * checks that the next SQN is above every SQN the child handed out, and that a record written before the kill is there;
+ * and that a single-use challenge stays used across the crash (volatile records are never on disk).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,4 +69,22 @@ test('kill -9 during a stream of allocations (every allocation journaled, 4 conc
   const { dir, sqns } = await crashChild(['loop', '0', '4'], (out) => printed(out).length >= 1000);
   assert.ok(sqns.length >= 1000);
   await reopenAndCheck(dir, sqns);
+});
+
+test('kill -9 after a challenge was taken: after reopening the taken nonce (and the pending one) are gone, never usable again; a relaxed write 200 ms old is kept', async () => {
+  const { dir } = await crashChild(['challenge'], (out) => out.includes('taken a1a1a1a1a1a1a1a1\n') && out.includes('relaxed-written\n'));
+  const files = await readdir(dir);
+  for (const f of files.filter((n) => n.endsWith('.jsonl'))) {
+    const text = await readFile(join(dir, f), 'utf8');
+    assert.ok(!text.includes('a1a1a1a1') && !text.includes('b2b2b2b2'), `${f} holds no challenge: volatile records are never journaled`);
+  }
+  const store = await openStore('memory', { stateDir: dir });
+  try {
+    assert.equal(await store.take('challenge:taken'), undefined, 'the taken nonce is stale after the restart');
+    assert.equal(await store.get('challenge:pending'), undefined, 'a pending challenge is lost: the UE is challenged again');
+    assert.deepEqual(await store.get('binding'), { contact: 'sip:ue@192.0.2.1' }, 'a relaxed write reached the journal within its flush delay');
+    assert.deepEqual(await store.get('record'), { written: 'before the kill', n: 42 });
+  } finally {
+    await store.close();
+  }
 });

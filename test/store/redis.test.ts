@@ -4,6 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { freePort } from '../helpers/ports.ts';
 import { startEverysecRedisServer, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
@@ -42,15 +45,59 @@ describe('redis store: shared contract', () => {
 describe('redis store specifics', () => {
   const FIX = 'redis-server --appendonly yes --appendfsync always';
 
-  test('refuses appendfsync everysec, explaining why and how to fix it', async () => {
+  test('appendfsync everysec: refused for a store that keeps SQNs (the HSS), explaining why and how to fix it; accepted for the others, whose SQN operations are refused', async () => {
     const weak = await startEverysecRedisServer();
     try {
-      await assert.rejects(openStore(weak.url), (e: unknown) => {
+      await assert.rejects(openStore(weak.url, { keepsSqn: true }), (e: unknown) => {
         const m = (e as Error).message;
         return code('ERR_STORE_NOT_DURABLE')(e) && m.includes('everysec') && m.includes('security bug') && m.includes(FIX);
       });
+      const s = await openStore(weak.url);
+      try {
+        await s.set('binding', { a: 1 }, { durability: 'relaxed' });
+        assert.deepEqual(await s.get('binding'), { a: 1 });
+        await assert.rejects(s.allocateSqn('sub', 1), (e: unknown) => code('ERR_STORE_NOT_DURABLE')(e) && /keepsSqn/.test((e as Error).message));
+        await assert.rejects(s.setSqn('sub', 1n), code('ERR_STORE_NOT_DURABLE'));
+        await assert.rejects(s.resyncSqn('sub', 1n), code('ERR_STORE_NOT_DURABLE'));
+      } finally {
+        await s.close();
+      }
     } finally {
       await weak.stop();
+    }
+  });
+
+  test('a crash that loses a take (AOF restored from before it): the challenge is back in Redis, but take and get refuse it — a used nonce never works again', async () => {
+    const own = await startEverysecRedisServer();
+    let s: Store | undefined;
+    const r = await raw(own.url);
+    try {
+      s = await openStore(own.url, { commandTimeoutMs: 10_000 });
+      await s.set('challenge:n1', { xres: 'a1a1a1a1' }, { ttlMs: 60_000, durability: 'volatile' });
+      await s.set('binding:x', { contact: 'sip:x@192.0.2.1' }, { ttlMs: 60_000 });
+      // What a crash with everysec can leave on disk: the AOF of a moment before the take.
+      await sleep(1200); // everysec: the writes above are on disk by now
+      const aof = join(own.dir, 'appendonlydir');
+      const before = `${own.dir}-before`;
+      await cp(aof, before, { recursive: true });
+      assert.deepEqual(await s.take('challenge:n1'), { xres: 'a1a1a1a1' }, 'the UE answered: the nonce is used');
+      await own.restart('SIGKILL', async () => {
+        await rm(aof, { recursive: true, force: true });
+        await cp(before, aof, { recursive: true });
+        await rm(before, { recursive: true, force: true });
+      });
+      const back = await r.get('mcx:r:challenge:n1');
+      assert.match(String(back), /^~[0-9a-f]{40}~\{"xres":"a1a1a1a1"\}$/, 'the crash brought the used challenge back');
+      assert.deepEqual(await s.get('binding:x'), { contact: 'sip:x@192.0.2.1' }, 'an ordinary record came back with it');
+      assert.equal(await s.get('challenge:n1'), undefined, 'its run-id stamp is not the running server\'s: absent');
+      assert.equal(await s.take('challenge:n1'), undefined, 'and it cannot be taken (used) again');
+      assert.equal(await r.exists('mcx:r:challenge:n1'), 0, 'the stale record was deleted');
+      await s.set('challenge:n2', { xres: 'b2b2b2b2' }, { durability: 'volatile' });
+      assert.deepEqual(await s.take('challenge:n2'), { xres: 'b2b2b2b2' }, 'new challenges work in the new run');
+    } finally {
+      await r.close().catch(() => undefined);
+      await s?.close();
+      await own.stop();
     }
   });
 

@@ -101,6 +101,33 @@ export function storeSuite(ctx: SuiteContext): void {
     }
   });
 
+  test('durability options: relaxed and volatile records read, take and compare like durable ones; a bad one is ERR_STORE_INPUT', async () => {
+    const s = ctx.store();
+    const k = ns();
+    await s.set(`${k}relaxed`, { a: 1 }, { durability: 'relaxed', ttlMs: 60_000 });
+    await s.set(`${k}volatile`, { n: 'nonce' }, { durability: 'volatile', ttlMs: 60_000 });
+    assert.equal(await s.setIfAbsent(`${k}volatile`, { n: 'again' }, { durability: 'volatile' }), false);
+    assert.deepEqual(await s.get(`${k}relaxed`), { a: 1 });
+    assert.deepEqual(await s.get(`${k}volatile`), { n: 'nonce' });
+    assert.deepEqual(await s.keys(k), [`${k}relaxed`, `${k}volatile`]);
+    const { store: p, release } = await ctx.peer();
+    try {
+      const takes = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? p : s).take(`${k}volatile`)));
+      assert.deepEqual(takes.filter((t) => t !== undefined), [{ n: 'nonce' }], 'a volatile record is single-use too');
+    } finally {
+      await release();
+    }
+    assert.equal(await s.get(`${k}volatile`), undefined);
+    await s.set(`${k}v2`, { b: 2, a: 1 }, { durability: 'volatile' });
+    assert.equal(await s.compareAndDelete(`${k}v2`, { a: 1, b: 3 }), false);
+    assert.equal(await s.compareAndDelete(`${k}v2`, { a: 1, b: 2 }, { durability: 'relaxed' }), true);
+    assert.equal(await s.delete(`${k}relaxed`, { durability: 'relaxed' }), true);
+    assert.equal(await s.get(`${k}relaxed`), undefined);
+    await assert.rejects(s.set(`${k}x`, 1, { durability: 'eventually' as never }), code('ERR_STORE_INPUT'));
+    await assert.rejects(s.delete(`${k}x`, { durability: 'volatile' as never }), code('ERR_STORE_INPUT'));
+    assert.equal(await s.get(`${k}x`), undefined);
+  });
+
   test('compareAndDelete deletes only on an equal value (key order does not matter)', async () => {
     const s = ctx.store();
     const k = `${ns()}binding`;
