@@ -117,19 +117,31 @@ export class LogCollector {
    */
   waitFor(what: string, pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> {
     return new Promise((resolve, reject) => {
+      // Steps of roles in this process arrive as events, not lines (they log at debug, which is off unless --verbose).
+      const stopSteps = onSeedStep((e) => {
+        if (this.writesHere(e)) check(lineOf(e));
+      });
       const timer = setTimeout(() => {
         this.waiters.delete(check);
+        stopSteps();
         reject(new Error(`testbed: ${what} not seen within ${ms} ms (run with --verbose to see the role logs)`));
       }, ms);
       const check = (l: LogLine): void => {
         if (!pred(l)) return;
         clearTimeout(timer);
         this.waiters.delete(check);
+        stopSteps();
         resolve(l);
       };
       this.waiters.add(check);
     });
   }
+}
+
+/** A step of a role in this process as the JSON line it would have logged at debug level. */
+function lineOf(e: SeedStepEvent): LogLine {
+  const b = e.logger.bindings();
+  return { ...b, ...e.fields, role: b.role ?? b.name, flow: e.flow, step: e.step, node: e.node, msg: e.msg };
 }
 
 /** A step of a role in this process as its log line would have read. */
