@@ -23,6 +23,7 @@ import { createLogger } from '../lib/log.ts';
 import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
+import { runMigrateToPartners } from './migrate-partners-run.ts';
 import { runMigrate } from './migrate-run.ts';
 import { runSoftphoneMigrate } from './migrate-softphone.ts';
 import { UE_OPTION_FIELDS, parseUeOptions, type Warn } from './options.ts';
@@ -279,7 +280,8 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
       const signals = interruptible(`stopping: abandoning what is outstanding, de-registering if registered${cfg.end ? ', then ending the migration (--end)' : ''}`,
         (2 * cleanup + 5) * 1000, out.err);
       try {
-        process.exitCode = await runMigrate(cfg, out, signals.stopped);
+        // Several partner systems: one login, one registration per partner, alive together (migrate-partners-run.ts).
+        process.exitCode = cfg.idm.partners.length > 1 ? await runMigrateToPartners(cfg, out, signals.stopped) : await runMigrate(cfg, out, signals.stopped);
       } finally {
         signals.dispose();
       }
