@@ -35,6 +35,7 @@ import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
 import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
+import { formatPartnersSummary } from './summary-partners.ts';
 import {
   MAX_PARTNERS, demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, identityIn, multiPartnerProvisioning, partnerSystems,
   writeDynamicPasswordFile, type DemoUser, type DynamicUser, type PartnerSystem, type PasswordUser, type Realms, type TestbedLayout,
@@ -264,7 +265,7 @@ export async function runTestbed(o: TestbedOptions): Promise<void> {
       if (!ok) throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
       return tb;
     },
-    ready: (tb) => formatSummary(tb),
+    ready: (tb) => (tb.partners.length > 1 ? formatPartnersSummary(tb) : formatSummary(tb)),
   });
 }
 

@@ -166,24 +166,28 @@ export async function runMigrateToPartners(cfg: MigrateConfig, io: UeIo, stop: P
       Object.assign(part, r, { name: part.name, migration: part.migration });
       statuses.push(status);
     }
-    for (const s of configured) {
+    /** `--end`: DELETE one configuration (and, through its partner MMS, the binding at the primary); its exit status. */
+    const end = async (s: Configured): Promise<number> => {
       if (!cfg.end) {
         if (stopped) prefixed(io, s.partner.name).err(`ue migrate: configuration ${s.configuration.id} stays until ${s.configuration.expires_at} (no --end)`);
-        continue;
+        return 0;
       }
       const timeoutS = stopped ? cleanupTimeoutS(cfg.ue.timeoutS) : cfg.ue.timeoutS;
       try {
         await endMigration({ mms: s.partner.mms, accessToken: s.accessToken, id: s.configuration.id, ...(s.ca ? { ca: s.ca } : {}), timeoutMs: timeoutS * 1000 });
-        if (s.part.migration) s.part.migration.ended = true;
-        if (!json) prefixed(io, s.partner.name).out(`migration ended: configuration ${s.configuration.id} deleted at the partner MMS`);
       } catch (err) {
         if (!(err instanceof IdmClientError)) throw err;
         prefixed(io, s.partner.name).err(`ue migrate failed to end the migration: ${err.code}: ${err.message}`);
         s.part.ok = false;
         s.part.error ??= errorReport(err);
-        statuses.push(idmExitStatus(err));
+        return idmExitStatus(err);
       }
-    }
+      if (s.part.migration) s.part.migration.ended = true;
+      if (!json) prefixed(io, s.partner.name).out(`migration ended: configuration ${s.configuration.id} deleted at the partner MMS`);
+      return 0;
+    };
+    // All at once, as the de-registrations: the clean-up after a signal stays within one exchange's bound.
+    statuses.push(...await Promise.all(configured.map(end)));
     const status = statuses.find((x) => x !== 0) ?? 0;
     report.ok = status === 0;
     return finish(status);
