@@ -315,10 +315,12 @@ function sipOf(urls: string): SipListen[] {
 export function registrarRecipe(c: RoleContext, o: {
   partner: PartnerSystem; sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[];
   expires?: { min: number; max: number };
+  /** A further instance of the partner's registrar: its state directory is `<instance>-<system>-registrar` (one process per directory). */
+  instance?: string;
 }): RoleRecipe {
   const { name: system, realm: partner } = o.partner;
   const roles = partnerRoles(system);
-  const dir = stateDir(c, roles.state.registrar);
+  const dir = stateDir(c, o.instance === undefined ? roles.state.registrar : `${o.instance}-${system}-registrar`);
   const tls = o.cxTls || o.sip.some((s) => s.transport === 'tls') ? tlsFiles(c, system, 'registrar') : undefined;
   const self = { domain: partner, originHost: `registrar.${partner}`, realm: partner };
   return {

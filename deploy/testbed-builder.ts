@@ -275,12 +275,14 @@ export class TwoSystemTestbed {
 
   /**
    * The registrar of partner `o.partner` (default: the first), its Cx peer `o.mms` (default: that partner's MMS),
-   * listening on `o.sip` (default: the partner's listeners, {@link sipListeners}).
+   * listening on `o.sip` (default: the partner's listeners, {@link sipListeners}); `o.instance` names a further one
+   * beside it (its own state directory).
    */
-  async registrar(o: { mms?: number; partner?: string; sip?: SipListen[] } = {}): Promise<RoleHandle> {
+  async registrar(o: { mms?: number; partner?: string; sip?: SipListen[]; instance?: string } = {}): Promise<RoleHandle> {
     const partner = this.partner(o.partner);
     return this.run(registrarRecipe(this.ctx, {
       partner, sip: o.sip ?? await this.sipListeners(partner.name), mms: this.endpoint(o.mms, partnerRoles(partner.name).mms),
+      ...(o.instance === undefined ? {} : { instance: o.instance }),
       cxTls: this.plan.tls?.registrar ?? true, admin: this.plan.admin ?? false,
       ...(this.plan.digestAlgorithms ? { digestAlgorithms: this.plan.digestAlgorithms } : {}), ...(this.plan.expires ? { expires: this.plan.expires } : {}),
     }));

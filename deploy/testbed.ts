@@ -67,14 +67,15 @@ const optionsSchema = z.object({
   'partner-realm': realmSchema,
   'rand-policy': z.enum(RAND_POLICIES, { error: `must be one of ${RAND_POLICIES.join(', ')}` }),
   'digest-algorithms': enumListSchema(DIGEST_ALGORITHMS),
-  'partners': z.string().regex(/^\d+$/, `must be a whole number 1…${MAX_PARTNERS}`).transform(Number)
+  // Absent (callers other than the command line): one partner, the default layout.
+  'partners': z.string().regex(/^\d+$/, `must be a whole number 1…${MAX_PARTNERS}`).default('1').transform(Number)
     .refine((n) => n >= 1 && n <= MAX_PARTNERS, `must be 1…${MAX_PARTNERS} (each partner system adds an IdMS, an MMS and a registrar)`),
   'once': z.boolean(),
   'verbose': z.boolean(),
 }).superRefine((o, ctx) => {
   if (o['primary-realm'].toLowerCase() === o['partner-realm'].toLowerCase()) {
     ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: 'must differ from --primary-realm (two systems, two realms)' });
-  } else if (o.partners > 1) {
+  } else if (o.partners > 1 && o.partners <= MAX_PARTNERS) {
     const clash = partnerSystems(o['partner-realm'], o.partners).find((p) => p.realm.toLowerCase() === o['primary-realm'].toLowerCase());
     if (clash) ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: `gives partner ${clash.name} the realm of --primary-realm (${clash.realm})` });
   }
@@ -122,14 +123,15 @@ export interface RunningTestbed {
 
 /**
  * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role in this process.
- * @param more what the command line does not set (tests: the registrar's expiry limits).
+ * @param more what the command line does not set (tests: the registrar's expiry limits; a log collector that keeps
+ *   every role's lines and echoes none).
  * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
  */
-export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires'> = {}): Promise<RunningTestbed> {
+export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const partners = partnerSystems(realms.partner, o.partners);
   const [first] = partners as [PartnerSystem];
-  const logs = new LogCollector(o.verbose);
+  const logs = more.logs ?? new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
   let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser; dave?: DynamicUser } | undefined;
   const testbed = await TwoSystemTestbed.create({
