@@ -132,7 +132,14 @@ const schema = baseSchema.superRefine((o, ctx) => {
   if (o.end && o.keep) issue('end', 'ends the migration after de-registration, so it cannot go with --keep');
   if (o.transport !== undefined && o.transport !== 'tls' && o['tls-servername']) issue('tls-servername', 'needs --transport tls (or a TLS registrar in the configuration)');
   if (o.transport !== undefined && o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
-});
+}).superRefine((o, ctx) => {
+  // The partner system(s) are required whatever else is wrong, as a missing required field is.
+  const given = (o as { partner?: unknown }).partner;
+  if (Array.isArray(given) && given.length > 0) return;
+  for (const f of ['partner-idms', 'partner-mms'] as const) {
+    if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'required (or --partner name=…,idms=…,mms=… per partner system)' });
+  }
+}, { when: () => true });
 
 /** The rules of `--configure-only` and `--end-only`: each excludes what registers, and they exclude each other. */
 function checkModes(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
@@ -151,10 +158,7 @@ function checkModes(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
 /** Either form of naming the partner systems, and what several of them exclude. */
 function checkPartners(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
   const several = o.partner ?? [];
-  if (several.length === 0) {
-    for (const f of ['partner-idms', 'partner-mms'] as const) if (o[f] === undefined) issue(f, `required (or --partner ${'name=…,idms=…,mms=…'} per partner system)`);
-    return;
-  }
+  if (several.length === 0) return;
   for (const f of ['partner-idms', 'partner-mms'] as const) {
     if (o[f] !== undefined) issue(f, 'give --partner-idms and --partner-mms for one partner system, or --partner per partner system, not both');
   }

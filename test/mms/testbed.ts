@@ -7,7 +7,8 @@
  * with two partner IMPUs mapped to its primary ones.
  */
 import assert from 'node:assert/strict';
-import { loadTlsMaterial } from '../../certs/layout.ts';
+import { readFile } from 'node:fs/promises';
+import { caPaths, loadTlsMaterial } from '../../certs/layout.ts';
 import type { RoleHandle } from '../../deploy/role-handle.ts';
 import { TwoSystemTestbed } from '../../deploy/testbed-builder.ts';
 import { adminRequest } from '../../lib/admin/client.ts';
@@ -91,7 +92,11 @@ export async function registrarClient(tb: TwoSystemTestbed, mmsPort: number, sys
   const realm = system === 'partner' ? PARTNER_REALM : `${system}.example`;
   const node = new DiameterNode({ originHost: `registrar.${realm}`, originRealm: realm, applications: [CX_APPLICATION] });
   tb.defer(() => node.close());
-  node.addPeer({ host: '127.0.0.1', port: mmsPort, originHost: `mms.${PARTNER_REALM}`, tls: await loadTlsMaterial(tb.pki, system, 'registrar', system === 'partner' ? [] : ['partner']) });
+  const tls = await loadTlsMaterial(tb.pki, system, 'registrar');
+  // A client of another system trusts the partner's CA (a public certificate) so that any refusal is the MMS's; `certs
+  // init` gives it no copy, since only the primary and its partners trust each other (issue #17).
+  if (system !== 'partner') tls.ca.push(await readFile(caPaths(tb.pki, 'partner').cert, 'utf8'));
+  node.addPeer({ host: '127.0.0.1', port: mmsPort, originHost: `mms.${PARTNER_REALM}`, tls });
   return node;
 }
 
