@@ -3,12 +3,15 @@
  * (ue-client/isim.ts, keys and SQN state of the primary subscription) and lib/sip, over UDP. It registers with the
  * partner SIP identities (§10.6.2.2 NOTE 1) in the 24.229 form — an initial REGISTER with an empty-response
  * Authorization, the 401's AKA nonce given to the ISIM, the REGISTER with the Digest-AKA response over RES — and on a
- * synchronisation failure answers once with `auts` (RFC 3310 §3.4), as a UE whose HSS lost its counter would.
+ * synchronisation failure answers once with `auts` (RFC 3310 §3.4), as a UE whose HSS lost its counter would; on a
+ * MAC failure (a challenge no vector of the user's HSS made: the registrar's decoy for an identity refused upstream)
+ * it sends one REGISTER with an empty `response` and no `auts` (TS 24.229 §5.1.1.5.3) and takes the final response.
  * The same pattern as the hand-written UE of the registrar tests, on lib/sip's builder and parser.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { digestResponse, parseAkaNonce } from '../lib/aka/digest-aka.ts';
+import { AkaError } from '../lib/aka/errors.ts';
 import {
   createRequest, formatCredentials, newBranch, newCallId, newTag, parseMessage, serializeMessage, type DigestChallenge,
   type SipResponse,
@@ -40,6 +43,8 @@ export interface DemoOutcome {
   failure?: string;
   /** The ISIM asked for a resync on the way. */
   resynced: boolean;
+  /** The ISIM found the challenge's MAC wrong (the UE then reported it with an empty response). */
+  macFailure?: boolean;
 }
 
 /** A UDP client transaction per request: retransmitted every 500 ms (Timer E, RFC 3261 §17.1.2.1) until final. */
@@ -126,7 +131,17 @@ export async function registerDemoUe(o: DemoUeOptions): Promise<DemoOutcome> {
       if (!ch?.nonce || !ch.realm) return { ...out, failure: '401 without a Digest challenge' };
       out.sip[11] = `${describe(res)}, ${ch.algorithm ?? 'MD5'} realm="${ch.realm}"`;
       const { rand, autn } = parseAkaNonce(ch.nonce);
-      const r = await o.isim.authenticate(rand, autn);
+      const r = await o.isim.authenticate(rand, autn).catch((e: unknown) => {
+        if (e instanceof AkaError && e.code === 'ERR_AKA_MAC_FAILURE') return undefined;
+        throw e;
+      });
+      if (r === undefined) {
+        out.macFailure = true;
+        out.sip[12] = 'REGISTER with an empty response: MAC failure, the challenge is no vector of the user\'s HSS (TS 24.229 §5.1.1.5.3)';
+        res = await register(formatCredentials({ username: o.impi, realm: ch.realm, uri, nonce: ch.nonce, response: '', algorithm: ch.algorithm ?? 'AKAv1-MD5' }));
+        if (!res) return { ...out, failure: `no final response to the REGISTER reporting the MAC failure within ${ms} ms` };
+        return { ...out, failure: `MAC failure, then ${describe(res)}` };
+      }
       const sync = 'syncFailure' in r;
       const cnonce = randomBytes(8).toString('hex');
       const fields = { username: o.impi, realm: ch.realm, uri, nonce: ch.nonce, qop: 'auth' as const, nc: '00000001', cnonce };

@@ -179,9 +179,12 @@ export function buildLadder(steps: readonly StepLine[], sip: SipAnnotations, num
   });
 }
 
-/** The ladder as printed: `step  N  <text>  [<sip>]  (logged by …)`. */
-export function formatLadder(flow: SeedFlow, rungs: readonly Rung[]): string {
-  const out = [`${SEED_CLAUSE[flow]} (${flow} configuration): message ladder`];
+/**
+ * The ladder as printed: `step  N  <text>  [<sip>]  (logged by …)`.
+ * @param of what the heading adds after a dash (with several partner systems: the partner's realm).
+ */
+export function formatLadder(flow: SeedFlow, rungs: readonly Rung[], of?: string): string {
+  const out = [`${SEED_CLAUSE[flow]} (${flow} configuration): message ladder${of === undefined ? '' : ` — ${of}`}`];
   for (const r of rungs) {
     const n = String(r.step).padStart(2);
     const text = r.line ? r.line.msg.replace(/^step \d+: /, '') : '(no role logged this step)';

@@ -1,6 +1,6 @@
 /**
- * The users a two-system testbed is provisioned with, and the files the roles load them from at start: the primary
- * HSS's subscribers (hss/csv.ts columns), the partner MMS's static mappings (§10.6.2.2 NOTE 2, mms/mappings-csv.ts)
+ * The users a testbed is provisioned with, and the files the roles load them from at start: the primary HSS's
+ * subscribers (hss/csv.ts columns), each partner MMS's static mappings (§10.6.2.2 NOTE 2, mms/mappings-csv.ts)
  * and the primary IdMS's users (idms/users.ts). Rewritten on every start: re-provisioning never lowers the HSS's SQN
  * counter, so the files can always say "from scratch".
  */
@@ -20,8 +20,10 @@ export interface ProvisionedSubscriber {
   allowedPartners: readonly string[];
 }
 
-/** One static mapping of the partner MMS: a partner IMPI/IMPU and the primary ones it stands for. */
+/** One static mapping of a partner MMS: a partner IMPI/IMPU and the primary ones it stands for. */
 export interface ProvisionedMapping {
+  /** The partner system whose MMS has it (default: the first, the one partner of the default layout). */
+  system?: string;
   partner: { impi: string; impu: string };
   primary: { impi: string; impu: string };
 }
@@ -43,8 +45,9 @@ export interface Provisioning {
 /** Where the provisioning files go. */
 export interface ProvisioningFiles {
   subscribersCsv: string;
-  mappingsCsv: string;
   usersCsv: string;
+  /** The static mappings of the partner MMS of each system. */
+  mappingsCsvOf(system: string): string;
 }
 
 /** Every field is one of our own identifiers or hex strings; a comma or quote in one is a bug of the caller. */
@@ -54,15 +57,22 @@ function field(v: string | undefined): string {
 }
 
 /**
- * Writes the three files (0600 where they hold keys or passwords).
+ * Writes the subscribers, the users and one mappings file per partner system (0600 where they hold keys or passwords).
  * @param primaryRealm the realm the mappings point at.
+ * @param systems the partner systems, the first the default of a mapping that names none.
+ * @throws Error for a mapping of a system not in `systems`.
  */
-export async function writeProvisioningFiles(files: ProvisioningFiles, primaryRealm: string, p: Provisioning): Promise<void> {
+export async function writeProvisioningFiles(files: ProvisioningFiles, primaryRealm: string, p: Provisioning, systems: readonly string[]): Promise<void> {
+  const stray = p.mappings.find((m) => m.system !== undefined && !systems.includes(m.system));
+  if (stray) throw new Error(`testbed provisioning: a mapping for ${stray.system}, which is not a partner system of this testbed (${systems.join(', ')})`);
   const subscribers = p.subscribers.map((s) => [s.impi, s.impus.join(' '), s.k, s.op, s.opc, s.amf, s.password, s.mcpttId, s.allowedPartners.join(' ')]
     .map(field).join(','));
   await writeFile(files.subscribersCsv, ['impi,impus,k,op,opc,amf,password,mcptt_id,allowed_partners', ...subscribers, ''].join('\n'), { mode: 0o600 });
-  const mappings = p.mappings.map((m) => [m.partner.impi, m.partner.impu, m.primary.impi, m.primary.impu, primaryRealm].map(field).join(','));
-  await writeFile(files.mappingsCsv, ['partner_impi,partner_impu,primary_impi,primary_impu,primary_realm', ...mappings, ''].join('\n'));
+  for (const system of systems) {
+    const mine = p.mappings.filter((m) => (m.system ?? systems[0]) === system);
+    const mappings = mine.map((m) => [m.partner.impi, m.partner.impu, m.primary.impi, m.primary.impu, primaryRealm].map(field).join(','));
+    await writeFile(files.mappingsCsvOf(system), ['partner_impi,partner_impu,primary_impi,primary_impu,primary_realm', ...mappings, ''].join('\n'));
+  }
   const users = p.idmsUsers.map((u) => [u.username, u.password, u.mcpttId].map(field).join(','));
   await writeFile(files.usersCsv, ['username,password,mcptt_id', ...users, ''].join('\n'), { mode: 0o600 });
 }

@@ -1,6 +1,7 @@
 /**
  * How the testbed runs each role of both flows (TS 23.280 §10.6.2.2 and §10.6.2.3), from one description per role
- * and two ways to run it: in this process through the role's run module, or as an `mcx <role>` child process through
+ * (a partner role once per partner system: with N ≥ 2 partners `partner-a-idms`, `partner-a-mms`,
+ * `partner-a-registrar`, …, see {@link partnerRoles}) and two ways to run it: in this process through the role's run module, or as an `mcx <role>` child process through
  * its CLI (the options a user would type; the ready line tells where it listens). Either way the role gets the
  * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector. A role's code is
  * loaded when it first runs in this process: a launcher whose roles are all processes (the tests) loads none of it.
@@ -18,12 +19,37 @@ import type { Logger } from '../lib/log.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { EndpointSpec } from '../mms/run.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
-import type { Realms, StateRole, TestbedLayout } from './topology.ts';
+import { DEFAULT_PARTNER, type PartnerSystem, type Realms, type StateRole, type TestbedLayout } from './topology.ts';
 
-/** The roles of the two systems, in the order the testbed starts them. */
+/** The roles of the primary system and of the one partner system of the default layout, in the order the testbed starts them. */
 export const ROLE_NAMES = ['hss', 'primary-idms', 'partner-idms', 'relay', 'primary-mms', 'partner-mms', 'registrar'] as const;
-/** One role of the testbed. */
-export type RoleName = (typeof ROLE_NAMES)[number];
+/** One role of the testbed: of the primary system, or of a partner system (`partner-a-mms`, … with N ≥ 2 partners). */
+export type RoleName = (typeof ROLE_NAMES)[number] | `${string}-${'idms' | 'mms' | 'registrar'}`;
+
+/** The roles of one partner system, and their state directories. */
+export interface PartnerRoles {
+  idms: RoleName;
+  mms: RoleName;
+  registrar: RoleName;
+  state: Readonly<Record<'idms' | 'mms' | 'registrar', StateRole>>;
+}
+
+/**
+ * The role names of partner system `system`: those of the default layout for its one partner (`partner-idms`,
+ * `partner-mms`, `registrar`; state in `partner-idms`, `mms`, `registrar`), `<system>-idms`, `<system>-mms`,
+ * `<system>-registrar` (and state directories of the same names) for the partners of N ≥ 2.
+ */
+export function partnerRoles(system: string): PartnerRoles {
+  if (system === DEFAULT_PARTNER) return { idms: 'partner-idms', mms: 'partner-mms', registrar: 'registrar', state: { idms: 'partner-idms', mms: 'mms', registrar: 'registrar' } };
+  const names = { idms: `${system}-idms`, mms: `${system}-mms`, registrar: `${system}-registrar` } as const;
+  return { ...names, state: names };
+}
+
+/** Every role of a testbed of these partner systems, in start order ({@link ROLE_NAMES} for the default layout). */
+export function roleNamesOf(partners: readonly PartnerSystem[]): RoleName[] {
+  const each = (k: 'idms' | 'mms' | 'registrar'): RoleName[] => partners.map((p) => partnerRoles(p.name)[k]);
+  return ['hss', 'primary-idms', ...each('idms'), 'relay', 'primary-mms', ...each('mms'), ...each('registrar')];
+}
 
 /** The registered native client of both IdMSs (what `mcx ue migrate` uses by default). */
 export const UE_CLIENT = { clientId: 'mcx-ue', redirectUri: 'http://127.0.0.1/callback' } as const;
@@ -59,6 +85,8 @@ export interface RoleRecipe {
 export interface RoleContext {
   layout: TestbedLayout;
   realms: Realms;
+  /** The partner systems (the primary trusts each, and each the primary). */
+  partners: readonly PartnerSystem[];
   /** `memory` or a redis:// URL, for every role. */
   store: string;
 }
@@ -98,6 +126,11 @@ function stateDir(c: RoleContext, role: StateRole): string {
   return c.layout.stateDir(role);
 }
 
+/** The PKI names of the partner systems: whose CAs the primary's inter-system listeners trust. */
+function partnerNames(c: RoleContext): string[] {
+  return c.partners.map((p) => p.name);
+}
+
 /** The primary HSS on `port` (0: any), plain TCP or mutual TLS inside the primary system. */
 export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randPolicy: RandPolicy }): RoleRecipe {
   const { primary } = c.realms;
@@ -125,7 +158,7 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
  * to `upstream`; mutual TLS toward the partner.
  */
 export function relayRecipe(c: RoleContext, o: { system: System; realm: string; upstream: EndpointSpec }): RoleRecipe {
-  const tls = tlsFiles(c, o.system, 'relay', o.system === 'primary' ? ['partner'] : []);
+  const tls = tlsFiles(c, o.system, 'relay', o.system === 'primary' ? partnerNames(c) : []);
   const self = { originHost: `relay.${o.realm}`, realm: o.realm };
   return {
     name: 'relay',
@@ -140,11 +173,11 @@ export function relayRecipe(c: RoleContext, o: { system: System; realm: string; 
   };
 }
 
-/** The primary MMS: binding API (mutual TLS, partner CA), binding-gated Cx path to `upstream` (the relay). */
+/** The primary MMS: binding API (mutual TLS, every partner's CA), binding-gated Cx path to `upstream` (the relay). */
 export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hssAdminUrl: string; hssAdminTokenFile: string }): RoleRecipe {
   const { primary } = c.realms;
   const dir = stateDir(c, 'primary-mms');
-  const tls = tlsFiles(c, 'primary', 'mms', ['partner']);
+  const tls = tlsFiles(c, 'primary', 'mms', partnerNames(c));
   return {
     name: 'primary-mms',
     argv: ['mms', '--role', 'primary', '--listen', `${LOOPBACK}:0`, '--origin-host', `mms.${primary}`, '--realm', primary, '--route', `${primary}=${endpointText(o.upstream)}`,
@@ -163,22 +196,33 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
   };
 }
 
+/** The issuer URL of the primary IdMS and of each partner system's (by PKI name). */
+export interface IdmsIssuers {
+  primary: string;
+  partners: Readonly<Record<string, string>>;
+}
+
 /**
- * An IdMS (TS 33.180 §5.1.4.2) on a port picked beforehand (its issuer URL names it): the primary issues security
- * tokens to the partner, which trusts the primary's signing key.
+ * An IdMS (TS 33.180 §5.1.4.2) on a port picked beforehand (its issuer URL names it): the primary's (no `partner`)
+ * issues security tokens to every partner IdMS, each partner's trusts the primary's signing key (the copy in its own
+ * `trust/`).
  */
-export function idmsRecipe(c: RoleContext, o: { system: 'primary' | 'partner'; port: number; issuers: Record<'primary' | 'partner', string> }): RoleRecipe {
-  const name = o.system === 'primary' ? 'primary-idms' : 'partner-idms';
-  const issuer = o.issuers[o.system];
-  const dir = stateDir(c, name);
-  const files = { tls: certPaths(c.layout.pki, o.system, 'idms'), signing: signingPaths(c.layout.pki, o.system) };
-  const trustCert = trustedSigningCertPath(c.layout.pki, 'partner');
-  const own = o.system === 'primary'
-    ? ['--partner', `partner=${o.issuers.partner}`, '--users', c.layout.usersCsv]
-    : ['--trusted-issuer', o.issuers.primary, '--trust-cert', trustCert];
+export function idmsRecipe(c: RoleContext, o: { partner?: PartnerSystem; port: number; issuers: IdmsIssuers }): RoleRecipe {
+  const p = o.partner;
+  const side = p ? 'partner' : 'primary';
+  const system = p?.name ?? 'primary';
+  const name: RoleName = p ? partnerRoles(p.name).idms : 'primary-idms';
+  const issuer = p ? o.issuers.partners[p.name] as string : o.issuers.primary;
+  const dir = stateDir(c, p ? partnerRoles(p.name).state.idms : 'primary-idms');
+  const files = { tls: certPaths(c.layout.pki, system, 'idms'), signing: signingPaths(c.layout.pki, system) };
+  const trustCert = trustedSigningCertPath(c.layout.pki, system);
+  const partnerIssuers = c.partners.map((x) => [x.name, o.issuers.partners[x.name] as string] as const);
+  const own = p
+    ? ['--trusted-issuer', o.issuers.primary, '--trust-cert', trustCert]
+    : [...partnerIssuers.flatMap(([n, url]) => ['--partner', `${n}=${url}`]), '--users', c.layout.usersCsv];
   return {
     name,
-    argv: ['idms', '--role', o.system, '--listen', `${LOOPBACK}:${o.port}`, '--issuer', issuer, '--tls-cert', files.tls.cert, '--tls-key', files.tls.key,
+    argv: ['idms', '--role', side, '--listen', `${LOOPBACK}:${o.port}`, '--issuer', issuer, '--tls-cert', files.tls.cert, '--tls-key', files.tls.key,
       '--signing-key', files.signing.key, '--signing-cert', files.signing.cert, '--client', `${UE_CLIENT.clientId}=${UE_CLIENT.redirectUri}`,
       '--store', c.store, '--state-dir', dir, ...own],
     ready: /idms: listening (\S+) role=\w+ issuer=(\S+)/,
@@ -186,12 +230,12 @@ export function idmsRecipe(c: RoleContext, o: { system: 'primary' | 'partner'; p
     inline: async (logger) => {
       const [{ startIdms }, { defaultResource }, { DEFAULT_TTLS }] = await Promise.all([import('../idms/server.ts'), import('../idms/cli.ts'), import('../idms/constants.ts')]);
       const idms = await startIdms({
-        role: o.system, issuer, listen: { host: LOOPBACK, port: o.port }, tls: { cert: files.tls.cert, key: files.tls.key }, signing: files.signing,
-        resource: defaultResource(o.system, issuer), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
+        role: side, issuer, listen: { host: LOOPBACK, port: o.port }, tls: { cert: files.tls.cert, key: files.tls.key }, signing: files.signing,
+        resource: defaultResource(side, issuer), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
         store: c.store, stateDir: dir, ttls: DEFAULT_TTLS, logger,
-        ...(o.system === 'primary'
-          ? { partners: new Map([['partner', o.issuers.partner]]), trusted: [], usersCsv: c.layout.usersCsv }
-          : { partners: new Map(), trusted: [{ issuer: o.issuers.primary, certFiles: [trustCert] }] }),
+        ...(p
+          ? { partners: new Map(), trusted: [{ issuer: o.issuers.primary, certFiles: [trustCert] }] }
+          : { partners: new Map(partnerIssuers), trusted: [], usersCsv: c.layout.usersCsv }),
       });
       return { running: idms, addresses: { issuer: idms.issuer } };
     },
@@ -209,21 +253,27 @@ export interface PartnerMmsDynamic {
 }
 
 /**
- * The partner MMS with the static mappings, listening for the partner SIP core on `listen` (mutual TLS unless
- * `tcp://`), routing the primary realm to `upstream` (the relay) over mutual TLS.
+ * The MMS of `partner` with its static mappings, listening for its SIP core on `listen` (mutual TLS unless
+ * `tcp://`), routing the primary realm to `upstream` (the relay) over mutual TLS; it trusts its own CA and the
+ * primary's, no other partner's.
  */
-export function partnerMmsRecipe(c: RoleContext, o: { listen: EndpointSpec; upstream: EndpointSpec; admin: boolean; dynamic?: PartnerMmsDynamic }): RoleRecipe {
-  const { primary, partner } = c.realms;
-  const dir = stateDir(c, 'mms');
-  const tls = tlsFiles(c, 'partner', 'mms', ['primary']);
+export function partnerMmsRecipe(c: RoleContext, o: {
+  partner: PartnerSystem; listen: EndpointSpec; upstream: EndpointSpec; admin: boolean; dynamic?: PartnerMmsDynamic;
+}): RoleRecipe {
+  const { primary } = c.realms;
+  const { name: system, realm: partner } = o.partner;
+  const roles = partnerRoles(system);
+  const dir = stateDir(c, roles.state.mms);
+  const tls = tlsFiles(c, system, 'mms', ['primary']);
+  const mappings = c.layout.mappingsCsvOf(system);
   const d = o.dynamic;
-  const tokenCert = signingPaths(c.layout.pki, 'partner').cert;
+  const tokenCert = signingPaths(c.layout.pki, system).cert;
   const dynamicArgs = d ? ['--primary-system', `realm=${primary},idms=${d.primaryIdmsIssuer},api=${d.bindingApi},cx=${formatHostPort(d.primaryMmsCx)}`,
     '--migration-api', `${LOOPBACK}:0`, '--token-issuer', d.partnerIdmsIssuer, '--token-cert', tokenCert, '--registrar-uri', d.registrarUri] : [];
   return {
-    name: 'partner-mms',
+    name: roles.mms,
     argv: ['mms', '--role', 'partner', '--listen', endpointText(o.listen), '--origin-host', `mms.${partner}`, '--realm', partner,
-      '--route', `${primary}=${endpointText(o.upstream)}`, '--mappings', c.layout.mappingsCsv, '--store', c.store, '--state-dir', dir,
+      '--route', `${primary}=${endpointText(o.upstream)}`, '--mappings', mappings, '--store', c.store, '--state-dir', dir,
       ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []), ...dynamicArgs, ...tlsArgs(tls)],
     ready: /mms: listening diameter=(\w+:\/\/\S+)(?: admin=(\S+))?(?: migration=(\S+))? role=partner/,
     fromReady: (m) => ({
@@ -233,7 +283,7 @@ export function partnerMmsRecipe(c: RoleContext, o: { listen: EndpointSpec; upst
       const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
       const mms = await startMms({
         role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
-        tls, mappingsCsv: c.layout.mappingsCsv, store: c.store, stateDir: dir, topologyHiding: false, logger,
+        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger,
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}),
         ...(d ? {
           primarySystems: [{ realm: primary, idmsIssuer: d.primaryIdmsIssuer, bindingApi: d.bindingApi, cx: [d.primaryMmsCx] }],
@@ -259,18 +309,22 @@ function sipOf(urls: string): SipListen[] {
 }
 
 /**
- * The partner SIP core on `sip` with the partner MMS at `mms` as its Cx peer (mutual TLS with the partner registrar
- * certificate when `cxTls`, else plain TCP inside the partner system).
+ * The SIP core of `partner` on `sip` with its MMS at `mms` as its Cx peer (mutual TLS with the registrar certificate
+ * of that system when `cxTls`, else plain TCP inside the partner system).
  */
 export function registrarRecipe(c: RoleContext, o: {
-  sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[]; expires?: { min: number; max: number };
+  partner: PartnerSystem; sip: SipListen[]; mms: EndpointSpec; cxTls: boolean; admin: boolean; digestAlgorithms?: DigestAlgorithm[];
+  expires?: { min: number; max: number };
+  /** A further instance of the partner's registrar: its state directory is `<instance>-<system>-registrar` (one process per directory). */
+  instance?: string;
 }): RoleRecipe {
-  const { partner } = c.realms;
-  const dir = stateDir(c, 'registrar');
-  const tls = o.cxTls || o.sip.some((s) => s.transport === 'tls') ? tlsFiles(c, 'partner', 'registrar') : undefined;
+  const { name: system, realm: partner } = o.partner;
+  const roles = partnerRoles(system);
+  const dir = stateDir(c, o.instance === undefined ? roles.state.registrar : `${o.instance}-${system}-registrar`);
+  const tls = o.cxTls || o.sip.some((s) => s.transport === 'tls') ? tlsFiles(c, system, 'registrar') : undefined;
   const self = { domain: partner, originHost: `registrar.${partner}`, realm: partner };
   return {
-    name: 'registrar',
+    name: roles.registrar,
     argv: ['registrar', '--sip', o.sip.map((s) => `${s.transport}:${formatHostPort(s)}`).join(','), '--domain', partner, '--hss', formatHostPort(o.mms),
       '--origin-host', self.originHost, '--realm', partner, '--store', c.store, '--state-dir', dir, ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []),
       ...(o.cxTls ? ['--diameter-tls'] : []), ...(tls ? tlsArgs(tls) : []), ...(o.digestAlgorithms ? ['--digest-algorithms', o.digestAlgorithms.join(',')] : []),

@@ -10,16 +10,22 @@ import type { RoleName } from './roles.ts';
 import type { RunningTestbed } from './testbed.ts';
 
 /** `\xHH` per octet: SIPp 3.6.1 takes binary AKA keys only in this form (DESIGN §4). */
-function sippEscapes(hex: string): string {
+export function sippEscapes(hex: string): string {
   return hex.replace(/../g, (b) => `\\x${b}`);
 }
 
-function addr(b: SipListen | undefined): string {
+/** `host:port` of a listener (IPv6 bracketed), `-` for none. */
+export function addr(b: SipListen | undefined): string {
   return b ? `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}` : '-';
 }
 
+/** `p` relative to the working directory when it lies below it (shorter to copy), else as it is. */
+export function relPath(p: string): string {
+  return relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.';
+}
+
 /** The lines naming the softphone files of `label` (and why a client got none). */
-function clientLines(tb: RunningTestbed, label: string): string[] {
+export function clientLines(tb: RunningTestbed, label: string): string[] {
   const c = tb.clients;
   if (!c) return [];
   const what: Record<ClientFile['client'], string> = {
@@ -78,7 +84,7 @@ export function formatSummary(tb: RunningTestbed): string {
   const url = (role: RoleName): string => testbed.role(role).addresses.diameterUrl ?? '-';
   const a = testbed.addresses;
   const store = testbed.store.startsWith('redis') ? 'redis' : 'memory';
-  const rel = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
+  const rel = relPath;
   const tlsName = tb.clients?.at.tls?.name;
   const admin = testbed.role('registrar').addresses;
   return [

@@ -1,7 +1,7 @@
 /**
- * What a two-system testbed (testbed-builder.ts) is made of, as its callers choose it: `mcx testbed` (every role in
- * this process, mutual TLS everywhere), the end-to-end and MMS tests (every role an `mcx` process, plain TCP on the
- * legs tshark reads).
+ * What a testbed of the primary system and its partner systems (testbed-builder.ts) is made of, as its callers
+ * choose it: `mcx testbed` (every role in this process, mutual TLS everywhere; `--partners N`), the end-to-end and MMS
+ * tests (every role an `mcx` process, plain TCP on the legs tshark reads).
  */
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { Logger } from '../lib/log.ts';
@@ -11,20 +11,28 @@ import { freeSipPort } from './ports.ts';
 import type { Provisioning } from './provisioning.ts';
 import type { Launcher } from './role-handle.ts';
 import type { RoleName } from './roles.ts';
-import type { Realms, TestbedLayout } from './topology.ts';
+import type { PartnerSystem, Realms, TestbedLayout } from './topology.ts';
 
 /** What a testbed is made of. */
 export interface TestbedPlan {
   /** The testbed directory (PKI, provisioning files, state), reused when present; `{ temp }`: a fresh one, removed by `close()`. */
   dir: string | { temp: string };
   realms: Realms;
-  /** Systems of the PKI besides `primary` and `partner` (e.g. `rogue`: a CA neither system trusts). */
+  /**
+   * The partner systems (default: `partner` in `realms.partner`). Each gets its own PKI system, IdMS, MMS and
+   * registrar; mutual TLS only between the primary and each of them (topology.ts `partnerSystems` names N of them).
+   */
+  partners?: readonly PartnerSystem[];
+  /** Systems of the PKI besides `primary` and the partners (e.g. `rogue`: a CA no system trusts). */
   otherSystems?: ReadonlyArray<{ name: string; realm: string }>;
   /** `memory` (journals under `<dir>/state`) or a redis:// URL, for every role (default memory). */
   store?: string;
-  /** The registrar's SIP listeners: address, ports (0 or absent: free ones, UDP and TCP sharing one), `tls: false` for none. */
+  /**
+   * The registrar's SIP listeners: address, ports (0 or absent: free ones, UDP and TCP sharing one), `tls: false` for
+   * none. The ports are the first partner's; every other partner's registrar listens on free ones of the same address.
+   */
   sip?: { host?: string; udp?: number; tcp?: number; tls?: number | false };
-  /** Links inside a system that are mutual TLS too (default both): relay → HSS, registrar → partner MMS. */
+  /** Links inside a system that are mutual TLS too (default both): relay → HSS, registrar → partner MMS (every partner's). */
   tls?: { hss?: boolean; registrar?: boolean };
   /** The HSS's RAND policy (default uniform; `sipp361` for SIPp). */
   randPolicy?: RandPolicy;
@@ -34,7 +42,7 @@ export interface TestbedPlan {
   digestAlgorithms?: DigestAlgorithm[];
   /** The registrar's Min-Expires and longest binding, seconds (default the registrar's; tests shorten them). */
   expires?: { min: number; max: number };
-  /** Host of each IdMS's issuer URL (default 127.0.0.1; `localhost` puts the UE's TLS name check in play). */
+  /** Host of each IdMS's issuer URL (default 127.0.0.1; `localhost` puts the UE's TLS name check in play); `partner`: every partner's. */
   issuerHosts?: Partial<Record<'primary' | 'partner', string>>;
   /**
    * The users, written to the provisioning files (a function: made once the PKI is there, e.g. users saved under
@@ -50,7 +58,17 @@ export interface TestbedPlan {
   logger?: Logger;
 }
 
-/** Where the started roles listen (0 and '' for a role not started). */
+/** Where the roles of one partner system listen (0 and '' for a role not started). */
+export interface PartnerAddresses {
+  partnerMms: number;
+  sipUdp: number;
+  sipTcp: number;
+  sipTls: number;
+  migrationApi: string;
+  partnerIssuer: string;
+}
+
+/** Where the started roles listen, the partner's those of the first partner (0 and '' for a role not started). */
 export interface TestbedAddresses {
   hssDiameter: number;
   relay: number;
@@ -70,11 +88,11 @@ export interface TestbedAddresses {
  * registrar's address before the registrar is up); UDP and TCP share one (RFC 3263: what a UE told
  * `sip:host:port;transport=udp` can derive the TCP listener from), TLS another.
  */
-export async function resolveSipListeners(sip: TestbedPlan['sip'] = {}): Promise<SipListen[]> {
+export async function resolveSipListeners(sip: TestbedPlan['sip'] = {}, avoid: readonly number[] = []): Promise<SipListen[]> {
   const host = sip.host ?? '127.0.0.1';
-  const udp = sip.udp || await freeSipPort(host);
+  const udp = sip.udp || await freeSipPort(host, avoid);
   const tcp = sip.tcp || udp;
   const out: SipListen[] = [{ transport: 'udp', host, port: udp }, { transport: 'tcp', host, port: tcp }];
-  if (sip.tls !== false) out.push({ transport: 'tls', host, port: sip.tls || await freeSipPort(host, [tcp]) });
+  if (sip.tls !== false) out.push({ transport: 'tls', host, port: sip.tls || await freeSipPort(host, [...avoid, tcp]) });
   return out;
 }

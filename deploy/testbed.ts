@@ -8,6 +8,11 @@
  * and each message ladder is printed from what the roles logged. Then it writes the softphone files of the demo users
  * (client-files.ts) and serves until SIGINT/SIGTERM (or, with `--once`, exits 0 on success and 1 naming the failing
  * step).
+ *
+ * `--partners N` (N ≥ 2) starts N partner systems instead of one (`partner-a`, … in realms derived from
+ * `--partner-realm`, topology.ts), each with its own PKI, IdMS, MMS and registrar, trusting the primary only; the
+ * demos are then alice statically to partner A, carol dynamically to every partner at once, and dave refused at
+ * partner B (demo-partners.ts). Without it everything is as with one partner always was.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -25,13 +30,15 @@ import { Isim } from '../ue-client/isim.ts';
 import type { MigrationConfiguration } from '../ue-client/idm-client.ts';
 import { writeTestbedClientFiles, type TestbedClientFiles } from './client-files.ts';
 import { runDynamicDemo } from './demo-dynamic.ts';
+import { runPartnersDynamicDemo, runRefusedDemo } from './demo-partners.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
 import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
+import { formatPartnersSummary } from './summary-partners.ts';
 import {
-  demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, writeDynamicPasswordFile, type DemoUser, type DynamicUser,
-  type PasswordUser, type Realms, type TestbedLayout,
+  MAX_PARTNERS, demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, identityIn, multiPartnerProvisioning, partnerSystems,
+  writeDynamicPasswordFile, type DemoUser, type DynamicUser, type PartnerSystem, type PasswordUser, type Realms, type TestbedLayout,
 } from './topology.ts';
 
 const PORTS_HELP = 'auto, or UDP,TCP,TLS ports such as 5060,5060,5061';
@@ -60,11 +67,17 @@ const optionsSchema = z.object({
   'partner-realm': realmSchema,
   'rand-policy': z.enum(RAND_POLICIES, { error: `must be one of ${RAND_POLICIES.join(', ')}` }),
   'digest-algorithms': enumListSchema(DIGEST_ALGORITHMS),
+  // Absent (callers other than the command line): one partner, the default layout.
+  'partners': z.string().regex(/^\d+$/, `must be a whole number 1…${MAX_PARTNERS}`).default('1').transform(Number)
+    .refine((n) => n >= 1 && n <= MAX_PARTNERS, `must be 1…${MAX_PARTNERS} (each partner system adds an IdMS, an MMS and a registrar)`),
   'once': z.boolean(),
   'verbose': z.boolean(),
 }).superRefine((o, ctx) => {
   if (o['primary-realm'].toLowerCase() === o['partner-realm'].toLowerCase()) {
     ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: 'must differ from --primary-realm (two systems, two realms)' });
+  } else if (o.partners > 1 && o.partners <= MAX_PARTNERS) {
+    const clash = partnerSystems(o['partner-realm'], o.partners).find((p) => p.realm.toLowerCase() === o['primary-realm'].toLowerCase());
+    if (clash) ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: `gives partner ${clash.name} the realm of --primary-realm (${clash.realm})` });
   }
 });
 
@@ -85,14 +98,24 @@ export interface RunningTestbed {
   realms: Realms;
   testbed: TwoSystemTestbed;
   alice: DemoUser;
+  /** The partner identity alice registers with by static configuration (the one partner's, or partner A's). */
+  alicePartner: { impi: string; impu: string };
   bob: PasswordUser;
+  /** The public identity bob registers with (the one partner's, or partner A's). */
+  bobImpu: string;
   carol: DynamicUser;
+  /** With N ≥ 2 partners: the user whose primary allows partner A only, refused at partner B. */
+  dave?: DynamicUser;
+  /** The partner systems (one: `partner`). */
+  partners: readonly PartnerSystem[];
   logs: LogCollector;
   /** The testbed's logger (into `logs`): the demo UEs log their seed steps through it. */
   logger: Logger;
   pki: 'created' | 'reused';
   /** carol's migration configuration, while the dynamic demo's is live (it was not ended). */
   dynamicConfiguration?: MigrationConfiguration;
+  /** With N ≥ 2 partners: carol's live configurations, one per partner, in partner order. */
+  dynamicConfigurations?: MigrationConfiguration[];
   /** The softphone files, once written (client-files.ts). */
   clients?: TestbedClientFiles;
   close(): Promise<void>;
@@ -100,16 +123,19 @@ export interface RunningTestbed {
 
 /**
  * Prepares `--dir` (PKI, users, provisioning files; reused when present) and starts every role in this process.
- * @param more what the command line does not set (tests: the registrar's expiry limits).
+ * @param more what the command line does not set (tests: the registrar's expiry limits; a log collector that keeps
+ *   every role's lines and echoes none).
  * @throws UsageError for a `--dir` made for other realms; the roles' start errors.
  */
-export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires'> = {}): Promise<RunningTestbed> {
+export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
-  const logs = new LogCollector(o.verbose);
+  const partners = partnerSystems(realms.partner, o.partners);
+  const [first] = partners as [PartnerSystem];
+  const logs = more.logs ?? new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
-  let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser } | undefined;
+  let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser; dave?: DynamicUser } | undefined;
   const testbed = await TwoSystemTestbed.create({
-    dir: o.dir, realms, store: o.store, randPolicy: o['rand-policy'],
+    dir: o.dir, realms, partners, store: o.store, randPolicy: o['rand-policy'],
     // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
     sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
     digestAlgorithms: o['digest-algorithms'], logs, logger, ...more,
@@ -121,12 +147,26 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
       };
       const u = { alice: await ensureDemoUser(layout, realms, note), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms, note) };
       await writeDynamicPasswordFile(layout, u.carol);
-      users = u;
-      return demoProvisioning(realms, u.alice, u.bob, u.carol);
+      if (partners.length === 1) {
+        users = u;
+        return demoProvisioning(realms, u.alice, u.bob, u.carol);
+      }
+      const dave = await ensureDynamicUser(layout, realms, note, 'dave');
+      users = { ...u, dave };
+      const p = multiPartnerProvisioning(partners, { ...u, dave });
+      // bob, the plain softphone user, at partner A: his IMPI as saved (HA1 is bound to it), a public identity there.
+      return {
+        subscribers: [...p.subscribers, { impi: u.bob.impi, impus: [u.bob.primaryImpu], password: u.bob.password, allowedPartners: [first.realm] }],
+        mappings: [...p.mappings, { system: first.name, partner: { impi: u.bob.impi, impu: `sip:bob@${first.realm}` }, primary: { impi: u.bob.impi, impu: u.bob.primaryImpu } }],
+        idmsUsers: p.idmsUsers,
+      };
     },
   });
   if (testbed.pkiState === 'regenerated') {
     process.stdout.write(`testbed: ${testbed.pki} was of an older PKI version (certificates without realm and role); regenerated it\n`);
+  }
+  if (testbed.pkiState === 'extended') {
+    process.stdout.write(`testbed: ${testbed.pki} had no system for ${partners.map((p) => p.name).join(', ')}; made it anew with them\n`);
   }
   try {
     await testbed.start();
@@ -136,20 +176,24 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
     }
     throw e;
   }
-  const { alice, bob, carol } = users as NonNullable<typeof users>;
+  const { alice, bob, carol, dave } = users as NonNullable<typeof users>;
+  const single = partners.length === 1;
   return {
-    layout: testbed.layout, realms, testbed, alice, bob, carol, logs, logger, pki: testbed.pkiState === 'reused' ? 'reused' : 'created',
-    close: () => testbed.close(),
+    layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger,
+    alicePartner: single ? alice.partner : identityIn(alice.partner, first.realm), bobImpu: single ? bob.impu : `sip:bob@${first.realm}`,
+    pki: testbed.pkiState === 'reused' ? 'reused' : 'created', close: () => testbed.close(),
   };
 }
 
 /**
- * Both demos: §10.6.2.2 (alice), then §10.6.2.3 (carol).
- * @param endMigration delete carol's configuration afterwards (`--once`).
- * @returns whether both registered.
+ * The demos: §10.6.2.2 (alice), then §10.6.2.3 (carol); with several partner systems carol to every partner, then
+ * dave refused at partner B.
+ * @param endMigration delete carol's configurations afterwards (`--once`).
+ * @returns whether every demo did what it shows.
  */
 export async function runDemo(tb: RunningTestbed, endMigration = false): Promise<boolean> {
-  return (await runStaticDemo(tb)) && (await runDynamicDemo(tb, endMigration));
+  if (tb.partners.length === 1) return (await runStaticDemo(tb)) && (await runDynamicDemo(tb, endMigration));
+  return (await runStaticDemo(tb)) && (await runPartnersDynamicDemo(tb, endMigration)) && (await runRefusedDemo(tb));
 }
 
 /**
@@ -158,20 +202,24 @@ export async function runDemo(tb: RunningTestbed, endMigration = false): Promise
  */
 export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
   const { alice, realms } = tb;
+  const partner = tb.testbed.partner();
+  // With several partner systems the lines name the partner (partner A); with one they are as they always were.
+  const of = tb.partners.length > 1 ? partner.realm : undefined;
   const isim = await Isim.open(tb.layout.isimFile, {
     k: Buffer.from(alice.k, 'hex'), op: Buffer.from(alice.op, 'hex'), impi: alice.primary.impi, impus: [alice.primary.impu], domain: realms.primary,
   });
-  const udp = tb.testbed.role('registrar').addresses.sip?.find((s) => s.transport === 'udp');
+  const udp = tb.testbed.role(tb.testbed.rolesOf().registrar).addresses.sip?.find((s) => s.transport === 'udp');
   if (!udp) {
     await isim.close();
     throw new Error('testbed: the registrar has no UDP listener');
   }
   const recorded = tb.logs.record();
-  process.stdout.write(`demo: ${alice.partner.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core at udp://${udp.host}:${udp.port}\n`);
-  const outcome = await registerDemoUe({ host: udp.host, port: udp.port, domain: realms.partner, impi: alice.partner.impi, impu: alice.partner.impu, isim })
+  const id = tb.alicePartner;
+  process.stdout.write(`demo: ${id.impi} (ISIM of ${alice.primary.impi}) registers with the partner SIP core${of ? ` of ${of}` : ''} at udp://${udp.host}:${udp.port}\n`);
+  const outcome = await registerDemoUe({ host: udp.host, port: udp.port, domain: partner.realm, impi: id.impi, impu: id.impu, isim })
     .finally(() => isim.close());
   const rungs = buildLadder(recorded(), outcome.sip);
-  process.stdout.write(`${formatLadder('static', rungs)}\n`);
+  process.stdout.write(`${formatLadder('static', rungs, of)}\n`);
   const missing = rungs.find((r) => !r.line);
   if (outcome.failure !== undefined || missing) {
     const at = missing?.step ?? (outcome.sip[11] === undefined ? 11 : 13);
@@ -179,7 +227,7 @@ export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
     return false;
   }
   const resync = outcome.resynced ? ' after one resynchronisation (the HSS had lost its SQN counter)' : '';
-  process.stdout.write(`result: OK — ${alice.partner.impu} registered (${outcome.final?.status} ${outcome.final?.reason})${resync}; ` +
+  process.stdout.write(`result: OK — ${id.impu} registered (${outcome.final?.status} ${outcome.final?.reason})${resync}; ` +
     `the vectors came from the primary HSS for ${alice.primary.impi}\n`);
   return true;
 }
@@ -219,7 +267,7 @@ export async function runTestbed(o: TestbedOptions): Promise<void> {
       if (!ok) throw new Error('testbed: the demo registration failed (see the ladder above); stopped');
       return tb;
     },
-    ready: (tb) => formatSummary(tb),
+    ready: (tb) => (tb.partners.length > 1 ? formatPartnersSummary(tb) : formatSummary(tb)),
   });
 }
 
@@ -233,7 +281,10 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--ports <ports>', `SIP ports: ${PORTS_HELP}`, '5060,5060,5061')
     .option('--store <spec>', 'store of every role: memory (journals under <dir>/state) or a redis:// URL', 'memory')
     .option('--primary-realm <realm>', 'realm of the primary MC system', 'primary.mcx.test')
-    .option('--partner-realm <realm>', 'realm of the partner MC system', 'partner.mcx.test')
+    .option('--partner-realm <realm>', 'realm of the partner MC system; with --partners N ≥ 2 the base of theirs: -a, -b, … after its first label '
+      + '(partner-a.mcx.test, …)', 'partner.mcx.test')
+    .option('--partners <n>', `partner MC systems, 1…${MAX_PARTNERS}: each its own realm, PKI, IdMS, MMS and registrar, trusting the primary only `
+      + '(--ports are partner A\'s registrar\'s, the others get free ones)', '1')
     .option('--rand-policy <policy>', 'HSS RAND policy: sipp361 avoids RES with 0x00 octets, which SIPp 3.6.1 hashes wrong', 'sipp361')
     .option('--digest-algorithms <list>', 'SIP Digest algorithms the registrar offers password users, preferred first (SHA-256,MD5 offers both; '
       + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))

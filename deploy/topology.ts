@@ -3,8 +3,8 @@
  * provisions. Everything here is created once and reused, so a second run keeps its PKI, the demo user's keys and the
  * ISIM's SQN state (the HSS keeps its SQN counter in `state/hss`): the second registration must still be fresh.
  *
- *   pki/               `certs init` for the systems `primary` and `partner`
- *   state/<role>/      memory-store journals and admin tokens (hss, mms, registrar)
+ *   pki/               `certs init` for the systems `primary` and `partner` (with `--partners N`, N ≥ 2: `partner-a`, …)
+ *   state/<role>/      memory-store journals and admin tokens (hss, mms, registrar; partner-a-mms, partner-a-registrar, …)
  *   ue/alice.json      the demo migrating user: primary and partner identities, K, OP, AMF (hex); K and OP free of
  *                      0x00, 0x0a, 0x0d and edge spaces (softphone files carry them raw)
  *   ue/alice.isim.json the demo UE's ISIM (SEQ_MS array)
@@ -14,6 +14,9 @@
  *   subscribers.csv    what the primary HSS loads at start (provisioning.ts writes it and the next two)
  *   mappings.csv       the partner MMS's static mapping partner IMPI/IMPU → primary IMPI/IMPU (§10.6.2.2 NOTE 2)
  *   users.csv          the primary IdMS's users (carol), linked to the HSS subscriber by `mcptt_id`
+ *   mappings-<system>.csv  with N ≥ 2 partners: each partner MMS's static mappings (partner-a: alice; partner-b: dave)
+ *   ue/dave.json       with N ≥ 2 partners: the user whose primary allows partner A only (dynamic), refused at B;
+ *                      ue/dave.isim.json its ISIM
  *   clients/           softphone files of the demo users (client-files.ts, ue-client/softphones/files.ts)
  */
 import { randomBytes } from 'node:crypto';
@@ -27,10 +30,38 @@ import { UsageError } from '../lib/cli.ts';
 import { rawKeyProblem } from '../ue-client/softphones/model.ts';
 import type { Provisioning } from './provisioning.ts';
 
-/** The two MC systems' realms. */
+/** The MC systems' realms: `--primary-realm`, and `--partner-realm` (the partner's, or the base of N partners'). */
 export interface Realms {
   primary: string;
   partner: string;
+}
+
+/** One partner MC system: its name in the PKI, in role names and in file names, and its realm. */
+export interface PartnerSystem {
+  name: string;
+  realm: string;
+}
+
+/** The PKI name of the one partner system of the default layout (`--partners 1`). */
+export const DEFAULT_PARTNER = 'partner';
+/** The most partner systems `mcx testbed --partners` starts (each adds an IdMS, an MMS and a registrar). */
+export const MAX_PARTNERS = 8;
+
+/**
+ * The partner systems of `--partners n`. One: the system `partner` in the realm `partnerRealm` (the default layout,
+ * unchanged). n ≥ 2: `partner-a`, `partner-b`, … whose realms append `-a`, `-b`, … to the first label of
+ * `partnerRealm` (`partner.mcx.test` → `partner-a.mcx.test`, `partner-b.mcx.test`).
+ * @throws RangeError for n outside 1…{@link MAX_PARTNERS}.
+ */
+export function partnerSystems(partnerRealm: string, n: number): PartnerSystem[] {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PARTNERS) throw new RangeError(`partners: expected 1…${MAX_PARTNERS}, got ${n}`);
+  if (n === 1) return [{ name: DEFAULT_PARTNER, realm: partnerRealm }];
+  const dot = partnerRealm.indexOf('.');
+  const [first, rest] = dot < 0 ? [partnerRealm, ''] : [partnerRealm.slice(0, dot), partnerRealm.slice(dot)];
+  return Array.from({ length: n }, (_, i) => {
+    const letter = String.fromCharCode(0x61 + i);
+    return { name: `partner-${letter}`, realm: `${first}-${letter}${rest}` };
+  });
 }
 
 /** Paths of one testbed directory. */
@@ -48,14 +79,19 @@ export interface TestbedLayout {
   dynamicIsimFile: string;
   /** carol's IdMS password alone (0600), for `mcx ue migrate --password-file`. */
   dynamicPasswordFile: string;
+  /** With N ≥ 2 partners: the user refused at partner B (ue/dave.json) and its ISIM. */
+  refusedUserFile: string;
+  refusedIsimFile: string;
   /** Softphone files of the demo users. */
   clientsDir: string;
   /** The memory store's journal and admin token of a role. */
   stateDir(role: StateRole): string;
+  /** The static mappings of the partner MMS of `system` (`mappings.csv` for the one partner of the default layout). */
+  mappingsCsvOf(system: string): string;
 }
 
-/** The roles with a state directory. */
-export type StateRole = 'hss' | 'mms' | 'registrar' | 'primary-mms' | 'primary-idms' | 'partner-idms';
+/** The roles with a state directory (partner roles of N ≥ 2 partners: `partner-a-mms`, `partner-a-registrar`, …). */
+export type StateRole = 'hss' | 'mms' | 'registrar' | 'primary-mms' | 'primary-idms' | 'partner-idms' | `${string}-${'mms' | 'registrar' | 'idms'}`;
 
 /**
  * The layout under `dir` (made absolute, so printed paths work from anywhere).
@@ -68,20 +104,23 @@ export function layoutOf(dir: string): TestbedLayout {
     dir: abs, pki: join(abs, 'pki'), ueDir, userFile: join(ueDir, 'alice.json'), isimFile: join(ueDir, 'alice.isim.json'),
     passwordUserFile: join(ueDir, 'bob.json'), subscribersCsv: join(abs, 'subscribers.csv'), mappingsCsv: join(abs, 'mappings.csv'),
     usersCsv: join(abs, 'users.csv'), dynamicUserFile: join(ueDir, 'carol.json'), dynamicIsimFile: join(ueDir, 'carol.isim.json'),
-    dynamicPasswordFile: join(ueDir, 'carol.password'), clientsDir: join(abs, 'clients'),
-    stateDir: (role) => join(abs, 'state', role),
+    dynamicPasswordFile: join(ueDir, 'carol.password'), refusedUserFile: join(ueDir, 'dave.json'), refusedIsimFile: join(ueDir, 'dave.isim.json'),
+    clientsDir: join(abs, 'clients'), stateDir: (role) => join(abs, 'state', role),
+    mappingsCsvOf: (system) => (system === DEFAULT_PARTNER ? join(abs, 'mappings.csv') : join(abs, `mappings-${system}.csv`)),
   };
 }
 
 /**
- * Runs `certs init` for `primary`, `partner` (and `others`, e.g. a third system nobody trusts) unless the directory
- * already holds a PKI for these realms. The
- * testbed owns `pki/`, so a PKI of an older manifest version (leaves without realm and role) is made anew.
- * @returns whether it was created, reused, or regenerated from an older version.
+ * Runs `certs init` for `primary`, the partner systems (default: `partner` in `realms.partner`) and `others` (e.g. a
+ * third system nobody trusts) unless the directory already holds a PKI for these realms. The testbed owns `pki/`,
+ * so a PKI of an older manifest version (leaves without realm and role) is made anew, and so is one that lacks a
+ * system of this run (`--partners 2` on a directory of one partner): `extended`, with every system it had besides.
+ * @returns whether it was created, reused, regenerated from an older version, or extended.
  * @throws UsageError naming `--dir` when the PKI there was made for other realms.
  */
-export async function ensurePki(layout: TestbedLayout, realms: Realms, others: ReadonlyArray<{ name: string; realm: string }> = []): Promise<'created' | 'reused' | 'regenerated'> {
-  const systems = [{ name: 'primary', realm: realms.primary }, { name: 'partner', realm: realms.partner }, ...others];
+export async function ensurePki(layout: TestbedLayout, realms: Realms, others: ReadonlyArray<{ name: string; realm: string }> = [],
+  partners: readonly PartnerSystem[] = [{ name: DEFAULT_PARTNER, realm: realms.partner }]): Promise<'created' | 'reused' | 'regenerated' | 'extended'> {
+  const systems = [{ name: 'primary', realm: realms.primary }, ...partners, ...others];
   let manifest;
   try {
     manifest = await readManifest(layout.pki);
@@ -95,10 +134,15 @@ export async function ensurePki(layout: TestbedLayout, realms: Realms, others: R
     return 'created';
   }
   const realmOf = (name: string): string | undefined => manifest.systems.find((s) => s.name === name)?.realm;
-  if (realmOf('primary') !== realms.primary || realmOf('partner') !== realms.partner) {
-    throw new UsageError(`--dir ${layout.dir}: its PKI was made for primary=${realmOf('primary')} partner=${realmOf('partner')}; use another --dir for other realms`);
+  const clash = systems.filter((s) => realmOf(s.name) !== undefined && realmOf(s.name) !== s.realm);
+  if (clash.length > 0) {
+    const had = clash.map((s) => `${s.name}=${realmOf(s.name)}`).join(' ');
+    throw new UsageError(`--dir ${layout.dir}: its PKI was made for ${had}; use another --dir for other realms`);
   }
-  return 'reused';
+  if (systems.every((s) => realmOf(s.name) !== undefined)) return 'reused';
+  const kept = manifest.systems.filter((m) => !systems.some((s) => s.name === m.name)).map((m) => ({ name: m.name, realm: m.realm }));
+  await initPki({ dir: layout.pki, systems: [...systems, ...kept], force: true });
+  return 'extended';
 }
 
 const hex16 = z.string().regex(/^[0-9a-f]{32}$/);
@@ -208,18 +252,19 @@ function rekeyLine(file: string, isimFile: string, why: string): string {
 }
 
 /**
- * The dynamic user of `ue/carol.json`, generated (random K/OP and IdMS password) on the first run; new keys as for
- * {@link ensureDemoUser}.
+ * The dynamic user of `ue/carol.json` (or, `who` = `dave`, the refused user of `ue/dave.json`), generated (random
+ * K/OP and IdMS password) on the first run; new keys as for {@link ensureDemoUser}.
  * @throws UsageError when the saved user belongs to other realms.
  */
-export async function ensureDynamicUser(layout: TestbedLayout, realms: Realms, note?: RekeyNote): Promise<DynamicUser> {
+export async function ensureDynamicUser(layout: TestbedLayout, realms: Realms, note?: RekeyNote, who: 'carol' | 'dave' = 'carol'): Promise<DynamicUser> {
+  const [file, isimFile] = who === 'carol' ? [layout.dynamicUserFile, layout.dynamicIsimFile] : [layout.refusedUserFile, layout.refusedIsimFile];
   const fresh = (): DynamicUser => ({
-    primary: { impi: `carol@${realms.primary}`, impu: `sip:carol@${realms.primary}` }, k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
-    mcpttId: `sip:carol@mcptt.${realms.primary}`, username: 'carol', password: randomBytes(9).toString('base64url'),
+    primary: { impi: `${who}@${realms.primary}`, impu: `sip:${who}@${realms.primary}` }, k: sippSafeKey(), op: sippSafeKey(), amf: '8000',
+    mcpttId: `sip:${who}@mcptt.${realms.primary}`, username: who, password: randomBytes(9).toString('base64url'),
   });
-  const saved = (await loadOrCreate(layout.dynamicUserFile, dynamicUserSchema, fresh, (u) => u.primary.impi.endsWith(`@${realms.primary}`))).value;
-  const r = await rekeyIfUnsafe(layout.dynamicUserFile, layout.dynamicIsimFile, saved);
-  if (r.rekeyed) note?.(rekeyLine(layout.dynamicUserFile, layout.dynamicIsimFile, r.rekeyed));
+  const saved = (await loadOrCreate(file, dynamicUserSchema, fresh, (u) => u.primary.impi.endsWith(`@${realms.primary}`))).value;
+  const r = await rekeyIfUnsafe(file, isimFile, saved);
+  if (r.rekeyed) note?.(rekeyLine(file, isimFile, r.rekeyed));
   return r.value;
 }
 
@@ -254,6 +299,48 @@ export function demoProvisioning(realms: Realms, alice: DemoUser, bob: PasswordU
       { partner: { impi: bob.impi, impu: bob.impu }, primary: { impi: bob.impi, impu: bob.primaryImpu } },
     ],
     idmsUsers: [{ username: carol.username, password: carol.password, mcpttId: carol.mcpttId }],
+  };
+}
+
+/** A partner identity moved to another partner realm: the same user part (`alice.mig@partner-a.mcx.test`). */
+export function identityIn(id: { impi: string; impu: string }, realm: string): { impi: string; impu: string } {
+  const user = id.impi.slice(0, id.impi.lastIndexOf('@'));
+  return { impi: `${user}@${realm}`, impu: `sip:${user}@${realm}` };
+}
+
+/** The users of N ≥ 2 partner systems. */
+export interface MultiPartnerUsers {
+  alice: DemoUser;
+  carol: DynamicUser;
+  dave: DynamicUser;
+}
+
+/** dave's static partner identity at partner B, which his primary does not allow. */
+export function refusedIdentity(b: PartnerSystem): { impi: string; impu: string } {
+  return { impi: `dave.mig@${b.realm}`, impu: `sip:dave.mig@${b.realm}` };
+}
+
+/**
+ * The demo users of N ≥ 2 partner systems (A, B, …): alice migrates to partner A by static configuration (A's MMS
+ * maps `alice.mig@<A>`); carol to every partner by dynamic configuration; dave's primary allows partner A only
+ * (`dynamic:<A>`), and partner B's MMS maps `dave.mig@<B>` statically all the same, so a REGISTER there reaches the
+ * primary HSS, which refuses it (5004), as the primary MMS refuses his migration configuration at B. No password user.
+ */
+export function multiPartnerProvisioning(partners: readonly PartnerSystem[], u: MultiPartnerUsers): Provisioning {
+  const [a, b] = partners as readonly [PartnerSystem, PartnerSystem];
+  const { alice, carol, dave } = u;
+  return {
+    subscribers: [
+      { impi: alice.primary.impi, impus: [alice.primary.impu], k: alice.k, op: alice.op, amf: alice.amf, allowedPartners: [`static:${a.realm}`] },
+      { impi: carol.primary.impi, impus: [carol.primary.impu], k: carol.k, op: carol.op, amf: carol.amf, mcpttId: carol.mcpttId,
+        allowedPartners: partners.map((p) => `dynamic:${p.realm}`) },
+      { impi: dave.primary.impi, impus: [dave.primary.impu], k: dave.k, op: dave.op, amf: dave.amf, mcpttId: dave.mcpttId, allowedPartners: [`dynamic:${a.realm}`] },
+    ],
+    mappings: [
+      { system: a.name, partner: identityIn(alice.partner, a.realm), primary: alice.primary },
+      { system: b.name, partner: refusedIdentity(b), primary: dave.primary },
+    ],
+    idmsUsers: [carol, dave].map((x) => ({ username: x.username, password: x.password, mcpttId: x.mcpttId })),
   };
 }
 

@@ -4,8 +4,9 @@
  * - `mcx ue register --registrar HOST:PORT --domain D --impi I --impu sip:… (--isim-state F [--k --op|--opc --amf] |
  *   --password P) [--transport udp|tcp|tls] [--flow static|dynamic|home] [--expires N] [--hold] [--keep] …`
  * - `mcx ue deregister …` (same identity options): removes every binding of the IMPU;
- * - `mcx ue migrate --primary-idms URL --partner-idms URL --partner-mms URL --username U (--password P | --password-file
- *   F) --isim-state F [--k --op|--opc --amf --isim-impi] [--primary-ca F]… [--partner-ca F]… [--transport …]
+ * - `mcx ue migrate --primary-idms URL (--partner-idms URL --partner-mms URL | --partner name=N,idms=URL,mms=URL[,ca=F]…)
+ *   --username U (--password P | --password-file F) --isim-state F [--k --op|--opc --amf --isim-impi] [--primary-ca F]…
+ *   [--partner-ca F]… [--transport …]
  *   [--registrar H:P] [--end] …`: IdM login, token exchange, migration configuration, then the registration of run.ts
  *   with the partner identities (migrate-run.ts); SIGINT/SIGTERM always wind it down (de-register, `--end`);
  *   `--configure-only [--clients-dir D]` stops before the registration and writes softphone files, `--end-only --id ID`
@@ -23,6 +24,7 @@ import { createLogger } from '../lib/log.ts';
 import { UE_EXIT_STATUS, UeError } from './errors.ts';
 import type { Isim } from './isim.ts';
 import { MIGRATE_OPTION_FIELDS, parseMigrateOptions } from './migrate-options.ts';
+import { PARTNER_OPTION_FORM } from './partner-option.ts';
 import { UE_OPTION_FIELDS, parseUeOptions, type Warn } from './options.ts';
 import type { UeIo } from './run.ts';
 
@@ -226,6 +228,16 @@ scenario for that identity with the ISIM's K and OP (--amf, default 8000, for SI
 (default clients/ beside --isim-state). It prints the command that ends it: the same IdM options with
 --end-only --id ID, which logs in again for a fresh partner token and deletes the configuration (no token is kept).
 
+Several partner systems (TS 23.280 §10.6.2.1: the procedures run for each partner MC system): give --partner once per
+partner. One process keeps them all — the ISIM state file is locked to one process, and every partner's vectors come
+from the one primary HSS in one SQN space. It logs in once, then per partner, in order, exchanges the token for a
+security token naming that partner's IdMS (TS 33.180 §5.1.4.2), gets that partner's access token, asks its MMS for a
+configuration and registers at the registrar it names; each partner's lines are prefixed [name]. The registrations
+then stay alive together (--hold: until SIGINT/SIGTERM) and end together (de-registered unless --keep, each
+configuration deleted with --end). A partner that fails does not stop the others; the exit status is the first
+failure's, in the order given. --json prints {ok, partners: [{name, ...the report of one partner}]}. Not with
+--registrar or --local-port (one registrar, one port), nor --configure-only/--end-only (run those once per partner).
+
 SIGINT/SIGTERM: the first abandons what is outstanding, de-registers if registered and, with --end, deletes the
 configuration, each exchange bounded (10 s at most, less with a smaller --timeout); a second exits at once (130).
 Before the registration completed the run then exits 130; after it (e.g. ending --hold) it ends as usual (0).
@@ -246,6 +258,8 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
     .option('--primary-idms <url>', 'issuer URL of the primary IdMS (the MC service user\'s home)')
     .option('--partner-idms <url>', 'issuer URL of the partner IdMS')
     .option('--partner-mms <url>', 'https://HOST:PORT of the partner MMS migration API')
+    .option('--partner <spec>', `instead of --partner-idms/--partner-mms, once per partner system: ${PARTNER_OPTION_FORM} (ca= instead of --partner-ca); `
+      + 'several: one login, a registration per partner, alive together (see below)', collectOption)
     .option('--username <user>', 'MC service user name at the primary IdMS')
     .option('--password <password>', 'the user\'s password at the primary IdMS (other local users can see a command line: prefer --password-file)')
     .option('--password-file <file>', 'read that password from the first line of a file instead')
@@ -281,12 +295,14 @@ export const migrateSubcommands: UeSubcommand = (ue) => {
         return;
       }
       const { runMigrate } = await import('./migrate-run.ts');
+      const { runMigrateToPartners } = await import('./migrate-partners-run.ts');
       // Always: Ctrl-C must not leave a binding or (with --end) a configuration behind without saying so.
       const cleanup = cleanupTimeoutS(cfg.ue.timeoutS);
       const signals = interruptible(`stopping: abandoning what is outstanding, de-registering if registered${cfg.end ? ', then ending the migration (--end)' : ''}`,
         (2 * cleanup + 5) * 1000, out.err);
       try {
-        process.exitCode = await runMigrate(cfg, out, signals.stopped);
+        // Several partner systems: one login, one registration per partner, alive together (migrate-partners-run.ts).
+        process.exitCode = cfg.idm.partners.length > 1 ? await runMigrateToPartners(cfg, out, signals.stopped) : await runMigrate(cfg, out, signals.stopped);
       } finally {
         signals.dispose();
       }

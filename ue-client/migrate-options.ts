@@ -8,6 +8,12 @@
  * Trust is split by system: `--primary-ca` for the primary IdMS only (it receives the user's password), `--partner-ca`
  * for the partner IdMS, the partner MMS and the registrar's TLS. `--tls-ca`, which trusted every CA for every server
  * (so a certificate of the partner PKI could pose as the primary IdMS), is refused with that explanation.
+ *
+ * The partner: `--partner-idms` and `--partner-mms` (one partner system), or `--partner name=…,idms=…,mms=…[,ca=…]`
+ * once per partner system (partner-option.ts; `ca=` instead of `--partner-ca` for that partner). One `--partner` is
+ * the same run as the two flags; several keep one registration per partner alive from one process
+ * (migrate-partners-run.ts), so they exclude what names one registration: `--registrar`, `--local-port`, and the
+ * softphone modes `--configure-only` / `--end-only` (run those once per partner).
  */
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -17,11 +23,12 @@ import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
 import {
   SHARED_FIELD_SCHEMAS, checkIsimKeys, parseWithCredentials, sharedUeConfig, warnIfReadableByOthers, type IssueOn, type SharedUeConfig, type Warn,
 } from './options.ts';
+import { partnerOptionsSchema, type PartnerOption } from './partner-option.ts';
 import type { TransportName } from './transports/index.ts';
 
 /** Option names a credentials file of `migrate` may carry (the same as the flags). */
 export const MIGRATE_CREDENTIAL_FIELDS = [
-  'primary-idms', 'partner-idms', 'partner-mms', 'username', 'password', 'password-file', 'client-id', 'redirect-uri', 'scope',
+  'primary-idms', 'partner-idms', 'partner-mms', 'partner', 'username', 'password', 'password-file', 'client-id', 'redirect-uri', 'scope',
   'k', 'op', 'opc', 'amf', 'isim-state', 'isim-impi', 'isim-impu', 'isim-domain', 'transport', 'registrar', 'expires', 'primary-ca',
   'partner-ca', 'tls-servername', 'local-port', 'timeout',
 ] as const;
@@ -60,6 +67,11 @@ export interface MigrateConfig {
     scopes: string[];
     primaryCa?: string[];
     partnerCa?: string[];
+    /**
+     * Every partner system of the run, in order: one (named `partner` when it came from `--partner-idms` and
+     * `--partner-mms`; the first's issuer, MMS and CA are also `partnerIssuer`, `partnerMms`, `partnerCa`) or several.
+     */
+    partners: PartnerOption[];
   };
   /** Overrides of what the configuration names (migration-target.ts). */
   transport?: TransportName;
@@ -81,8 +93,9 @@ const https = z.string({ error: 'required' }).refine((s) => URL.canParse(s) && n
 
 const baseSchema = z.object({
   'primary-idms': https,
-  'partner-idms': https,
-  'partner-mms': https,
+  'partner-idms': https.optional(),
+  'partner-mms': https.optional(),
+  'partner': partnerOptionsSchema.optional(),
   'username': z.string({ error: 'required' }).min(1),
   'password': z.string().min(1).optional(),
   'password-file': z.string().min(1).optional(),
@@ -110,6 +123,7 @@ const schema = baseSchema.superRefine((o, ctx) => {
   }
   checkIsimKeys(o, issue);
   checkModes(o, issue);
+  checkPartners(o, issue);
   if (!o['isim-state'] && !o['end-only']) issue('isim-state', 'required: the primary ISIM answers the partner\'s IMS AKA challenge');
   if (o.k && !o['isim-impi']) issue('isim-impi', 'required with --k: the ISIM\'s own (primary) IMPI, e.g. alice@primary.example');
   if (o['isim-impi'] && !o['isim-impi'].includes('@') && !o['isim-domain']) issue('isim-domain', 'required when --isim-impi has no @domain');
@@ -118,7 +132,14 @@ const schema = baseSchema.superRefine((o, ctx) => {
   if (o.end && o.keep) issue('end', 'ends the migration after de-registration, so it cannot go with --keep');
   if (o.transport !== undefined && o.transport !== 'tls' && o['tls-servername']) issue('tls-servername', 'needs --transport tls (or a TLS registrar in the configuration)');
   if (o.transport !== undefined && o.transport !== 'udp' && (o['test-drop'] || o['local-port'] !== undefined)) issue('transport', '--local-port and the drop pattern need --transport udp');
-});
+}).superRefine((o, ctx) => {
+  // The partner system(s) are required whatever else is wrong, as a missing required field is.
+  const given = (o as { partner?: unknown }).partner;
+  if (Array.isArray(given) && given.length > 0) return;
+  for (const f of ['partner-idms', 'partner-mms'] as const) {
+    if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'required (or --partner name=…,idms=…,mms=… per partner system)' });
+  }
+}, { when: () => true });
 
 /** The rules of `--configure-only` and `--end-only`: each excludes what registers, and they exclude each other. */
 function checkModes(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
@@ -132,6 +153,19 @@ function checkModes(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
   if (o['clients-dir'] !== undefined && !o['configure-only']) issue('clients-dir', 'needs --configure-only');
   if (o['end-only'] && o.id === undefined) issue('id', 'required with --end-only: the configuration to end, as --configure-only printed it');
   if (o.id !== undefined && !o['end-only']) issue('id', 'needs --end-only');
+}
+
+/** Either form of naming the partner systems, and what several of them exclude. */
+function checkPartners(o: z.infer<typeof baseSchema>, issue: IssueOn): void {
+  const several = o.partner ?? [];
+  if (several.length === 0) return;
+  for (const f of ['partner-idms', 'partner-mms'] as const) {
+    if (o[f] !== undefined) issue(f, 'give --partner-idms and --partner-mms for one partner system, or --partner per partner system, not both');
+  }
+  if (several.length < 2) return;
+  for (const mode of ['configure-only', 'end-only'] as const) if (o[mode]) issue(mode, 'takes one partner system: run it once per --partner');
+  if (o.registrar !== undefined) issue('registrar', 'names one registrar; with several --partner each configuration names its own');
+  if (o['local-port'] !== undefined) issue('local-port', 'one UDP port cannot carry a registration per partner system: leave it out with several --partner');
 }
 
 /** The password in `--password-file`: its first line (a trailing newline is not part of it). */
@@ -157,7 +191,15 @@ async function readPasswordFile(path: string, warn: Warn | undefined): Promise<s
  */
 export async function parseMigrateOptions(flags: Record<string, unknown>, warn?: Warn): Promise<MigrateConfig> {
   const c = await parseWithCredentials(schema, flags, MIGRATE_CREDENTIAL_FIELDS, warn);
-  const ue = sharedUeConfig({ ...c, 'tls-ca': c['partner-ca'] });
+  // Each partner's CA: its own `ca=`, else --partner-ca.
+  const withCa = (p: PartnerOption): PartnerOption => {
+    const ca = p.ca ?? c['partner-ca'];
+    return { ...p, ...(ca ? { ca } : {}) };
+  };
+  const partners = (c.partner?.length ? c.partner : [{ name: 'partner', issuer: c['partner-idms'] as string, mms: c['partner-mms'] as string }]).map(withCa);
+  const first = partners[0] as PartnerOption;
+  const partnerCa = first.ca;
+  const ue = sharedUeConfig({ ...c, 'tls-ca': partnerCa });
   const isimImpi = c['isim-impi'];
   if (ue.isim && isimImpi) {
     ue.isim.impus ??= [`sip:${isimImpi}`];
@@ -165,10 +207,10 @@ export async function parseMigrateOptions(flags: Record<string, unknown>, warn?:
   }
   return {
     idm: {
-      primaryIssuer: c['primary-idms'], partnerIssuer: c['partner-idms'], partnerMms: c['partner-mms'], username: c.username,
+      primaryIssuer: c['primary-idms'], partnerIssuer: first.issuer, partnerMms: first.mms, username: c.username, partners,
       password: c.password ?? await readPasswordFile(c['password-file'] as string, warn), clientId: c['client-id'], redirectUri: c['redirect-uri'],
       ...(c['password-file'] === undefined ? {} : { passwordFile: c['password-file'] }),
-      scopes: c.scope.split(' '), ...(c['primary-ca'] ? { primaryCa: c['primary-ca'] } : {}), ...(c['partner-ca'] ? { partnerCa: c['partner-ca'] } : {}),
+      scopes: c.scope.split(' '), ...(c['primary-ca'] ? { primaryCa: c['primary-ca'] } : {}), ...(partnerCa ? { partnerCa } : {}),
     },
     ...(c.transport ? { transport: c.transport } : {}),
     ...(c.registrar ? { registrar: c.registrar } : {}),

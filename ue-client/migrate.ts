@@ -5,6 +5,12 @@
  * access token, then the migration configuration request to the partner MMS, which answers the partner SIP
  * identities and the partner SIP core to register with — or, for `--end-only`, the deletion of one. Each step reports
  * itself through `onStep`.
+ *
+ * Several partner systems (TS 23.280 §10.6.2.1: the procedures are performed "for each partner MC system"; TS 33.180
+ * §5.1.4.2: the token exchange "shall be repeated for each partner identity management domain"): one login
+ * ({@link loginAtPrimary}), then per partner a token exchange naming that partner's IdMS (the security token's `aud`
+ * names it, so no other partner accepts it), a jwt-bearer grant there ({@link accessAtPartner}) and a configuration
+ * request to that partner's MMS.
  */
 import { MIGRATION_SCOPE } from '../lib/idm/vocabulary.ts';
 import { endMigration, exchangeToken, jwtBearer, login, requestMigration, type MigrationConfiguration, type TlsTrust } from './idm-client.ts';
@@ -45,12 +51,52 @@ export interface Migration {
   mcpttId: string;
 }
 
+/** A CA option as TLS trust, with the deadline and abort signal of `o`. */
+function trustWith(o: Pick<MigrateOptions, 'timeoutMs' | 'signal'>, ca: string | string[] | undefined): TlsTrust {
+  return { ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), ...(o.signal ? { signal: o.signal } : {}) };
+}
+
 /** The TLS trust of the primary and of the partner servers, with the deadline and abort signal of `o`. */
 function trustOf(o: MigrateOptions): { primary: TlsTrust; partner: TlsTrust } {
-  const trust = (ca: string | string[] | undefined): TlsTrust => ({
-    ...(ca === undefined ? {} : { ca }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), ...(o.signal ? { signal: o.signal } : {}),
+  return { primary: trustWith(o, o.primaryCa), partner: trustWith(o, o.partnerCa) };
+}
+
+/** The user at the primary IdMS after step 1's login: what every partner's token exchange starts from. */
+export interface PrimaryLogin {
+  /** The access token of the primary IdMS (the token exchange's subject token, one per partner). */
+  accessToken: string;
+  /** The user's MC service ID, from the ID token. */
+  mcpttId: string;
+}
+
+/** The primary half of {@link MigrateOptions}: the login, its client and trust, deadlines. */
+export type PrimaryOptions = Omit<MigrateOptions, 'partnerIssuer' | 'partnerMms' | 'partnerCa'>;
+
+/**
+ * The login at the primary IdMS (authorization code + PKCE S256), once for every partner of a run.
+ * @throws IdmClientError as {@link migrate}.
+ */
+export async function loginAtPrimary(o: PrimaryOptions): Promise<PrimaryLogin> {
+  const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
+  const session = await login({
+    issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ...trustWith(o, o.primaryCa),
   });
-  return { primary: trust(o.primaryCa), partner: trust(o.partnerCa) };
+  const mcpttId = String(session.idTokenClaims.mcptt_id ?? '');
+  o.onStep?.('login', `MC service user ${o.username} authenticated at ${o.primaryIssuer} (authorization code + PKCE S256), mcptt_id ${mcpttId}`);
+  return { accessToken: session.accessToken, mcpttId };
+}
+
+/**
+ * Token exchange at the primary IdMS for a security token naming `partner`'s IdMS, then the jwt-bearer grant there.
+ * @returns the partner access token (what that partner's migration API takes).
+ * @throws IdmClientError as {@link migrate}.
+ */
+export async function accessAtPartner(o: PrimaryOptions, session: PrimaryLogin, partner: { issuer: string; ca?: string | string[] | undefined }): Promise<string> {
+  const st = await exchangeToken({ primaryIssuer: o.primaryIssuer, accessToken: session.accessToken, partnerIssuer: partner.issuer, clientId: o.clientId, ...trustWith(o, o.primaryCa) });
+  o.onStep?.('token-exchange', `security token for ${partner.issuer} (RFC 8693 token exchange)`);
+  const pat = await jwtBearer({ partnerIssuer: partner.issuer, assertion: st.securityToken, scope: MIGRATION_SCOPE, clientId: o.clientId, ...trustWith(o, partner.ca) });
+  o.onStep?.('jwt-bearer', `partner access token from ${partner.issuer} (RFC 7523 jwt-bearer)`);
+  return pat.accessToken;
 }
 
 /**
@@ -59,17 +105,19 @@ function trustOf(o: MigrateOptions): { primary: TlsTrust; partner: TlsTrust } {
  * @throws IdmClientError as {@link migrate}.
  */
 export async function partnerAccess(o: MigrateOptions): Promise<{ partnerAccessToken: string; mcpttId: string }> {
-  const step = o.onStep ?? (() => undefined);
-  const scope = ['openid', ...(o.scopes ?? ['3gpp:mc:ptt_service']), MIGRATION_SCOPE].join(' ');
-  const { primary, partner } = trustOf(o);
-  const session = await login({ issuer: o.primaryIssuer, clientId: o.clientId, redirectUri: o.redirectUri, scope, username: o.username, password: o.password, ...primary });
-  const mcpttId = String(session.idTokenClaims.mcptt_id ?? '');
-  step('login', `MC service user ${o.username} authenticated at ${o.primaryIssuer} (authorization code + PKCE S256), mcptt_id ${mcpttId}`);
-  const st = await exchangeToken({ primaryIssuer: o.primaryIssuer, accessToken: session.accessToken, partnerIssuer: o.partnerIssuer, clientId: o.clientId, ...primary });
-  step('token-exchange', `security token for ${o.partnerIssuer} (RFC 8693 token exchange)`);
-  const pat = await jwtBearer({ partnerIssuer: o.partnerIssuer, assertion: st.securityToken, scope: MIGRATION_SCOPE, clientId: o.clientId, ...partner });
-  step('jwt-bearer', `partner access token from ${o.partnerIssuer} (RFC 7523 jwt-bearer)`);
-  return { partnerAccessToken: pat.accessToken, mcpttId };
+  const session = await loginAtPrimary(o);
+  return { partnerAccessToken: await accessAtPartner(o, session, { issuer: o.partnerIssuer, ca: o.partnerCa }), mcpttId: session.mcpttId };
+}
+
+/**
+ * The configuration request to a partner MMS with that partner's access token (the precondition of §10.6.2.3).
+ * @throws IdmClientError as {@link migrate}.
+ */
+export async function configureAtPartner(o: Pick<MigrateOptions, 'timeoutMs' | 'signal' | 'onStep'>, partner: { mms: string; ca?: string | string[] | undefined },
+  partnerAccessToken: string): Promise<MigrationConfiguration> {
+  const configuration = await requestMigration({ mms: partner.mms, accessToken: partnerAccessToken, ...trustWith(o, partner.ca) });
+  o.onStep?.('configuration', `partner identities ${configuration.partner_impi} ${configuration.partner_impus.join(' ')} at ${configuration.registrar} until ${configuration.expires_at}`);
+  return configuration;
 }
 
 /**
@@ -79,8 +127,7 @@ export async function partnerAccess(o: MigrateOptions): Promise<{ partnerAccessT
  */
 export async function migrate(o: MigrateOptions): Promise<Migration> {
   const access = await partnerAccess(o);
-  const configuration = await requestMigration({ mms: o.partnerMms, accessToken: access.partnerAccessToken, ...trustOf(o).partner });
-  o.onStep?.('configuration', `partner identities ${configuration.partner_impi} ${configuration.partner_impus.join(' ')} at ${configuration.registrar} until ${configuration.expires_at}`);
+  const configuration = await configureAtPartner(o, { mms: o.partnerMms, ca: o.partnerCa }, access.partnerAccessToken);
   return { configuration, ...access };
 }
 

@@ -134,6 +134,13 @@ export interface RunExtras {
   tlsCa?: string[];
   /** The command failures are reported under (`ue <command> failed: …`; default `register`). */
   command?: string;
+  /** Told once the registration completed, before any hold. */
+  onRegistered?: () => void;
+  /**
+   * Without `hold`: stay registered (refreshing) until this resolves, then de-register unless `keep` — how `mcx ue
+   * migrate` keeps one registration per partner system alive at once and releases them together.
+   */
+  until?: Promise<unknown>;
 }
 
 /**
@@ -192,11 +199,12 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
       onStop = () => undefined;
     }
     registered = true;
+    extras.onRegistered?.();
     if (!cfg.hold && !cfg.json) for (const line of ue.ladder.lines()) io.out(line);
     if (!cfg.json) io.out(describeRegistration(report.registered));
-    if (cfg.hold) {
-      if (!cfg.json) io.out('holding the registration; SIGINT/SIGTERM ends it');
-      const failure = await Promise.race([stop.then(() => undefined), failedRefresh]);
+    if (cfg.hold || extras.until) {
+      if (cfg.hold && !cfg.json) io.out('holding the registration; SIGINT/SIGTERM ends it');
+      const failure = await Promise.race([stop.then(() => undefined), ...(extras.until ? [extras.until.then(() => undefined)] : []), failedRefresh]);
       if (failure) throw failure;
     }
     reg.close();

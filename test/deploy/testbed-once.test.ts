@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMcx } from '../helpers/process.ts';
@@ -88,6 +88,15 @@ describe('mcx testbed --once: the static flow end to end in one command', () => 
     assert.ok((await highestSeq(join(dir, 'ue', 'alice.isim.json'))) > 0n);
   });
 
+  test('without --partners: the one-partner layout as it always was (systems primary and partner, its files and state directories, no dave)', async () => {
+    assert.deepEqual((await readdir(dir)).sort(), ['mappings.csv', 'pki', 'state', 'subscribers.csv', 'ue', 'users.csv']);
+    assert.deepEqual((await readdir(join(dir, 'ue'))).sort(), ['alice.isim.json', 'alice.json', 'bob.json', 'carol.isim.json', 'carol.json', 'carol.password']);
+    assert.deepEqual((await readdir(join(dir, 'state'))).sort(), ['hss', 'mms', 'partner-idms', 'primary-idms', 'primary-mms', 'registrar']);
+    const manifest = JSON.parse(await readFile(join(dir, 'pki', 'manifest.json'), 'utf8')) as { systems: Array<{ name: string; realm: string }> };
+    assert.deepEqual(manifest.systems.map((s) => [s.name, s.realm]), [['primary', 'primary.mcx.test'], ['partner', 'partner.mcx.test']]);
+    assert.doesNotMatch(first.out, /partner-a|partner-b| — partner/, 'no lines of the multi-partner layout');
+  });
+
   test('a second run on the same --dir reuses PKI and ISIM, and its vector is fresh (SQN moved on, no resync)', async () => {
     const manifest = await readFile(join(dir, 'pki', 'manifest.json'), 'utf8');
     const user = await readFile(join(dir, 'ue', 'alice.json'), 'utf8');
@@ -115,9 +124,10 @@ describe('mcx testbed --once: the static flow end to end in one command', () => 
   });
 
   test('bad options: exit 2, every bad option named', async () => {
-    const bad = await testbedOnce(dir, ['--ports', '1,2', '--rand-policy', 'nope', '--primary-realm', 'a b', '--listen', 'localhost', '--store', 'disk', '--digest-algorithms', 'MD5,SHA-1']);
+    const bad = await testbedOnce(dir, ['--ports', '1,2', '--rand-policy', 'nope', '--primary-realm', 'a b', '--listen', 'localhost', '--store', 'disk', '--digest-algorithms', 'MD5,SHA-1',
+      '--partners', '9']);
     assert.equal(bad.code, 2, bad.out);
-    for (const opt of ['--ports', '--rand-policy', '--primary-realm', '--listen', '--store', '--digest-algorithms']) assert.match(bad.out, new RegExp(`${opt}: `));
+    for (const opt of ['--ports', '--rand-policy', '--primary-realm', '--listen', '--store', '--digest-algorithms', '--partners']) assert.match(bad.out, new RegExp(`${opt}: `));
     const same = await testbedOnce(dir, ['--partner-realm', 'primary.mcx.test']);
     assert.equal(same.code, 2, same.out);
     assert.match(same.out, /--partner-realm: must differ from --primary-realm/);

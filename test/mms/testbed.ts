@@ -93,8 +93,8 @@ export async function registrarClient(tb: TwoSystemTestbed, mmsPort: number, sys
   const node = new DiameterNode({ originHost: `registrar.${realm}`, originRealm: realm, applications: [CX_APPLICATION] });
   tb.defer(() => node.close());
   const tls = await loadTlsMaterial(tb.pki, system, 'registrar');
-  // A foreign system trusts nobody's CA by default (trust follows the migration relation); this client verifies the
-  // partner MMS anyway, so that it is the MMS that refuses it.
+  // A client of another system trusts the partner's CA (a public certificate) so that any refusal is the MMS's; `certs
+  // init` gives it no copy, since only the primary and its partners trust each other (issue #17).
   if (system !== 'partner') tls.ca.push(await readFile(caPaths(tb.pki, 'partner').cert, 'utf8'));
   node.addPeer({ host: '127.0.0.1', port: mmsPort, originHost: `mms.${PARTNER_REALM}`, tls });
   return node;

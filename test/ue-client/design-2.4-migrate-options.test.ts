@@ -130,6 +130,30 @@ describe('mcx ue migrate: options', () => {
       (e: unknown) => e instanceof UsageError && /--end-only: give --configure-only or --end-only, not both/.test(e.message));
     await assert.rejects(parseMigrateOptions({ ...noIsim, password: 'pw' }), (e: unknown) => e instanceof UsageError && /--isim-state: required/.test(e.message));
   });
+
+  test('--partner per partner system (TS 23.280 §10.6.2.1): each its IdMS, MMS and CA (ca=, else --partner-ca); one is the flags\' run, several exclude what names one registration', async () => {
+    const { 'partner-idms': _i, 'partner-mms': _m, ...noPartner } = base();
+    const a = 'name=partner-a,idms=https://idms.a.example,mms=https://mms.a.example:9443,ca=a.pem';
+    const b = 'name=partner-b,idms=https://idms.b.example,mms=https://mms.b.example:9443';
+    const c = await parseMigrateOptions({ ...noPartner, password: 'pw', partner: [a, b], 'partner-ca': ['shared.pem'] });
+    assert.deepEqual(c.idm.partners, [
+      { name: 'partner-a', issuer: 'https://idms.a.example', mms: 'https://mms.a.example:9443', ca: ['a.pem'] },
+      { name: 'partner-b', issuer: 'https://idms.b.example', mms: 'https://mms.b.example:9443', ca: ['shared.pem'] },
+    ]);
+    assert.equal(c.idm.partnerIssuer, 'https://idms.a.example', 'the first partner stands for the one of the flags');
+    assert.deepEqual(c.ue.tls?.ca, ['a.pem']);
+    const flags = await parseMigrateOptions({ ...base(), password: 'pw' });
+    assert.deepEqual(flags.idm.partners, [{ name: 'partner', issuer: 'https://idms.partner.example:8443', mms: 'https://mms.partner.example:9443' }]);
+    const refused = async (o: Record<string, unknown>, ...why: RegExp[]): Promise<void> => {
+      await assert.rejects(parseMigrateOptions({ password: 'pw', ...o }), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && why.every((w) => w.test(e.message)));
+    };
+    await refused({ ...base(), partner: [a] }, /--partner-idms: give --partner-idms and --partner-mms for one partner system, or --partner per partner system, not both/);
+    await refused({ ...noPartner, partner: [a, b], registrar: '127.0.0.1:5060', 'local-port': 5070 }, /--registrar: names one registrar/, /--local-port: one UDP port cannot carry/);
+    await refused({ ...noPartner, partner: [a, b], 'configure-only': true }, /--configure-only: takes one partner system: run it once per --partner/);
+    await refused({ ...noPartner, partner: [a, a.replace('partner-a', 'partner-c')] }, /--partner: idms=https:\/\/idms\.a\.example is given for two partners/);
+    await refused({ ...noPartner, partner: ['name=x,idms=http://i,mms=https://m,port=1'] }, /--partner: unknown part "port=1"/, /--partner: idms=http:\/\/i: must be an https:\/\/ URL/);
+    await refused({ ...noPartner }, /--partner-idms: required \(or --partner name=…,idms=…,mms=… per partner system\)/);
+  });
 });
 
 describe('mcx ue migrate: the registrar of the migration configuration (RFC 3261 §19.1.2, RFC 3263 §4.2)', () => {
