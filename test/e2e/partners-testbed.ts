@@ -29,9 +29,11 @@ export interface PartnersBed {
 export async function startPartnersTestbed(name: string): Promise<PartnersBed> {
   const tmp = await mkdtemp(join(tmpdir(), `mcx-${name}-`));
   try {
+    // verbose: the roles log at debug, where the HSS names the SQNs of each MAA (per Cx transaction, issue #12); the
+    // collector below keeps the lines and echoes none.
     const o = parseTestbedOptions({
       'dir': join(tmp, 'testbed'), 'listen': '127.0.0.1', 'ports': 'auto', 'store': 'memory', 'primary-realm': PRIMARY_REALM,
-      'partner-realm': 'partner.mcx.test', 'rand-policy': 'uniform', 'digest-algorithms': 'MD5', 'partners': '2', 'once': false, 'verbose': false,
+      'partner-realm': 'partner.mcx.test', 'rand-policy': 'uniform', 'digest-algorithms': 'MD5', 'partners': '2', 'once': false, 'verbose': true,
     });
     const tb = await startTestbed(o, { logs: new LogCollector(false, { keep: true, quiet: true }) });
     return { tb, close: async () => { await tb.close(); await rm(tmp, { recursive: true, force: true }); } };
