@@ -31,8 +31,12 @@ export interface Deployment {
   leftovers: Teardown;
 }
 
-/** The roles' start order: each after those it connects to; one group starts at once. */
-const START_GROUPS: RoleKey[][] = [['hss'], ['relay', 'primaryIdms', 'partnerIdms'], ['primaryMms'], ['partnerMms'], ['registrar']];
+/**
+ * Every role starts at once, as units on hosts of their own would (no ordering between hosts): a role whose Diameter
+ * peer is not up yet reconnects (lib/diameter/peer-table.ts, from 100 ms backing off), and each counts as ready only
+ * once its routes are up (plan.ts readinessOf).
+ */
+const START_GROUPS: RoleKey[][] = [['hss', 'relay', 'primaryIdms', 'partnerIdms', 'primaryMms', 'partnerMms', 'registrar']];
 
 /** Refuses to run without root: namespaces, veths and /etc/netns need it. */
 export function requireRoot(): void {
