@@ -22,7 +22,7 @@ const optionsSchema = z.object({
 type Options = z.output<typeof optionsSchema>;
 
 function parse(raw: Record<string, unknown>): Options {
-  return parseConfig(optionsSchema, { prefix: raw.prefix, dir: raw.dir, store: raw.store ?? 'memory', json: raw.json === true });
+  return parseConfig(optionsSchema, { prefix: raw.prefix, dir: raw.dir ?? '.netns', store: raw.store ?? 'memory', json: raw.json === true });
 }
 
 function out(line: string): void {
@@ -120,15 +120,16 @@ export const deployCommand: CommandModule = (program: Command) => {
     .command('netns')
     .description('rehearse a multi-host deployment on this machine (root): network namespaces <prefix>-primary, -partner and -ue behind a '
       + 'router with the firewall of README "Multi-host deployment", each role run from its systemd unit (deploy/systemd)');
-  const common = (c: Command): Command => c
-    .option('--prefix <name>', 'names the namespaces <prefix>-primary, -partner, -ue, -wan and nothing else; up removes what an earlier run of it left', 'mcx')
-    .option('--dir <path>', 'the deployment\'s files (PKI, users, each host\'s /etc/mcx, state, logs), reused when present', '.netns')
-    .option('--store <kind>', 'memory (journals), or redis: a redis-server per system on its loopback', 'memory')
-    .option('--json', 'print one JSON report on stdout (progress on stderr)', false);
-  common(netns.command('up').description('build the namespaces and start every role; leave them running')).action((o: Record<string, unknown>) => action('up', o));
-  common(netns.command('flows').description('run both seed flows from the UE namespace against a deployment that is up, and check that they crossed the hosts'))
+  const prefix = (c: Command): Command => c
+    .option('--prefix <name>', 'names the namespaces <prefix>-primary, -partner, -ue, -wan and nothing else; up removes what an earlier run of it left', 'mcx');
+  const dir = (c: Command): Command => c.option('--dir <path>', 'the deployment\'s files (PKI, users, each host\'s /etc/mcx, state, logs), reused when present', '.netns');
+  const store = (c: Command): Command => c.option('--store <kind>', 'memory (journals), or redis: a redis-server per system on its loopback', 'memory');
+  const json = (c: Command): Command => c.option('--json', 'print one JSON report on stdout (progress on stderr)', false);
+  store(dir(prefix(netns.command('up').description('build the namespaces and start every role; leave them running'))))
+    .action((o: Record<string, unknown>) => action('up', o));
+  json(dir(prefix(netns.command('flows').description('run both seed flows from the UE namespace against a deployment that is up, and check that they crossed the hosts'))))
     .action((o: Record<string, unknown>) => action('flows', o));
-  common(netns.command('down').description('stop every process in the prefix\'s namespaces and remove them')).action((o: Record<string, unknown>) => action('down', o));
-  common(netns.command('run').description('up, flows, down: the whole rehearsal, torn down even when it fails (exit 0 when every check held)'))
+  prefix(netns.command('down').description('stop every process in the prefix\'s namespaces and remove them')).action((o: Record<string, unknown>) => action('down', o));
+  json(store(dir(prefix(netns.command('run').description('up, flows, down: the whole rehearsal, torn down even when it fails (exit 0 when every check held)')))))
     .action((o: Record<string, unknown>) => action('run', o));
 };

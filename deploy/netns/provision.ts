@@ -119,7 +119,7 @@ export async function provision(dir: string, store: StoreKind, note?: (line: str
 }
 
 /**
- * The layout and users of a directory `up` provisioned, for flows against a deployment that is up (nothing written).
+ * The layout and users of a directory `up` provisioned, for flows against a deployment that is up (no user made anew).
  * @throws Error when the directory holds no rehearsal.
  */
 export async function provisioned(dir: string): Promise<{ layout: NetnsLayout; users: DemoUsers }> {

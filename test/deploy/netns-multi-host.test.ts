@@ -56,7 +56,7 @@ describe('mcx deploy netns: the two MC systems and the UE on hosts of their own 
   test('TS 23.280 §10.6.2.2 and §10.6.2.3 from the UE namespace through the router: registered from the UE\'s address, nothing left after', { skip: ROOT_ONLY }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'mcx-netns-'));
     // up: the deployment stays after the launcher exits (the leftovers the next run of the prefix must remove).
-    const upRun = await finished(startMcx(['deploy', 'netns', 'up', '--prefix', prefix, '--dir', dir]), 120_000);
+    const upRun = await finished(startMcx(['deploy', 'netns', 'up', '--prefix', prefix, '--dir', dir]), 100_000);
     assert.equal(upRun.code, 0, upRun.out);
     const upPids = (await Promise.all([ns.primary, ns.partner].map(pidsIn))).flat();
     assert.equal(upPids.length, Object.keys(ROLES).length, `one process per role after up, got ${upPids.length}\n${upRun.out}`);
@@ -64,7 +64,7 @@ describe('mcx deploy netns: the two MC systems and the UE on hosts of their own 
     assert.deepEqual((await traces(prefix)).filter((t) => t.includes('host interface')), [], 'nothing on the host\'s interfaces');
 
     // run, on Redis (one per system): removes the leftovers of up, runs both flows, tears everything down.
-    const r = await finished(startMcx(['deploy', 'netns', 'run', '--prefix', prefix, '--dir', dir, '--store', 'redis', '--json']), 200_000);
+    const r = await finished(startMcx(['deploy', 'netns', 'run', '--prefix', prefix, '--dir', dir, '--store', 'redis', '--json']), 160_000);
     const report = JSON.parse(r.out.trim().split('\n').pop() ?? '{}') as RunReport;
     assert.equal(r.code, 0, `${r.out.slice(-6000)}`);
     assert.equal(report.ok, true);
