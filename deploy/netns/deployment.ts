@@ -31,13 +31,6 @@ export interface Deployment {
   leftovers: Teardown;
 }
 
-/**
- * Every role starts at once, as units on hosts of their own would (no ordering between hosts): a role whose Diameter
- * peer is not up yet reconnects (lib/diameter/peer-table.ts, from 100 ms backing off), and each counts as ready only
- * once its routes are up (plan.ts readinessOf).
- */
-const START_GROUPS: RoleKey[][] = [['hss', 'relay', 'primaryIdms', 'partnerIdms', 'primaryMms', 'partnerMms', 'registrar']];
-
 /** Refuses to run without root: namespaces, veths and /etc/netns need it. */
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -46,7 +39,10 @@ export function requireRoot(): void {
 }
 
 /**
- * Removes leftovers of the prefix, makes the files, builds the network and starts every role in dependency order.
+ * Removes leftovers of the prefix, makes the files, builds the network and starts every role. They all start at once,
+ * as units on hosts of their own would (nothing orders hosts): a role whose Diameter peer is not up yet reconnects
+ * (lib/diameter/peer-table.ts, from 100 ms backing off), and each counts as ready only once its routes are up
+ * (plan.ts readinessOf).
  * @param teardownOnFailure tear down what was built before throwing (`run` does it itself, and reports it).
  * @throws the first failure.
  */
@@ -63,12 +59,10 @@ export async function up(o: NetnsOptions, teardownOnFailure = true): Promise<Dep
     if (o.store === 'redis') {
       for (const host of ['primary', 'partner'] as const) units.push(await startRedis(layout, ns, host));
     }
-    for (const group of START_GROUPS) {
-      const started = await Promise.allSettled(group.map((key) => startUnit(layout, ns, key)));
-      for (const s of started) if (s.status === 'fulfilled') units.push(s.value);
-      const failed = started.find((s) => s.status === 'rejected');
-      if (failed) throw failed.reason;
-    }
+    const started = await Promise.allSettled((Object.keys(ROLES) as RoleKey[]).map((key) => startUnit(layout, ns, key)));
+    for (const s of started) if (s.status === 'fulfilled') units.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     for (const u of units) o.say(`netns: ${u.unit} in ${u.ns} (pid ${u.pid}): ${readyLine(u)}`);
     return { ns, layout, users, units, leftovers };
   } catch (e) {

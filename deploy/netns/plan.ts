@@ -48,7 +48,7 @@ const primary = (role: RolePlan['role'], template: string, last: number): RolePl
 const partner = (role: RolePlan['role'], template: string, last: number): RolePlan =>
   ({ host: 'partner', role, template, address: `${SUBNETS.partner}.${last}`, name: `${role}.${NETNS_REALMS.partner}` });
 
-/** The roles, in start order (each after the ones it connects to). */
+/** The roles of the two systems, each on an address of its own. */
 export const ROLES = {
   hss: primary('hss', 'mcx-hss@.service', 11),
   relay: primary('relay', 'mcx-relay@.service', 12),
