@@ -27,7 +27,7 @@ function boundary(folder, banned, why) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.state/**', '.testbed/**'] },
+  { ignores: ['node_modules/**', '.state/**', '.testbed/**', '.netns/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -20,6 +20,7 @@ const MODULES: ReadonlyArray<readonly [string, () => Promise<CommandModule>]> = 
   ['idms', async () => (await import('../idms/cli.ts')).idmsCommand],
   ['registrar', async () => (await import('../registrar/cli.ts')).registrarCommand],
   ['ue', async () => (await import('../ue-client/cli.ts')).ueCommand],
+  ['deploy', async () => (await import('../deploy/netns/cli.ts')).deployCommand],
 ];
 
 const program = new Command('mcx')

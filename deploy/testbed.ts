@@ -37,8 +37,8 @@ import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import { formatPartnersSummary } from './summary-partners.ts';
 import {
-  MAX_PARTNERS, demoProvisioning, ensureDemoUser, ensureDynamicUser, ensurePasswordUser, identityIn, multiPartnerProvisioning, partnerSystems,
-  writeDynamicPasswordFile, type DemoUser, type DynamicUser, type PartnerSystem, type PasswordUser, type Realms, type TestbedLayout,
+  MAX_PARTNERS, demoProvisioning, ensureDemoUsers, ensureDynamicUser, identityIn, multiPartnerProvisioning, partnerSystems,
+  type DemoUser, type DynamicUser, type PartnerSystem, type PasswordUser, type Realms, type TestbedLayout,
 } from './topology.ts';
 
 const PORTS_HELP = 'auto, or UDP,TCP,TLS ports such as 5060,5060,5061';
@@ -145,8 +145,7 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
       const note = (line: string): void => {
         process.stdout.write(`testbed: ${line}\n`);
       };
-      const u = { alice: await ensureDemoUser(layout, realms, note), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms, note) };
-      await writeDynamicPasswordFile(layout, u.carol);
+      const u = await ensureDemoUsers(layout, realms, note);
       if (partners.length === 1) {
         users = u;
         return demoProvisioning(realms, u.alice, u.bob, u.carol);

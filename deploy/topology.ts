@@ -348,3 +348,21 @@ export function multiPartnerProvisioning(partners: readonly PartnerSystem[], u: 
 export async function writeDynamicPasswordFile(layout: TestbedLayout, carol: DynamicUser): Promise<void> {
   await writeFile(layout.dynamicPasswordFile, `${carol.password}\n`, { mode: 0o600 });
 }
+
+/** The demo users of every layout: alice (static), bob (SIP Digest), carol (dynamic). */
+export interface DemoUsers {
+  alice: DemoUser;
+  bob: PasswordUser;
+  carol: DynamicUser;
+}
+
+/**
+ * The demo users of `ue/` (made on the first run, reused after, re-keyed as {@link ensureDemoUser} says) and carol's
+ * password file: what `mcx testbed` and the network-namespace deployment (deploy/netns) both provision.
+ * @throws UsageError when a saved user belongs to other realms.
+ */
+export async function ensureDemoUsers(layout: TestbedLayout, realms: Realms, note?: RekeyNote): Promise<DemoUsers> {
+  const u = { alice: await ensureDemoUser(layout, realms, note), bob: await ensurePasswordUser(layout, realms), carol: await ensureDynamicUser(layout, realms, note) };
+  await writeDynamicPasswordFile(layout, u.carol);
+  return u;
+}

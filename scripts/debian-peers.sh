@@ -4,8 +4,9 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
-# softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, the
+# softphones twinkle-console, linphonec, baresip, and ip, nft, systemd-analyze of the multi-host rehearsal and its
+# systemd units) choose which peers are needed, default all of them.
 set -euo pipefail
 
 who=${1:-peers}
@@ -22,6 +23,9 @@ peers=(
   "twinkle-console twinkle-console"
   "linphonec linphone-cli"
   "baresip baresip"
+  "ip iproute2"
+  "nft nftables"
+  "systemd-analyze systemd"
 )
 wanted() {
   local w
