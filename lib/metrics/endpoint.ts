@@ -21,9 +21,12 @@ import type { MetricJson } from './role-metrics.ts';
 export interface MetricsTarget {
   /** The exposition text and its content type. */
   scrape(): Promise<{ body: string; contentType: string }>;
-  /** The same metrics as prom-client JSON, without the `system`/`role` labels. */
-  json(): Promise<MetricJson[]>;
-  readiness(): ReadinessReport;
+  /**
+   * The same metrics as prom-client JSON, without the `system`/`role` labels.
+   * @param withProcess with this process's metrics (default true; false for a role sharing its process).
+   */
+  json(withProcess?: boolean): Promise<MetricJson[]>;
+  readiness(): ReadinessReport | Promise<ReadinessReport>;
 }
 
 /** A listening metrics endpoint. */
@@ -55,8 +58,10 @@ export function metricsRequestHandler(target: MetricsTarget, logger: Logger): (r
     }
     if (path === '/healthz') sendJson(res, 200, { status: 'ok' });
     else if (path === '/readyz') {
-      const r = target.readiness();
-      sendJson(res, r.ready ? 200 : 503, r);
+      Promise.resolve(target.readiness()).then((r) => sendJson(res, r.ready ? 200 : 503, r), (e: unknown) => {
+        logger.error({ err: (e as Error).message }, 'metrics: readiness failed');
+        sendJson(res, 503, { ready: false, checks: { readiness: `check failed: ${(e as Error).message}` } });
+      });
     } else {
       const body = path === '/metrics' ? target.scrape() : target.json().then((j) => ({ body: `${JSON.stringify(j)}\n`, contentType: 'application/json; charset=utf-8' }));
       body.then((m) => send(res, 200, m.contentType, m.body), (e: unknown) => {

@@ -38,8 +38,8 @@ export class RoleTelemetry implements MetricsTarget {
     return this.metrics.scrape();
   }
 
-  json(): Promise<MetricJson[]> {
-    return this.metrics.json(true);
+  json(withProcess = true): Promise<MetricJson[]> {
+    return this.metrics.json(withProcess);
   }
 
   readiness(): ReadinessReport {
