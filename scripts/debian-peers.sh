@@ -4,8 +4,8 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
-# softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, promtool, and
+# the softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
 set -euo pipefail
 
 who=${1:-peers}
@@ -22,6 +22,7 @@ peers=(
   "twinkle-console twinkle-console"
   "linphonec linphone-cli"
   "baresip baresip"
+  "promtool prometheus"
 )
 wanted() {
   local w

@@ -47,6 +47,8 @@ export function processRegistry(): Registry {
   if (!processMetrics) {
     processMetrics = new Registry();
     collectDefaultMetrics({ register: processMetrics, prefix: 'mcx_' });
+    // Gauges named like counters (`promtool check metrics` flags them); `mcx_nodejs_active_handles` etc. say the same.
+    for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total']) processMetrics.removeSingleMetric(`mcx_nodejs_${n}`);
   }
   return processMetrics;
 }
