@@ -57,6 +57,8 @@ function scraped(url: string): Omit<RoleMetricsSource, 'labels'> {
 
 /** A started role. */
 export class RoleHandle {
+  private stopped = false;
+
   private constructor(
     readonly name: RoleName,
     readonly addresses: RoleAddresses,
@@ -70,10 +72,10 @@ export class RoleHandle {
     private readonly telemetry?: MetricsTarget | string,
   ) {}
 
-  /** Its metrics and readiness, or undefined for a process started without `--metrics`. */
+  /** Its metrics and readiness; undefined for a process started without `--metrics`, and once stopped. */
   get metrics(): RoleMetricsSource | undefined {
     const t = this.telemetry;
-    if (t === undefined) return undefined;
+    if (t === undefined || this.stopped) return undefined;
     if (typeof t === 'string') return { labels: this.labels, ...scraped(t) };
     // A role in this process: the testbed's own process metrics are counted once, not per role.
     return { labels: this.labels, json: () => t.json(false), readiness: async () => t.readiness() };
@@ -141,6 +143,7 @@ export class RoleHandle {
    * @returns the exit code (0 for a role in this process once closed).
    */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.stopped = true;
     if (this.proc) return this.proc.stop(signal);
     await this.running?.close();
     return 0;
