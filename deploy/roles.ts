@@ -3,7 +3,9 @@
  * (a partner role once per partner system: with N ≥ 2 partners `partner-a-idms`, `partner-a-mms`,
  * `partner-a-registrar`, …, see {@link partnerRoles}) and two ways to run it: in this process through the role's run module, or as an `mcx <role>` child process through
  * its CLI (the options a user would type; the ready line tells where it listens). Either way the role gets the
- * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector. A role's code is
+ * testbed's PKI, store and state directory, and its log lines reach the testbed's log collector, and its metrics are
+ * labelled with the testbed's name of its system (`--metrics` on a loopback port for a process, whose ready line names
+ * it; the registry itself in this process: metrics-endpoint.ts). A role's code is
  * loaded when it first runs in this process: a launcher whose roles are all processes (the tests) loads none of it.
  *
  *   UE ──SIP udp/tcp/tls──▶ registrar (partner SIP core) ──Cx──▶ partner MMS
@@ -16,6 +18,8 @@ import { certPaths, peerCaPath, signingPaths, trustedSigningCertPath } from '../
 import { formatHostPort } from '../lib/config/address.ts';
 import type { Closeable } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MetricsTarget } from '../lib/metrics/endpoint.ts';
+import type { RoleLabels } from '../lib/metrics/role-metrics.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { EndpointSpec } from '../mms/run.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
@@ -77,8 +81,10 @@ export interface RoleRecipe {
   /** The ready line of `mcx <role>`, and what it says. */
   ready: RegExp;
   fromReady(m: RegExpExecArray): RoleAddresses;
-  /** Starts the role in this process, logging through `logger`. */
-  inline(logger: Logger): Promise<{ running: Closeable; addresses: RoleAddresses }>;
+  /** The `system` and `role` labels of its metrics. */
+  labels: RoleLabels;
+  /** Starts the role in this process, logging through `logger`; `telemetry` is its metrics and readiness. */
+  inline(logger: Logger): Promise<{ running: Closeable; addresses: RoleAddresses; telemetry: MetricsTarget }>;
 }
 
 /** What every role of one testbed shares. */
@@ -95,6 +101,8 @@ type System = 'primary' | 'partner' | (string & {});
 type CertRole = 'hss' | 'relay' | 'mms' | 'registrar';
 
 const LOOPBACK = '127.0.0.1';
+/** Every role process serves its metrics on a loopback port of its own (the testbed's endpoint reads them). */
+const METRICS_ARGS = ['--metrics', `${LOOPBACK}:0`];
 /** Longest migration configuration and binding, seconds (the CLI default). */
 const MIGRATION_TTL_S = 43_200;
 
@@ -138,8 +146,9 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
   const tls = o.tls ? tlsFiles(c, 'primary', 'hss') : undefined;
   return {
     name: 'hss',
+    labels: { system: 'primary', role: 'hss' },
     argv: ['hss', '--listen', `${LOOPBACK}:${o.port}`, '--origin-host', `hss.${primary}`, '--realm', primary, '--subscribers', c.layout.subscribersCsv,
-      '--store', c.store, '--state-dir', dir, '--admin', `${LOOPBACK}:0`, '--rand-policy', o.randPolicy, ...(tls ? tlsArgs(tls) : [])],
+      '--store', c.store, '--state-dir', dir, '--admin', `${LOOPBACK}:0`, '--rand-policy', o.randPolicy, ...(tls ? tlsArgs(tls) : []), ...METRICS_ARGS],
     ready: /hss: listening diameter=(\w+:\/\/\S+) admin=(\S+)/,
     fromReady: (m) => ({ diameterUrl: m[1] as string, adminUrl: m[2] as string, adminTokenPath: join(dir, 'admin-token') }),
     inline: async (logger) => {
@@ -147,8 +156,9 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
       const hss = await startHss({
         listen: { host: LOOPBACK, port: o.port }, originHost: `hss.${primary}`, realm: primary, subscribersCsv: c.layout.subscribersCsv,
         store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger,
+        metrics: { system: 'primary' },
       });
-      return { running: hss, addresses: { diameterUrl: hss.diameterUrl, adminUrl: hss.adminUrl, adminTokenPath: hss.adminTokenPath } };
+      return { running: hss, addresses: { diameterUrl: hss.diameterUrl, adminUrl: hss.adminUrl, adminTokenPath: hss.adminTokenPath }, telemetry: hss.telemetry };
     },
   };
 }
@@ -162,13 +172,17 @@ export function relayRecipe(c: RoleContext, o: { system: System; realm: string; 
   const self = { originHost: `relay.${o.realm}`, realm: o.realm };
   return {
     name: 'relay',
-    argv: ['relay', '--listen', `${LOOPBACK}:0`, '--origin-host', self.originHost, '--realm', self.realm, '--route', `${c.realms.primary}=${endpointText(o.upstream)}`, ...tlsArgs(tls)],
+    labels: { system: o.system, role: 'relay' },
+    argv: ['relay', '--listen', `${LOOPBACK}:0`, '--origin-host', self.originHost, '--realm', self.realm, '--route', `${c.realms.primary}=${endpointText(o.upstream)}`, ...tlsArgs(tls),
+      ...METRICS_ARGS],
     ready: /relay: listening diameter=(\w+:\/\/\S+)/,
     fromReady: (m) => ({ diameterUrl: m[1] as string }),
     inline: async (logger) => {
       const { startRelay } = await import('../mms/run.ts');
-      const relay = await startRelay({ listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger });
-      return { running: relay, addresses: { diameterUrl: relay.diameterUrl } };
+      const relay = await startRelay({
+        listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger, metrics: { system: o.system },
+      });
+      return { running: relay, addresses: { diameterUrl: relay.diameterUrl }, telemetry: relay.telemetry };
     },
   };
 }
@@ -180,8 +194,10 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
   const tls = tlsFiles(c, 'primary', 'mms', partnerNames(c));
   return {
     name: 'primary-mms',
+    labels: { system: 'primary', role: 'mms' },
     argv: ['mms', '--role', 'primary', '--listen', `${LOOPBACK}:0`, '--origin-host', `mms.${primary}`, '--realm', primary, '--route', `${primary}=${endpointText(o.upstream)}`,
-      '--binding-api', `${LOOPBACK}:0`, '--hss-admin', o.hssAdminUrl, '--hss-admin-token-file', o.hssAdminTokenFile, '--store', c.store, '--state-dir', dir, ...tlsArgs(tls)],
+      '--binding-api', `${LOOPBACK}:0`, '--hss-admin', o.hssAdminUrl, '--hss-admin-token-file', o.hssAdminTokenFile, '--store', c.store, '--state-dir', dir, ...tlsArgs(tls),
+      ...METRICS_ARGS],
     ready: /mms: listening diameter=(\w+:\/\/\S+) bindings=(\S+) role=primary/,
     fromReady: (m) => ({ diameterUrl: m[1] as string, apiUrl: m[2] as string }),
     inline: async (logger) => {
@@ -189,9 +205,9 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
       const mms = await startMms({
         role: 'primary', listen: { host: LOOPBACK, port: 0 }, originHost: `mms.${primary}`, realm: primary, routes: [{ realm: primary, peers: [o.upstream] }],
         tls, store: c.store, stateDir: dir, bindingApi: { host: LOOPBACK, port: 0 }, hssAdminUrl: o.hssAdminUrl, hssAdminTokenFile: o.hssAdminTokenFile,
-        maxBindingTtlS: MIGRATION_TTL_S, logger,
+        maxBindingTtlS: MIGRATION_TTL_S, logger, metrics: { system: 'primary' },
       });
-      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) } };
+      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) }, telemetry: mms.telemetry };
     },
   };
 }
@@ -222,9 +238,10 @@ export function idmsRecipe(c: RoleContext, o: { partner?: PartnerSystem; port: n
     : [...partnerIssuers.flatMap(([n, url]) => ['--partner', `${n}=${url}`]), '--users', c.layout.usersCsv];
   return {
     name,
+    labels: { system, role: 'idms' },
     argv: ['idms', '--role', side, '--listen', `${LOOPBACK}:${o.port}`, '--issuer', issuer, '--tls-cert', files.tls.cert, '--tls-key', files.tls.key,
       '--signing-key', files.signing.key, '--signing-cert', files.signing.cert, '--client', `${UE_CLIENT.clientId}=${UE_CLIENT.redirectUri}`,
-      '--store', c.store, '--state-dir', dir, ...own],
+      '--store', c.store, '--state-dir', dir, ...own, ...METRICS_ARGS],
     ready: /idms: listening (\S+) role=\w+ issuer=(\S+)/,
     fromReady: (m) => ({ issuer: m[2] as string }),
     inline: async (logger) => {
@@ -232,12 +249,12 @@ export function idmsRecipe(c: RoleContext, o: { partner?: PartnerSystem; port: n
       const idms = await startIdms({
         role: side, issuer, listen: { host: LOOPBACK, port: o.port }, tls: { cert: files.tls.cert, key: files.tls.key }, signing: files.signing,
         resource: defaultResource(side, issuer), clients: [{ clientId: UE_CLIENT.clientId, redirectUris: [UE_CLIENT.redirectUri] }],
-        store: c.store, stateDir: dir, ttls: DEFAULT_TTLS, logger,
+        store: c.store, stateDir: dir, ttls: DEFAULT_TTLS, logger, metrics: { system },
         ...(p
           ? { partners: new Map(), trusted: [{ issuer: o.issuers.primary, certFiles: [trustCert] }] }
           : { partners: new Map(partnerIssuers), trusted: [], usersCsv: c.layout.usersCsv }),
       });
-      return { running: idms, addresses: { issuer: idms.issuer } };
+      return { running: idms, addresses: { issuer: idms.issuer }, telemetry: idms.telemetry };
     },
   };
 }
@@ -272,9 +289,10 @@ export function partnerMmsRecipe(c: RoleContext, o: {
     '--migration-api', `${LOOPBACK}:0`, '--token-issuer', d.partnerIdmsIssuer, '--token-cert', tokenCert, '--registrar-uri', d.registrarUri] : [];
   return {
     name: roles.mms,
+    labels: { system, role: 'mms' },
     argv: ['mms', '--role', 'partner', '--listen', endpointText(o.listen), '--origin-host', `mms.${partner}`, '--realm', partner,
       '--route', `${primary}=${endpointText(o.upstream)}`, '--mappings', mappings, '--store', c.store, '--state-dir', dir,
-      ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []), ...dynamicArgs, ...tlsArgs(tls)],
+      ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []), ...dynamicArgs, ...tlsArgs(tls), ...METRICS_ARGS],
     ready: /mms: listening diameter=(\w+:\/\/\S+)(?: admin=(\S+))?(?: migration=(\S+))? role=partner/,
     fromReady: (m) => ({
       diameterUrl: m[1] as string, ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}), ...(m[3] ? { apiUrl: m[3] } : {}),
@@ -283,7 +301,7 @@ export function partnerMmsRecipe(c: RoleContext, o: {
       const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
       const mms = await startMms({
         role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
-        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger,
+        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger, metrics: { system },
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}),
         ...(d ? {
           primarySystems: [{ realm: primary, idmsIssuer: d.primaryIdmsIssuer, bindingApi: d.bindingApi, cx: [d.primaryMmsCx] }],
@@ -294,7 +312,7 @@ export function partnerMmsRecipe(c: RoleContext, o: {
         } : {}),
       });
       const admin = mms.adminUrl ? { adminUrl: mms.adminUrl, ...(mms.adminTokenPath ? { adminTokenPath: mms.adminTokenPath } : {}) } : {};
-      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...admin, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) } };
+      return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...admin, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) }, telemetry: mms.telemetry };
     },
   };
 }
@@ -325,10 +343,11 @@ export function registrarRecipe(c: RoleContext, o: {
   const self = { domain: partner, originHost: `registrar.${partner}`, realm: partner };
   return {
     name: roles.registrar,
+    labels: { system, role: 'registrar' },
     argv: ['registrar', '--sip', o.sip.map((s) => `${s.transport}:${formatHostPort(s)}`).join(','), '--domain', partner, '--hss', formatHostPort(o.mms),
       '--origin-host', self.originHost, '--realm', partner, '--store', c.store, '--state-dir', dir, ...(o.admin ? ['--admin', `${LOOPBACK}:0`] : []),
       ...(o.cxTls ? ['--diameter-tls'] : []), ...(tls ? tlsArgs(tls) : []), ...(o.digestAlgorithms ? ['--digest-algorithms', o.digestAlgorithms.join(',')] : []),
-      ...(o.expires ? ['--min-expires', String(o.expires.min), '--max-expires', String(o.expires.max)] : [])],
+      ...(o.expires ? ['--min-expires', String(o.expires.min), '--max-expires', String(o.expires.max)] : []), ...METRICS_ARGS],
     ready: /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=(\S+))?/,
     fromReady: (m) => ({ sip: sipOf(m[1] as string), ...(m[2] ? { adminUrl: m[2], adminTokenPath: join(dir, 'admin-token') } : {}) }),
     inline: async (logger) => {
@@ -336,11 +355,11 @@ export function registrarRecipe(c: RoleContext, o: {
       const r = await startRegistrar({
         sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}),
-        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger,
+        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger, metrics: { system },
       });
       const sip = r.addresses.sip.map((b) => ({ transport: b.transport.toLowerCase() as SipListen['transport'], host: b.address, port: b.port }));
       const admin = r.addresses.admin ? { adminUrl: r.addresses.admin, ...(r.adminTokenPath ? { adminTokenPath: r.adminTokenPath } : {}) } : {};
-      return { running: r, addresses: { sip, ...admin } };
+      return { running: r, addresses: { sip, ...admin }, telemetry: r.telemetry };
     },
   };
 }

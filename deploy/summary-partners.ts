@@ -5,7 +5,7 @@
  */
 import { caPaths } from '../certs/layout.ts';
 import type { SipListen } from '../registrar/config.ts';
-import { addr, clientLines, relPath as rel, sippEscapes } from './summary.ts';
+import { addr, clientLines, metricsLine, relPath as rel, sippEscapes } from './summary.ts';
 import type { RunningTestbed } from './testbed.ts';
 import { refusedIdentity, type PartnerSystem } from './topology.ts';
 
@@ -82,6 +82,7 @@ export function formatPartnersSummary(tb: RunningTestbed): string {
     `    npx mcx ue migrate --primary-idms ${a.primaryIssuer} --primary-ca ${primaryCa} \\`,
     ...partnerArgs,
     `      --username ${carol.username} --password-file ${rel(layout.dynamicPasswordFile)} --isim-state ${rel(layout.dynamicIsimFile)} --hold --end`,
+    metricsLine(tb),
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',
   ].join('\n');

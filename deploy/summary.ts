@@ -43,6 +43,11 @@ export function clientLines(tb: RunningTestbed, label: string): string[] {
   return out;
 }
 
+/** The line naming the testbed's Prometheus endpoint (the summary's first `/metrics` URL) and its health checks. */
+export function metricsLine(tb: RunningTestbed): string {
+  return `  Prometheus metrics of every role (no token, loopback): ${tb.metricsUrl}/metrics   labels system, role   health ${tb.metricsUrl}/healthz, ${tb.metricsUrl}/readyz`;
+}
+
 /** What `mcx ue migrate` is given against this testbed, as printed lines (`tail`: the flags that end the command). */
 function migrateCommand(tb: RunningTestbed, rel: (p: string) => string, tail: string): string[] {
   const { carol, layout } = tb;
@@ -119,6 +124,7 @@ export function formatSummary(tb: RunningTestbed): string {
     ...(admin.adminUrl && admin.adminTokenPath ? [
       `  registrations at the registrar: npx mcx registrar bindings --admin ${admin.adminUrl} --admin-token-file ${rel(admin.adminTokenPath)} --tls-ca ${rel(caPaths(layout.pki, 'partner').cert)}`,
     ] : []),
+    metricsLine(tb),
     '',
     '  Ctrl-C stops every role (DPR on every Diameter link).',
   ].join('\n');

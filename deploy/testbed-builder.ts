@@ -23,7 +23,7 @@ import type { MigrateOptions } from '../ue-client/migrate.ts';
 import { LogCollector } from './ladder.ts';
 import { freeTcpPort } from './ports.ts';
 import { writeProvisioningFiles } from './provisioning.ts';
-import { RoleHandle, type Launcher } from './role-handle.ts';
+import { RoleHandle, type Launcher, type RoleMetricsSource } from './role-handle.ts';
 import {
   UE_CLIENT, endpointOf, hssRecipe, idmsRecipe, partnerMmsRecipe, partnerRoles, primaryMmsRecipe, registrarRecipe, relayRecipe, roleNamesOf,
   type PartnerRoles, type RoleContext, type RoleName, type RoleRecipe,
@@ -151,6 +151,11 @@ export class TwoSystemTestbed {
   /** What the role wrote so far ('' when it was never started). */
   output(name: RoleName): string {
     return this.current.get(name)?.output() ?? '';
+  }
+
+  /** The metrics and readiness of every role started (metrics-endpoint.ts reads them at each scrape). */
+  metricsSources(): RoleMetricsSource[] {
+    return this.started.flatMap((h) => (h.metrics ? [h.metrics] : []));
   }
 
   /** Runs `close` when the testbed closes, before the roles stop (a test's own Diameter clients, say). */

@@ -13,16 +13,20 @@
  * `--partner-realm`, topology.ts), each with its own PKI, IdMS, MMS and registrar, trusting the primary only; the
  * demos are then alice statically to partner A, carol dynamically to every partner at once, and dave refused at
  * partner B (demo-partners.ts). Without it everything is as with one partner always was.
+ *
+ * Every role's Prometheus metrics are served together on `--metrics` (loopback, no token; metrics-endpoint.ts),
+ * named in the summary.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
 import { UsageError } from '../lib/cli.ts';
-import { realmSchema } from '../lib/config/address.ts';
+import { hostPortSchema, isLoopback, realmSchema } from '../lib/config/address.ts';
 import { enumListSchema, storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import type { MetricsListener } from '../lib/metrics/endpoint.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
 import { DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS } from '../registrar/config.ts';
@@ -33,6 +37,7 @@ import { runDynamicDemo } from './demo-dynamic.ts';
 import { runPartnersDynamicDemo, runRefusedDemo } from './demo-partners.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
+import { listenTestbedMetrics } from './metrics-endpoint.ts';
 import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import { formatPartnersSummary } from './summary-partners.ts';
@@ -70,6 +75,9 @@ const optionsSchema = z.object({
   // Absent (callers other than the command line): one partner, the default layout.
   'partners': z.string().regex(/^\d+$/, `must be a whole number 1…${MAX_PARTNERS}`).default('1').transform(Number)
     .refine((n) => n >= 1 && n <= MAX_PARTNERS, `must be 1…${MAX_PARTNERS} (each partner system adds an IdMS, an MMS and a registrar)`),
+  // Absent (callers other than the command line): any free loopback port.
+  'metrics': z.string().default('127.0.0.1:0').pipe(hostPortSchema)
+    .refine((a) => isLoopback(a.host), 'must be a loopback address such as 127.0.0.1:9464 (the endpoint has no token)'),
   'once': z.boolean(),
   'verbose': z.boolean(),
 }).superRefine((o, ctx) => {
@@ -118,6 +126,8 @@ export interface RunningTestbed {
   dynamicConfigurations?: MigrationConfiguration[];
   /** The softphone files, once written (client-files.ts). */
   clients?: TestbedClientFiles;
+  /** `http://127.0.0.1:PORT` of the testbed's metrics endpoint (`/metrics`, `/healthz`, `/readyz`). */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -175,12 +185,24 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
     }
     throw e;
   }
+  let metrics: MetricsListener;
+  try {
+    metrics = await listenTestbedMetrics(o.metrics, () => testbed.metricsSources(), logger);
+  } catch (e) {
+    await testbed.close();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--metrics ${o.metrics.host}:${o.metrics.port}: the port is taken; pick another (or port 0: any free one)`);
+    throw e;
+  }
   const { alice, bob, carol, dave } = users as NonNullable<typeof users>;
   const single = partners.length === 1;
   return {
     layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger,
     alicePartner: single ? alice.partner : identityIn(alice.partner, first.realm), bobImpu: single ? bob.impu : `sip:bob@${first.realm}`,
-    pki: testbed.pkiState === 'reused' ? 'reused' : 'created', close: () => testbed.close(),
+    pki: testbed.pkiState === 'reused' ? 'reused' : 'created', metricsUrl: metrics.url,
+    close: async () => {
+      await metrics.close();
+      await testbed.close();
+    },
   };
 }
 
@@ -287,6 +309,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--rand-policy <policy>', 'HSS RAND policy: sipp361 avoids RES with 0x00 octets, which SIPp 3.6.1 hashes wrong', 'sipp361')
     .option('--digest-algorithms <list>', 'SIP Digest algorithms the registrar offers password users, preferred first (SHA-256,MD5 offers both; '
       + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))
+    .option('--metrics <host:port>', 'the testbed\'s Prometheus endpoint, every role in one (loopback only, no token): GET /metrics, /healthz, /readyz', '127.0.0.1:0')
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
     .action(async (opts: Record<string, unknown>) => {

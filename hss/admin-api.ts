@@ -8,7 +8,7 @@
  * | GET / DELETE | /admin/v1/subscribers/:impi | one → 200 / removed → 204 |
  * | POST | /admin/v1/subscribers/import[?replace=true] | CSV body (text/csv) → 200 `{imported}` |
  * | GET | /admin/v1/stats | counters |
- * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
+ * | GET | /metrics | the role's Prometheus metrics, these counters among them (lib/metrics/role-metrics.ts) |
  *
  * Every request needs `Authorization: Bearer <token>` (constant-time compare). Errors are JSON
  * `{error, error_description}` (+ `problems` for provisioning input). Responses never carry K, OPc or HA1.
@@ -16,7 +16,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag as yes, sendAdminError as fail } from '../lib/admin/server.ts';
 import type { Logger } from '../lib/log.ts';
-import { RoleMetrics } from '../lib/metrics.ts';
+import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import { importSubscriberCsv } from './csv.ts';
 import type { HssStats } from './stats.ts';
 import { SubscriberError, type SubscriberRepo } from './subscribers.ts';
@@ -33,6 +33,8 @@ export interface AdminApiOptions {
   info?: Record<string, string>;
   /** Largest request body (default 16 MiB: a large CSV import). */
   bodyLimit?: number;
+  /** The role's metrics for `GET /metrics` (default: the stats alone, unlabelled). */
+  metrics?: RoleMetrics;
 }
 
 const STATUS_BY_CODE = { ERR_HSS_INPUT: 400, ERR_HSS_EXISTS: 409, ERR_HSS_CONFLICT: 409, ERR_HSS_NOT_FOUND: 404 } as const;
@@ -43,7 +45,7 @@ const STATUS_BY_CODE = { ERR_HSS_INPUT: 400, ERR_HSS_EXISTS: 409, ERR_HSS_CONFLI
 export function createAdminApi(o: AdminApiOptions): FastifyInstance {
   const stats = (): Record<string, unknown> => ({ ...o.info, ...o.stats.snapshot() });
   const app = createAdminServer({
-    token: o.token, logger: o.logger, realm: 'mcx-hss', metrics: new RoleMetrics('hss', stats),
+    token: o.token, logger: o.logger, realm: 'mcx-hss', metrics: o.metrics ?? new RoleMetrics('hss', stats),
     ...(o.tls ? { tls: o.tls } : {}), ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }),
     mapError: (err) => (err instanceof SubscriberError ? { status: STATUS_BY_CODE[err.code], extra: { problems: err.problems } } : undefined),
   });

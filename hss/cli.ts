@@ -1,6 +1,6 @@
 /**
  * `mcx hss`: runs the primary HSS (Diameter Cx server + admin API) until SIGINT/SIGTERM, printing one ready line
- * `hss: listening diameter=tcp://HOST:PORT admin=http://HOST:PORT`; `mcx hss subscriber …` provisions (cli-subscriber.ts).
+ * `hss: listening diameter=tcp://HOST:PORT admin=http://HOST:PORT` (and ` metrics=http://HOST:PORT` with `--metrics`); `mcx hss subscriber …` provisions (cli-subscriber.ts).
  * Every option is validated with zod through parseConfig, so each bad one is named (exit 2).
  */
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import { hostPortSchema, realmSchema } from '../lib/config/address.ts';
 import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
 import type { HssConfig } from './run.ts';
@@ -40,6 +41,7 @@ const serveSchema = z.object({
   'admin-token-file': z.string().min(1).optional(),
   'max-auth-items': z.coerce.number().int().min(1).max(32),
   'mms-host': z.array(realmSchema).max(16).optional(),
+  'metrics': hostPortSchema.optional(),
 }).superRefine(checkTlsTriple);
 
 /** Raw commander options of `mcx hss`. */
@@ -58,6 +60,7 @@ export interface HssCliOptions {
   adminTokenFile?: string;
   maxAuthItems?: string;
   mmsHost?: string[];
+  metrics?: string;
 }
 
 /**
@@ -70,6 +73,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     'store': o.store ?? HSS_DEFAULTS.store, 'state-dir': o.stateDir ?? HSS_DEFAULTS.stateDir, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey,
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
     'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems, 'mms-host': o.mmsHost,
+    'metrics': o.metrics,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -79,6 +83,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
     ...(tls ? { tls } : {}),
     ...(c['mms-host']?.length ? { mmsHosts: c['mms-host'] } : {}),
+    ...(c.metrics ? { metrics: { listen: c.metrics } } : {}),
   };
 }
 
@@ -90,7 +95,7 @@ export async function runHssCommand(o: HssCliOptions): Promise<void> {
   const { startHss } = await import('./run.ts');
   await serveUntilSignal({
     role: 'hss', logger, start: () => startHss(config),
-    ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}`,
+    ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}${metricsReadySuffix(hss.metricsUrl)}`,
   });
 }
 
@@ -121,6 +126,7 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
     .option('--mms-host <fqdn>', 'Diameter identity of a primary MMS (repeatable; default mms.<realm>): requests that crossed it are ' +
       'the dynamic migration path, all others from a partner realm the static one', collectOption)
+    .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .action((opts: HssCliOptions) => runHssCommand(opts));
   addSubscriberCommands(hss);
 };

@@ -1,6 +1,7 @@
 /**
  * The primary HSS as one running thing (DESIGN §2, table row `hss/`): store → subscribers (CSV loaded at start) →
- * Cx handlers on a {@link DiameterNode} (TCP, or mutual TLS) → admin API (HTTP, or HTTPS with the same certificate).
+ * Cx handlers on a {@link DiameterNode} (TCP, or mutual TLS) → admin API (HTTP, or HTTPS with the same certificate) →
+ * metrics listener (`--metrics`; the metrics are also at the admin API's `/metrics`).
  * `close()` stops as every role does (lib/lifecycle.ts): admin API and Diameter listener, DPR to every peer (RFC 6733
  * §5.4), store.
  */
@@ -13,10 +14,13 @@ import { Teardown } from '../lib/lifecycle.ts';
 import { CxCommand, CX_APPLICATION_ID } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import { observeDiameter } from '../lib/metrics/diameter.ts';
+import { RoleTelemetry, type MetricsConfig } from '../lib/metrics/telemetry.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { ConfigFileError, readConfigFile, readTlsFiles } from '../lib/config/files.ts';
 import { createAdminApi } from './admin-api.ts';
 import { importSubscriberCsv } from './csv.ts';
+import { hssMetrics } from './metrics.ts';
 import { DEFAULT_MAX_AUTH_ITEMS, createCxHandlers, type CxContext } from './server.ts';
 import { ServingRegistry } from './serving.ts';
 import { HssStats } from './stats.ts';
@@ -41,6 +45,8 @@ export interface HssConfig {
   maxAuthItems?: number;
   /** Diameter identities of the primary MMS (`--mms-host`; default `mms.<realm>`): their requests are the dynamic path. */
   mmsHosts?: string[];
+  /** `--metrics` (system label default `primary`). */
+  metrics?: MetricsConfig;
   logger: Logger;
 }
 
@@ -55,6 +61,10 @@ export interface RunningHss {
   node: DiameterNode;
   store: Store;
   ctx: CxContext;
+  /** Metrics and readiness. */
+  telemetry: RoleTelemetry;
+  /** `http://host:port` of the metrics listener (`--metrics`). */
+  metricsUrl?: string;
   /** Graceful stop (idempotent). */
   close(): Promise<void>;
 }
@@ -78,12 +88,15 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
     teardown.add('store', () => store.close());
     const stats = new HssStats();
     const subscribers = new SubscriberRepo(store, { realm: config.realm, logger: log.child({ component: 'subscribers' }) });
+    const telemetry = new RoleTelemetry('hss', config.metrics?.system ?? 'primary');
+    const info = { origin_host: config.originHost, realm: config.realm, rand_policy: config.randPolicy, store: store.kind };
+    const timing = hssMetrics(telemetry.metrics, { stats: () => ({ ...info, ...stats.snapshot() }), subscribers });
     if (config.subscribersCsv !== undefined) await loadCsv(subscribers, config.subscribersCsv, log);
     const ctx: CxContext = {
       originHost: config.originHost, originRealm: config.realm, subscribers, serving: new ServingRegistry(store), stats,
       logger: log.child({ component: 'cx' }), maxAuthItems: config.maxAuthItems ?? DEFAULT_MAX_AUTH_ITEMS,
       ...(config.mmsHosts?.length ? { mmsHosts: config.mmsHosts } : {}),
-      vectors: new VectorIssuer({ store, stats, randPolicy: config.randPolicy, logger: log.child({ component: 'vectors' }) }),
+      vectors: new VectorIssuer({ store, stats, randPolicy: config.randPolicy, logger: log.child({ component: 'vectors' }), timing }),
     };
     // The node validates every request against the dictionary before a handler runs.
     const cx = createCxHandlers(ctx, { validate: false });
@@ -91,6 +104,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
       originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION],
       logger: log.child({ component: 'diameter' }),
     });
+    observeDiameter(node, telemetry.metrics);
     // The handlers get the authenticated peer: what the allowed_partners check reads realm and path from.
     node.handle(CX_APPLICATION_ID, CxCommand.MAR, (req, c) => cx.mar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.SAR, (req, c) => cx.sar(req, c.peer))
       .handle(CX_APPLICATION_ID, CxCommand.UAR, (req, c) => cx.uar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.LIR, (req, c) => cx.lir(req, c.peer));
@@ -101,16 +115,17 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
       stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
     });
     const admin: FastifyInstance = createAdminApi({
-      subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-      info: { origin_host: config.originHost, realm: config.realm, rand_policy: config.randPolicy, store: store.kind },
+      subscribers, stats, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), info, metrics: telemetry.metrics,
     });
     teardown.add('listeners', () => admin.close());
     const adminUrl = await listenAdmin(admin, config.admin, tls !== undefined, log);
 
+    const metricsUrl = await telemetry.serve(config.metrics?.listen, teardown, log);
+
     const diameterUrl = `${tls ? 'tls' : 'tcp'}://${formatHostPort(bound)}`;
-    log.info({ diameter: diameterUrl, admin: adminUrl, store: store.kind, rand_policy: config.randPolicy }, 'HSS ready');
+    log.info({ diameter: diameterUrl, admin: adminUrl, metrics: metricsUrl, store: store.kind, rand_policy: config.randPolicy }, 'HSS ready');
     return {
-      diameterUrl, adminUrl, adminTokenPath, node, store, ctx,
+      diameterUrl, adminUrl, adminTokenPath, node, store, ctx, telemetry, ...(metricsUrl ? { metricsUrl } : {}),
       close: () => teardown.run(),
     };
   });

@@ -74,6 +74,11 @@ export class SubscriberRepo {
     return (await this.get(impi))?.mcptt_id === id ? impi : undefined;
   }
 
+  /** How many subscribers are provisioned (a listing of keys: for metrics, not per request). */
+  async count(): Promise<number> {
+    return (await this.#store.keys('hss:sub:')).length;
+  }
+
   /** Every record, sorted by IMPI. */
   async list(): Promise<SubscriberRecord[]> {
     const keys = await this.#store.keys('hss:sub:');

@@ -1,6 +1,6 @@
 /**
  * `mcx idms`: runs a primary or partner IdMS until SIGINT/SIGTERM, printing `idms: listening https://HOST:PORT
- * role=ROLE issuer=URL [admin=URL]`; `mcx idms user …` provisions users (cli-user.ts). Every option goes through zod
+ * role=ROLE issuer=URL [admin=URL] [metrics=URL]`; `mcx idms user …` provisions users (cli-user.ts). Every option goes through zod
  * (parseConfig), so each bad one is named (exit 2).
  */
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import { hostPortSchema } from '../lib/config/address.ts';
 import { collectOption, storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
+import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addUserCommands } from './cli-user.ts';
@@ -75,6 +76,7 @@ const serveSchema = z.object({
   'access-token-ttl': seconds(86_400),
   'refresh-token-ttl': seconds(30 * 86_400),
   'security-token-ttl': seconds(600),
+  'metrics': hostPortSchema.optional(),
 }).superRefine((o, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (o.role === 'primary') {
@@ -110,6 +112,7 @@ export interface IdmsCliOptions {
   accessTokenTtl?: string;
   refreshTokenTtl?: string;
   securityTokenTtl?: string;
+  metrics?: string;
 }
 
 /**
@@ -124,6 +127,7 @@ export function parseIdmsOptions(o: IdmsCliOptions, logger: Logger): IdmsConfig 
     'store': o.store ?? IDMS_DEFAULTS.store, 'state-dir': o.stateDir ?? `.state/idms-${o.role ?? 'primary'}`, 'admin': o.admin,
     'admin-token-file': o.adminTokenFile, 'users': o.users, 'access-token-ttl': o.accessTokenTtl ?? DEFAULT_TTLS.accessToken,
     'refresh-token-ttl': o.refreshTokenTtl ?? DEFAULT_TTLS.refreshToken, 'security-token-ttl': o.securityTokenTtl ?? DEFAULT_TTLS.securityToken,
+    'metrics': o.metrics,
   });
   const issuers = c['trusted-issuer'];
   const certs = c['trust-cert'];
@@ -142,6 +146,7 @@ export function parseIdmsOptions(o: IdmsCliOptions, logger: Logger): IdmsConfig 
     ...(c.admin === undefined ? {} : { admin: c.admin }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
     ...(c.users === undefined ? {} : { usersCsv: c.users }),
+    ...(c.metrics === undefined ? {} : { metrics: { listen: c.metrics } }),
   };
 }
 
@@ -173,6 +178,7 @@ export const idmsCommand: CommandModule = (program: Command) => {
     .option('--users <file.csv>', 'provision users at start: username,password,mcptt_id with a header row')
     .option('--access-token-ttl <s>', 'access/ID token lifetime', String(DEFAULT_TTLS.accessToken))
     .option('--refresh-token-ttl <s>', 'refresh token lifetime', String(DEFAULT_TTLS.refreshToken))
+    .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .option('--security-token-ttl <s>', `primary: security token lifetime (≤ 600; partners accept ${MAX_CLOCK_SKEW_S} s skew)`, String(DEFAULT_TTLS.securityToken))
     .action(async (opts: IdmsCliOptions) => {
       const logger = createLogger('idms');
@@ -181,7 +187,7 @@ export const idmsCommand: CommandModule = (program: Command) => {
       const { startIdms } = await import('./server.ts');
       await serveUntilSignal({
         role: 'idms', logger, start: () => startIdms(config),
-        ready: (r) => `listening ${r.url} role=${r.role} issuer=${r.issuer}${r.adminUrl ? ` admin=${r.adminUrl}` : ''}`,
+        ready: (r) => `listening ${r.url} role=${r.role} issuer=${r.issuer}${r.adminUrl ? ` admin=${r.adminUrl}` : ''}${metricsReadySuffix(r.metricsUrl)}`,
       });
     });
   addUserCommands(idms);

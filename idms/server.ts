@@ -1,6 +1,7 @@
 /**
  * One running IdMS: store → users (CSV at start) → signing key → oidc-provider with the role's grant → HTTPS server
- * (login page first, then the provider) → optional admin API. HTTPS only: the issuer is an https URL and the server
+ * (login page first, then the provider) → optional admin API → optional metrics listener (`--metrics`: grants by
+ * type and result, metrics.ts). HTTPS only: the issuer is an https URL and the server
  * never speaks plain HTTP (TS 33.180 §5.1.4.2: CSC-1 is protected with HTTPS). `close()` stops as every role does
  * (lib/lifecycle.ts): HTTPS server and admin API, then the store (an IdMS has no Diameter peers).
  */
@@ -14,12 +15,14 @@ import { formatHostPort, type HostPort } from '../lib/config/address.ts';
 import { ConfigFileError, readConfigFile } from '../lib/config/files.ts';
 import { Teardown } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { RoleTelemetry, type MetricsConfig } from '../lib/metrics/telemetry.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { createIdmsAdminApi } from './admin-api.ts';
 import { MC_SERVICE_SCOPES, MIGRATION_SCOPE, type IdmsRole, type IdmsTtls } from './constants.ts';
 import { isIdmsError } from './errors.ts';
 import { loadSigningMaterial, loadTrustedCert, type TrustedCert } from './keys.ts';
 import { createLoginHandler } from './login.ts';
+import { idmsMetrics } from './metrics.ts';
 import { createProvider, type ClientSpec } from './provider.ts';
 import { UserRepo, parseUsersCsv } from './users.ts';
 
@@ -51,6 +54,8 @@ export interface IdmsConfig {
   adminTokenFile?: string;
   usersCsv?: string;
   ttls: IdmsTtls;
+  /** `--metrics` (system label default: the role). */
+  metrics?: MetricsConfig;
   logger: Logger;
 }
 
@@ -65,6 +70,10 @@ export interface RunningIdms {
   store: Store;
   users: UserRepo;
   provider: Provider;
+  /** Metrics and readiness. */
+  telemetry: RoleTelemetry;
+  /** `http://host:port` of the metrics listener (`--metrics`). */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -129,6 +138,8 @@ export async function startIdms(c: IdmsConfig): Promise<RunningIdms> {
       partnerScopes: [MIGRATION_SCOPE, ...MC_SERVICE_SCOPES],
       ...(c.role === 'partner' ? { trust: { trusted, audience: c.issuer, replay: { store, prefix: `${ns}jti:` } } } : {}),
     });
+    const telemetry = new RoleTelemetry('idms', c.metrics?.system ?? c.role);
+    idmsMetrics(telemetry.metrics, provider);
     const login = createLoginHandler({ provider, users, resource: c.resource, store, namespace: ns, logger: log });
     const callback = provider.callback();
     const server = createServer({ cert: tlsCert, key: tlsKey, minVersion: 'TLSv1.2' }, (req, res) => {
@@ -159,10 +170,11 @@ export async function startIdms(c: IdmsConfig): Promise<RunningIdms> {
       adminUrl = await listenAdmin(admin, c.admin, true, log);
       adminTokenPath = path;
     }
-    log.info({ url, role: c.role, issuer: c.issuer, resource: c.resource, admin: adminUrl, store: store.kind, kid: signing.kid,
+    const metricsUrl = await telemetry.serve(c.metrics?.listen, teardown, log);
+    log.info({ url, role: c.role, issuer: c.issuer, resource: c.resource, admin: adminUrl, metrics: metricsUrl, store: store.kind, kid: signing.kid,
       partners: Object.fromEntries(c.partners), trusted_issuers: [...trusted.keys()] }, 'IdMS ready');
     return {
-      url, issuer: c.issuer, role: c.role, store, users, provider,
+      url, issuer: c.issuer, role: c.role, store, users, provider, telemetry, ...(metricsUrl ? { metricsUrl } : {}),
       ...(adminUrl === undefined ? {} : { adminUrl }), ...(adminTokenPath === undefined ? {} : { adminTokenPath }),
       close: () => teardown.run(),
     };

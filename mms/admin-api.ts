@@ -9,7 +9,7 @@
  * | POST | /admin/v1/mappings | JSON: add or replace one → 201; text/csv: import a mapping file (`?replace=true`: the file becomes the whole configuration) → 200 |
  * | GET / DELETE | /admin/v1/mappings/:partner_impi | one → 200 / removed → 204 |
  * | GET | /admin/v1/stats | counters of the translation agent and the migration API |
- * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
+ * | GET | /metrics | the role's Prometheus metrics, these counters among them (lib/metrics/role-metrics.ts) |
  *
  * A mapping is `{partner_impi, primary_impi, primary_realm, impus: [{partner, primary}]}`. Bad input → 400 and a
  * primary IMPI already mapped from another partner IMPI → 409, both with `problems` (field, CSV line). A removed
@@ -18,7 +18,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag, sendAdminError } from '../lib/admin/server.ts';
 import type { Logger } from '../lib/log.ts';
-import { RoleMetrics } from '../lib/metrics.ts';
+import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import type { Store } from '../lib/store/store.ts';
 import { MmsError } from './errors.ts';
 import type { MmsProblem } from './errors.ts';
@@ -43,6 +43,8 @@ export interface MmsAdminApiOptions {
   tls?: { cert: string; key: string };
   /** Counters and facts of `GET /admin/v1/stats`. */
   stats?: () => Record<string, unknown>;
+  /** The role's metrics for `GET /metrics` (default: the stats alone, unlabelled). */
+  metrics?: RoleMetrics;
   /**
    * Mappings were removed (DELETE, or a file imported with `replace`): their registrations end at the registrars
    * (rtr.ts) before the request is answered.
@@ -74,7 +76,7 @@ function apiProblems(problems: readonly MmsProblem[]): MmsProblem[] {
 export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
   const stats = o.stats ?? ((): Record<string, unknown> => ({}));
   const app = createAdminServer({
-    token: o.token, logger: o.logger, realm: 'mcx-mms', metrics: new RoleMetrics('mms', stats), ...(o.tls ? { tls: o.tls } : {}),
+    token: o.token, logger: o.logger, realm: 'mcx-mms', metrics: o.metrics ?? new RoleMetrics('mms', stats), ...(o.tls ? { tls: o.tls } : {}),
     mapError: (err) => {
       if (!(err instanceof MmsError)) return undefined;
       if (err.code !== 'ERR_MMS_INPUT' && err.code !== 'ERR_MMS_CONFLICT') return undefined;

@@ -121,6 +121,11 @@ export async function removeConfiguration(store: Store, c: MigrationConfiguratio
   await store.compareAndDelete(userKey(c), { id: c.id });
 }
 
+/** How many configurations are live (SCANs on Redis: for metrics, not per request). */
+export async function countConfigurations(store: Store): Promise<number> {
+  return (await store.keys(CFG)).length;
+}
+
 /** Every live configuration (SCANs on Redis: for listings, not per request). */
 export async function listConfigurations(store: Store): Promise<MigrationConfiguration[]> {
   const out: MigrationConfiguration[] = [];

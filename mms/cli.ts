@@ -1,7 +1,7 @@
 /**
  * `mcx mms` (partner or primary MMS) and `mcx relay` (the primary "SIP core / IMS"): each runs until
  * SIGINT/SIGTERM and prints one ready line, `mms: listening diameter=tls://HOST:PORT [admin=URL] role=ROLE` /
- * `relay: listening diameter=…`. Every option is validated with zod through parseConfig, so each bad one is named
+ * `relay: listening diameter=…` (each ending ` metrics=URL` with `--metrics`). Every option is validated with zod through parseConfig, so each bad one is named
  * (exit 2); so are a bad mapping file (by line) and unreadable TLS files.
  */
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { caListSchema, checkTlsTriple, collectOption, storeSpecSchema, tlsFilesO
 import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
@@ -25,6 +26,7 @@ const nodeShape = {
   'realm': required.pipe(realmSchema),
   'route': routesSchema,
   ...tlsOptionsShape,
+  'metrics': hostPortSchema.optional(),
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';
@@ -111,6 +113,7 @@ export interface AgentCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string[];
+  metrics?: string;
 }
 
 /** Raw commander options of `mcx mms`. */
@@ -139,12 +142,16 @@ export interface MmsCliOptions extends AgentCliOptions {
 function nodeInput(o: AgentCliOptions): Record<string, unknown> {
   return {
     'listen': o.listen, 'origin-host': o.originHost, 'realm': o.realm, 'route': o.route, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
+    'metrics': o.metrics,
   };
 }
 
 function nodeConfig(c: z.output<typeof relaySchema>, logger: Logger): AgentNodeConfig {
   const tls = tlsFilesOf(c);
-  return { listen: c.listen, originHost: c['origin-host'], realm: c.realm, routes: c.route, logger, ...(tls ? { tls } : {}) };
+  return {
+    listen: c.listen, originHost: c['origin-host'], realm: c.realm, routes: c.route, logger, ...(tls ? { tls } : {}),
+    ...(c.metrics ? { metrics: { listen: c.metrics } } : {}),
+  };
 }
 
 /**
@@ -198,6 +205,7 @@ function addNodeOptions(cmd: Command): Command {
     .option('--listen <[tcp://|tls://]host:port>', 'Diameter listen address (TLS when the TLS files are given, unless tcp://)')
     .option('--origin-host <fqdn>', 'Diameter identity (Origin-Host); with TLS, a DNS name of the certificate')
     .option('--realm <realm>', 'Diameter realm (Origin-Realm)')
+    .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .option('--route <realm=host:port[,host:port]>', 'peers of a realm, in order of preference; each [tcp://|tls://] (repeatable)', collectOption)
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS, admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
@@ -234,7 +242,7 @@ export const mmsCommand: CommandModule = (program: Command) => {
       const { startMms } = await import('./run.ts');
       await serveUntilSignal({
         role: 'mms', logger, start: () => startMms(config),
-        ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}`,
+        ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}${metricsReadySuffix(m.metricsUrl)}`,
       });
     });
 };
@@ -246,6 +254,6 @@ export const relayCommand: CommandModule = (program: Command) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
       const { startRelay } = await import('./run.ts');
-      await serveUntilSignal({ role: 'relay', logger, start: () => startRelay(config), ready: (r) => `listening diameter=${r.diameterUrl}` });
+      await serveUntilSignal({ role: 'relay', logger, start: () => startRelay(config), ready: (r) => `listening diameter=${r.diameterUrl}${metricsReadySuffix(r.metricsUrl)}` });
     });
 };

@@ -9,6 +9,9 @@
  * realm whose `--route` lists its configured address when it comes up. Besides the realm routes, a role may keep
  * named paths (the partner MMS's path to the primary MMS of each realm, for dynamic bindings): learned the same way,
  * used through `request(…, { route })`, never by the route table.
+ *
+ * With the role's telemetry, the node's requests are counted and timed (lib/metrics/diameter.ts) and each realm
+ * route and named path is a readiness check: ready while one of the peers it learned is open.
  */
 import { formatHostPort } from '../lib/config/address.ts';
 import { readTlsFiles } from '../lib/config/files.ts';
@@ -17,6 +20,9 @@ import { CX_APPLICATION_ID, CxCommand } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Handler, ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import { observeDiameter } from '../lib/metrics/diameter.ts';
+import { openPeerCheck } from '../lib/metrics/readiness.ts';
+import type { MetricsConfig, RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import type { EndpointSpec, RouteSpec } from './options.ts';
 import { isTlsLink } from './options.ts';
 
@@ -40,6 +46,8 @@ export interface AgentNodeConfig {
   tls?: TlsFiles;
   /** Upstream answer timeout (default 1000 ms, DESIGN §2.1). */
   timeoutMs?: number;
+  /** `--metrics` (system label default: `primary`, or the MMS's `--role`). */
+  metrics?: MetricsConfig;
   logger: Logger;
 }
 
@@ -69,9 +77,10 @@ const groupKey = (group: string, realm: string): string => `${group}\n${realm.to
 /**
  * Starts the node: handlers, listener, route and path peers.
  * @param handlersOf the Cx commands served, given the node they forward through; the rest are answered 3001.
+ * @param telemetry the role's metrics and readiness, fed by the node.
  * @throws ConfigFileError for unreadable TLS files; listen errors (EADDRINUSE) as they come.
  */
-export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: DiameterNode) => CxHandlers): Promise<CxNode> {
+export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: DiameterNode) => CxHandlers, telemetry?: RoleTelemetry): Promise<CxNode> {
   const log = config.logger;
   const pem = config.tls ? await readTlsFiles(config.tls) : undefined;
   const haveTls = pem !== undefined;
@@ -80,6 +89,7 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
     logger: log.child({ component: 'diameter' }),
   });
   for (const [name, handler] of Object.entries(handlersOf(node)) as [keyof typeof COMMANDS, Handler][]) node.handle(CX_APPLICATION_ID, COMMANDS[name], handler);
+  if (telemetry) observeDiameter(node, telemetry.metrics);
 
   // Which groups (realm routes, named paths) each configured peer address belongs to, and the Origin-Hosts learned.
   const groups: Array<[string, RouteSpec[]]> = [[ROUTES, config.routes], ...Object.entries(config.paths ?? {})];
@@ -90,6 +100,8 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
     for (const route of routes) {
       if (group === ROUTES) node.addRoute(route.realm, []);
       learned.set(groupKey(group, route.realm), []);
+      const what = `${group ? `${group} path` : 'route'} to ${route.realm}`;
+      telemetry?.ready.add(what, openPeerCheck(node, what, () => learned.get(groupKey(group, route.realm)) ?? []));
       for (const peer of route.peers) {
         const k = endpointKey(peer);
         byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), { group, realm: route.realm }]);

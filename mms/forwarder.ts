@@ -24,6 +24,7 @@ import type { RelayContext } from '../lib/diameter/router.ts';
 import type { TlsPem } from '../lib/config/files.ts';
 import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/lifecycle.ts';
+import { RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import { formatListening, startCxNode } from './cx-node.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { migrationFlowAt, seedStep, seedStepText, seedStepsWanted } from '../lib/seed-steps.ts';
@@ -184,24 +185,31 @@ export interface RunningForwarder {
   node: DiameterNode;
   /** The PEM material of the role's TLS files. */
   tls?: TlsPem;
+  /** Metrics and readiness (its routes); the relay serves them on `--metrics` itself, the primary MMS on its own stop. */
+  telemetry: RoleTelemetry;
+  /** `http://host:port` of the relay's metrics listener (`--metrics`). */
+  metricsUrl?: string;
   /** Graceful stop (lib/lifecycle.ts): the listener stops accepting, then DPR to every peer (idempotent). */
   close(): Promise<void>;
 }
 
 /**
- * Starts a node that forwards MAR, SAR, UAR and LIR by its routes.
+ * Starts a node that forwards MAR, SAR, UAR and LIR by its routes; the relay (the whole role) also its metrics
+ * listener, while the primary MMS serves the returned telemetry with the rest of its role.
  * @throws ConfigFileError for unreadable TLS files; listen errors as they come.
  */
 export async function startForwardingAgent(config: AgentNodeConfig, as: ForwardingRole, admit?: ForwarderOptions['admit']): Promise<RunningForwarder> {
+  const telemetry = new RoleTelemetry(as === 'relay' ? 'relay' : 'mms', config.metrics?.system ?? 'primary');
   const { node, diameterUrl, tls } = await startCxNode(config, (n) => {
     const forward = createForwarder({
       node: n, as, logger: config.logger, ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }), ...(admit ? { admit } : {}),
     });
     return { mar: forward, sar: forward, uar: forward, lir: forward };
-  });
+  }, telemetry);
   const name = as === 'relay' ? 'relay' : 'primary MMS';
   const teardown = new Teardown({ logger: config.logger, name });
   teardown.addDiameter(node);
-  config.logger.info(formatListening(config, diameterUrl), `${name} ready`);
-  return { diameterUrl, node, ...(tls ? { tls } : {}), close: () => teardown.run() };
+  const metricsUrl = as === 'relay' ? await teardown.guard(() => telemetry.serve(config.metrics?.listen, teardown, config.logger)) : undefined;
+  config.logger.info({ ...formatListening(config, diameterUrl), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, `${name} ready`);
+  return { diameterUrl, node, ...(tls ? { tls } : {}), telemetry, ...(metricsUrl ? { metricsUrl } : {}), close: () => teardown.run() };
 }

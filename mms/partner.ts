@@ -5,6 +5,7 @@
  * migration configuration API (dynamic bindings). A dynamic binding is looked up before the static mappings and its
  * requests go by the `primary-mms` path (the primary MMS of its realm), static ones by the realm route (the relay).
  * When a mapping or binding ends, the registrar that served it gets a Registration-Termination-Request (rtr.ts).
+ * Metrics (metrics.ts) at the admin API's `/metrics` and on `--metrics`; ready while its routes are up.
  */
 import { ensureAdminToken } from '../lib/admin/token.ts';
 import { listenAdmin } from '../lib/admin/server.ts';
@@ -13,6 +14,7 @@ import { ConfigFileError, readConfigFile, type TlsPem } from '../lib/config/file
 import type { DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import { Teardown } from '../lib/lifecycle.ts';
+import { RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import { openStore } from '../lib/store/store.ts';
 import type { Store } from '../lib/store/store.ts';
 import { createMmsAdminApi } from './admin-api.ts';
@@ -23,6 +25,7 @@ import { formatListening, startCxNode } from './cx-node.ts';
 import { formatProblem, isMmsError } from './errors.ts';
 import { importMappingsCsv } from './mappings-csv.ts';
 import { StoreMappingSource, chainMappingSources } from './mappings.ts';
+import { partnerMmsMetrics } from './metrics.ts';
 import { createMigrationApi, tokenKeyOf } from './migration-api.ts';
 import { listenMigration } from './migration-http.ts';
 import { RegistrationTerminations } from './rtr.ts';
@@ -88,6 +91,9 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     if (config.mappingsCsv !== undefined) await loadMappings(store, config.mappingsCsv, log);
 
     const stats = new MmsStats();
+    const statsRecord = (): Record<string, unknown> => ({ store: store.kind, origin_host: config.originHost, ...stats.snapshot() });
+    const telemetry = new RoleTelemetry('mms', config.metrics?.system ?? 'partner');
+    partnerMmsMetrics(telemetry.metrics, { stats: statsRecord, store });
     let node: DiameterNode | undefined;
     let routeOf: (m: { kind: 'static' | 'dynamic'; primaryRealm: string }) => readonly string[] = () => [];
     const mappings = chainMappingSources(new BindingMappingSource(store), new StoreMappingSource(store));
@@ -108,7 +114,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
     const cx = await startCxNode({ ...config, paths }, (n) => {
       node = n;
       return { mar: agent.handle, sar: agent.handle };
-    });
+    }, telemetry);
     teardown.addDiameter(cx.node);
     routeOf = (m) => (m.kind === 'dynamic' ? cx.path(PRIMARY_MMS_PATH, m.primaryRealm) : cx.route(m.primaryRealm));
     const pem = cx.tls;
@@ -119,7 +125,7 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
         stateDir: config.stateDir, logger: log, ...(config.adminTokenFile === undefined ? {} : { tokenFile: config.adminTokenFile }),
       });
       const api = createMmsAdminApi({
-        store, token, logger: log, stats: () => ({ store: store.kind, origin_host: config.originHost, ...stats.snapshot() }),
+        store, token, logger: log, stats: statsRecord, metrics: telemetry.metrics,
         onRemoved: async (impis) => void (await Promise.all(impis.map((impi) => rtr.terminate(impi, 'static mapping removed')))),
         ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}),
       });
@@ -134,9 +140,11 @@ export async function startPartnerMms(config: PartnerMmsConfig): Promise<Running
       migrationUrl = m.url;
     }
 
-    log.info({ ...formatListening({ ...config, paths }, cx.diameterUrl), admin: admin?.adminUrl, migration: migrationUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
+    const metricsUrl = await telemetry.serve(config.metrics?.listen, teardown, log);
+    log.info({ ...formatListening({ ...config, paths }, cx.diameterUrl), admin: admin?.adminUrl, migration: migrationUrl, metrics: metricsUrl, store: store.kind, topologyHiding: self.topologyHiding }, 'partner MMS ready');
     return {
       role: 'partner', diameterUrl: cx.diameterUrl, node: cx.node, store, ...admin, ...(migrationUrl ? { migrationUrl } : {}),
+      telemetry, ...(metricsUrl ? { metricsUrl } : {}),
       close: () => teardown.run(),
     };
   });

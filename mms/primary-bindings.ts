@@ -28,6 +28,11 @@ function isBinding(v: unknown): v is PrimaryBinding {
     && Array.isArray(b.primaryImpus) && typeof b.expiresAt === 'number';
 }
 
+/** How many bindings are live (one partner index entry each; a listing of keys: for metrics, not per request). */
+export async function countBindings(store: Store): Promise<number> {
+  return (await store.keys(BY_PARTNER)).length;
+}
+
 /** The live binding of a primary IMPI toward a partner realm. */
 export async function bindingFor(store: Store, partnerRealm: string, primaryImpi: string): Promise<PrimaryBinding | undefined> {
   const b = await store.get(bindKey(partnerRealm, primaryImpi));

@@ -17,6 +17,7 @@ import { Teardown } from '../lib/lifecycle.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { createBindingApi } from './binding-api.ts';
 import { startForwardingAgent } from './forwarder.ts';
+import { primaryMmsMetrics } from './metrics.ts';
 import { listenMigration } from './migration-http.ts';
 import { bindingFor } from './primary-bindings.ts';
 import type { PrimaryMmsConfig, RunningMms } from './run.ts';
@@ -82,6 +83,7 @@ export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<Running
     const token = await hssToken(config.hssAdminTokenFile);
     const agent = await startForwardingAgent(config, 'primary-mms', bindingGate(store, { originHost: config.originHost, originRealm: config.realm }));
     teardown.addDiameter(agent.node);
+    primaryMmsMetrics(agent.telemetry.metrics, { store });
     const pem = agent.tls;
     if (!pem) throw new Error('the primary MMS needs --tls-cert, --tls-key and --tls-ca');
     // Partner CAs only: --tls-ca lists the own system's CA first, and a primary-system certificate is no partner.
@@ -94,7 +96,11 @@ export async function startPrimaryMms(config: PrimaryMmsConfig): Promise<Running
     });
     teardown.add('listeners', () => api.close());
     const migrationUrl = await listenMigration(api, config.bindingApi);
-    log.info({ bindingApi: migrationUrl, store: store.kind, hssAdmin: config.hssAdminUrl }, 'primary MMS binding API ready');
-    return { role: 'primary', diameterUrl: agent.diameterUrl, node: agent.node, store, migrationUrl, close: () => teardown.run() };
+    const metricsUrl = await agent.telemetry.serve(config.metrics?.listen, teardown, log);
+    log.info({ bindingApi: migrationUrl, store: store.kind, hssAdmin: config.hssAdminUrl, metrics: metricsUrl }, 'primary MMS binding API ready');
+    return {
+      role: 'primary', diameterUrl: agent.diameterUrl, node: agent.node, store, migrationUrl, telemetry: agent.telemetry, ...(metricsUrl ? { metricsUrl } : {}),
+      close: () => teardown.run(),
+    };
   });
 }

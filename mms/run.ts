@@ -12,6 +12,7 @@
  */
 import type { HostPort } from '../lib/config/address.ts';
 import type { DiameterNode } from '../lib/diameter/node.ts';
+import type { RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import type { Store } from '../lib/store/store.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import type { PrimarySystem } from './options.ts';
@@ -81,6 +82,10 @@ export interface RunningAgent {
   /** `tcp://host:port` or `tls://host:port`. */
   diameterUrl: string;
   node: DiameterNode;
+  /** Metrics and readiness. */
+  telemetry: RoleTelemetry;
+  /** `http://host:port` of the metrics listener (`--metrics`). */
+  metricsUrl?: string;
   /** Graceful stop (idempotent). */
   close(): Promise<void>;
 }

@@ -5,14 +5,14 @@
  * |---|---|---|
  * | GET | /admin/v1/bindings | every AOR with live bindings: `{bindings: BindingView[]}` |
  * | GET | /admin/v1/stats | SIP counters and the store kind |
- * | GET | /metrics | the same counters for Prometheus (lib/metrics.ts) |
+ * | GET | /metrics | the role's Prometheus metrics, these counters among them (lib/metrics/role-metrics.ts) |
  *
  * Views carry identities, contact URIs and remaining seconds; challenges (vectors) are never listed.
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../lib/admin/server.ts';
 import type { Logger } from '../lib/log.ts';
-import { RoleMetrics } from '../lib/metrics.ts';
+import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import type { AorRecord, BindingStore } from './bindings.ts';
 
 /** One AOR as the admin API and `mcx registrar bindings` show it. */
@@ -44,12 +44,14 @@ export interface RegistrarAdminOptions {
   tls?: { cert: string; key: string };
   /** Counters and facts of `GET /admin/v1/stats`. */
   stats(): Record<string, unknown>;
+  /** The role's metrics for `GET /metrics` (default: the stats alone, unlabelled). */
+  metrics?: RoleMetrics;
 }
 
 /** Builds the admin API (not listening yet). */
 export function createRegistrarAdminApi(o: RegistrarAdminOptions): FastifyInstance {
   const app = createAdminServer({
-    token: o.token, logger: o.logger, realm: 'mcx-registrar', metrics: new RoleMetrics('registrar', o.stats), ...(o.tls ? { tls: o.tls } : {}),
+    token: o.token, logger: o.logger, realm: 'mcx-registrar', metrics: o.metrics ?? new RoleMetrics('registrar', o.stats), ...(o.tls ? { tls: o.tls } : {}),
   });
   app.get('/admin/v1/bindings', async () => {
     const now = Date.now();

@@ -111,6 +111,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
     if (o.resync) {
       const dropped = ctx.vectors.drop(id.impi);
       if (dropped > 0) ctx.log.debug({ impi: id.impi, dropped }, 'resynchronisation: kept vectors dropped before the resync MAR');
+      ctx.metrics?.resync();
       maa = await mar();
     } else {
       const got = await vectorOrMaa(t, id, mar);

@@ -1,6 +1,6 @@
 /**
  * `mcx registrar`: runs the partner SIP core (REGISTER with IMS-AKA or SIP Digest, Cx client) until SIGINT/SIGTERM,
- * printing one ready line `registrar: listening sip=udp://…,tcp://… diameter-peers=… admin=…`;
+ * printing one ready line `registrar: listening sip=udp://…,tcp://… diameter-peers=… admin=… metrics=…`;
  * `mcx registrar bindings` lists the current bindings (cli-bindings.ts). Every option is validated with zod through
  * parseConfig, so each bad one is named (exit 2).
  */
@@ -11,6 +11,7 @@ import { hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '
 import { checkTlsTriple, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
@@ -68,6 +69,7 @@ const serveSchema = z.object({
   'max-connections': count(1),
   'max-connections-per-source': count(1),
   'first-message-timeout': seconds,
+  'metrics': hostPortSchema.optional(),
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
@@ -112,6 +114,7 @@ export interface RegistrarCliOptions {
   maxConnections?: string;
   maxConnectionsPerSource?: string;
   firstMessageTimeout?: string;
+  metrics?: string;
 }
 
 /**
@@ -132,7 +135,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'max-pending-challenges': o.maxPendingChallenges ?? D.maxPendingChallenges, 'max-tracked-sources': o.maxTrackedSources ?? D.maxTrackedSources,
     'auth-vectors': o.authVectors ?? D.authVectors, 'auth-vector-lifetime': o.authVectorLifetime ?? D.authVectorLifetimeMs / 1000,
     'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
-    'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000,
+    'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000, 'metrics': o.metrics,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -149,6 +152,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     ...(c['server-name'] === undefined ? {} : { serverName: c['server-name'] }),
     ...(c.admin === undefined ? {} : { admin: c.admin }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
+    ...(c.metrics === undefined ? {} : { metrics: { listen: c.metrics } }),
   };
 }
 
@@ -164,7 +168,7 @@ export async function runRegistrarCommand(o: RegistrarCliOptions): Promise<void>
       throw isRegistrarError(e, 'ERR_REGISTRAR_CONFIG') ? new UsageError(e.message) : e;
     }),
     ready: (r) => `listening sip=${r.addresses.sipUrls.join(',')} diameter-peers=${r.addresses.diameterPeers.join(',')}` +
-      (r.addresses.admin ? ` admin=${r.addresses.admin}` : ''),
+      (r.addresses.admin ? ` admin=${r.addresses.admin}` : '') + metricsReadySuffix(r.addresses.metrics),
   });
 }
 
@@ -213,6 +217,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--max-connections <n>', 'TCP/TLS connections per listener', String(D.maxConnections))
     .option('--max-connections-per-source <n>', 'TCP/TLS connections per listener from one IP address (refused before a TLS handshake)', String(D.maxConnectionsPerSource))
     .option('--first-message-timeout <s>', 'a TCP/TLS connection that has sent no complete SIP message by then is closed', String(D.firstMessageTimeoutMs / 1000))
+    .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .action((opts: RegistrarCliOptions) => runRegistrarCommand(opts));
   addBindingsCommand(reg);
 };

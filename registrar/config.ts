@@ -5,6 +5,7 @@
 import type { HostPort } from '../lib/config/address.ts';
 import type { ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MetricsConfig } from '../lib/metrics/telemetry.ts';
 import type { TimerValues } from '../lib/sip/transaction/timers.ts';
 
 /** AKA Digest algorithms the registrar challenges with (RFC 3310, RFC 4169). */
@@ -134,12 +135,14 @@ export interface RegistrarConfig {
   sipTimers?: Partial<TimerValues>;
   /** Diameter reconnection back-off (tests shorten it). */
   reconnect?: ReconnectOptions;
+  /** `--metrics` (system label default `partner`). */
+  metrics?: MetricsConfig;
   logger: Logger;
 }
 
 /** The configuration with every default applied. */
-export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>>
-  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>;
+export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics'>>
+  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics'>;
 
 /**
  * Applies the defaults.

@@ -8,6 +8,9 @@
  * Timings: `ms` is this REGISTER from receipt to answer, `cx_ms` its Cx round trips (the SAR); `total_ms` runs from
  * receipt of the REGISTER that got the 401 and `mar_ms` is that REGISTER's MAR — known when this process issued
  * that 401 (the start is kept per nonce, for at most {@link TRACKED} nonces, oldest forgotten first).
+ *
+ * The same moment feeds the registration metrics (metrics.ts), whatever the log level: the outcome and the time since
+ * the first REGISTER of the attempt.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 import type { Turn } from './turn.ts';
@@ -28,7 +31,7 @@ const ms = (v: number): number => Math.round(v * 100) / 100;
 
 /** Remembers when the REGISTER now answered with a 401 for `nonce` began, for the line of its answer. */
 export function challengeSent(t: Turn, nonce: string): void {
-  if (t.log.isLevelEnabled('info')) challenged.set(nonce, { started: t.started, cxMs: t.cxMs });
+  if (t.ctx.metrics || t.log.isLevelEnabled('info')) challenged.set(nonce, { started: t.started, cxMs: t.cxMs });
 }
 
 /**
@@ -46,8 +49,9 @@ export function challengeAnswered(nonce: string): FirstRegister | undefined {
  * @param first what {@link challengeAnswered} returned for the nonce this REGISTER answered, if any.
  */
 export function registrationOutcome(t: Turn, status: number, fields: Record<string, unknown>, msg = `REGISTER → ${status}`, first?: FirstRegister): void {
-  if (!t.log.isLevelEnabled('info')) return;
   const now = performance.now();
+  t.ctx.metrics?.outcome(status, typeof fields.bindings === 'number' ? fields.bindings : undefined, (now - (first ?? t.first ?? t).started) / 1000);
+  if (!t.log.isLevelEnabled('info')) return;
   t.log.info({
     status, flow: t.flow, ...fields, ms: ms(now - t.started), cx_ms: ms(t.cxMs),
     ...(first ? { total_ms: ms(now - first.started), mar_ms: ms(first.cxMs) } : {}),

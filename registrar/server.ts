@@ -1,7 +1,8 @@
 /**
  * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers (which
  * may end an identity's registrations with a Registration-Termination-Request: rtr.ts) → SIP stack (UDP, TCP, TLS)
- * whose requests go to the REGISTER state machine → optional admin API. REGISTER is
+ * whose requests go to the REGISTER state machine → optional admin API → optional metrics listener (`--metrics`;
+ * readiness: an open HSS peer). REGISTER is
  * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
  * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
  * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
@@ -15,6 +16,9 @@ import { readTlsFiles, type TlsPem } from '../lib/config/files.ts';
 import { Teardown } from '../lib/lifecycle.ts';
 import { CX_APPLICATION_ID, CxCommand } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
+import { observeDiameter } from '../lib/metrics/diameter.ts';
+import { openPeerCheck } from '../lib/metrics/readiness.ts';
+import { RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import { parseUri } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
 import { SipStack, type BoundAddress, type RequestHandler } from '../lib/sip/stack.ts';
@@ -30,6 +34,7 @@ import { CxClient } from './cx.ts';
 import { RegistrarError } from './errors.ts';
 import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
 import { IssuedNonces } from './issued-nonces.ts';
+import { RegistrarMetrics } from './metrics.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
 import { createRtrHandler } from './rtr.ts';
@@ -60,6 +65,8 @@ export interface RegistrarAddresses {
   diameterPeers: string[];
   /** `http(s)://host:port` of the admin API, when configured. */
   admin?: string;
+  /** `http://host:port` of the metrics listener, when configured. */
+  metrics?: string;
 }
 
 /** A started registrar. */
@@ -74,6 +81,8 @@ export interface RunningRegistrar {
   stack: SipStack;
   /** The registrar's own counters (also in the admin API's stats and metrics). */
   stats: RegistrarStats;
+  /** Metrics and readiness. */
+  telemetry: RoleTelemetry;
   /** Graceful stop (idempotent). */
   close(): Promise<void>;
 }
@@ -178,6 +187,9 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}),
     });
     teardown.addDiameter(node);
+    const telemetry = new RoleTelemetry('registrar', c.metrics?.system ?? 'partner');
+    observeDiameter(node, telemetry.metrics);
+    telemetry.ready.add('hss-peer', openPeerCheck(node, `HSS peer (${c.hss.map(formatHostPort).join(', ')})`));
     for (const peer of c.hss) node.addPeer({ ...peer, ...(c.diameterTls && tls ? { tls } : {}) });
 
     const route: { dispatch?: RequestHandler } = {};
@@ -193,6 +205,8 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
     const bindings = new BindingStore(store);
     const stats = new RegistrarStats();
+    const statsRecord = (): Record<string, unknown> => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size });
+    const metrics = new RegistrarMetrics(telemetry.metrics, { stats: statsRecord, store });
     const vectors = new VectorCache(c.authVectorLifetimeMs, c.maxTrackedSources, stats, c.now);
     teardown.add('store', async () => vectors.close());
     const guard = new SourceGuard({
@@ -207,7 +221,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
       issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now),
-      vectors, authVectors: c.authVectors,
+      vectors, authVectors: c.authVectors, metrics,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
@@ -228,8 +242,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       const { token, path } = await ensureAdminToken({ stateDir: c.stateDir, logger: log, ...(c.adminTokenFile ? { tokenFile: c.adminTokenFile } : {}) });
       adminTokenPath = path;
       const admin: FastifyInstance = createRegistrarAdminApi({
-        bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size }),
+        bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), stats: statsRecord, metrics: telemetry.metrics,
       });
       teardown.add('listeners', () => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);
@@ -237,8 +250,10 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     await node.waitForPeer({}, c.diameterTimeoutMs * 2).catch(() => {
       log.warn({ peers: addresses.diameterPeers }, 'no HSS peer open yet: REGISTERs get 504 until one is');
     });
-    log.info({ sip: addresses.sipUrls, diameter_peers: addresses.diameterPeers, admin: addresses.admin, server_name: serverName, store: store.kind },
+    const metricsUrl = await telemetry.serve(c.metrics?.listen, teardown, log);
+    if (metricsUrl) addresses.metrics = metricsUrl;
+    log.info({ sip: addresses.sipUrls, diameter_peers: addresses.diameterPeers, admin: addresses.admin, metrics: metricsUrl, server_name: serverName, store: store.kind },
       'registrar ready');
-    return { addresses, serverName, store, node, stack, stats, ...(adminTokenPath ? { adminTokenPath } : {}), close: () => teardown.run() };
+    return { addresses, serverName, store, node, stack, stats, telemetry, ...(adminTokenPath ? { adminTokenPath } : {}), close: () => teardown.run() };
   });
 }

@@ -12,6 +12,7 @@ import type { AkaAlgorithm, DigestAlgorithm } from './config.ts';
 import type { CxClient } from './cx.ts';
 import type { DigestShape } from './decoy.ts';
 import type { IssuedNonces } from './issued-nonces.ts';
+import type { RegistrarMetrics } from './metrics.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
 import type { FirstRegister } from './register-log.ts';
 import type { SourceGuard } from './source-guard.ts';
@@ -47,6 +48,8 @@ export interface RegisterContext {
   guard: SourceGuard;
   /** Epoch milliseconds of binding expiry (the registrar's `now`; tests step it). */
   now: () => number;
+  /** Registrations, their latency and resyncs for Prometheus (absent: not counted). */
+  metrics?: RegistrarMetrics;
 }
 
 /** One REGISTER and what the stages have learnt about it. */

@@ -4,7 +4,7 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, the
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, promtool, the
 # softphones twinkle-console, linphonec, baresip, and ip, nft, systemd-analyze of the multi-host rehearsal and its
 # systemd units) choose which peers are needed, default all of them.
 set -euo pipefail
@@ -23,6 +23,7 @@ peers=(
   "twinkle-console twinkle-console"
   "linphonec linphone-cli"
   "baresip baresip"
+  "promtool prometheus"
   "ip iproute2"
   "nft nftables"
   "systemd-analyze systemd"

@@ -1,7 +1,7 @@
 /**
  * What every admin API of the project shares (HSS subscribers, MMS mappings): fastify, HTTPS when the role has TLS
  * files, `Authorization: Bearer <token>` on every request (compared in constant time, token.ts), Prometheus metrics
- * at `GET /metrics` when the role gives its counters (lib/metrics.ts), errors as JSON
+ * at `GET /metrics` when the role gives its metrics (lib/metrics/role-metrics.ts), errors as JSON
  * `{error, error_description}` (+ the role's extra fields such as `problems`), CSV bodies as text, and loopback by
  * default with a warning when the token would travel in clear.
  */
@@ -9,7 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import type { HostPort } from '../config/address.ts';
 import { formatHostPort, isLoopback } from '../config/address.ts';
 import type { Logger } from '../log.ts';
-import type { RoleMetrics } from '../metrics.ts';
+import type { RoleMetrics } from '../metrics/role-metrics.ts';
 import { tokenMatches } from './token.ts';
 
 /** What a role's admin API is built on. */
@@ -22,7 +22,7 @@ export interface AdminServerOptions {
   tls?: { cert: string; key: string };
   /** Largest request body (default 16 MiB: a large CSV import). */
   bodyLimit?: number;
-  /** The role's counters (its `/admin/v1/stats`): also served as Prometheus metrics at `GET /metrics`. */
+  /** The role's metrics (with its `/admin/v1/stats` counters): served as Prometheus text at `GET /metrics`. */
   metrics?: RoleMetrics;
   /**
    * The HTTP status (and extra JSON fields) of a role's own error type; undefined lets the generic handling decide

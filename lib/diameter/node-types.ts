@@ -112,6 +112,19 @@ export interface PeerStatus {
   health: WatchdogState;
 }
 
+/**
+ * What a metrics exporter hears of a node's application requests (lib/metrics/diameter.ts), synchronously: keep it
+ * cheap, and never throw.
+ */
+export interface NodeObserver {
+  /** An answer from `peer` (its Origin-Host) to a request this node sent, `seconds` after it left. */
+  answered(peer: string, request: DiameterMessage, answer: DiameterMessage, seconds: number): void;
+  /** A request this node sent got no answer: `timeout`, `no_peer`, `closed` or `error` (`peer` when one was tried). */
+  failed(peer: string | undefined, request: DiameterMessage, reason: 'timeout' | 'no_peer' | 'closed' | 'error'): void;
+  /** This node answered a request (served or relayed) with `answer`. */
+  served(request: DiameterMessage, answer: DiameterMessage): void;
+}
+
 /** Node events: the peer table's, plus one per failover. */
 export interface NodeEvents extends PeerTableEvents {
   failover: { endToEnd: number; from: string; reason: string };

@@ -30,7 +30,7 @@ import { RouteTable, relayRequest, selectPeer, shouldRelay } from './router.ts';
 import type { RelayContext, RouteQuery } from './router.ts';
 import { listenTransport } from './transport.ts';
 import type { ListenAddress, TransportListener } from './transport.ts';
-import type { DiameterNodeOptions, Handler, HandlerContext, NodeEvents, NodeRequestOptions, PeerStatus } from './node-types.ts';
+import type { DiameterNodeOptions, Handler, HandlerContext, NodeEvents, NodeObserver, NodeRequestOptions, PeerStatus } from './node-types.ts';
 import { DEFAULT_FOREIGN_ROLES, requestOriginProblem, type PeerIdentity } from './admission.ts';
 import { errorAnswerOf, refuse, withRequest } from './error-answers.ts';
 import type { ErrorOrigin } from './error-answers.ts';
@@ -44,7 +44,7 @@ export type { WatchdogOptions } from './watchdog.ts';
 export { DiameterNodeError, isDiameterNodeError } from './node-errors.ts';
 export type { DiameterNodeErrorCode } from './node-errors.ts';
 export type {
-  DiameterNodeOptions, Handler, HandlerContext, HandlerSpec, NodeEvents, NodeRequestOptions, NodeTimeouts, PeerStatus,
+  DiameterNodeOptions, Handler, HandlerContext, HandlerSpec, NodeEvents, NodeObserver, NodeRequestOptions, NodeTimeouts, PeerStatus,
 } from './node-types.ts';
 
 /** A local Diameter node. */
@@ -67,6 +67,7 @@ export class DiameterNode {
   private readonly requestMs: number;
   private readonly relay: RelayContext | undefined;
   private closing: Promise<void> | undefined;
+  private observer: NodeObserver | undefined;
 
   /** Creates the node; nothing listens or connects until `listen` / `addPeer`. */
   constructor(private readonly options: DiameterNodeOptions) {
@@ -159,6 +160,11 @@ export class DiameterNode {
     this.routes.set(realm, peers);
   }
 
+  /** Sets who hears of every application request sent and answered (metrics); one at a time. */
+  observe(observer: NodeObserver | undefined): void {
+    this.observer = observer;
+  }
+
   /** A fresh Session-Id of this node (RFC 6733 §8.8). */
   nextSessionId(optional?: string): string {
     return this.sessions.next(optional);
@@ -242,26 +248,38 @@ export class DiameterNode {
       const where = q.destinationHost ?? q.destinationRealm ?? '?';
       const timer = setTimeout(() => {
         if (current) current.conn.cancel(current.hopByHop);
+        this.observer?.failed(current?.conn.originHost, msg, 'timeout');
         finish(() => reject(new DiameterNodeError('ERR_DIAMETER_TIMEOUT', `no answer from ${current?.conn.originHost ?? where} within ${timeoutMs} ms`, { endToEnd: msg.endToEnd })));
       }, timeoutMs);
       const attempt = (retransmit: boolean): void => {
-        if (this.closing) return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed', { endToEnd: msg.endToEnd })));
+        if (this.closing) {
+          this.observer?.failed(undefined, msg, 'closed');
+          return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed', { endToEnd: msg.endToEnd })));
+        }
         const conn = selectPeer(this.table.open().filter((c) => c.available), this.routes, {
           ...q, exclude: (c) => tried.has(c as PeerConnection) || (q.exclude?.(c) ?? false),
         });
         if (!conn) {
           const detail = tried.size ? 'no failover peer left' : 'no open peer';
+          this.observer?.failed(undefined, msg, 'no_peer');
           return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_NO_PEER', `${detail} for ${where} (application ${msg.applicationId})`, { endToEnd: msg.endToEnd })));
         }
         tried.add(conn);
         const sent = retransmit ? withHeader(msg, { flags: { ...msg.flags, retransmit: true } }) : msg;
         const { hopByHop, answer } = conn.sendRequest(sent);
         current = { conn, hopByHop };
+        const sentAt = this.observer ? performance.now() : 0;
         answer.then(
-          (a) => finish(() => resolve(a)),
+          (a) => {
+            if (!settled) this.observer?.answered(conn.originHost ?? conn.remoteAddress, msg, a, (performance.now() - sentAt) / 1000);
+            finish(() => resolve(a));
+          },
           (err: unknown) => {
             if (settled) return;
-            if (!(err instanceof PeerLostError)) return finish(() => reject(err));
+            if (!(err instanceof PeerLostError)) {
+              this.observer?.failed(conn.originHost, msg, 'error');
+              return finish(() => reject(err));
+            }
             this.log.info({ endToEnd: msg.endToEnd, from: conn.originHost, reason: err.message }, 'failing a pending request over');
             this.events.emit('failover', { endToEnd: msg.endToEnd, from: conn.originHost ?? conn.remoteAddress, reason: err.message });
             attempt(true);
@@ -275,6 +293,7 @@ export class DiameterNode {
   private onRequest(conn: PeerConnection, msg: DiameterMessage): void {
     this.answer(conn, msg).then(
       (answer) => {
+        this.observer?.served(msg, answer);
         if (conn.send(answer)) return;
         if (conn.state === 'closed') this.log.debug({ commandCode: msg.commandCode }, 'answer dropped: connection gone');
         // Still connected, so the handler's answer could not be encoded (logged by send): refuse instead.

@@ -9,7 +9,7 @@ import { createAdminApi } from '../../hss/admin-api.ts';
 import { HssStats } from '../../hss/stats.ts';
 import { SubscriberRepo } from '../../hss/subscribers.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { RoleMetrics } from '../../lib/metrics.ts';
+import { RoleMetrics } from '../../lib/metrics/role-metrics.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { REALM } from './helpers.ts';
 
