@@ -16,6 +16,7 @@ import { certPaths, peerCaPath, signingPaths, trustedSigningCertPath } from '../
 import { formatHostPort } from '../lib/config/address.ts';
 import type { Closeable } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { EndpointSpec } from '../mms/run.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
@@ -89,6 +90,13 @@ export interface RoleContext {
   partners: readonly PartnerSystem[];
   /** `memory` or a redis:// URL, for every role. */
   store: string;
+  /** The trace every role started in this process records into (`--trace`); roles run as processes get their own file. */
+  trace?: MessageTrace;
+}
+
+/** The trace of the roles in this process, to spread into a role's configuration. */
+function traced(c: RoleContext): { trace?: MessageTrace } {
+  return c.trace ? { trace: c.trace } : {};
 }
 
 type System = 'primary' | 'partner' | (string & {});
@@ -146,7 +154,7 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
       const { startHss } = await import('../hss/run.ts');
       const hss = await startHss({
         listen: { host: LOOPBACK, port: o.port }, originHost: `hss.${primary}`, realm: primary, subscribersCsv: c.layout.subscribersCsv,
-        store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger,
+        store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger, ...traced(c),
       });
       return { running: hss, addresses: { diameterUrl: hss.diameterUrl, adminUrl: hss.adminUrl, adminTokenPath: hss.adminTokenPath } };
     },
@@ -167,7 +175,7 @@ export function relayRecipe(c: RoleContext, o: { system: System; realm: string; 
     fromReady: (m) => ({ diameterUrl: m[1] as string }),
     inline: async (logger) => {
       const { startRelay } = await import('../mms/run.ts');
-      const relay = await startRelay({ listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger });
+      const relay = await startRelay({ listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger, ...traced(c) });
       return { running: relay, addresses: { diameterUrl: relay.diameterUrl } };
     },
   };
@@ -189,7 +197,7 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
       const mms = await startMms({
         role: 'primary', listen: { host: LOOPBACK, port: 0 }, originHost: `mms.${primary}`, realm: primary, routes: [{ realm: primary, peers: [o.upstream] }],
         tls, store: c.store, stateDir: dir, bindingApi: { host: LOOPBACK, port: 0 }, hssAdminUrl: o.hssAdminUrl, hssAdminTokenFile: o.hssAdminTokenFile,
-        maxBindingTtlS: MIGRATION_TTL_S, logger,
+        maxBindingTtlS: MIGRATION_TTL_S, logger, ...traced(c),
       });
       return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) } };
     },
@@ -283,7 +291,7 @@ export function partnerMmsRecipe(c: RoleContext, o: {
       const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
       const mms = await startMms({
         role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
-        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger,
+        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger, ...traced(c),
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}),
         ...(d ? {
           primarySystems: [{ realm: primary, idmsIssuer: d.primaryIdmsIssuer, bindingApi: d.bindingApi, cx: [d.primaryMmsCx] }],
@@ -336,7 +344,7 @@ export function registrarRecipe(c: RoleContext, o: {
       const r = await startRegistrar({
         sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}),
-        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger,
+        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger, ...traced(c),
       });
       const sip = r.addresses.sip.map((b) => ({ transport: b.transport.toLowerCase() as SipListen['transport'], host: b.address, port: b.port }));
       const admin = r.addresses.admin ? { adminUrl: r.addresses.admin, ...(r.adminTokenPath ? { adminTokenPath: r.adminTokenPath } : {}) } : {};

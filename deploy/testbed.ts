@@ -24,6 +24,8 @@ import { enumListSchema, storeSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, traceFileSchema } from '../lib/trace/cli.ts';
+import { TraceWriter } from '../lib/trace/writer.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
 import { DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
@@ -72,6 +74,7 @@ const optionsSchema = z.object({
     .refine((n) => n >= 1 && n <= MAX_PARTNERS, `must be 1…${MAX_PARTNERS} (each partner system adds an IdMS, an MMS and a registrar)`),
   'once': z.boolean(),
   'verbose': z.boolean(),
+  'trace': traceFileSchema.optional(),
 }).superRefine((o, ctx) => {
   if (o['primary-realm'].toLowerCase() === o['partner-realm'].toLowerCase()) {
     ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: 'must differ from --primary-realm (two systems, two realms)' });
@@ -130,15 +133,29 @@ export interface RunningTestbed {
 export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const partners = partnerSystems(realms.partner, o.partners);
-  const [first] = partners as [PartnerSystem];
   const logs = more.logs ?? new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
+  // Opened before any role starts, so their first CER/CEA are in it; closed after they all stopped (DPR/DPA in it).
+  const trace = o.trace === undefined ? undefined : await TraceWriter.open(o.trace, { logger });
+  if (trace) process.stdout.write(`testbed: tracing every SIP and Diameter message of the roles to ${trace.path} (wireshark, tshark -r)\n`);
+  try {
+    return await startRoles(o, more, realms, partners, logs, logger, trace);
+  } catch (e) {
+    await trace?.close();
+    throw e;
+  }
+}
+
+/** {@link startTestbed} once its trace file, if any, is open. */
+async function startRoles(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'>, realms: Realms, partners: readonly PartnerSystem[],
+  logs: LogCollector, logger: Logger, trace: TraceWriter | undefined): Promise<RunningTestbed> {
+  const [first] = partners as [PartnerSystem];
   let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser; dave?: DynamicUser } | undefined;
   const testbed = await TwoSystemTestbed.create({
     dir: o.dir, realms, partners, store: o.store, randPolicy: o['rand-policy'],
     // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
     sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
-    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more,
+    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more, ...(trace ? { trace } : {}),
     // The registrar's admin API: `mcx registrar bindings` shows what a softphone registered.
     admin: true,
     provisioning: async (layout) => {
@@ -181,7 +198,11 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
   return {
     layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger,
     alicePartner: single ? alice.partner : identityIn(alice.partner, first.realm), bobImpu: single ? bob.impu : `sip:bob@${first.realm}`,
-    pki: testbed.pkiState === 'reused' ? 'reused' : 'created', close: () => testbed.close(),
+    pki: testbed.pkiState === 'reused' ? 'reused' : 'created',
+    close: async () => {
+      await testbed.close();
+      await trace?.close();
+    },
   };
 }
 
@@ -290,6 +311,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
       + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
+    .option('--trace <file.pcapng>', TRACE_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const kebab = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]));
       await runTestbed(parseTestbedOptions(kebab));

@@ -11,6 +11,7 @@ import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsS
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
 import type { HssConfig } from './run.ts';
 import { RAND_POLICIES } from './vectors.ts';
@@ -40,6 +41,7 @@ const serveSchema = z.object({
   'admin-token-file': z.string().min(1).optional(),
   'max-auth-items': z.coerce.number().int().min(1).max(32),
   'mms-host': z.array(realmSchema).max(16).optional(),
+  'trace': traceFileSchema.optional(),
 }).superRefine(checkTlsTriple);
 
 /** Raw commander options of `mcx hss`. */
@@ -58,6 +60,7 @@ export interface HssCliOptions {
   adminTokenFile?: string;
   maxAuthItems?: string;
   mmsHost?: string[];
+  trace?: string;
 }
 
 /**
@@ -70,6 +73,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     'store': o.store ?? HSS_DEFAULTS.store, 'state-dir': o.stateDir ?? HSS_DEFAULTS.stateDir, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey,
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
     'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems, 'mms-host': o.mmsHost,
+    'trace': o.trace,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -89,7 +93,8 @@ export async function runHssCommand(o: HssCliOptions): Promise<void> {
   // Loaded here, not at the top: `mcx hss --help` and the other subcommands need none of the HSS (issue #12).
   const { startHss } = await import('./run.ts');
   await serveUntilSignal({
-    role: 'hss', logger, start: () => startHss(config),
+    // --trace was validated with the rest above.
+    role: 'hss', logger, start: () => startTraced(o.trace, logger, (t) => startHss({ ...config, ...t })),
     ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}`,
   });
 }
@@ -121,6 +126,7 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')
     .option('--mms-host <fqdn>', 'Diameter identity of a primary MMS (repeatable; default mms.<realm>): requests that crossed it are ' +
       'the dynamic migration path, all others from a partner realm the static one', collectOption)
+    .option('--trace <file.pcapng>', TRACE_HELP)
     .action((opts: HssCliOptions) => runHssCommand(opts));
   addSubscriberCommands(hss);
 };

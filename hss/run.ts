@@ -13,6 +13,7 @@ import { Teardown } from '../lib/lifecycle.ts';
 import { CxCommand, CX_APPLICATION_ID } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { ConfigFileError, readConfigFile, readTlsFiles } from '../lib/config/files.ts';
 import { createAdminApi } from './admin-api.ts';
@@ -41,6 +42,8 @@ export interface HssConfig {
   maxAuthItems?: number;
   /** Diameter identities of the primary MMS (`--mms-host`; default `mms.<realm>`): their requests are the dynamic path. */
   mmsHosts?: string[];
+  /** Records every Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
@@ -89,7 +92,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
     const cx = createCxHandlers(ctx, { validate: false });
     const node = new DiameterNode({
       originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION],
-      logger: log.child({ component: 'diameter' }),
+      logger: log.child({ component: 'diameter' }), ...(config.trace ? { trace: config.trace } : {}),
     });
     // The handlers get the authenticated peer: what the allowed_partners check reads realm and path from.
     node.handle(CX_APPLICATION_ID, CxCommand.MAR, (req, c) => cx.mar(req, c.peer)).handle(CX_APPLICATION_ID, CxCommand.SAR, (req, c) => cx.sar(req, c.peer))

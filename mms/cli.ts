@@ -13,6 +13,7 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
 import type { MmsConfig } from './run.ts';
@@ -25,6 +26,7 @@ const nodeShape = {
   'realm': required.pipe(realmSchema),
   'route': routesSchema,
   ...tlsOptionsShape,
+  'trace': traceFileSchema.optional(),
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';
@@ -111,6 +113,7 @@ export interface AgentCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string[];
+  trace?: string;
 }
 
 /** Raw commander options of `mcx mms`. */
@@ -139,6 +142,7 @@ export interface MmsCliOptions extends AgentCliOptions {
 function nodeInput(o: AgentCliOptions): Record<string, unknown> {
   return {
     'listen': o.listen, 'origin-host': o.originHost, 'realm': o.realm, 'route': o.route, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
+    'trace': o.trace,
   };
 }
 
@@ -201,7 +205,8 @@ function addNodeOptions(cmd: Command): Command {
     .option('--route <realm=host:port[,host:port]>', 'peers of a realm, in order of preference; each [tcp://|tls://] (repeatable)', collectOption)
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS, admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
-    .option('--tls-ca <file[,file]>', 'PEM CAs trusted for peers: own system, then the other system (repeatable or comma-separated)', collectOption);
+    .option('--tls-ca <file[,file]>', 'PEM CAs trusted for peers: own system, then the other system (repeatable or comma-separated)', collectOption)
+    .option('--trace <file.pcapng>', TRACE_HELP);
 }
 
 /** Adds `mcx mms [serve]`; `serve` is a default subcommand so later `mcx mms <subcommand>`s keep their own options. */
@@ -233,7 +238,8 @@ export const mmsCommand: CommandModule = (program: Command) => {
       // Loaded here, not at the top: `--help` needs none of the MMS (issue #12).
       const { startMms } = await import('./run.ts');
       await serveUntilSignal({
-        role: 'mms', logger, start: () => startMms(config),
+        // --trace was validated with the rest above.
+        role: 'mms', logger, start: () => startTraced(opts.trace, logger, (t) => startMms({ ...config, ...t })),
         ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}`,
       });
     });
@@ -246,6 +252,8 @@ export const relayCommand: CommandModule = (program: Command) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
       const { startRelay } = await import('./run.ts');
-      await serveUntilSignal({ role: 'relay', logger, start: () => startRelay(config), ready: (r) => `listening diameter=${r.diameterUrl}` });
+      await serveUntilSignal({
+        role: 'relay', logger, start: () => startTraced(opts.trace, logger, (t) => startRelay({ ...config, ...t })), ready: (r) => `listening diameter=${r.diameterUrl}`,
+      });
     });
 };

@@ -17,6 +17,7 @@ import { CX_APPLICATION_ID, CxCommand } from '../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Handler, ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import type { EndpointSpec, RouteSpec } from './options.ts';
 import { isTlsLink } from './options.ts';
 
@@ -40,6 +41,8 @@ export interface AgentNodeConfig {
   tls?: TlsFiles;
   /** Upstream answer timeout (default 1000 ms, DESIGN §2.1). */
   timeoutMs?: number;
+  /** Records every Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
@@ -77,7 +80,7 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
   const haveTls = pem !== undefined;
   const node = new DiameterNode({
     originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION], reconnect: AGENT_RECONNECT,
-    logger: log.child({ component: 'diameter' }),
+    logger: log.child({ component: 'diameter' }), ...(config.trace ? { trace: config.trace } : {}),
   });
   for (const [name, handler] of Object.entries(handlersOf(node)) as [keyof typeof COMMANDS, Handler][]) node.handle(CX_APPLICATION_ID, COMMANDS[name], handler);
 

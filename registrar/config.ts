@@ -6,6 +6,7 @@ import type { HostPort } from '../lib/config/address.ts';
 import type { ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import type { TimerValues } from '../lib/sip/transaction/timers.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 
 /** AKA Digest algorithms the registrar challenges with (RFC 3310, RFC 4169). */
 export const AKA_ALGORITHMS = ['AKAv1-MD5', 'AKAv2-MD5'] as const;
@@ -134,12 +135,14 @@ export interface RegistrarConfig {
   sipTimers?: Partial<TimerValues>;
   /** Diameter reconnection back-off (tests shorten it). */
   reconnect?: ReconnectOptions;
+  /** Records every SIP and Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
 /** The configuration with every default applied. */
-export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>>
-  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect'>;
+export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'trace'>>
+  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'trace'>;
 
 /**
  * Applies the defaults.
