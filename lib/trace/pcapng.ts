@@ -91,25 +91,27 @@ export function interfaceDescriptionBlock(linkType: number, name: string): Buffe
 /**
  * An Enhanced Packet Block of interface 0, its packet made of `head` then `data` (copied: the caller's buffers may
  * be reused once this returns). The captured part is cut at {@link SNAPLEN}; the original length is the whole.
- * @param micros timestamp, microseconds since 1970-01-01 UTC.
+ * @param micros timestamp, whole microseconds since 1970-01-01 UTC (a number: 53 bits hold them until the year 2255).
  * @param head the link-layer header (the exported-PDU tags).
  * @param data the message.
  */
-export function enhancedPacketBlock(micros: bigint, head: Buffer, data: Buffer): Buffer {
+export function enhancedPacketBlock(micros: number, head: Buffer, data: Buffer): Buffer {
   const original = head.length + data.length;
   const captured = Math.min(original, SNAPLEN);
   const total = 32 + captured + pad4(captured);
-  const out = Buffer.alloc(total);
+  // Not zero-filled: every octet is written below (the padding explicitly), and this runs once per message.
+  const out = Buffer.allocUnsafe(total);
   out.writeUInt32LE(BLOCK_EPB, 0);
   out.writeUInt32LE(total, 4);
   out.writeUInt32LE(0, 8);
-  out.writeUInt32LE(Number(micros >> 32n), 12);
-  out.writeUInt32LE(Number(micros & 0xffffffffn), 16);
+  out.writeUInt32LE(Math.floor(micros / 0x1_0000_0000), 12);
+  out.writeUInt32LE(micros % 0x1_0000_0000, 16);
   out.writeUInt32LE(captured, 20);
   out.writeUInt32LE(original, 24);
   const h = Math.min(head.length, captured);
   head.copy(out, 28, 0, h);
   data.copy(out, 28 + h, 0, captured - h);
+  out.fill(0, 28 + captured, total - 4);
   out.writeUInt32LE(total, total - 4);
   return out;
 }

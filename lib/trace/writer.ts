@@ -4,15 +4,18 @@
  * TLS keys.
  *
  * Writes are batched: a record is encoded at once (its bytes copied) and queued; the queue goes to the file in one
- * `write` after the event-loop turn (`setImmediate`), never two writes at a time, so a record is on disk within a
- * turn plus one write, and a burst costs one syscall. Every write ends on a block boundary: a reader sees a valid
- * file at any time (the section length is -1, "still growing"). The queue is bounded ({@link TraceWriterOptions}):
- * beyond it records are dropped and counted, so a stalled disk cannot grow the process without limit. A failed
- * write stops the trace (logged once); the role goes on.
+ * `write` {@link FLUSH_MS} after its first record (at once, after the event-loop turn, when it holds
+ * {@link FLUSH_BYTES}), never two writes at a time: a record is on disk within a fifth of a second plus one write,
+ * and a role under load makes a few writes a second, not one per message (a write per turn cost more CPU than the
+ * registrar's own work per message, bench: `npm run bench -- --trace DIR`). Every write ends on a block boundary: a
+ * reader sees a valid file at any time (the section length is -1, "still growing"). The queue is bounded
+ * ({@link TraceWriterOptions}): beyond it records are dropped and counted, so a stalled disk cannot grow the process
+ * without limit. A failed write stops the trace (logged once); the role goes on.
  *
  * One writer may serve several roles of a process (`mcx testbed`): a message one of them sent and another received
  * is recorded once, when sent. What was sent is remembered by its connection 4-tuple (a bounded table), and a
- * message received on a 4-tuple this writer sent on is skipped.
+ * message received on a 4-tuple this writer sent on is skipped. The exported-PDU tags of a 4-tuple are made once and
+ * kept in a table of the same size.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { BoundedMap } from '../bounded-map.ts';
@@ -32,10 +35,12 @@ export interface TraceWriterOptions {
   option?: string;
 }
 
-/** 4-tuples remembered as sent on (a connection or a UDP peer each). */
-const SENT_TUPLES = 4096;
-/** Addresses whose octets are kept ready. */
-const ADDRESS_CACHE = 1024;
+/** 4-tuples remembered as sent on (a connection or a UDP peer each), and 4-tuples whose tags are kept ready. */
+const TUPLES = 4096;
+/** How long the first record of a batch waits for others before the batch is written. */
+export const FLUSH_MS = 200;
+/** A batch this large is written after the current event-loop turn, without waiting for {@link FLUSH_MS}. */
+export const FLUSH_BYTES = 1024 * 1024;
 
 /** A trace file being written. */
 export class TraceWriter implements MessageTrace {
@@ -43,13 +48,12 @@ export class TraceWriter implements MessageTrace {
   readonly #fh: FileHandle;
   readonly #log: Logger | undefined;
   readonly #maxPending: number;
-  readonly #sent = new BoundedMap<string, true>(SENT_TUPLES);
-  readonly #ips = new BoundedMap<string, Buffer>(ADDRESS_CACHE);
-  /** Microseconds since the epoch at hrtime 0: timestamps are monotonic within the file. */
-  readonly #epochMicros: bigint;
+  readonly #sent = new BoundedMap<string, true>(TUPLES);
+  readonly #tags = new BoundedMap<string, Buffer>(TUPLES);
   #queue: Buffer[] = [];
   #queued = 0;
-  #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #writing: Promise<void> | undefined;
   #state: 'open' | 'failed' | 'closed' = 'open';
   #closing: Promise<void> | undefined;
@@ -61,7 +65,6 @@ export class TraceWriter implements MessageTrace {
     this.#fh = fh;
     this.#log = o.logger;
     this.#maxPending = o.maxPendingBytes ?? 64 * 1024 * 1024;
-    this.#epochMicros = BigInt(Date.now()) * 1000n - process.hrtime.bigint() / 1000n;
   }
 
   /**
@@ -101,40 +104,59 @@ export class TraceWriter implements MessageTrace {
     src: string, srcPort: number, dst: string, dstPort: number, data: Buffer): void {
     if (this.#state !== 'open') return;
     const tuple = `${transport}|${plain(src)}|${srcPort}|${plain(dst)}|${dstPort}`;
-    if (direction === 'out') this.#sent.set(tuple, true);
-    else if (this.#sent.peek(tuple) !== undefined) return;
-    const s = this.#ip(src);
-    const d = this.#ip(dst);
-    if (!s || !d || this.#queued + data.length > this.#maxPending) {
+    // peek, not get: first in, first forgotten is enough (a sent tuple that was forgotten is added again by its next
+    // send, before its receiver looks), and a touch per message would cost a delete and an insert.
+    if (direction === 'out') {
+      if (this.#sent.peek(tuple) === undefined) this.#sent.set(tuple, true);
+    } else if (this.#sent.peek(tuple) !== undefined) {
+      return;
+    }
+    const key = protocol === 'sip' ? tuple : `d|${tuple}`;
+    let tags = this.#tags.peek(key);
+    if (tags === undefined) {
+      const s = ipAddressBytes(src);
+      const d = ipAddressBytes(dst);
+      if (s && d) {
+        tags = exportedPduTags(protocol, transport === 'udp' ? EXP_PDU_PT_UDP : EXP_PDU_PT_TCP, { ip: s, port: srcPort }, { ip: d, port: dstPort });
+        this.#tags.set(key, tags);
+      }
+    }
+    if (tags === undefined || this.#queued + data.length > this.#maxPending) {
       this.#dropped++;
       return;
     }
-    const micros = this.#epochMicros + process.hrtime.bigint() / 1000n;
-    const tags = exportedPduTags(protocol, transport === 'udp' ? EXP_PDU_PT_UDP : EXP_PDU_PT_TCP, { ip: s, port: srcPort }, { ip: d, port: dstPort });
-    const block = enhancedPacketBlock(micros, tags, data);
+    // performance.timeOrigin + now(): wall-clock microseconds, monotonic within the process (53 bits hold them).
+    const block = enhancedPacketBlock(Math.round((performance.timeOrigin + performance.now()) * 1000), tags, data);
     this.#queue.push(block);
     this.#queued += block.length;
     this.#schedule();
   }
 
-  #ip(address: string): Buffer | undefined {
-    let b = this.#ips.peek(address);
-    if (b === undefined) {
-      b = ipAddressBytes(address);
-      if (b) this.#ips.set(address, b);
+  /** Plans the next write: after {@link FLUSH_MS}, or after this turn once the queue holds {@link FLUSH_BYTES}. */
+  #schedule(): void {
+    if (this.#writing) return; // its end plans the next one
+    if (this.#queued >= FLUSH_BYTES) {
+      if (this.#immediate) return;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#immediate = setImmediate(() => this.#write());
+    } else if (!this.#timer && !this.#immediate) {
+      this.#timer = setTimeout(() => this.#write(), FLUSH_MS);
+      // close() writes what is queued; a pending batch alone must not keep a process alive.
+      this.#timer.unref();
     }
-    return b;
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#writing) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#writing = this.#flush().finally(() => {
-        this.#writing = undefined;
-        if (this.#queue.length > 0 && this.#state === 'open') this.#schedule();
-      });
+  /** Starts writing the queue now (one write at a time); the next batch is planned when it is done. */
+  #write(): void {
+    clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    if (this.#writing) return;
+    this.#writing = this.#flush().finally(() => {
+      this.#writing = undefined;
+      if (this.#queue.length > 0 && this.#state === 'open') this.#schedule();
     });
   }
 
@@ -154,13 +176,15 @@ export class TraceWriter implements MessageTrace {
     }
   }
 
-  /** Resolves once every record made so far is in the file (tests; the stop). */
+  /** Resolves once every record made so far is in the file, writing what is queued now (tests; the stop). */
   async flushed(): Promise<void> {
-    while (this.#writing || this.#scheduled || this.#queue.length > 0) {
-      if (this.#writing) await this.#writing;
-      else if (this.#queue.length > 0 && !this.#scheduled) this.#writing = this.#flush().finally(() => (this.#writing = undefined));
-      else await new Promise<void>((r) => setImmediate(r));
-      if (this.#state === 'failed') return;
+    for (;;) {
+      if (this.#writing) {
+        await this.#writing;
+        continue;
+      }
+      if (this.#queue.length === 0 || this.#state === 'failed') return;
+      this.#write();
     }
   }
 

@@ -33,7 +33,7 @@ test('pcapng §4.2: IDB — LINKTYPE_WIRESHARK_UPPER_PDU (252), reserved 0, snap
 });
 
 test('pcapng §4.3: EPB — interface 0, timestamp high/low words, captured = original length, data padded to 32 bits', () => {
-  const b = enhancedPacketBlock(0x0005f2a1b3c4d5e6n, Buffer.from('ab'), Buffer.from('cde'));
+  const b = enhancedPacketBlock(0x0005f2a1b3c4d5e6, Buffer.from('ab'), Buffer.from('cde'));
   assert.equal(b.toString('hex'), hex(`
     06000000 28000000
     00000000
@@ -44,7 +44,7 @@ test('pcapng §4.3: EPB — interface 0, timestamp high/low words, captured = or
 });
 
 test('pcapng §4.3: EPB — a message above the snap length is cut there, its original length kept', () => {
-  const b = enhancedPacketBlock(1n, Buffer.alloc(8, 1), Buffer.alloc(SNAPLEN, 2));
+  const b = enhancedPacketBlock(1, Buffer.alloc(8, 1), Buffer.alloc(SNAPLEN, 2));
   assert.equal(b.readUInt32LE(20), SNAPLEN);
   assert.equal(b.readUInt32LE(24), SNAPLEN + 8);
   assert.equal(b.length, 32 + SNAPLEN);
