@@ -20,6 +20,7 @@ const MODULES: ReadonlyArray<readonly [string, () => Promise<CommandModule>]> = 
   ['idms', async () => (await import('../idms/cli.ts')).idmsCommand],
   ['registrar', async () => (await import('../registrar/cli.ts')).registrarCommand],
   ['ue', async () => (await import('../ue-client/cli.ts')).ueCommand],
+  ['trace', async () => (await import('../lib/trace/command.ts')).traceCommand],
 ];
 
 const program = new Command('mcx')

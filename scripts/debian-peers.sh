@@ -4,7 +4,7 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, sngrep, kamailio, and the
 # softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
 set -euo pipefail
 
@@ -16,6 +16,7 @@ peers=(
   "tshark tshark"
   "sipp sip-tester"
   "sipsak sipsak"
+  "sngrep sngrep"
   "kamailio kamailio"
   "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
   "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"
