@@ -6,8 +6,8 @@
  * Writes are batched: a record is encoded at once (its bytes copied) and queued; the queue goes to the file in one
  * `write` {@link FLUSH_MS} after its first record (at once, after the event-loop turn, when it holds
  * {@link FLUSH_BYTES}), never two writes at a time: a record is on disk within a fifth of a second plus one write,
- * and a role under load makes a few writes a second, not one per message (a write per turn cost more CPU than the
- * registrar's own work per message, bench: `npm run bench -- --trace DIR`). Every write ends on a block boundary: a
+ * and a role under load makes a few writes a second, not one per message (a write per event-loop turn added about half
+ * again to each role's CPU per registration; `npm run bench -- --trace DIR`). Every write ends on a block boundary: a
  * reader sees a valid file at any time (the section length is -1, "still growing"). The queue is bounded
  * ({@link TraceWriterOptions}): beyond it records are dropped and counted, so a stalled disk cannot grow the process
  * without limit. A failed write stops the trace (logged once); the role goes on.
