@@ -86,8 +86,9 @@ async function main(): Promise<number> {
     say(`${o.targets.join(', ')} on ${o.stores.join(' and ')}; rates ${o.rates.join(', ')}/s × ${o.durationS} s${o.step ? ', step mode' : ''}`
       + `${o.scale.length > 0 ? `, scale ${o.scale.map(formatCount).join(', ')}` : ''}; ${availableParallelism()} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')}; temp ${dir}`);
     const pki = o.targets.some((t) => t === 'static' || t === 'dynamic') ? await initPki(dir) : '';
+    if (o.trace) mkdirSync(resolve(o.trace), { recursive: true });
     for (const [si, store] of o.stores.entries()) {
-      const ctx: BenchContext = { dir, store, keys, users: o.users, profileDir: o.profile ? resolve(o.profile) : undefined, say };
+      const ctx: BenchContext = { dir, store, keys, users: o.users, profileDir: o.profile ? resolve(o.profile) : undefined, traceDir: o.trace ? resolve(o.trace) : undefined, say };
       const runner = new LoadRunner(ctx, (p) => stopper.add(() => p.stop('SIGKILL')));
       const sessionOpts = { rates: o.rates, durationS: o.durationS, stepS: o.stepS, warmupS: o.warmupS, step: o.step && si === 0 };
       for (const plan of deploymentsOf(o)) {

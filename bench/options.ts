@@ -28,6 +28,8 @@ export interface BenchOptions {
   /** Where the JSON goes (undefined: bench/results/bench-<time>.json). */
   json: string | undefined;
   profile: string | undefined;
+  /** `--trace DIR`: every SIP/Diameter role writes its messages to DIR/<deployment>-<role>.pcapng. */
+  trace: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -47,6 +49,7 @@ export const USAGE = `usage: npm run bench -- [options]
                              jwt-bearer, configuration), 2…2000 (default --users; --quick: 100)
   --json FILE                the results as JSON (default bench/results/bench-<time>.json)
   --profile DIR              every role under node --cpu-prof, profiles in DIR/<deployment>-<role>[-redis]/
+  --trace DIR                every role with --trace DIR/<deployment>-<role>[-redis].pcapng (the cost of tracing)
   --help
 
 Exit 0 when it ran (targets met or not: the report says), 1 when a target could not be started, 2 on a bad option.`;
@@ -59,7 +62,7 @@ export function parseOptions(argv: string[], fail: (msg: string) => never): Benc
       args: argv, strict: true, allowPositionals: false,
       options: {
         quick: { type: 'boolean' }, step: { type: 'boolean' }, help: { type: 'boolean' },
-        ...Object.fromEntries(['targets', 'store', 'rate', 'scale', 'duration', 'warmup', 'users', 'migrations', 'json', 'profile'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['targets', 'store', 'rate', 'scale', 'duration', 'warmup', 'users', 'migrations', 'json', 'profile', 'trace'].map((k) => [k, { type: 'string' as const }])),
       },
     }).values;
   } catch (e) {
@@ -98,5 +101,6 @@ export function parseOptions(argv: string[], fail: (msg: string) => never): Benc
     rates: [...new Set(rates)], durationS, stepS: Math.min(durationS, 8), warmupS: int('warmup', 0, 10, quick ? 2 : 3),
     step: v.step === true || (!quick && str('rate') === undefined), scale: [...new Set(scale)], users,
     migrations: int('migrations', 2, 2000, quick ? Math.min(100, users) : users), json: str('json'), profile: str('profile'),
+    trace: str('trace'),
   };
 }

@@ -48,6 +48,8 @@ export interface BenchContext {
   users: number;
   /** `--profile DIR`, or undefined. */
   profileDir: string | undefined;
+  /** `--trace DIR`, or undefined. */
+  traceDir?: string | undefined;
   /** Progress lines (stderr). */
   say(line: string): void;
 }
@@ -92,7 +94,9 @@ export interface StartedRole {
  */
 export async function startRole(ctx: BenchContext, stopper: Stopper, deployment: string, name: string, args: string[], ready: RegExp, readyMs = 30_000): Promise<StartedRole> {
   const profile = ctx.profileDir ? join(ctx.profileDir, `${deployment}-${name}${ctx.store === 'redis' ? '-redis' : ''}`) : undefined;
-  const proc = startMcx(args, {
+  const traced = ctx.traceDir !== undefined && ['hss', 'relay', 'mms', 'registrar'].includes(args[0] as string)
+    ? ['--trace', join(ctx.traceDir, `${deployment}-${name}${ctx.store === 'redis' ? '-redis' : ''}.pcapng`)] : [];
+  const proc = startMcx([...args, ...traced], {
     env: { ...process.env, MCX_LOG_LEVEL: 'warn' },
     ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
   });

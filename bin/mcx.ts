@@ -21,6 +21,7 @@ const MODULES: ReadonlyArray<readonly [string, () => Promise<CommandModule>]> = 
   ['registrar', async () => (await import('../registrar/cli.ts')).registrarCommand],
   ['ue', async () => (await import('../ue-client/cli.ts')).ueCommand],
   ['deploy', async () => (await import('../deploy/netns/cli.ts')).deployCommand],
+  ['trace', async () => (await import('../lib/trace/command.ts')).traceCommand],
 ];
 
 const program = new Command('mcx')

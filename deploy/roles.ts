@@ -20,6 +20,7 @@ import type { Closeable } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import type { MetricsTarget } from '../lib/metrics/endpoint.ts';
 import type { RoleLabels } from '../lib/metrics/role-metrics.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { EndpointSpec } from '../mms/run.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
@@ -95,6 +96,13 @@ export interface RoleContext {
   partners: readonly PartnerSystem[];
   /** `memory` or a redis:// URL, for every role. */
   store: string;
+  /** The trace every role started in this process records into (`--trace`); roles run as processes get their own file. */
+  trace?: MessageTrace;
+}
+
+/** The trace of the roles in this process, to spread into a role's configuration. */
+function traced(c: RoleContext): { trace?: MessageTrace } {
+  return c.trace ? { trace: c.trace } : {};
 }
 
 type System = 'primary' | 'partner' | (string & {});
@@ -155,7 +163,7 @@ export function hssRecipe(c: RoleContext, o: { port: number; tls: boolean; randP
       const { startHss } = await import('../hss/run.ts');
       const hss = await startHss({
         listen: { host: LOOPBACK, port: o.port }, originHost: `hss.${primary}`, realm: primary, subscribersCsv: c.layout.subscribersCsv,
-        store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger,
+        store: c.store, stateDir: dir, ...(tls ? { tls } : {}), randPolicy: o.randPolicy, admin: { host: LOOPBACK, port: 0 }, logger, ...traced(c),
         metrics: { system: 'primary' },
       });
       return { running: hss, addresses: { diameterUrl: hss.diameterUrl, adminUrl: hss.adminUrl, adminTokenPath: hss.adminTokenPath }, telemetry: hss.telemetry };
@@ -180,7 +188,7 @@ export function relayRecipe(c: RoleContext, o: { system: System; realm: string; 
     inline: async (logger) => {
       const { startRelay } = await import('../mms/run.ts');
       const relay = await startRelay({
-        listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger, metrics: { system: o.system },
+        listen: { host: LOOPBACK, port: 0 }, ...self, routes: [{ realm: c.realms.primary, peers: [o.upstream] }], tls, logger, metrics: { system: o.system }, ...traced(c),
       });
       return { running: relay, addresses: { diameterUrl: relay.diameterUrl }, telemetry: relay.telemetry };
     },
@@ -205,7 +213,7 @@ export function primaryMmsRecipe(c: RoleContext, o: { upstream: EndpointSpec; hs
       const mms = await startMms({
         role: 'primary', listen: { host: LOOPBACK, port: 0 }, originHost: `mms.${primary}`, realm: primary, routes: [{ realm: primary, peers: [o.upstream] }],
         tls, store: c.store, stateDir: dir, bindingApi: { host: LOOPBACK, port: 0 }, hssAdminUrl: o.hssAdminUrl, hssAdminTokenFile: o.hssAdminTokenFile,
-        maxBindingTtlS: MIGRATION_TTL_S, logger, metrics: { system: 'primary' },
+        maxBindingTtlS: MIGRATION_TTL_S, logger, metrics: { system: 'primary' }, ...traced(c),
       });
       return { running: mms, addresses: { diameterUrl: mms.diameterUrl, ...(mms.migrationUrl ? { apiUrl: mms.migrationUrl } : {}) }, telemetry: mms.telemetry };
     },
@@ -301,7 +309,7 @@ export function partnerMmsRecipe(c: RoleContext, o: {
       const [{ startMms }, { defaultResource }] = await Promise.all([import('../mms/run.ts'), import('../idms/cli.ts')]);
       const mms = await startMms({
         role: 'partner', listen: o.listen, originHost: `mms.${partner}`, realm: partner, routes: [{ realm: primary, peers: [o.upstream] }],
-        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger, metrics: { system },
+        tls, mappingsCsv: mappings, store: c.store, stateDir: dir, topologyHiding: false, logger, metrics: { system }, ...traced(c),
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}),
         ...(d ? {
           primarySystems: [{ realm: primary, idmsIssuer: d.primaryIdmsIssuer, bindingApi: d.bindingApi, cx: [d.primaryMmsCx] }],
@@ -355,7 +363,7 @@ export function registrarRecipe(c: RoleContext, o: {
       const r = await startRegistrar({
         sip: o.sip, ...self, hss: [{ host: o.mms.host, port: o.mms.port }], diameterTls: o.cxTls, ...(tls ? { tls } : {}), store: c.store, stateDir: dir,
         ...(o.admin ? { admin: { host: LOOPBACK, port: 0 } } : {}), ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}),
-        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger, metrics: { system },
+        ...(o.expires ? { minExpires: o.expires.min, maxExpires: o.expires.max } : {}), logger, metrics: { system }, ...traced(c),
       });
       const sip = r.addresses.sip.map((b) => ({ transport: b.transport.toLowerCase() as SipListen['transport'], host: b.address, port: b.port }));
       const admin = r.addresses.admin ? { adminUrl: r.addresses.admin, ...(r.adminTokenPath ? { adminTokenPath: r.adminTokenPath } : {}) } : {};

@@ -35,6 +35,8 @@ export type { PartnerAddresses, TestbedAddresses, TestbedPlan } from './testbed-
 
 const LOOPBACK = '127.0.0.1';
 const ROUTE_WAIT_MS = 10_000;
+/** The `mcx` commands with `--trace`. */
+const TRACED_COMMANDS = ['hss', 'relay', 'mms', 'registrar'];
 
 /**
  * The primary system and its partner systems (the name is from when there was one partner; `mcx testbed
@@ -60,7 +62,7 @@ export class TwoSystemTestbed {
     private readonly partnerCas: ReadonlyMap<string, string>,
     readonly logs: LogCollector,
   ) {
-    this.ctx = { layout, realms: plan.realms, partners: partnersOf(plan), store: plan.store ?? 'memory' };
+    this.ctx = { layout, realms: plan.realms, partners: partnersOf(plan), store: plan.store ?? 'memory', ...(plan.trace ? { trace: plan.trace } : {}) };
     this.logger = plan.logger ?? createLogger('testbed', { level: 'debug', destination: logs.stream });
   }
 
@@ -168,7 +170,7 @@ export class TwoSystemTestbed {
     const asProcess = p === 'all' || (p?.includes(recipe.name) ?? false);
     if (asProcess && !this.plan.launch) throw new Error(`testbed: ${recipe.name} is to run as a process, but the plan has no launcher`);
     const h = asProcess
-      ? await RoleHandle.process(recipe, this.logs, this.plan.launch as Launcher)
+      ? await RoleHandle.process(this.withTraceFile(recipe), this.logs, this.plan.launch as Launcher)
       : await RoleHandle.inline(recipe, this.logs, this.logger.child({ role: recipe.name }));
     if (this.closing) {
       // Started while the testbed closed (a sibling's start failed): it must not outlive the testbed.
@@ -178,6 +180,13 @@ export class TwoSystemTestbed {
     this.current.set(recipe.name, h);
     this.started.push(h);
     return h;
+  }
+
+  /** A role process of a traced testbed writes its own file beside the testbed's (the IdMS speaks neither SIP nor Diameter). */
+  private withTraceFile(recipe: RoleRecipe): RoleRecipe {
+    const file = this.plan.trace?.path;
+    if (file === undefined || !TRACED_COMMANDS.includes(recipe.argv[0] as string)) return recipe;
+    return { ...recipe, argv: [...recipe.argv, '--trace', `${file.replace(/\.pcapng$/i, '')}.${recipe.name}.pcapng`] };
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { RandPolicy } from '../hss/vectors.ts';
 import type { Logger } from '../lib/log.ts';
+import type { TraceWriter } from '../lib/trace/writer.ts';
 import type { DigestAlgorithm, SipListen } from '../registrar/config.ts';
 import type { LogCollector } from './ladder.ts';
 import { freeSipPort } from './ports.ts';
@@ -56,6 +57,11 @@ export interface TestbedPlan {
   logs?: LogCollector;
   /** The logger of the roles in this process (each logs through its child `{ role }`); default into `logs`. */
   logger?: Logger;
+  /**
+   * The trace file (`mcx testbed --trace`): every role in this process records into it; a role run as a process gets
+   * `--trace` of its own, `<file without .pcapng>.<role>.pcapng` beside it. The caller opens and closes it.
+   */
+  trace?: TraceWriter;
 }
 
 /** Where the roles of one partner system listen (0 and '' for a role not started). */

@@ -28,6 +28,8 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { MetricsListener } from '../lib/metrics/endpoint.ts';
 import { isConfigurationFailure, serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, traceFileSchema } from '../lib/trace/cli.ts';
+import { TraceWriter } from '../lib/trace/writer.ts';
 import { RAND_POLICIES } from '../hss/vectors.ts';
 import { DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS } from '../registrar/config.ts';
 import { Isim } from '../ue-client/isim.ts';
@@ -80,6 +82,7 @@ const optionsSchema = z.object({
     .refine((a) => isLoopback(a.host), 'must be a loopback address such as 127.0.0.1:9464 (the endpoint has no token)'),
   'once': z.boolean(),
   'verbose': z.boolean(),
+  'trace': traceFileSchema.optional(),
 }).superRefine((o, ctx) => {
   if (o['primary-realm'].toLowerCase() === o['partner-realm'].toLowerCase()) {
     ctx.addIssue({ code: 'custom', path: ['partner-realm'], message: 'must differ from --primary-realm (two systems, two realms)' });
@@ -140,15 +143,29 @@ export interface RunningTestbed {
 export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'> = {}): Promise<RunningTestbed> {
   const realms: Realms = { primary: o['primary-realm'], partner: o['partner-realm'] };
   const partners = partnerSystems(realms.partner, o.partners);
-  const [first] = partners as [PartnerSystem];
   const logs = more.logs ?? new LogCollector(o.verbose);
   const logger = createLogger('testbed', { level: o.verbose ? 'debug' : 'info', destination: logs.stream });
+  // Opened before any role starts, so their first CER/CEA are in it; closed after they all stopped (DPR/DPA in it).
+  const trace = o.trace === undefined ? undefined : await TraceWriter.open(o.trace, { logger });
+  if (trace) process.stdout.write(`testbed: tracing every SIP and Diameter message of the roles to ${trace.path} (wireshark, tshark -r)\n`);
+  try {
+    return await startRoles(o, more, realms, partners, logs, logger, trace);
+  } catch (e) {
+    await trace?.close();
+    throw e;
+  }
+}
+
+/** {@link startTestbed} once its trace file, if any, is open. */
+async function startRoles(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' | 'logs'>, realms: Realms, partners: readonly PartnerSystem[],
+  logs: LogCollector, logger: Logger, trace: TraceWriter | undefined): Promise<RunningTestbed> {
+  const [first] = partners as [PartnerSystem];
   let users: { alice: DemoUser; bob: PasswordUser; carol: DynamicUser; dave?: DynamicUser } | undefined;
   const testbed = await TwoSystemTestbed.create({
     dir: o.dir, realms, partners, store: o.store, randPolicy: o['rand-policy'],
     // `auto` (0) is resolved by the builder: UDP and TCP share one port as with the defaults (5060), TLS another.
     sip: { host: o.listen, udp: o.ports.udp, tcp: o.ports.tcp, tls: o.ports.tls },
-    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more,
+    digestAlgorithms: o['digest-algorithms'], logs, logger, ...more, ...(trace ? { trace } : {}),
     // The registrar's admin API: `mcx registrar bindings` shows what a softphone registered.
     admin: true,
     provisioning: async (layout) => {
@@ -202,6 +219,7 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
     close: async () => {
       await metrics.close();
       await testbed.close();
+      await trace?.close();
     },
   };
 }
@@ -312,6 +330,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--metrics <host:port>', 'the testbed\'s Prometheus endpoint, every role in one (loopback only, no token): GET /metrics, /healthz, /readyz', '127.0.0.1:0')
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
+    .option('--trace <file.pcapng>', TRACE_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const kebab = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]));
       await runTestbed(parseTestbedOptions(kebab));

@@ -12,6 +12,7 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
 import type { HssConfig } from './run.ts';
 import { RAND_POLICIES } from './vectors.ts';
@@ -42,6 +43,7 @@ const serveSchema = z.object({
   'max-auth-items': z.coerce.number().int().min(1).max(32),
   'mms-host': z.array(realmSchema).max(16).optional(),
   'metrics': hostPortSchema.optional(),
+  'trace': traceFileSchema.optional(),
 }).superRefine(checkTlsTriple);
 
 /** Raw commander options of `mcx hss`. */
@@ -61,6 +63,7 @@ export interface HssCliOptions {
   maxAuthItems?: string;
   mmsHost?: string[];
   metrics?: string;
+  trace?: string;
 }
 
 /**
@@ -73,7 +76,7 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
     'store': o.store ?? HSS_DEFAULTS.store, 'state-dir': o.stateDir ?? HSS_DEFAULTS.stateDir, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey,
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
     'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems, 'mms-host': o.mmsHost,
-    'metrics': o.metrics,
+    'metrics': o.metrics, 'trace': o.trace,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -94,7 +97,8 @@ export async function runHssCommand(o: HssCliOptions): Promise<void> {
   // Loaded here, not at the top: `mcx hss --help` and the other subcommands need none of the HSS (issue #12).
   const { startHss } = await import('./run.ts');
   await serveUntilSignal({
-    role: 'hss', logger, start: () => startHss(config),
+    // --trace was validated with the rest above.
+    role: 'hss', logger, start: () => startTraced(o.trace, logger, (t) => startHss({ ...config, ...t })),
     ready: (hss) => `listening diameter=${hss.diameterUrl} admin=${hss.adminUrl}${metricsReadySuffix(hss.metricsUrl)}`,
   });
 }
@@ -127,6 +131,7 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--mms-host <fqdn>', 'Diameter identity of a primary MMS (repeatable; default mms.<realm>): requests that crossed it are ' +
       'the dynamic migration path, all others from a partner realm the static one', collectOption)
     .option('--metrics <host:port>', METRICS_OPTION_HELP)
+    .option('--trace <file.pcapng>', TRACE_HELP)
     .action((opts: HssCliOptions) => runHssCommand(opts));
   addSubscriberCommands(hss);
 };

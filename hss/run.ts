@@ -16,6 +16,7 @@ import { CX_APPLICATION, DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import { observeDiameter } from '../lib/metrics/diameter.ts';
 import { RoleTelemetry, type MetricsConfig } from '../lib/metrics/telemetry.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { ConfigFileError, readConfigFile, readTlsFiles } from '../lib/config/files.ts';
 import { createAdminApi } from './admin-api.ts';
@@ -47,6 +48,8 @@ export interface HssConfig {
   mmsHosts?: string[];
   /** `--metrics` (system label default `primary`). */
   metrics?: MetricsConfig;
+  /** Records every Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
@@ -102,7 +105,7 @@ export async function startHss(config: HssConfig): Promise<RunningHss> {
     const cx = createCxHandlers(ctx, { validate: false });
     const node = new DiameterNode({
       originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION],
-      logger: log.child({ component: 'diameter' }),
+      logger: log.child({ component: 'diameter' }), ...(config.trace ? { trace: config.trace } : {}),
     });
     observeDiameter(node, telemetry.metrics);
     // The handlers get the authenticated peer: what the allowed_partners check reads realm and path from.

@@ -14,6 +14,7 @@ import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
 import type { MmsConfig } from './run.ts';
@@ -27,6 +28,7 @@ const nodeShape = {
   'route': routesSchema,
   ...tlsOptionsShape,
   'metrics': hostPortSchema.optional(),
+  'trace': traceFileSchema.optional(),
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';
@@ -114,6 +116,7 @@ export interface AgentCliOptions {
   tlsKey?: string;
   tlsCa?: string[];
   metrics?: string;
+  trace?: string;
 }
 
 /** Raw commander options of `mcx mms`. */
@@ -142,7 +145,7 @@ export interface MmsCliOptions extends AgentCliOptions {
 function nodeInput(o: AgentCliOptions): Record<string, unknown> {
   return {
     'listen': o.listen, 'origin-host': o.originHost, 'realm': o.realm, 'route': o.route, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
-    'metrics': o.metrics,
+    'metrics': o.metrics, 'trace': o.trace,
   };
 }
 
@@ -209,7 +212,8 @@ function addNodeOptions(cmd: Command): Command {
     .option('--route <realm=host:port[,host:port]>', 'peers of a realm, in order of preference; each [tcp://|tls://] (repeatable)', collectOption)
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS, admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
-    .option('--tls-ca <file[,file]>', 'PEM CAs trusted for peers: own system, then the other system (repeatable or comma-separated)', collectOption);
+    .option('--tls-ca <file[,file]>', 'PEM CAs trusted for peers: own system, then the other system (repeatable or comma-separated)', collectOption)
+    .option('--trace <file.pcapng>', TRACE_HELP);
 }
 
 /** Adds `mcx mms [serve]`; `serve` is a default subcommand so later `mcx mms <subcommand>`s keep their own options. */
@@ -241,7 +245,8 @@ export const mmsCommand: CommandModule = (program: Command) => {
       // Loaded here, not at the top: `--help` needs none of the MMS (issue #12).
       const { startMms } = await import('./run.ts');
       await serveUntilSignal({
-        role: 'mms', logger, start: () => startMms(config),
+        // --trace was validated with the rest above.
+        role: 'mms', logger, start: () => startTraced(opts.trace, logger, (t) => startMms({ ...config, ...t })),
         ready: (m) => `listening diameter=${m.diameterUrl}${m.adminUrl ? ` admin=${m.adminUrl}` : ''}${m.migrationUrl ? ` ${m.role === 'partner' ? 'migration' : 'bindings'}=${m.migrationUrl}` : ''} role=${m.role}${metricsReadySuffix(m.metricsUrl)}`,
       });
     });
@@ -254,6 +259,9 @@ export const relayCommand: CommandModule = (program: Command) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
       const { startRelay } = await import('./run.ts');
-      await serveUntilSignal({ role: 'relay', logger, start: () => startRelay(config), ready: (r) => `listening diameter=${r.diameterUrl}${metricsReadySuffix(r.metricsUrl)}` });
+      await serveUntilSignal({
+        role: 'relay', logger, start: () => startTraced(opts.trace, logger, (t) => startRelay({ ...config, ...t })),
+        ready: (r) => `listening diameter=${r.diameterUrl}${metricsReadySuffix(r.metricsUrl)}`,
+      });
     });
 };

@@ -23,6 +23,7 @@ import type { Logger } from '../lib/log.ts';
 import { observeDiameter } from '../lib/metrics/diameter.ts';
 import { openPeerCheck } from '../lib/metrics/readiness.ts';
 import type { MetricsConfig, RoleTelemetry } from '../lib/metrics/telemetry.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 import type { EndpointSpec, RouteSpec } from './options.ts';
 import { isTlsLink } from './options.ts';
 
@@ -48,6 +49,8 @@ export interface AgentNodeConfig {
   timeoutMs?: number;
   /** `--metrics` (system label default: `primary`, or the MMS's `--role`). */
   metrics?: MetricsConfig;
+  /** Records every Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
@@ -86,7 +89,7 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
   const haveTls = pem !== undefined;
   const node = new DiameterNode({
     originHost: config.originHost, originRealm: config.realm, applications: [CX_APPLICATION], reconnect: AGENT_RECONNECT,
-    logger: log.child({ component: 'diameter' }),
+    logger: log.child({ component: 'diameter' }), ...(config.trace ? { trace: config.trace } : {}),
   });
   for (const [name, handler] of Object.entries(handlersOf(node)) as [keyof typeof COMMANDS, Handler][]) node.handle(CX_APPLICATION_ID, COMMANDS[name], handler);
   if (telemetry) observeDiameter(node, telemetry.metrics);

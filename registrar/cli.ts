@@ -13,6 +13,7 @@ import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
+import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
@@ -70,6 +71,7 @@ const serveSchema = z.object({
   'max-connections-per-source': count(1),
   'first-message-timeout': seconds,
   'metrics': hostPortSchema.optional(),
+  'trace': traceFileSchema.optional(),
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
@@ -115,6 +117,7 @@ export interface RegistrarCliOptions {
   maxConnectionsPerSource?: string;
   firstMessageTimeout?: string;
   metrics?: string;
+  trace?: string;
 }
 
 /**
@@ -135,7 +138,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'max-pending-challenges': o.maxPendingChallenges ?? D.maxPendingChallenges, 'max-tracked-sources': o.maxTrackedSources ?? D.maxTrackedSources,
     'auth-vectors': o.authVectors ?? D.authVectors, 'auth-vector-lifetime': o.authVectorLifetime ?? D.authVectorLifetimeMs / 1000,
     'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
-    'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000, 'metrics': o.metrics,
+    'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000, 'metrics': o.metrics, 'trace': o.trace,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -164,7 +167,8 @@ export async function runRegistrarCommand(o: RegistrarCliOptions): Promise<void>
   const { startRegistrar } = await import('./server.ts');
   await serveUntilSignal({
     role: 'registrar', logger,
-    start: () => startRegistrar(config).catch((e: unknown) => {
+    // --trace was validated with the rest above.
+    start: () => startTraced(o.trace, logger, (t) => startRegistrar({ ...config, ...t })).catch((e: unknown) => {
       throw isRegistrarError(e, 'ERR_REGISTRAR_CONFIG') ? new UsageError(e.message) : e;
     }),
     ready: (r) => `listening sip=${r.addresses.sipUrls.join(',')} diameter-peers=${r.addresses.diameterPeers.join(',')}` +
@@ -218,6 +222,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--max-connections-per-source <n>', 'TCP/TLS connections per listener from one IP address (refused before a TLS handshake)', String(D.maxConnectionsPerSource))
     .option('--first-message-timeout <s>', 'a TCP/TLS connection that has sent no complete SIP message by then is closed', String(D.firstMessageTimeoutMs / 1000))
     .option('--metrics <host:port>', METRICS_OPTION_HELP)
+    .option('--trace <file.pcapng>', TRACE_HELP)
     .action((opts: RegistrarCliOptions) => runRegistrarCommand(opts));
   addBindingsCommand(reg);
 };

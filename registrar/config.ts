@@ -7,6 +7,7 @@ import type { ReconnectOptions } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import type { MetricsConfig } from '../lib/metrics/telemetry.ts';
 import type { TimerValues } from '../lib/sip/transaction/timers.ts';
+import type { MessageTrace } from '../lib/trace/types.ts';
 
 /** AKA Digest algorithms the registrar challenges with (RFC 3310, RFC 4169). */
 export const AKA_ALGORITHMS = ['AKAv1-MD5', 'AKAv2-MD5'] as const;
@@ -137,12 +138,14 @@ export interface RegistrarConfig {
   reconnect?: ReconnectOptions;
   /** `--metrics` (system label default `partner`). */
   metrics?: MetricsConfig;
+  /** Records every SIP and Diameter message (`--trace`, lib/trace); shared with other roles of the process, not closed here. */
+  trace?: MessageTrace;
   logger: Logger;
 }
 
 /** The configuration with every default applied. */
-export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics'>>
-  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics'>;
+export type ResolvedRegistrarConfig = Required<Omit<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics' | 'trace'>>
+  & Pick<RegistrarConfig, 'tls' | 'admin' | 'adminTokenFile' | 'serverName' | 'sipTimers' | 'reconnect' | 'metrics' | 'trace'>;
 
 /**
  * Applies the defaults.

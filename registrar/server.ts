@@ -184,7 +184,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     teardown.add('store', () => store.close());
     const node = new DiameterNode({
       originHost: c.originHost, originRealm: c.realm, applications: [CX_APPLICATION], logger: log.child({ component: 'diameter' }),
-      timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}),
+      timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}), ...(c.trace ? { trace: c.trace } : {}),
     });
     teardown.addDiameter(node);
     const telemetry = new RoleTelemetry('registrar', c.metrics?.system ?? 'partner');
@@ -196,6 +196,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const stack = new SipStack({
       ...listeners(c.sip, tls), logger: log.child({ component: 'sip' }), ...(c.sipTimers ? { timers: c.sipTimers } : {}),
       maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, firstMessageTimeoutMs: c.firstMessageTimeoutMs,
+      ...(c.trace ? { trace: c.trace } : {}),
       // Listeners bind one after the other: a request on the first before the handler exists is asked to retry.
       onRequest: (req, tx) => (route.dispatch ? route.dispatch(req, tx) : void tx.reply(503, { headers: [['Retry-After', '1']] })),
     });

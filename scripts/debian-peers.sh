@@ -4,8 +4,8 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, promtool, the
-# softphones twinkle-console, linphonec, baresip, and ip, nft, systemd-analyze of the multi-host rehearsal and its
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, sngrep, kamailio, promtool,
+# the softphones twinkle-console, linphonec, baresip, and ip, nft, systemd-analyze of the multi-host rehearsal and its
 # systemd units) choose which peers are needed, default all of them.
 set -euo pipefail
 
@@ -17,6 +17,7 @@ peers=(
   "tshark tshark"
   "sipp sip-tester"
   "sipsak sipsak"
+  "sngrep sngrep"
   "kamailio kamailio"
   "kamailio kamailio-ims-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/ims_auth.so"
   "kamailio kamailio-presence-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so"

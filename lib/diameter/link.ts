@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { TurnCork } from '../cork.ts';
 import type { Logger } from '../log.ts';
+import type { MessageTrace } from '../trace/types.ts';
 import { decodeMessage, encodeMessage, withHeader } from './codec.ts';
 import type { DiameterMessage } from './codec.ts';
 import { DiameterFramer } from './framing.ts';
@@ -33,11 +34,17 @@ export abstract class MessageLink {
   protected log: Logger;
   private readonly framer: DiameterFramer;
   private readonly out: TurnCork;
+  /** `--trace`: the sink and this connection's ends (read once: the socket's getters ask the kernel each time). */
+  private readonly trace: { sink: MessageTrace; local: string; localPort: number; remote: string; remotePort: number } | undefined;
   private torn = false;
 
-  /** Wires the socket events. */
-  constructor(socket: Socket, logger: Logger, maxMessageSize: number | undefined) {
+  /** Wires the socket events; with `trace`, every message sent and every frame received is recorded (TLS in plaintext). */
+  constructor(socket: Socket, logger: Logger, maxMessageSize: number | undefined, trace?: MessageTrace) {
     this.socket = socket;
+    this.trace = trace === undefined ? undefined : {
+      sink: trace, local: plainAddress(socket.localAddress ?? ''), localPort: socket.localPort ?? 0,
+      remote: plainAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort ?? 0,
+    };
     this.remoteAddress = plainAddress(socket.remoteAddress ?? '');
     this.framer = new DiameterFramer(maxMessageSize === undefined ? {} : { maxMessageSize });
     this.out = new TurnCork(socket);
@@ -99,6 +106,8 @@ export abstract class MessageLink {
       this.log.error({ err, commandCode: msg.commandCode }, 'message cannot be encoded, not sent');
       return false;
     }
+    const t = this.trace;
+    if (t !== undefined) t.sink.record('diameter', 'tcp', 'out', t.local, t.localPort, t.remote, t.remotePort, buf);
     this.out.write(buf);
     return true;
   }
@@ -158,6 +167,8 @@ export abstract class MessageLink {
   }
 
   private onFrame(raw: Buffer): void {
+    const t = this.trace;
+    if (t !== undefined) t.sink.record('diameter', 'tcp', 'in', t.remote, t.remotePort, t.local, t.localPort, raw);
     let msg: DiameterMessage;
     try {
       msg = decodeMessage(raw);

@@ -2,6 +2,7 @@
  * The public types of `DiameterNode` (node.ts): options, handlers, request options, peer snapshots and events.
  */
 import type { Logger } from '../log.ts';
+import type { MessageTrace } from '../trace/types.ts';
 import type { DiameterMessage } from './codec.ts';
 import type { ValidateOptions } from './message.ts';
 import type { Dictionary } from './dictionary/index.ts';
@@ -84,6 +85,8 @@ export interface DiameterNodeOptions {
   validate?: ValidateOptions;
   maxMessageSize?: number;
   logger?: Logger;
+  /** Records every message of every connection, TLS in plaintext (`--trace`, lib/trace). */
+  trace?: MessageTrace;
 }
 
 /** Routing and timeout of one `request`. */

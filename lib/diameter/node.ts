@@ -101,6 +101,7 @@ export class DiameterNode {
         ...(options.validate ? { validate: options.validate } : {}),
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
         nextEndToEnd: () => this.endToEnd.next(),
+        ...(options.trace ? { trace: options.trace } : {}),
       },
       connectTimeoutMs: options.timeouts?.connectMs ?? 3000,
       reconnect: options.reconnect ?? {},

@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
+import type { MessageTrace } from '../trace/types.ts';
 import type { DiameterMessage } from './codec.ts';
 import type { ValidateOptions } from './message.ts';
 import type { Dictionary } from './dictionary/index.ts';
@@ -59,4 +60,6 @@ export interface PeerConnectionOptions {
   expectedOriginHost?: string;
   /** End-to-End ids for CER/DWR/DPR (shared by the node). */
   nextEndToEnd: () => number;
+  /** Records every message of the connection (lib/trace; `--trace`). */
+  trace?: MessageTrace;
 }

@@ -20,6 +20,7 @@ import { StreamTransport } from './transport/stream.ts';
 import type { Destination, ListenSpec, TransportProtocol } from './transport/types.ts';
 import { UdpTransport } from './transport/udp.ts';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { MessageTrace } from '../trace/types.ts';
 
 /** Stream connections per transport, by default. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -57,6 +58,8 @@ export interface SipStackOptions {
   viaHost?: string;
   logger?: Logger;
   onRequest?: RequestHandler;
+  /** Records every message sent and received on every transport, TLS in plaintext (`--trace`, lib/trace). */
+  trace?: MessageTrace;
 }
 
 /** Options of {@link SipStack.sendRequest}. */
@@ -112,6 +115,7 @@ export class SipStack {
         port: spec.port,
         onMessage: (buf, rinfo, t) => this.inbound.datagram(buf, rinfo, t),
         onError: (err) => this.socketError(err),
+        ...(opts.trace ? { trace: opts.trace } : {}),
       }));
     }
     for (const spec of opts.tcp ?? []) this.streams.push(this.stream('TCP', spec));
@@ -142,6 +146,7 @@ export class SipStack {
       onMessage: (buf, conn) => this.inbound.streamMessage(buf, conn),
       onFramingError: (err, conn) => this.inbound.framingError(err, conn),
       onEvent: (ev, detail) => this.connectionEvent(ev, detail),
+      ...(this.opts.trace ? { trace: this.opts.trace } : {}),
     });
   }
 

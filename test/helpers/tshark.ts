@@ -102,3 +102,21 @@ export async function tlsServerNames(file: string, port: number): Promise<string
   const args = ['-r', file, '-d', `tcp.port==${port},tls`, '-Y', `tls.handshake.type==1 && tcp.dstport==${port}`, '-T', 'fields', '-e', 'tls.handshake.extensions_server_name'];
   return (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout.split('\n').filter(Boolean);
 }
+
+/**
+ * A trace file of exported PDUs (lib/trace) read by a bare `tshark -r`, no decode-as, no keys: the values of
+ * `fields` in every packet `filter` matches, one row a packet (several values of one field joined by `,`).
+ */
+export async function traceRows(file: string, filter: string, fields: string[]): Promise<string[][]> {
+  const args = ['-r', file, '-Y', filter, '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])];
+  const out = (await run('tshark', args, { maxBuffer: 16 << 20 })).stdout;
+  return out.split('\n').filter(Boolean).map((l) => l.split('|'));
+}
+
+/** What a bare `tshark -r` finds wrong in `file`: malformed packets and expert items of severity warning or error. */
+export async function traceProblems(file: string): Promise<{ malformed: string; warnings: string; expert: string }> {
+  const lines = async (filter: string): Promise<string> => (await run('tshark', ['-r', file, '-Y', filter], { maxBuffer: 16 << 20 })).stdout.trim();
+  const expert = (await run('tshark', ['-r', file, '-q', '-z', 'expert,warn'], { maxBuffer: 16 << 20 })).stdout.trim();
+  // _ws.expert.severity: 6291456 = warning, 8388608 = error (tshark -G values).
+  return { malformed: await lines('_ws.malformed'), warnings: await lines('_ws.expert.severity >= 6291456'), expert };
+}

@@ -13,6 +13,7 @@ import { lookup } from 'node:dns/promises';
 import { createServer as createTcpServer, connect as tcpConnect, isIP, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
 import { TurnCork } from '../../cork.ts';
+import type { MessageTrace } from '../../trace/types.ts';
 import { SipError, type SipParseError } from '../errors.ts';
 import { StreamFramer } from './framer.ts';
 import { normalizeAddress, type FlowInfo, type ListenSpec } from './types.ts';
@@ -40,6 +41,8 @@ export interface StreamTransportOptions {
   onFramingError(err: SipParseError, conn: StreamConnection): void;
   /** Connection life-cycle, for statistics and logs. */
   onEvent?(event: StreamEvent, detail?: unknown): void;
+  /** Records every message written and every framed message received (keep-alives are not messages): `--trace`. */
+  trace?: MessageTrace;
 }
 
 /**
@@ -58,15 +61,19 @@ export class StreamConnection {
   readonly waiting = new Set<{ transportError(err: unknown): void }>();
   /** Set while an accepted connection's first-message timer runs: called (once) when a message is complete. */
   firstMessage: (() => void) | undefined;
+  /** Where messages of this connection are recorded, if anywhere. */
+  readonly trace: MessageTrace | undefined;
   readonly #out: TurnCork;
 
   /**
    * @param socket the connected (and, for TLS, handshaken) socket.
    * @param protocol TCP or TLS.
    * @param maxMessageSize framer limit.
+   * @param trace records the messages (in plaintext, also over TLS).
    */
-  constructor(socket: Socket, protocol: 'TCP' | 'TLS', maxMessageSize: number) {
+  constructor(socket: Socket, protocol: 'TCP' | 'TLS', maxMessageSize: number, trace?: MessageTrace) {
     this.socket = socket;
+    this.trace = trace;
     const flow: FlowInfo = {
       transport: protocol,
       remoteAddress: normalizeAddress(socket.remoteAddress ?? ''),
@@ -101,7 +108,15 @@ export class StreamConnection {
       done?.(new SipError('TRANSPORT_ERROR', 'connection closed'));
       return;
     }
+    if (this.trace !== undefined) this.traced('out', buf);
     this.#out.write(buf, (err) => done?.(err ?? null));
+  }
+
+  /** Records a whole message of this connection (callers check {@link trace} first). */
+  traced(direction: 'in' | 'out', buf: Buffer): void {
+    const f = this.flow;
+    if (direction === 'out') this.trace?.record('sip', 'tcp', 'out', f.localAddress, f.localPort, f.remoteAddress, f.remotePort, buf);
+    else this.trace?.record('sip', 'tcp', 'in', f.remoteAddress, f.remotePort, f.localAddress, f.localPort, buf);
   }
 
   /** Flushes and closes; destroys the socket if the peer does not finish within a second. */
@@ -233,7 +248,7 @@ export class StreamTransport {
   }
 
   private setup(socket: Socket): StreamConnection {
-    const conn = new StreamConnection(socket, this.protocol, this.opts.maxMessageSize);
+    const conn = new StreamConnection(socket, this.protocol, this.opts.maxMessageSize, this.opts.trace);
     this.conns.set(conn.key, conn);
     this.all.add(conn);
     socket.setNoDelay(true);
@@ -249,7 +264,10 @@ export class StreamTransport {
         conn.firstMessage();
         conn.firstMessage = undefined;
       }
-      for (const m of r.messages) this.opts.onMessage(m, conn);
+      for (const m of r.messages) {
+        if (conn.trace !== undefined) conn.traced('in', m);
+        this.opts.onMessage(m, conn);
+      }
       if (r.error) {
         socket.pause();
         this.opts.onFramingError(r.error, conn);

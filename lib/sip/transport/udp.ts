@@ -5,6 +5,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import type { MessageTrace } from '../../trace/types.ts';
 import { SipError } from '../errors.ts';
 import { normalizeAddress } from './types.ts';
 
@@ -21,6 +22,8 @@ export interface UdpTransportOptions {
    * under bursts drops datagrams with the 208 KiB Linux default, and every drop costs the client a T1 retransmission.
    */
   bufferSize?: number;
+  /** Records every datagram sent and received (keep-alives of only CR/LF excepted): `--trace`. */
+  trace?: MessageTrace;
 }
 
 /** One bound UDP socket. */
@@ -41,7 +44,10 @@ export class UdpTransport {
     this.family = fam === 6 ? 6 : 4;
     this.opts = opts;
     this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
-    this.socket.on('message', (buf, rinfo) => this.opts.onMessage(buf, rinfo, this));
+    this.socket.on('message', (buf, rinfo) => {
+      if (this.opts.trace !== undefined) this.traceIn(this.opts.trace, buf, rinfo);
+      this.opts.onMessage(buf, rinfo, this);
+    });
   }
 
   /** Bound address and port (after {@link listen}). */
@@ -87,12 +93,18 @@ export class UdpTransport {
       done?.(new SipError('INVALID_STATE', 'UDP transport closed'));
       return;
     }
+    if (this.opts.trace !== undefined && this.bound) this.opts.trace.record('sip', 'udp', 'out', this.bound.address, this.bound.port, normalizeAddress(address), port, buf);
     try {
       this.socket.send(buf, port, address, (err) => done?.(err ?? null));
     } catch (err) {
       // dgram throws synchronously for some argument errors (bad port, wrong family): report, do not crash
       done?.(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  private traceIn(trace: MessageTrace, buf: Buffer, rinfo: RemoteInfo): void {
+    if (!this.bound || isKeepAlive(buf)) return;
+    trace.record('sip', 'udp', 'in', normalizeAddress(rinfo.address), rinfo.port, this.bound.address, this.bound.port, buf);
   }
 
   /** Closes the socket. */
@@ -107,4 +119,10 @@ export class UdpTransport {
       }
     });
   }
+}
+
+/** A datagram of CR and LF only: a keep-alive (RFC 5626 §3.5.1 style), not a SIP message. */
+function isKeepAlive(buf: Buffer): boolean {
+  for (const b of buf) if (b !== 13 && b !== 10) return false;
+  return true;
 }
