@@ -5,7 +5,8 @@
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
 # WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
-# softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
+# softphones twinkle-console, linphonec, baresip, and chromium for the status page's browser test) choose which peers
+# are needed, default all of them.
 set -euo pipefail
 
 who=${1:-peers}
@@ -22,6 +23,7 @@ peers=(
   "twinkle-console twinkle-console"
   "linphonec linphone-cli"
   "baresip baresip"
+  "chromium chromium"
 )
 wanted() {
   local w
