@@ -33,6 +33,8 @@ import { runDynamicDemo } from './demo-dynamic.ts';
 import { runPartnersDynamicDemo, runRefusedDemo } from './demo-partners.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
+import { startStatusPage } from './status/page.ts';
+import type { StatusServer } from './status/server.ts';
 import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import { formatPartnersSummary } from './summary-partners.ts';
@@ -57,6 +59,20 @@ const portsSchema = z.string().transform((text, ctx): { udp: number; tcp: number
   return { udp, tcp, tls };
 });
 
+const STATUS_PORT_HELP = 'auto (an ephemeral port), off, or a port 1…65535';
+
+/** `--status-port`: the status page's port on 127.0.0.1 (0: the system picks), or none. */
+const statusPortSchema = z.string().transform((text, ctx): number | 'off' => {
+  if (text === 'off') return 'off';
+  if (text === 'auto') return 0;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected ${STATUS_PORT_HELP}, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const optionsSchema = z.object({
   'dir': z.string().min(1, 'must not be empty'),
   // A unicast address: the partner MMS hands it to UEs as the registrar's, and 0.0.0.0 / :: names no host.
@@ -70,6 +86,8 @@ const optionsSchema = z.object({
   // Absent (callers other than the command line): one partner, the default layout.
   'partners': z.string().regex(/^\d+$/, `must be a whole number 1…${MAX_PARTNERS}`).default('1').transform(Number)
     .refine((n) => n >= 1 && n <= MAX_PARTNERS, `must be 1…${MAX_PARTNERS} (each partner system adds an IdMS, an MMS and a registrar)`),
+  // Absent (callers other than the command line, whose default is auto): no status page.
+  'status-port': statusPortSchema.default('off'),
   'once': z.boolean(),
   'verbose': z.boolean(),
 }).superRefine((o, ctx) => {
@@ -118,6 +136,8 @@ export interface RunningTestbed {
   dynamicConfigurations?: MigrationConfiguration[];
   /** The softphone files, once written (client-files.ts). */
   clients?: TestbedClientFiles;
+  /** The status page (deploy/status), unless `--status-port off`. */
+  status?: StatusServer;
   close(): Promise<void>;
 }
 
@@ -178,10 +198,24 @@ export async function startTestbed(o: TestbedOptions, more: Pick<TestbedPlan, 'e
   }
   const { alice, bob, carol, dave } = users as NonNullable<typeof users>;
   const single = partners.length === 1;
+  let status: StatusServer | undefined;
+  if (o['status-port'] !== 'off') {
+    try {
+      status = await startStatusPage(testbed, logs, o['status-port'], logger);
+    } catch (e) {
+      await testbed.close();
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`${(e as Error).message}: the status page's port is taken; pick another with --status-port (${STATUS_PORT_HELP})`, { cause: e });
+      throw e;
+    }
+  }
   return {
-    layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger,
+    layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger, ...(status ? { status } : {}),
     alicePartner: single ? alice.partner : identityIn(alice.partner, first.realm), bobImpu: single ? bob.impu : `sip:bob@${first.realm}`,
-    pki: testbed.pkiState === 'reused' ? 'reused' : 'created', close: () => testbed.close(),
+    pki: testbed.pkiState === 'reused' ? 'reused' : 'created',
+    close: async () => {
+      await status?.close();
+      await testbed.close();
+    },
   };
 }
 
@@ -234,7 +268,8 @@ export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
 
 /** `--once`: up, demo, down. Exit status 0 on success, 1 otherwise. */
 async function runOnce(o: TestbedOptions): Promise<void> {
-  const tb = await startTestbed(o);
+  // Nobody could open a page that is gone once the demo ends.
+  const tb = await startTestbed({ ...o, 'status-port': 'off' });
   const ok = await runDemo(tb, true).finally(() => tb.close());
   process.exitCode = ok ? 0 : 1;
   // A lingering handle (a Redis socket in reconnect back-off) must not keep a finished run alive.
@@ -288,6 +323,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--rand-policy <policy>', 'HSS RAND policy: sipp361 avoids RES with 0x00 octets, which SIPp 3.6.1 hashes wrong', 'sipp361')
     .option('--digest-algorithms <list>', 'SIP Digest algorithms the registrar offers password users, preferred first (SHA-256,MD5 offers both; '
       + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))
+    .option('--status-port <port>', `the status page on 127.0.0.1 (every registration's ladder, live; the roles' state): ${STATUS_PORT_HELP}`, 'auto')
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
     .action(async (opts: Record<string, unknown>) => {
