@@ -138,11 +138,14 @@ export class RegistrationLog {
     else if (s.key !== undefined) this.diameterStep(s, s.key);
   }
 
-  /** Takes a log line: the registrar's one line per registration gives its final status and timings. */
+  /**
+   * Takes a log line: the registrar's one line per registration (registrar/register-log.ts: `status`, `flow`, `ms`,
+   * `cx_ms` and the turn's `call_id`) gives its final status and timings.
+   */
   line(l: LogLine): void {
     const callId = str(l.call_id);
     const msg = str(l.msg);
-    if (typeof l.status !== 'number' || callId === undefined || !msg?.startsWith('REGISTER')) return;
+    if (typeof l.status !== 'number' || callId === undefined || msg === undefined || typeof l.flow !== 'string' || typeof l.cx_ms !== 'number') return;
     const role = String(l.role ?? l.name);
     const key = `${role}\n${callId}`;
     let reg = this.get(this.byCallId.get(key));
