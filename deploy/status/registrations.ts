@@ -237,9 +237,11 @@ export class RegistrationLog {
   private add(reg: RegistrationView, s: StepSeen): void {
     if (reg.rungs.length >= MAX_RUNGS) return;
     const rung = rungOf(s);
-    // In time order; steps of one millisecond stay in arrival order.
+    // In time order; within one millisecond by step number (lines of several processes arrive in any order), then
+    // in arrival order.
     let i = reg.rungs.length;
-    while (i > 0 && (reg.rungs[i - 1] as RungView).at > rung.at) i--;
+    const after = (r: RungView): boolean => r.at > rung.at || (r.at === rung.at && r.step > rung.step);
+    while (i > 0 && after(reg.rungs[i - 1] as RungView)) i--;
     reg.rungs.splice(i, 0, rung);
   }
 
