@@ -11,13 +11,13 @@ const LANES = {
 /** Per flow and step: from lane, to lane, label, kind (sip, cx, idm). Equal lanes: the entity determines something itself. */
 const STEPS = {
   static: {
-    2: [0, 1, 'REGISTER', 'sip'], 3: [1, 2, 'MAR', 'cx'], 4: [2, 2, 'map to primary'], 5: [2, 3, 'MAR', 'cx'], 6: [3, 4, 'MAR', 'cx'],
-    7: [4, 3, 'MAA', 'cx'], 8: [3, 2, 'MAA', 'cx'], 9: [2, 2, 'map to partner'], 10: [2, 1, 'MAA', 'cx'], 11: [1, 0, '401', 'sip'],
+    2: [0, 1, 'REGISTER', 'sip'], 3: [1, 2, 'MAR', 'cx'], 4: [2, 2, 'mapping'], 5: [2, 3, 'MAR', 'cx'], 6: [3, 4, 'MAR', 'cx'],
+    7: [4, 3, 'MAA', 'cx'], 8: [3, 2, 'MAA', 'cx'], 9: [2, 2, 'mapping'], 10: [2, 1, 'MAA', 'cx'], 11: [1, 0, '401', 'sip'],
     12: [0, 1, 'REGISTER (auth)', 'sip'], 13: [1, 0, '200 OK', 'sip'],
   },
   dynamic: {
-    1: [0, 1, 'IdM: tokens', 'idm'], 2: [0, 2, 'REGISTER', 'sip'], 3: [2, 3, 'MAR', 'cx'], 4: [3, 3, 'binding → primary'], 5: [3, 4, 'MAR', 'cx'],
-    6: [4, 6, 'MAR (via SIP core)', 'cx'], 7: [6, 4, 'MAA (via SIP core)', 'cx'], 8: [4, 3, 'MAA', 'cx'], 9: [3, 3, 'binding → partner'],
+    1: [0, 1, 'IdM: tokens', 'idm'], 2: [0, 2, 'REGISTER', 'sip'], 3: [2, 3, 'MAR', 'cx'], 4: [3, 3, 'binding'], 5: [3, 4, 'MAR', 'cx'],
+    6: [4, 6, 'MAR (via SIP core)', 'cx'], 7: [6, 4, 'MAA (via SIP core)', 'cx'], 8: [4, 3, 'MAA', 'cx'], 9: [3, 3, 'binding'],
     10: [3, 2, 'MAA', 'cx'], 11: [2, 0, '401', 'sip'], 12: [0, 2, 'REGISTER (auth)', 'sip'], 13: [2, 0, '200 OK', 'sip'],
   },
 };
@@ -158,10 +158,20 @@ function drawRegistration(r) {
   }
 }
 
+/**
+ * Text that may wrap after `@ . ; / :` (long SIP identities in narrow columns) without changing what is copied: <wbr>
+ * elements, not characters.
+ */
+function breakable(text) {
+  const f = document.createDocumentFragment();
+  for (const part of String(text ?? '').split(/(?<=[@.;/:])/)) f.append(part, document.createElement('wbr'));
+  return f;
+}
+
 function table(head, rows) {
   if (rows.length === 0) return el('p', { class: 'muted', text: 'none' });
   return el('div', { class: 'table-wrap' }, el('table', {}, el('tr', {}, ...head.map((h) => el('th', { text: h }))),
-    ...rows.map((cells) => el('tr', {}, ...cells.map((c) => (c instanceof Node ? el('td', {}, c) : el('td', { text: c ?? '' })))))));
+    ...rows.map((cells) => el('tr', {}, ...cells.map((c) => el('td', {}, c instanceof Node ? c : breakable(c)))))));
 }
 
 /** Seconds left until `at` (server clock), as text. */
@@ -185,9 +195,10 @@ function drawState(s) {
   $('#realms').textContent = `primary ${s.realms.primary} · partner${s.realms.partners.length > 1 ? 's' : ''} ${s.realms.partners.map((p) => p.realm).join(', ')}`;
   $('#roles-body').replaceChildren(table(['role', 'listens', 'Diameter connections'], s.roles.map((r) => [
     el('span', {}, el('strong', { text: r.name }), el('div', { class: 'muted', text: r.system })),
-    el('span', { class: 'mono', style: { 'white-space': 'pre-line' }, text: Object.entries(r.addresses).map(([k, v]) => `${k.replace(/Url$/, '')} ${v}`).join('\n') }),
+    el('span', { class: 'mono' }, ...Object.entries(r.addresses).map(([k, v]) => el('div', {}, `${k.replace(/Url$/, '')} `, breakable(v)))),
     r.where === 'process' ? 'child process: its state is in its own logs' : !r.peers ? '—' : r.peers.length === 0 ? 'none open' : el('span', {},
-      ...r.peers.map((p) => el('div', { class: p.state === 'open' && p.health === 'okay' ? '' : 'muted', text: `${p.originHost ?? p.remoteAddress} (${p.originRealm ?? '?'}) ${p.role}: ${p.state}, watchdog ${p.health}` }))),
+      ...r.peers.map((p) => el('div', { class: p.state === 'open' && p.health === 'okay' ? '' : 'muted' },
+        breakable(p.originHost ?? p.remoteAddress), ` ${p.role}: ${p.state}, watchdog ${p.health}`))),
   ])));
   section('subscribers', s.subscribers, ['IMPI', 'IMPUs', 'credentials', 'mcptt_id', 'allowed partners', 'SQN'], (x) => [
     x.impi, x.impus.join(' '), [x.k_set ? 'AKA' : '', x.ha1_set ? 'password' : ''].filter(Boolean).join(', '), x.mcptt_id, x.allowed_partners.join(' '), x.sqn]);
@@ -196,7 +207,7 @@ function drawState(s) {
   section('migrations', s.migrations, ['system', 'mcptt_id', 'partner identities', 'primary identities', 'expires in'], (m) => [
     m.system, m.mcpttId, [m.partnerImpi, ...m.partnerImpus].join(' '), [m.primaryImpi, ...m.primaryImpus].join(' '), countdown(m.expiresAt)]);
   section('bindings', s.bindings, ['system', 'AOR', 'IMPI', 'contacts (expires in)'], (b) => [
-    b.system, b.aor, b.impi, el('span', {}, ...b.contacts.map((c) => el('div', { class: 'mono' }, `${c.uri} via ${c.source} — `, countdown(s.at + c.expires * 1000))))]);
+    b.system, b.aor, b.impi, el('span', {}, ...b.contacts.map((c) => el('div', { class: 'mono' }, breakable(`${c.uri} via ${c.source}`), ' — ', countdown(s.at + c.expires * 1000))))]);
 }
 
 function snapshot(m) {
