@@ -5,7 +5,8 @@
  * role with its open Diameter peers, the subscribers without key material, the static mappings; a WebSocket client
  * gets it first, then the ladder of a real SIPp 3.6.1 registration (TS 23.280 §10.6.2.2 steps 2–13, Call-ID and
  * identities of both sides) as it happens, then the binding it made; a refused REGISTER (unknown identity: decoy
- * challenge, 403) is a ladder too. The page answers loopback names only and refuses another site's WebSocket.
+ * challenge, 403) is a ladder too. The page answers loopback names only and refuses another site's WebSocket; a bad
+ * `--status-port` is named.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,5 +172,23 @@ describe('status page server: snapshot over HTTP, ladders and state over the Web
     const snapshot = JSON.parse((await get(`${url}api/status`)).body) as StatusSnapshot;
     assert.ok(snapshot.registrations.some((x) => x.callId === id && x.result?.status === 403), 'kept for the next page that loads');
     assert.equal(snapshot.total, 2);
+  });
+});
+
+describe('mcx testbed --status-port: auto (ephemeral), off, or a port 1…65535; anything else is named and nothing starts', () => {
+  const base = {
+    'dir': '/nonexistent', 'listen': '127.0.0.1', 'ports': 'auto', 'store': 'memory', 'primary-realm': 'primary.mcx.test',
+    'partner-realm': 'partner.mcx.test', 'rand-policy': 'sipp361', 'digest-algorithms': 'MD5', 'once': false, 'verbose': false,
+  };
+  test('auto → 0, off → off, 8080 → 8080; absent (callers other than the command line) → off', () => {
+    assert.equal(parseTestbedOptions({ ...base, 'status-port': 'auto' })['status-port'], 0);
+    assert.equal(parseTestbedOptions({ ...base, 'status-port': 'off' })['status-port'], 'off');
+    assert.equal(parseTestbedOptions({ ...base, 'status-port': '8080' })['status-port'], 8080);
+    assert.equal(parseTestbedOptions(base)['status-port'], 'off');
+  });
+  test('0, 65536, -1, 80x, "" → a usage error naming --status-port', () => {
+    for (const bad of ['0', '65536', '-1', '80x', '']) {
+      assert.throws(() => parseTestbedOptions({ ...base, 'status-port': bad }), /--status-port: expected auto \(an ephemeral port\), off, or a port 1…65535/, bad);
+    }
   });
 });
