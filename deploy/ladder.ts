@@ -202,10 +202,21 @@ function lineOf(e: SeedStepEvent): LogLine {
   return { ...b, ...e.fields, role: b.role ?? b.name, flow: e.flow, step: e.step, node: e.node, msg: e.msg };
 }
 
+/**
+ * The role a logger of this process writes as, per logger: pino's `bindings()` parses its JSON each time, and a
+ * registration takes some twenty steps through the same few loggers.
+ */
+const roleOfLogger = new WeakMap<object, string>();
+
 /** A step of a role in this process as the status page takes it. */
 function seenOfEvent(e: SeedStepEvent): StepSeen {
-  const b = e.logger.bindings();
-  return { flow: e.flow, step: e.step, node: e.node, role: String(b.role ?? b.name), msg: e.msg, key: e.key, fields: e.fields, at: e.at };
+  let role = roleOfLogger.get(e.logger);
+  if (role === undefined) {
+    const b = e.logger.bindings();
+    role = String(b.role ?? b.name);
+    roleOfLogger.set(e.logger, role);
+  }
+  return { flow: e.flow, step: e.step, node: e.node, role, msg: e.msg, key: e.key, fields: e.fields, at: e.at };
 }
 
 /** A child process's seed-step line as the status page takes it. */

@@ -51,6 +51,16 @@ function time(ms) {
   return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
+/**
+ * A step's time from the registration's first REGISTER: ms, seconds beyond 10 s, negative for step 1 (the IdM
+ * exchange, which may be long before).
+ */
+function offset(ms) {
+  const abs = Math.abs(ms);
+  const text = abs < 10_000 ? String(abs) : `${Math.round(abs / 1000)} s`;
+  return `${ms < 0 ? '−' : '+'}${text}`;
+}
+
 /** Rungs grouped by step occurrence: consecutive rungs of one step (logged by several roles) are one arrow. */
 function groups(rungs) {
   const out = [];
@@ -65,9 +75,9 @@ function groups(rungs) {
 function arrow(flow, g, start) {
   const def = STEPS[flow][g.step];
   const first = g.rungs[0];
-  const title = g.rungs.map((r) => `step ${r.step} (${r.node}; logged by ${r.role} at +${r.at - start} ms): ${r.text}`).join('\n');
+  const title = g.rungs.map((r) => `step ${r.step} (${r.node}; logged by ${r.role} at ${offset(r.at - start)}${Math.abs(r.at - start) < 10_000 ? ' ms' : ''}): ${r.text}`).join('\n');
   const row = el('div', { class: 'row', 'data-step': g.step, title });
-  row.append(el('span', { class: 't', text: `+${first.at - start}` }));
+  row.append(el('span', { class: 't', text: offset(first.at - start) }));
   const track = el('div', { class: 'track' });
   if (!def) {
     track.append(el('span', { class: 'self', style: { 'grid-column': '1 / -1' }, text: `${g.step}: ${first.text}` }));
@@ -89,7 +99,7 @@ function arrow(flow, g, start) {
 function failedRow(r, start) {
   const reg = r.flow === 'dynamic' ? 2 : 1;
   const row = el('div', { class: 'row', 'data-step': 'result', title: r.result.text });
-  row.append(el('span', { class: 't', text: `+${r.result.at - start}` }));
+  row.append(el('span', { class: 't', text: offset(r.result.at - start) }));
   const track = el('div', { class: 'track' });
   track.append(el('span', { class: 'arrow failed left', style: { 'grid-column': `1 / ${reg + 2}`, '--span': String(reg + 1) }, text: String(r.result.status) }));
   row.append(track);
@@ -98,7 +108,7 @@ function failedRow(r, start) {
 
 function card(r) {
   const outcome = outcomeOf(r);
-  const start = r.rungs.length ? Math.min(r.startedAt, r.rungs[0].at) : r.startedAt;
+  const start = r.startedAt;
   const c = el('article', { class: 'reg', 'data-id': r.id, 'data-call-id': r.callId, 'data-outcome': outcome, 'data-result': r.result?.status ?? '', 'data-flow': r.flow });
   const status = r.result ? `${r.result.status}` : 'challenged…';
   c.append(el('div', { class: 'reg-head' },
@@ -128,7 +138,7 @@ function card(r) {
   c.append(ladder);
 
   const rows = r.rungs.map((x) => el('tr', {},
-    el('td', { class: 'mono', text: `+${x.at - start}` }), el('td', { text: x.step }), el('td', { text: x.node }), el('td', { text: x.role }),
+    el('td', { class: 'mono', text: offset(x.at - start) }), el('td', { text: x.step }), el('td', { text: x.node }), el('td', { text: x.role }),
     el('td', { text: x.text }),
     el('td', { class: 'mono hide-narrow', text: Object.entries(x.fields).filter(([k]) => /impi|impu|session|call_id|result|items|realm|status/i.test(k)).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join(' ') })));
   c.append(el('details', {}, el('summary', { text: `every step as logged (${r.rungs.length})` }),
