@@ -22,7 +22,35 @@ export interface StepLine {
 }
 
 /** A parsed log line. */
-type LogLine = Record<string, unknown>;
+export type LogLine = Record<string, unknown>;
+
+/**
+ * A seed step of a role that logs into the collector, whichever way it reached it: an event of a role in this process
+ * or a debug line of a child process. What the status page (deploy/status) builds its ladders from.
+ */
+export interface StepSeen {
+  flow: SeedFlow;
+  step: number;
+  node: string;
+  /** The role whose step it is (several roles log the same step from their side). */
+  role: string;
+  msg: string;
+  /** Call-ID at the registrar, Diameter Session-Id at the MMSs, the relay and the HSS (lib/seed-steps.ts). */
+  key: string | undefined;
+  /** Every structured field of the step (pino's own and the seed's taken off). */
+  fields: Readonly<Record<string, unknown>>;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+/** Who {@link LogCollector.watch}es: the seed steps, and every line (the registrar's one info line per registration). */
+export interface LogWatcher {
+  step?(s: StepSeen): void;
+  line?(l: LogLine): void;
+}
+
+/** Keys of a line that are pino's or the seed step's own, not the step's fields. */
+const LINE_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'role', 'seed', 'flow', 'step', 'node']);
 
 const PINO_ERROR = 50;
 
@@ -35,6 +63,8 @@ export class LogCollector {
   /** Per role, the JSON lines seen (with `keep`), and a child's unfinished last line. */
   private readonly kept = new Map<string, string[]>();
   private readonly partial = new Map<string, string>();
+  private readonly watchers = new Set<LogWatcher>();
+  private stopEvents: (() => void) | undefined;
 
   /**
    * @param verbose echo every role log line to stderr (otherwise errors only).
@@ -87,6 +117,34 @@ export class LogCollector {
       this.recording.push({ step: line.step, node: String(line.node), role: String(line.role ?? line.name), msg: String(line.msg) });
     }
     for (const w of this.waiters) w(line);
+    if (this.watchers.size === 0) return;
+    const seen = role !== undefined && typeof line.step === 'number' ? seenOfLine(line) : undefined;
+    for (const w of this.watchers) {
+      if (seen) w.step?.(seen);
+      w.line?.(line);
+    }
+  }
+
+  /**
+   * Calls `w` with every seed step of the roles that log here — events of those in this process, debug lines of child
+   * processes — and with every line written here, from now on, until the returned function is called. Steps of the
+   * roles in this process are events whether or not their debug lines are written; while nobody watches (or
+   * {@link record}s) none is built.
+   */
+  watch(w: LogWatcher): () => void {
+    this.watchers.add(w);
+    this.stopEvents ??= onSeedStep((e) => {
+      if (!this.writesHere(e)) return;
+      const seen = seenOfEvent(e);
+      for (const x of this.watchers) x.step?.(seen);
+    });
+    return () => {
+      this.watchers.delete(w);
+      if (this.watchers.size === 0) {
+        this.stopEvents?.();
+        this.stopEvents = undefined;
+      }
+    };
   }
 
   /**
@@ -142,6 +200,34 @@ export class LogCollector {
 function lineOf(e: SeedStepEvent): LogLine {
   const b = e.logger.bindings();
   return { ...b, ...e.fields, role: b.role ?? b.name, flow: e.flow, step: e.step, node: e.node, msg: e.msg };
+}
+
+/**
+ * The role a logger of this process writes as, per logger: pino's `bindings()` parses its JSON each time, and a
+ * registration takes some twenty steps through the same few loggers.
+ */
+const roleOfLogger = new WeakMap<object, string>();
+
+/** A step of a role in this process as the status page takes it. */
+function seenOfEvent(e: SeedStepEvent): StepSeen {
+  let role = roleOfLogger.get(e.logger);
+  if (role === undefined) {
+    const b = e.logger.bindings();
+    role = String(b.role ?? b.name);
+    roleOfLogger.set(e.logger, role);
+  }
+  return { flow: e.flow, step: e.step, node: e.node, role, msg: e.msg, key: e.key, fields: e.fields, at: e.at };
+}
+
+/** A child process's seed-step line as the status page takes it. */
+function seenOfLine(line: LogLine): StepSeen {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(line)) if (!LINE_KEYS.has(k)) fields[k] = v;
+  const key = typeof line.call_id === 'string' ? line.call_id : typeof line.sessionId === 'string' ? line.sessionId : undefined;
+  return {
+    flow: line.flow === 'dynamic' ? 'dynamic' : 'static', step: line.step as number, node: String(line.node), role: String(line.role ?? line.name),
+    msg: String(line.msg), key, fields, at: typeof line.time === 'number' ? line.time : Date.now(),
+  };
 }
 
 /** A step of a role in this process as its log line would have read. */

@@ -107,6 +107,14 @@ export class RoleHandle {
     return new RoleHandle(recipe.name, recipe.fromReady(m), logs, recipe.labels, proc, undefined, metricsUrl);
   }
 
+  /**
+   * What the role's start returned, when it runs in this process (RunningHss, RunningMms, RunningRegistrar …, by its
+   * name): the status page reads its state from it. Undefined for a child process.
+   */
+  get inProcess(): Closeable | undefined {
+    return this.running;
+  }
+
   /** The port of its Diameter listener. */
   get port(): number {
     const m = /:(\d+)$/.exec(this.addresses.diameterUrl ?? '');

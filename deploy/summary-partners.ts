@@ -5,7 +5,7 @@
  */
 import { caPaths } from '../certs/layout.ts';
 import type { SipListen } from '../registrar/config.ts';
-import { addr, clientLines, metricsLine, relPath as rel, sippEscapes } from './summary.ts';
+import { addr, clientLines, metricsLine, relPath as rel, sippEscapes, statusLines } from './summary.ts';
 import type { RunningTestbed } from './testbed.ts';
 import { refusedIdentity, type PartnerSystem } from './topology.ts';
 
@@ -74,6 +74,7 @@ export function formatPartnersSummary(tb: RunningTestbed): string {
     `  primary system: ${realms.primary}   HSS ${url('hss')}   relay ${url('relay')}   primary MMS Cx ${url('primary-mms')}`,
     `    primary MMS binding API ${a.bindingApi || '-'} (mutual TLS, every partner's CA)   primary IdMS ${a.primaryIssuer} (trust ${primaryCa})`,
     `  PKI ${tb.pki}: ${rel(layout.pki)}   state (${store} store): ${rel(`${layout.dir}/state`)}`,
+    ...statusLines(tb),
     ...tb.partners.flatMap((p, i) => partnerLines(tb, p, i)),
     '',
     `  carol (${rel(layout.dynamicUserFile)}; ISIM state ${rel(layout.dynamicIsimFile)}): primary IdMS user ${carol.username}, password ${carol.password}, ` +

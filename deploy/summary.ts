@@ -76,6 +76,11 @@ function dynamicLines(tb: RunningTestbed, rel: (p: string) => string): string[] 
   ];
 }
 
+/** The status page's line (none with `--status-port off`). */
+export function statusLines(tb: RunningTestbed): string[] {
+  return tb.status ? [`  status page ${tb.status.url}   (every registration's ladder, live; the roles' state; read-only)`] : [];
+}
+
 /**
  * The summary after `testbed: ` (serveUntilSignal prefixes the role).
  * @param tb the running testbed.
@@ -99,6 +104,7 @@ export function formatSummary(tb: RunningTestbed): string {
     `                                SIP over TLS: trust the partner CA ${rel(caPaths(layout.pki, 'partner').cert)}`,
     `  Diameter (mutual TLS)         registrar → partner MMS ${url('partner-mms')} → relay ${url('relay')} → HSS ${url('hss')}`,
     `  PKI ${tb.pki}: ${rel(layout.pki)}   state (${store} store): ${rel(`${layout.dir}/state`)}`,
+    ...statusLines(tb),
     '',
     `  migrating AKA user (${rel(layout.userFile)}; ISIM state ${rel(layout.isimFile)})`,
     `    partner IMPI ${alice.partner.impi}   IMPU ${alice.partner.impu}   (mapped to ${alice.primary.impi} in ${rel(layout.mappingsCsv)})`,

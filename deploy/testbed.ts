@@ -40,6 +40,8 @@ import { runPartnersDynamicDemo, runRefusedDemo } from './demo-partners.ts';
 import { registerDemoUe } from './demo-ue.ts';
 import { LogCollector, buildLadder, formatLadder } from './ladder.ts';
 import { listenTestbedMetrics } from './metrics-endpoint.ts';
+import { startStatusPage } from './status/page.ts';
+import type { StatusServer } from './status/server.ts';
 import { TwoSystemTestbed, type TestbedPlan } from './testbed-builder.ts';
 import { formatSummary } from './summary.ts';
 import { formatPartnersSummary } from './summary-partners.ts';
@@ -64,6 +66,20 @@ const portsSchema = z.string().transform((text, ctx): { udp: number; tcp: number
   return { udp, tcp, tls };
 });
 
+const STATUS_PORT_HELP = 'auto (an ephemeral port), off, or a port 1…65535';
+
+/** `--status-port`: the status page's port on 127.0.0.1 (0: the system picks), or none. */
+const statusPortSchema = z.string().transform((text, ctx): number | 'off' => {
+  if (text === 'off') return 'off';
+  if (text === 'auto') return 0;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected ${STATUS_PORT_HELP}, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const optionsSchema = z.object({
   'dir': z.string().min(1, 'must not be empty'),
   // A unicast address: the partner MMS hands it to UEs as the registrar's, and 0.0.0.0 / :: names no host.
@@ -80,6 +96,8 @@ const optionsSchema = z.object({
   // Absent (callers other than the command line): any free loopback port.
   'metrics': z.string().default('127.0.0.1:0').pipe(hostPortSchema)
     .refine((a) => isLoopback(a.host), 'must be a loopback address such as 127.0.0.1:9464 (the endpoint has no token)'),
+  // Absent (callers other than the command line, whose default is auto): no status page.
+  'status-port': statusPortSchema.default('off'),
   'once': z.boolean(),
   'verbose': z.boolean(),
   'trace': traceFileSchema.optional(),
@@ -131,6 +149,8 @@ export interface RunningTestbed {
   clients?: TestbedClientFiles;
   /** `http://127.0.0.1:PORT` of the testbed's metrics endpoint (`/metrics`, `/healthz`, `/readyz`). */
   metricsUrl: string;
+  /** The status page (deploy/status), unless `--status-port off`. */
+  status?: StatusServer;
   close(): Promise<void>;
 }
 
@@ -212,11 +232,22 @@ async function startRoles(o: TestbedOptions, more: Pick<TestbedPlan, 'expires' |
   }
   const { alice, bob, carol, dave } = users as NonNullable<typeof users>;
   const single = partners.length === 1;
+  let status: StatusServer | undefined;
+  if (o['status-port'] !== 'off') {
+    try {
+      status = await startStatusPage(testbed, logs, o['status-port'], logger);
+    } catch (e) {
+      await testbed.close();
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`${(e as Error).message}: the status page's port is taken; pick another with --status-port (${STATUS_PORT_HELP})`, { cause: e });
+      throw e;
+    }
+  }
   return {
-    layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger,
+    layout: testbed.layout, realms, testbed, alice, bob, carol, ...(dave ? { dave } : {}), partners, logs, logger, ...(status ? { status } : {}),
     alicePartner: single ? alice.partner : identityIn(alice.partner, first.realm), bobImpu: single ? bob.impu : `sip:bob@${first.realm}`,
     pki: testbed.pkiState === 'reused' ? 'reused' : 'created', metricsUrl: metrics.url,
     close: async () => {
+      await status?.close();
       await metrics.close();
       await testbed.close();
       await trace?.close();
@@ -273,7 +304,8 @@ export async function runStaticDemo(tb: RunningTestbed): Promise<boolean> {
 
 /** `--once`: up, demo, down. Exit status 0 on success, 1 otherwise. */
 async function runOnce(o: TestbedOptions): Promise<void> {
-  const tb = await startTestbed(o);
+  // Nobody could open a page that is gone once the demo ends.
+  const tb = await startTestbed({ ...o, 'status-port': 'off' });
   const ok = await runDemo(tb, true).finally(() => tb.close());
   process.exitCode = ok ? 0 : 1;
   // A lingering handle (a Redis socket in reconnect back-off) must not keep a finished run alive.
@@ -328,6 +360,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--digest-algorithms <list>', 'SIP Digest algorithms the registrar offers password users, preferred first (SHA-256,MD5 offers both; '
       + 'baresip 1.0 and sipsak need MD5 alone)', REGISTRAR_DEFAULTS.digestAlgorithms.join(','))
     .option('--metrics <host:port>', 'the testbed\'s Prometheus endpoint, every role in one (loopback only, no token): GET /metrics, /healthz, /readyz', '127.0.0.1:0')
+    .option('--status-port <port>', `the status page on 127.0.0.1 (every registration's ladder, live; the roles' state): ${STATUS_PORT_HELP}`, 'auto')
     .option('--once', 'run the demo registration and exit (0 on success)', false)
     .option('--verbose', 'role logs (JSON) on stderr', false)
     .option('--trace <file.pcapng>', TRACE_HELP)

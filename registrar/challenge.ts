@@ -98,12 +98,16 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   const { ctx } = t;
   const aka = o.aka ?? t.akaAsked;
   let generation = 0;
+  // The MAR's Session-Id on steps 3 and 10: what ties the Diameter side's steps (keyed by it, lib/seed-steps.ts) to this
+  // REGISTER's Call-ID — the status page draws one ladder per registration from both (deploy/status).
+  let sessionId: string | undefined;
   const mar = (): Promise<MaaData> => {
     generation = ctx.vectors.generation(id.impi);
+    sessionId = ctx.cx.nextSessionId();
     // step 3: partner SIP core → partner MMS (the MAR)
-    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
+    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, session_id: sessionId, resync: o.resync !== undefined });
     return ctx.cx.mar({
-      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, ...(o.resync ? { resync: o.resync } : {}),
+      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, sessionId, ...(o.resync ? { resync: o.resync } : {}),
     });
   };
   let maa: MaaData;
@@ -133,7 +137,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   if (!item) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA without SIP-Auth-Data-Item');
   ctx.vectors.put(id, spare, generation);
   // step 10: partner MMS → partner SIP core (the MAA)
-  seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, scheme: item.scheme });
+  seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, session_id: sessionId, scheme: item.scheme });
   ctx.stats.inc('challenges_issued');
   const issued = await challengeFromMaa(item, id, { ...ctx, secAgree: t.secAgree });
   if (issued.record.kind === 'digest') {

@@ -38,6 +38,8 @@ export interface MarQuery {
   digestAlgorithm?: string;
   /** SIP-Number-Auth-Items: vectors asked for (default 1; the spare ones are kept, vector-cache.ts). */
   count?: number;
+  /** The MAR's Session-Id, when the caller names it on its lines ({@link CxClient.nextSessionId}); default a fresh one. */
+  sessionId?: string;
 }
 
 /** Base Result-Codes that mean "the HSS side is unreachable or overloaded": 504, not a refusal. */
@@ -87,6 +89,11 @@ export class CxClient {
     return this.#o.serverName;
   }
 
+  /** A fresh Session-Id of the registrar's node, for a MAR whose seed-step lines name it before it is sent. */
+  nextSessionId(): string {
+    return this.#o.node.nextSessionId();
+  }
+
   /**
    * Asks for `q.count` vectors (default one), or the SIP Digest HA1.
    * @returns the MAA when it reports success.
@@ -95,7 +102,7 @@ export class CxClient {
   async mar(q: MarQuery): Promise<MaaData> {
     const node = this.#o.node;
     let msg = buildMar({
-      sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
+      sessionId: q.sessionId ?? node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm,
       destinationRealm: this.#o.destinationRealm, userName: q.impi, publicIdentity: q.impu, serverName: this.#o.serverName,
       numberAuthItems: q.count ?? 1, scheme: q.scheme, ...(q.resync ? { authorization: q.resync } : {}),
     });

@@ -5,8 +5,8 @@
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
 # WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, sngrep, kamailio, promtool,
-# the softphones twinkle-console, linphonec, baresip, and ip, nft, systemd-analyze of the multi-host rehearsal and its
-# systemd units) choose which peers are needed, default all of them.
+# the softphones twinkle-console, linphonec, baresip, chromium for the status page's browser test, and ip, nft,
+# systemd-analyze of the multi-host rehearsal and its systemd units) choose which peers are needed, default all of them.
 set -euo pipefail
 
 who=${1:-peers}
@@ -28,6 +28,7 @@ peers=(
   "ip iproute2"
   "nft nftables"
   "systemd-analyze systemd"
+  "chromium chromium"
 )
 wanted() {
   local w
