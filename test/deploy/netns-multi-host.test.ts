@@ -58,8 +58,15 @@ describe('mcx deploy netns: the two MC systems and the UE on hosts of their own 
     // up: the deployment stays after the launcher exits (the leftovers the next run of the prefix must remove).
     const upRun = await finished(startMcx(['deploy', 'netns', 'up', '--prefix', prefix, '--dir', dir]), 100_000);
     assert.equal(upRun.code, 0, upRun.out);
-    const upPids = (await Promise.all([ns.primary, ns.partner].map(pidsIn))).flat();
-    assert.equal(upPids.length, Object.keys(ROLES).length, `one process per role after up, got ${upPids.length}\n${upRun.out}`);
+    // Polled briefly: a helper process of the launcher may still be exiting in a namespace when `up` returns.
+    let upPids: number[];
+    for (const until = Date.now() + 5000; ;) {
+      upPids = (await Promise.all([ns.primary, ns.partner].map(pidsIn))).flat();
+      if (upPids.length === Object.keys(ROLES).length || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const ps = upPids.length === Object.keys(ROLES).length ? '' : await sh('ps', ['-o', 'pid,ppid,args', '-p', upPids.join(',')]).catch((e: unknown) => String(e));
+    assert.equal(upPids.length, Object.keys(ROLES).length, `one process per role after up, got ${upPids.length}\n${ps}\n${upRun.out}`);
     assert.match(await readFile(`/etc/netns/${ns.ue}/hosts`, 'utf8'), new RegExp(`^${ROLES.registrar.address.replaceAll('.', '\\.')} ${ROLES.registrar.name}$`, 'm'));
     assert.deepEqual((await traces(prefix)).filter((t) => t.includes('host interface')), [], 'nothing on the host\'s interfaces');
 
