@@ -58,14 +58,12 @@ describe('mcx deploy netns: the two MC systems and the UE on hosts of their own 
     // up: the deployment stays after the launcher exits (the leftovers the next run of the prefix must remove).
     const upRun = await finished(startMcx(['deploy', 'netns', 'up', '--prefix', prefix, '--dir', dir]), 100_000);
     assert.equal(upRun.code, 0, upRun.out);
-    // Polled briefly: a helper process of the launcher may still be exiting in a namespace when `up` returns.
-    let upPids: number[];
-    for (const until = Date.now() + 5000; ;) {
-      upPids = (await Promise.all([ns.primary, ns.partner].map(pidsIn))).flat();
-      if (upPids.length === Object.keys(ROLES).length || Date.now() > until) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const ps = upPids.length === Object.keys(ROLES).length ? '' : await sh('ps', ['-o', 'pid,ppid,args', '-p', upPids.join(',')]).catch((e: unknown) => String(e));
+    // The roles are the namespaces' top-level processes: on a fresh clone each also has tsx's esbuild service as a child.
+    const inNs = (await Promise.all([ns.primary, ns.partner].map(pidsIn))).flat();
+    const parentOf = async (pid: number): Promise<number> => Number((await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).replace(/^.*\) \S+ /s, '').split(' ')[0]);
+    const parents = await Promise.all(inNs.map(parentOf));
+    const upPids = inNs.filter((_p, i) => !inNs.includes(parents[i] as number));
+    const ps = upPids.length === Object.keys(ROLES).length ? '' : await sh('ps', ['-o', 'pid,ppid,args', '-p', inNs.join(',')]).catch((e: unknown) => String(e));
     assert.equal(upPids.length, Object.keys(ROLES).length, `one process per role after up, got ${upPids.length}\n${ps}\n${upRun.out}`);
     assert.match(await readFile(`/etc/netns/${ns.ue}/hosts`, 'utf8'), new RegExp(`^${ROLES.registrar.address.replaceAll('.', '\\.')} ${ROLES.registrar.name}$`, 'm'));
     assert.deepEqual((await traces(prefix)).filter((t) => t.includes('host interface')), [], 'nothing on the host\'s interfaces');
@@ -111,8 +109,10 @@ describe('mcx deploy netns: the two MC systems and the UE on hosts of their own 
 
   test('without root the launcher refuses, naming why, and builds nothing', async () => {
     const args = [join('bin', 'mcx.mjs'), 'deploy', 'netns', 'up', '--prefix', prefix, '--dir', join(tmpdir(), `${prefix}-none`)];
-    // As root, the same command as the unprivileged user nobody.
-    const p = ROOT_ONLY === false ? start('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', NODE, ...args], { env: { ...process.env, HOME: '/nonexistent' } })
+    // As root, the same command as the unprivileged user nobody — allowed to read the checkout wherever it lies (a CI
+    // clone under a 0700 directory), nothing more: CAP_DAC_READ_SEARCH grants no namespace, link or /etc/netns.
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', '--'];
+    const p = ROOT_ONLY === false ? start('setpriv', [...asNobody, NODE, ...args], { env: { ...process.env, HOME: '/nonexistent' } })
       : start(NODE, args);
     const r = await finished(p, 60_000);
     assert.equal(r.code, 1, r.out);
