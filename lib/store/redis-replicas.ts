@@ -18,7 +18,10 @@ import { StoreError } from './errors.ts';
 export type ReplicaNeed =
   /** Nothing (reads; volatile records, which a failover makes unusable anyway: their stamp names the old master). */
   | 'none'
-  /** WAIT; a master whose replicas do not answer in time still acknowledges (relaxed writes), with a warning. */
+  /**
+   * WAIT; a master whose replicas do not answer in time still acknowledges (relaxed writes), with a warning — but a
+   * connection that fails before the WAIT's reply fails the write (its master may have died with it).
+   */
   | 'wait'
   /** WAIT; no acknowledgement from a replica of a master that has replicas fails the operation (durable, SQN). */
   | 'must';
@@ -76,7 +79,8 @@ function barrier(conn: Connection, timeoutMs: number): Promise<number> {
  * @param settle decides the need from the reply (take: a volatile record taken needs none), overriding `need`.
  * @throws StoreError `ERR_STORE_NOT_DURABLE` when `need` (or `settle`) is `must`, the master has replicas and none
  *   acknowledged within the timeout (the write is applied on the master, but not failover-proof: the caller must not
- *   use it); the write's own errors as they come.
+ *   use it); `ERR_STORE_CONNECT` when the connection fails before the WAIT's reply (any need); the write's own
+ *   errors as they come.
  */
 export async function writeWithReplicas<T>(conn: Connection, master: MasterState, args: readonly string[], need: ReplicaNeed,
   policy: ReplicaPolicy, settle?: (reply: T) => ReplicaNeed): Promise<T> {
@@ -95,13 +99,17 @@ export async function writeWithReplicas<T>(conn: Connection, master: MasterState
     failure = e;
   }
   if (acked >= 1) return value;
-  const why = failure === undefined
-    ? `no replica of ${master.at} acknowledged it within ${policy.timeoutMs} ms (WAIT 1)`
-    : `WAIT for a replica of ${master.at} failed: ${(failure as Error).message}`;
+  if (failure !== undefined) {
+    // The connection failed between the write's reply and the WAIT's: the master may be gone with the write, so
+    // not even a relaxed write is acknowledged.
+    throw new StoreError('ERR_STORE_CONNECT', `WAIT for a replica of ${master.at} failed: ${(failure as Error).message}; ` +
+      'the write may not survive a failover', { cause: failure });
+  }
+  const why = `no replica of ${master.at} acknowledged it within ${policy.timeoutMs} ms (WAIT 1)`;
   if (needed === 'must') {
     throw new StoreError('ERR_STORE_NOT_DURABLE',
       `write refused as not failover-proof: ${why}; a failover now would lose it (for an SQN reservation: reissue ` +
-      'SQNs UEs have seen, a security bug)', failure === undefined ? undefined : { cause: failure });
+      'SQNs UEs have seen, a security bug)');
   }
   const now = Date.now();
   if (now - master.warnedAt > 10_000) {
