@@ -16,7 +16,7 @@ import {
 } from './redis-backend.ts';
 import { checkDurability, notFsyncedError } from './redis-durability.ts';
 import { onlineReplicas, writeWithReplicas, type ReplicaNeed } from './redis-replicas.ts';
-import type { RedisTarget } from './redis-spec.ts';
+import type { RedisAddress, RedisTarget } from './redis-spec.ts';
 
 type Sentinel = ReturnType<typeof createSentinel>;
 type SentinelTarget = Extract<RedisTarget, { mode: 'sentinel' }>;
@@ -93,6 +93,23 @@ class SentinelBackend implements Backend {
   }
 }
 
+/** The replicas the first Sentinel that answers knows for the master (`SENTINEL REPLICAS`), but those it deems down. */
+async function knownReplicas(target: SentinelTarget, o: BackendOptions): Promise<RedisAddress[]> {
+  for (const s of target.sentinels) {
+    try {
+      const rows = await withNode(s, { ...target, tls: false, username: undefined, password: undefined } as RedisTarget, o.connectTimeoutMs,
+        (c) => c.sendCommand<string[][]>(['SENTINEL', 'REPLICAS', target.masterName]));
+      return rows.map((row) => {
+        const field = (k: string) => row[row.indexOf(k) + 1] ?? '';
+        return { host: field('ip'), port: Number(field('port')), down: /s_down|o_down|disconnected/.test(field('flags')) };
+      }).filter((r) => !r.down && r.port > 0).map(({ host, port }) => ({ host, port }));
+    } catch {
+      // the next Sentinel
+    }
+  }
+  return [];
+}
+
 /**
  * Opens the master the Sentinels of `target` name, checks it and the replicas they know.
  * @throws StoreError `ERR_STORE_CONNECT` when neither the Sentinels nor the master answer within the connect timeout,
@@ -130,7 +147,7 @@ export async function openSentinelBackend(target: SentinelTarget, o: BackendOpti
   const backend = new SentinelBackend(sentinel, target, o);
   try {
     await backend.run('', ['PING'], 'none');
-    for (const replica of sentinel.getReplicaNodes().keys()) {
+    for (const replica of await knownReplicas(target, o)) {
       const at = `${addressUrl(replica, target.tls)} (replica of ${target.masterName})`;
       await withNode(replica, target, o.connectTimeoutMs, (c: NodeClient) => checkDurability(c, at, o.assumeDurable, o.keepsSqn)).catch((e: unknown) => {
         if (e instanceof StoreError) throw e;

@@ -1,0 +1,113 @@
+/**
+ * The Redis store on a master that real Redis Sentinels monitor (DESIGN §2.5 "Sentinel through the same client";
+ * issue #15 item 1): one master, one replica, three Sentinels on loopback, reached as `redis+sentinel://…/mcx`. The
+ * shared contract holds; a Sentinel or a replica given as `redis://` is refused with the form to use; appendfsync is
+ * checked on the replica too; and a kill -9 of the master under a bounded load — the Sentinels promote the replica —
+ * reissues no SQN and loses no acknowledged write.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { redisCommand } from '../../deploy/redis-cluster.ts';
+import { startRedisSentinel, type RedisSentinelGroup } from '../../deploy/redis-sentinel.ts';
+import { openStore, type Store } from '../../lib/store/store.ts';
+import { code, storeSuite } from './suite.ts';
+
+/** openStore that must fail: a store it opens anyway is closed (it would retry its Sentinels after the test). */
+async function refused(spec: string, opts: Parameters<typeof openStore>[1], check: (e: unknown) => boolean): Promise<void> {
+  const got = await openStore(spec, opts).catch((e: unknown) => e);
+  if (got instanceof Error) {
+    assert.ok(check(got), got.message);
+    return;
+  }
+  await (got as Store).close();
+  assert.fail(`${spec} was accepted`);
+}
+
+let group: RedisSentinelGroup;
+let store: Store;
+before(async () => {
+  group = await startRedisSentinel({ replicas: 1, sentinels: 3, downAfterMs: 1000 });
+  store = await openStore(group.url, { keepsSqn: true });
+});
+after(async () => {
+  await store?.close();
+  await group?.stop();
+});
+
+describe('redis store on a Sentinel-monitored master: shared contract', () => {
+  storeSuite({
+    store: () => store,
+    peer: async () => {
+      const s = await openStore(group.url);
+      return { store: s, release: () => s.close() };
+    },
+  });
+});
+
+describe('redis store on a Sentinel-monitored master', () => {
+  test('redis://<a Sentinel> and redis://<the replica> are refused (ERR_STORE_INPUT), each naming the form to use', async () => {
+    await assert.rejects(openStore(`redis://127.0.0.1:${group.sentinels[0]?.port}`), (e: unknown) =>
+      code('ERR_STORE_INPUT')(e) && /is a Redis Sentinel: .*redis\+sentinel:\/\/127\.0\.0\.1:\d+\/<master-name>/.test((e as Error).message));
+    await assert.rejects(openStore(`redis://127.0.0.1:${group.nodes[1]?.port}`), (e: unknown) =>
+      code('ERR_STORE_INPUT')(e) && /is a replica \(of 127\.0\.0\.1:\d+\).*redis\+sentinel:\/\//.test((e as Error).message));
+  });
+
+  test('appendfsync everysec on the replica (a failover would promote it) is refused for the HSS, naming it', async () => {
+    const replica = group.nodes[1]?.port as number;
+    await redisCommand(replica, ['CONFIG', 'SET', 'appendfsync', 'everysec']);
+    try {
+      await refused(group.url, { keepsSqn: true }, (e: unknown) =>
+        code('ERR_STORE_NOT_DURABLE')(e) && (e as Error).message.includes(`127.0.0.1:${replica} (replica of mcx) runs with appendfsync everysec`));
+    } finally {
+      await redisCommand(replica, ['CONFIG', 'SET', 'appendfsync', 'always']);
+    }
+  });
+
+  test('kill -9 of the master during a bounded load: the Sentinels promote the replica; every acknowledged SQN is unique and ' +
+    'increasing, the counter stays above them, every acknowledged durable and relaxed write survives', async (t) => {
+    const deadline = Date.now() + 40_000;
+    const MAX_OPS = 5000;
+    const sqns = new Map<string, bigint[]>();
+    const ackedSeq = new Map<string, number>();
+    let ops = 0;
+    let failures = 0;
+    let promoted = false;
+    let afterPromotion = 0;
+    const worker = async (w: number) => {
+      for (let i = 0; ops < MAX_OPS && Date.now() < deadline && afterPromotion < 400; i++) {
+        const sub = `sentinel-load-${w}-${i % 5}`;
+        ops++;
+        try {
+          const [q] = await store.allocateSqn(sub, 1);
+          (sqns.get(sub) ?? sqns.set(sub, []).get(sub) as bigint[]).push(q as bigint);
+          await store.set(`durable:${sub}`, { seq: i });
+          ackedSeq.set(`durable:${sub}`, i);
+          await store.set(`relaxed:${sub}`, { seq: i }, { durability: 'relaxed' });
+          ackedSeq.set(`relaxed:${sub}`, i);
+          if (promoted) afterPromotion++;
+        } catch {
+          failures++;
+          await sleep(50);
+        }
+      }
+    };
+    const load = [0, 1, 2, 3].map(worker);
+    while (ops < 300 && Date.now() < deadline) await sleep(20);
+    const old = await group.masterPort();
+    await group.kill(old);
+    const now = await group.waitFailover(old, 30_000);
+    promoted = true;
+    await Promise.all(load);
+    t.diagnostic(`${ops} operations, ${failures} failed, ${afterPromotion} after the promotion of ${now}`);
+    assert.ok(afterPromotion > 0, 'the load was served by the promoted replica');
+    for (const [sub, list] of sqns) {
+      for (let i = 1; i < list.length; i++) assert.ok((list[i] as bigint) > (list[i - 1] as bigint), `${sub}: SQN ${list[i]} after ${list[i - 1]}`);
+      assert.ok(((await store.getSqn(sub)) as bigint) >= (list.at(-1) as bigint), `${sub}: the counter fell below an acknowledged SQN`);
+    }
+    for (const [key, seq] of ackedSeq) {
+      const got = await store.get<{ seq: number }>(key);
+      assert.ok(got !== undefined && got.seq >= seq, `${key}: acknowledged seq ${seq}, stored ${JSON.stringify(got)}`);
+    }
+  });
+});
