@@ -4,7 +4,7 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, kamailio, and the
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, redis-cli, tshark, sipp, sipsak, kamailio, and the
 # softphones twinkle-console, linphonec, baresip) choose which peers are needed, default all of them.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ shift || true
 # "command package[:file]": a module package is told apart by one of its files, not by a command.
 peers=(
   "redis-server redis-server"
+  "redis-cli redis-tools"
   "tshark tshark"
   "sipp sip-tester"
   "sipsak sipsak"

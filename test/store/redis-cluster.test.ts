@@ -8,9 +8,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { redisCommand, startRedisCluster, type ClusterNodeView, type RedisCluster } from '../../deploy/redis-cluster.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
+import { loadAcrossFailover } from './failover-load.ts';
 import { code, storeSuite } from './suite.ts';
 
 let cluster: RedisCluster;
@@ -150,53 +150,17 @@ describe('redis store on a Redis Cluster', () => {
   });
 
   test('kill -9 of a master during a bounded load: every acknowledged SQN is unique and increasing per subscriber, the counter ' +
-    'stays above them, and every acknowledged durable and relaxed write survives the promotion of its replica', async () => {
-    const SUBS = 24;
-    const DEADLINE = Date.now() + 30_000;
-    const MAX_OPS = 6000;
-    const sqns = new Map<string, bigint[]>();
-    const ackedSeq = new Map<string, number>();
-    let ops = 0;
-    let failures = 0;
-    let killed = false;
-    let afterKill = 0;
-    const worker = async (w: number) => {
-      for (let i = 0; ops < MAX_OPS && Date.now() < DEADLINE && !(killed && afterKill > 600); i++) {
-        const sub = `load-${w}-${i % (SUBS / 4)}`;
-        ops++;
-        try {
-          const [q] = await store.allocateSqn(sub, 1);
-          (sqns.get(sub) ?? sqns.set(sub, []).get(sub) as bigint[]).push(q as bigint);
-          // One writer per key: its sequence number only grows.
-          await store.set(`durable:${sub}`, { seq: i });
-          ackedSeq.set(`durable:${sub}`, i);
-          await store.set(`relaxed:${sub}`, { seq: i }, { durability: 'relaxed' });
-          ackedSeq.set(`relaxed:${sub}`, i);
-          if (killed) afterKill++;
-        } catch {
-          failures++;
-          await sleep(20);
-        }
-      }
-    };
-    const load = [0, 1, 2, 3].map(worker);
-    while (ops < 400 && Date.now() < DEADLINE) await sleep(20);
-    const victim = (await cluster.masterPorts())[0] as number;
-    await cluster.kill(victim);
-    killed = true;
-    await cluster.waitHealthy(30_000);
-    await Promise.all(load);
-    assert.ok(afterKill > 0, `the load went on after the failover (${ops} operations, ${failures} failed)`);
-    assert.ok(ops <= MAX_OPS + 4);
-    for (const [sub, list] of sqns) {
-      for (let i = 1; i < list.length; i++) assert.ok((list[i] as bigint) > (list[i - 1] as bigint), `${sub}: SQN ${list[i]} after ${list[i - 1]}`);
-      assert.ok(((await store.getSqn(sub)) as bigint) >= (list.at(-1) as bigint), `${sub}: the counter fell below an acknowledged SQN`);
-    }
-    assert.equal(new Set([...sqns.values()].flat().map((v, i) => `${v}:${i}`)).size, [...sqns.values()].flat().length);
-    for (const [key, seq] of ackedSeq) {
-      const got = await store.get<{ seq: number }>(key);
-      assert.ok(got !== undefined && got.seq >= seq, `${key}: acknowledged seq ${seq}, stored ${JSON.stringify(got)}`);
-    }
+    'stays above them, and every acknowledged durable and relaxed write survives the promotion of its replica', async (t) => {
+    let victim = 0;
+    const r = await loadAcrossFailover({
+      store, prefix: 'cluster-load', before: 400, after: 600, maxOps: 6000, timeoutMs: 30_000,
+      failover: async () => {
+        victim = (await cluster.masterPorts())[0] as number;
+        await cluster.kill(victim);
+        await cluster.waitHealthy(30_000);
+      },
+    });
+    t.diagnostic(`${r.ops} operations, ${r.failures} failed, ${r.afterFailover} after the promotion`);
     await cluster.restart(victim);
     await cluster.waitHealthy(30_000);
   });

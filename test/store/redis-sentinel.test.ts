@@ -7,10 +7,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { redisCommand } from '../../deploy/redis-cluster.ts';
 import { startRedisSentinel, type RedisSentinelGroup } from '../../deploy/redis-sentinel.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
+import { loadAcrossFailover } from './failover-load.ts';
 import { code, storeSuite } from './suite.ts';
 
 /** openStore that must fail: a store it opens anyway is closed (it would retry its Sentinels after the test). */
@@ -66,48 +66,15 @@ describe('redis store on a Sentinel-monitored master', () => {
 
   test('kill -9 of the master during a bounded load: the Sentinels promote the replica; every acknowledged SQN is unique and ' +
     'increasing, the counter stays above them, every acknowledged durable and relaxed write survives', async (t) => {
-    const deadline = Date.now() + 40_000;
-    const MAX_OPS = 5000;
-    const sqns = new Map<string, bigint[]>();
-    const ackedSeq = new Map<string, number>();
-    let ops = 0;
-    let failures = 0;
-    let promoted = false;
-    let afterPromotion = 0;
-    const worker = async (w: number) => {
-      for (let i = 0; ops < MAX_OPS && Date.now() < deadline && afterPromotion < 400; i++) {
-        const sub = `sentinel-load-${w}-${i % 5}`;
-        ops++;
-        try {
-          const [q] = await store.allocateSqn(sub, 1);
-          (sqns.get(sub) ?? sqns.set(sub, []).get(sub) as bigint[]).push(q as bigint);
-          await store.set(`durable:${sub}`, { seq: i });
-          ackedSeq.set(`durable:${sub}`, i);
-          await store.set(`relaxed:${sub}`, { seq: i }, { durability: 'relaxed' });
-          ackedSeq.set(`relaxed:${sub}`, i);
-          if (promoted) afterPromotion++;
-        } catch {
-          failures++;
-          await sleep(50);
-        }
-      }
-    };
-    const load = [0, 1, 2, 3].map(worker);
-    while (ops < 300 && Date.now() < deadline) await sleep(20);
-    const old = await group.masterPort();
-    await group.kill(old);
-    const now = await group.waitFailover(old, 30_000);
-    promoted = true;
-    await Promise.all(load);
-    t.diagnostic(`${ops} operations, ${failures} failed, ${afterPromotion} after the promotion of ${now}`);
-    assert.ok(afterPromotion > 0, 'the load was served by the promoted replica');
-    for (const [sub, list] of sqns) {
-      for (let i = 1; i < list.length; i++) assert.ok((list[i] as bigint) > (list[i - 1] as bigint), `${sub}: SQN ${list[i]} after ${list[i - 1]}`);
-      assert.ok(((await store.getSqn(sub)) as bigint) >= (list.at(-1) as bigint), `${sub}: the counter fell below an acknowledged SQN`);
-    }
-    for (const [key, seq] of ackedSeq) {
-      const got = await store.get<{ seq: number }>(key);
-      assert.ok(got !== undefined && got.seq >= seq, `${key}: acknowledged seq ${seq}, stored ${JSON.stringify(got)}`);
-    }
+    let promoted = 0;
+    const r = await loadAcrossFailover({
+      store, prefix: 'sentinel-load', before: 300, after: 400, maxOps: 5000, timeoutMs: 40_000,
+      failover: async () => {
+        const old = await group.masterPort();
+        await group.kill(old);
+        promoted = await group.waitFailover(old, 30_000);
+      },
+    });
+    t.diagnostic(`${r.ops} operations, ${r.failures} failed, ${r.afterFailover} after the promotion of ${promoted}`);
   });
 });
