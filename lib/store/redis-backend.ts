@@ -83,6 +83,24 @@ export interface NodeClient {
   on(event: string, listener: (...args: never[]) => void): unknown;
 }
 
+const epochs = new WeakMap<object, { n: number }>();
+
+/**
+ * The epoch of a node-redis client (see redis-replicas.ts `Connection.epoch`): counted from its `error` and `ready`
+ * events, listened to from the first call on.
+ */
+export function clientEpoch(client: NodeClient): number {
+  let e = epochs.get(client);
+  if (!e) {
+    const counter = { n: 0 };
+    e = counter;
+    epochs.set(client, counter);
+    client.on('error', () => counter.n++);
+    client.on('ready', () => counter.n++);
+  }
+  return e.n;
+}
+
 /** Drops a connection; one that never connected (or already closed) throws, which is of no interest here. */
 export function destroyQuietly(client: { destroy(): unknown }): void {
   try {
@@ -143,11 +161,13 @@ export class SingleBackend implements Backend {
       }, () => undefined);
     }, 1000);
     this.#timer.unref();
+    clientEpoch(client);
   }
 
   run<T>(_key: string, args: readonly string[], need: ReplicaNeed, o: RunOptions<T> = {}): Promise<T> {
     if (o.sqn && !this.#master.fsyncAlways) return Promise.reject(notFsyncedError(this.at));
-    const conn = { key: this.#client, send: <R>(a: readonly string[]) => this.#client.sendCommand<R>(a) };
+    const client = this.#client;
+    const conn = { key: client, send: <R>(a: readonly string[]) => client.sendCommand<R>(a), epoch: () => clientEpoch(client) };
     return writeWithReplicas<T>(conn, this.#master, args, need, this.#o.replicas, o.settle);
   }
 

@@ -13,11 +13,12 @@
  * Durability: every node of the cluster (masters, and the replicas a failover may promote) is checked at open; a
  * master met later (a node added) before its first use.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import calculateSlot from 'cluster-key-slot';
 import { createCluster, ErrorReply } from 'redis';
 import { StoreError } from './errors.ts';
 import {
-  addressUrl, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
+  addressUrl, clientEpoch, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
   type CheckedMaster, type NodeClient, type RunOptions,
 } from './redis-backend.ts';
 import { checkDurability, notFsyncedError } from './redis-durability.ts';
@@ -140,9 +141,16 @@ class ClusterBackend implements Backend {
     return await this.#cluster.nodeClient(m) as unknown as NodeClient;
   }
 
+  /** The master serving `slot` as last discovered. */
+  #slotMaster(slot: number): Master {
+    const master = this.#cluster.slots[slot]?.master;
+    if (!master) throw new StoreError('ERR_STORE_CONNECT', `${this.at}: slot ${slot} is served by no known master`);
+    return master;
+  }
+
   async run<T>(key: string, args: readonly string[], need: ReplicaNeed, o: RunOptions<T> = {}): Promise<T> {
     const slot = calculateSlot(key);
-    let master: Master = this.#cluster.getSlotMaster(slot);
+    let master = this.#slotMaster(slot);
     let asking = false;
     for (let redirects = 0; ; redirects++) {
       const client = await this.#client(master);
@@ -152,6 +160,7 @@ class ClusterBackend implements Backend {
       const conn = {
         key: client,
         send: <R>(a: readonly string[]) => client.sendCommand<R>(a, { timeout }),
+        epoch: () => clientEpoch(client),
       };
       try {
         // ASKING and the command must be adjacent on the connection: both are enqueued in this synchronous stretch.
@@ -169,7 +178,7 @@ class ClusterBackend implements Backend {
         }
         if (!e.message.startsWith('MOVED ')) throw e;
         await rediscover(this.#cluster, client);
-        master = this.#cluster.getSlotMaster(slot);
+        master = this.#slotMaster(slot);
         asking = false;
       }
     }
@@ -187,7 +196,9 @@ class ClusterBackend implements Backend {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#cluster.close().catch(() => destroyQuietly(this.#cluster));
+    // A graceful close waits for the replies of every master, and a dead one never sends them.
+    const closed = await Promise.race([this.#cluster.close().then(() => true, () => false), sleep(2000, false, { ref: false })]);
+    if (!closed) destroyQuietly(this.#cluster);
   }
 }
 

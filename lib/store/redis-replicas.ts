@@ -6,10 +6,12 @@
  * replicas that have everything this connection wrote, and a master with replicas that answers 0 did not make the
  * write failover-proof.
  *
- * The WAIT must follow the write on the same connection (it waits for that connection's last write), and in the same
- * event-loop turn, so both are in one socket write: if the connection drops, the write's reply is lost with it (the
- * caller sees a failure), and a WAIT can never land on a fresh connection whose last write is nothing. Writes issued in
- * one turn on one connection share one WAIT (group commit), so a burst costs one replica round trip, not one each.
+ * The WAIT must follow the write on the same connection (it waits for that connection's last write): a WAIT on a fresh
+ * connection, after a reconnection, would wait for nothing and acknowledge at once. So each connection counts its
+ * (re)connections and errors (its epoch), and a write whose connection changed epoch before its WAIT answered is
+ * failed, never acknowledged. Group commit: one WAIT at a time per connection; the writes sent while it is out all
+ * join the next one, sent when it answers (the server has run them by then: they were ahead of it on the wire), so a
+ * busy connection pays one replica round trip per batch, not one per write.
  */
 import type { Logger } from '../log.ts';
 import { StoreError } from './errors.ts';
@@ -49,29 +51,51 @@ export interface MasterState {
   warnedAt: number;
 }
 
-/** One connection: what writes on it, and the identity its WAIT barrier is keyed by. */
+/** One connection: what writes on it, and the identity its WAIT queue is keyed by. */
 export interface Connection {
   /** Enqueues `args` on this connection synchronously (node-redis does), in order with the commands before it. */
   send<T>(args: readonly string[]): Promise<T>;
   /** The object whose identity is the connection (the node-redis client). */
   readonly key: object;
+  /** Grows at every error and (re)connection of the connection: equal values bracket one unbroken connection. */
+  epoch(): number;
 }
 
-const barriers = new WeakMap<object, Promise<number>>();
+/** The WAITs of one connection: the one on the wire, and the writers waiting for the next. */
+interface AckQueue {
+  out: boolean;
+  next: Array<{ resolve(n: number): void; reject(e: unknown): void }>;
+}
 
-/** The WAIT that will follow every write enqueued on `conn` so far in this turn: joins the pending one, or enqueues one. */
-function barrier(conn: Connection, timeoutMs: number): Promise<number> {
-  const pending = barriers.get(conn.key);
-  if (pending) return pending;
-  const p = new Promise<number>((resolve, reject) => {
-    // A microtask: after the writes of this synchronous stretch, before node-redis flushes (setImmediate).
-    queueMicrotask(() => {
-      barriers.delete(conn.key);
-      conn.send<number>(['WAIT', '1', String(timeoutMs)]).then(resolve, reject);
-    });
+const queues = new WeakMap<object, AckQueue>();
+
+function flush(conn: Connection, q: AckQueue, timeoutMs: number): void {
+  const batch = q.next;
+  if (batch.length === 0) return;
+  q.next = [];
+  q.out = true;
+  conn.send<number>(['WAIT', '1', String(timeoutMs)]).then(
+    (n) => batch.forEach((w) => w.resolve(n)),
+    (e: unknown) => batch.forEach((w) => w.reject(e)),
+  ).finally(() => {
+    q.out = false;
+    flush(conn, q, timeoutMs);
   });
-  barriers.set(conn.key, p);
-  return p;
+}
+
+/** A WAIT that follows every write enqueued on `conn` so far: the next one, sent when the one on the wire answers. */
+function acknowledgement(conn: Connection, timeoutMs: number): Promise<number> {
+  let q = queues.get(conn.key);
+  if (!q) {
+    q = { out: false, next: [] };
+    queues.set(conn.key, q);
+  }
+  const queue = q;
+  return new Promise<number>((resolve, reject) => {
+    queue.next.push({ resolve, reject });
+    // A microtask: the writes of this synchronous stretch join too.
+    if (!queue.out && queue.next.length === 1) queueMicrotask(() => (queue.out ? undefined : flush(conn, queue, timeoutMs)));
+  });
 }
 
 /**
@@ -84,9 +108,10 @@ function barrier(conn: Connection, timeoutMs: number): Promise<number> {
  */
 export async function writeWithReplicas<T>(conn: Connection, master: MasterState, args: readonly string[], need: ReplicaNeed,
   policy: ReplicaPolicy, settle?: (reply: T) => ReplicaNeed): Promise<T> {
+  const epoch = conn.epoch();
   const reply = conn.send<T>(args);
   if (need === 'none' || master.replicas === 0) return reply;
-  const ack = barrier(conn, policy.timeoutMs);
+  const ack = acknowledgement(conn, policy.timeoutMs);
   ack.catch(() => undefined); // read below, after the reply; a rejection before then is not unhandled
   const value = await reply;
   const needed = settle ? settle(value) : need;
@@ -95,6 +120,7 @@ export async function writeWithReplicas<T>(conn: Connection, master: MasterState
   let failure: unknown;
   try {
     acked = await ack;
+    if (conn.epoch() !== epoch) failure = new Error('the connection was lost and made again meanwhile');
   } catch (e) {
     failure = e;
   }

@@ -29,6 +29,8 @@ class SentinelBackend implements Backend {
   readonly #target: SentinelTarget;
   #master: CheckedMaster;
   #check: Promise<boolean> | undefined;
+  /** Errors of the master connection and topology changes: a WAIT after one may be on another connection. */
+  #epoch = 0;
   readonly #timer: NodeJS.Timeout;
 
   constructor(sentinel: Sentinel, target: SentinelTarget, o: BackendOptions) {
@@ -37,7 +39,9 @@ class SentinelBackend implements Backend {
     this.#o = o;
     this.at = target.display;
     this.#master = this.#fresh();
+    sentinel.on('error', () => this.#epoch++);
     sentinel.on('topology-change', (event: { type?: string }) => {
+      this.#epoch++;
       // A new master: its durability and replicas are read again before the next write.
       if (event.type === 'MASTER_CHANGE') {
         this.#master = this.#fresh();
@@ -80,7 +84,8 @@ class SentinelBackend implements Backend {
     const master = this.#master;
     const fsync = await this.#fsync();
     if (o.sqn && !fsync) throw notFsyncedError(master.at);
-    return writeWithReplicas<T>({ key: this.#sentinel, send: (a) => this.#send(a) }, master, args, need, this.#o.replicas, o.settle);
+    const conn = { key: this.#sentinel, send: <R>(a: readonly string[]) => this.#send<R>(a), epoch: () => this.#epoch };
+    return writeWithReplicas<T>(conn, master, args, need, this.#o.replicas, o.settle);
   }
 
   scan(match: string): Promise<string[]> {
@@ -128,6 +133,8 @@ export async function openSentinelBackend(target: SentinelTarget, o: BackendOpti
     },
     sentinelClientOptions: { socket: { connectTimeout: o.connectTimeoutMs, reconnectStrategy: reconnectUntil(deadline, () => connected) } },
     reserveClient: true,
+    // The master connection's errors reach the 'error' listeners: they mark a new epoch (see run()).
+    passthroughClientErrorEvents: true,
     maxCommandRediscovers: 0,
     commandOptions: { timeout: o.commandTimeoutMs },
   });

@@ -112,7 +112,8 @@ export class RedisStore implements Store {
 
   #mapError(e: unknown, command: string): StoreError {
     if (e instanceof StoreError) return e;
-    const msg = (e as Error).message ?? String(e);
+    // node-redis's TimeoutError has no message.
+    const msg = (e as Error).message || (e as Error).name || String(e);
     if (this.#closed) return new StoreError('ERR_STORE_CLOSED', 'store is closed', { cause: e });
     if (e instanceof ErrorReply) {
       if (msg.startsWith('MCX_CORRUPT')) return new StoreError('ERR_STORE_CORRUPT', msg.slice(12), { cause: e });
