@@ -31,6 +31,10 @@ export interface RedisSentinelGroup {
   masterPort(): Promise<number>;
   /** `kill -9` of the data node on `port`. */
   kill(port: number): Promise<void>;
+  /** Starts a killed data node again on its port and directory (the Sentinels make it a replica of the master). */
+  restart(port: number): Promise<void>;
+  /** Waits until the master the Sentinels name has every live data node as an online replica. */
+  waitSynced(timeoutMs?: number): Promise<void>;
   /** Waits until the Sentinels name a master other than `oldPort` that reports role:master. */
   waitFailover(oldPort: number, timeoutMs?: number): Promise<number>;
   /** Stops everything and removes the directories. */
@@ -117,6 +121,16 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
       down.add(port);
       process.kill(n.pid, 'SIGKILL');
     },
+    async restart(port) {
+      const n = nodes.find((x) => x.port === port);
+      if (!n) throw new Error(`no data node on port ${port}`);
+      await n.restart('SIGKILL');
+      down.delete(port);
+    },
+    waitSynced: (timeoutMs = 30_000) => until('the replicas did not sync with the master', async () => {
+      const info = await redisCommand<string>(await masterPort(), ['INFO', 'replication']);
+      return (info.match(/state=online/g) ?? []).length === nodes.length - down.size - 1 ? true : undefined;
+    }, timeoutMs).then(() => undefined),
     waitFailover: (oldPort, timeoutMs = 30_000) => until('the Sentinels did not fail the master over', async () => {
       const port = await masterPort();
       if (port === oldPort || down.has(port)) return undefined;

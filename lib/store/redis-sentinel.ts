@@ -6,7 +6,9 @@
  * reported, never sent again on another one (a WAIT re-sent on a fresh connection would acknowledge nothing).
  *
  * Durability: the master and the replicas the Sentinels know are checked at open; a master met after a failover is
- * checked before its first use. The replicas to wait for are the master's online ones (`INFO replication`).
+ * checked before its first use. The replicas to wait for are those the Sentinels list and do not deem down (read
+ * every second), so a replica cut off from the master still makes its writes wait — and fail — until the Sentinels
+ * give it up.
  */
 import { createSentinel } from 'redis';
 import { StoreError } from './errors.ts';
@@ -63,10 +65,16 @@ class SentinelBackend implements Backend {
     return this.#sentinel.sendCommand<T>(false, args as string[], { timeout });
   }
 
-  /** The master's online replicas. */
+  /**
+   * The replicas a failover may promote: those the Sentinels list and do not deem down — one that merely lost its
+   * link to the master still counts (the Sentinels may promote it without what the master wrote since) — or, when no
+   * Sentinel answers, the master's online ones.
+   */
   async refreshReplicas(): Promise<void> {
     const master = this.#master;
-    master.replicas = onlineReplicas(await this.#send<string>(['INFO', 'replication']));
+    const online = onlineReplicas(await this.#send<string>(['INFO', 'replication']));
+    const listed = await sentinelReplicas(this.#target, this.#o.connectTimeoutMs).then((rs) => rs.filter((r) => !r.down).length, () => 0);
+    master.replicas = Math.max(online, listed);
   }
 
   #fsync(): Promise<boolean> {
@@ -98,21 +106,34 @@ class SentinelBackend implements Backend {
   }
 }
 
-/** The replicas the first Sentinel that answers knows for the master (`SENTINEL REPLICAS`), but those it deems down. */
-async function knownReplicas(target: SentinelTarget, o: BackendOptions): Promise<RedisAddress[]> {
+/** A replica as a Sentinel lists it (`SENTINEL REPLICAS`). */
+interface SentinelReplica extends RedisAddress {
+  /** Subjectively or objectively down: the Sentinels would not promote it. */
+  down: boolean;
+  /** The Sentinel's link to it is down (it may still be promoted once back). */
+  unlinked: boolean;
+}
+
+/**
+ * The replicas the first Sentinel that answers lists for the master.
+ * @throws Error when no Sentinel answers.
+ */
+async function sentinelReplicas(target: SentinelTarget, timeoutMs: number): Promise<SentinelReplica[]> {
+  let last: unknown;
   for (const s of target.sentinels) {
     try {
-      const rows = await withNode(s, { ...target, tls: false, username: undefined, password: undefined } as RedisTarget, o.connectTimeoutMs,
+      const rows = await withNode(s, { ...target, tls: false, username: undefined, password: undefined } as RedisTarget, timeoutMs,
         (c) => c.sendCommand<string[][]>(['SENTINEL', 'REPLICAS', target.masterName]));
       return rows.map((row) => {
         const field = (k: string) => row[row.indexOf(k) + 1] ?? '';
-        return { host: field('ip'), port: Number(field('port')), down: /s_down|o_down|disconnected/.test(field('flags')) };
-      }).filter((r) => !r.down && r.port > 0).map(({ host, port }) => ({ host, port }));
-    } catch {
-      // the next Sentinel
+        const flags = field('flags');
+        return { host: field('ip'), port: Number(field('port')), down: /s_down|o_down/.test(flags), unlinked: /disconnected/.test(flags) };
+      }).filter((r) => r.port > 0);
+    } catch (e) {
+      last = e;
     }
   }
-  return [];
+  throw new Error(`no Sentinel answered SENTINEL REPLICAS: ${(last as Error)?.message}`);
 }
 
 /**
@@ -154,7 +175,8 @@ export async function openSentinelBackend(target: SentinelTarget, o: BackendOpti
   const backend = new SentinelBackend(sentinel, target, o);
   try {
     await backend.run('', ['PING'], 'none');
-    for (const replica of await knownReplicas(target, o)) {
+    const replicas = await sentinelReplicas(target, o.connectTimeoutMs).catch(() => []);
+    for (const replica of replicas.filter((r) => !r.down && !r.unlinked)) {
       const at = `${addressUrl(replica, target.tls)} (replica of ${target.masterName})`;
       await withNode(replica, target, o.connectTimeoutMs, (c: NodeClient) => checkDurability(c, at, o.assumeDurable, o.keepsSqn)).catch((e: unknown) => {
         if (e instanceof StoreError) throw e;

@@ -64,6 +64,36 @@ describe('redis store on a Sentinel-monitored master', () => {
     }
   });
 
+  test('no replica acknowledges (it is stopped, its link cut): SQN reservations and durable writes are refused, relaxed ones ' +
+    'accepted; kill -9 of the master then loses the refused reservation, and the next SQN is above every acknowledged one', async () => {
+    const strict = await openStore(group.url, { keepsSqn: true, replicaAckTimeoutMs: 300 });
+    const master = await group.masterPort();
+    const replica = group.nodes.find((n) => n.port !== master)?.port as number;
+    const acked: bigint[] = [];
+    try {
+      for (let i = 0; i < 5; i++) acked.push(...await strict.allocateSqn('lagging', 1));
+      process.kill(group.nodes.find((n) => n.port === replica)?.pid as number, 'SIGSTOP');
+      try {
+        assert.equal(await redisCommand(master, ['CLIENT', 'KILL', 'TYPE', 'replica']), 1);
+        await assert.rejects(strict.allocateSqn('lagging', 1), (e: unknown) => code('ERR_STORE_NOT_DURABLE')(e) && /no replica of .* acknowledged it within 300 ms/.test((e as Error).message));
+        await assert.rejects(strict.set('lagging-rec', { v: 'durable' }), code('ERR_STORE_NOT_DURABLE'));
+        await strict.set('lagging-rec', { v: 'relaxed' }, { durability: 'relaxed' });
+        assert.ok(BigInt(await redisCommand<string>(master, ['GET', 'mcx:sqn:lagging'])) > (acked.at(-1) as bigint), 'the refused reservation is on the master');
+        await group.kill(master);
+      } finally {
+        process.kill(group.nodes.find((n) => n.port === replica)?.pid as number, 'SIGCONT');
+      }
+      assert.equal(await group.waitFailover(master, 30_000), replica);
+      assert.equal(await strict.getSqn('lagging'), acked.at(-1), 'the promoted replica lacks the refused reservation');
+      const [next] = await strict.allocateSqn('lagging', 1);
+      assert.ok((next as bigint) > (acked.at(-1) as bigint));
+    } finally {
+      await strict.close();
+      await group.restart(master);
+      await group.waitSynced();
+    }
+  });
+
   test('kill -9 of the master during a bounded load: the Sentinels promote the replica; every acknowledged SQN is unique and ' +
     'increasing, the counter stays above them, every acknowledged durable and relaxed write survives', async (t) => {
     let promoted = 0;
