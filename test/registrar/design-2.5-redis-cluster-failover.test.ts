@@ -1,11 +1,12 @@
 /**
  * DESIGN §2.5 on a Redis Cluster (issue #15, acceptance of item 1): the HSS and the registrar share a real 3-master
- * cluster with one replica each; 24 AKA UEs register again and again (a bounded load: at most 600 attempts, 60 s);
+ * cluster with one replica each; 24 AKA UEs register again and again (a bounded load: at most 900 attempts, 60 s);
  * after the first 150 successes one master is killed with `kill -9`, its replica is promoted, the load goes on. Then:
  * - no acknowledged binding is lost: every UE's last REGISTER answered 200 is in the store (its Call-ID, a CSeq at
  *   least the acknowledged one), the AORs on the killed master included;
- * - no SQN is reused: every challenge's SQN (opened from AUTN with the UE's K) is above the previous challenge's for
- *   that UE, and the HSS's counter is above every one — the counters on the killed master included.
+ * - no SQN is reused: every SQN the HSS issued (its debug line per MAA lists them) is above the one it issued before
+ *   for that subscriber, every challenge's SQN (opened from AUTN with the UE's K) is one of them and above the
+ *   previous challenge's, and the HSS's counter is above every one — the counters on the killed master included.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,19 +15,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redisCommand, startRedisCluster, type RedisCluster } from '../../deploy/redis-cluster.ts';
 import { Milenage, openAutn, parseAkaNonce } from '../../lib/aka/index.ts';
-import { silentLogger } from '../../lib/log.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { startHss, type RunningHss } from '../../hss/run.ts';
 import type { AorRecord } from '../../registrar/bindings.ts';
 import type { RunningRegistrar } from '../../registrar/server.ts';
 import type { Isim } from '../../ue-client/isim.ts';
 import {
-  HSS_REALM, Ue, akaUser, callId, hssPort, openIsim, registerAka, sipPort, startTestRegistrar, subscribersCsv, tempDir,
+  HSS_REALM, Ue, akaUser, callId, captureLogger, hssPort, openIsim, registerAka, sipPort, startTestRegistrar, subscribersCsv, tempDir,
   type AkaUser,
 } from './helpers.ts';
 
 const USERS = 24;
-const MAX_ATTEMPTS = 600;
+const MAX_ATTEMPTS = 900;
 const KILL_AFTER = 150;
 
 interface UeState {
@@ -49,6 +49,7 @@ describe('DESIGN §2.5: registrar and HSS on a Redis Cluster, kill -9 of a maste
   let reg: RunningRegistrar;
   let check: Store;
   const ues: UeState[] = [];
+  const hssLog = captureLogger();
 
   before(async () => {
     dir = await tempDir('mcx-cluster-failover-');
@@ -58,7 +59,7 @@ describe('DESIGN §2.5: registrar and HSS on a Redis Cluster, kill -9 of a maste
     await writeFile(csv, subscribersCsv(users));
     hss = await startHss({
       listen: { host: '127.0.0.1', port: 0 }, originHost: `hss.${HSS_REALM}`, realm: HSS_REALM, subscribersCsv: csv,
-      store: cluster.url, stateDir: join(dir.dir, 'hss'), randPolicy: 'uniform', admin: { host: '127.0.0.1', port: 0 }, logger: silentLogger,
+      store: cluster.url, stateDir: join(dir.dir, 'hss'), randPolicy: 'uniform', admin: { host: '127.0.0.1', port: 0 }, logger: hssLog.logger,
     });
     reg = await startTestRegistrar(dir.dir, [hssPort(hss)], { store: cluster.url, regAwaitAuthMs: 10_000 });
     for (const u of users) {
@@ -82,7 +83,7 @@ describe('DESIGN §2.5: registrar and HSS on a Redis Cluster, kill -9 of a maste
     await dir?.remove();
   });
 
-  test('no acknowledged binding lost, no SQN reused (every challenge checked), the load served after the promotion', async (t) => {
+  test('no acknowledged binding lost, no SQN reused (every SQN the HSS issued and every challenge checked), the load served after the promotion', async (t) => {
     const deadline = Date.now() + 60_000;
     let attempts = 0;
     let ok = 0;
@@ -138,8 +139,25 @@ describe('DESIGN §2.5: registrar and HSS on a Redis Cluster, kill -9 of a maste
 
     t.diagnostic(`${attempts} attempts: ${ok} answered 200 (${okAfterFailover} after the promotion), ${failed} not; ` +
       `${aorOnVictim.size} AORs and ${sqnOnVictim.size} SQN counters were on the killed master`);
+    // Every SQN the HSS issued, per subscriber, in the order it issued them.
+    const issued = new Map<string, bigint[]>();
+    for (const l of hssLog.lines()) {
+      if (l.msg !== 'MAR: vectors issued (33.102 §6.3.2) → MAA') continue;
+      const list = issued.get(l.impi as string) ?? issued.set(l.impi as string, []).get(l.impi as string) as bigint[];
+      list.push(...(l.sqns as string[]).map((h) => BigInt(`0x${h}`)));
+    }
+    let sqnsChecked = 0;
+    for (const [impi, list] of issued) {
+      for (let i = 1; i < list.length; i++) {
+        assert.ok((list[i] as bigint) > (list[i - 1] as bigint), `${impi}: the HSS issued SQN ${list[i]} after ${list[i - 1]}${sqnOnVictim.has(impi) ? ' (counter on the killed master)' : ''}`);
+      }
+      sqnsChecked += list.length;
+    }
+    t.diagnostic(`${sqnsChecked} SQNs issued by the HSS, each checked`);
     let bindingsChecked = 0;
     for (const s of ues) {
+      const mine = new Set(issued.get(s.u.impi) ?? []);
+      for (const c of s.challenges) assert.ok(mine.has(c.sqn), `${s.u.impi}: challenge SQN ${c.sqn} was not issued by the HSS`);
       // SQNs: distinct challenges (a challenge resent to a UE with unanswered ones is the same nonce) strictly increase.
       const distinct = s.challenges.filter((c, i) => s.challenges.findIndex((d) => d.nonce === c.nonce) === i);
       for (let i = 1; i < distinct.length; i++) {
