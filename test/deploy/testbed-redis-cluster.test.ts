@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisCommand, startRedisCluster, type RedisCluster } from '../../deploy/redis-cluster.ts';
+import { redisCommand, startRedisCluster, type RedisCluster } from '../helpers/redis-server.ts';
 import { startMcx } from '../helpers/process.ts';
 
 describe('mcx testbed --once on a Redis Cluster (3 masters, 1 replica each)', () => {

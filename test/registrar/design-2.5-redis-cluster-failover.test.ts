@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { redisCommand, startRedisCluster, type RedisCluster } from '../../deploy/redis-cluster.ts';
+import { redisCommand, startRedisCluster, type RedisCluster } from '../helpers/redis-server.ts';
 import { Milenage, openAutn, parseAkaNonce } from '../../lib/aka/index.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { startHss, type RunningHss } from '../../hss/run.ts';

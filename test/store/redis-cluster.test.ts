@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redisCommand, startRedisCluster, type ClusterNodeView, type RedisCluster } from '../../deploy/redis-cluster.ts';
+import { redisCommand, startRedisCluster, type ClusterNodeView, type RedisCluster } from '../helpers/redis-server.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { loadAcrossFailover } from './failover-load.ts';
 import { code, storeSuite } from './suite.ts';

@@ -7,8 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redisCommand } from '../../deploy/redis-cluster.ts';
-import { startRedisSentinel, type RedisSentinelGroup } from '../../deploy/redis-sentinel.ts';
+import { redisCommand, startRedisSentinel, type RedisSentinelGroup } from '../helpers/redis-server.ts';
 import { openStore, type Store } from '../../lib/store/store.ts';
 import { loadAcrossFailover } from './failover-load.ts';
 import { code, storeSuite } from './suite.ts';
