@@ -3,7 +3,7 @@
  * By default it runs as production must (appendonly yes, appendfsync always); variants exist for the refusal tests.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -35,6 +35,12 @@ export interface RedisServerOptions {
   /** true: `rename-command CONFIG ""`, as managed Redis services do. */
   disableConfig?: boolean;
   maxmemoryPolicy?: string;
+  /** More `redis-server` arguments (`--cluster-enabled yes`, `--replicaof h p`, …), after the ones above. */
+  args?: readonly string[];
+  /** The port; default a free one (a cluster node needs a second one, for its bus, chosen with it). */
+  port?: number;
+  /** Where the server runs: a file that `--sentinel` mode reads, written into the fresh directory before it starts. */
+  configFile?: { name: string; text: string; sentinel?: boolean };
 }
 
 /**
@@ -70,12 +76,20 @@ function ping(port: number): Promise<boolean> {
 
 async function launch(opts: RedisServerOptions, port: number, dir: string): Promise<Proc> {
   const bin = redisServerPath();
-  const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--daemonize', 'no',
-    '--appendonly', opts.appendonly ?? 'yes', '--appendfsync', opts.appendfsync ?? 'always', '--protected-mode', 'no',
-  ];
+  const args: string[] = [];
+  if (opts.configFile) {
+    const file = join(dir, opts.configFile.name);
+    // Sentinel rewrites its file (the monitored master, the known replicas): only written at the first start.
+    if (!existsSync(file)) await writeFile(file, opts.configFile.text);
+    args.push(file, ...(opts.configFile.sentinel ? ['--sentinel'] : []));
+  }
+  args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no');
+  if (!opts.configFile?.sentinel) {
+    args.push('--save', '', '--appendonly', opts.appendonly ?? 'yes', '--appendfsync', opts.appendfsync ?? 'always');
+  }
   if (opts.disableConfig) args.push('--rename-command', 'CONFIG', '');
   if (opts.maxmemoryPolicy) args.push('--maxmemory-policy', opts.maxmemoryPolicy);
+  args.push(...(opts.args ?? []));
   const proc = start(bin, args, { cwd: dir });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -95,7 +109,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'mcx-redis-'));
-    const port = await freePort();
+    const port = opts.port ?? await freePort();
     try {
       let proc = await launch(opts, port, dir);
       return {
@@ -118,7 +132,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
       last = e;
-      if (!/Address already in use/i.test(String(e))) throw e;
+      if (!/Address already in use/i.test(String(e)) || opts.port !== undefined) throw e;
     }
   }
   throw last;

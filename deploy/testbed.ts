@@ -350,7 +350,7 @@ export const testbedCommand: CommandModule = (program: Command) => {
     .option('--dir <path>', 'testbed directory (PKI, users, state), reused when present', '.testbed')
     .option('--listen <ip>', 'address of the registrar\'s SIP listeners', '127.0.0.1')
     .option('--ports <ports>', `SIP ports: ${PORTS_HELP}`, '5060,5060,5061')
-    .option('--store <spec>', 'store of every role: memory (journals under <dir>/state) or a redis:// URL', 'memory')
+    .option('--store <spec>', 'store of every role: memory (journals under <dir>/state) or a Redis URL (redis://…, redis+cluster://h:p,h:p, redis+sentinel://h:p/<master>)', 'memory')
     .option('--primary-realm <realm>', 'realm of the primary MC system', 'primary.mcx.test')
     .option('--partner-realm <realm>', 'realm of the partner MC system; with --partners N ≥ 2 the base of theirs: -a, -b, … after its first label '
       + '(partner-a.mcx.test, …)', 'partner.mcx.test')

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Command } from 'commander';
 import { UsageError } from '../lib/cli.ts';
 import { realmSchema } from '../lib/config/address.ts';
+import { redisSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
 import type { AdminTarget } from '../lib/admin/client.ts';
@@ -49,8 +50,8 @@ const targetSchema = z.object({
   'admin': z.string().url().refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL'),
   'admin-token-file': z.string().min(1),
   'tls-ca': z.string().min(1).optional(),
-  'store': z.string().refine((s) => /^rediss?:\/\/\S+$/i.test(s) || s === 'redis',
-    'only a shared Redis store can be provisioned directly (redis://… or redis); for the memory store use --admin').optional(),
+  'store': redisSpecSchema('only a shared Redis store can be provisioned directly (redis://…, redis+cluster://…, ' +
+    'redis+sentinel://… or redis); for the memory store use --admin').optional(),
   'realm': realmSchema.optional(),
 });
 

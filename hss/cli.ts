@@ -119,7 +119,7 @@ export const hssCommand: CommandModule = (program: Command) => {
     .option('--origin-host <fqdn>', 'Diameter identity (Origin-Host)')
     .option('--realm <realm>', 'Diameter realm (Origin-Realm), also the realm of SIP Digest HA1s')
     .option('--subscribers <file.csv>', 'provision subscribers from CSV at start (replacing same IMPIs)')
-    .option('--store <spec>', 'memory | redis | redis://… | rediss://…', HSS_DEFAULTS.store)
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://… | redis+cluster://h:p,h:p | redis+sentinel://h:p/<master>', HSS_DEFAULTS.store)
     .option('--state-dir <dir>', 'memory store journal and admin token', HSS_DEFAULTS.stateDir)
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS and admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')

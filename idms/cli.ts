@@ -171,7 +171,7 @@ export const idmsCommand: CommandModule = (program: Command) => {
     .option('--trust-cert <file>', 'partner: that primary IdMS signing certificate, provisioned out of band (repeatable)', collectOption)
     .option('--resource <uri>', 'aud of this IdMS access tokens (partner: the partner MMS; default <issuer>/mc-services or /migration)')
     .option('--client <id=uris>', `registered native client and its redirect URIs (repeatable; default ${IDMS_DEFAULTS.client})`, collectOption)
-    .option('--store <spec>', 'memory | redis | redis://… | rediss://…', IDMS_DEFAULTS.store)
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://… | redis+cluster://h:p,h:p | redis+sentinel://h:p/<master>', IDMS_DEFAULTS.store)
     .option('--state-dir <dir>', 'memory store journal and admin token (default .state/idms-<role>)')
     .option('--admin <host:port>', 'serve the admin API (HTTPS, bearer token) here')
     .option('--admin-token-file <file>', 'admin bearer token file (default: <state-dir>/admin-token, created 0600)')

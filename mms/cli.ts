@@ -222,7 +222,7 @@ export const mmsCommand: CommandModule = (program: Command) => {
   addNodeOptions(mms.command('serve', { isDefault: true }).description('run the MMS until SIGINT/SIGTERM (`mcx mms --role …` is `mcx mms serve --role …`)'))
     .option('--role <role>', 'partner | primary')
     .option('--mappings <file.csv>', 'partner: static mappings loaded at start (partner_impi,partner_impu,primary_impi,primary_impu,primary_realm)')
-    .option('--store <spec>', 'memory | redis | redis://… | rediss://… (partner: mappings and bindings; primary: bindings)', 'memory')
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://… | redis+cluster://h:p,h:p | redis+sentinel://h:p/<master> (partner: mappings and bindings; primary: bindings)', 'memory')
     .option('--state-dir <dir>', 'memory store journal and admin token (default .state/mms-<role>)')
     .option('--admin <host:port>', 'partner: admin API for the mappings (none without it)')
     .option('--admin-token-file <file>', 'partner: admin bearer token file (default: <state-dir>/admin-token, created 0600)')

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Command } from 'commander';
 import { readAdminToken } from '../lib/admin/token.ts';
 import { UsageError } from '../lib/cli.ts';
+import { redisSpecSchema } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { openStore } from '../lib/store/store.ts';
 import type { BindingView } from './admin-api.ts';
@@ -26,8 +27,8 @@ const schema = z.object({
   'admin': z.string().url().refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL').optional(),
   'admin-token-file': z.string().min(1),
   'tls-ca': z.string().min(1).optional(),
-  'store': z.string().refine((s) => s === 'redis' || /^rediss?:\/\/\S+$/i.test(s),
-    'only a shared Redis store can be read directly (redis://… or redis); for the memory store use --admin').optional(),
+  'store': redisSpecSchema('only a shared Redis store can be read directly (redis://…, redis+cluster://…, redis+sentinel://… ' +
+    'or redis); for the memory store use --admin').optional(),
 }).superRefine((o, ctx) => {
   if ((o.admin === undefined) === (o.store === undefined)) ctx.addIssue({ code: 'custom', path: ['admin'], message: 'give exactly one of --admin and --store' });
 });

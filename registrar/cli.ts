@@ -197,7 +197,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--tls-cert <file>', 'PEM certificate (SIP TLS, Diameter TLS, admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
     .option('--tls-ca <file>', 'PEM CA(s) (repeatable or comma-separated)', collectOption)
-    .option('--store <spec>', 'memory | redis | redis://… | rediss://…', D.store)
+    .option('--store <spec>', 'memory | redis | redis://… | rediss://… | redis+cluster://h:p,h:p | redis+sentinel://h:p/<master>', D.store)
     .option('--state-dir <dir>', 'memory store journal and admin token', D.stateDir)
     .option('--algorithm <alg>', 'AKAv1-MD5 | AKAv2-MD5', D.algorithm)
     .option('--digest-algorithms <list>', 'SIP Digest algorithms offered to password users, preferred first (SHA-256,MD5 offers both; MD5 alone is what every softphone answers)', D.digestAlgorithms.join(','))

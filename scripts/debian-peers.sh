@@ -4,8 +4,8 @@
 #
 #   scripts/debian-peers.sh WHO [COMMAND…]
 #
-# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, tshark, sipp, sipsak, sngrep, kamailio, promtool,
-# the softphones twinkle-console, linphonec, baresip, chromium for the status page's browser test, and ip, nft,
+# WHO prefixes the messages (`test`, `bench`); the COMMANDs (redis-server, redis-cli, tshark, sipp, sipsak, sngrep, kamailio,
+# promtool, the softphones twinkle-console, linphonec, baresip, chromium for the status page's browser test, and ip, nft,
 # systemd-analyze of the multi-host rehearsal and its systemd units) choose which peers are needed, default all of them.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ shift || true
 # "command package[:file]": a module package is told apart by one of its files, not by a command.
 peers=(
   "redis-server redis-server"
+  "redis-cli redis-tools"
   "tshark tshark"
   "sipp sip-tester"
   "sipsak sipsak"

@@ -2,10 +2,36 @@
  * Option schemas several roles share (`--store`, the `--tls-*` triple), so each is checked and worded one way.
  */
 import { z } from 'zod';
+import { isRedisSpec, parseRedisSpec } from '../store/redis-spec.ts';
 
-/** `memory`, `redis` (REDIS_URL) or a redis:// / rediss:// URL. */
-export const storeSpecSchema = z.string().refine((s) => s === 'memory' || s === 'redis' || /^rediss?:\/\/\S+$/i.test(s),
-  'expected memory, redis (REDIS_URL) or a redis:// / rediss:// URL');
+/** The Redis URL forms, as messages name them. */
+const REDIS_FORMS = 'redis://h:p, rediss://h:p, redis+cluster://h:p,h:p or redis+sentinel://h:p/<master-name>';
+
+/**
+ * A Redis store spec (lib/store/redis-spec.ts) or `redis` (the URL in REDIS_URL); `message` for anything else; a
+ * malformed URL is named with what is wrong in it.
+ */
+export function redisSpecSchema(message: string) {
+  return z.string().superRefine((s, ctx) => {
+    if (s === 'redis') return;
+    if (!isRedisSpec(s)) {
+      ctx.addIssue({ code: 'custom', message });
+      return;
+    }
+    try {
+      parseRedisSpec(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
+}
+
+/** `memory`, `redis` (REDIS_URL) or a Redis URL: one server, a cluster or a Sentinel-monitored master. */
+export const storeSpecSchema = z.string().superRefine((s, ctx) => {
+  if (s === 'memory') return;
+  const r = redisSpecSchema(`expected memory, redis (REDIS_URL) or a Redis URL (${REDIS_FORMS})`).safeParse(s);
+  for (const issue of r.error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message });
+});
 
 /**
  * `--tls-ca` as given: repeatable, each occurrence possibly a comma-separated list (own CA, then the other system's),

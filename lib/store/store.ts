@@ -12,6 +12,7 @@
 import type { Logger } from '../log.ts';
 import type { SetOptions, WriteOptions } from './codec.ts';
 import { StoreError } from './errors.ts';
+import { isRedisSpec, redactSpec } from './redis-spec.ts';
 import type { SqnResync } from './sqn.ts';
 
 export type { Durability, SetOptions, WriteOptions } from './codec.ts';
@@ -102,14 +103,20 @@ export interface OpenStoreOptions {
   connectTimeoutMs?: number;
   /** Redis: per-command timeout (default 5000 ms). */
   commandTimeoutMs?: number;
+  /**
+   * Redis: how long a write on a master with replicas waits for one of them to acknowledge it (`WAIT 1 <ms>`, default
+   * 500 ms) — a durable write or SQN operation that no replica acknowledged fails, since a failover would lose it.
+   */
+  replicaAckTimeoutMs?: number;
   /** Where the store reports recoveries and reconnections (default: silent). */
   logger?: Logger;
 }
 
 /**
- * Opens the store named by `spec`: `memory`, or a `redis://` / `rediss://` URL. Without a spec, `REDIS_URL` is used
- * when set, else `memory`; the spec `redis` means "the URL in `REDIS_URL`".
- * @throws StoreError `ERR_STORE_INPUT` for an unknown spec; `ERR_STORE_NOT_DURABLE` for a memory store without
+ * Opens the store named by `spec`: `memory`, or a Redis URL — `redis://` / `rediss://` (one server; a Redis Cluster
+ * node is detected), `redis+cluster://h:p,h:p` or `redis+sentinel://h:p,h:p/<master-name>` (lib/store/redis-spec.ts).
+ * Without a spec, `REDIS_URL` is used when set, else `memory`; the spec `redis` means "the URL in `REDIS_URL`".
+ * @throws StoreError `ERR_STORE_INPUT` for an unknown or malformed spec; `ERR_STORE_NOT_DURABLE` for a memory store without
  *   `stateDir` (and without `ephemeral`) or a Redis server without `appendonly yes`, or without `appendfsync always`
  *   when `keepsSqn` (`everysec` at least otherwise);
  *   `ERR_STORE_CONNECT` when Redis cannot be reached; `ERR_STORE_LOCKED` / `ERR_STORE_CORRUPT` for a state
@@ -124,6 +131,7 @@ export async function openStore(spec: string | undefined, opts: OpenStoreOptions
   }
   // Loaded on demand: the Redis client costs ~100 ms of startup that an all-in-one run on the memory store never needs.
   if (target === 'memory') return (await import('./memory.ts')).openMemoryStore(opts);
-  if (/^rediss?:\/\//i.test(target)) return (await import('./redis.ts')).openRedisStore(target, opts);
-  throw new StoreError('ERR_STORE_INPUT', `unknown store "${target.replace(/\/\/[^@/]*@/, '//***@')}": expected memory, redis://… or rediss://…`);
+  if (isRedisSpec(target)) return (await import('./redis-open.ts')).openRedisStore(target, opts);
+  throw new StoreError('ERR_STORE_INPUT',
+    `unknown store "${redactSpec(target)}": expected memory, redis://…, rediss://…, redis+cluster://… or redis+sentinel://…`);
 }
