@@ -22,6 +22,7 @@ import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
 import { tlsServerOptions } from '../lib/sip/transport/tls.ts';
 import { hostForm } from '../lib/sip/transport/types.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
+import { onSiblingMessage } from '../lib/workers/messages.ts';
 import { createRegistrarAdminApi } from './admin-api.ts';
 import { BindingStore } from './bindings.ts';
 import { ChallengeStore } from './challenges.ts';
@@ -32,8 +33,8 @@ import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
 import { IssuedNonces } from './issued-nonces.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
-import { createRtrHandler } from './rtr.ts';
-import { SourceGuard } from './source-guard.ts';
+import { RTR_TOPIC, createRtrHandler, endImpis } from './rtr.ts';
+import { AUTH_FAILED_TOPIC, SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
 import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
@@ -159,6 +160,32 @@ function admit(guard: SourceGuard, stats: RegistrarStats, req: SipRequest, tx: S
   return true;
 }
 
+const isString = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 1024;
+
+/**
+ * In a worker group (`--workers N`, lib/workers): what the sibling workers tell this one about state each keeps in
+ * memory — a failed authentication (toward the same ban: source-guard.ts) and a Registration-Termination-Request
+ * (the identity's kept vectors and pending challenges end here too: rtr.ts). Nothing outside a group.
+ */
+function listenToSiblings(ctx: RegisterContext, teardown: Teardown): void {
+  const offs = [
+    onSiblingMessage(AUTH_FAILED_TOPIC, (p) => {
+      const { source, impi } = (p ?? {}) as { source?: unknown; impi?: unknown };
+      if (isString(source) && isString(impi)) ctx.guard.authFailedElsewhere(source, impi);
+    }),
+    onSiblingMessage(RTR_TOPIC, (p) => {
+      const impis = (p as { impis?: unknown } | undefined)?.impis;
+      if (!Array.isArray(impis) || !impis.every(isString)) return;
+      endImpis(ctx, impis).then((ended) => ctx.log.debug({ impis, vectors_dropped: ended.vectors, challenges_ended: ended.challenges },
+        'Registration-Termination-Request handled by a sibling worker: kept vectors and pending challenges ended here too'),
+      (err: unknown) => ctx.log.warn({ impis, err: (err as Error).message }, 'could not end the challenges of an identity a sibling worker terminated'));
+    }),
+  ];
+  teardown.add('listeners', async () => {
+    for (const off of offs) off();
+  });
+}
+
 /**
  * Starts the registrar: store, Diameter peers (waiting up to `diameterTimeoutMs`·2 for the first, so a REGISTER just
  * after start does not meet "no open peer"), SIP listeners, admin API.
@@ -206,13 +233,14 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
-      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now),
+      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now), sharedStore: store.kind === 'redis',
       vectors, authVectors: c.authVectors,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
       originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now,
     }));
+    listenToSiblings(ctx, teardown);
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
       return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);

@@ -64,3 +64,22 @@ export const enumListSchema = <T extends string>(values: readonly [T, ...T[]]) =
 export function collectOption(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** Most processes `--workers` starts for one role. */
+export const MAX_WORKERS = 64;
+
+/** `--workers N`: processes of the role sharing its addresses (lib/workers), 1 (the default: no group) … 64. */
+export const workersSchema = z.coerce.number().int().min(1).max(MAX_WORKERS);
+
+/**
+ * A zod refinement: several workers share their state through the store, so `--workers` above 1 needs Redis — the
+ * memory store is one process per state directory (its lock refuses a second one). Reported on `--workers`.
+ */
+export function checkWorkersStore(o: { workers: number; store: string }, ctx: z.RefinementCtx): void {
+  if (o.workers > 1 && o.store === 'memory') {
+    ctx.addIssue({
+      code: 'custom', path: ['workers'],
+      message: `${o.workers} processes need a shared store: --store is memory (one process per state directory); use --store redis://… (or redis with REDIS_URL)`,
+    });
+  }
+}
