@@ -4,7 +4,9 @@
  * peer; it
  *
  * - starts the workers with the command line it was given (plus `extraArgs`: the ports it fixed, see
- *   {@link fixedPort}), each told its index in the environment (group.ts);
+ *   {@link fixedPort}), each told its index in the environment (group.ts): worker 1 first, the others once it is
+ *   ready, so what a role does once at start (the HSS loading its `--subscribers` CSV) is done before any other worker
+ *   takes requests;
  * - prints the group's one ready line (`<role>: <worker 1's ready line>`) once every worker is ready, and logs the
  *   workers' pids; a worker that exits before the group is ready fails the start: the others are stopped and the
  *   supervisor exits with that worker's status (2 for a bad option, which the worker has named on stderr);
@@ -102,12 +104,16 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
       log.info({ worker: slot.index, pid }, `${o.role}: worker ${slot.index} ready again (pid ${pid})`);
       return;
     }
-    if ([...slots.values()].some((s) => !s.ready) || stopping) return;
+    if (stopping) return;
+    if (slot.index === 1 && slots.size === 1) {
+      for (let i = 2; i <= o.count; i++) fork(i);
+      return;
+    }
+    if (slots.size < o.count || [...slots.values()].some((s) => !s.ready)) return;
     groupReady = true;
-    const first = slots.get(1)?.line ?? line;
-    process.stdout.write(`${o.role}: ${first}\n`);
     const pids = [...slots.values()].sort((a, b) => a.index - b.index).map((s) => s.worker.process.pid);
     log.info({ workers: o.count, pids, port_sharing: sharing }, `${o.role}: ${o.count} workers ready, sharing their ports by ${describe(sharing)}`);
+    process.stdout.write(`${o.role}: ${slots.get(1)?.line ?? line}\n`);
   };
 
   const onExit = (slot: Slot, code: number | null, signal: NodeJS.Signals | null): void => {
@@ -168,7 +174,7 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  for (let i = 1; i <= o.count; i++) fork(i);
+  fork(1);
   const code = await finished;
   clearTimeout(killTimer);
   if (groupReady) process.stdout.write(`${o.role}: stopped\n`);
