@@ -15,12 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Milenage, openAutn } from '../../lib/aka/index.ts';
+import { Milenage } from '../../lib/aka/index.ts';
 import { buildMar, readMaa, type MaaData } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { sqnsOf } from '../hss/helpers.ts';
 
 const REALM = 'primary.example';
 const IMPI = `fo@${REALM}`;
@@ -101,10 +102,7 @@ describe('RFC 6733 §5.5.4: a relay with two HSS peers for one realm fails over 
         const sentAfterKill = killed;
         const maa = await mar(i);
         assert.deepEqual(maa.result, { resultCode: 2001 }, `MAR ${i}`);
-        const ra = maa.items[0]?.authenticate as Buffer;
-        const opened = openAutn(usim, ra.subarray(0, 16), ra.subarray(16));
-        assert.ok(opened.macValid, `MAR ${i}: MAC-A`);
-        sqns.push(opened.sqn);
+        sqns.push(...sqnsOf(usim, maa, `MAR ${i}`));
         answeredBy.push({ i, host: maa.originHost, afterKill: sentAfterKill });
         if (++answered === KILL_AFTER && !killed) {
           killed = true;

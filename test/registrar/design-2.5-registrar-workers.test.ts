@@ -25,6 +25,7 @@ import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { until } from '../helpers/wait.ts';
 import {
   DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
   registrarFixture, type AkaUser,
@@ -113,6 +114,8 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     assert.equal(r.attempted, 1000, JSON.stringify({ ...r, latenciesMs: r.latenciesMs.length }));
     assert.equal(r.succeeded, 1000, JSON.stringify({ ...r, latenciesMs: r.latenciesMs.length }));
     assert.equal(r.failed, 0);
+    // A worker's log line may trail its answer through the pipe.
+    await until(() => outcomes(p.output()).length >= 1000, 'an info line per registration', 10_000);
     const counts = perWorker(outcomes(p.output()));
     assert.equal((counts.get(1) ?? 0) + (counts.get(2) ?? 0), 1000, JSON.stringify([...counts]));
     assert.ok((counts.get(1) ?? 0) > 0 && (counts.get(2) ?? 0) > 0, `each worker handled some: ${JSON.stringify([...counts])}`);
@@ -131,6 +134,7 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     });
     assert.equal(r.succeeded, 200, JSON.stringify({ ...r, latenciesMs: r.latenciesMs.length }));
     assert.equal(r.failed, 0);
+    await until(() => outcomes(p.output()).length >= 200, 'an info line per registration', 10_000);
     const counts = perWorker(outcomes(p.output()));
     assert.ok((counts.get(1) ?? 0) > 0 && (counts.get(2) ?? 0) > 0, `each worker handled some: ${JSON.stringify([...counts])}`);
     await stop(p);
