@@ -40,16 +40,22 @@ interface StopSignals {
 }
 
 /**
- * @param o the role and its logger; a worker of a group (lib/workers) also stops when its supervisor asks, which is
- *   not a second signal.
+ * @param o the role and its logger. A worker of a group (lib/workers) also stops when its supervisor asks; Ctrl-C in a
+ *   terminal signals the whole process group, so the first signal after such a request is the same stop, not the
+ *   operator insisting.
  */
 function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
   let got: NodeJS.Signals | undefined;
+  let askedBySupervisor = false;
   let resolveFirst: (s: NodeJS.Signals) => void = () => undefined;
   const first = new Promise<NodeJS.Signals>((resolve) => {
     resolveFirst = resolve;
   });
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (got !== undefined && askedBySupervisor) {
+      askedBySupervisor = false;
+      return;
+    }
     if (got !== undefined) {
       // The operator insists: a stop stuck on an unanswered DPR or a slow store must not hold the process.
       process.stderr.write(`${o.role}: ${signal} while stopping; exiting at once\n`);
@@ -64,6 +70,7 @@ function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
   const offStopRequest = workerSlot() ? onStopRequest(() => {
     if (got !== undefined) return;
     got = 'SIGTERM';
+    askedBySupervisor = true;
     o.logger.info(`${o.role}: asked to stop by the worker group's supervisor`);
     resolveFirst(got);
   }) : () => undefined;

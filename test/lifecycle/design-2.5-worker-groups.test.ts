@@ -1,7 +1,8 @@
 /**
  * The life of a worker group (`mcx <role> --workers N`, lib/workers): how the port is shared (SO_REUSEPORT from Node
  * 22.12 / 23.1, else the node:cluster primary's sockets; `MCX_PORT_SHARING` overrides, a bad value is named), one ready
- * line for the group, SIGTERM stopping every worker (exit 0, `<role>: stopped`, no worker left), a worker that cannot
+ * line for the group, SIGTERM — or Ctrl-C, which signals supervisor and workers at once — stopping every worker
+ * (exit 0, `<role>: stopped`, no worker left), a worker that cannot
  * start failing the group with its status (the others stopped, no ready line), and the workers ending with their
  * supervisor when it is killed.
  */
@@ -50,6 +51,22 @@ describe('worker groups (lib/workers)', () => {
       assert.equal(await p.stop('SIGTERM', 20_000), 0, p.output().slice(-2000));
       assert.match(p.output(), /relay: stopped\n$/);
       assert.equal(p.output().match(/relay: stopped/g)?.length, 1);
+      assert.ok(pids.every((pid) => !alive(pid)), 'no worker left');
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  });
+
+  test('Ctrl-C (SIGINT to the whole process group: supervisor and workers at once) stops the group gracefully, exit 0', { timeout: 90_000 }, async () => {
+    // Its own process group, so the signal reaches this group only.
+    const p = startMcx(RELAY, { env: { ...process.env, MCX_LOG_LEVEL: 'info' }, detached: true });
+    try {
+      await p.waitFor(/relay: listening/, 60_000);
+      const pids = await workerPids(p);
+      process.kill(-(p.child.pid as number), 'SIGINT');
+      assert.equal(await p.exited, 0, p.output().slice(-2000));
+      assert.match(p.output(), /relay: stopped\n$/);
+      assert.doesNotMatch(p.output(), /while stopping; exiting at once/);
       assert.ok(pids.every((pid) => !alive(pid)), 'no worker left');
     } finally {
       await p.stop('SIGKILL');
