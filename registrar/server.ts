@@ -22,6 +22,7 @@ import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
 import { tlsServerOptions } from '../lib/sip/transport/tls.ts';
 import { hostForm } from '../lib/sip/transport/types.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
+import { workerSlot } from '../lib/workers/group.ts';
 import { onSiblingMessage } from '../lib/workers/messages.ts';
 import { createRegistrarAdminApi } from './admin-api.ts';
 import { BindingStore } from './bindings.ts';
@@ -252,12 +253,17 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       diameterPeers: c.hss.map(formatHostPort),
     };
     let adminTokenPath: string | undefined;
+    const slot = workerSlot();
     if (c.admin) {
       const { token, path } = await ensureAdminToken({ stateDir: c.stateDir, logger: log, ...(c.adminTokenFile ? { tokenFile: c.adminTokenFile } : {}) });
       adminTokenPath = path;
       const admin: FastifyInstance = createRegistrarAdminApi({
         bindings, token, logger: log, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-        stats: () => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size }),
+        // In a worker group the counters are this worker's: the answer says which one it is (labels of the info metric).
+        stats: () => ({
+          store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size,
+          ...(slot ? { worker: String(slot.index), workers: String(slot.count) } : {}),
+        }),
       });
       teardown.add('listeners', () => admin.close());
       addresses.admin = await listenAdmin(admin, c.admin, tls !== undefined, log);

@@ -12,14 +12,17 @@
  * - Behind one port, across workers (UE sockets sorted by the worker their REGISTER reached, read from the debug log):
  *   a challenge issued by worker 1 is verified by worker 2 (200); the used nonce sent again to worker 2, which never
  *   issued it, is answered 401 stale=TRUE (the binding it made tells); the answer to that goes to worker 1, which
- *   serves the refresh of the binding worker 2 made (200, one binding, RE_REGISTRATION).
+ *   serves the refresh of the binding worker 2 made (200, one binding, RE_REGISTRATION). The group's admin API (one
+ *   address) lists that binding, and its counters say which worker answered.
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runLoad, writeInjectionFiles, writeLoadScenario } from '../../bench/sipp-load.ts';
+import { adminRequest } from '../../lib/admin/client.ts';
 import { ServerAssignmentType } from '../../lib/diameter/cx/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
@@ -44,7 +47,8 @@ const KEYS = { k: sippSafeKey(), op: sippSafeKey(), amf: '8000' };
 const LOAD_USERS = 200;
 const load: AkaUser[] = Array.from({ length: LOAD_USERS }, (_, i) => ({ ...akaUser(`w${i}`), ...KEYS, impus: [`sip:w${i}@${DOMAIN}`] }));
 const alice = akaUser('alice');
-const READY = /registrar: listening sip=(\S+) diameter-peers=\S+\n/;
+const READY = /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=\S+)?\n/;
+const READY_ADMIN = /registrar: listening sip=\S+ diameter-peers=\S+ admin=(\S+)\n/;
 
 /** A registration's info line (register-log.ts) as the workers print it. */
 interface Outcome {
@@ -79,10 +83,10 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
   const groups: Proc[] = [];
 
   /** `mcx registrar --workers 2` on `sip`; resolves once its ready line is out. */
-  async function group(name: string, sip: string, env: Record<string, string> = {}): Promise<Proc> {
+  async function group(name: string, sip: string, env: Record<string, string> = {}, extra: string[] = []): Promise<Proc> {
     const p = startMcx(['registrar', '--workers', '2', '--sip', sip, '--domain', DOMAIN, '--hss', `127.0.0.1:${hssPort(f.hss)}`,
       '--origin-host', `registrar.${DOMAIN}`, '--realm', DOMAIN, '--hss-realm', HSS_REALM, '--store', redis.url,
-      '--state-dir', join(f.dir, name), '--min-expires', '2'], { env: { ...process.env, MCX_LOG_LEVEL: 'info', ...env } });
+      '--state-dir', join(f.dir, name), '--min-expires', '2', ...extra], { env: { ...process.env, MCX_LOG_LEVEL: 'info', ...env } });
     groups.push(p);
     await p.waitFor(READY, 60_000);
     return p;
@@ -142,7 +146,7 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
 
   test('behind one port: a challenge of worker 1 verified by worker 2; its used nonce at worker 2 → stale=TRUE; worker 1 serves the refresh of the binding worker 2 made', { timeout: 120_000 }, async () => {
     const [port] = await freePorts(1);
-    const p = await group('debug', `udp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' });
+    const p = await group('debug', `udp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' }, ['--admin', '127.0.0.1:0']);
     const impu = alice.impus[0] as string;
     // Which worker each UE socket reaches: the worker of the debug line with its REGISTER's Call-ID.
     const byWorker = new Map<number, Ue>();
@@ -185,6 +189,13 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
       assert.equal(refreshed?.worker, 1);
       assert.equal(refreshed?.server_assignment_type, ServerAssignmentType.RE_REGISTRATION);
       assert.deepEqual(headerLines(r4.text, 'Contact'), ['<sip:alice@192.0.2.7:5060>;expires=600'], r4.text);
+      // The admin API, served by the workers on one address: the bindings from the store, the counters of one worker.
+      const admin = { url: (READY_ADMIN.exec(p.output()) as RegExpExecArray)[1] as string, token: (await readFile(join(f.dir, 'debug', 'admin-token'), 'utf8')).trim() };
+      const listed = await adminRequest<{ bindings: Array<{ aor: string; contacts: unknown[] }> }>(admin, 'GET', 'admin/v1/bindings');
+      assert.equal(listed.bindings.find((b) => b.aor === impu)?.contacts.length, 1);
+      const stats = await adminRequest<{ worker?: string; workers?: string }>(admin, 'GET', 'admin/v1/stats');
+      assert.ok(stats.worker === '1' || stats.worker === '2', JSON.stringify(stats));
+      assert.equal(stats.workers, '2');
     } finally {
       for (const ue of [...byWorker.values(), ...spare]) ue.close();
     }
