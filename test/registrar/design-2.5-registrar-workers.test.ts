@@ -14,6 +14,8 @@
  *   issued it, is answered 401 stale=TRUE (the binding it made tells); the answer to that goes to worker 1, which
  *   serves the refresh of the binding worker 2 made (200, one binding, RE_REGISTRATION). The group's admin API (one
  *   address) lists that binding, and its counters say which worker answered.
+ * - Bans across workers (`--ban-after 2`): failed authentications from 127.0.0.1 reaching worker 1, worker 2, worker 1
+ *   ban the address in both (each worker counts its siblings' failures); one ban line.
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
  */
 import { after, before, describe, test } from 'node:test';
@@ -29,8 +31,10 @@ import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { until } from '../helpers/wait.ts';
+import { parseAkaNonce } from '../../lib/aka/digest-aka.ts';
+import { Milenage } from '../../lib/aka/milenage.ts';
 import {
-  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
+  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
   registrarFixture, type AkaUser,
 } from './helpers.ts';
 
@@ -75,6 +79,35 @@ function perWorker(lines: readonly Outcome[]): Map<number, number> {
   const m = new Map<number, number>();
   for (const l of lines) if (l.status === 200) m.set(l.worker ?? 0, (m.get(l.worker ?? 0) ?? 0) + 1);
   return m;
+}
+
+/**
+ * A UDP UE socket reaching worker 1 and one reaching worker 2 of a group at debug level: new sockets each send an
+ * initial REGISTER for alice (401), and the debug line with its Call-ID names the worker (the kernel keeps a socket on
+ * its worker). Spares are kept open till `close`, so no port is reused meanwhile.
+ */
+async function socketsByWorker(p: Proc, port: number): Promise<{ pair: [Ue, Ue]; close(): void }> {
+  const byWorker = new Map<number, Ue>();
+  const all: Ue[] = [];
+  const close = (): void => {
+    for (const ue of all) ue.close();
+  };
+  for (let i = 0; i < 64 && byWorker.size < 2; i++) {
+    const ue = await Ue.udp(port);
+    all.push(ue);
+    const probe = callId();
+    const r = await ue.send(registerBytes(ue, { impu: alice.impus[0] as string, callId: probe, cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
+    assert.equal(r.msg.status, 401, r.text);
+    const w = Number((await p.waitFor(new RegExp(`"worker":(\\d)[^\\n]*"call_id":"${probe}"`), 5000))[1]);
+    if (!byWorker.has(w)) byWorker.set(w, ue);
+  }
+  const a = byWorker.get(1);
+  const b = byWorker.get(2);
+  if (!a || !b) {
+    close();
+    throw new Error('no UE socket reached each worker in 64 tries');
+  }
+  return { pair: [a, b], close };
 }
 
 describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one Redis', () => {
@@ -148,23 +181,9 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     const [port] = await freePorts(1);
     const p = await group('debug', `udp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' }, ['--admin', '127.0.0.1:0']);
     const impu = alice.impus[0] as string;
-    // Which worker each UE socket reaches: the worker of the debug line with its REGISTER's Call-ID.
-    const byWorker = new Map<number, Ue>();
-    const spare: Ue[] = [];
+    const sockets = await socketsByWorker(p, port as number);
     try {
-      for (let i = 0; i < 64 && byWorker.size < 2; i++) {
-        const ue = await Ue.udp(port as number);
-        const probe = callId();
-        const r = await ue.send(registerBytes(ue, { impu, callId: probe, cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
-        assert.equal(r.msg.status, 401, r.text);
-        const m = await p.waitFor(new RegExp(`"worker":(\\d)[^\\n]*"call_id":"${probe}"`), 5000);
-        const w = Number(m[1]);
-        if (byWorker.has(w)) spare.push(ue);
-        else byWorker.set(w, ue);
-      }
-      const a = byWorker.get(1);
-      const b = byWorker.get(2);
-      assert.ok(a && b, 'UE sockets reaching each worker');
+      const [a, b] = sockets.pair;
       const isim = await openIsim(f.dir, alice);
       const id = callId();
       // One UA with one Contact, whose requests leave by two sockets.
@@ -197,7 +216,39 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
       assert.ok(stats.worker === '1' || stats.worker === '2', JSON.stringify(stats));
       assert.equal(stats.workers, '2');
     } finally {
-      for (const ue of [...byWorker.values(), ...spare]) ue.close();
+      sockets.close();
+    }
+    await stop(p);
+  });
+
+  test('bans across workers: with --ban-after 2, the third failed authentication from one address bans it in both workers, whichever each failure reached', { timeout: 120_000 }, async () => {
+    const [port] = await freePorts(1);
+    const p = await group('ban', `udp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' }, ['--ban-after', '2']);
+    const impu = alice.impus[0] as string;
+    const sockets = await socketsByWorker(p, port as number);
+    try {
+      const [a, b] = sockets.pair;
+      /** A REGISTER through `ue` answered with the RES of a wrong K: 403, a failed authentication of 127.0.0.1. */
+      const fail = async (ue: Ue): Promise<void> => {
+        const id = callId();
+        const r1 = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
+        assert.equal(r1.msg.status, 401, r1.text);
+        const ch = r1.msg.wwwAuthenticate()[0] as DigestChallenge;
+        const wrongRes = Milenage.fromOp(randomBytes(16), Buffer.from(alice.op, 'hex')).f2345(parseAkaNonce(ch.nonce as string).rand).res;
+        const r2 = await ue.send(registerBytes(ue, { impu, callId: id, cseq: 2, authorization: credentials(ch, { username: alice.impi, qop: 'auth' }, wrongRes) }));
+        assert.equal(r2.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Authentication Failed)', r2.text);
+      };
+      await fail(a);
+      await fail(b);
+      await fail(a);
+      // Worker 1 saw two of the three itself, worker 2 one: each counted all three.
+      for (const ue of [b, a]) {
+        const r = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
+        assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Too Many Failed Authentications)', r.text);
+      }
+      assert.equal(p.output().match(/"msg":"source 127\.0\.0\.1 banned for/g)?.length, 1, 'one ban line, from the worker whose failure crossed the line');
+    } finally {
+      sockets.close();
     }
     await stop(p);
   });
