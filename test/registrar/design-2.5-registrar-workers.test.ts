@@ -16,6 +16,8 @@
  *   address) lists that binding, and its counters say which worker answered.
  * - Bans across workers (`--ban-after 2`): failed authentications from 127.0.0.1 reaching worker 1, worker 2, worker 1
  *   ban the address in both (each worker counts its siblings' failures); one ban line.
+ * - A Registration-Termination-Request (sent by the HSS peer to the registrar's Origin-Host: one worker's connection)
+ *   ends bob's kept vectors and pending challenge in both workers (the one that got it tells its sibling).
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
  */
 import { after, before, describe, test } from 'node:test';
@@ -25,7 +27,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runLoad, writeInjectionFiles, writeLoadScenario } from '../../bench/sipp-load.ts';
 import { adminRequest } from '../../lib/admin/client.ts';
-import { ServerAssignmentType } from '../../lib/diameter/cx/index.ts';
+import { ReasonCode, ServerAssignmentType, buildRtr, readRta } from '../../lib/diameter/cx/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
@@ -51,6 +53,7 @@ const KEYS = { k: sippSafeKey(), op: sippSafeKey(), amf: '8000' };
 const LOAD_USERS = 200;
 const load: AkaUser[] = Array.from({ length: LOAD_USERS }, (_, i) => ({ ...akaUser(`w${i}`), ...KEYS, impus: [`sip:w${i}@${DOMAIN}`] }));
 const alice = akaUser('alice');
+const bob = akaUser('bob');
 const READY = /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=\S+)?\n/;
 const READY_ADMIN = /registrar: listening sip=\S+ diameter-peers=\S+ admin=(\S+)\n/;
 
@@ -111,7 +114,7 @@ async function socketsByWorker(p: Proc, port: number): Promise<{ pair: [Ue, Ue];
 }
 
 describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one Redis', () => {
-  const f = registrarFixture({ aka: [...load, alice], hss: { randPolicy: 'sipp361' }, registrar: false });
+  const f = registrarFixture({ aka: [...load, alice, bob], hss: { randPolicy: 'sipp361' }, registrar: false });
   let redis: RedisServer;
   const groups: Proc[] = [];
 
@@ -247,6 +250,31 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
         assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Too Many Failed Authentications)', r.text);
       }
       assert.equal(p.output().match(/"msg":"source 127\.0\.0\.1 banned for/g)?.length, 1, 'one ban line, from the worker whose failure crossed the line');
+    } finally {
+      sockets.close();
+    }
+    await stop(p);
+  });
+
+  test('a Registration-Termination-Request reaching one worker ends the kept vectors and pending challenges in both', { timeout: 120_000 }, async () => {
+    const [port] = await freePorts(1);
+    const p = await group('rtr', `udp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' });
+    const sockets = await socketsByWorker(p, port as number);
+    try {
+      // One challenge of bob at each worker: each MAR brings 4 vectors, 1 used, 3 kept; 1 challenge pending.
+      for (const ue of sockets.pair) {
+        const r = await ue.send(registerBytes(ue, { impu: bob.impus[0] as string, callId: callId(), cseq: 1, authorization: initialAuthorization(bob.impi) }), 8000);
+        assert.equal(r.msg.status, 401, r.text);
+      }
+      const node = f.hss.node;
+      const rta = readRta(await node.request(buildRtr({
+        sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm, destinationHost: `registrar.${DOMAIN}`,
+        destinationRealm: DOMAIN, userName: bob.impi, publicIdentities: [bob.impus[0] as string], reasonCode: ReasonCode.PERMANENT_TERMINATION,
+      }), { host: `registrar.${DOMAIN}`, timeoutMs: 5000 }));
+      assert.deepEqual(rta.result, { resultCode: 2001 });
+      const handled = await p.waitFor(/"worker":(\d)[^\n]*"vectors_dropped":3,"challenges_ended":1[^\n]*"msg":"Registration-Termination-Request for bob@/, 5000);
+      const sibling = await p.waitFor(/"worker":(\d)[^\n]*"vectors_dropped":3,"challenges_ended":1[^\n]*"msg":"Registration-Termination-Request handled by a sibling worker/, 5000);
+      assert.deepEqual([Number(handled[1]), Number(sibling[1])].sort(), [1, 2], 'one worker handled it, the other ended its own');
     } finally {
       sockets.close();
     }
