@@ -39,6 +39,11 @@ export interface DirectOptions {
   prepare?: (storeSpec: string, registrarStateDir: string) => Promise<void>;
   /** How long the registrar may take to load its state and say it listens (default 30 s). */
   readyMs?: number;
+  /**
+   * `mcx registrar --workers N` (Redis store only): N processes on the SIP port, measured as one tree; SIPp then sends
+   * each call from its own UDP socket, so the kernel spreads the calls over the workers (bench/workers.ts).
+   */
+  registrarWorkers?: number;
 }
 
 /** Starts `mcx hss` and `mcx registrar` (UDP and TCP on one port) with the HSS as its Cx peer. */
@@ -51,9 +56,11 @@ export function startDirect(ctx: BenchContext, runStopper: Stopper, o: DirectOpt
     await o.prepare?.(store.spec, stateDir);
     const at = `127.0.0.1:${sip}`;
     const reg = await startRole(ctx, stopper, o.name, 'registrar', ['registrar', '--sip', `udp:${at},tcp:${at}`, '--domain', HOME_REALM,
-      '--hss', `127.0.0.1:${diameter}`, '--origin-host', `registrar.${HOME_REALM}`, '--realm', HOME_REALM, ...store.args(stateDir)], /registrar: listening/, o.readyMs);
+      '--hss', `127.0.0.1:${diameter}`, '--origin-host', `registrar.${HOME_REALM}`, '--realm', HOME_REALM, ...store.args(stateDir),
+      ...(o.registrarWorkers === undefined ? [] : ['--workers', String(o.registrarWorkers)])], /registrar: listening/, o.readyMs);
     return [{
       name: 'direct', label: 'mcx registrar → mcx hss (Cx over TCP)', sip: at, domain: HOME_REALM, users: homeUsers(ctx.users),
+      ...(o.registrarWorkers === undefined ? {} : { sipTransport: 'udp-per-call' as const }),
       chain: [reg.measured, hss.measured], aux: store.server ? [store.server] : [], readyS: readiness([hss, reg]),
     }];
   });

@@ -24,11 +24,12 @@ import { LoadRunner } from './measure.ts';
 import { initPki, startMigrationSystems } from './migration-chain.ts';
 import { USAGE, parseOptions, type BenchOptions } from './options.ts';
 import { rssKb } from './proc-stat.ts';
-import { cpuTable, loadTable, rssTable, scaleTable, stepTable, verdictList } from './report.ts';
+import { cpuTable, loadTable, rssTable, scaleTable, stepTable, verdictList, workersTable } from './report.ts';
 import { Stopper, type BenchContext, type Deployment } from './roles.ts';
 import { runPlan, type Plan, type SessionResults } from './session.ts';
 import { formatCount, preloadBindings } from './scale.ts';
 import { versions } from './versions.ts';
+import { runWorkersComparison, type WorkersResult } from './workers.ts';
 
 /** How long a scale preload may write before it is cut short (and reported). */
 const PRELOAD_MAX_MS = 240_000;
@@ -49,6 +50,8 @@ function sippSafeKey(): string {
 /** Everything a run collects. */
 interface Results extends SessionResults {
   scale: ScaleResult[];
+  /** `--workers`: the direct target per registrar process count. */
+  workers: WorkersResult[];
 }
 
 /** Installs or names the Debian packages the chosen targets need (scripts/debian-peers.sh). */
@@ -79,7 +82,7 @@ async function main(): Promise<number> {
     });
   }
   const load0 = loadavg();
-  const res: Results = { rows: [], steps: [], scale: [], migrations: [], errors: [], restarts: [] };
+  const res: Results = { rows: [], steps: [], scale: [], migrations: [], errors: [], restarts: [], workers: [] };
   try {
     const keys = { k: sippSafeKey(), op: sippSafeKey(), amf: '8000' };
     const v = await versions();
@@ -91,6 +94,10 @@ async function main(): Promise<number> {
       const ctx: BenchContext = { dir, store, keys, users: o.users, profileDir: o.profile ? resolve(o.profile) : undefined, traceDir: o.trace ? resolve(o.trace) : undefined, say };
       const runner = new LoadRunner(ctx, (p) => stopper.add(() => p.stop('SIGKILL')));
       const sessionOpts = { rates: o.rates, durationS: o.durationS, stepS: o.stepS, warmupS: o.warmupS, step: o.step && si === 0 };
+      if (o.workers) {
+        res.workers.push(...await runWorkersComparison(ctx, stopper, runner, sessionOpts, res, () => interrupted));
+        continue;
+      }
       for (const plan of deploymentsOf(o)) {
         if (interrupted) break;
         await runPlan(plan, ctx, stopper, pki, runner, sessionOpts, res, () => interrupted);
@@ -170,12 +177,16 @@ function render(o: BenchOptions, res: Results, v: Record<string, string>, load: 
     `${o.users} users per target (dynamic: ${o.migrations}, migrated first), UDP, one registration = REGISTER → 401 → REGISTER → 200; CPU = utime + stime per successful registration over each load window; roles at log level warn.`,
     ...res.migrations.map((m) => `Dynamic users migrated (${m.store}): ${m.count} through IdM login + token exchange + jwt-bearer + configuration POST in ${(m.ms / 1000).toFixed(1)} s (${m.concurrency} at a time).`),
   ];
+  if (res.workers.length > 0) {
+    out.push('', '## Registrar processes (direct target, Redis, SIPp one UDP socket per call)', '', workersTable(res.workers), '',
+      'Every figure of the registrar is its processes together (with --workers 2: the supervisor and both workers).');
+  }
   if (fixed.length > 0) out.push('', '## Loads', '', loadTable(fixed), '', '## CPU ms per registration', '', cpuTable(fixed), '', '## Peak RSS (MB)', '', rssTable(fixed));
   if (res.steps.length > 0) out.push('', '## Step mode (✗: the step that was not clean)', '', stepTable(res.steps));
   if (res.scale.length > 0) out.push('', '## Scale of state (direct target, bindings in the registrar\'s store)', '', scaleTable(res.scale));
   if (res.restarts.length > 0) out.push('', '## Restarts', '', ...res.restarts.map((e) => `- ${e}`));
   if (res.errors.length > 0) out.push('', '## Could not run', '', ...res.errors.map((e) => `- ${e}`));
-  out.push('', '## Targets', '', verdictList(verdicts(res.rows, res.steps, res.scale)), '');
+  if (!o.workers) out.push('', '## Targets', '', verdictList(verdicts(res.rows, res.steps, res.scale)), '');
   return out.join('\n');
 }
 

@@ -92,7 +92,7 @@ export class LoadRunner {
     const processes = users === 1 ? 1 : sippProcessesFor(rate, t.users.length);
     const injections = users === 1 ? this.injections({ ...t, users: t.users.slice(0, 1) }, 1, `${key}-one`) : this.injections(t, processes, key);
     return runLoad({
-      target: t.sip, scenario: this.scenario(t.domain), injections, localPorts: await freePorts(processes), transport: 'udp',
+      target: t.sip, scenario: this.scenario(t.domain), injections, localPorts: await freePorts(processes), transport: t.sipTransport ?? 'udp',
       rate, durationS, dir: this.ctx.dir, tag, track: this.track,
     });
   }

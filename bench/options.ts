@@ -30,6 +30,11 @@ export interface BenchOptions {
   profile: string | undefined;
   /** `--trace DIR`: every SIP/Diameter role writes its messages to DIR/<deployment>-<role>.pcapng. */
   trace: string | undefined;
+  /**
+   * `--workers`: instead of the targets, the direct target on Redis with 1 and then 2 registrar processes
+   * (bench/workers.ts).
+   */
+  workers: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -50,6 +55,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --json FILE                the results as JSON (default bench/results/bench-<time>.json)
   --profile DIR              every role under node --cpu-prof, profiles in DIR/<deployment>-<role>[-redis]/
   --trace DIR                every role with --trace DIR/<deployment>-<role>[-redis].pcapng (the cost of tracing)
+  --workers                  instead of the targets: the direct target on Redis with 1, then 2 registrar processes
+                             (mcx registrar --workers N on one SIP port), SIPp one UDP socket per call; step mode
+                             unless --rate, then the fixed rates (--targets, --store and --scale do not apply)
   --help
 
 Exit 0 when it ran (targets met or not: the report says), 1 when a target could not be started, 2 on a bad option.`;
@@ -61,7 +69,7 @@ export function parseOptions(argv: string[], fail: (msg: string) => never): Benc
     v = parseArgs({
       args: argv, strict: true, allowPositionals: false,
       options: {
-        quick: { type: 'boolean' }, step: { type: 'boolean' }, help: { type: 'boolean' },
+        quick: { type: 'boolean' }, step: { type: 'boolean' }, help: { type: 'boolean' }, workers: { type: 'boolean' },
         ...Object.fromEntries(['targets', 'store', 'rate', 'scale', 'duration', 'warmup', 'users', 'migrations', 'json', 'profile', 'trace'].map((k) => [k, { type: 'string' as const }])),
       },
     }).values;
@@ -94,12 +102,15 @@ export function parseOptions(argv: string[], fail: (msg: string) => never): Benc
     const n = parseCount(s);
     return n !== undefined && n >= 1 && n <= 1_000_000 ? n : fail(`--scale: each count must be 1…1m (e.g. 1k, 100k, 1m), not ${s}`);
   });
+  const workers = v.workers === true;
+  if (workers) for (const k of ['targets', 'store', 'scale']) if (str(k) !== undefined) fail(`--${k} does not apply with --workers (the direct target on Redis)`);
   const durationS = int('duration', 2, 60, 10);
   const users = int('users', 2, 5000, 200);
   return {
-    quick, targets: [...new Set(targets)] as TargetName[], stores: store === 'both' ? ['memory', 'redis'] : [store as StoreKind],
+    quick, workers, targets: workers ? ['direct'] : [...new Set(targets)] as TargetName[],
+    stores: workers ? ['redis'] : store === 'both' ? ['memory', 'redis'] : [store as StoreKind],
     rates: [...new Set(rates)], durationS, stepS: Math.min(durationS, 8), warmupS: int('warmup', 0, 10, quick ? 2 : 3),
-    step: v.step === true || (!quick && str('rate') === undefined), scale: [...new Set(scale)], users,
+    step: v.step === true || ((!quick || workers) && str('rate') === undefined), scale: workers ? [] : [...new Set(scale)], users,
     migrations: int('migrations', 2, 2000, quick ? Math.min(100, users) : users), json: str('json'), profile: str('profile'),
     trace: str('trace'),
   };

@@ -5,6 +5,7 @@
 import type { Verdict, ScaleResult, StepResult } from './acceptance.ts';
 import type { RunRow } from './measure.ts';
 import { formatCount } from './scale.ts';
+import type { WorkersResult } from './workers.ts';
 
 /** Columns of the per-process tables, in path order; a target shows `—` where it has no such process. */
 const PROCESSES = ['registrar', 'partner-mms', 'primary-mms', 'relay', 'hss', 'kamailio'] as const;
@@ -70,4 +71,17 @@ export function scaleTable(scale: ScaleResult[]): string {
 export function verdictList(v: Verdict[]): string {
   const mark = { met: '✅ met', missed: '❌ missed', 'not measured': '➖ not measured' } as const;
   return v.map((x) => `- ${mark[x.status]} — ${x.target}: ${x.figure}`).join('\n');
+}
+
+/** `--workers`: per registrar process count, the highest clean rate and each fixed rate's figures. */
+export function workersTable(results: WorkersResult[]): string {
+  const rows = results.flatMap((w) => {
+    const step = w.step ? `**${w.step.highestClean}** (${w.step.rows.map((r) => `${r.offered}→${r.achieved.toFixed(0)}${r.clean ? '' : ' ✗'}`).join(', ')})` : '—';
+    const fixed = w.rows.length > 0 ? w.rows : [undefined];
+    return fixed.map((r) => [String(w.workers), step, r ? String(r.offered) : '—', r ? r.achieved.toFixed(0) : '—', r ? failures(r) : '—',
+      r ? lat(r.latencyMs.p50) : '—', r ? lat(r.latencyMs.p99) : '—', f(r?.cpuMsPerReg.registrar), f(r?.cpuMsPerReg.hss),
+      f(r?.auxCpuMsPerReg['redis-server']), r ? `**${f(r.chainMsPerReg)}**` : '—', f(r?.sippMsPerReg), r ? `${f(r.machineBusyCores, 2)} / ${f(r.otherCores, 2)}` : '—']);
+  });
+  return table(['registrar processes', 'highest clean rate/s (steps offered→achieved)', 'offered/s', 'achieved/s', 'failures', 'p50 ms', 'p99 ms',
+    'registrar ms/reg (all processes)', 'hss ms/reg', 'redis-server ms/reg', 'chain Σ', 'SIPp ms/reg', 'box busy / others (cores)'], rows);
 }

@@ -61,6 +61,8 @@ export interface Target {
   label: string;
   /** HOST:PORT of the SIP listener (UDP). */
   sip: string;
+  /** How SIPp sends to it (default `udp`: one socket per SIPp process; see sipp-load.ts). */
+  sipTransport?: 'udp' | 'udp-per-call';
   /** The SIP domain of the users. */
   domain: string;
   users: LoadUser[];
@@ -106,7 +108,9 @@ export async function startRole(ctx: BenchContext, stopper: Stopper, deployment:
   const match = await proc.waitFor(ready, readyMs);
   const readyS = (performance.now() - t0) / 1000;
   ctx.say(`${ctx.store}: ${deployment}: ${name} ready in ${readyS.toFixed(1)} s`);
-  return { proc, match, measured: { name, pid: proc.child.pid ?? 0, tree: false, output: () => proc.output() }, readyS };
+  // `--workers N`: the supervisor and its workers are measured as one tree.
+  const tree = args.includes('--workers');
+  return { proc, match, measured: { name, pid: proc.child.pid ?? 0, tree, output: () => proc.output() }, readyS };
 }
 
 /** The store of one deployment: its `--store` spec, and the redis-server process when there is one. */

@@ -116,7 +116,12 @@ export interface LoadOptions {
   injections: string[];
   /** One local port per process. */
   localPorts: number[];
-  transport: 'udp' | 'tcp';
+  /**
+   * `udp`: one socket per SIPp process (`-t u1`); `udp-per-call`: one socket per call (`-t un`), so the calls of one
+   * process come from many source ports — what spreads them over the workers of a registrar whose UDP port is
+   * shared by SO_REUSEPORT (the kernel picks a worker by source address and port); `tcp`: one connection per process.
+   */
+  transport: 'udp' | 'udp-per-call' | 'tcp';
   /** Registrations per second, over all processes. */
   rate: number;
   durationS: number;
@@ -127,13 +132,18 @@ export interface LoadOptions {
   track?: (p: Proc) => void;
 }
 
+const SIPP_TRANSPORT: Readonly<Record<LoadOptions['transport'], string>> = { 'udp': 'u1', 'udp-per-call': 'un', 'tcp': 't1' };
+
 /** The arguments of SIPp process `p`: `rate/P` calls per second (`-r rate -rp P·1000`) for `calls` calls. */
 function sippArgs(o: LoadOptions, p: number, calls: number, files: RunFiles): string[] {
   const processes = o.injections.length;
   const perProcess = o.rate / processes;
   return [
     o.target, '-sf', o.scenario, '-inf', o.injections[p] as string, '-s', 'ue', '-i', '127.0.0.1', '-p', String(o.localPorts[p]),
-    '-t', o.transport === 'udp' ? 'u1' : 't1', '-r', String(o.rate), '-rp', String(1000 * processes), '-m', String(calls),
+    '-t', SIPP_TRANSPORT[o.transport],
+    // One socket per call: SIPp refuses to start while its socket cap (50,000) exceeds the open-file limit; past 1,000
+    // open ones it reuses them.
+    ...(o.transport === 'udp-per-call' ? ['-max_socket', '1000'] : []), '-r', String(o.rate), '-rp', String(1000 * processes), '-m', String(calls),
     // At most 5 s of calls in flight: a stalled target makes SIPp stop creating calls rather than grow without bound.
     '-l', String(Math.max(10, Math.ceil(perProcess * 5))),
     '-nostdin', '-timeout', `${o.durationS + 20}s`, '-recv_timeout', '5s', '-default_behaviors', 'abortunexp',

@@ -6,13 +6,16 @@
 import { z } from 'zod';
 import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
-import { hostPortSchema, realmSchema } from '../lib/config/address.ts';
-import { checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { formatHostPort, hostPortSchema, realmSchema } from '../lib/config/address.ts';
+import {
+  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+} from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { workerSlot } from '../lib/workers/group.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
 import type { HssConfig } from './run.ts';
 import { RAND_POLICIES } from './vectors.ts';
@@ -44,7 +47,12 @@ const serveSchema = z.object({
   'mms-host': z.array(realmSchema).max(16).optional(),
   'metrics': hostPortSchema.optional(),
   'trace': traceFileSchema.optional(),
-}).superRefine(checkTlsTriple);
+  'workers': workersSchema,
+}).superRefine((o, ctx) => {
+  checkTlsTriple(o, ctx);
+  checkWorkersStore(o, ctx);
+  checkWorkersAlone(o, ctx);
+});
 
 /** Raw commander options of `mcx hss`. */
 export interface HssCliOptions {
@@ -64,24 +72,26 @@ export interface HssCliOptions {
   mmsHost?: string[];
   metrics?: string;
   trace?: string;
+  workers?: string;
 }
 
 /**
  * Validates `mcx hss` options into an {@link HssConfig}.
  * @throws UsageError naming every invalid option.
  */
-export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
+export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig & { workers: number } {
   const c = parseConfig(serveSchema, {
     'listen': o.listen ?? HSS_DEFAULTS.listen, 'origin-host': o.originHost, 'realm': o.realm, 'subscribers': o.subscribers,
     'store': o.store ?? HSS_DEFAULTS.store, 'state-dir': o.stateDir ?? HSS_DEFAULTS.stateDir, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey,
     'tls-ca': o.tlsCa, 'rand-policy': o.randPolicy ?? HSS_DEFAULTS.randPolicy, 'admin': o.admin ?? HSS_DEFAULTS.admin,
     'admin-token-file': o.adminTokenFile, 'max-auth-items': o.maxAuthItems ?? HSS_DEFAULTS.maxAuthItems, 'mms-host': o.mmsHost,
     'metrics': o.metrics, 'trace': o.trace,
+    'workers': o.workers ?? 1,
   });
   const tls = tlsFilesOf(c);
   return {
     listen: c.listen, originHost: c['origin-host'], realm: c.realm, store: c.store, stateDir: c['state-dir'],
-    randPolicy: c['rand-policy'], admin: c.admin, maxAuthItems: c['max-auth-items'], logger,
+    randPolicy: c['rand-policy'], admin: c.admin, maxAuthItems: c['max-auth-items'], logger, workers: c.workers,
     ...(c.subscribers === undefined ? {} : { subscribersCsv: c.subscribers }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
     ...(tls ? { tls } : {}),
@@ -90,10 +100,25 @@ export function parseHssOptions(o: HssCliOptions, logger: Logger): HssConfig {
   };
 }
 
-/** Runs the HSS until SIGINT/SIGTERM; resolves after the graceful stop. */
+/**
+ * The worker group of `--workers N` (lib/workers): N HSS processes on the same Diameter listener and admin address,
+ * sharing subscribers and SQN counters through the store (each allocation one atomic Lua step: no SQN twice). Each
+ * Diameter connection is one worker's, so the load spreads over the peers' connections. Ports 0 are fixed first.
+ */
+async function superviseHss(config: HssConfig, workers: number, logger: Logger): Promise<never> {
+  const { fixedPort, superviseWorkers } = await import('../lib/workers/supervisor.ts');
+  const listen = { ...config.listen, port: await fixedPort(config.listen.host, config.listen.port, 'tcp') };
+  const admin = { ...config.admin, port: await fixedPort(config.admin.host, config.admin.port, 'tcp') };
+  return superviseWorkers({ role: 'hss', count: workers, logger, extraArgs: ['--listen', formatHostPort(listen), '--admin', formatHostPort(admin)] });
+}
+
+/** Runs the HSS (or, with `--workers N`, a group of them) until SIGINT/SIGTERM; resolves after the graceful stop. */
 export async function runHssCommand(o: HssCliOptions): Promise<void> {
   const logger = createLogger('hss');
-  const config = parseHssOptions(o, logger);
+  const { workers, ...config } = parseHssOptions(o, logger);
+  if (workers > 1 && !workerSlot()) await superviseHss(config, workers, logger);
+  // In a group the first worker loads the CSV; the others would only replace the same subscribers again.
+  if ((workerSlot()?.index ?? 1) > 1) delete config.subscribersCsv;
   // Loaded here, not at the top: `mcx hss --help` and the other subcommands need none of the HSS (issue #12).
   const { startHss } = await import('./run.ts');
   await serveUntilSignal({
@@ -132,6 +157,7 @@ export const hssCommand: CommandModule = (program: Command) => {
       'the dynamic migration path, all others from a partner realm the static one', collectOption)
     .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .option('--trace <file.pcapng>', TRACE_HELP)
+    .option('--workers <n>', 'HSS processes on the same Diameter and admin addresses, sharing subscribers and SQNs through --store redis://… (README "Several processes per role")', '1')
     .action((opts: HssCliOptions) => runHssCommand(opts));
   addSubscriberCommands(hss);
 };

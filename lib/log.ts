@@ -10,6 +10,7 @@
  * ({@link withFields}) and check `isLevelEnabled` before building anything costly.
  */
 import { pino, type Level, type LevelWithSilent, type LogFn, type Logger, type LoggerOptions } from 'pino';
+import { workerSlot } from './workers/group.ts';
 
 /** Field names censored at the top level of every log line and of a child logger's bindings. */
 export const REDACTED_FIELDS = [
@@ -24,7 +25,8 @@ export type { Logger };
 
 /**
  * Creates the root logger of a process.
- * @param name the role name (`hss`, `registrar`, …), carried on every line.
+ * @param name the role name (`hss`, `registrar`, …), carried on every line, with the pid and, in a worker group
+ *   (`--workers N`, lib/workers), the worker's index as `worker`.
  * @param options `level` defaults to `MCX_LOG_LEVEL` or `info`; `destination` defaults to stdout.
  */
 export function createLogger(name: string, options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
@@ -32,7 +34,7 @@ export function createLogger(name: string, options: { level?: string; destinatio
     name,
     level: options.level ?? process.env.MCX_LOG_LEVEL ?? 'info',
     redact: REDACTION,
-    base: { pid: process.pid },
+    base: { pid: process.pid, ...(workerSlot() ? { worker: workerSlot()?.index } : {}) },
   };
   return options.destination ? pino(opts, options.destination as pino.DestinationStream) : pino(opts);
 }

@@ -10,6 +10,8 @@ import { ConfigFileError } from './config/files.ts';
 import type { Closeable } from './lifecycle.ts';
 import type { Logger } from './log.ts';
 import { isStoreError } from './store/store.ts';
+import { workerSlot } from './workers/group.ts';
+import { onStopRequest, reportReady } from './workers/messages.ts';
 
 /** What {@link serveUntilSignal} runs. */
 export interface ServeOptions<T extends Closeable> {
@@ -37,13 +39,23 @@ interface StopSignals {
   dispose(): void;
 }
 
+/**
+ * @param o the role and its logger. A worker of a group (lib/workers) also stops when its supervisor asks; Ctrl-C in a
+ *   terminal signals the whole process group, so the first signal after such a request is the same stop, not the
+ *   operator insisting.
+ */
 function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
   let got: NodeJS.Signals | undefined;
+  let askedBySupervisor = false;
   let resolveFirst: (s: NodeJS.Signals) => void = () => undefined;
   const first = new Promise<NodeJS.Signals>((resolve) => {
     resolveFirst = resolve;
   });
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (got !== undefined && askedBySupervisor) {
+      askedBySupervisor = false;
+      return;
+    }
     if (got !== undefined) {
       // The operator insists: a stop stuck on an unanswered DPR or a slow store must not hold the process.
       process.stderr.write(`${o.role}: ${signal} while stopping; exiting at once\n`);
@@ -55,18 +67,27 @@ function watchStopSignals(o: { role: string; logger: Logger }): StopSignals {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const offStopRequest = workerSlot() ? onStopRequest(() => {
+    if (got !== undefined) return;
+    got = 'SIGTERM';
+    askedBySupervisor = true;
+    o.logger.info(`${o.role}: asked to stop by the worker group's supervisor`);
+    resolveFirst(got);
+  }) : () => undefined;
   return {
     first,
     received: () => got !== undefined,
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      offStopRequest();
     },
   };
 }
 
 /**
- * Starts the role, prints `<role>: <ready>`, waits for SIGINT/SIGTERM, closes it and prints `<role>: stopped`.
+ * Starts the role, prints `<role>: <ready>`, waits for SIGINT/SIGTERM, closes it and prints `<role>: stopped`. A worker
+ * of a group (`--workers N`, lib/workers) tells its supervisor instead, which prints both lines once for the group.
  * @throws UsageError when the start fails on configuration ({@link isConfigurationFailure}); other start errors as
  *   they come (the role's start has closed what it had opened).
  */
@@ -80,11 +101,15 @@ export async function serveUntilSignal<T extends Closeable>(o: ServeOptions<T>):
     if (isConfigurationFailure(e)) throw new UsageError(e.message);
     throw e;
   }
-  if (!signals.received()) process.stdout.write(`${o.role}: ${o.ready(running)}\n`);
+  const worker = workerSlot() !== undefined;
+  if (!signals.received()) {
+    if (worker) reportReady(o.ready(running));
+    else process.stdout.write(`${o.role}: ${o.ready(running)}\n`);
+  }
   await signals.first;
   await running.close();
   signals.dispose();
-  process.stdout.write(`${o.role}: stopped\n`);
+  if (!worker) process.stdout.write(`${o.role}: stopped\n`);
   // A lingering handle (a Redis socket in reconnect back-off) must not keep a stopped role alive.
   setTimeout(() => process.exit(0), 1000).unref();
 }

@@ -7,16 +7,19 @@
 import { z } from 'zod';
 import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
-import { hostPortSchema, isLoopback, realmSchema, type HostPort } from '../lib/config/address.ts';
-import { caListSchema, checkTlsTriple, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { formatHostPort, hostPortSchema, isLoopback, realmSchema, type HostPort } from '../lib/config/address.ts';
+import {
+  caListSchema, checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+} from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { workerSlot } from '../lib/workers/group.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
-import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema } from './options.ts';
+import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema, type EndpointSpec } from './options.ts';
 import type { MmsConfig } from './run.ts';
 
 const required = z.string({ error: 'required' });
@@ -29,6 +32,7 @@ const nodeShape = {
   ...tlsOptionsShape,
   'metrics': hostPortSchema.optional(),
   'trace': traceFileSchema.optional(),
+  'workers': workersSchema,
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';
@@ -75,6 +79,8 @@ const mmsSchema = z.object({
   'binding-ca': caListSchema.optional(),
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
+  checkWorkersStore(o, ctx);
+  checkWorkersAlone(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
   const peers = o.route.flatMap((r) => r.peers);
   // The side facing the other system must be TLS: the partner's routes, the primary's listener.
@@ -101,6 +107,7 @@ const mmsSchema = z.object({
 
 const relaySchema = z.object(nodeShape).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
+  checkWorkersAlone(o, ctx);
   const tls = tlsFilesOf(o) !== undefined;
   checkLinkSecurity([o.listen], tls, 'listen', undefined, ctx);
   checkLinkSecurity(o.route.flatMap((r) => r.peers), tls, 'route', undefined, ctx);
@@ -117,6 +124,7 @@ export interface AgentCliOptions {
   tlsCa?: string[];
   metrics?: string;
   trace?: string;
+  workers?: string;
 }
 
 /** Raw commander options of `mcx mms`. */
@@ -146,6 +154,7 @@ function nodeInput(o: AgentCliOptions): Record<string, unknown> {
   return {
     'listen': o.listen, 'origin-host': o.originHost, 'realm': o.realm, 'route': o.route, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
     'metrics': o.metrics, 'trace': o.trace,
+    'workers': o.workers ?? 1,
   };
 }
 
@@ -213,8 +222,24 @@ function addNodeOptions(cmd: Command): Command {
     .option('--tls-cert <file>', 'PEM certificate (Diameter mutual TLS, admin HTTPS)')
     .option('--tls-key <file>', 'PEM private key')
     .option('--tls-ca <file[,file]>', 'PEM CAs trusted for peers: own system, then the other system (repeatable or comma-separated)', collectOption)
-    .option('--trace <file.pcapng>', TRACE_HELP);
+    .option('--trace <file.pcapng>', TRACE_HELP)
+    .option('--workers <n>', 'processes on the same Diameter and HTTPS addresses (mms: sharing its state through --store redis://…; README "Several processes per role")', '1');
 }
+
+/**
+ * The worker group of `--workers N` (lib/workers): N processes of the agent on its Diameter listener and HTTPS APIs
+ * (`apis`: option name → address), each connected to every `--route` peer. Ports 0 are fixed first.
+ */
+async function superviseAgents(role: 'mms' | 'relay', listen: EndpointSpec, apis: Record<string, HostPort | undefined>, workers: number, logger: Logger): Promise<never> {
+  const { fixedPort, superviseWorkers } = await import('../lib/workers/supervisor.ts');
+  const fixed = async (a: HostPort): Promise<string> => formatHostPort({ ...a, port: await fixedPort(a.host, a.port, 'tcp') });
+  const extraArgs = ['--listen', `${listen.transport ? `${listen.transport}://` : ''}${await fixed(listen)}`];
+  for (const [option, a] of Object.entries(apis)) if (a) extraArgs.push(`--${option}`, await fixed(a));
+  return superviseWorkers({ role, count: workers, logger, extraArgs });
+}
+
+/** The count of `--workers` (validated with the rest by the role's parse). */
+const workersOf = (o: AgentCliOptions): number => Number(o.workers ?? 1);
 
 /** Adds `mcx mms [serve]`; `serve` is a default subcommand so later `mcx mms <subcommand>`s keep their own options. */
 export const mmsCommand: CommandModule = (program: Command) => {
@@ -242,6 +267,12 @@ export const mmsCommand: CommandModule = (program: Command) => {
     .action(async (opts: MmsCliOptions) => {
       const logger = createLogger('mms');
       const config = parseMmsOptions(opts, logger);
+      if (workersOf(opts) > 1 && !workerSlot()) {
+        await superviseAgents('mms', config.listen, config.role === 'partner'
+          ? { 'admin': config.admin, 'migration-api': config.migration?.listen } : { 'binding-api': config.bindingApi }, workersOf(opts), logger);
+      }
+      // In a group the first worker loads the mapping file; the others would only replace the same mappings again.
+      if (config.role === 'partner' && (workerSlot()?.index ?? 1) > 1) delete config.mappingsCsv;
       // Loaded here, not at the top: `--help` needs none of the MMS (issue #12).
       const { startMms } = await import('./run.ts');
       await serveUntilSignal({
@@ -258,6 +289,7 @@ export const relayCommand: CommandModule = (program: Command) => {
     .action(async (opts: AgentCliOptions) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
+      if (workersOf(opts) > 1 && !workerSlot()) await superviseAgents('relay', config.listen, {}, workersOf(opts), logger);
       const { startRelay } = await import('./run.ts');
       await serveUntilSignal({
         role: 'relay', logger, start: () => startTraced(opts.trace, logger, (t) => startRelay({ ...config, ...t })),

@@ -6,7 +6,10 @@
  * Routes are given as addresses, while lib/diameter routes by Origin-Host, which a peer only tells in its CEA. So
  * each realm's route starts empty (requests answer 3002 until a route peer is up: never a guess toward any peer of
  * the realm, which could be the very peer a request came from) and a peer we connected to joins the route of the
- * realm whose `--route` lists its configured address when it comes up. Besides the realm routes, a role may keep
+ * realm whose `--route` lists its configured address when it comes up — in the place `--route` gives it, whatever
+ * order the peers came up in, so the first configured peer is the primary one and the next ones its failover. A peer
+ * that goes down stays in the route: lib/diameter skips peers without an open connection, fails the requests pending
+ * on a lost one over to the next (RFC 6733 §5.5.4), and uses the peer again once it is back. Besides the realm routes, a role may keep
  * named paths (the partner MMS's path to the primary MMS of each realm, for dynamic bindings): learned the same way,
  * used through `request(…, { route })`, never by the route table.
  *
@@ -96,8 +99,10 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
 
   // Which groups (realm routes, named paths) each configured peer address belongs to, and the Origin-Hosts learned.
   const groups: Array<[string, RouteSpec[]]> = [[ROUTES, config.routes], ...Object.entries(config.paths ?? {})];
-  const byEndpoint = new Map<string, Array<{ group: string; realm: string }>>();
+  const byEndpoint = new Map<string, Array<{ group: string; realm: string; order: number }>>();
   const learned = new Map<string, string[]>();
+  /** Per group and realm: Origin-Host → the place of its address in the `--route` list. */
+  const places = new Map<string, Map<string, number>>();
   const peers = new Map<string, EndpointSpec>();
   for (const [group, routes] of groups) {
     for (const route of routes) {
@@ -105,19 +110,24 @@ export async function startCxNode(config: AgentNodeConfig, handlersOf: (node: Di
       learned.set(groupKey(group, route.realm), []);
       const what = `${group ? `${group} path` : 'route'} to ${route.realm}`;
       telemetry?.ready.add(what, openPeerCheck(node, what, () => learned.get(groupKey(group, route.realm)) ?? []));
-      for (const peer of route.peers) {
+      places.set(groupKey(group, route.realm), new Map());
+      for (const [order, peer] of route.peers.entries()) {
         const k = endpointKey(peer);
-        byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), { group, realm: route.realm }]);
+        byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), { group, realm: route.realm, order }]);
         if (!peers.has(k)) peers.set(k, peer);
       }
     }
   }
   node.events.on('peerUp', (p) => {
     if (p.role !== 'initiator' || p.configured === undefined) return;
-    for (const { group, realm } of byEndpoint.get(endpointKey(p.configured)) ?? []) {
-      const hosts = learned.get(groupKey(group, realm)) as string[];
+    for (const { group, realm, order } of byEndpoint.get(endpointKey(p.configured)) ?? []) {
+      const key = groupKey(group, realm);
+      const hosts = learned.get(key) as string[];
       if (hosts.some((h) => h.toLowerCase() === p.originHost.toLowerCase())) continue;
+      const place = places.get(key) as Map<string, number>;
+      place.set(p.originHost, order);
       hosts.push(p.originHost);
+      hosts.sort((a, b) => (place.get(a) ?? 0) - (place.get(b) ?? 0));
       if (group === ROUTES) node.addRoute(realm, hosts);
       log.info({ realm, path: group || undefined, peer: p.originHost, route: hosts }, `${group ? `${group} path` : 'route'} to ${realm}: ${hosts.join(', ')}`);
     }

@@ -11,7 +11,9 @@
  * last few of them, and the partner IMPUs they named. Kept in memory and, when they change, in the store
  * (`mms:served:<partner IMPI>`, a day at most), so another MMS process sharing the store, or this one after a restart,
  * still knows — it can only reach the registrars connected to it, though: a registrar it has no connection to is
- * logged and skipped. The RTR goes with Destination-Host = the registrar, Reason-Code PERMANENT_TERMINATION and the
+ * logged and skipped. In a worker group (`mcx mms --workers N`, lib/workers) each registrar connection is one
+ * worker's: a worker without one hands the RTR to its siblings ({@link RTR_RELAY_TOPIC}), and those connected to the
+ * registrar send it (a registrar that gets it twice answers the second 5001: nothing held any more). The RTR goes with Destination-Host = the registrar, Reason-Code PERMANENT_TERMINATION and the
  * cause as Reason-Info; the answer (2001, or 5001 when the registrar held nothing) ends the matter either way.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
@@ -20,6 +22,8 @@ import { ReasonCode, buildRtr, isCxSuccess, readCxResult } from '../lib/diameter
 import type { DiameterNode } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../lib/store/store.ts';
+import { workerSlot } from '../lib/workers/group.ts';
+import { onSiblingMessage, tellSiblings } from '../lib/workers/messages.ts';
 import type { MmsStats } from './stats.ts';
 
 /** A registrar (S-CSCF) that asked for an identity. */
@@ -39,6 +43,9 @@ interface Served {
   /** When the store record was last written (epoch ms; memory only). */
   writtenAt?: number;
 }
+
+/** The siblings' message of an RTR this worker could not deliver: `{ partnerImpi, impus, registrar, reason }`. */
+export const RTR_RELAY_TOPIC = 'mms:rtr';
 
 /** Store key prefix of the served records. */
 export const SERVED_PREFIX = 'mms:served:';
@@ -74,12 +81,19 @@ export class RegistrationTerminations {
   readonly #served: BoundedMap<string, Served>;
   readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
+  readonly #offSiblings: () => void;
 
   constructor(o: RegistrationTerminationOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#served = new BoundedMap(o.maxIdentities ?? 100_000);
     this.#sweep = setInterval(() => void this.#expire(), o.sweepMs ?? 5000).unref();
+    this.#offSiblings = onSiblingMessage(RTR_RELAY_TOPIC, (p) => {
+      const m = (p ?? {}) as { partnerImpi?: unknown; impus?: unknown; registrar?: { host?: unknown; realm?: unknown }; reason?: unknown };
+      const str = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+      if (!str(m.partnerImpi) || !Array.isArray(m.impus) || !m.impus.every(str) || !str(m.registrar?.host) || !str(m.registrar?.realm) || !str(m.reason)) return;
+      void this.#send(m.partnerImpi, m.impus, { host: m.registrar.host, realm: m.registrar.realm }, m.reason, true);
+    });
   }
 
   /**
@@ -124,6 +138,7 @@ export class RegistrationTerminations {
   /** Stops the expiry sweep. */
   close(): void {
     clearInterval(this.#sweep);
+    this.#offSiblings();
   }
 
   async #stored(partnerImpi: string): Promise<Served | undefined> {
@@ -131,7 +146,8 @@ export class RegistrationTerminations {
     return raw && Array.isArray(raw.registrars) && Array.isArray(raw.impus) ? raw : undefined;
   }
 
-  async #send(partnerImpi: string, impus: string[], r: ServingRegistrar, reason: string): Promise<void> {
+  /** @param relayed a sibling worker handed it over: sent only where the registrar is connected, never handed on. */
+  async #send(partnerImpi: string, impus: string[], r: ServingRegistrar, reason: string, relayed = false): Promise<void> {
     const node = this.#o.node();
     const fields = { partnerImpi, impus, registrar: r.host, reason };
     if (!node) return;
@@ -144,6 +160,13 @@ export class RegistrationTerminations {
       this.#o.stats.inc('registration_terminations');
       answer = await node.request(rtr, { host: r.host, realm: r.realm, timeoutMs: this.#o.timeoutMs });
     } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_DIAMETER_NO_PEER' && workerSlot()) {
+        if (!relayed) {
+          tellSiblings(RTR_RELAY_TOPIC, { partnerImpi, impus, registrar: r, reason });
+          this.#o.logger.info(fields, `Registration-Termination-Request for ${partnerImpi}: ${r.host} is not connected to this worker, handed to its siblings`);
+        }
+        return;
+      }
       this.#o.stats.inc('registration_terminations_failed');
       this.#o.logger.warn({ ...fields, err: (err as Error).message }, `Registration-Termination-Request for ${partnerImpi} not delivered to ${r.host}`);
       return;

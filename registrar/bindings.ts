@@ -33,6 +33,12 @@ export interface Binding {
   path: string[];
   /** Where the REGISTER came from, e.g. `UDP 192.0.2.1:5060`. */
   source: string;
+  /**
+   * The nonce the REGISTER that made or refreshed the binding answered (not secret: it travelled in the clear). A UA
+   * resends it with its next refresh, maybe to another registrar process sharing the store: that process knows the
+   * nonce is one of ours and used, so stale=TRUE (issued-nonces.ts).
+   */
+  nonce?: string;
 }
 
 /** The bindings of one AOR. */
@@ -120,6 +126,8 @@ export interface BindingMeta {
   path: string[];
   source: string;
   now: number;
+  /** The nonce of the REGISTER's credentials ({@link Binding.nonce}). */
+  nonce?: string;
 }
 
 /** Live bindings only. */
@@ -144,7 +152,10 @@ export function applyPlan(current: readonly Binding[], plan: ContactPlan, meta: 
     if (found && stale(found)) return undefined;
     if (i >= 0) next.splice(i, 1);
     if (c.expires > 0) {
-      next.push({ uri: c.uri, key: c.key, params: c.params, expiresAt: meta.now + c.expires * 1000, callId: meta.callId, cseq: meta.cseq, path: meta.path, source: meta.source });
+      next.push({
+        uri: c.uri, key: c.key, params: c.params, expiresAt: meta.now + c.expires * 1000, callId: meta.callId, cseq: meta.cseq, path: meta.path,
+        source: meta.source, ...(meta.nonce === undefined ? {} : { nonce: meta.nonce }),
+      });
     }
   }
   return next;
@@ -177,6 +188,15 @@ export class BindingStore {
     const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
     const bindings = rec ? live(rec.bindings, now) : [];
     return bindings.length > 0 && Array.isArray(rec?.associated) ? { bindings, associated: rec.associated } : { bindings };
+  }
+
+  /**
+   * Whether `nonce` is the one a live binding of `aor`, registered by `impi`, was last made or refreshed with: a nonce
+   * of this deployment, used (another registrar process may have issued it).
+   */
+  async madeWithNonce(aor: string, impi: string, nonce: string, now = Date.now()): Promise<boolean> {
+    const rec = await this.#store.get<AorRecord>(AOR_PREFIX + aor);
+    return rec !== undefined && rec.impi === impi && Array.isArray(rec.bindings) && live(rec.bindings, now).some((b) => b.nonce === nonce);
   }
 
   /**

@@ -7,17 +7,20 @@
 import { z } from 'zod';
 import type { Command } from 'commander';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
-import { hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '../lib/config/address.ts';
-import { checkTlsTriple, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape } from '../lib/config/options.ts';
+import { formatHostPort, hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '../lib/config/address.ts';
+import {
+  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+} from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
 import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { workerSlot } from '../lib/workers/group.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
-import { MAX_AUTH_VECTORS } from './vector-cache.ts';
+import { IND_SLOTS, MAX_AUTH_VECTORS } from './vector-cache.ts';
 
 const required = z.string({ error: 'required' });
 const seconds = z.coerce.number().int().min(1).max(2 ** 31 - 1);
@@ -72,8 +75,17 @@ const serveSchema = z.object({
   'first-message-timeout': seconds,
   'metrics': hostPortSchema.optional(),
   'trace': traceFileSchema.optional(),
+  'workers': workersSchema,
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
+  checkWorkersStore(o, ctx);
+  checkWorkersAlone(o, ctx);
+  if (o.workers * o['auth-vectors'] > IND_SLOTS) {
+    ctx.addIssue({
+      code: 'custom', path: ['workers'],
+      message: `${o.workers} workers × --auth-vectors ${o['auth-vectors']}: up to ${o.workers * o['auth-vectors']} vectors of one user kept at once, more than the ISIM's ${IND_SLOTS} IND slots (TS 33.102 Annex C.1.2) — fewer workers or a smaller --auth-vectors`,
+    });
+  }
   const tls = tlsFilesOf(o) !== undefined;
   if (!tls && o.sip.some((s) => s.transport === 'tls')) ctx.addIssue({ code: 'custom', path: ['sip'], message: 'a tls: listener needs --tls-cert, --tls-key and --tls-ca' });
   if (!tls && o['diameter-tls']) ctx.addIssue({ code: 'custom', path: ['diameter-tls'], message: 'needs --tls-cert, --tls-key and --tls-ca' });
@@ -118,13 +130,14 @@ export interface RegistrarCliOptions {
   firstMessageTimeout?: string;
   metrics?: string;
   trace?: string;
+  workers?: string;
 }
 
 /**
  * Validates `mcx registrar` options into a {@link RegistrarConfig}.
  * @throws UsageError naming every invalid option.
  */
-export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): RegistrarConfig {
+export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): RegistrarConfig & { workers: number } {
   const c = parseConfig(serveSchema, {
     'sip': o.sip, 'domain': o.domain, 'hss': o.hss, 'origin-host': o.originHost, 'realm': o.realm, 'hss-realm': o.hssRealm,
     'diameter-tls': o.diameterTls === true, 'tls-cert': o.tlsCert, 'tls-key': o.tlsKey, 'tls-ca': o.tlsCa,
@@ -139,6 +152,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'auth-vectors': o.authVectors ?? D.authVectors, 'auth-vector-lifetime': o.authVectorLifetime ?? D.authVectorLifetimeMs / 1000,
     'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
     'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000, 'metrics': o.metrics, 'trace': o.trace,
+    'workers': o.workers ?? 1,
   });
   const tls = tlsFilesOf(c);
   return {
@@ -151,7 +165,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     authVectors: c['auth-vectors'], authVectorLifetimeMs: c['auth-vector-lifetime'] * 1000,
     maxTrackedSources: c['max-tracked-sources'], maxConnections: c['max-connections'],
     maxConnectionsPerSource: c['max-connections-per-source'], firstMessageTimeoutMs: c['first-message-timeout'] * 1000,
-    ...(tls ? { tls } : {}),
+    workers: c.workers, ...(tls ? { tls } : {}),
     ...(c['server-name'] === undefined ? {} : { serverName: c['server-name'] }),
     ...(c.admin === undefined ? {} : { admin: c.admin }),
     ...(c['admin-token-file'] === undefined ? {} : { adminTokenFile: c['admin-token-file'] }),
@@ -159,10 +173,26 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
   };
 }
 
-/** Runs the registrar until SIGINT/SIGTERM; resolves after the graceful stop. */
+/**
+ * The worker group of `--workers N` (lib/workers): N registrar processes on the same SIP listeners and admin address,
+ * sharing challenges, bindings and issued nonces through the store. A listener or admin port 0 is fixed first, so all
+ * of them bind the same one.
+ */
+async function superviseRegistrars(config: RegistrarConfig, workers: number, logger: Logger): Promise<never> {
+  const { fixedPort, superviseWorkers } = await import('../lib/workers/supervisor.ts');
+  const sip = await Promise.all(config.sip.map(async (l) => ({ ...l, port: await fixedPort(l.host, l.port, 'sip') })));
+  const admin = config.admin ? { ...config.admin, port: await fixedPort(config.admin.host, config.admin.port, 'tcp') } : undefined;
+  return superviseWorkers({
+    role: 'registrar', count: workers, logger,
+    extraArgs: ['--sip', sip.map((l) => `${l.transport}:${formatHostPort(l)}`).join(','), ...(admin ? ['--admin', formatHostPort(admin)] : [])],
+  });
+}
+
+/** Runs the registrar (or, with `--workers N`, a group of them) until SIGINT/SIGTERM; resolves after the graceful stop. */
 export async function runRegistrarCommand(o: RegistrarCliOptions): Promise<void> {
   const logger = createLogger('registrar');
-  const config = parseRegistrarOptions(o, logger);
+  const { workers, ...config } = parseRegistrarOptions(o, logger);
+  if (workers > 1 && !workerSlot()) await superviseRegistrars(config, workers, logger);
   // Loaded here, not at the top: `--help` and `mcx registrar bindings` need none of the SIP core (issue #12).
   const { startRegistrar } = await import('./server.ts');
   await serveUntilSignal({
@@ -223,6 +253,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--first-message-timeout <s>', 'a TCP/TLS connection that has sent no complete SIP message by then is closed', String(D.firstMessageTimeoutMs / 1000))
     .option('--metrics <host:port>', METRICS_OPTION_HELP)
     .option('--trace <file.pcapng>', TRACE_HELP)
+    .option('--workers <n>', 'registrar processes on the same SIP listeners and admin address, sharing state through --store redis://… (README "Several processes per role")', '1')
     .action((opts: RegistrarCliOptions) => runRegistrarCommand(opts));
   addBindingsCommand(reg);
 };

@@ -8,9 +8,12 @@
  *
  * The table holds no secret: nonce → IMPI it was issued for, and until when it is remembered — reg-await-auth plus the
  * longest binding (`maxExpires`), the longest a UE can hold on to a used nonce before its refresh resends it. Per
- * process and in memory, like the other tables (a nonce issued by another registrar process sharing the store is
- * "unknown" here: stale=FALSE, and the client answers the fresh challenge all the same). At most `cap` nonces, the
- * oldest forgotten first.
+ * process and in memory, like the other tables. Registrar processes sharing a Redis store (`--workers N`, or several
+ * hosts) each know only their own; what tells one the nonce another issued is the binding it made: each binding
+ * records the nonce of the REGISTER that made or refreshed it (bindings.ts), which is exactly what a refresh resends
+ * (register.ts asks both, this table first, so no store read is spent on this process's own nonces). A nonce another
+ * process issued and nobody used (a challenge left unanswered past reg-await-auth) stays "unknown": stale=FALSE, and
+ * the client answers the fresh challenge all the same. At most `cap` nonces, the oldest forgotten first.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 

@@ -11,7 +11,7 @@
  *    namespace or not: lib/seed-steps.ts). No credentials, or the 24.229 initial form with an empty nonce → challenge;
  * 3. the nonce is taken from the store (single use): `auts` → resync MAR with RAND (of that nonce's challenge) ‖ AUTS
  *    → fresh 401; used or expired → fresh 401 with `stale=TRUE` (RFC 7616 §3.3: the nonce was one of ours, issued for
- *    this IMPI: issued-nonces.ts), never issued here → fresh 401 with `stale=FALSE`;
+ *    this IMPI: issued-nonces.ts, or the nonce a binding of the AOR was made with), never issued → `stale=FALSE`;
  * 4. challenge: at most `maxPendingChallenges` per IMPI (then the newest again, no MAR: pending-challenges.ts); MAR →
  *    vector or SIP Digest HA1s (challenges.ts), or for an identity the HSS refuses a decoy (decoy.ts) → stored under
  *    its nonce → 401;
@@ -86,7 +86,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
     }
     const record = await takeChallenge(t, who.id, who.cred.nonce);
     // RFC 7616 §3.3: stale only for a nonce of ours that is no longer valid, not for one we never issued.
-    const stale = !record && t.ctx.issued.wasIssued(who.cred.nonce, who.id.impi);
+    const stale = !record && await wasIssued(t, who.cred.nonce, who.id.impi);
     if (who.cred.auts !== undefined) {
       const again = resync(t, who.cred.auts, record, who.id, stale);
       if (again) await challenge(t, again.id, again.o);
@@ -101,7 +101,7 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
     ueAnswers(t, record, who.cred);
     const verdict = verify(t, who.cred, record);
     if (verdict === 'answered') return;
-    const change = await merge(t, record, plan);
+    const change = await merge(t, record, plan, who.cred.nonce);
     if (!change) return;
     const saa = await sar(t, record, change);
     await bind(t, record, change, saa);
@@ -161,6 +161,15 @@ function identify(t: Turn): Identified {
 /** Seed step 2: the UE's REGISTER with the partner identities, without credentials of a nonce still pending. */
 function ueRegisters(t: Turn, id: ChallengeIdentity, staleNonce: boolean): void {
   seedStep(t.log, t.flow, 2, 'ue', undefined, { impi: id.impi, impu: id.impu, ...(staleNonce ? { stale_nonce: true } : {}) });
+}
+
+/**
+ * Whether a nonce no longer pending was one of ours, for `impi`: issued by this process (issued-nonces.ts), or — when
+ * registrar processes share the store — the nonce a live binding of the To AOR was made with, wherever it was issued.
+ */
+async function wasIssued(t: Turn, nonce: string, impi: string): Promise<boolean> {
+  if (t.ctx.issued.wasIssued(nonce, impi)) return true;
+  return t.ctx.sharedStore ? t.ctx.bindings.madeWithNonce(t.impu, impi, nonce, t.ctx.now()) : false;
 }
 
 /** The challenge `nonce` stands for, taken from the store (single use) and so no longer pending. */
@@ -240,13 +249,13 @@ function verify(t: Turn, cred: DigestCredentials, record: ChallengeRecord): { au
  * The AOR's bindings with the REGISTER's contacts merged in (RFC 3261 §10.3 steps 6–7).
  * @returns undefined once answered 500 (CSeq not above the binding of the same Call-ID).
  */
-async function merge(t: Turn, r: ChallengeRecord, plan: ContactPlan): Promise<BindingChange | undefined> {
+async function merge(t: Turn, r: ChallengeRecord, plan: ContactPlan, nonce: string): Promise<BindingChange | undefined> {
   const now = t.ctx.now();
   const { bindings: before, associated } = await t.ctx.bindings.record(r.impu, now);
   const path = t.req.headers.getAll('path');
   const flow = t.tx.flow;
   const next = applyPlan(before, plan, {
-    callId: t.req.callId(), cseq: t.req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`,
+    callId: t.req.callId(), cseq: t.req.cseq().seq, path, now, source: `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`, nonce,
   });
   if (next) return { before, next, path, now, associated, assignment: assignmentFor(before.length, next.length) };
   registrationOutcome(t, 500, { impi: r.impi }, 'CSeq not above the binding of the same Call-ID (RFC 3261 §10.3 step 7) → 500', t.first);

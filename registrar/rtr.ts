@@ -12,6 +12,10 @@
  *   without Public-Identity means every public identity of the IMPI: the AORs recorded for it are searched (a scan of
  *   the bindings, for that rare form only).
  *
+ * In a worker group (`--workers N`, lib/workers) the RTR reaches one worker (the Diameter peer the MMS picked); the
+ * others hold vectors and pending challenges of their own, so that worker tells its siblings ({@link RTR_TOPIC}) and
+ * each ends the identity's vectors and challenges too ({@link endImpis}); the bindings are in the shared store.
+ *
  * Answer: 2001 when anything was held; Experimental-Result 5001 DIAMETER_ERROR_USER_UNKNOWN when nothing was — "a
  * message was received for a user … that is unknown" (TS 29.229 §6.2.2.1) [design: 29.228 names no result for an
  * identity the S-CSCF does not serve; Kamailio answers 2001 whatever it holds].
@@ -21,6 +25,7 @@ import type { DiameterMessage } from '../lib/diameter/codec.ts';
 import { CxExperimentalResultCode, buildRta, experimental, readRtr } from '../lib/diameter/cx/index.ts';
 import type { Handler } from '../lib/diameter/node.ts';
 import type { Logger } from '../lib/log.ts';
+import { tellSiblings } from '../lib/workers/messages.ts';
 import type { BindingStore } from './bindings.ts';
 import type { ChallengeStore } from './challenges.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
@@ -48,11 +53,24 @@ interface Ended {
   aors: string[];
 }
 
-async function endImpi(ctx: RtrContext, impi: string, ended: Ended): Promise<void> {
+/** The siblings' message of an RTR: `{ impis }`. */
+export const RTR_TOPIC = 'registrar:rtr';
+
+async function endImpi(ctx: Pick<RtrContext, 'vectors' | 'pending' | 'challenges'>, impi: string, ended: Ended): Promise<void> {
   ended.vectors += ctx.vectors.drop(impi);
   for (const nonce of ctx.pending.drain(impi)) {
     if (await ctx.challenges.take(nonce)) ended.challenges++;
   }
+}
+
+/**
+ * Ends what this process holds for `impis` (vectors, pending challenges): a sibling worker handled their RTR.
+ * @returns how many vectors and challenges were ended.
+ */
+export async function endImpis(ctx: Pick<RtrContext, 'vectors' | 'pending' | 'challenges'>, impis: readonly string[]): Promise<{ vectors: number; challenges: number }> {
+  const ended: Ended = { vectors: 0, challenges: 0, aors: [] };
+  for (const impi of impis) await endImpi(ctx, impi, ended);
+  return { vectors: ended.vectors, challenges: ended.challenges };
 }
 
 /** The AORs recorded with bindings for `impis` (the RTR named no public identity). */
@@ -69,6 +87,7 @@ export function createRtrHandler(ctx: RtrContext): Handler {
     const rtr = readRtr(req);
     const impis = [rtr.userName, ...(rtr.associatedIdentities ?? [])];
     const ended: Ended = { vectors: 0, challenges: 0, aors: [] };
+    tellSiblings(RTR_TOPIC, { impis });
     for (const impi of impis) await endImpi(ctx, impi, ended);
     const now = ctx.now();
     const aors = rtr.publicIdentities.length > 0 ? rtr.publicIdentities : await aorsOf(ctx, impis);

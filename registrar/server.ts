@@ -26,6 +26,8 @@ import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
 import { tlsServerOptions } from '../lib/sip/transport/tls.ts';
 import { hostForm } from '../lib/sip/transport/types.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
+import { workerSlot } from '../lib/workers/group.ts';
+import { onSiblingMessage } from '../lib/workers/messages.ts';
 import { createRegistrarAdminApi } from './admin-api.ts';
 import { BindingStore } from './bindings.ts';
 import { ChallengeStore } from './challenges.ts';
@@ -37,8 +39,8 @@ import { IssuedNonces } from './issued-nonces.ts';
 import { RegistrarMetrics } from './metrics.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
-import { createRtrHandler } from './rtr.ts';
-import { SourceGuard } from './source-guard.ts';
+import { RTR_TOPIC, createRtrHandler, endImpis } from './rtr.ts';
+import { AUTH_FAILED_TOPIC, SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
 import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
@@ -168,6 +170,32 @@ function admit(guard: SourceGuard, stats: RegistrarStats, req: SipRequest, tx: S
   return true;
 }
 
+const isString = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 1024;
+
+/**
+ * In a worker group (`--workers N`, lib/workers): what the sibling workers tell this one about state each keeps in
+ * memory — a failed authentication (toward the same ban: source-guard.ts) and a Registration-Termination-Request
+ * (the identity's kept vectors and pending challenges end here too: rtr.ts). Nothing outside a group.
+ */
+function listenToSiblings(ctx: RegisterContext, teardown: Teardown): void {
+  const offs = [
+    onSiblingMessage(AUTH_FAILED_TOPIC, (p) => {
+      const { source, impi } = (p ?? {}) as { source?: unknown; impi?: unknown };
+      if (isString(source) && isString(impi)) ctx.guard.authFailedElsewhere(source, impi);
+    }),
+    onSiblingMessage(RTR_TOPIC, (p) => {
+      const impis = (p as { impis?: unknown } | undefined)?.impis;
+      if (!Array.isArray(impis) || !impis.every(isString)) return;
+      endImpis(ctx, impis).then((ended) => ctx.log.debug({ impis, vectors_dropped: ended.vectors, challenges_ended: ended.challenges },
+        'Registration-Termination-Request handled by a sibling worker: kept vectors and pending challenges ended here too'),
+      (err: unknown) => ctx.log.warn({ impis, err: (err as Error).message }, 'could not end the challenges of an identity a sibling worker terminated'));
+    }),
+  ];
+  teardown.add('listeners', async () => {
+    for (const off of offs) off();
+  });
+}
+
 /**
  * Starts the registrar: store, Diameter peers (waiting up to `diameterTimeoutMs`·2 for the first, so a REGISTER just
  * after start does not meet "no open peer"), SIP listeners, admin API.
@@ -206,7 +234,12 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     const serverName = c.serverName ?? `sip:${c.originHost}:${first.port}`;
     const bindings = new BindingStore(store);
     const stats = new RegistrarStats();
-    const statsRecord = (): Record<string, unknown> => ({ store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size });
+    const slot = workerSlot();
+    // In a worker group the counters are this worker's: the answer says which one it is (labels of the info metric).
+    const statsRecord = (): Record<string, unknown> => ({
+      store: store.kind, server_name: serverName, ...stack.stats, ...stats.snapshot(), vectors_kept: vectors.size,
+      ...(slot ? { worker: String(slot.index), workers: String(slot.count) } : {}),
+    });
     const metrics = new RegistrarMetrics(telemetry.metrics, { stats: statsRecord, store });
     const vectors = new VectorCache(c.authVectorLifetimeMs, c.maxTrackedSources, stats, c.now);
     teardown.add('store', async () => vectors.close());
@@ -221,13 +254,14 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
-      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now),
+      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now), sharedStore: store.kind === 'redis',
       vectors, authVectors: c.authVectors, metrics,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
       originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now,
     }));
+    listenToSiblings(ctx, teardown);
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
       return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);

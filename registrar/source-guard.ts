@@ -10,12 +10,17 @@
  *   (register.ts): a response that does not verify, never a stale nonce, `nc`, `auts` or malformed request.
  *
  * Addresses, not address and port: a UDP client changes port at will. The tables are per process (not in the store:
- * a failed attempt costs no store write) and each holds at most `maxTrackedSources` addresses, the least recently
+ * a failed attempt costs no store write). In a worker group (`--workers N`, lib/workers) each failure is also told to
+ * the sibling workers ({@link AUTH_FAILED_TOPIC}), which count it as their own ({@link SourceGuard.authFailedElsewhere}):
+ * an address that spreads its attempts over the workers (another source port, another connection) is banned after the
+ * same `banAfter + 1` failures, in every worker. The rate buckets stay per process: a source that spreads over N
+ * workers gets up to N times `rateLimit` (rate limiting protects capacity, not secrets); and each holds at most `maxTrackedSources` addresses, the least recently
  * seen forgotten first, so an attacker rotating through 127.0.0.0/8 cannot grow them without bound; the price is that
  * past that many addresses an old entry (a ban too) can be forgotten early.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 import type { Logger } from '../lib/log.ts';
+import { tellSiblings } from '../lib/workers/messages.ts';
 import type { BanAction } from './config.ts';
 import type { RegistrarStats } from './stats.ts';
 
@@ -33,6 +38,9 @@ export interface SourceGuardOptions {
   /** Clock (tests). */
   now?: () => number;
 }
+
+/** The siblings' message of a failed authentication: `{ source, impi }`. */
+export const AUTH_FAILED_TOPIC = 'registrar:auth-failed';
 
 interface Bucket {
   tokens: number;
@@ -98,6 +106,19 @@ export class SourceGuard {
    */
   authFailed(source: string, impi: string): void {
     this.#o.stats.inc('auth_failures');
+    tellSiblings(AUTH_FAILED_TOPIC, { source, impi });
+    this.#count(source, impi, true);
+  }
+
+  /**
+   * Counts a failed authentication a sibling worker saw: toward the same ban, without a log line (the worker whose
+   * failure crossed the line logs the ban).
+   */
+  authFailedElsewhere(source: string, impi: string): void {
+    this.#count(source, impi, false);
+  }
+
+  #count(source: string, impi: string, here: boolean): void {
     if (this.banned(source)) return;
     const now = this.#now();
     const { banAfter, banWindowMs, banMs } = this.#o;
@@ -109,6 +130,7 @@ export class SourceGuard {
     }
     this.#failures.delete(source);
     this.#bans.set(source, now + banMs);
+    if (!here) return;
     this.#o.stats.inc('bans');
     this.#o.log.warn({ source, failures: times.length, window_s: banWindowMs / 1000, ban_s: banMs / 1000, action: this.#o.banAction, impi },
       `source ${source} banned for ${banMs / 1000} s: ${times.length} failed authentications within ${banWindowMs / 1000} s`);

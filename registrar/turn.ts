@@ -33,6 +33,11 @@ export interface RegisterContext {
   pending: PendingChallenges;
   /** The nonces this process issued (whether a nonce no longer pending is stale or unknown). */
   issued: IssuedNonces;
+  /**
+   * Other registrar processes may share the store (Redis): a used nonce this process does not know may be another's,
+   * which the binding it made tells (bindings.ts `nonce`).
+   */
+  sharedStore: boolean;
   /** Vectors kept unused from earlier MAAs. */
   vectors: VectorCache;
   /** SIP-Number-Auth-Items of a MAR. */

@@ -15,7 +15,8 @@
  * order of the MAA's SIP-Item-Number, which our HSS gives in SQN order (hss/mar.ts): consecutive SQNs land in
  * consecutive IND slots of the ISIM's SEQ_MS array (TS 33.102 Annex C.1.2, 32 slots), so even vectors used out of
  * order — several registrar processes, each with its own batch — stay fresh as long as fewer than 32 are outstanding
- * for one user (processes × batch size: the batch is capped at 16).
+ * for one user (processes × batch size: the batch is capped at 16, and `mcx registrar --workers N` refuses N × batch
+ * above 32).
  *
  * A vector is kept for the IMPI *and* IMPU of its MAR, because the HSS checked that pair (5002 otherwise); only
  * AKA vectors are kept (a SIP Digest MAA carries one HA1 set, used at once). Decoys never come from or go into it.
@@ -28,8 +29,10 @@ import type { SipAuthItem } from '../lib/diameter/cx/index.ts';
 import type { ChallengeIdentity } from './challenges.ts';
 import type { RegistrarStats } from './stats.ts';
 
+/** Slots of the ISIM's SEQ_MS array (TS 33.102 Annex C.1.2: IND of 5 bits). */
+export const IND_SLOTS = 32;
 /** Most vectors asked for at once (SIP-Number-Auth-Items): half the ISIM's 32 IND slots, see the module comment. */
-export const MAX_AUTH_VECTORS = 16;
+export const MAX_AUTH_VECTORS = IND_SLOTS / 2;
 
 interface Cached {
   impu: string;

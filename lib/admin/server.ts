@@ -11,6 +11,7 @@ import { formatHostPort, isLoopback } from '../config/address.ts';
 import type { Logger } from '../log.ts';
 import type { RoleMetrics } from '../metrics/role-metrics.ts';
 import { tokenMatches } from './token.ts';
+import { sharedBindOptions } from '../workers/group.ts';
 
 /** What a role's admin API is built on. */
 export interface AdminServerOptions {
@@ -92,7 +93,7 @@ export function createAdminServer(o: AdminServerOptions): FastifyInstance {
 }
 
 /**
- * Listens (port 0 asks for an ephemeral one), warning when a plain-HTTP API is reachable beyond loopback.
+ * Listens (port 0 asks for an ephemeral one; in a worker group the supervisor fixed it first), warning when a plain-HTTP API is reachable beyond loopback.
  * @param https whether the instance was built with TLS.
  * @returns `http(s)://host:port` as bound.
  */
@@ -100,7 +101,10 @@ export async function listenAdmin(app: FastifyInstance, address: HostPort, https
   if (!https && !isLoopback(address.host)) {
     logger.warn({ admin: address.host }, 'admin API on a non-loopback address without TLS: the bearer token travels in clear');
   }
-  await app.listen({ host: address.host, port: address.port });
+  // In a worker group (lib/workers) every worker serves the API on the shared port; Fastify hands the options to
+  // net's listen, which knows reusePort.
+  const shared: object = sharedBindOptions() ?? {};
+  await app.listen({ host: address.host, port: address.port, ...shared });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : address.port;
   return `${https ? 'https' : 'http'}://${formatHostPort({ host: address.host, port })}`;

@@ -90,3 +90,35 @@ export const enumListSchema = <T extends string>(values: readonly [T, ...T[]]) =
 export function collectOption(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** Most processes `--workers` starts for one role. */
+export const MAX_WORKERS = 64;
+
+/** `--workers N`: processes of the role sharing its addresses (lib/workers), 1 (the default: no group) … 64. */
+export const workersSchema = z.coerce.number().int().min(1).max(MAX_WORKERS);
+
+/**
+ * Refuses what N worker processes cannot share: one `--trace` file (each would write its own blocks into it) and one
+ * `--metrics` listener (each would bind it). Run separate processes for either.
+ */
+export function checkWorkersAlone(o: { workers: number; trace?: string | undefined; metrics?: unknown }, ctx: z.RefinementCtx): void {
+  if (o.workers <= 1) return;
+  for (const f of ['trace', 'metrics'] as const) {
+    if (o[f] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [f], message: `not with --workers ${o.workers}: each process would need its own ${f === 'trace' ? 'file' : 'listener'}; run separate processes instead` });
+    }
+  }
+}
+
+/**
+ * A zod refinement: several workers share their state through the store, so `--workers` above 1 needs Redis — the
+ * memory store is one process per state directory (its lock refuses a second one). Reported on `--workers`.
+ */
+export function checkWorkersStore(o: { workers: number; store: string }, ctx: z.RefinementCtx): void {
+  if (o.workers > 1 && o.store === 'memory') {
+    ctx.addIssue({
+      code: 'custom', path: ['workers'],
+      message: `${o.workers} processes need a shared store: --store is memory (one process per state directory); use --store redis://… (or redis with REDIS_URL)`,
+    });
+  }
+}

@@ -3,6 +3,13 @@
  * back-off, and peers that connected in. One entry per peer identity; at most one open connection per entry. The
  * election of §5.6.4 happens here, when a CER arrives from a peer we are connecting to at the same time: the side
  * whose Origin-Host sorts higher (ASCII case-insensitive) keeps the connection the other side initiated.
+ *
+ * A peer that runs as several processes (RFC 6733 §2.1: one connection per peer "unless multiple instances exist on
+ * the peer, in which case a separate connection per process is allowed"; here `mcx <role> --workers N`, whose workers
+ * share one Origin-Host) connects once per process. A second connection in of an identity this node does not connect
+ * to itself is such an instance: kept beside the first (at most {@link MAX_INSTANCES}), requests to the identity
+ * take the first open one, and the identity is down only when its last connection is. For a peer this node connects to
+ * (configured), a second connection is refused as before: there the rule of one connection and the election hold.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
@@ -69,10 +76,15 @@ export interface PeerTableEnv {
   onRequest(conn: PeerConnection, msg: DiameterMessage): void;
 }
 
+/** Connections one unconfigured peer identity may hold at once (its processes). */
+export const MAX_INSTANCES = 64;
+
 interface Entry {
   config?: PeerConfig;
   identity?: string;
   open?: PeerConnection;
+  /** Further open connections of the same identity: other processes of a peer with several instances. */
+  instances?: PeerConnection[];
   initiating?: PeerConnection;
   connecting: boolean;
   attempt: number;
@@ -97,7 +109,7 @@ export class PeerTable {
 
   /** Open connections in table order (configured peers first, in the order they were added). */
   open(): PeerConnection[] {
-    return this.entries.flatMap((e) => (e.open && e.open.state === 'open' ? [e.open] : []));
+    return this.entries.flatMap((e) => (e.open ? [e.open, ...(e.instances ?? [])] : []).filter((c) => c.state === 'open'));
   }
 
   /** Every live connection, open or not. */
@@ -205,6 +217,11 @@ export class PeerTable {
       admit: (conn, caps) => this.admit(conn, caps),
       opened: (conn) => {
         const entry = this.owner.get(conn) as Entry;
+        if (entry.open && entry.open !== conn) {
+          (entry.instances ??= []).push(conn);
+          this.env.log.info({ peer: conn.originHost, connections: entry.instances.length + 1 }, `another instance of ${conn.originHost ?? '?'} connected (RFC 6733 §2.1)`);
+          return;
+        }
         entry.open = conn;
         if (entry.initiating === conn) entry.initiating = undefined;
         entry.attempt = 0;
@@ -223,7 +240,10 @@ export class PeerTable {
     }
     let entry = this.owner.get(conn) ?? this.find(identity);
     if (entry?.open && entry.open !== conn) {
-      return { accept: false, resultCode: ResultCode.UNABLE_TO_COMPLY, reason: `a connection with ${caps.originHost} is already open` };
+      const another = conn.role === 'responder' && !entry.config && !entry.initiating && !entry.connecting && (entry.instances?.length ?? 0) + 1 < MAX_INSTANCES;
+      if (!another) return { accept: false, resultCode: ResultCode.UNABLE_TO_COMPLY, reason: `a connection with ${caps.originHost} is already open` };
+      this.owner.set(conn, entry);
+      return { accept: true };
     }
     if (conn.role === 'responder') {
       if (!entry) {
@@ -254,8 +274,14 @@ export class PeerTable {
     this.owner.delete(conn);
     if (!entry) return;
     if (entry.initiating === conn) entry.initiating = undefined;
+    if (entry.instances?.includes(conn)) {
+      entry.instances = entry.instances.filter((c) => c !== conn);
+      return;
+    }
     if (entry.open === conn) {
-      entry.open = undefined;
+      // Another instance of the peer takes over; the identity is down with its last connection.
+      entry.open = entry.instances?.shift();
+      if (entry.open) return;
       this.env.events.emit('peerDown', { ...eventOf(conn, entry), reason });
     }
     if (disconnectCause !== undefined) {

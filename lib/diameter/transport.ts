@@ -13,6 +13,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
+import { sharedBindOptions } from '../workers/group.ts';
 import { plainAddress } from './capabilities.ts';
 
 /** Mutual-TLS material (PEM), e.g. from `certs/layout.ts` `loadTlsMaterial`. */
@@ -116,7 +117,8 @@ export function listenTransport(address: ListenAddress, onSocket: (socket: Socke
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
-    server.listen(address.port, address.host, () => {
+    // In a worker group (lib/workers) the workers share the port; each accepted connection is one worker's.
+    server.listen({ port: address.port, host: address.host, ...sharedBindOptions() }, () => {
       server.off('error', onError);
       const bound = server.address() as AddressInfo;
       resolve({

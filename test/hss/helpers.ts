@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { decodeMessage, encodeMessage, type DiameterMessage } from '../../lib/diameter/codec.ts';
-import { buildMar, buildSar, readCxResult, type MarInput, type SarInput } from '../../lib/diameter/cx/index.ts';
+import { openAutn, type Milenage } from '../../lib/aka/index.ts';
+import { buildMar, buildSar, readCxResult, type MaaData, type MarInput, type SarInput } from '../../lib/diameter/cx/index.ts';
 import { validateMessage } from '../../lib/diameter/message.ts';
 import type { Logger } from '../../lib/log.ts';
 import { REDACTION } from '../../lib/log.ts';
@@ -129,4 +130,17 @@ export function assertWellFormedXml(xml: string): string {
   }
   assert.deepEqual(stack, [], 'unclosed elements');
   return root;
+}
+
+/**
+ * The SQN of every vector of an MAA, each AUTN opened with the subscriber's keys (`usim`); asserts its MAC-A.
+ * @param what names the MAR in the assertion messages.
+ */
+export function sqnsOf(usim: Milenage, maa: MaaData, what: string): bigint[] {
+  return maa.items.map((item) => {
+    const ra = item.authenticate as Buffer;
+    const opened = openAutn(usim, ra.subarray(0, 16), ra.subarray(16));
+    assert.ok(opened.macValid, `${what}: MAC-A verifies with the subscriber key`);
+    return opened.sqn;
+  });
 }

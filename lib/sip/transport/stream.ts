@@ -14,6 +14,7 @@ import { createServer as createTcpServer, connect as tcpConnect, isIP, type Serv
 import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
 import { TurnCork } from '../../cork.ts';
 import type { MessageTrace } from '../../trace/types.ts';
+import { sharedBindOptions } from '../../workers/group.ts';
 import { SipError, type SipParseError } from '../errors.ts';
 import { StreamFramer } from './framer.ts';
 import { normalizeAddress, type FlowInfo, type ListenSpec } from './types.ts';
@@ -182,7 +183,7 @@ export class StreamTransport {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new SipError('TRANSPORT_ERROR', `${this.protocol} listen ${spec.host}:${spec.port}: ${err.message}`, err));
       server.once('error', onError);
-      server.listen(spec.port, spec.host, () => {
+      server.listen({ port: spec.port, host: spec.host, ...sharedBindOptions() }, () => {
         server.off('error', onError);
         resolve();
       });

@@ -1,11 +1,13 @@
 /**
  * UDP transport (RFC 3261 §18 over dgram), IPv4 or IPv6 per socket. One socket both receives requests and sends
  * responses, so replies leave from the address and port the request arrived on (RFC 3581 §4 requires it for
- * `rport`). Socket errors after bind are reported, never thrown.
+ * `rport`). Socket errors after bind are reported, never thrown. In a worker group (`--workers N`, lib/workers) the
+ * workers share the port: each binds its own socket with SO_REUSEPORT, or reads the cluster primary's.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { MessageTrace } from '../../trace/types.ts';
+import { sharedBindOptions } from '../../workers/group.ts';
 import { SipError } from '../errors.ts';
 import { normalizeAddress } from './types.ts';
 
@@ -33,6 +35,7 @@ export class UdpTransport {
   private readonly opts: UdpTransportOptions;
   private bound: { address: string; port: number } | undefined;
   private closed = false;
+  private readonly shared: ReturnType<typeof sharedBindOptions>;
 
   /**
    * @param opts address to bind and callbacks.
@@ -43,7 +46,8 @@ export class UdpTransport {
     if (fam === 0) throw new SipError('INVALID_ARGUMENT', `UDP listen host ${opts.host} is not an IP address`);
     this.family = fam === 6 ? 6 : 4;
     this.opts = opts;
-    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    this.shared = sharedBindOptions();
+    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6, ...(this.shared?.reusePort ? { reusePort: true } : {}) });
     this.socket.on('message', (buf, rinfo) => {
       if (this.opts.trace !== undefined) this.traceIn(this.opts.trace, buf, rinfo);
       this.opts.onMessage(buf, rinfo, this);
@@ -64,7 +68,7 @@ export class UdpTransport {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new SipError('TRANSPORT_ERROR', `UDP bind ${this.opts.host}:${this.opts.port}: ${err.message}`, err));
       this.socket.once('error', onError);
-      this.socket.bind(this.opts.port, this.opts.host, () => {
+      this.socket.bind({ port: this.opts.port, address: this.opts.host, ...(this.shared ? { exclusive: this.shared.exclusive } : {}) }, () => {
         this.socket.off('error', onError);
         this.socket.on('error', (err) => this.opts.onError?.(err));
         const size = this.opts.bufferSize ?? 4 * 1024 * 1024;

@@ -1,0 +1,77 @@
+/**
+ * What the supervisor of a worker group (supervisor.ts) and its workers say to each other over the `node:cluster` IPC
+ * channel, and the worker's side of it: its ready line goes to the supervisor (which prints one for the group), the
+ * supervisor's stop request stops it like a signal, and a worker may tell its siblings about a change to state they
+ * keep in memory (a ban, a Registration-Termination-Request): the supervisor passes it on to every other worker.
+ *
+ * Only small, non-secret facts travel here; what must be shared for correctness lives in the store.
+ */
+import { workerSlot } from './group.ts';
+
+/** A worker is ready; `line` is its ready line without the role prefix. */
+export interface ReadyMessage {
+  mcx: 'ready';
+  line: string;
+}
+
+/** The supervisor asks a worker to stop gracefully. */
+export interface StopMessage {
+  mcx: 'stop';
+}
+
+/** A fact for the siblings of the sending worker. */
+export interface SiblingMessage {
+  mcx: 'sibling';
+  topic: string;
+  payload: unknown;
+  /** Index of the worker it came from. */
+  from: number;
+}
+
+/** Every message of the group. */
+export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage;
+
+/** Whether `m` is one of the group's messages (the channel may carry others: node:cluster's own). */
+export function isGroupMessage(m: unknown): m is GroupMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const kind = (m as { mcx?: unknown }).mcx;
+  return kind === 'ready' || kind === 'stop' || (kind === 'sibling' && typeof (m as { topic?: unknown }).topic === 'string');
+}
+
+function send(m: GroupMessage): void {
+  // The channel is gone when the supervisor died; the worker is about to exit then (node:cluster does so).
+  if (process.connected && process.send) process.send(m);
+}
+
+/** Tells the supervisor this worker is ready (the supervisor prints the group's ready line). */
+export function reportReady(line: string): void {
+  send({ mcx: 'ready', line });
+}
+
+/** Calls `onStop` once when the supervisor asks this worker to stop. @returns a function that stops listening. */
+export function onStopRequest(onStop: () => void): () => void {
+  const listener = (m: unknown): void => {
+    if (isGroupMessage(m) && m.mcx === 'stop') onStop();
+  };
+  process.on('message', listener);
+  return () => void process.off('message', listener);
+}
+
+/** Sends `payload` under `topic` to every other worker of the group; nothing outside a group. */
+export function tellSiblings(topic: string, payload: unknown): void {
+  const slot = workerSlot();
+  if (slot && slot.count > 1) send({ mcx: 'sibling', topic, payload, from: slot.index });
+}
+
+/**
+ * Calls `handler` with each payload a sibling sends under `topic`; nothing outside a group.
+ * @returns a function that stops listening.
+ */
+export function onSiblingMessage(topic: string, handler: (payload: unknown, from: number) => void): () => void {
+  if (!workerSlot()) return () => undefined;
+  const listener = (m: unknown): void => {
+    if (isGroupMessage(m) && m.mcx === 'sibling' && m.topic === topic) handler(m.payload, m.from);
+  };
+  process.on('message', listener);
+  return () => void process.off('message', listener);
+}
