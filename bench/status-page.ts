@@ -3,7 +3,8 @@
  * same bounded SIPp 3.6.1 load (the testbed's own client files for alice: REGISTER → 401 → REGISTER → 200), with
  * `--status-port off` (no page), with the page served but nobody looking (its ladders are still built, so a page that
  * loads later has them), and with the page open in Debian's headless Chromium (ladders and state pushed over its
- * WebSocket). Modes alternate over `--rounds` so a busy neighbour on the shared machine hits each alike; the host's
+ * WebSocket); then, for the issue's "with and without --trace and an open page, same load, same run", with
+ * `--trace FILE.pcapng` and the page off, and with both `--trace` and the page open. Modes alternate over `--rounds` so a busy neighbour on the shared machine hits each alike; the host's
  * other CPU use in each window (/proc/stat) is printed beside it.
  *
  *   node --import tsx bench/status-page.ts [--calls 500] [--rate 25] [--rounds 2]
@@ -18,7 +19,8 @@ import { layoutOf } from '../deploy/topology.ts';
 import { startMcx, type Proc } from '../deploy/process.ts';
 import { cpuMs, machineBusyMs } from './proc-stat.ts';
 
-type Mode = 'off' | 'closed' | 'open';
+type Mode = 'off' | 'closed' | 'open' | 'trace' | 'trace+open';
+const MODES: readonly Mode[] = ['off', 'closed', 'open', 'trace', 'trace+open'];
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -51,13 +53,15 @@ function sipp(dir: string, udp: number, n: number, r: number): Promise<number> {
 }
 
 async function round(dir: string, mode: Mode): Promise<{ mode: Mode; msPerReg: number; otherMs: number; failed: number }> {
-  const proc: Proc = startMcx(['testbed', '--ports', 'auto', '--dir', dir, '--status-port', mode === 'off' ? 'off' : 'auto']);
+  const served = mode === 'closed' || mode.endsWith('open');
+  const trace = mode.startsWith('trace') ? ['--trace', join(dir, `bench-${mode.replace('+', '-')}.pcapng`)] : [];
+  const proc: Proc = startMcx(['testbed', '--ports', 'auto', '--dir', dir, '--status-port', served ? 'auto' : 'off', ...trace]);
   let browser: BrowserContext | undefined;
   const profile = await mkdtemp(join(tmpdir(), 'mcx-bench-chromium-'));
   try {
     const udp = Number((await proc.waitFor(/^testbed: ready udp=127\.0\.0\.1:(\d+) /m, 90_000))[1]);
     await proc.waitFor(/Ctrl-C stops every role/, 10_000);
-    if (mode === 'open') {
+    if (mode.endsWith('open')) {
       const url = (await proc.waitFor(/^ {2}status page (http:\/\/\S+) /m, 1000))[1] as string;
       browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
       const page = browser.pages()[0] ?? await browser.newPage();
@@ -82,9 +86,9 @@ async function round(dir: string, mode: Mode): Promise<{ mode: Mode; msPerReg: n
 const dir = await mkdtemp(join(tmpdir(), 'mcx-bench-status-'));
 try {
   const rows: Array<Awaited<ReturnType<typeof round>>> = [];
-  for (let i = 0; i < rounds; i++) for (const mode of (i % 2 ? ['open', 'closed', 'off'] : ['off', 'closed', 'open']) as Mode[]) rows.push(await round(join(dir, 'tb'), mode));
-  process.stdout.write(`status page cost: ${calls} SIPp registrations at ${rate}/s per window, testbed process CPU\n\n`);
-  process.stdout.write('| page | CPU ms / registration | failed calls | other CPU ms on the host in the window |\n|---|---|---|---|\n');
+  for (let i = 0; i < rounds; i++) for (const mode of i % 2 ? [...MODES].reverse() : MODES) rows.push(await round(join(dir, 'tb'), mode));
+  process.stdout.write(`status page and trace cost: ${calls} SIPp registrations at ${rate}/s per window, testbed process CPU\n\n`);
+  process.stdout.write('| mode | CPU ms / registration | failed calls | other CPU ms on the host in the window |\n|---|---|---|---|\n');
   for (const r of rows) process.stdout.write(`| ${r.mode} | ${r.msPerReg.toFixed(3)} | ${r.failed} | ${Math.round(r.otherMs)} |\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });
