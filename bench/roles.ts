@@ -92,9 +92,12 @@ export interface StartedRole {
  */
 export async function startRole(ctx: BenchContext, stopper: Stopper, deployment: string, name: string, args: string[], ready: RegExp, readyMs = 30_000): Promise<StartedRole> {
   const profile = ctx.profileDir ? join(ctx.profileDir, `${deployment}-${name}${ctx.store === 'redis' ? '-redis' : ''}`) : undefined;
+  // MCX_BENCH_NODE_ARGS: further Node/V8 flags for every role (e.g. `--perf-basic-prof` for `perf record`, `--trace-deopt`).
+  const extra = (process.env.MCX_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...extra, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [])];
   const proc = startMcx(args, {
     env: { ...process.env, MCX_LOG_LEVEL: 'warn' },
-    ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
+    ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
   });
   // A profile of a busy run takes a while to write: give the role time to exit on its own before SIGKILL.
   stopper.add(() => proc.stop('SIGTERM', profile ? 60_000 : 5_000));
