@@ -26,6 +26,7 @@ import { PeerLostError } from './peer.ts';
 import type { PeerConnection } from './peer.ts';
 import { PeerTable } from './peer-table.ts';
 import type { PeerConfig, PeerEvent } from './peer-table.ts';
+import { RequestTimers } from './request-timers.ts';
 import { RouteTable, relayRequest, selectPeer, shouldRelay } from './router.ts';
 import type { RelayContext, RouteQuery } from './router.ts';
 import { listenTransport } from './transport.ts';
@@ -65,6 +66,7 @@ export class DiameterNode {
   private readonly sessions: SessionIdGenerator;
   private readonly dictionary: Dictionary;
   private readonly requestMs: number;
+  private readonly timers = new RequestTimers();
   private readonly relay: RelayContext | undefined;
   private closing: Promise<void> | undefined;
 
@@ -236,14 +238,14 @@ export class DiameterNode {
       const finish = (fn: () => void): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.cancel();
         fn();
       };
       const where = q.destinationHost ?? q.destinationRealm ?? '?';
-      const timer = setTimeout(() => {
+      const timer = this.timers.start(timeoutMs, () => {
         if (current) current.conn.cancel(current.hopByHop);
         finish(() => reject(new DiameterNodeError('ERR_DIAMETER_TIMEOUT', `no answer from ${current?.conn.originHost ?? where} within ${timeoutMs} ms`, { endToEnd: msg.endToEnd })));
-      }, timeoutMs);
+      });
       const attempt = (retransmit: boolean): void => {
         if (this.closing) return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed', { endToEnd: msg.endToEnd })));
         const conn = selectPeer(this.table.open().filter((c) => c.available), this.routes, {
