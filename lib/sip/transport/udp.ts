@@ -4,6 +4,7 @@
  * `rport`). Socket errors after bind are reported, never thrown.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { SipError } from '../errors.ts';
 import { normalizeAddress } from './types.ts';
@@ -23,6 +24,17 @@ export interface UdpTransportOptions {
   bufferSize?: number;
 }
 
+/**
+ * dgram resolves every destination before sending, an IP literal too (dns.lookup answers it on the next tick). Every
+ * response goes to an address (lib/sip resolves names before it sends), so a literal is answered at once and the send
+ * happens in the same call (issue #12); anything else still goes to dns.lookup.
+ */
+function literalFirst(hostname: string, options: number | LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+}
+
 /** One bound UDP socket. */
 export class UdpTransport {
   readonly family: 4 | 6;
@@ -40,7 +52,7 @@ export class UdpTransport {
     if (fam === 0) throw new SipError('INVALID_ARGUMENT', `UDP listen host ${opts.host} is not an IP address`);
     this.family = fam === 6 ? 6 : 4;
     this.opts = opts;
-    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6, lookup: literalFirst });
     this.socket.on('message', (buf, rinfo) => this.opts.onMessage(buf, rinfo, this));
   }
 
