@@ -126,8 +126,7 @@ export function decodeMessage(buf: Buffer, options: DecodeOptions = {}): Diamete
     }
     throw err;
   }
-  const { length: _length, reservedFlags: _reserved, ...rest } = header;
-  const msg: DiameterMessage = { ...rest, avps };
+  const msg = message(header, header.flags, header.hopByHop, header.endToEnd, avps);
   // Octets as a sender must write them (zero padding, zero reserved AVP flags) may go out again as they are.
   if (canonical) rememberReceived(msg, buf);
   return msg;
@@ -139,7 +138,16 @@ export function decodeMessage(buf: Buffer, options: DecodeOptions = {}): Diamete
  */
 export function withHeader(msg: DiameterMessage, fields: Partial<Pick<DiameterMessage, 'hopByHop' | 'endToEnd' | 'flags'>>): DiameterMessage {
   // The octets live on the AVP array (wire.ts), which the copy shares.
-  return { ...msg, ...fields };
+  return message(msg, fields.flags ?? msg.flags, fields.hopByHop ?? msg.hopByHop, fields.endToEnd ?? msg.endToEnd, msg.avps);
+}
+
+/**
+ * A message object, always built with the same properties in the same order: every message then has one hidden class,
+ * so the property reads all over lib/diameter stay monomorphic (spreads of differently built objects made them
+ * megamorphic, issue #12).
+ */
+function message(h: Pick<DiameterMessage, 'version' | 'commandCode' | 'applicationId'>, flags: MessageFlags, hopByHop: number, endToEnd: number, avps: Avp[]): DiameterMessage {
+  return { version: h.version, flags, commandCode: h.commandCode, applicationId: h.applicationId, hopByHop, endToEnd, avps };
 }
 
 /**
@@ -148,7 +156,7 @@ export function withHeader(msg: DiameterMessage, fields: Partial<Pick<DiameterMe
  * @throws DiameterError INVALID_VALUE when an AVP cannot be encoded.
  */
 export function withAppendedAvps(msg: DiameterMessage, extra: readonly Avp[]): DiameterMessage {
-  const out = { ...msg, avps: [...msg.avps, ...extra] };
+  const out = message(msg, msg.flags, msg.hopByHop, msg.endToEnd, [...msg.avps, ...extra]);
   keepReceived(msg, out, encodeAvps(extra));
   return out;
 }
