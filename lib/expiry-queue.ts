@@ -33,7 +33,10 @@ class Entry implements Expiry {
 
 /**
  * Expires targets a fixed delay after they were added, with one timer for the whole queue. Cancelled entries stay in
- * the FIFO as tombstones until their time comes, which keeps add and cancel O(1).
+ * the FIFO as tombstones, which keeps add and cancel O(1); the timer skips them, so a queue whose entries are nearly
+ * all cancelled (request timeouts) fires about once per delay, not once per entry. After the first expiry the timer
+ * is set at least {@link ExpiryQueue.slack} ahead, so entries added a millisecond apart expire in batches: one run
+ * per slack instead of one per entry (issue #12). An entry may so expire up to the slack late, never early.
  */
 export class ExpiryQueue {
   private readonly delay: number;
@@ -41,6 +44,8 @@ export class ExpiryQueue {
   private head = 0;
   private timer: Timer | undefined;
   private readonly clock: Clock;
+  /** How late an entry may expire: 1/64 of the delay, at most 50 ms (Timer J of 32 s; a 1 s answer timeout: 15 ms). */
+  readonly slack: number;
 
   /**
    * @param delayMs the delay of every entry.
@@ -49,6 +54,7 @@ export class ExpiryQueue {
   constructor(delayMs: number, clock: Clock = systemClock) {
     this.delay = delayMs;
     this.clock = clock;
+    this.slack = Math.min(50, Math.floor(delayMs / 64));
   }
 
   /** Entries not yet run (including cancelled ones not yet reached). */
@@ -89,13 +95,19 @@ export class ExpiryQueue {
         }
       }
     }
+    // Cancelled entries need no timer: skip to the first live one.
+    while (this.head < this.items.length && (this.items[this.head] as Entry).target === undefined) this.head++;
     // Compact once the consumed prefix dominates, so the array does not grow forever.
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
     const next = this.items[this.head];
-    if (next) this.arm(next.at - now);
+    if (next) this.arm(Math.max(next.at - now, this.slack));
+    else {
+      this.items = [];
+      this.head = 0;
+    }
   }
 
   /** Drops every entry without running it. */
