@@ -134,20 +134,24 @@ function live(bindings: readonly Binding[], now: number): Binding[] {
  * @returns the new binding list, or undefined when the request is out of order.
  */
 export function applyPlan(current: readonly Binding[], plan: ContactPlan, meta: BindingMeta): Binding[] | undefined {
-  const stale = (b: Binding): boolean => b.callId === meta.callId && meta.cseq <= b.cseq;
   if (plan.kind === 'query') return [...current];
-  if (plan.kind === 'wildcard') return current.some(stale) ? undefined : [];
+  if (plan.kind === 'wildcard') return current.some((b) => stale(b, meta)) ? undefined : [];
   const next = [...current];
   for (const c of plan.contacts) {
     const i = next.findIndex((b) => b.key === c.key);
     const found = i >= 0 ? next[i] : undefined;
-    if (found && stale(found)) return undefined;
+    if (found && stale(found, meta)) return undefined;
     if (i >= 0) next.splice(i, 1);
     if (c.expires > 0) {
       next.push({ uri: c.uri, key: c.key, params: c.params, expiresAt: meta.now + c.expires * 1000, callId: meta.callId, cseq: meta.cseq, path: meta.path, source: meta.source });
     }
   }
   return next;
+}
+
+/** A binding the REGISTER may not change: same Call-ID, CSeq not above it (RFC 3261 §10.3 step 7). */
+function stale(b: Binding, meta: BindingMeta): boolean {
+  return b.callId === meta.callId && meta.cseq <= b.cseq;
 }
 
 /**

@@ -90,6 +90,23 @@ async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<Ma
 }
 
 /**
+ * The MAR of a challenge, sent when called (through the vector cache, or at once for a resynchronisation); `asked`
+ * records the cache generation it was sent in. Made by a function rather than as a named closure in the caller,
+ * which tsx would name with a call per challenge.
+ */
+function marOf(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>, asked: { generation: number }): () => Promise<MaaData> {
+  const { ctx } = t;
+  return () => {
+    asked.generation = ctx.vectors.generation(id.impi);
+    // step 3: partner SIP core → partner MMS (the MAR)
+    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
+    return ctx.cx.mar({
+      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, ...(o.resync ? { resync: o.resync } : {}),
+    });
+  };
+}
+
+/**
  * The vector and what it stands for (step 10: the partner MMS's answer to the MAR): AKA from a kept vector or a new
  * MAA, SIP Digest, or — when the HSS refuses the identity — a decoy, so the 401 does not tell known identities apart.
  * @throws RegistrarError for every other failure.
@@ -97,15 +114,8 @@ async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<Ma
 async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>): Promise<{ nonce: string; record: ChallengeRecord }> {
   const { ctx } = t;
   const aka = o.aka ?? t.akaAsked;
-  let generation = 0;
-  const mar = (): Promise<MaaData> => {
-    generation = ctx.vectors.generation(id.impi);
-    // step 3: partner SIP core → partner MMS (the MAR)
-    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, resync: o.resync !== undefined });
-    return ctx.cx.mar({
-      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, ...(o.resync ? { resync: o.resync } : {}),
-    });
-  };
+  const asked: { generation: number } = { generation: 0 };
+  const mar = marOf(t, id, o, fields, asked);
   let maa: MaaData;
   try {
     if (o.resync) {
@@ -130,7 +140,7 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   }
   const [item, ...spare] = maa.items;
   if (!item) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA without SIP-Auth-Data-Item');
-  ctx.vectors.put(id, spare, generation);
+  ctx.vectors.put(id, spare, asked.generation);
   // step 10: partner MMS → partner SIP core (the MAA)
   seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, scheme: item.scheme });
   ctx.stats.inc('challenges_issued');

@@ -99,18 +99,19 @@ export interface CxErrorOptions {
  * SAA: User-Name). Optional there, but Kamailio's S-CSCF reads User-Name before the Experimental-Result of an MAA,
  * and without it reports every refusal as "no private identity".
  */
+function readIdentity(msg: DiameterMessage, name: 'User-Name' | 'Public-Identity'): string | undefined {
+  try {
+    return getValue(msg, name);
+  } catch {
+    return undefined; // an undecodable identity is not echoed; the answer says what is wrong with the request
+  }
+}
+
 function echoedIdentities(request: AnswerableRequest): AvpEntry[] {
   if (!request.avps || (request.commandCode !== CxCommand.MAR && request.commandCode !== CxCommand.SAR)) return [];
   const msg = { ...request, avps: request.avps } as DiameterMessage;
-  const read = (name: 'User-Name' | 'Public-Identity'): string | undefined => {
-    try {
-      return getValue(msg, name);
-    } catch {
-      return undefined; // an undecodable identity is not echoed; the answer says what is wrong with the request
-    }
-  };
-  const userName = read('User-Name');
-  const publicIdentity = request.commandCode === CxCommand.MAR ? read('Public-Identity') : undefined;
+  const userName = readIdentity(msg, 'User-Name');
+  const publicIdentity = request.commandCode === CxCommand.MAR ? readIdentity(msg, 'Public-Identity') : undefined;
   return [
     ...(userName === undefined ? [] : [['User-Name', userName] as AvpEntry]),
     ...(publicIdentity === undefined ? [] : [['Public-Identity', publicIdentity] as AvpEntry]),
