@@ -143,7 +143,8 @@ export function applyPlan(current: readonly Binding[], plan: ContactPlan, meta: 
     if (found && stale(found, meta)) return undefined;
     if (i >= 0) next.splice(i, 1);
     if (c.expires > 0) {
-      next.push({ uri: c.uri, key: c.key, params: c.params, expiresAt: meta.now + c.expires * 1000, callId: meta.callId, cseq: meta.cseq, path: meta.path, source: meta.source });
+      // Keys in sorted order: the store's canonical JSON then takes the object as it is (lib/store/codec.ts).
+      next.push({ callId: meta.callId, cseq: meta.cseq, expiresAt: meta.now + c.expires * 1000, key: c.key, params: c.params, path: meta.path, source: meta.source, uri: c.uri });
     }
   }
   return next;
@@ -195,7 +196,8 @@ export class BindingStore {
       return;
     }
     const ttlMs = Math.max(...alive.map((b) => b.expiresAt)) - now;
-    const rec: AorRecord = { aor, impi, bindings: alive, ...(associated ? { associated: [...associated] } : {}) };
+    // Keys in sorted order, as the store writes them (lib/store/codec.ts): no sorted copy is made to encode it.
+    const rec: AorRecord = { aor, ...(associated ? { associated: [...associated] } : {}), bindings: alive, impi };
     await this.#store.set(AOR_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)), durability: 'relaxed' });
   }
 
