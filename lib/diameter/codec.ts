@@ -257,7 +257,8 @@ export function encodeMessage(msg: DiameterMessage): Buffer {
   let length = HEADER_LENGTH;
   for (const avp of msg.avps) length += checkedWireLength(avp);
   if (length > MAX_24BIT) throw new DiameterError('INVALID_VALUE', `message of ${length} octets exceeds 2^24-1`);
-  const buf = Buffer.alloc(length);
+  // Not zero-filled: the header and every AVP (padding included, writeAvp) are written over all of it.
+  const buf = Buffer.allocUnsafe(length);
   writeHeader(buf, msg, length);
   let off = HEADER_LENGTH;
   for (const avp of msg.avps) off = writeAvp(buf, off, avp);
@@ -269,7 +270,7 @@ export function encodeMessage(msg: DiameterMessage): Buffer {
  * @throws DiameterError INVALID_VALUE on out-of-range code, vendor id or length.
  */
 export function encodeAvp(avp: Avp): Buffer {
-  const buf = Buffer.alloc(checkedWireLength(avp));
+  const buf = Buffer.allocUnsafe(checkedWireLength(avp));
   writeAvp(buf, 0, avp);
   return buf;
 }
@@ -281,7 +282,7 @@ export function encodeAvp(avp: Avp): Buffer {
 export function encodeAvps(avps: readonly Avp[]): Buffer {
   let length = 0;
   for (const avp of avps) length += checkedWireLength(avp);
-  const buf = Buffer.alloc(length);
+  const buf = Buffer.allocUnsafe(length);
   let off = 0;
   for (const avp of avps) off = writeAvp(buf, off, avp);
   return buf;
@@ -311,7 +312,10 @@ function writeAvp(buf: Buffer, off: number, avp: Avp): number {
     dataOff += 4;
   }
   avp.data.copy(buf, dataOff);
-  return off + ((length + 3) & ~3);
+  const end = off + ((length + 3) & ~3);
+  // Padding is zero (RFC 6733 §4.1), also in a buffer that was not zero-filled.
+  buf.fill(0, off + length, end);
+  return end;
 }
 
 function checkUint(what: string, value: number, max: number): void {
