@@ -172,6 +172,17 @@ export function decodeAvps(data: Buffer): Avp[] {
   return avps;
 }
 
+/**
+ * The four values of AVP flags, shared by every decoded AVP (a fresh object per AVP was a third of the decoder's
+ * allocations); frozen, since nothing changes a decoded AVP.
+ */
+const FLAGS: readonly AvpFlags[] = [
+  Object.freeze({ mandatory: false, protected: false }),
+  Object.freeze({ mandatory: true, protected: false }),
+  Object.freeze({ mandatory: false, protected: true }),
+  Object.freeze({ mandatory: true, protected: true }),
+];
+
 /** @returns whether every padding octet and reserved AVP flag bit is zero, as RFC 6733 §4.1 has senders write them. */
 function decodeAvpsInto(buf: Buffer, start: number, end: number, out: Avp[]): boolean {
   let canonical = true;
@@ -185,7 +196,7 @@ function decodeAvpsInto(buf: Buffer, start: number, end: number, out: Avp[]): bo
     const vendor = (flagBits & AvpFlag.VENDOR) !== 0;
     const headerLength = vendor ? VENDOR_AVP_HEADER_LENGTH : AVP_HEADER_LENGTH;
     if (left < headerLength) throw truncatedAvpHeader(buf, off, end, headerLength);
-    const flags = { mandatory: (flagBits & AvpFlag.MANDATORY) !== 0, protected: (flagBits & AvpFlag.PROTECTED) !== 0 };
+    const flags = FLAGS[((flagBits & AvpFlag.MANDATORY) !== 0 ? 1 : 0) + ((flagBits & AvpFlag.PROTECTED) !== 0 ? 2 : 0)] as AvpFlags;
     const vendorId = vendor ? buf.readUInt32BE(off + 8) : undefined;
     // RFC 6733 §7.5: for a length below the header or past the container, send the header with an empty payload.
     if (length < headerLength) {
