@@ -98,9 +98,12 @@ export async function startRole(ctx: BenchContext, stopper: Stopper, deployment:
   const profile = ctx.profileDir ? join(ctx.profileDir, `${deployment}-${name}${ctx.store === 'redis' ? '-redis' : ''}`) : undefined;
   const traced = ctx.traceDir !== undefined && ['hss', 'relay', 'mms', 'registrar'].includes(args[0] as string)
     ? ['--trace', join(ctx.traceDir, `${deployment}-${name}${ctx.store === 'redis' ? '-redis' : ''}.pcapng`)] : [];
+  // MCX_BENCH_NODE_ARGS: further Node/V8 flags for every role (e.g. `--perf-basic-prof` for `perf record`, `--trace-deopt`).
+  const extra = (process.env.MCX_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...extra, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [])];
   const proc = startMcx([...args, ...traced], {
     env: { ...process.env, MCX_LOG_LEVEL: 'warn' },
-    ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
+    ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
   });
   // A profile of a busy run takes a while to write: give the role time to exit on its own before SIGKILL.
   stopper.add(() => proc.stop('SIGTERM', profile ? 60_000 : 5_000));

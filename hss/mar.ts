@@ -45,19 +45,22 @@ function requestedDigestAlgorithm(item: Avp[]): DigestAlgorithm | undefined | nu
   return (Object.keys(DIGEST_ALGORITHMS) as DigestAlgorithm[]).find((a) => a.toLowerCase() === asked.toLowerCase()) ?? null;
 }
 
+/** SIP Digest, when the subscriber has HA1s and the MAR asked for an algorithm we have (null: one we do not). */
+function digestPlan(record: SubscriberRecord, asked: DigestAlgorithm | undefined | null): Plan | undefined {
+  return record.ha1 && asked !== null ? { kind: 'digest', algorithm: asked ?? 'MD5', record } : undefined;
+}
+
 /** Step 2: the scheme and credentials to answer with, or undefined for 5006. */
 function plan(scheme: string, record: SubscriberRecord, asked: DigestAlgorithm | undefined | null): Plan | undefined {
   const creds = akaCredentials(record);
-  const digest = (): Plan | undefined =>
-    record.ha1 && asked !== null ? { kind: 'digest', algorithm: asked ?? 'MD5', record } : undefined;
   switch (scheme) {
     case SipAuthScheme.AKA_V1_MD5:
     case SipAuthScheme.AKA_V2_MD5:
       return creds ? { kind: 'aka', scheme, creds } : undefined;
     case SipAuthScheme.SIP_DIGEST:
-      return digest();
+      return digestPlan(record, asked);
     case SipAuthScheme.UNKNOWN:
-      return creds ? { kind: 'aka', scheme: SipAuthScheme.AKA_V1_MD5, creds } : digest();
+      return creds ? { kind: 'aka', scheme: SipAuthScheme.AKA_V1_MD5, creds } : digestPlan(record, asked);
     default:
       return undefined;
   }

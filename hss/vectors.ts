@@ -8,8 +8,8 @@
  * because SIPp 3.6.1 (Debian's `sip-tester`) hashes RES with strlen() and so fails ~3 % of random vectors (DESIGN §4);
  * every redraw is counted (`sipp361_redraws`) and logged at debug level.
  */
-import { randomBytes } from 'node:crypto';
-import { Milenage, decodeAuts, generateVector, type AuthVector } from '../lib/aka/index.ts';
+import { Milenage, decodeAuts, generateVector, type AuthVector, type MilenageKeys } from '../lib/aka/index.ts';
+import { randomOctets } from '../lib/random-pool.ts';
 import type { Logger } from '../lib/log.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Store, SqnResync } from '../lib/store/store.ts';
@@ -54,12 +54,15 @@ export interface VectorIssuerOptions {
 /**
  * Draws a RAND under `policy`.
  * @param onRedraw called once per rejected RAND (sipp361 only).
+ * @returns RAND, and f2345 of it when the policy computed them (the vector reuses them).
  * @throws Error after {@link MAX_SIPP361_REDRAWS} rejected draws.
  */
-export function drawRand(milenage: Milenage, policy: RandPolicy, random: (octets: number) => Buffer, onRedraw: () => void): Buffer {
+export function drawRand(milenage: Milenage, policy: RandPolicy, random: (octets: number) => Buffer, onRedraw: () => void): { rand: Buffer; keys?: MilenageKeys } {
   for (let redraws = 0; ; redraws++) {
     const rand = random(16);
-    if (policy === 'uniform' || !milenage.f2345(rand).res.includes(0)) return rand;
+    if (policy === 'uniform') return { rand };
+    const keys = milenage.f2345(rand);
+    if (!keys.res.includes(0)) return { rand, keys };
     if (redraws === MAX_SIPP361_REDRAWS) throw new Error(`sipp361: ${redraws} RANDs in a row gave RES with 0x00; RNG broken?`);
     onRedraw();
   }
@@ -79,7 +82,7 @@ export class VectorIssuer {
   constructor(options: VectorIssuerOptions) {
     this.#store = options.store;
     this.#policy = options.randPolicy ?? 'uniform';
-    this.#random = options.random ?? randomBytes;
+    this.#random = options.random ?? randomOctets;
     this.stats = options.stats ?? new HssStats();
     this.#log = options.logger ?? silentLogger;
     this.#timing = options.timing;
@@ -100,8 +103,8 @@ export class VectorIssuer {
     const milenage = new Milenage(sub.k, sub.opc);
     let redraws = 0;
     const out = sqns.map((sqn) => {
-      const rand = drawRand(milenage, this.#policy, this.#random, () => redraws++);
-      return { ...generateVector({ milenage, sqn, amf: sub.amf, rand }), sqn };
+      const drawn = drawRand(milenage, this.#policy, this.#random, () => redraws++);
+      return { ...generateVector({ milenage, sqn, amf: sub.amf, ...drawn }), sqn };
     });
     this.stats.inc('vectors_issued', out.length);
     this.#timing?.observe((performance.now() - started) / 1000);

@@ -124,6 +124,24 @@ function outcome(r: CxResult): Record<string, number> {
   return r.experimentalResult ? { experimentalResult: r.experimentalResult.code } : { resultCode: r.resultCode };
 }
 
+/** How a line names the command: the seed's words for the MAR, the command's name otherwise. */
+function commandText(mar: boolean, command: string, dir: 'request' | 'response'): string {
+  return mar ? `get SIP authentication information ${dir}` : dir === 'request' ? command : `answer to ${command}`;
+}
+
+type StepLine = (n: 3 | 4 | 5 | 8 | 9 | 10, node: 'registrar' | 'partner-mms' | 'relay' | 'primary-mms', text: string, fields: Record<string, unknown>) => void;
+
+/**
+ * The line of one step of a request: a seed step for the MAR, a debug line for the SAR. Returned by a function rather
+ * than made as a named closure per request, which tsx would name with a call each time.
+ */
+function stepLine(log: Logger, mar: boolean, command: string, sessionId: string | undefined, flow: () => SeedFlow): StepLine {
+  return (n, node, text, fields) => {
+    if (mar) seedStep(log, flow(), n, node, text, { sessionId, ...fields });
+    else log.debug({ command, sessionId, ...fields }, text);
+  };
+}
+
 /**
  * Creates the translation agent.
  * @param o identity, mapping source, the way to the primary and the Session-Id source.
@@ -143,31 +161,27 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
     const mar = req.commandCode === CxCommand.MAR;
     if (mar || req.commandCode === CxCommand.SAR) stats.inc(mar ? 'mar' : 'sar');
     const command = mar ? 'MAR' : req.commandCode === CxCommand.SAR ? 'SAR' : `command ${req.commandCode}`;
-    const what = (dir: 'request' | 'response'): string => (mar ? `get SIP authentication information ${dir}` : dir === 'request' ? command : `answer to ${command}`);
     let flow: SeedFlow = 'static';
     // Only the MAR is the seed's "get SIP authentication information"; the SAR is logged without step numbers. Both
     // at debug level, one line per step and Cx transaction; their text and fields are built only when wanted (issue #12).
     const logging = mar ? seedStepsWanted(log) : log.isLevelEnabled('debug');
     // Every line carries the partner request's Session-Id: the key of the registration's steps here (lib/seed-steps.ts).
     const sessionId = logging ? getValue(req, 'Session-Id') : undefined;
-    const step = (n: 3 | 4 | 5 | 8 | 9 | 10, node: 'registrar' | 'partner-mms' | 'relay' | 'primary-mms', text: string, fields: Record<string, unknown>): void => {
-      if (mar) seedStep(log, flow, n, node, text, { sessionId, ...fields });
-      else log.debug({ command, sessionId, ...fields }, text);
-    };
+    const step = stepLine(log, mar, command, sessionId, () => flow);
     try {
       const partnerImpi = getValue(req, 'User-Name');
       const partnerImpus = getValues(req, 'Public-Identity');
       const mapping = partnerImpi === undefined ? undefined : await o.mappings.byPartnerImpi(partnerImpi);
       flow = mapping?.kind ?? 'static';
       if (mapping) stats.inc(flow === 'dynamic' ? 'dynamic_flow' : 'static_flow');
-      if (logging) step(3, 'registrar', `partner SIP core → partner MMS: ${what('request')} (partner IMPI ${partnerImpi ?? '-'}, IMPU ${partnerImpus.join(' ') || '-'})`,
+      if (logging) step(3, 'registrar', `partner SIP core → partner MMS: ${commandText(mar, command, 'request')} (partner IMPI ${partnerImpi ?? '-'}, IMPU ${partnerImpus.join(' ') || '-'})`,
         { partnerImpi, partnerImpus });
       if (!mapping) throw new MmsError('ERR_MMS_USER_UNKNOWN', `no mapping for partner IMPI ${partnerImpi ?? '(no User-Name)'}`);
       const leg = translateRequest(req, mapping, o.self, o.sessionIds.next());
       const primaryMms = flow === 'dynamic' ? 'primary MMS' : 'primary SIP core/IMS';
       if (logging) step(4, 'partner-mms', `partner MMS determines the primary MC system (realm ${mapping.primaryRealm}) and the primary SIP identities: IMPI ${mapping.primaryImpi}, IMPU ${leg.primaryImpus.join(' ') || '-'}`,
         { primaryImpi: mapping.primaryImpi, primaryImpus: leg.primaryImpus, primaryRealm: mapping.primaryRealm });
-      if (logging) step(5, 'partner-mms', `partner MMS → ${primaryMms}: ${what('request')} (primary IMPI ${mapping.primaryImpi})`,
+      if (logging) step(5, 'partner-mms', `partner MMS → ${primaryMms}: ${commandText(mar, command, 'request')} (primary IMPI ${mapping.primaryImpi})`,
         { primarySessionId: getValue(leg.request, 'Session-Id'), destinationRealm: mapping.primaryRealm, serverName: leg.sentServerName });
       let answer: DiameterMessage;
       try {
@@ -176,11 +190,11 @@ export function createTranslationAgent(o: TranslationAgentOptions): TranslationA
         throw primaryFailure(err);
       }
       const back = translateAnswer(req, answer, leg, o.self);
-      if (logging) step(8, flow === 'dynamic' ? 'primary-mms' : 'relay', `${primaryMms} → partner MMS: ${what('response')} (${isCxSuccess(back.result) ? 'success' : 'failure'}${mar ? `, ${back.items} vector(s)` : ''})`,
+      if (logging) step(8, flow === 'dynamic' ? 'primary-mms' : 'relay', `${primaryMms} → partner MMS: ${commandText(mar, command, 'response')} (${isCxSuccess(back.result) ? 'success' : 'failure'}${mar ? `, ${back.items} vector(s)` : ''})`,
         { ...outcome(back.result), items: back.items, originHost: peerOf(answer) });
       if (logging) step(9, 'partner-mms', `partner MMS determines partner IMPI ${mapping.partnerImpi}, IMPU ${leg.partnerImpus.join(' ') || '-'}`,
         { partnerImpi: mapping.partnerImpi, partnerImpus: leg.partnerImpus, removedImpus: back.removedImpus });
-      if (logging) step(10, 'partner-mms', `partner MMS → partner SIP core: ${what('response')} (partner IMPI ${mapping.partnerImpi})`,
+      if (logging) step(10, 'partner-mms', `partner MMS → partner SIP core: ${commandText(mar, command, 'response')} (partner IMPI ${mapping.partnerImpi})`,
         { ...outcome(back.result), items: back.items });
       stats.inc(isCxSuccess(back.result) ? 'success' : 'other_failures');
       if (isCxSuccess(back.result)) served(req, mapping, leg.partnerImpus);

@@ -103,6 +103,15 @@ function safely<T>(f: () => T): T | undefined {
 }
 
 /**
+ * `f`, run on the first call only. A function returned rather than a named closure made per request, which tsx would
+ * name with a call each time.
+ */
+function once<T>(f: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: f() }).v;
+}
+
+/**
  * The handler for every Cx command the role forwards.
  * @returns a handler that never rejects (relayRequest answers failures itself).
  */
@@ -124,14 +133,11 @@ export function createForwarder(o: ForwarderOptions): Handler {
     // What only the lines need is read from the request when a line (debug, seed step) is wanted or something went
     // wrong, not for every request (issue #12).
     const logging = seedStepsWanted(log);
-    let about: { impi: string | undefined; impu: string; originRealm: string | undefined; fields: Record<string, unknown> } | undefined;
-    const describe = (): NonNullable<typeof about> => {
-      if (about) return about;
+    const describe = once(() => {
       const impi = safely(() => getValue(req, 'User-Name'));
       const impu = safely(() => getValues(req, 'Public-Identity').join(' ')) || '-';
-      about = { impi, impu, originRealm: safely(() => getValue(req, 'Origin-Realm')), fields: { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress, impi, impu } };
-      return about;
-    };
+      return { impi, impu, originRealm: safely(() => getValue(req, 'Origin-Realm')), fields: { sessionId: safely(() => getValue(req, 'Session-Id')), endToEnd: req.endToEnd, ingress, impi, impu } };
+    });
     let stepped: SeedFlow | undefined;
     // Only the MAR is the seed's "get SIP authentication information"; other commands get a plain line.
     if (logging && req.commandCode === CxCommand.MAR) {

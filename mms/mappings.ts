@@ -73,23 +73,25 @@ export function revKey(primaryImpi: string): string {
  */
 export function mappingProblems(m: Omit<IdentityMapping, 'kind'>, line?: number): MmsProblem[] {
   const out: MmsProblem[] = [];
-  const at = (field: string, message: string | undefined): void => {
-    if (message !== undefined) out.push({ ...(line === undefined ? {} : { line }), field, message });
-  };
-  at('partnerImpi', identityProblem('impi', m.partnerImpi));
-  at('primaryImpi', identityProblem('impi', m.primaryImpi));
-  at('primaryRealm', identityProblem('realm', m.primaryRealm));
-  if (!Array.isArray(m.impus) || m.impus.length === 0) at('impus', 'needs at least one { partner, primary } pair');
+  problemAt(out, line, 'partnerImpi', identityProblem('impi', m.partnerImpi));
+  problemAt(out, line, 'primaryImpi', identityProblem('impi', m.primaryImpi));
+  problemAt(out, line, 'primaryRealm', identityProblem('realm', m.primaryRealm));
+  if (!Array.isArray(m.impus) || m.impus.length === 0) problemAt(out, line, 'impus', 'needs at least one { partner, primary } pair');
   const seen = { partner: new Set<string>(), primary: new Set<string>() };
   (Array.isArray(m.impus) ? m.impus : []).forEach((pair, i) => {
     for (const side of ['partner', 'primary'] as const) {
       const value = (pair as Partial<ImpuPair> | null)?.[side];
       const bad = identityProblem('impu', value);
-      at(`impus[${i}].${side}`, bad ?? (seen[side].has(value as string) ? `${value as string} appears twice` : undefined));
+      problemAt(out, line, `impus[${i}].${side}`, bad ?? (seen[side].has(value as string) ? `${value as string} appears twice` : undefined));
       if (bad === undefined) seen[side].add(value as string);
     }
   });
   return out;
+}
+
+/** Adds `message` about `field` to `out`, when there is one (a function: every stored mapping read is checked). */
+function problemAt(out: MmsProblem[], line: number | undefined, field: string, message: string | undefined): void {
+  if (message !== undefined) out.push({ ...(line === undefined ? {} : { line }), field, message });
 }
 
 /**

@@ -11,7 +11,7 @@
  * (decoy.ts) never verifies. A match yields the Authentication-Info value, whose `rspauth` proves to the UE that the registrar held the
  * same secret (for AKA: XRES, RFC 3310 §3.5).
  */
-import { akav2Password, rspauth, digestResponse, verifyDigestResponse } from '../lib/aka/digest-aka.ts';
+import { akav2Password, digestHa1, rspauth, digestResponse, verifyDigestResponse } from '../lib/aka/digest-aka.ts';
 import type { DigestHash, DigestQop, DigestSecret } from '../lib/aka/digest-aka.ts';
 import { formatAuthenticationInfo, type DigestCredentials } from '../lib/sip/headers/auth.ts';
 import { urisEquivalent } from '../lib/sip/headers/uri-equivalence.ts';
@@ -105,15 +105,18 @@ export function verifyCredentials(r: ChallengeRecord, c: DigestCredentials, req:
     ...(qop === undefined ? {} : { qop, nc: c.nc, cnonce: c.cnonce }),
   };
   let expected: string;
+  let secret: { ha1: string };
   try {
-    expected = digestResponse({ ...fields, ...s.secret, method: req.method, body: req.body });
+    // HA1 once for the response and the rspauth (issue #12).
+    secret = { ha1: s.secret.password === undefined ? s.secret.ha1 : digestHa1(s.hash, c.username, c.realm, s.secret.password) };
+    expected = digestResponse({ ...fields, ...secret, method: req.method, body: req.body });
   } catch {
     // nc/cnonce missing or malformed with qop: the credentials cannot be right.
     return { ok: false, failure: 'response' };
   }
   if (!verifyDigestResponse(expected, c.response ?? '')) return { ok: false, failure: 'response' };
   // The 200 carries no body, so rspauth's auth-int HA2 hashes the empty entity (RFC 2617 §3.2.3).
-  const auth = rspauth({ ...fields, ...s.secret, body: Buffer.alloc(0) });
+  const auth = rspauth({ ...fields, ...secret, body: Buffer.alloc(0) });
   const authenticationInfo = formatAuthenticationInfo(qop === undefined
     ? { rspauth: auth }
     : { qop, rspauth: auth, cnonce: c.cnonce, nc: c.nc });

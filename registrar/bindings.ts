@@ -142,23 +142,28 @@ function live(bindings: readonly Binding[], now: number): Binding[] {
  * @returns the new binding list, or undefined when the request is out of order.
  */
 export function applyPlan(current: readonly Binding[], plan: ContactPlan, meta: BindingMeta): Binding[] | undefined {
-  const stale = (b: Binding): boolean => b.callId === meta.callId && meta.cseq <= b.cseq;
   if (plan.kind === 'query') return [...current];
-  if (plan.kind === 'wildcard') return current.some(stale) ? undefined : [];
+  if (plan.kind === 'wildcard') return current.some((b) => stale(b, meta)) ? undefined : [];
   const next = [...current];
   for (const c of plan.contacts) {
     const i = next.findIndex((b) => b.key === c.key);
     const found = i >= 0 ? next[i] : undefined;
-    if (found && stale(found)) return undefined;
+    if (found && stale(found, meta)) return undefined;
     if (i >= 0) next.splice(i, 1);
     if (c.expires > 0) {
+      // Keys in sorted order: the store's canonical JSON then takes the object as it is (lib/store/codec.ts).
       next.push({
-        uri: c.uri, key: c.key, params: c.params, expiresAt: meta.now + c.expires * 1000, callId: meta.callId, cseq: meta.cseq, path: meta.path,
-        source: meta.source, ...(meta.nonce === undefined ? {} : { nonce: meta.nonce }),
+        callId: meta.callId, cseq: meta.cseq, expiresAt: meta.now + c.expires * 1000, key: c.key,
+        ...(meta.nonce === undefined ? {} : { nonce: meta.nonce }), params: c.params, path: meta.path, source: meta.source, uri: c.uri,
       });
     }
   }
   return next;
+}
+
+/** A binding the REGISTER may not change: same Call-ID, CSeq not above it (RFC 3261 §10.3 step 7). */
+function stale(b: Binding, meta: BindingMeta): boolean {
+  return b.callId === meta.callId && meta.cseq <= b.cseq;
 }
 
 /**
@@ -211,7 +216,8 @@ export class BindingStore {
       return;
     }
     const ttlMs = Math.max(...alive.map((b) => b.expiresAt)) - now;
-    const rec: AorRecord = { aor, impi, bindings: alive, ...(associated ? { associated: [...associated] } : {}) };
+    // Keys in sorted order, as the store writes them (lib/store/codec.ts): no sorted copy is made to encode it.
+    const rec: AorRecord = { aor, ...(associated ? { associated: [...associated] } : {}), bindings: alive, impi };
     await this.#store.set(AOR_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)), durability: 'relaxed' });
   }
 

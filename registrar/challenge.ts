@@ -90,6 +90,34 @@ async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<Ma
 }
 
 /**
+ * The MAR of a challenge, sent when called (through the vector cache, or at once for a resynchronisation); `asked`
+ * records the cache generation it was sent in. Made by a function rather than as a named closure in the caller,
+ * which tsx would name with a call per challenge.
+ */
+function marOf(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>, asked: MarAsked): () => Promise<MaaData> {
+  const { ctx } = t;
+  return () => {
+    asked.generation = ctx.vectors.generation(id.impi);
+    const sessionId = ctx.cx.nextSessionId();
+    asked.sessionId = sessionId;
+    // step 3: partner SIP core → partner MMS (the MAR)
+    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, session_id: sessionId, resync: o.resync !== undefined });
+    return ctx.cx.mar({
+      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, sessionId, ...(o.resync ? { resync: o.resync } : {}),
+    });
+  };
+}
+
+/**
+ * What a challenge's MAR was sent with: the vector cache's generation, and its Session-Id, which steps 3 and 10 carry so
+ * the Diameter side's steps (keyed by it, lib/seed-steps.ts) join this REGISTER's Call-ID (the status page, deploy/status).
+ */
+interface MarAsked {
+  generation: number;
+  sessionId: string | undefined;
+}
+
+/**
  * The vector and what it stands for (step 10: the partner MMS's answer to the MAR): AKA from a kept vector or a new
  * MAA, SIP Digest, or — when the HSS refuses the identity — a decoy, so the 401 does not tell known identities apart.
  * @throws RegistrarError for every other failure.
@@ -97,19 +125,8 @@ async function vectorOrMaa(t: Turn, id: ChallengeIdentity, mar: () => Promise<Ma
 async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOptions, fields: Record<string, unknown>): Promise<{ nonce: string; record: ChallengeRecord }> {
   const { ctx } = t;
   const aka = o.aka ?? t.akaAsked;
-  let generation = 0;
-  // The MAR's Session-Id on steps 3 and 10: what ties the Diameter side's steps (keyed by it, lib/seed-steps.ts) to this
-  // REGISTER's Call-ID — the status page draws one ladder per registration from both (deploy/status).
-  let sessionId: string | undefined;
-  const mar = (): Promise<MaaData> => {
-    generation = ctx.vectors.generation(id.impi);
-    sessionId = ctx.cx.nextSessionId();
-    // step 3: partner SIP core → partner MMS (the MAR)
-    seedStep(ctx.log, t.flow, 3, 'registrar', undefined, { ...fields, session_id: sessionId, resync: o.resync !== undefined });
-    return ctx.cx.mar({
-      ...id, scheme: o.resync ? AKA_SCHEME[ctx.algorithm] : SipAuthScheme.UNKNOWN, count: ctx.authVectors, sessionId, ...(o.resync ? { resync: o.resync } : {}),
-    });
-  };
+  const asked: MarAsked = { generation: 0, sessionId: undefined };
+  const mar = marOf(t, id, o, fields, asked);
   let maa: MaaData;
   try {
     if (o.resync) {
@@ -135,9 +152,9 @@ async function challengeFromHss(t: Turn, id: ChallengeIdentity, o: ChallengeOpti
   }
   const [item, ...spare] = maa.items;
   if (!item) throw new RegistrarError('ERR_REGISTRAR_HSS_ERROR', 'MAA without SIP-Auth-Data-Item');
-  ctx.vectors.put(id, spare, generation);
+  ctx.vectors.put(id, spare, asked.generation);
   // step 10: partner MMS → partner SIP core (the MAA)
-  seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, session_id: sessionId, scheme: item.scheme });
+  seedStep(ctx.log, t.flow, 10, 'partner-mms', undefined, { ...fields, session_id: asked.sessionId, scheme: item.scheme });
   ctx.stats.inc('challenges_issued');
   const issued = await challengeFromMaa(item, id, { ...ctx, secAgree: t.secAgree });
   if (issued.record.kind === 'digest') {

@@ -81,9 +81,10 @@ export function akaChallenge(item: SipAuthItem, id: ChallengeIdentity, realm: st
   const rand = ra.subarray(0, 16);
   return {
     nonce: akaNonce(rand, ra.subarray(16, 32)),
+    // Keys in sorted order, as the store writes them (lib/store/codec.ts): no sorted copy is made to encode it.
     record: {
-      kind: 'aka', ...id, realm, algorithm, secAgree, rand: rand.toString('hex'), xres: xres.toString('hex'),
-      ...(v2 ? { ck: ck?.toString('hex'), ik: ik?.toString('hex') } : {}),
+      algorithm, ...(v2 ? { ck: ck?.toString('hex'), ik: ik?.toString('hex') } : {}), impi: id.impi, impu: id.impu, kind: 'aka',
+      rand: rand.toString('hex'), realm, secAgree, xres: xres.toString('hex'),
     },
   };
 }

@@ -65,21 +65,19 @@ export class PendingChallenges {
   claim(impi: string, force = false): PendingSlot | undefined {
     const list = this.#live(impi);
     if (list.length >= this.#max && !force) return undefined;
-    let settle = (): void => undefined;
-    const entry: Entry = { nonce: undefined, ready: new Promise<void>((r) => (settle = r)), expiresAt: this.#now() + this.#ttlMs };
-    list.push(entry);
+    const slot = new Slot(this, impi, this.#now() + this.#ttlMs);
+    list.push(slot.entry);
     this.#m.set(impi, list);
-    return {
-      issued: (nonce) => {
-        entry.nonce = nonce;
-        entry.expiresAt = this.#now() + this.#ttlMs;
-        settle();
-      },
-      failed: () => {
-        this.#remove(impi, (e) => e === entry);
-        settle();
-      },
-    };
+    return slot;
+  }
+
+  /** The slot's challenge is stored: pending for reg-await-auth from now. */
+  settled(slot: Slot, nonce: string | undefined): void {
+    if (nonce === undefined) this.#remove(slot.impi, (e) => e === slot.entry);
+    else {
+      slot.entry.nonce = nonce;
+      slot.entry.expiresAt = this.#now() + this.#ttlMs;
+    }
   }
 
   /** The nonces pending for `impi`, newest first; waits for challenges still being issued. */
@@ -111,6 +109,33 @@ export class PendingChallenges {
     if (rest.length === 0) this.#m.delete(impi);
     else if (rest.length !== list.length) this.#m.set(impi, rest);
   }
+}
+
+/**
+ * A claimed place: a class rather than closures per claim (the roles run through tsx, which names every closure
+ * assigned to a variable or property with a call per creation).
+ */
+class Slot implements PendingSlot {
+  readonly entry: Entry;
+  #settle: () => void = noop;
+
+  constructor(readonly owner: PendingChallenges, readonly impi: string, expiresAt: number) {
+    this.entry = { nonce: undefined, ready: new Promise<void>((r) => { this.#settle = r; }), expiresAt };
+  }
+
+  issued(nonce: string): void {
+    this.owner.settled(this, nonce);
+    this.#settle();
+  }
+
+  failed(): void {
+    this.owner.settled(this, undefined);
+    this.#settle();
+  }
+}
+
+function noop(): void {
+  // nothing to settle yet
 }
 
 /** Where a new challenge of an IMPI stands: a place for it, a pending one to send again, or neither for now. */

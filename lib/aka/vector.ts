@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { buildAutn } from './autn.ts';
 import { assertBytes } from './errors.ts';
-import type { Milenage } from './milenage.ts';
+import type { Milenage, MilenageKeys } from './milenage.ts';
 import { sqnToBuf } from './sqn.ts';
 
 /** One IMS-AKA vector as the HSS hands it to the S-CSCF (SIP-Authenticate = RAND‖AUTN, SIP-Authorization = XRES). */
@@ -25,15 +25,17 @@ export interface GenerateVectorOptions {
   amf: Buffer;
   /** RAND, 16 octets; a fresh random value when omitted (tests pass a fixed one). */
   rand?: Buffer;
+  /** `milenage.f2345(rand)` when the caller has it already (an HSS that looked at RES before choosing RAND). */
+  keys?: MilenageKeys;
 }
 
 /**
  * Computes one vector: MAC-A = f1(SQN, RAND, AMF), XRES = f2, CK = f3, IK = f4, AK = f5, AUTN = (SQN⊕AK)‖AMF‖MAC-A.
  * @throws AkaError `ERR_AKA_INPUT` on a wrong length or an SQN out of range.
  */
-export function generateVector({ milenage, sqn, amf, rand = randomBytes(16) }: GenerateVectorOptions): AuthVector {
+export function generateVector({ milenage, sqn, amf, rand = randomBytes(16), keys }: GenerateVectorOptions): AuthVector {
   assertBytes('RAND', rand, 16);
   const { macA } = milenage.f1(rand, sqnToBuf(sqn), amf);
-  const { res, ck, ik, ak } = milenage.f2345(rand);
+  const { res, ck, ik, ak } = keys ?? milenage.f2345(rand);
   return { rand: Buffer.from(rand), autn: buildAutn(sqn, ak, amf, macA), xres: res, ck, ik };
 }

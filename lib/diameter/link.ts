@@ -17,6 +17,7 @@ import { errorAnswerOf } from './error-answers.ts';
 import type { ErrorOrigin } from './error-answers.ts';
 import { DiameterNodeError } from './node-errors.ts';
 import { PendingRequests } from './pending.ts';
+import { readSinkOf } from './read-sink.ts';
 
 /** A request's connection went away (closed, DPR, SUSPECT) before the answer: the node fails it over. */
 export class PeerLostError extends Error {
@@ -49,7 +50,10 @@ export abstract class MessageLink {
     this.framer = new DiameterFramer(maxMessageSize === undefined ? {} : { maxMessageSize });
     this.out = new TurnCork(socket);
     this.log = logger;
-    socket.on('data', (chunk: Buffer) => this.guard(() => this.onData(chunk)));
+    const onChunk = (chunk: Buffer): void => this.guard(() => this.onData(chunk));
+    const sink = readSinkOf(socket);
+    if (sink) sink.attach(onChunk);
+    else socket.on('data', onChunk);
     socket.on('error', (err: NodeJS.ErrnoException) => this.guard(() => this.close(`socket error: ${err.code ?? err.message}`)));
     socket.on('close', () => this.guard(() => this.close('connection closed by peer')));
   }

@@ -22,11 +22,12 @@ import { PRODUCT_NAME } from './capabilities.ts';
 import type { LocalIdentity } from './capabilities.ts';
 import { TypedEmitter } from './events.ts';
 import { DiameterNodeError } from './node-errors.ts';
-import { PeerLostError } from './peer.ts';
 import type { PeerConnection } from './peer.ts';
 import { PeerTable } from './peer-table.ts';
 import type { PeerConfig, PeerEvent } from './peer-table.ts';
-import { RouteTable, relayRequest, selectPeer, shouldRelay } from './router.ts';
+import { OutgoingRequest, type RequestSender } from './outgoing.ts';
+import { RequestTimers } from './request-timers.ts';
+import { RouteTable, relayRequest, shouldRelay } from './router.ts';
 import type { RelayContext, RouteQuery } from './router.ts';
 import { listenTransport } from './transport.ts';
 import type { ListenAddress, TransportListener } from './transport.ts';
@@ -65,6 +66,7 @@ export class DiameterNode {
   private readonly sessions: SessionIdGenerator;
   private readonly dictionary: Dictionary;
   private readonly requestMs: number;
+  private readonly timers = new RequestTimers();
   private readonly relay: RelayContext | undefined;
   private closing: Promise<void> | undefined;
   private observer: NodeObserver | undefined;
@@ -237,59 +239,23 @@ export class DiameterNode {
 
   private send(msg: DiameterMessage, q: RouteQuery, timeoutMs: number): Promise<DiameterMessage> {
     return new Promise((resolve, reject) => {
-      const tried = new Set<PeerConnection>();
-      let current: { conn: PeerConnection; hopByHop: number } | undefined;
-      let settled = false;
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      const where = q.destinationHost ?? q.destinationRealm ?? '?';
-      const timer = setTimeout(() => {
-        if (current) current.conn.cancel(current.hopByHop);
-        this.observer?.failed(current?.conn.originHost, msg, 'timeout');
-        finish(() => reject(new DiameterNodeError('ERR_DIAMETER_TIMEOUT', `no answer from ${current?.conn.originHost ?? where} within ${timeoutMs} ms`, { endToEnd: msg.endToEnd })));
-      }, timeoutMs);
-      const attempt = (retransmit: boolean): void => {
-        if (this.closing) {
-          this.observer?.failed(undefined, msg, 'closed');
-          return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_CLOSED', 'node is closed', { endToEnd: msg.endToEnd })));
-        }
-        const conn = selectPeer(this.table.open().filter((c) => c.available), this.routes, {
-          ...q, exclude: (c) => tried.has(c as PeerConnection) || (q.exclude?.(c) ?? false),
-        });
-        if (!conn) {
-          const detail = tried.size ? 'no failover peer left' : 'no open peer';
-          this.observer?.failed(undefined, msg, 'no_peer');
-          return finish(() => reject(new DiameterNodeError('ERR_DIAMETER_NO_PEER', `${detail} for ${where} (application ${msg.applicationId})`, { endToEnd: msg.endToEnd })));
-        }
-        tried.add(conn);
-        const sent = retransmit ? withHeader(msg, { flags: { ...msg.flags, retransmit: true } }) : msg;
-        const { hopByHop, answer } = conn.sendRequest(sent);
-        current = { conn, hopByHop };
-        const sentAt = this.observer ? performance.now() : 0;
-        answer.then(
-          (a) => {
-            if (!settled) this.observer?.answered(conn.originHost ?? conn.remoteAddress, msg, a, (performance.now() - sentAt) / 1000);
-            finish(() => resolve(a));
-          },
-          (err: unknown) => {
-            if (settled) return;
-            if (!(err instanceof PeerLostError)) {
-              this.observer?.failed(conn.originHost, msg, 'error');
-              return finish(() => reject(err));
-            }
-            this.log.info({ endToEnd: msg.endToEnd, from: conn.originHost, reason: err.message }, 'failing a pending request over');
-            this.events.emit('failover', { endToEnd: msg.endToEnd, from: conn.originHost ?? conn.remoteAddress, reason: err.message });
-            attempt(true);
-          },
-        );
-      };
-      attempt(msg.flags.retransmit);
+      const out = new OutgoingRequest(this.sender, msg, q, timeoutMs, resolve, reject);
+      out.attempt(msg.flags.retransmit);
     });
   }
+
+  /** What an {@link OutgoingRequest} needs of its node. */
+  private readonly sender: RequestSender = {
+    closing: () => this.closing !== undefined,
+    candidates: () => this.table.open().filter((c) => c.available),
+    routes: this.routes,
+    timers: this.timers,
+    observer: () => this.observer,
+    failedOver: (msg, from, reason) => {
+      this.log.info({ endToEnd: msg.endToEnd, from: from.originHost, reason }, 'failing a pending request over');
+      this.events.emit('failover', { endToEnd: msg.endToEnd, from: from.originHost ?? from.remoteAddress, reason });
+    },
+  };
 
   private onRequest(conn: PeerConnection, msg: DiameterMessage): void {
     this.answer(conn, msg).then(

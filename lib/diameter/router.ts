@@ -127,6 +127,11 @@ export function shouldRelay(msg: DiameterMessage, ctx: RelayContext): boolean {
   return !(local && ctx.handles(msg));
 }
 
+/** Whether a peer is the ingress or one the request crossed (returned, not assigned: tsx names no closure so). */
+function crossed(ingress: string, recorded: readonly string[]): NonNullable<RouteQuery['exclude']> {
+  return (c) => sameIdentity(c.originHost, ingress) || recorded.some((r) => sameIdentity(r, c.originHost));
+}
+
 /**
  * Relays one request and returns the answer to send back to `ingress`: loop detection (3005), Route-Record
  * appended with the ingress peer's identity, forwarded with a new hop-by-hop id (assigned by the connection) and the
@@ -150,7 +155,7 @@ export async function relayRequest(msg: DiameterMessage, ingress: string, ctx: R
     ...(dest.host === undefined ? {} : { destinationHost: dest.host }),
     ...(dest.realm === undefined ? {} : { destinationRealm: dest.realm }),
     // §6.1.9 / sparta relay spec: never back to where it came from, nor to a node it already crossed.
-    exclude: (c) => sameIdentity(c.originHost, ingress) || recorded.some((r) => sameIdentity(r, c.originHost)),
+    exclude: crossed(ingress, recorded),
   };
   // The received octets go on as they came, Route-Record after them (wire.ts): nothing else is encoded again.
   const out = withAppendedAvps(msg, [buildAvp(['Route-Record', ingress])]);

@@ -11,10 +11,11 @@
 import { connect as tcpConnect, createServer as createTcpServer, isIP } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { sharedBindOptions } from '../workers/group.ts';
 import { plainAddress } from './capabilities.ts';
+import { onreadOption, setReadSink } from './read-sink.ts';
 
 /** Mutual-TLS material (PEM), e.g. from `certs/layout.ts` `loadTlsMaterial`. */
 export interface TlsSettings {
@@ -139,9 +140,12 @@ export function connectTransport(address: ConnectAddress): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let socket: Socket;
     const tls = address.tls;
+    // Read through a buffer of the connection's own, not 'data' events (read-sink.ts).
+    const { sink, option: onread } = onreadOption();
     if (tls) {
       const expected = tls.servername ?? address.expectedHost ?? address.host;
-      socket = tlsConnect({
+      // tls.connect hands `onread` to the socket it makes (Node's _tls_wrap); @types/node leaves it out of its options.
+      const options: ConnectionOptions & { onread: typeof onread } = {
         host: address.host,
         port: address.port,
         cert: tls.cert,
@@ -151,10 +155,13 @@ export function connectTransport(address: ConnectAddress): Promise<Socket> {
         // SNI may not carry an IP address; the identity check below does not depend on it.
         ...(isIP(expected) ? {} : { servername: expected }),
         checkServerIdentity: (_host, cert) => checkServerIdentity(expected, cert),
-      });
+        onread,
+      };
+      socket = tlsConnect(options);
     } else {
-      socket = tcpConnect({ host: address.host, port: address.port });
+      socket = tcpConnect({ host: address.host, port: address.port, onread });
     }
+    setReadSink(socket, sink);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error(`connect to ${address.host}:${address.port} timed out after ${address.timeoutMs} ms`), { code: 'ETIMEDOUT' }));

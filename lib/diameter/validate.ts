@@ -5,6 +5,7 @@
  * → 5004/5014, recursing into known Grouped AVPs), then missing required AVPs → 5005. Unknown AVPs without M are
  * ignored, as are unknown Grouped AVPs without M whatever they contain (§4.4).
  */
+import { isUtf8 } from 'node:buffer';
 import { avpWireLength, encodeAvp } from './codec.ts';
 import { HEADER_LENGTH } from './constants.ts';
 import type { Avp, DiameterHeader, DiameterMessage } from './codec.ts';
@@ -142,7 +143,28 @@ function checkFlags(avp: Avp, def: AvpDef): void {
   }
 }
 
+/** Octets of the fixed-size formats. */
+const FIXED: Partial<Record<AvpDef['type'], number>> = {
+  Integer32: 4, Enumerated: 4, Unsigned32: 4, Float32: 4, Time: 4, Integer64: 8, Unsigned64: 8, Float64: 8,
+};
+
+/**
+ * Whether decoding `avp` as `type` surely succeeds, answered without building the value: validation decodes every
+ * AVP of every request it checks only to throw away the result (a string per UTF8String, issue #12). False sends it
+ * to the decoder, which throws the exact error (or decides itself).
+ */
+function surelyDecodes(data: Buffer, type: AvpDef['type']): boolean {
+  switch (type) {
+    case 'OctetString': return true;
+    case 'UTF8String':
+    case 'DiameterIdentity':
+    case 'DiameterURI': return isUtf8(data);
+    default: return FIXED[type] === data.length;
+  }
+}
+
 function checkValue(avp: Avp, def: AvpDef, depth: number, ctx: Ctx): void {
+  if (def.type !== 'Grouped' && surelyDecodes(avp.data, def.type)) return;
   const value = decodeAvpValue(avp, def.type);
   if (def.type !== 'Grouped' || def.opaque) return;
   if (depth + 1 > ctx.maxDepth) {

@@ -33,10 +33,13 @@ export function decodeOctetString(data: Buffer): Buffer {
   return data;
 }
 
+// The fixed-size encoders take their octets from Node's pool (allocUnsafe) and write every one of them at once: a
+// Buffer.alloc of its own per value left a backing store per AVP to the GC's ArrayBuffer sweeper (issue #12).
+
 /** Integer32 / Enumerated → 4 octets. */
 export function encodeInteger32(value: number): Buffer {
   if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw invalid(`${value} is not an Integer32`);
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeInt32BE(value);
   return b;
 }
@@ -50,7 +53,7 @@ export function decodeInteger32(data: Buffer): number {
 /** Unsigned32 → 4 octets. */
 export function encodeUnsigned32(value: number): Buffer {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw invalid(`${value} is not an Unsigned32`);
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(value);
   return b;
 }
@@ -71,7 +74,7 @@ function toBigInt(value: bigint | number, what: string): bigint {
 export function encodeInteger64(value: bigint | number): Buffer {
   const v = toBigInt(value, 'Integer64');
   if (v < -(1n << 63n) || v >= 1n << 63n) throw invalid(`${v} is not an Integer64`);
-  const b = Buffer.alloc(8);
+  const b = Buffer.allocUnsafe(8);
   b.writeBigInt64BE(v);
   return b;
 }
@@ -86,7 +89,7 @@ export function decodeInteger64(data: Buffer): bigint {
 export function encodeUnsigned64(value: bigint | number): Buffer {
   const v = toBigInt(value, 'Unsigned64');
   if (v < 0n || v >= 1n << 64n) throw invalid(`${v} is not an Unsigned64`);
-  const b = Buffer.alloc(8);
+  const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(v);
   return b;
 }
@@ -100,7 +103,7 @@ export function decodeUnsigned64(data: Buffer): bigint {
 /** Float32 (IEEE 754 single) → 4 octets. */
 export function encodeFloat32(value: number): Buffer {
   if (typeof value !== 'number') throw invalid('Float32 value must be a number');
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeFloatBE(value);
   return b;
 }
@@ -114,7 +117,7 @@ export function decodeFloat32(data: Buffer): number {
 /** Float64 (IEEE 754 double) → 8 octets. */
 export function encodeFloat64(value: number): Buffer {
   if (typeof value !== 'number') throw invalid('Float64 value must be a number');
-  const b = Buffer.alloc(8);
+  const b = Buffer.allocUnsafe(8);
   b.writeDoubleBE(value);
   return b;
 }

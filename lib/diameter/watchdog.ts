@@ -3,6 +3,11 @@
  * connection that completed CER/CEA starts OKAY). Any received message resets the timer; when it fires with no DWR
  * outstanding a DWR is sent; when it fires with one outstanding the connection becomes SUSPECT (its pending requests
  * fail over); one more silent interval and it is DOWN (closed, then reconnected by the node).
+ *
+ * "Resets the timer" is done lazily (issue #12): a received message only moves the deadline, and a timer that fires
+ * before the deadline is set again for the rest. A busy connection receives thousands of messages a second, and a
+ * clearTimeout + setTimeout for each cost more than the rest of the watchdog. The interval still runs from the last
+ * message received: the timer fires at the later of its own time and the new deadline, both within Tw ± jitter of it.
  */
 
 /** Watchdog timing. RFC 3539 wants Tw ≥ 6 s in production; tests use far less. */
@@ -33,6 +38,8 @@ export const DEFAULT_TW_MS = 30_000;
 /** One connection's watchdog; call `start()` when the connection opens and `stop()` when it closes. */
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
+  /** When the current interval ends (performance.now()); a timer firing earlier is set again for the rest. */
+  private deadline = 0;
   private pending = false;
   private status: WatchdogState = 'okay';
   private readonly twMs: number;
@@ -78,18 +85,34 @@ export class Watchdog {
       this.status = 'okay';
       this.actions.recover();
     }
-    this.arm();
+    if (this.timer) this.deadline = performance.now() + this.interval();
+    else this.arm();
+  }
+
+  /** Tw ± jitter. */
+  private interval(): number {
+    return Math.max(1, this.twMs + Math.round((this.random() * 2 - 1) * this.jitterMs));
   }
 
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
-    const interval = Math.max(1, this.twMs + Math.round((this.random() * 2 - 1) * this.jitterMs));
-    this.timer = setTimeout(() => this.expired(), interval);
+    const interval = this.interval();
+    this.deadline = performance.now() + interval;
+    this.setTimer(interval);
+  }
+
+  private setTimer(ms: number): void {
+    this.timer = setTimeout(() => this.expired(), ms);
     this.timer.unref();
   }
 
   private expired(): void {
     this.timer = undefined;
+    const rest = Math.ceil(this.deadline - performance.now());
+    if (rest > 0) {
+      this.setTimer(rest);
+      return;
+    }
     if (this.status === 'okay') {
       if (!this.pending) {
         this.pending = true;

@@ -1,23 +1,10 @@
 /**
  * Random identifiers: tags (RFC 3261 §19.3, ≥ 32 random bits), branches (§8.1.1.7, magic cookie + unique part) and
- * Call-IDs (§8.1.1.4). Taken from a pool refilled by one `randomFillSync` per 4 KiB, because a registrar makes one
- * To-tag per response and a CSPRNG call per tag would dominate the response path.
+ * Call-IDs (§8.1.1.4). Taken from lib/random-pool.ts, because a registrar makes one To-tag per response and a CSPRNG
+ * call per tag would dominate the response path.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from '../random-pool.ts';
 import { MAGIC_COOKIE } from './headers/via.ts';
-
-const POOL = Buffer.alloc(4096);
-let offset = POOL.length;
-
-function randomHex(bytes: number): string {
-  if (offset + bytes > POOL.length) {
-    randomFillSync(POOL);
-    offset = 0;
-  }
-  const s = POOL.toString('hex', offset, offset + bytes);
-  offset += bytes;
-  return s;
-}
 
 /** A fresh tag: 64 random bits as 16 hex digits. */
 export function newTag(): string {

@@ -59,23 +59,30 @@ export class Outbound {
    * @param route origin and target computed when the request arrived.
    */
   sendResponse(bytes: Buffer, tx: ServerTransaction, route: ResponseRoute): void {
-    const fail = (err: unknown): void => {
-      this.failed(err);
-      tx.transportError();
-    };
     this.stack.stats.messagesSent++;
     const { origin, target } = route;
     if (origin.udp) {
-      this.udpSend(origin.udp, bytes, target, fail);
+      // The common case, without a failure closure made per response (tsx names each with a call).
+      if (isIP(target.address) !== 0) origin.udp.send(bytes, target.port, target.address, (err) => err && this.responseFailed(tx, err));
+      else this.udpSend(origin.udp, bytes, target, (err) => this.responseFailed(tx, err));
       return;
     }
     const conn = origin.conn;
     if (conn?.open) {
-      conn.write(bytes, (err) => err && fail(err));
+      conn.write(bytes, (err) => err && this.responseFailed(tx, err));
       return;
     }
     const proto = origin.flow.transport === 'TLS' ? 'TLS' : 'TCP';
-    this.stack.streamFor(proto).connect(target.address, target.port).then((c) => c.write(bytes, (err) => err && fail(err)), fail);
+    this.stack.streamFor(proto).connect(target.address, target.port).then(
+      (c) => c.write(bytes, (err) => err && this.responseFailed(tx, err)),
+      (err: unknown) => this.responseFailed(tx, err),
+    );
+  }
+
+  /** A response could not be sent: counted, and its transaction terminates (§17.2.4). */
+  private responseFailed(tx: ServerTransaction, err: unknown): void {
+    this.failed(err);
+    tx.transportError();
   }
 
   /**

@@ -90,3 +90,25 @@ test('a Grouped AVP whose inner AVPs do not add up → 5014 naming the group', (
   const unpadded = { code: 260, flags: flags(), data: hex('0000010a 4000000c 000028af 00000001 40000009 61') };
   expectDiameterError(() => decodeAvps(unpadded.data), 'INVALID_AVP_LENGTH', 5014);
 });
+
+test('§4.1: padding octets are zero whatever the recycled buffer memory held (encoders do not zero-fill first)', () => {
+  // Dirty Node's allocation pool so that a buffer not written over would show it.
+  for (let i = 0; i < 64; i++) Buffer.allocUnsafe(64).fill(0xff);
+  const avps = [1, 2, 3, 5, 6, 7].map((n, i) => ({ code: 1000 + i, flags: { mandatory: false, protected: false }, data: Buffer.alloc(n, 0x41) }));
+  const msg = { version: 1, flags: { request: true, proxiable: false, error: false, retransmit: false }, commandCode: 280, applicationId: 0, hopByHop: 1, endToEnd: 2, avps };
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 64; i++) Buffer.allocUnsafe(48).fill(0xff);
+    const wire = encodeMessage(msg);
+    let off = 20;
+    for (const a of avps) {
+      const end = off + 8 + a.data.length;
+      const padded = off + ((8 + a.data.length + 3) & ~3);
+      assert.deepEqual([...wire.subarray(end, padded)], new Array(padded - end).fill(0), `padding of AVP ${a.code}`);
+      off = padded;
+    }
+    assert.equal(off, wire.length);
+    for (let i = 0; i < 64; i++) Buffer.allocUnsafe(40).fill(0xff);
+    const alone = encodeAvps(avps);
+    assert.deepEqual(alone, wire.subarray(20));
+  }
+});

@@ -7,7 +7,7 @@ import type { Avp, DiameterMessage } from '../codec.ts';
 import { answerFor, errorAnswerFor, requestOfError } from '../answer.ts';
 import type { AnswerableRequest } from '../answer.ts';
 import type { AvpEntry, AvpPair } from '../build.ts';
-import { buildRequest } from '../build.ts';
+import { buildAvp, buildRequest } from '../build.ts';
 import { getValue, requireValue } from '../read.ts';
 import { AuthSessionState, isProtocolError, ResultCode } from '../constants.ts';
 import { DiameterError } from '../errors.ts';
@@ -40,6 +40,19 @@ export const CX_VSAI: AvpPair = ['Vendor-Specific-Application-Id', [['Vendor-Id'
 export const NO_STATE: AvpPair = ['Auth-Session-State', AuthSessionState.NO_STATE_MAINTAINED];
 
 /**
+ * {@link CX_VSAI} and {@link NO_STATE} encoded once: every Cx message carries both, and a Grouped AVP costs a few
+ * buffers and objects to encode each time. Frozen, since every message built from now on shares them (messages are
+ * values nobody changes, lib/diameter/wire.ts).
+ */
+const CX_VSAI_AVP: Avp = deepFreeze(buildAvp(CX_VSAI));
+const NO_STATE_AVP: Avp = deepFreeze(buildAvp(NO_STATE));
+
+function deepFreeze(avp: Avp): Avp {
+  Object.freeze(avp.flags);
+  return Object.freeze(avp);
+}
+
+/**
  * Builds a Cx request: the common head, then `body`, in 29.229 order.
  * @param abbrev the request abbreviation.
  * @param base routing fields.
@@ -50,8 +63,8 @@ export function cxRequest(abbrev: CommandAbbrev, base: CxRequestBase, body: read
     abbrev,
     [
       ['Session-Id', base.sessionId],
-      CX_VSAI,
-      NO_STATE,
+      CX_VSAI_AVP,
+      NO_STATE_AVP,
       ['Origin-Host', base.originHost],
       ['Origin-Realm', base.originRealm],
       base.destinationHost === undefined ? undefined : ['Destination-Host', base.destinationHost],
@@ -77,9 +90,9 @@ export function resultEntries(result: CxResult): AvpEntry[] {
  */
 export function cxAnswer(request: AnswerableRequest, base: CxAnswerBase, body: readonly (AvpEntry | undefined)[]): DiameterMessage {
   return answerFor(request, [
-    CX_VSAI,
+    CX_VSAI_AVP,
     ...resultEntries(base.result),
-    NO_STATE,
+    NO_STATE_AVP,
     ['Origin-Host', base.originHost],
     ['Origin-Realm', base.originRealm],
     ...body,
@@ -99,18 +112,19 @@ export interface CxErrorOptions {
  * SAA: User-Name). Optional there, but Kamailio's S-CSCF reads User-Name before the Experimental-Result of an MAA,
  * and without it reports every refusal as "no private identity".
  */
+function readIdentity(msg: DiameterMessage, name: 'User-Name' | 'Public-Identity'): string | undefined {
+  try {
+    return getValue(msg, name);
+  } catch {
+    return undefined; // an undecodable identity is not echoed; the answer says what is wrong with the request
+  }
+}
+
 function echoedIdentities(request: AnswerableRequest): AvpEntry[] {
   if (!request.avps || (request.commandCode !== CxCommand.MAR && request.commandCode !== CxCommand.SAR)) return [];
   const msg = { ...request, avps: request.avps } as DiameterMessage;
-  const read = (name: 'User-Name' | 'Public-Identity'): string | undefined => {
-    try {
-      return getValue(msg, name);
-    } catch {
-      return undefined; // an undecodable identity is not echoed; the answer says what is wrong with the request
-    }
-  };
-  const userName = read('User-Name');
-  const publicIdentity = request.commandCode === CxCommand.MAR ? read('Public-Identity') : undefined;
+  const userName = readIdentity(msg, 'User-Name');
+  const publicIdentity = request.commandCode === CxCommand.MAR ? readIdentity(msg, 'Public-Identity') : undefined;
   return [
     ...(userName === undefined ? [] : [['User-Name', userName] as AvpEntry]),
     ...(publicIdentity === undefined ? [] : [['Public-Identity', publicIdentity] as AvpEntry]),

@@ -127,18 +127,19 @@ export function buildMaa(request: DiameterMessage, input: MaaInput): DiameterMes
   ]);
 }
 
+function setIfDefined<K extends keyof SipAuthItem>(item: SipAuthItem, k: K, v: SipAuthItem[K] | undefined): void {
+  if (v !== undefined) item[k] = v;
+}
+
 function readItem(avps: Avp[]): SipAuthItem {
   const item: SipAuthItem = {};
-  const set = <K extends keyof SipAuthItem>(k: K, v: SipAuthItem[K] | undefined): void => {
-    if (v !== undefined) item[k] = v;
-  };
-  set('itemNumber', getValue(avps, 'SIP-Item-Number'));
-  set('scheme', getValue(avps, 'SIP-Authentication-Scheme'));
-  set('authenticate', getValue(avps, 'SIP-Authenticate'));
-  set('authorization', getValue(avps, 'SIP-Authorization'));
-  set('authenticationContext', getValue(avps, 'SIP-Authentication-Context'));
-  set('ck', getValue(avps, 'Confidentiality-Key'));
-  set('ik', getValue(avps, 'Integrity-Key'));
+  setIfDefined(item, 'itemNumber', getValue(avps, 'SIP-Item-Number'));
+  setIfDefined(item, 'scheme', getValue(avps, 'SIP-Authentication-Scheme'));
+  setIfDefined(item, 'authenticate', getValue(avps, 'SIP-Authenticate'));
+  setIfDefined(item, 'authorization', getValue(avps, 'SIP-Authorization'));
+  setIfDefined(item, 'authenticationContext', getValue(avps, 'SIP-Authentication-Context'));
+  setIfDefined(item, 'ck', getValue(avps, 'Confidentiality-Key'));
+  setIfDefined(item, 'ik', getValue(avps, 'Integrity-Key'));
   const digest = getValue(avps, 'SIP-Digest-Authenticate');
   if (digest !== undefined) {
     const algorithm = getValue(digest, 'Digest-Algorithm');
@@ -152,6 +153,10 @@ function readItem(avps: Avp[]): SipAuthItem {
   return item;
 }
 
+function itemOrder(i: SipAuthItem): number {
+  return i.itemNumber ?? Infinity;
+}
+
 /**
  * Reads an MAA.
  * @throws DiameterError when the result is missing or contradictory, or a value is malformed.
@@ -161,12 +166,11 @@ export function readMaa(msg: DiameterMessage): MaaData {
   const publicIdentity = getValue(msg, 'Public-Identity');
   const numberAuthItems = getValue(msg, 'SIP-Number-Auth-Items');
   const items = findAvps(msg, 'SIP-Auth-Data-Item').map((a) => readItem(decodeAvpValue(a, 'Grouped') as Avp[]));
-  const order = (i: SipAuthItem): number => i.itemNumber ?? Infinity;
   return {
     ...readCxAnswerBase(msg),
     ...(userName === undefined ? {} : { userName }),
     ...(publicIdentity === undefined ? {} : { publicIdentity }),
     ...(numberAuthItems === undefined ? {} : { numberAuthItems }),
-    items: items.map((item, i) => ({ item, i })).sort((a, b) => order(a.item) - order(b.item) || a.i - b.i).map((x) => x.item),
+    items: items.map((item, i) => ({ item, i })).sort((a, b) => itemOrder(a.item) - itemOrder(b.item) || a.i - b.i).map((x) => x.item),
   };
 }

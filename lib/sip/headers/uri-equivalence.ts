@@ -53,9 +53,11 @@ function headerSet(h: string | undefined): string[] {
   }).sort();
 }
 
+function same(x: string | undefined, y: string | undefined): boolean {
+  return x === undefined || y === undefined ? x === y : unescapePercent(x) === unescapePercent(y);
+}
+
 function sipEquivalent(a: SipUri, b: SipUri): boolean {
-  const same = (x: string | undefined, y: string | undefined): boolean =>
-    x === undefined || y === undefined ? x === y : unescapePercent(x) === unescapePercent(y);
   if (a.scheme !== b.scheme || !same(a.user, b.user) || !same(a.password, b.password)) return false;
   if (a.host.toLowerCase() !== b.host.toLowerCase() || a.port !== b.port) return false;
   if (!paramsMatch(a.params, b.params)) return false;
@@ -72,6 +74,5 @@ function sipEquivalent(a: SipUri, b: SipUri): boolean {
 export function urisEquivalent(a: Uri, b: Uri): boolean {
   if (a.kind === 'sip' && b.kind === 'sip') return sipEquivalent(a, b);
   if (a.kind === 'sip' || b.kind === 'sip') return false;
-  const colon = (u: Uri): number => u.raw.indexOf(':');
-  return a.scheme === b.scheme && a.raw.slice(colon(a)) === b.raw.slice(colon(b));
+  return a.scheme === b.scheme && a.raw.slice(a.raw.indexOf(':')) === b.raw.slice(b.raw.indexOf(':'));
 }

@@ -5,6 +5,7 @@
  * workers share the port: each binds its own socket with SO_REUSEPORT, or reads the cluster primary's.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import type { MessageTrace } from '../../trace/types.ts';
 import { sharedBindOptions } from '../../workers/group.ts';
@@ -28,6 +29,17 @@ export interface UdpTransportOptions {
   trace?: MessageTrace;
 }
 
+/**
+ * dgram resolves every destination before sending, an IP literal too (dns.lookup answers it on the next tick). Every
+ * response goes to an address (lib/sip resolves names before it sends), so a literal is answered at once and the send
+ * happens in the same call (issue #12); anything else still goes to dns.lookup.
+ */
+function literalFirst(hostname: string, options: number | LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+}
+
 /** One bound UDP socket. */
 export class UdpTransport {
   readonly family: 4 | 6;
@@ -47,7 +59,9 @@ export class UdpTransport {
     this.family = fam === 6 ? 6 : 4;
     this.opts = opts;
     this.shared = sharedBindOptions();
-    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6, ...(this.shared?.reusePort ? { reusePort: true } : {}) });
+    this.socket = createSocket({
+      type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6, lookup: literalFirst, ...(this.shared?.reusePort ? { reusePort: true } : {}),
+    });
     this.socket.on('message', (buf, rinfo) => {
       if (this.opts.trace !== undefined) this.traceIn(this.opts.trace, buf, rinfo);
       this.opts.onMessage(buf, rinfo, this);
