@@ -7,6 +7,7 @@
  * {@link MAX_ROWS} rows with their full count.
  */
 import type { PeerStatus } from '../../lib/diameter/node-types.ts';
+import type { UnconnectedPeer } from '../../lib/diameter/peer-table.ts';
 import type { DiameterNode } from '../../lib/diameter/node.ts';
 import type { SubscriberView } from '../../lib/admin/hss-api.ts';
 import type { RunningHss } from '../../hss/run.ts';
@@ -34,6 +35,8 @@ export interface RoleState {
   addresses: Record<string, string>;
   /** Its Diameter connections (none for the IdMSs). */
   peers?: PeerStatus[];
+  /** Its configured Diameter peers without an open connection (a peer that is down, being reconnected). */
+  down?: UnconnectedPeer[];
 }
 
 /** A table cut at {@link MAX_ROWS}. */
@@ -95,7 +98,7 @@ export class TestbedState {
       const addresses = Object.fromEntries(Object.entries(h.addresses).filter(([k, v]) => typeof v === 'string' && k !== 'adminTokenPath')) as Record<string, string>;
       for (const s of h.addresses.sip ?? []) addresses[`sip ${s.transport}`] = `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
       const node = (h.inProcess as { node?: DiameterNode } | undefined)?.node;
-      return { name, system: systemOf(tb, name), where: h.proc ? 'process' : 'in-process', addresses, ...(node ? { peers: node.peers() } : {}) };
+      return { name, system: systemOf(tb, name), where: h.proc ? 'process' : 'in-process', addresses, ...(node ? { peers: node.peers(), down: node.unconnectedPeers() } : {}) };
     });
     const hss = running<RunningHss>(tb, 'hss');
     const records = hss ? await hss.ctx.subscribers.list() : [];

@@ -24,7 +24,7 @@ import { TypedEmitter } from './events.ts';
 import { DiameterNodeError } from './node-errors.ts';
 import type { PeerConnection } from './peer.ts';
 import { PeerTable } from './peer-table.ts';
-import type { PeerConfig, PeerEvent } from './peer-table.ts';
+import type { PeerConfig, PeerEvent, UnconnectedPeer } from './peer-table.ts';
 import { OutgoingRequest, type RequestSender } from './outgoing.ts';
 import { RequestTimers } from './request-timers.ts';
 import { RouteTable, relayRequest, shouldRelay } from './router.ts';
@@ -38,7 +38,7 @@ import type { ErrorOrigin } from './error-answers.ts';
 
 export { CX_APPLICATION } from './capabilities.ts';
 export type { ApplicationSpec } from './capabilities.ts';
-export type { PeerConfig, PeerEvent, ReconnectOptions } from './peer-table.ts';
+export type { PeerConfig, PeerEvent, ReconnectOptions, UnconnectedPeer } from './peer-table.ts';
 export type { RelayOptions } from './router.ts';
 export type { ListenAddress, TlsSettings } from './transport.ts';
 export type { WatchdogOptions } from './watchdog.ts';
@@ -183,6 +183,11 @@ export class DiameterNode {
     return this.table.connections().map((c) => ({
       originHost: c.originHost, originRealm: c.originRealm, remoteAddress: c.remoteAddress, role: c.role, state: c.state, health: c.health,
     }));
+  }
+
+  /** The configured peers (`addPeer`) without an open connection, and why the last attempt failed. */
+  unconnectedPeers(): UnconnectedPeer[] {
+    return this.table.unconnected();
   }
 
   /**

@@ -88,6 +88,8 @@ interface Entry {
   initiating?: PeerConnection;
   connecting: boolean;
   attempt: number;
+  /** Why the last connection attempt failed (cleared when one opens). */
+  lastError?: string;
   timer?: NodeJS.Timeout;
   holdMs: number;
 }
@@ -95,6 +97,18 @@ interface Entry {
 function eventOf(conn: PeerConnection, entry?: Entry): PeerEvent {
   const configured = entry?.config ? { configured: { host: entry.config.host, port: entry.config.port } } : {};
   return { originHost: conn.originHost ?? '?', originRealm: conn.originRealm ?? '?', remoteAddress: conn.remoteAddress, role: conn.role, ...configured };
+}
+
+/** A configured peer with no open connection (`DiameterNode.unconnectedPeers`, the testbed's status page). */
+export interface UnconnectedPeer {
+  /** `host:port` as configured. */
+  target: string;
+  originHost?: string;
+  /** A connection is being made (transport or capabilities exchange), or the next try waits for its back-off. */
+  state: 'connecting' | 'waiting';
+  /** Failed attempts since the peer was last open. */
+  failedAttempts: number;
+  lastError?: string;
 }
 
 /** Configured and connected peers. */
@@ -115,6 +129,17 @@ export class PeerTable {
   /** Every live connection, open or not. */
   connections(): PeerConnection[] {
     return [...this.all];
+  }
+
+  /** The configured peers without an open connection: being connected, or waiting to try again. */
+  unconnected(): UnconnectedPeer[] {
+    return this.entries.filter((e) => e.config && !e.open).map((e) => {
+      const c = e.config as PeerConfig;
+      return {
+        target: `${c.host}:${c.port}`, ...(c.originHost === undefined ? {} : { originHost: c.originHost }),
+        state: e.connecting || e.initiating ? 'connecting' : 'waiting', failedAttempts: e.attempt, ...(e.lastError ? { lastError: e.lastError } : {}),
+      };
+    });
   }
 
   /** Adds a peer to connect to, and connects. */
@@ -180,6 +205,7 @@ export class PeerTable {
       (err: NodeJS.ErrnoException) => {
         entry.connecting = false;
         const reason = err.code ?? err.message;
+        entry.lastError = reason;
         const tlsRefusal = /CERT|SELF_SIGNED|TLS|SSL/.test(reason);
         const msg = tlsRefusal
           ? `TLS server ${target} refused: ${reason} (expected ${config.tls?.servername ?? config.originHost ?? config.host})`
@@ -225,6 +251,7 @@ export class PeerTable {
         entry.open = conn;
         if (entry.initiating === conn) entry.initiating = undefined;
         entry.attempt = 0;
+        delete entry.lastError;
         this.env.events.emit('peerUp', eventOf(conn, entry));
       },
       request: (conn, msg) => this.env.onRequest(conn, msg),
@@ -274,6 +301,7 @@ export class PeerTable {
     this.owner.delete(conn);
     if (!entry) return;
     if (entry.initiating === conn) entry.initiating = undefined;
+    if (entry.config && entry.open === undefined) entry.lastError = reason;
     if (entry.instances?.includes(conn)) {
       entry.instances = entry.instances.filter((c) => c !== conn);
       return;
@@ -283,6 +311,7 @@ export class PeerTable {
       entry.open = entry.instances?.shift();
       if (entry.open) return;
       this.env.events.emit('peerDown', { ...eventOf(conn, entry), reason });
+      if (entry.config) entry.lastError = reason;
     }
     if (disconnectCause !== undefined) {
       const after = this.env.reconnect.afterDprMs ?? 10_000;

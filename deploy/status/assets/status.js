@@ -206,9 +206,13 @@ function drawState(s) {
   $('#roles-body').replaceChildren(table(['role', 'listens', 'Diameter connections'], s.roles.map((r) => [
     el('span', {}, el('strong', { text: r.name }), el('div', { class: 'muted', text: r.system })),
     el('span', { class: 'mono' }, ...Object.entries(r.addresses).map(([k, v]) => el('div', {}, `${k.replace(/Url$/, '')} `, breakable(v)))),
-    r.where === 'process' ? 'child process: its state is in its own logs' : !r.peers ? '—' : r.peers.length === 0 ? 'none open' : el('span', {},
+    r.where === 'process' ? 'child process: its state is in its own logs' : !r.peers ? '—' : el('span', {},
+      ...(r.peers.length === 0 && !(r.down ?? []).length ? ['none open'] : []),
       ...r.peers.map((p) => el('div', { class: p.state === 'open' && p.health === 'okay' ? '' : 'muted' },
-        breakable(p.originHost ?? p.remoteAddress), ` ${p.role}: ${p.state}, watchdog ${p.health}`))),
+        breakable(p.originHost ?? p.remoteAddress), ` ${p.role}: ${p.state}, watchdog ${p.health}`)),
+      ...(r.down ?? []).map((d) => el('div', { class: 'down' },
+        breakable(d.originHost ?? d.target), ` (${d.target}) down: ${d.state === 'connecting' ? 'connecting' : 'retrying'}`
+          + `${d.failedAttempts ? `, ${d.failedAttempts} failed attempt${d.failedAttempts > 1 ? 's' : ''}` : ''}${d.lastError ? ` (${d.lastError})` : ''}`))),
   ])));
   section('subscribers', s.subscribers, ['IMPI', 'IMPUs', 'credentials', 'mcptt_id', 'allowed partners', 'SQN'], (x) => [
     x.impi, x.impus.join(' '), [x.k_set ? 'AKA' : '', x.ha1_set ? 'password' : ''].filter(Boolean).join(', '), x.mcptt_id, x.allowed_partners.join(' '), x.sqn]);
