@@ -8,13 +8,13 @@ import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
 import { formatHostPort, hostPortSchema, realmSchema } from '../lib/config/address.ts';
 import {
-  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, processOptionsShape,
 } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
-import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { TRACE_HELP, startTraced } from '../lib/trace/cli.ts';
 import { workerSlot } from '../lib/workers/group.ts';
 import { addSubscriberCommands } from './cli-subscriber.ts';
 import type { HssConfig } from './run.ts';
@@ -45,9 +45,7 @@ const serveSchema = z.object({
   'admin-token-file': z.string().min(1).optional(),
   'max-auth-items': z.coerce.number().int().min(1).max(32),
   'mms-host': z.array(realmSchema).max(16).optional(),
-  'metrics': hostPortSchema.optional(),
-  'trace': traceFileSchema.optional(),
-  'workers': workersSchema,
+  ...processOptionsShape,
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   checkWorkersStore(o, ctx);

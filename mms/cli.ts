@@ -9,14 +9,14 @@ import type { Command } from 'commander';
 import type { CommandModule } from '../lib/cli.ts';
 import { formatHostPort, hostPortSchema, isLoopback, realmSchema, type HostPort } from '../lib/config/address.ts';
 import {
-  caListSchema, checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+  caListSchema, checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, storeSpecSchema, tlsFilesOf, tlsOptionsShape, processOptionsShape,
 } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { defaultResource } from '../lib/idm/vocabulary.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
-import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { TRACE_HELP, startTraced } from '../lib/trace/cli.ts';
 import { workerSlot } from '../lib/workers/group.ts';
 import type { AgentNodeConfig } from './cx-node.ts';
 import { checkLinkSecurity, endpointSchema, primarySystemsSchema, routesSchema, type EndpointSpec } from './options.ts';
@@ -30,9 +30,7 @@ const nodeShape = {
   'realm': required.pipe(realmSchema),
   'route': routesSchema,
   ...tlsOptionsShape,
-  'metrics': hostPortSchema.optional(),
-  'trace': traceFileSchema.optional(),
-  'workers': workersSchema,
+  ...processOptionsShape,
 };
 
 const INTER_SYSTEM = 'every Diameter link between the two systems is mutual TLS: give --tls-cert, --tls-key and --tls-ca, and no tcp://';

@@ -9,13 +9,13 @@ import type { Command } from 'commander';
 import { UsageError, type CommandModule } from '../lib/cli.ts';
 import { formatHostPort, hostPortListSchema, hostPortSchema, parseHostPort, realmSchema } from '../lib/config/address.ts';
 import {
-  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape, workersSchema,
+  checkTlsTriple, checkWorkersAlone, checkWorkersStore, collectOption, enumListSchema, storeSpecSchema, tlsFilesOf, tlsOptionsShape, processOptionsShape,
 } from '../lib/config/options.ts';
 import { parseConfig } from '../lib/config/validate.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { METRICS_OPTION_HELP, metricsReadySuffix } from '../lib/metrics/telemetry.ts';
 import { serveUntilSignal } from '../lib/serve.ts';
-import { TRACE_HELP, startTraced, traceFileSchema } from '../lib/trace/cli.ts';
+import { TRACE_HELP, startTraced } from '../lib/trace/cli.ts';
 import { workerSlot } from '../lib/workers/group.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
 import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
@@ -73,9 +73,7 @@ const serveSchema = z.object({
   'max-connections': count(1),
   'max-connections-per-source': count(1),
   'first-message-timeout': seconds,
-  'metrics': hostPortSchema.optional(),
-  'trace': traceFileSchema.optional(),
-  'workers': workersSchema,
+  ...processOptionsShape,
 }).superRefine((o, ctx) => {
   checkTlsTriple(o, ctx);
   checkWorkersStore(o, ctx);

@@ -3,6 +3,8 @@
  */
 import { z } from 'zod';
 import { isRedisSpec, parseRedisSpec } from '../store/redis-spec.ts';
+import { traceFileSchema } from '../trace/cli.ts';
+import { hostPortSchema } from './address.ts';
 
 /** The Redis URL forms, as messages name them. */
 const REDIS_FORMS = 'redis://h:p, rediss://h:p, redis+cluster://h:p,h:p or redis+sentinel://h:p/<master-name>';
@@ -96,6 +98,16 @@ export const MAX_WORKERS = 64;
 
 /** `--workers N`: processes of the role sharing its addresses (lib/workers), 1 (the default: no group) … 64. */
 export const workersSchema = z.coerce.number().int().min(1).max(MAX_WORKERS);
+
+/**
+ * What every server role that runs as one process or a group takes: `--metrics HOST:PORT` (lib/metrics), `--trace FILE`
+ * (lib/trace) and `--workers N`; check them with {@link checkWorkersAlone}.
+ */
+export const processOptionsShape = {
+  'metrics': hostPortSchema.optional(),
+  'trace': traceFileSchema.optional(),
+  'workers': workersSchema,
+};
 
 /**
  * Refuses what N worker processes cannot share: one `--trace` file (each would write its own blocks into it) and one
