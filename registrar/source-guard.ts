@@ -111,7 +111,7 @@ export class SourceGuard {
   }
 
   /**
-   * Counts a failed authentication a sibling worker saw: toward the same ban, without a log line (the worker whose
+   * Counts a failed authentication a sibling worker saw: toward the same ban, logged at debug only (the worker whose
    * failure crossed the line logs the ban).
    */
   authFailedElsewhere(source: string, impi: string): void {
@@ -130,7 +130,11 @@ export class SourceGuard {
     }
     this.#failures.delete(source);
     this.#bans.set(source, now + banMs);
-    if (!here) return;
+    if (!here) {
+      // Debug only: the worker whose failure crossed the line logs the ban itself, at warn.
+      this.#o.log.debug({ source, impi }, `source ${source} banned here too: a sibling worker saw the failure that crossed the line`);
+      return;
+    }
     this.#o.stats.inc('bans');
     this.#o.log.warn({ source, failures: times.length, window_s: banWindowMs / 1000, ban_s: banMs / 1000, action: this.#o.banAction, impi },
       `source ${source} banned for ${banMs / 1000} s: ${times.length} failed authentications within ${banWindowMs / 1000} s`);

@@ -244,6 +244,8 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
       await fail(a);
       await fail(b);
       await fail(a);
+      // The sibling hears of the third failure over the group's IPC, a moment after the 403 went out.
+      await p.waitFor(/"msg":"source 127\.0\.0\.1 banned here too: a sibling worker saw the failure that crossed the line"/, 5000);
       // Worker 1 saw two of the three itself, worker 2 one: each counted all three.
       for (const ue of [b, a]) {
         const r = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
