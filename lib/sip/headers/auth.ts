@@ -6,7 +6,7 @@
  * quoted or bare values for every parameter, writers quote exactly what the grammar quotes.
  */
 import { SipParseError } from '../errors.ts';
-import { quote, readQuoted, skipWs, splitList, tokenEnd, trimWs } from '../syntax.ts';
+import { quote, quotedEnd, readQuoted, skipWs, splitList, tokenEnd, trimWs } from '../syntax.ts';
 
 /** A scheme and its parameters (names lower-cased, values unquoted). */
 export interface AuthValue {
@@ -47,7 +47,29 @@ export interface DigestCredentials extends AuthValue {
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
+ * Index just after the list element that starts at `i` (the comma that ends it, or `s.length`): commas inside
+ * quoted strings and `<…>` do not end an element, as in {@link splitList}; an unterminated quoted string runs to the
+ * end, where the element parser rejects it.
+ */
+function elementEnd(s: string, i: number): number {
+  let angle = false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const e = quotedEnd(s, i);
+      if (e < 0) return s.length;
+      i = e - 1;
+    } else if (c === 60 /* < */) angle = true;
+    else if (c === 62 /* > */) angle = false;
+    else if (c === 44 /* , */ && !angle) return i;
+  }
+  return s.length;
+}
+
+/**
  * Parses any auth header value: `scheme` then a comma list of `name = (token / quoted-string)` or a token68.
+ * One pass over the value by index (issue #12: the registrar parses one per REGISTER); the grammar and the errors are
+ * those of splitting the list with {@link splitList} and reading each trimmed element.
  * @param value the unfolded field value.
  * @throws SipParseError BAD_HEADER_VALUE with a short detail.
  */
@@ -60,21 +82,26 @@ export function parseAuthValue(value: string): AuthValue {
   if (rest.length === 0) return { scheme, params, token68: undefined };
   if (TOKEN68.test(rest) && !/=[^=]/.test(rest)) return { scheme, params, token68: rest };
   if (skipWs(value, se) === se) throw new SipParseError('BAD_HEADER_VALUE', 'no space after auth scheme');
-  for (const el of splitList(rest)) {
-    if (el.length === 0) continue; // #rule allows empty elements
-    const ne = tokenEnd(el, 0);
-    if (ne === 0) throw new SipParseError('BAD_HEADER_VALUE', 'bad auth-param name');
-    const name = el.slice(0, ne).toLowerCase();
-    let i = skipWs(el, ne);
-    if (el.charCodeAt(i) !== 61) throw new SipParseError('BAD_HEADER_VALUE', `auth-param ${name} without value`);
-    i = skipWs(el, i + 1);
+  for (let at = 0; at <= rest.length; ) {
+    const stop = elementEnd(rest, at);
+    let a = skipWs(rest, at);
+    let b = stop;
+    while (b > a && (rest.charCodeAt(b - 1) === 32 || rest.charCodeAt(b - 1) === 9)) b--;
+    at = stop + 1;
+    if (a === b) continue; // #rule allows empty elements
+    const ne = tokenEnd(rest, a);
+    if (ne === a || ne > b) throw new SipParseError('BAD_HEADER_VALUE', 'bad auth-param name');
+    const name = rest.slice(a, ne).toLowerCase();
+    a = skipWs(rest, ne);
+    if (a >= b || rest.charCodeAt(a) !== 61) throw new SipParseError('BAD_HEADER_VALUE', `auth-param ${name} without value`);
+    a = skipWs(rest, a + 1);
     let v: string;
-    if (el.charCodeAt(i) === 34) {
-      const q = readQuoted(el, i);
-      if (skipWs(el, q.end) !== el.length) throw new SipParseError('BAD_HEADER_VALUE', `text after ${name}`);
+    if (a < b && rest.charCodeAt(a) === 34) {
+      const q = readQuoted(rest, a); // a closed quote ends inside the element: elementEnd skipped over it
+      if (skipWs(rest, q.end) < b) throw new SipParseError('BAD_HEADER_VALUE', `text after ${name}`);
       v = q.value;
     } else {
-      v = el.slice(i);
+      v = rest.slice(a, b);
       if (v.length === 0 || /[\s"]/.test(v)) throw new SipParseError('BAD_HEADER_VALUE', `bad value of ${name}`);
     }
     if (!params.has(name)) params.set(name, v);
@@ -106,10 +133,11 @@ export function parseChallenge(value: string): DigestChallenge {
  * @param value an Authorization or Proxy-Authorization field value.
  */
 export function parseCredentials(value: string): DigestCredentials {
-  const a = parseAuthValue(value);
-  const p = a.params;
+  const { scheme, params: p, token68 } = parseAuthValue(value);
   return {
-    ...a,
+    scheme,
+    params: p,
+    token68,
     username: p.get('username'),
     realm: p.get('realm'),
     nonce: p.get('nonce'),
