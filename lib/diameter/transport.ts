@@ -15,7 +15,7 @@ import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { sharedBindOptions } from '../workers/group.ts';
 import { plainAddress } from './capabilities.ts';
-import { onreadOption, setReadSink } from './read-sink.ts';
+import { onreadOption, readAcceptedThroughSink, setReadSink } from './read-sink.ts';
 
 /** Mutual-TLS material (PEM), e.g. from `certs/layout.ts` `loadTlsMaterial`. */
 export interface TlsSettings {
@@ -102,6 +102,7 @@ export function listenTransport(address: ListenAddress, onSocket: (socket: Socke
         return;
       }
       tune(socket);
+      readAcceptedThroughSink(socket);
       onSocket(socket);
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
@@ -111,6 +112,7 @@ export function listenTransport(address: ListenAddress, onSocket: (socket: Socke
   } else {
     server = createTcpServer((socket) => {
       tune(socket);
+      readAcceptedThroughSink(socket);
       onSocket(socket);
     });
   }

@@ -6,7 +6,7 @@
  * quoted or bare values for every parameter, writers quote exactly what the grammar quotes.
  */
 import { SipParseError } from '../errors.ts';
-import { quote, quotedEnd, readQuoted, skipWs, splitList, tokenEnd, trimWs } from '../syntax.ts';
+import { quote, quotedEnd, readQuoted, skipWs, tokenEnd, trimWs } from '../syntax.ts';
 
 /** A scheme and its parameters (names lower-cased, values unquoted). */
 export interface AuthValue {
@@ -48,7 +48,7 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
  * Index just after the list element that starts at `i` (the comma that ends it, or `s.length`): commas inside
- * quoted strings and `<…>` do not end an element, as in {@link splitList}; an unterminated quoted string runs to the
+ * quoted strings and `<…>` do not end an element, as in `splitList` (syntax.ts); an unterminated quoted string runs to the
  * end, where the element parser rejects it.
  */
 function elementEnd(s: string, i: number): number {
@@ -69,7 +69,7 @@ function elementEnd(s: string, i: number): number {
 /**
  * Parses any auth header value: `scheme` then a comma list of `name = (token / quoted-string)` or a token68.
  * One pass over the value by index (issue #12: the registrar parses one per REGISTER); the grammar and the errors are
- * those of splitting the list with {@link splitList} and reading each trimmed element.
+ * those of splitting the list with `splitList` and reading each trimmed element.
  * @param value the unfolded field value.
  * @throws SipParseError BAD_HEADER_VALUE with a short detail.
  */
