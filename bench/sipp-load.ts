@@ -37,7 +37,10 @@ export interface LoadResult {
   /** Calls SIPp created (each is one registration: REGISTER → 401 → REGISTER → 200). */
   attempted: number;
   succeeded: number;
-  /** attempted − succeeded: failed calls and calls still unanswered when SIPp stopped. */
+  /**
+   * attempted − succeeded: failed calls and calls still unanswered when SIPp stopped (cause `OpenWhenSIPpStopped`).
+   * A call SIPp counts successful is a success even when its latency line is missing from the call log (a note says so).
+   */
   failed: number;
   /** Successful registrations that needed a second challenge. */
   rechallenged: number;
@@ -193,6 +196,9 @@ function collect(files: RunFiles[], codes: Array<number | null>, procs: Proc[]):
   };
   let first = Infinity;
   let last = -Infinity;
+  // SIPp's own end counts, to tell apart calls that failed, calls still open when it stopped and successes it logged no line of.
+  let statSucceeded = 0;
+  let statFailed = 0;
   files.forEach((f, p) => {
     const code = codes[p];
     // 0: every call succeeded; 1: some failed (counted below). Anything else is SIPp itself failing.
@@ -217,6 +223,8 @@ function collect(files: RunFiles[], codes: Array<number | null>, procs: Proc[]):
       return;
     }
     r.attempted += Number(stat.TotalCallCreated ?? 0);
+    statSucceeded += Number(stat['SuccessfulCall(C)'] ?? 0);
+    statFailed += Number(stat['FailedCall(C)'] ?? 0);
     for (const [k, v] of Object.entries(stat)) {
       const cause = /^Failed(\w+)\(C\)$/.exec(k)?.[1];
       if (cause && cause !== 'Call' && Number(v) > 0) r.failureCauses[cause] = (r.failureCauses[cause] ?? 0) + Number(v);
@@ -224,8 +232,16 @@ function collect(files: RunFiles[], codes: Array<number | null>, procs: Proc[]):
   });
   r.latenciesMs.sort((a, b) => a - b);
   r.succeeded = r.latenciesMs.length;
+  const unlogged = statSucceeded - r.succeeded;
+  if (unlogged > 0) {
+    r.succeeded += unlogged;
+    r.notes.push(`${unlogged} successful by SIPp's statistics without a line in its call log (no latency)`);
+  }
   r.attempted = Math.max(r.attempted, r.succeeded);
   r.failed = r.attempted - r.succeeded;
+  // Created, neither successful nor failed: still waiting for an answer when SIPp stopped (-timeout, the kill timer).
+  const open = r.failed - statFailed;
+  if (open > 0) r.failureCauses.OpenWhenSIPpStopped = (r.failureCauses.OpenWhenSIPpStopped ?? 0) + open;
   r.perSecond = r.succeeded > 0 && last > first ? r.succeeded / ((last - first) / 1e6) : 0;
   return r;
 }
