@@ -129,6 +129,28 @@ export function quote(s: string): string {
 }
 
 /**
+ * Index of the comma that ends the list element starting at `i`, or `s.length` when the element runs to the end
+ * (RFC 3261 §7.3.1): commas inside quoted strings and `<…>` do not end an element; an unterminated quoted string runs
+ * to the end, where the element's own parser rejects it.
+ * @param s an unfolded header field value.
+ * @param i where the element starts.
+ */
+export function listElementEnd(s: string, i: number): number {
+  let angle = false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const e = quotedEnd(s, i);
+      if (e < 0) return s.length;
+      i = e - 1;
+    } else if (c === 60 /* < */) angle = true;
+    else if (c === 62 /* > */) angle = false;
+    else if (c === 44 /* , */ && !angle) return i;
+  }
+  return s.length;
+}
+
+/**
  * Splits a header field value into its comma-separated elements (RFC 3261 §7.3.1), ignoring commas inside
  * quoted strings and `<…>`. Elements are trimmed; empty elements are kept so callers can reject them.
  * Never use this on headers whose values legally contain commas outside quotes (WWW-Authenticate, Date, …).
@@ -136,23 +158,12 @@ export function quote(s: string): string {
  */
 export function splitList(value: string): string[] {
   const out: string[] = [];
-  let start = 0;
-  let angle = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 34 /* " */) {
-      const e = quotedEnd(value, i);
-      if (e < 0) break; // unterminated: leave the rest in the last element for the element parser to reject
-      i = e - 1;
-    } else if (c === 60 /* < */) angle = true;
-    else if (c === 62 /* > */) angle = false;
-    else if (c === 44 /* , */ && !angle) {
-      out.push(trimWs(value.slice(start, i)));
-      start = i + 1;
-    }
+  for (let start = 0; ; ) {
+    const end = listElementEnd(value, start);
+    out.push(trimWs(value.slice(start, end)));
+    if (end >= value.length) return out;
+    start = end + 1;
   }
-  out.push(trimWs(value.slice(start)));
-  return out;
 }
 
 /**
@@ -160,18 +171,8 @@ export function splitList(value: string): string[] {
  * @param value an unfolded header field value.
  */
 export function firstElementEnd(value: string): number {
-  let angle = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 34) {
-      const e = quotedEnd(value, i);
-      if (e < 0) return -1;
-      i = e - 1;
-    } else if (c === 60) angle = true;
-    else if (c === 62) angle = false;
-    else if (c === 44 && !angle) return i;
-  }
-  return -1;
+  const end = listElementEnd(value, 0);
+  return end === value.length ? -1 : end;
 }
 
 function hexVal(c: number): number {

@@ -6,7 +6,7 @@
  * quoted or bare values for every parameter, writers quote exactly what the grammar quotes.
  */
 import { SipParseError } from '../errors.ts';
-import { quote, quotedEnd, readQuoted, skipWs, tokenEnd, trimWs } from '../syntax.ts';
+import { listElementEnd, quote, readQuoted, skipWs, tokenEnd, trimWs } from '../syntax.ts';
 
 /** A scheme and its parameters (names lower-cased, values unquoted). */
 export interface AuthValue {
@@ -47,26 +47,6 @@ export interface DigestCredentials extends AuthValue {
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
- * Index just after the list element that starts at `i` (the comma that ends it, or `s.length`): commas inside
- * quoted strings and `<…>` do not end an element, as in `splitList` (syntax.ts); an unterminated quoted string runs to the
- * end, where the element parser rejects it.
- */
-function elementEnd(s: string, i: number): number {
-  let angle = false;
-  for (; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 34 /* " */) {
-      const e = quotedEnd(s, i);
-      if (e < 0) return s.length;
-      i = e - 1;
-    } else if (c === 60 /* < */) angle = true;
-    else if (c === 62 /* > */) angle = false;
-    else if (c === 44 /* , */ && !angle) return i;
-  }
-  return s.length;
-}
-
-/**
  * Parses any auth header value: `scheme` then a comma list of `name = (token / quoted-string)` or a token68.
  * One pass over the value by index (issue #12: the registrar parses one per REGISTER); the grammar and the errors are
  * those of splitting the list with `splitList` and reading each trimmed element.
@@ -83,7 +63,7 @@ export function parseAuthValue(value: string): AuthValue {
   if (TOKEN68.test(rest) && !/=[^=]/.test(rest)) return { scheme, params, token68: rest };
   if (skipWs(value, se) === se) throw new SipParseError('BAD_HEADER_VALUE', 'no space after auth scheme');
   for (let at = 0; at <= rest.length; ) {
-    const stop = elementEnd(rest, at);
+    const stop = listElementEnd(rest, at);
     let a = skipWs(rest, at);
     let b = stop;
     while (b > a && (rest.charCodeAt(b - 1) === 32 || rest.charCodeAt(b - 1) === 9)) b--;
@@ -97,7 +77,7 @@ export function parseAuthValue(value: string): AuthValue {
     a = skipWs(rest, a + 1);
     let v: string;
     if (a < b && rest.charCodeAt(a) === 34) {
-      const q = readQuoted(rest, a); // a closed quote ends inside the element: elementEnd skipped over it
+      const q = readQuoted(rest, a); // a closed quote ends inside the element: listElementEnd skipped over it
       if (skipWs(rest, q.end) < b) throw new SipParseError('BAD_HEADER_VALUE', `text after ${name}`);
       v = q.value;
     } else {
