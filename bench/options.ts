@@ -17,7 +17,10 @@ export interface BenchOptions {
   durationS: number;
   /** Seconds of each step of the step mode. */
   stepS: number;
-  /** Seconds of warm-up per target (dropped). */
+  /**
+   * Seconds of warm-up per target (dropped). 10 by default: after 3 s at 500/s V8 was still optimizing the REGISTER
+   * path, and the first 1.5 s of a 2,000/s load then held most of its latency tail.
+   */
   warmupS: number;
   step: boolean;
   /** Binding counts of the scale runs (empty: none). */
@@ -48,7 +51,7 @@ export const USAGE = `usage: npm run bench -- [options]
                              first store only)
   --scale LIST|none          binding counts present in the registrar's store: 1k,100k,1m (default; --quick: 1k)
   --duration S               seconds per fixed-rate and scale load, 2…60 (default 10)
-  --warmup S                 seconds of dropped load per target, 0…10 (default 3; --quick 2)
+  --warmup S                 seconds of dropped load per target at up to 500/s, 0…60 (default 10; --quick 2)
   --users N                  subscribers per target, 2…5000 (default 200)
   --migrations N             users of the dynamic target, each migrated first (IdM login, token exchange,
                              jwt-bearer, configuration), 2…2000 (default --users; --quick: 100)
@@ -109,7 +112,7 @@ export function parseOptions(argv: string[], fail: (msg: string) => never): Benc
   return {
     quick, workers, targets: workers ? ['direct'] : [...new Set(targets)] as TargetName[],
     stores: workers ? ['redis'] : store === 'both' ? ['memory', 'redis'] : [store as StoreKind],
-    rates: [...new Set(rates)], durationS, stepS: Math.min(durationS, 8), warmupS: int('warmup', 0, 10, quick ? 2 : 3),
+    rates: [...new Set(rates)], durationS, stepS: Math.min(durationS, 8), warmupS: int('warmup', 0, 60, quick ? 2 : 10),
     step: v.step === true || ((!quick || workers) && str('rate') === undefined), scale: workers ? [] : [...new Set(scale)], users,
     migrations: int('migrations', 2, 2000, quick ? Math.min(100, users) : users), json: str('json'), profile: str('profile'),
     trace: str('trace'),
