@@ -23,6 +23,14 @@ import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
 import type { Expirable, Expiry, ExpiryQueue } from './timers.ts';
 
+/** `b` itself when it owns its memory, else a copy that does. */
+function unpooled(b: Buffer): Buffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  const own = Buffer.allocUnsafeSlow(b.length);
+  b.copy(own);
+  return own;
+}
+
 /** States of Figure 8. */
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
@@ -109,6 +117,9 @@ export class ServerTransaction implements Expirable {
     }
     this.st = 'completed';
     this.status = res.status;
+    // Kept for Timer J (32 s on UDP): a short Buffer is a view of a shared 8 KiB slab, which it would keep alive,
+    // with every short-lived Buffer cut from it, for as long (issue #12: ~4 KB pinned per kept response).
+    if (!this.reliable) this.last = unpooled(bytes);
     this.req = undefined;
     this.expiry?.cancel();
     this.expiry = undefined;
