@@ -16,6 +16,7 @@
  * the client answers the fresh challenge all the same. At most `cap` nonces, the oldest forgotten first.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
+import { ownString } from '../lib/sip/syntax.ts';
 
 /** Nonces issued by this process. */
 export class IssuedNonces {
@@ -35,7 +36,8 @@ export class IssuedNonces {
 
   /** `nonce` was sent in a challenge for `impi`. */
   issued(nonce: string, impi: string): void {
-    this.#m.set(nonce, { impi, until: this.#now() + this.#lifeMs });
+    // Remembered for minutes: the IMPI is a slice of the REGISTER's text, which it must not keep alive.
+    this.#m.set(nonce, { impi: ownString(impi), until: this.#now() + this.#lifeMs });
   }
 
   /**

@@ -18,10 +18,19 @@ import type { StreamConnection } from './transport/stream.ts';
 import { normalizeAddress } from './transport/types.ts';
 import type { UdpTransport } from './transport/udp.ts';
 
+/** Distinct peer addresses {@link Inbound} shares strings of before it starts over. */
+const ADDRESSES_KEPT = 4096;
+
 /** Receive-side processing bound to one stack; also the host of its server transactions. */
 export class Inbound implements ServerTransactionHost {
   private readonly stack: SipStack;
   private readonly out: Outbound;
+  /**
+   * One string per peer address: every datagram brings its source address as a new string, and a UDP transaction
+   * keeps it (and the address its responses go to) for 32 s (issue #12: 140,000 copies of a few addresses at 2,000
+   * registrations/s). Cleared when it reaches {@link ADDRESSES_KEPT}.
+   */
+  private readonly addresses = new Map<string, string>();
 
   /**
    * @param stack the owning stack (tables, stats, handler).
@@ -72,7 +81,7 @@ export class Inbound implements ServerTransactionHost {
       return;
     }
     const local = udp.address;
-    const flow = { transport: 'UDP' as const, remoteAddress: normalizeAddress(rinfo.address), remotePort: rinfo.port,
+    const flow = { transport: 'UDP' as const, remoteAddress: this.shared(normalizeAddress(rinfo.address)), remotePort: rinfo.port,
       localAddress: local.address, localPort: local.port };
     this.message(buf, { flow, udp });
   }
@@ -146,6 +155,15 @@ export class Inbound implements ServerTransactionHost {
     s.errorResponsesSent++;
   }
 
+  /** The one string kept for `address` (see {@link addresses}). */
+  private shared(address: string): string {
+    const known = this.addresses.get(address);
+    if (known !== undefined) return known;
+    if (this.addresses.size >= ADDRESSES_KEPT) this.addresses.clear();
+    this.addresses.set(address, address);
+    return address;
+  }
+
   private request(req: SipRequest, origin: Origin): void {
     const stack = this.stack;
     const s = stack.stats;
@@ -166,7 +184,9 @@ export class Inbound implements ServerTransactionHost {
     }
     if (stack.stopped) return;
     const via = req.topVia();
-    const route: ResponseRoute = { origin, target: origin.udp ? udpResponseTarget(via) : reconnectTarget(via) };
+    const target = origin.udp ? udpResponseTarget(via) : reconnectTarget(via);
+    target.address = this.shared(target.address);
+    const route: ResponseRoute = { origin, target };
     const tx = new ServerTransaction(this, key, req, flow, route);
     stack.serverTransactions.set(key, tx);
     s.serverTransactions++;

@@ -121,6 +121,18 @@ export function quotedEnd(s: string, i: number): number {
 }
 
 /**
+ * `s` as a string that holds no other. What the parser returns are slices of the message's decoded header block, and
+ * V8 keeps a slice's whole parent alive: a value kept long after its message (a transaction key held 32 s for Timer J,
+ * an identity remembered for minutes) would keep that message's entire header block (issue #12: a heap snapshot of a
+ * registrar at 2,000 registrations/s held 70,000 of them, 40 MB). Slicing a concatenation flattens it into one new
+ * string first.
+ * @param s any string.
+ */
+export function ownString(s: string): string {
+  return (' ' + s).slice(1);
+}
+
+/**
  * Writes `s` as a quoted-string, escaping `"` and `\`.
  * @param s content.
  */

@@ -12,6 +12,7 @@
  */
 import type { SipMessage, SipRequest } from '../message.ts';
 import { MAGIC_COOKIE } from '../headers/via.ts';
+import { ownString } from '../syntax.ts';
 
 /** Where a request came from, for the UDP part of the key. */
 export interface KeySource {
@@ -38,10 +39,11 @@ export function serverKey(req: SipRequest, source: KeySource): string {
   const method = req.method === 'ACK' ? 'INVITE' : req.method;
   const src = source.transport === 'UDP' ? `${source.remoteAddress}|${source.remotePort}` : '';
   const branch = via.branch;
-  if (isRfc3261Branch(branch)) return `${branch}|${via.sentBy}|${method}|${src}`;
+  // Kept as long as the transaction (32 s on UDP for Timer J): it must not hold the request's text (ownString).
+  if (isRfc3261Branch(branch)) return ownString(`${branch}|${via.sentBy}|${method}|${src}`);
   const cseq = req.cseq();
-  return `2543|${req.uri}|${req.to().tag ?? ''}|${req.from().tag ?? ''}|${req.callId()}|${cseq.seq}|${method}|` +
-    `${via.toString()}|${src}`;
+  return ownString(`2543|${req.uri}|${req.to().tag ?? ''}|${req.from().tag ?? ''}|${req.callId()}|${cseq.seq}|${method}|` +
+    `${via.toString()}|${src}`);
 }
 
 /**

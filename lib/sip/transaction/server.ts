@@ -23,13 +23,8 @@ import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
 import type { Expirable, Expiry, ExpiryQueue } from './timers.ts';
 
-/** `b` itself when it owns its memory, else a copy that does. */
-function unpooled(b: Buffer): Buffer {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
-  const own = Buffer.allocUnsafeSlow(b.length);
-  b.copy(own);
-  return own;
-}
+/** One string per method name for the transactions to share. */
+const KNOWN_METHODS = new Map(['REGISTER', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'PRACK', 'UPDATE', 'REFER'].map((m) => [m, m]));
 
 /** States of Figure 8. */
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -59,6 +54,8 @@ export class ServerTransaction implements Expirable {
   private st: ServerTransactionState = 'trying';
   private req: SipRequest | undefined;
   private last: Buffer | undefined;
+  /** The final response on UDP, kept for Timer J as octets in a string (`latin1` maps each octet to one character). */
+  private lastText: string | undefined;
   private status = 0;
   private readonly host: ServerTransactionHost;
   private expiry: Expiry | undefined;
@@ -74,7 +71,8 @@ export class ServerTransaction implements Expirable {
     this.host = host;
     this.key = key;
     this.req = request;
-    this.method = request.method;
+    // Kept as long as the transaction: the method's own copy for each request would add up (issue #12).
+    this.method = KNOWN_METHODS.get(request.method) ?? request.method;
     this.flow = flow;
     this.reliable = flow.transport !== 'UDP';
     this.route = route;
@@ -117,9 +115,13 @@ export class ServerTransaction implements Expirable {
     }
     this.st = 'completed';
     this.status = res.status;
-    // Kept for Timer J (32 s on UDP): a short Buffer is a view of a shared 8 KiB slab, which it would keep alive,
-    // with every short-lived Buffer cut from it, for as long (issue #12: ~4 KB pinned per kept response).
-    if (!this.reliable) this.last = unpooled(bytes);
+    // Kept for Timer J (32 s on UDP) as a string: a short Buffer is a view of a shared 8 KiB slab, which it would
+    // keep alive for as long, with every short-lived Buffer cut from it (issue #12: ~4 KB pinned per kept response),
+    // and a string is one object where a Buffer of its own is three. A retransmission is rare; it pays the copy back.
+    if (!this.reliable) {
+      this.lastText = bytes.toString('latin1');
+      this.last = undefined;
+    }
     this.req = undefined;
     this.expiry?.cancel();
     this.expiry = undefined;
@@ -148,6 +150,10 @@ export class ServerTransaction implements Expirable {
    */
   retransmission(): 'absorbed' | 'resent' | 'ignored' {
     if (this.st === 'terminated') return 'ignored';
+    if (this.lastText !== undefined) {
+      this.host.sendResponse(Buffer.from(this.lastText, 'latin1'), this);
+      return 'resent';
+    }
     if (this.st === 'trying' || !this.last) return 'absorbed';
     this.host.sendResponse(this.last, this);
     return 'resent';
@@ -175,6 +181,7 @@ export class ServerTransaction implements Expirable {
     this.expiry?.cancel();
     this.expiry = undefined;
     this.last = undefined;
+    this.lastText = undefined;
     this.req = undefined;
     this.host.terminated(this, reason);
   }

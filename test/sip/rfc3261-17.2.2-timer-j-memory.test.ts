@@ -1,0 +1,89 @@
+/**
+ * RFC 3261 §17.2.2: a non-INVITE server transaction on UDP stays Completed for Timer J (64·T1 = 32 s), to answer
+ * retransmissions of its request. What it keeps for that must not include the request's text (issue #12: the key was
+ * built from slices of the decoded header block, and a heap snapshot of a registrar at 2,000 registrations/s held
+ * 70,000 such blocks). Requests with 4 KB of padding headers are answered over real UDP; after a full GC the held
+ * transactions cost far less than their requests, and a retransmission still gets the same response, octet for
+ * octet. The registrar's table of issued nonces (kept for minutes) is held to the same rule.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parseMessage } from '../../lib/sip/parser.ts';
+import type { SipRequest } from '../../lib/sip/message.ts';
+import { SipStack } from '../../lib/sip/stack.ts';
+import { IssuedNonces } from '../../registrar/issued-nonces.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+const PAD = `X-Pad: ${'p'.repeat(4000)}`;
+const N = 3000;
+
+function register(i: number, port: number): Buffer {
+  return Buffer.from([
+    'REGISTER sip:ims.example.test SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-memory-${i}`,
+    'Max-Forwards: 70',
+    `From: <sip:u${i}@ims.example.test>;tag=f${i}`,
+    `To: <sip:u${i}@ims.example.test>`,
+    `Call-ID: memory-${i}@127.0.0.1`,
+    'CSeq: 1 REGISTER',
+    PAD,
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n'));
+}
+
+test('§17.2.2 Timer J: a Completed UDP transaction keeps its response, not its request', async () => {
+  const server = new SipStack({ udp: [{ host: '127.0.0.1', port: 0 }], onRequest: (_req, tx) => { tx.reply(200); } });
+  const [srv] = await server.start();
+  assert.ok(srv);
+  const client = createSocket('udp4');
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', () => resolve()));
+  const port = client.address().port;
+  let answers = new Map<string, Buffer>();
+  client.on('message', (m) => answers.set((parseMessage(m) as SipRequest).callId(), m));
+  try {
+    const before = heapAfterGc();
+    for (let i = 0; i < N; i++) {
+      client.send(register(i, port), srv.port, '127.0.0.1');
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let t = 0; answers.size < N && t < 400; t++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(answers.size, N, 'every REGISTER answered');
+    assert.equal(server.serverTransactions.size, N, 'every transaction still held (Completed, Timer J running)');
+    const perTransaction = (heapAfterGc() - before) / N;
+    assert.ok(perTransaction < 2000, `${Math.round(perTransaction)} octets held per transaction (its request had over 4,000)`);
+
+    const first = answers.get('memory-0@127.0.0.1');
+    const again = new Map<string, Buffer>();
+    answers = again;
+    client.send(register(0, port), srv.port, '127.0.0.1');
+    for (let t = 0; again.size === 0 && t < 200; t++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(again.get('memory-0@127.0.0.1'), first, 'the retransmission got the same response, octet for octet');
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});
+
+test('issued nonces remember the IMPI, not the REGISTER it was read from', () => {
+  const issued = new IssuedNonces(600_000, 10_000);
+  const before = heapAfterGc();
+  for (let i = 0; i < N; i++) {
+    const text = `username="user${i}@ims.example.test", ${PAD}`;
+    issued.issued(`nonce-${i}`, text.slice(10, text.indexOf('"', 10)));
+  }
+  const perNonce = (heapAfterGc() - before) / N;
+  assert.ok(perNonce < 1000, `${Math.round(perNonce)} octets held per nonce (the text it came from had over 4,000)`);
+  assert.equal(issued.wasIssued('nonce-7', 'user7@ims.example.test'), true);
+});
