@@ -24,7 +24,10 @@ import type { FlowInfo } from '../transport/types.ts';
 import type { Expirable, Expiry, ExpiryQueue } from './timers.ts';
 
 /** One string per method name for the transactions to share. */
-const KNOWN_METHODS = new Map(['REGISTER', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'PRACK', 'UPDATE', 'REFER'].map((m) => [m, m]));
+const KNOWN_METHODS = new Map(
+  ['REGISTER', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'PRACK', 'UPDATE', 'REFER']
+    .map((m) => [m, m]),
+);
 
 /** States of Figure 8. */
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'terminated';
