@@ -6,6 +6,7 @@
  */
 import { createClient } from 'redis';
 import type { Logger } from '../log.ts';
+import { StoreError } from './errors.ts';
 import { checkDurability, notFsyncedError } from './redis-durability.ts';
 import { onlineReplicas, writeWithReplicas, type MasterState, type ReplicaNeed, type ReplicaPolicy } from './redis-replicas.ts';
 import type { RedisAddress, RedisTarget } from './redis-spec.ts';
@@ -99,6 +100,22 @@ export function clientEpoch(client: NodeClient): number {
     client.on('ready', () => counter.n++);
   }
   return e.n;
+}
+
+/**
+ * Waits for a client's first connection; when it fails, drops the client and throws.
+ * @param client the client (single node, Cluster or Sentinel).
+ * @param connecting its `connect()`, or that raced with a timeout.
+ * @param target named in the error.
+ * @throws StoreError ERR_STORE_CONNECT with the cause's message.
+ */
+export async function connectOrDrop(client: { destroy(): unknown }, connecting: Promise<unknown>, target: { display: string }): Promise<void> {
+  try {
+    await connecting;
+  } catch (e) {
+    destroyQuietly(client);
+    throw new StoreError('ERR_STORE_CONNECT', `cannot connect to ${target.display}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Drops a connection; one that never connected (or already closed) throws, which is of no interest here. */

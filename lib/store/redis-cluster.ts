@@ -18,7 +18,7 @@ import calculateSlot from 'cluster-key-slot';
 import { createCluster, ErrorReply } from 'redis';
 import { StoreError } from './errors.ts';
 import {
-  addressUrl, clientEpoch, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
+  addressUrl, clientEpoch, connectOrDrop, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
   type CheckedMaster, type NodeClient, type RunOptions,
 } from './redis-backend.ts';
 import { checkDurability, notFsyncedError } from './redis-durability.ts';
@@ -252,12 +252,7 @@ export async function openClusterBackend(target: RedisTarget, seeds: RedisAddres
   cluster.on('error', (e: Error) => {
     if (connected) o.logger.warn({ err: e, redis: target.display }, 'store: Redis Cluster error');
   });
-  try {
-    await cluster.connect();
-  } catch (e) {
-    destroyQuietly(cluster);
-    throw new StoreError('ERR_STORE_CONNECT', `cannot connect to ${target.display}: ${(e as Error).message}`, { cause: e });
-  }
+  await connectOrDrop(cluster, cluster.connect(), target);
   connected = true;
   const backend = new ClusterBackend(cluster, target, checked, o);
   try {

@@ -9,7 +9,7 @@ import { silentLogger } from '../log.ts';
 import { DEFAULT_KEY_PREFIX } from './codec.ts';
 import { StoreError } from './errors.ts';
 import {
-  SingleBackend, destroyQuietly, prepareSingle, reconnectUntil, type Backend, type BackendOptions, type NodeClient,
+  SingleBackend, connectOrDrop, destroyQuietly, prepareSingle, reconnectUntil, type Backend, type BackendOptions, type NodeClient,
 } from './redis-backend.ts';
 import { openClusterBackend } from './redis-cluster.ts';
 import { DEFAULT_REPLICA_ACK_TIMEOUT_MS } from './redis-replicas.ts';
@@ -42,12 +42,7 @@ async function openSingle(target: SingleTarget, o: BackendOptions): Promise<Back
     if (connected) o.logger.warn({ err: e, redis: target.display }, 'store: Redis connection error');
   });
   const client = raw as unknown as NodeClient;
-  try {
-    await client.connect();
-  } catch (e) {
-    destroyQuietly(client);
-    throw new StoreError('ERR_STORE_CONNECT', `cannot connect to ${target.display}: ${(e as Error).message}`, { cause: e });
-  }
+  await connectOrDrop(client, client.connect(), target);
   connected = true;
   try {
     const info = await client.sendCommand<string>(['INFO']);

@@ -13,7 +13,7 @@
 import { createSentinel } from 'redis';
 import { StoreError } from './errors.ts';
 import {
-  addressUrl, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
+  addressUrl, connectOrDrop, destroyQuietly, masterState, reconnectUntil, scanNode, tlsOption, withNode, type Backend, type BackendOptions,
   type CheckedMaster, type NodeClient, type RunOptions,
 } from './redis-backend.ts';
 import { checkDurability, notFsyncedError } from './redis-durability.ts';
@@ -165,12 +165,7 @@ export async function openSentinelBackend(target: SentinelTarget, o: BackendOpti
   const timeout = new Promise<never>((_, reject) => {
     setTimeout(() => reject(new Error(`no answer within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs).unref();
   });
-  try {
-    await Promise.race([sentinel.connect(), timeout]);
-  } catch (e) {
-    destroyQuietly(sentinel);
-    throw new StoreError('ERR_STORE_CONNECT', `cannot connect to ${target.display}: ${(e as Error).message}`, { cause: e });
-  }
+  await connectOrDrop(sentinel, Promise.race([sentinel.connect(), timeout]), target);
   connected = true;
   const backend = new SentinelBackend(sentinel, target, o);
   try {
