@@ -375,11 +375,7 @@ export class Journal {
       }
       if (this.#durable === batch) this.#durable = null;
       batch.resolve();
-      if (this.#bytes > this.#opts.compactBytes && !this.#compaction) {
-        this.#compaction = this.#compact().finally(() => {
-          this.#compaction = null;
-        });
-      }
+      this.#maybeCompact();
     }
     this.#inflightDone = false;
     this.#runner = null;
@@ -393,6 +389,18 @@ export class Journal {
     this.#pending = null;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+  }
+
+  /**
+   * Starts a compaction once the journal passes `compactBytes`. Also checked when one ends: lines written while it ran
+   * stay in the journal, and a burst then silence would otherwise leave it above the limit until the next write.
+   */
+  #maybeCompact(): void {
+    if (this.#failed || this.#compaction || this.#bytes <= this.#opts.compactBytes) return;
+    this.#compaction = this.#compact().finally(() => {
+      this.#compaction = null;
+      this.#maybeCompact();
+    });
   }
 
   async #compact(): Promise<void> {
@@ -456,7 +464,8 @@ export class Journal {
     }
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    await this.#compaction;
+    // A compaction that ends may start the next one (see #maybeCompact); no lines come any more, so this ends.
+    while (this.#compaction) await this.#compaction;
     await this.#io;
     await this.#fh.close();
   }

@@ -230,6 +230,31 @@ describe('memory store specifics', () => {
     }
   });
 
+  test('lines written while a compaction runs are compacted when it ends, with no further write to trigger it', async () => {
+    const dir = await freshDir();
+    const s = await openStore('memory', { stateDir: dir, compactBytes: 4096 });
+    try {
+      // A large state makes a snapshot take many event-loop turns.
+      await Promise.all(Array.from({ length: 20_000 }, (_, i) => s.set(`big${i}`, { i }, { durability: 'relaxed' })));
+      const burst = (n: number): Promise<unknown> =>
+        Promise.all(Array.from({ length: 200 }, (_, j) => s.set(`k${j}`, { n, pad: 'x'.repeat(60) })));
+      // The first burst passes the limit and starts a compaction; the second lands in the journal while it runs.
+      await burst(1);
+      await burst(2);
+      // Then silence: only the end of a compaction can bring the journal back under the limit.
+      const path = join(dir, 'store.journal.jsonl');
+      const deadline = Date.now() + 10_000;
+      let size = (await stat(path)).size;
+      while (size > 4096 && Date.now() < deadline) {
+        await sleep(50);
+        size = (await stat(path)).size;
+      }
+      assert.ok(size <= 4096, `journal is ${size} bytes 10 s after the last write`);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('the journal is compacted while running once it passes compactBytes', async () => {
     const dir = await freshDir();
     let s = await openStore('memory', { stateDir: dir, compactBytes: 4096 });
