@@ -15,11 +15,19 @@ import { ServerTransaction, type ServerTransactionHost, type TerminationReason }
 import type { ExpiryQueue } from './transaction/timers.ts';
 import { reconnectTarget, stampReceived, stampReceivedRaw, udpResponseTarget } from './transport/routing.ts';
 import type { StreamConnection } from './transport/stream.ts';
-import { normalizeAddress } from './transport/types.ts';
+import { normalizeAddress, type FlowInfo } from './transport/types.ts';
 import type { UdpTransport } from './transport/udp.ts';
 
 /** Distinct peer addresses {@link Inbound} shares strings of before it starts over. */
 const ADDRESSES_KEPT = 4096;
+/** Distinct UDP sources (address, port, socket) {@link Inbound} shares origins of before it starts over. */
+const UDP_ORIGINS_KEPT = 4096;
+
+/** The origin of datagrams from one source to one socket, and the route of responses sent straight back to it. */
+interface UdpOrigin extends Origin {
+  /** The §18.2.2 route when the response target is the source itself (rport or received=source, port=sent-by). */
+  back: ResponseRoute;
+}
 
 /** Receive-side processing bound to one stack; also the host of its server transactions. */
 export class Inbound implements ServerTransactionHost {
@@ -31,6 +39,13 @@ export class Inbound implements ServerTransactionHost {
    * registrations/s). Cleared when it reaches {@link ADDRESSES_KEPT}.
    */
   private readonly addresses = new Map<string, string>();
+  /**
+   * Socket → source address → source port → its shared {@link UdpOrigin}. A completed UDP transaction keeps its flow,
+   * origin and route for Timer J (32 s); built per datagram they were four of its ~12 objects, each copied by two
+   * scavenges before promotion (issue #12). Numeric port keys: no key string built per datagram.
+   */
+  private readonly udpOrigins = new Map<UdpTransport, Map<string, Map<number, UdpOrigin>>>();
+  private udpOriginCount = 0;
 
   /**
    * @param stack the owning stack (tables, stats, handler).
@@ -80,10 +95,29 @@ export class Inbound implements ServerTransactionHost {
       s.dropped++;
       return;
     }
+    this.message(buf, this.udpOrigin(rinfo, udp));
+  }
+
+  /** The shared origin of a datagram from `rinfo` on `udp` (see {@link udpOrigins}). */
+  private udpOrigin(rinfo: RemoteInfo, udp: UdpTransport): UdpOrigin {
+    const known = this.udpOrigins.get(udp)?.get(rinfo.address)?.get(rinfo.port);
+    if (known !== undefined) return known;
+    if (this.udpOriginCount >= UDP_ORIGINS_KEPT) {
+      this.udpOrigins.clear();
+      this.udpOriginCount = 0;
+    }
+    let bySource = this.udpOrigins.get(udp);
+    if (bySource === undefined) this.udpOrigins.set(udp, (bySource = new Map()));
+    let byPort = bySource.get(rinfo.address);
+    if (byPort === undefined) bySource.set(rinfo.address, (byPort = new Map()));
     const local = udp.address;
-    const flow = { transport: 'UDP' as const, remoteAddress: this.shared(normalizeAddress(rinfo.address)), remotePort: rinfo.port,
+    const flow: FlowInfo = { transport: 'UDP', remoteAddress: this.shared(normalizeAddress(rinfo.address)), remotePort: rinfo.port,
       localAddress: local.address, localPort: local.port };
-    this.message(buf, { flow, udp });
+    const origin = { flow, udp } as UdpOrigin;
+    origin.back = { origin, target: { address: flow.remoteAddress, port: flow.remotePort } };
+    byPort.set(rinfo.port, origin);
+    this.udpOriginCount++;
+    return origin;
   }
 
   /**
@@ -185,8 +219,13 @@ export class Inbound implements ServerTransactionHost {
     if (stack.stopped) return;
     const via = req.topVia();
     const target = origin.udp ? udpResponseTarget(via) : reconnectTarget(via);
-    target.address = this.shared(target.address);
-    const route: ResponseRoute = { origin, target };
+    let route: ResponseRoute;
+    if (origin.udp && target.port === flow.remotePort && target.address === flow.remoteAddress) {
+      route = (origin as UdpOrigin).back;
+    } else {
+      target.address = this.shared(target.address);
+      route = { origin, target };
+    }
     const tx = new ServerTransaction(this, key, req, flow, route);
     stack.serverTransactions.set(key, tx);
     s.serverTransactions++;

@@ -53,3 +53,33 @@ test('expiry queue: a queue of cancelled entries skips them and keeps no timer f
   clock.advance(1000);
   assert.equal(fired, 1);
 });
+
+test('expiry queue: a target carrying its deadline fires once, at its latest schedule; unscheduled, never', () => {
+  const clock = new ManualClock();
+  const q = new ExpiryQueue(640, clock);
+  const fired: Array<[string, number]> = [];
+  const target = (name: string) => ({ expiresAt: 0, onExpiry: () => fired.push([name, clock.now()]) });
+  // A transaction: the TU bound from its creation, then Timer J from its final response (§17.2.2).
+  const tx = target('tx');
+  const dropped = target('dropped');
+  q.schedule(tx);
+  q.schedule(dropped);
+  assert.equal(tx.expiresAt, 640);
+  clock.advance(100);
+  q.schedule(tx);
+  q.unschedule(dropped);
+  assert.equal(dropped.expiresAt, 0);
+  clock.advance(540);
+  assert.deepEqual(fired, [], 'the first schedule was replaced: nothing at 640');
+  clock.advance(100);
+  assert.deepEqual(fired, [['tx', 740]], 'once, at the second deadline');
+  assert.equal(tx.expiresAt, 0, 'fired: no schedule left');
+  assert.equal(q.size, 0);
+  assert.equal(clock.pending, 0);
+  // A fractional clock: the deadline is rounded up to a whole millisecond, never down.
+  clock.advance(0.25);
+  q.schedule(tx);
+  assert.equal(tx.expiresAt, 1381);
+  q.clear();
+  assert.equal(tx.expiresAt, 0, 'clear() leaves no target believing it is scheduled');
+});

@@ -21,7 +21,7 @@ import type { SipRequest, SipResponse } from '../message.ts';
 import { createResponse, type ResponseOptions } from '../response.ts';
 import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
-import type { Expirable, Expiry, ExpiryQueue } from './timers.ts';
+import type { ExpiryQueue, Scheduled } from './timers.ts';
 
 /** One string per method name for the transactions to share. */
 const KNOWN_METHODS = new Map(
@@ -46,7 +46,7 @@ export interface ServerTransactionHost {
 }
 
 /** A non-INVITE server transaction, as the TU sees it. */
-export class ServerTransaction implements Expirable {
+export class ServerTransaction implements Scheduled {
   readonly key: string;
   readonly method: string;
   /** Where the request came from. */
@@ -61,7 +61,8 @@ export class ServerTransaction implements Expirable {
   private lastText: string | undefined;
   private status = 0;
   private readonly host: ServerTransactionHost;
-  private expiry: Expiry | undefined;
+  /** The deadline on the host's long timer (TU bound, then Timer J); the queue's to set, 0 when none. */
+  expiresAt = 0;
 
   /**
    * @param host the stack (timers, send, table removal).
@@ -80,7 +81,7 @@ export class ServerTransaction implements Expirable {
     this.reliable = flow.transport !== 'UDP';
     this.route = route;
     // Until the TU answers, the queue entry is the 64·T1 bound on waiting for it.
-    this.expiry = host.longTimer.add(this);
+    host.longTimer.schedule(this);
   }
 
   /** Current state. */
@@ -126,12 +127,11 @@ export class ServerTransaction implements Expirable {
       this.last = undefined;
     }
     this.req = undefined;
-    this.expiry?.cancel();
-    this.expiry = undefined;
+    this.host.longTimer.unschedule(this);
     this.host.sendResponse(bytes, this);
     if (this.st !== 'completed') return true; // the send failed synchronously and terminated us
     if (this.reliable) this.terminate('timer-j'); // Timer J = 0
-    else this.expiry = this.host.longTimer.add(this);
+    else this.host.longTimer.schedule(this);
     return true;
   }
 
@@ -164,7 +164,6 @@ export class ServerTransaction implements Expirable {
 
   /** Timer J fired (Completed) or the TU took longer than 64·T1 (Trying/Proceeding). */
   onExpiry(): void {
-    this.expiry = undefined;
     this.terminate(this.st === 'completed' ? 'timer-j' : 'tu-timeout');
   }
 
@@ -181,8 +180,7 @@ export class ServerTransaction implements Expirable {
   terminate(reason: TerminationReason): void {
     if (this.st === 'terminated') return;
     this.st = 'terminated';
-    this.expiry?.cancel();
-    this.expiry = undefined;
+    this.host.longTimer.unschedule(this);
     this.last = undefined;
     this.lastText = undefined;
     this.req = undefined;

@@ -57,4 +57,4 @@ export function timerK(t: TimerValues, reliable: boolean): number {
   return reliable ? 0 : t.t4;
 }
 
-export { ExpiryQueue, type Expirable, type Expiry } from '../../expiry-queue.ts';
+export { ExpiryQueue, type Expirable, type Expiry, type Scheduled } from '../../expiry-queue.ts';
