@@ -56,6 +56,29 @@ describe('§18 UDP', () => {
     await peer.close();
   });
 
+  test('§18.2.2 on UDP: without rport the response goes to the sent-by port, with rport back to the source port — one source, in any order', async () => {
+    const sender = await UdpPeer.open();
+    const listener = await UdpPeer.open();
+    try {
+      // The same source socket each time, so the stack's shared origin of that source serves all three requests.
+      sender.send(rawRequest({ viaPort: listener.port, branch: 'z9hG4bK-sentby-1' }), port4);
+      const [first = ''] = await listener.waitFor(1);
+      assert.equal(statusLine(first), 'SIP/2.0 200 OK');
+      // sent-by is the source address, so no received is added (§18.2.1) and sent-by is where it goes.
+      assert.equal(headerValue(first, 'Via'), `SIP/2.0/UDP 127.0.0.1:${listener.port};branch=z9hG4bK-sentby-1`);
+      sender.send(rawRequest({ viaPort: listener.port, viaParams: ';rport', branch: 'z9hG4bK-sentby-2' }), port4);
+      const [second = ''] = await sender.waitFor(1);
+      assert.equal(headerValue(second, 'Via'), `SIP/2.0/UDP 127.0.0.1:${listener.port};branch=z9hG4bK-sentby-2;rport=${sender.port};received=127.0.0.1`);
+      sender.send(rawRequest({ viaPort: listener.port, branch: 'z9hG4bK-sentby-3' }), port4);
+      const [, third = ''] = await listener.waitFor(2);
+      assert.equal(headerValue(third, 'Via'), `SIP/2.0/UDP 127.0.0.1:${listener.port};branch=z9hG4bK-sentby-3`);
+      assert.equal(sender.received.length, 1, 'only the rport request was answered to the source port');
+    } finally {
+      await sender.close();
+      await listener.close();
+    }
+  });
+
   test('IPv6: the same over [::1]', async () => {
     const peer = await UdpPeer.open('::1');
     peer.send(rawRequest({ viaHost: '[::1]', viaPort: peer.port, viaParams: ';rport', branch: 'z9hG4bK-v6' }), port6, '::1');
