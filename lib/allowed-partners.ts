@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { BoundedMap } from './bounded-map.ts';
-import { realmSchema } from './config/address.ts';
+import { isRealm } from './config/address.ts';
 
 /** A migration configuration of TS 23.280 §10.6.2. */
 export type MigrationMode = 'static' | 'dynamic';
@@ -36,7 +36,7 @@ const ENTRY = /^(?:(static|dynamic):)?(.*)$/;
 export function parseAllowedPartner(entry: string): AllowedPartner | string {
   const m = ENTRY.exec(entry.trim()) as RegExpExecArray;
   const realm = m[2] as string;
-  if (!realmSchema.safeParse(realm).success) {
+  if (!isRealm(realm)) {
     return `${JSON.stringify(entry)} must be REALM, static:REALM or dynamic:REALM with a DNS name as REALM`;
   }
   const mode = m[1] as MigrationMode | undefined;

@@ -17,7 +17,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { allowsMigration } from '../lib/allowed-partners.ts';
-import { realmSchema } from '../lib/config/address.ts';
+import { isRealm } from '../lib/config/address.ts';
 import { mcxUri, socketIdentity } from '../lib/pki/identity.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../lib/store/store.ts';
@@ -82,7 +82,7 @@ export function createBindingApi(o: BindingApiOptions): FastifyInstance {
 
   app.delete<{ Params: { partner_impi: string }; Querystring: { partner_realm?: string } }>(`/${BINDINGS_PATH}/:partner_impi`, async (req, reply) => {
     const realm = req.query.partner_realm;
-    if (typeof realm !== 'string' || !realmSchema.safeParse(realm).success) throw new MigrationError('ERR_MIGRATION_INPUT', 'partner_realm: a DNS name is required');
+    if (typeof realm !== 'string' || !isRealm(realm)) throw new MigrationError('ERR_MIGRATION_INPUT', 'partner_realm: a DNS name is required');
     checkPartner(req, realm);
     const removed = await removeBinding(o.store, realm, req.params.partner_impi);
     if (!removed) throw new MigrationError('ERR_MIGRATION_NOT_FOUND', `no binding of ${req.params.partner_impi} in ${realm}`);

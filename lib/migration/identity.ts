@@ -4,7 +4,7 @@
  * wire schemas (wire.ts) and whoever else checks one before it goes on the wire.
  */
 import { z } from 'zod';
-import { realmSchema } from '../config/address.ts';
+import { isRealm } from '../config/address.ts';
 
 /** What kind of identity a value must be. */
 export type IdentityKind = 'impi' | 'impu' | 'realm';
@@ -22,7 +22,7 @@ export function identityProblem(kind: IdentityKind, value: unknown): string | un
   if (value.length > 255) return 'is longer than 255 characters';
   if (kind === 'impi') return NAI.test(value) ? undefined : 'must be an NAI such as user@realm.example';
   if (kind === 'impu') return IMPU.test(value) ? undefined : 'must be a sip:, sips: or tel: URI';
-  return realmSchema.safeParse(value).success ? undefined : 'must be a DNS name such as ims.example.net';
+  return isRealm(value) ? undefined : 'must be a DNS name such as ims.example.net';
 }
 
 /** A zod string that must be an identity of `kind` ({@link identityProblem}'s message on failure). */
