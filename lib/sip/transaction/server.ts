@@ -127,9 +127,9 @@ export class ServerTransaction implements Scheduled {
       this.last = undefined;
     }
     this.req = undefined;
-    this.host.longTimer.unschedule(this);
     this.host.sendResponse(bytes, this);
     if (this.st !== 'completed') return true; // the send failed synchronously and terminated us
+    // Either ends the TU bound: Timer J replaces its schedule, or termination removes it.
     if (this.reliable) this.terminate('timer-j'); // Timer J = 0
     else this.host.longTimer.schedule(this);
     return true;
