@@ -14,7 +14,7 @@ import { HeaderList, type HeaderField } from './headers/list.ts';
 import { headerKey } from './headers/names.ts';
 import { readViaLenient } from './headers/via.ts';
 import { SipRequest, SipResponse, type SipMessage } from './message.ts';
-import { firstElementEnd, isToken, trimWs } from './syntax.ts';
+import { firstElementEnd, isToken, skipWsBack, trimWs } from './syntax.ts';
 
 /** Parser knobs. */
 export interface ParseOptions {
@@ -59,8 +59,7 @@ function readFields(head: string, from: number, problems: Problems): HeaderField
       else if (cont.length > 0) last.value = last.value.length > 0 ? last.value + ' ' + cont : cont;
     } else {
       const colon = head.indexOf(':', i);
-      let ne = colon;
-      while (ne > i && (head.charCodeAt(ne - 1) === 32 || head.charCodeAt(ne - 1) === 9)) ne--;
+      const ne = skipWsBack(head, i, colon);
       const name = colon < 0 || colon > e ? '' : head.slice(i, ne);
       if (!isToken(name)) {
         problems.add(new SipParseError('BAD_HEADER_LINE', 'Malformed header line'));

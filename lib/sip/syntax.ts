@@ -60,15 +60,28 @@ export function skipWs(s: string, i: number): number {
 }
 
 /**
+ * The end of `s.slice(from, end)` without its trailing SP and HTAB: {@link skipWs} backwards, never below `from`.
+ * @param s text.
+ * @param from lowest index to return.
+ * @param end index just after the text.
+ */
+export function skipWsBack(s: string, from: number, end: number): number {
+  while (end > from) {
+    const c = s.charCodeAt(end - 1);
+    if (c !== 32 && c !== 9) break;
+    end--;
+  }
+  return end;
+}
+
+/**
  * `s` without leading and trailing SP/HTAB. Unlike `String#trim` it keeps every other character (a value may start
  * with U+FEFF or U+00A0, RFC 4475 §3.1.1.2).
  * @param s text.
  */
 export function trimWs(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  const a = skipWs(s, 0);
+  const b = skipWsBack(s, a, s.length);
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 

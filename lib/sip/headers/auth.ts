@@ -6,7 +6,7 @@
  * quoted or bare values for every parameter, writers quote exactly what the grammar quotes.
  */
 import { SipParseError } from '../errors.ts';
-import { listElementEnd, quote, readQuoted, skipWs, tokenEnd, trimWs } from '../syntax.ts';
+import { listElementEnd, quote, readQuoted, skipWs, skipWsBack, tokenEnd, trimWs } from '../syntax.ts';
 
 /** A scheme and its parameters (names lower-cased, values unquoted). */
 export interface AuthValue {
@@ -65,8 +65,7 @@ export function parseAuthValue(value: string): AuthValue {
   for (let at = 0; at <= rest.length; ) {
     const stop = listElementEnd(rest, at);
     let a = skipWs(rest, at);
-    let b = stop;
-    while (b > a && (rest.charCodeAt(b - 1) === 32 || rest.charCodeAt(b - 1) === 9)) b--;
+    const b = skipWsBack(rest, a, stop);
     at = stop + 1;
     if (a === b) continue; // #rule allows empty elements
     const ne = tokenEnd(rest, a);
