@@ -21,6 +21,7 @@ import { openPeerCheck } from '../lib/metrics/readiness.ts';
 import { RoleTelemetry } from '../lib/metrics/telemetry.ts';
 import { parseUri } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
+import { SIP_METHODS } from '../lib/sip/methods.ts';
 import { SipStack, type BoundAddress, type RequestHandler } from '../lib/sip/stack.ts';
 import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
 import { tlsServerOptions } from '../lib/sip/transport/tls.ts';
@@ -48,14 +49,11 @@ import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 export const ALLOW = 'REGISTER, OPTIONS';
 
 /**
- * Methods the registrar recognises but does not allow: RFC 3261's own and those of the extensions an IMS core meets
- * (RFC 3262 PRACK, 3311 UPDATE, 3428 MESSAGE, 3515 REFER, 3903 PUBLISH, 6086 INFO, 6665 SUBSCRIBE/NOTIFY). They get
- * `405` with Allow; a method outside this list is not recognised and gets `501 Not Implemented` (RFC 3261 §8.2.1;
- * RFC 4475 §3.1.1.2, §3.1.1.5). Method names are case-sensitive (§7.1).
+ * Methods the registrar recognises but does not allow: the stack's known methods ({@link SIP_METHODS}) but those of
+ * {@link ALLOW}. They get `405` with Allow; a method outside this list is not recognised and gets `501 Not
+ * Implemented` (RFC 3261 §8.2.1; RFC 4475 §3.1.1.2, §3.1.1.5).
  */
-export const KNOWN_METHODS: ReadonlySet<string> = new Set([
-  'INVITE', 'ACK', 'CANCEL', 'BYE', 'PRACK', 'UPDATE', 'MESSAGE', 'REFER', 'PUBLISH', 'INFO', 'SUBSCRIBE', 'NOTIFY',
-]);
+export const KNOWN_METHODS: ReadonlySet<string> = new Set(SIP_METHODS.filter((m) => m !== 'REGISTER' && m !== 'OPTIONS'));
 
 /** Where a started registrar can be reached. */
 export interface RegistrarAddresses {

@@ -18,16 +18,14 @@
  */
 import { SipError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../message.ts';
+import { SIP_METHODS } from '../methods.ts';
 import { createResponse, type ResponseOptions } from '../response.ts';
 import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
 import type { ExpiryQueue, Scheduled } from './timers.ts';
 
-/** One string per method name for the transactions to share. */
-const KNOWN_METHODS = new Map(
-  ['REGISTER', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'PRACK', 'UPDATE', 'REFER']
-    .map((m) => [m, m]),
-);
+/** One string per known method name for the transactions to share. */
+const SHARED_METHODS = new Map<string, string>(SIP_METHODS.map((m) => [m, m]));
 
 /** States of Figure 8. */
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -76,7 +74,7 @@ export class ServerTransaction implements Scheduled {
     this.key = key;
     this.req = request;
     // Kept as long as the transaction: the method's own copy for each request would add up (issue #12).
-    this.method = KNOWN_METHODS.get(request.method) ?? request.method;
+    this.method = SHARED_METHODS.get(request.method) ?? request.method;
     this.flow = flow;
     this.reliable = flow.transport !== 'UDP';
     this.route = route;
