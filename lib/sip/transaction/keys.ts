@@ -12,7 +12,6 @@
  */
 import type { SipMessage, SipRequest } from '../message.ts';
 import { MAGIC_COOKIE } from '../headers/via.ts';
-import { ownString } from '../syntax.ts';
 
 /** Where a request came from, for the UDP part of the key. */
 export interface KeySource {
@@ -39,11 +38,12 @@ export function serverKey(req: SipRequest, source: KeySource): string {
   const method = req.method === 'ACK' ? 'INVITE' : req.method;
   const src = source.transport === 'UDP' ? `${source.remoteAddress}|${source.remotePort}` : '';
   const branch = via.branch;
-  // Kept as long as the transaction (32 s on UDP for Timer J): it must not hold the request's text (ownString).
-  if (isRfc3261Branch(branch)) return ownString(`${branch}|${via.sentBy}|${method}|${src}`);
+  // Kept as long as the transaction (32 s on UDP for Timer J), so it must not hold the request's text: a join with a
+  // separator builds one flat string of its own, where a template literal would keep slices of the header block and
+  // ownString would add a slice of its own.
+  if (isRfc3261Branch(branch)) return [branch, via.sentBy, method, src].join('|');
   const cseq = req.cseq();
-  return ownString(`2543|${req.uri}|${req.to().tag ?? ''}|${req.from().tag ?? ''}|${req.callId()}|${cseq.seq}|${method}|` +
-    `${via.toString()}|${src}`);
+  return ['2543', req.uri, req.to().tag ?? '', req.from().tag ?? '', req.callId(), cseq.seq, method, via.toString(), src].join('|');
 }
 
 /**
