@@ -11,6 +11,7 @@ import { createErrorResponse } from './response.ts';
 import { serializeMessage } from './serialize.ts';
 import type { SipStack } from './stack.ts';
 import { clientKey, serverKey } from './transaction/keys.ts';
+import type { KeptResponses } from './transaction/kept-responses.ts';
 import { ServerTransaction, type ServerTransactionHost, type TerminationReason } from './transaction/server.ts';
 import type { ExpiryQueue } from './transaction/timers.ts';
 import { reconnectTarget, stampReceived, stampReceivedRaw, udpResponseTarget } from './transport/routing.ts';
@@ -59,6 +60,11 @@ export class Inbound implements ServerTransactionHost {
   /** Timer J and the TU-answer bound (both 64·T1). */
   get longTimer(): ExpiryQueue {
     return this.stack.longTimer;
+  }
+
+  /** The final responses kept through Timer J. */
+  get kept(): KeptResponses {
+    return this.stack.keptResponses;
   }
 
   /**

@@ -13,6 +13,7 @@ import { Inbound } from './inbound.ts';
 import { Outbound } from './outbound.ts';
 import { newStats, type SipStats } from './stats.ts';
 import type { ClientTransaction } from './transaction/client.ts';
+import { KeptResponses } from './transaction/kept-responses.ts';
 import type { ServerTransaction } from './transaction/server.ts';
 import { ExpiryQueue, resolveTimers, timerF, type TimerValues } from './transaction/timers.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './parser.ts';
@@ -89,6 +90,8 @@ export class SipStack {
   readonly clientTransactions = new Map<string, ClientTransaction>();
   /** Timer J of UDP server transactions and the TU-answer bound: both 64·T1. */
   readonly longTimer: ExpiryQueue;
+  /** The final responses of UDP server transactions, kept outside the heap for Timer J. */
+  readonly keptResponses = new KeptResponses();
   handler: RequestHandler | undefined;
   private readonly opts: SipStackOptions;
   private readonly inbound: Inbound;

@@ -12,7 +12,7 @@
  *
  * Memory: a UDP registrar holds every completed transaction for 32 s (≈400,000 at 13,000 requests/s), so on
  * completion the transaction lets go of the request and keeps only what a retransmission needs — the response
- * bytes and where they go (≈1 KB instead of ≈6 KB).
+ * bytes (outside the heap, kept-responses.ts) and where they go.
  *
  * INVITE requests use this machine too (the TU answers them 405 at once); a matching ACK is absorbed.
  */
@@ -22,6 +22,7 @@ import { SIP_METHODS } from '../methods.ts';
 import { createResponse, type ResponseOptions } from '../response.ts';
 import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
+import type { KeptChunk, KeptResponse, KeptResponses } from './kept-responses.ts';
 import type { ExpiryQueue, Scheduled } from './timers.ts';
 
 /** One string per known method name for the transactions to share. */
@@ -37,6 +38,8 @@ export type TerminationReason = 'timer-j' | 'tu-timeout' | 'transport-error' | '
 export interface ServerTransactionHost {
   /** Fires Timer J on UDP. */
   readonly longTimer: ExpiryQueue;
+  /** Holds the final responses of UDP transactions through Timer J. */
+  readonly kept: KeptResponses;
   /** Hands bytes to the transport along the transaction's route; failures come back through `transportError`. */
   sendResponse(bytes: Buffer, tx: ServerTransaction): void;
   /** Called once, on entering Terminated. */
@@ -44,7 +47,7 @@ export interface ServerTransactionHost {
 }
 
 /** A non-INVITE server transaction, as the TU sees it. */
-export class ServerTransaction implements Scheduled {
+export class ServerTransaction implements Scheduled, KeptResponse {
   readonly key: string;
   readonly method: string;
   /** Where the request came from. */
@@ -55,8 +58,10 @@ export class ServerTransaction implements Scheduled {
   private st: ServerTransactionState = 'trying';
   private req: SipRequest | undefined;
   private last: Buffer | undefined;
-  /** The final response on UDP, kept for Timer J as octets in a string (`latin1` maps each octet to one character). */
-  private lastText: string | undefined;
+  /** Where the host keeps the final response on UDP for Timer J; the host's to set. */
+  keptIn: KeptChunk | undefined;
+  keptAt = 0;
+  keptLength = 0;
   private status = 0;
   private readonly host: ServerTransactionHost;
   /** The deadline on the host's long timer (TU bound, then Timer J); the queue's to set, 0 when none. */
@@ -117,11 +122,11 @@ export class ServerTransaction implements Scheduled {
     }
     this.st = 'completed';
     this.status = res.status;
-    // Kept for Timer J (32 s on UDP) as a string: a short Buffer is a view of a shared 8 KiB slab, which it would
-    // keep alive for as long, with every short-lived Buffer cut from it (issue #12: ~4 KB pinned per kept response),
-    // and a string is one object where a Buffer of its own is three. A retransmission is rare; it pays the copy back.
+    // Kept for Timer J (32 s on UDP) outside the heap: neither a view of a shared 8 KiB slab (which it would pin
+    // with every short-lived Buffer cut from it) nor old space for each GC to walk (issue #12). A retransmission is
+    // rare; it pays for a copy.
     if (!this.reliable) {
-      this.lastText = bytes.toString('latin1');
+      this.host.kept.keep(bytes, this);
       this.last = undefined;
     }
     this.req = undefined;
@@ -151,8 +156,9 @@ export class ServerTransaction implements Scheduled {
    */
   retransmission(): 'absorbed' | 'resent' | 'ignored' {
     if (this.st === 'terminated') return 'ignored';
-    if (this.lastText !== undefined) {
-      this.host.sendResponse(Buffer.from(this.lastText, 'latin1'), this);
+    const kept = this.host.kept.copy(this);
+    if (kept !== undefined) {
+      this.host.sendResponse(kept, this);
       return 'resent';
     }
     if (this.st === 'trying' || !this.last) return 'absorbed';
@@ -180,7 +186,7 @@ export class ServerTransaction implements Scheduled {
     this.st = 'terminated';
     this.host.longTimer.unschedule(this);
     this.last = undefined;
-    this.lastText = undefined;
+    this.host.kept.release(this);
     this.req = undefined;
     this.host.terminated(this, reason);
   }
