@@ -4,8 +4,9 @@
  * built from slices of the decoded header block, and a heap snapshot of a registrar at 2,000 registrations/s held
  * 70,000 such blocks). Requests with 4 KB of padding headers are answered over real UDP; after a full GC the held
  * transactions cost far less than their requests, and a retransmission still gets the same response, octet for
- * octet. Datagrams from one source share its flow, origin and response route, and the transaction is its own Timer J
- * queue entry. The registrar's table of issued nonces (kept for minutes) is held to the same rule.
+ * octet. Datagrams from one source share its flow, origin and response route, the transaction is its own Timer J
+ * queue entry, and its response is kept outside the heap (kept-responses.ts). The registrar's table of issued nonces
+ * (kept for minutes) is held to the same rule.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
