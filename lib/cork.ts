@@ -7,7 +7,9 @@
  * "Done" is `setImmediate`: it runs after every I/O callback of the current poll phase and the microtasks they
  * queued, which is what makes requests answered in different callbacks of one turn (one UDP datagram each, say) go
  * out together; `process.nextTick` would flush after the first callback's microtasks already. The cost is at most the
- * rest of that poll phase of latency, bounded by the work already queued.
+ * rest of that poll phase of latency, bounded by the work already queued. Measured against the alternatives (issue
+ * #12, bench/README "fourth round"): writing at once, or flushing on nextTick, cost the static chain 13–23 % more CPU
+ * at 1,000/s — the processes downstream woke ~45 % more often, with fewer messages per wake-up.
  */
 import type { Socket } from 'node:net';
 
