@@ -26,6 +26,10 @@ export class KeptChunk {
   /** Responses in it not yet released. */
   live = 0;
 
+  /**
+   * @param size octets.
+   * @param pooled whether it is one of the reusable chunks.
+   */
   constructor(size: number, pooled: boolean) {
     this.pooled = pooled;
     // Its own ArrayBuffer, not a slice of Node's shared pool: nothing else can pin it or be pinned by it.
