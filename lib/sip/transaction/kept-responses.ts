@@ -50,7 +50,7 @@ export class KeptResponses {
   #spare: KeptChunk[] = [];
   #octets = 0;
 
-  /** Octets of the chunks this holds (in use, current or spare): memory outside the heap, for tests and metrics. */
+  /** Octets of the chunks this holds (in use, current or spare): its memory outside the heap (read by the tests). */
   get octets(): number {
     return this.#octets;
   }
