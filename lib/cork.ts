@@ -10,17 +10,37 @@
  * rest of that poll phase of latency, bounded by the work already queued. Measured against the alternatives (issue
  * #12, bench/README "fourth round"): writing at once, or flushing on nextTick, cost the static chain 13–23 % more CPU
  * at 1,000/s — the processes downstream woke ~45 % more often, with fewer messages per wake-up.
+ *
+ * A `holdMs` goes further, like Nagle's algorithm but bounded in time: while writes come faster than two per `holdMs`
+ * (an average of the gaps between them), a batch waits up to `holdMs` for more before it leaves. Every process down
+ * the chain then reads several messages per wake-up and answers them in one write, so the batch travels on. Slower
+ * than that, a batch leaves at the end of its turn as without it: a lone registration waits for nothing. The
+ * registrar sets it on its Cx links (`--cx-batch-ms`, bench/README "fifth round" for what it buys and costs).
  */
 import type { Socket } from 'node:net';
 
-/** A socket's writes, corked per turn. */
+/** Gaps between writes longer than this count as this long: an idle minute must not take minutes to forget. */
+const GAP_CAP_MS = 1000;
+/** Weight of the newest gap in the average (1/8, as TCP's SRTT: RFC 6298 §2). */
+const GAP_WEIGHT = 1 / 8;
+
+/** A socket's writes, corked per turn, or held up to `holdMs` under load. */
 export class TurnCork {
   readonly #socket: Socket;
+  readonly #holdMs: number;
   #corked = false;
+  /** When the last write came (performance.now()), and the average gap between writes; only kept with a hold. */
+  #lastWrite = 0;
+  #gap = GAP_CAP_MS;
 
-  /** @param socket the stream to write to (TCP or TLS). */
-  constructor(socket: Socket) {
+  /**
+   * @param socket the stream to write to (TCP or TLS).
+   * @param holdMs longest a batch waits for more writes while they come faster than two per `holdMs`; 0 (the
+   *   default) never waits past the turn.
+   */
+  constructor(socket: Socket, holdMs = 0) {
     this.#socket = socket;
+    this.#holdMs = holdMs;
   }
 
   /**
@@ -29,12 +49,22 @@ export class TurnCork {
    * @returns what `socket.write` returned (false: its buffer is above the high-water mark).
    */
   write(buf: Buffer, done?: (err?: Error | null) => void): boolean {
+    const hold = this.#holdMs > 0 && this.#busy();
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      setImmediate(this.#uncork);
+      if (hold) setTimeout(this.#uncork, this.#holdMs);
+      else setImmediate(this.#uncork);
     }
     return this.#socket.write(buf, done);
+  }
+
+  /** Records this write's gap; true when writes come fast enough that a held batch would gather more than one. */
+  #busy(): boolean {
+    const now = performance.now();
+    this.#gap += (Math.min(now - this.#lastWrite, GAP_CAP_MS) - this.#gap) * GAP_WEIGHT;
+    this.#lastWrite = now;
+    return this.#gap * 2 < this.#holdMs;
   }
 
   readonly #uncork = (): void => {

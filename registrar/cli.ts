@@ -18,7 +18,7 @@ import { serveUntilSignal } from '../lib/serve.ts';
 import { TRACE_HELP, startTraced } from '../lib/trace/cli.ts';
 import { workerSlot } from '../lib/workers/group.ts';
 import { addBindingsCommand } from './cli-bindings.ts';
-import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
+import { AKA_ALGORITHMS, BAN_ACTIONS, DIGEST_ALGORITHMS, MAX_CX_BATCH_MS, REGISTRAR_DEFAULTS as D, type RegistrarConfig, type SipListen } from './config.ts';
 import { isRegistrarError } from './errors.ts';
 import { IND_SLOTS, MAX_AUTH_VECTORS } from './vector-cache.ts';
 
@@ -69,6 +69,7 @@ const serveSchema = z.object({
   'max-pending-challenges': count(1, 1000),
   'auth-vectors': count(1, MAX_AUTH_VECTORS),
   'auth-vector-lifetime': seconds,
+  'cx-batch-ms': count(0, MAX_CX_BATCH_MS),
   'max-tracked-sources': count(1000),
   'max-connections': count(1),
   'max-connections-per-source': count(1),
@@ -122,6 +123,7 @@ export interface RegistrarCliOptions {
   maxPendingChallenges?: string;
   authVectors?: string;
   authVectorLifetime?: string;
+  cxBatchMs?: string;
   maxTrackedSources?: string;
   maxConnections?: string;
   maxConnectionsPerSource?: string;
@@ -148,6 +150,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     'ban-action': o.banAction ?? D.banAction, 'rate-limit': o.rateLimit ?? D.rateLimit, 'rate-burst': o.rateBurst ?? D.rateBurst,
     'max-pending-challenges': o.maxPendingChallenges ?? D.maxPendingChallenges, 'max-tracked-sources': o.maxTrackedSources ?? D.maxTrackedSources,
     'auth-vectors': o.authVectors ?? D.authVectors, 'auth-vector-lifetime': o.authVectorLifetime ?? D.authVectorLifetimeMs / 1000,
+    'cx-batch-ms': o.cxBatchMs ?? D.cxBatchMs,
     'max-connections': o.maxConnections ?? D.maxConnections, 'max-connections-per-source': o.maxConnectionsPerSource ?? D.maxConnectionsPerSource,
     'first-message-timeout': o.firstMessageTimeout ?? D.firstMessageTimeoutMs / 1000, 'metrics': o.metrics, 'trace': o.trace,
     'workers': o.workers ?? 1,
@@ -160,7 +163,7 @@ export function parseRegistrarOptions(o: RegistrarCliOptions, logger: Logger): R
     maxExpires: c['max-expires'], regAwaitAuthMs: c['reg-await-auth'] * 1000, logger,
     banAfter: c['ban-after'], banWindowMs: c['ban-window'] * 1000, banMs: c['ban-time'] * 1000, banAction: c['ban-action'],
     rateLimit: c['rate-limit'], rateBurst: c['rate-burst'], maxPendingChallenges: c['max-pending-challenges'],
-    authVectors: c['auth-vectors'], authVectorLifetimeMs: c['auth-vector-lifetime'] * 1000,
+    authVectors: c['auth-vectors'], authVectorLifetimeMs: c['auth-vector-lifetime'] * 1000, cxBatchMs: c['cx-batch-ms'],
     maxTrackedSources: c['max-tracked-sources'], maxConnections: c['max-connections'],
     maxConnectionsPerSource: c['max-connections-per-source'], firstMessageTimeoutMs: c['first-message-timeout'] * 1000,
     workers: c.workers, ...(tls ? { tls } : {}),
@@ -245,6 +248,7 @@ export const registrarCommand: CommandModule = (program: Command) => {
     .option('--max-pending-challenges <n>', 'unanswered challenges per IMPI; further REGISTERs get the newest again (no MAR)', String(D.maxPendingChallenges))
     .option('--auth-vectors <n>', `vectors one MAR asks for (1…${MAX_AUTH_VECTORS}); the unused ones serve the identity's next challenges without a MAR`, String(D.authVectors))
     .option('--auth-vector-lifetime <s>', 'how long an unused vector is kept in memory (never stored)', String(D.authVectorLifetimeMs / 1000))
+    .option('--cx-batch-ms <ms>', `under load, how long a MAR or SAR may wait to leave with others, so each hop to the HSS wakes once per batch (0…${MAX_CX_BATCH_MS}; 0: never waits)`, String(D.cxBatchMs))
     .option('--max-tracked-sources <n>', 'source addresses (and IMPIs) the ban, rate and challenge tables hold, least recent forgotten first', String(D.maxTrackedSources))
     .option('--max-connections <n>', 'TCP/TLS connections per listener', String(D.maxConnections))
     .option('--max-connections-per-source <n>', 'TCP/TLS connections per listener from one IP address (refused before a TLS handshake)', String(D.maxConnectionsPerSource))

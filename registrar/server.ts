@@ -32,7 +32,7 @@ import { onSiblingMessage } from '../lib/workers/messages.ts';
 import { createRegistrarAdminApi } from './admin-api.ts';
 import { BindingStore } from './bindings.ts';
 import { ChallengeStore } from './challenges.ts';
-import { resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type SipListen } from './config.ts';
+import { MAX_CX_BATCH_MS, resolveConfig, type RegistrarConfig, type ResolvedRegistrarConfig, type SipListen } from './config.ts';
 import { CxClient } from './cx.ts';
 import { RegistrarError } from './errors.ts';
 import { SUPPORTED_OPTION_TAGS, checkExtensions } from './extensions.ts';
@@ -102,6 +102,9 @@ function checkConfig(c: ResolvedRegistrarConfig): void {
     if (!Number.isFinite(v) || v <= 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `${name} must be a positive number, got ${v}`);
   }
   if (!Number.isInteger(c.banAfter) || c.banAfter < 0) throw new RegistrarError('ERR_REGISTRAR_CONFIG', `banAfter must be an integer ≥ 0, got ${c.banAfter}`);
+  if (!Number.isInteger(c.cxBatchMs) || c.cxBatchMs < 0 || c.cxBatchMs > MAX_CX_BATCH_MS) {
+    throw new RegistrarError('ERR_REGISTRAR_CONFIG', `cxBatchMs must be an integer in 0…${MAX_CX_BATCH_MS}, got ${c.cxBatchMs}`);
+  }
   if (!Number.isInteger(c.authVectors) || c.authVectors < 1 || c.authVectors > MAX_AUTH_VECTORS) {
     throw new RegistrarError('ERR_REGISTRAR_CONFIG', `authVectors must be an integer in 1…${MAX_AUTH_VECTORS}, got ${c.authVectors}`);
   }
@@ -210,7 +213,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     teardown.add('store', () => store.close());
     const node = new DiameterNode({
       originHost: c.originHost, originRealm: c.realm, applications: [CX_APPLICATION], logger: log.child({ component: 'diameter' }),
-      timeouts: { requestMs: c.diameterTimeoutMs }, ...(c.reconnect ? { reconnect: c.reconnect } : {}), ...(c.trace ? { trace: c.trace } : {}),
+      timeouts: { requestMs: c.diameterTimeoutMs }, writeHoldMs: c.cxBatchMs, ...(c.reconnect ? { reconnect: c.reconnect } : {}), ...(c.trace ? { trace: c.trace } : {}),
     });
     teardown.addDiameter(node);
     const telemetry = new RoleTelemetry('registrar', c.metrics?.system ?? 'partner');

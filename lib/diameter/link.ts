@@ -39,8 +39,11 @@ export abstract class MessageLink {
   private readonly trace: { sink: MessageTrace; local: string; localPort: number; remote: string; remotePort: number } | undefined;
   private torn = false;
 
-  /** Wires the socket events; with `trace`, every message sent and every frame received is recorded (TLS in plaintext). */
-  constructor(socket: Socket, logger: Logger, maxMessageSize: number | undefined, trace?: MessageTrace) {
+  /**
+   * Wires the socket events; with `trace`, every message sent and every frame received is recorded (TLS in plaintext).
+   * @param writeHoldMs how long a batch of writes may wait for more under load (lib/cork.ts); 0: to the end of the turn.
+   */
+  constructor(socket: Socket, logger: Logger, maxMessageSize: number | undefined, trace?: MessageTrace, writeHoldMs = 0) {
     this.socket = socket;
     this.trace = trace === undefined ? undefined : {
       sink: trace, local: plainAddress(socket.localAddress ?? ''), localPort: socket.localPort ?? 0,
@@ -48,7 +51,7 @@ export abstract class MessageLink {
     };
     this.remoteAddress = plainAddress(socket.remoteAddress ?? '');
     this.framer = new DiameterFramer(maxMessageSize === undefined ? {} : { maxMessageSize });
-    this.out = new TurnCork(socket);
+    this.out = new TurnCork(socket, writeHoldMs);
     this.log = logger;
     const onChunk = (chunk: Buffer): void => this.guard(() => this.onData(chunk));
     const sink = readSinkOf(socket);
@@ -98,7 +101,7 @@ export abstract class MessageLink {
   }
 
   /**
-   * Encodes and writes a message (corked with the turn's other messages: lib/cork.ts).
+   * Encodes and writes a message (corked with the turn's other messages, or held with them: lib/cork.ts).
    * @returns false when the connection is closed or the message cannot be encoded (logged).
    */
   send(msg: DiameterMessage): boolean {

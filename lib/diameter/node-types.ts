@@ -84,6 +84,13 @@ export interface DiameterNodeOptions {
   dictionary?: Dictionary;
   validate?: ValidateOptions;
   maxMessageSize?: number;
+  /**
+   * Write coalescing under load (lib/cork.ts): while a connection's messages come faster than two per `writeHoldMs`,
+   * they wait up to `writeHoldMs` and leave together, so every hop downstream reads and answers them in one wake-up.
+   * Default 0: each event-loop turn's messages leave at its end. A client at the start of a chain sets it (the
+   * registrar's `--cx-batch-ms`); the agents after it pass the batches on without.
+   */
+  writeHoldMs?: number;
   logger?: Logger;
   /** Records every message of every connection, TLS in plaintext (`--trace`, lib/trace). */
   trace?: MessageTrace;

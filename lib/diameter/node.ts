@@ -102,6 +102,7 @@ export class DiameterNode {
         foreignRoles: options.foreignRoles ?? DEFAULT_FOREIGN_ROLES,
         ...(options.validate ? { validate: options.validate } : {}),
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+        ...(options.writeHoldMs === undefined ? {} : { writeHoldMs: options.writeHoldMs }),
         nextEndToEnd: () => this.endToEnd.next(),
         ...(options.trace ? { trace: options.trace } : {}),
       },

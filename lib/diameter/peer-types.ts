@@ -54,6 +54,8 @@ export interface PeerConnectionOptions {
   dictionary: Dictionary;
   validate?: ValidateOptions;
   maxMessageSize?: number;
+  /** Longest a batch of writes waits for more under load (DiameterNodeOptions.writeHoldMs, lib/cork.ts); default 0. */
+  writeHoldMs?: number;
   /** Roles a peer of another realm may hold (responder side; admission.ts). */
   foreignRoles: readonly string[];
   /** Initiator: the Origin-Host the peer is configured as; a CEA from anyone else is refused. */

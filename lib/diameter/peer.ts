@@ -39,7 +39,7 @@ export class PeerConnection extends MessageLink {
 
   /** Wires the socket; call {@link start} next. */
   constructor(private readonly o: PeerConnectionOptions) {
-    super(o.socket, o.logger, o.maxMessageSize, o.trace);
+    super(o.socket, o.logger, o.maxMessageSize, o.trace, o.writeHoldMs);
     this.role = o.role;
     this.current = o.role === 'initiator' ? 'wait-i-cea' : 'wait-cer';
     this.log = o.logger.child({ remote: this.describe(), role: o.role });

@@ -2,7 +2,8 @@
  * Issue #12, "writes corked per event-loop turn" (lib/cork.ts, used by every Diameter link and SIP stream
  * connection), on a real TCP connection: the messages of a turn wait, corked, and leave together when the turn's I/O
  * is done; a turn that starts with a timer is flushed without waiting for further I/O; the peer gets every octet in
- * order.
+ * order. With a hold (the registrar's `--cx-batch-ms`), writes that come faster than two per hold wait across turns
+ * for up to the hold, and a lone write, or one after a pause, does not wait.
  *
  * Writing the first message of a turn at once instead was tried (issue #12, fourth round): one TLS echo in isolation
  * cost ~10 µs less per message, but the static chain at 1,000/s cost 20 % more CPU in every process — a message sent
@@ -109,4 +110,56 @@ test('the write callback reports each message, corked or not', async () => {
   for (let i = 0; i < 3; i++) cork.write(msg(i), (err) => { if (!err) done.push(i); });
   for (let t = 0; done.length < 3 && t < 100; t++) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(done.sort(), [0, 1, 2]);
+});
+
+/** Writes `n` messages in one turn: gaps of ~0 bring the average gap under any hold (it starts at 1 s, weight 1/8). */
+function load(cork: TurnCork, n = 60): void {
+  for (let i = 0; i < n; i++) cork.write(msg(i));
+}
+
+test('with a hold, a lone write on an idle connection still leaves when its turn ends', async () => {
+  const cork = new TurnCork(client, 200);
+  cork.write(msg(0));
+  await nextTurn();
+  assert.equal(client.writableLength, 0, 'not held: writes have not come faster than two per hold');
+  await receivedLength(0);
+});
+
+test('with a hold, writes that come faster than two per hold wait across turns and leave together within the hold', async () => {
+  const hold = 200;
+  const cork = new TurnCork(client, hold);
+  received = Buffer.alloc(0);
+  load(cork);
+  await nextTurn();
+  assert.equal(client.writableLength, 0, 'the burst that taught it the load left at the end of its turn');
+  await receivedLength(60 * msg(0).length);
+  received = Buffer.alloc(0);
+  const t0 = performance.now();
+  cork.write(msg(1));
+  await nextTurn();
+  cork.write(msg(2));
+  await nextTurn();
+  assert.equal(client.writableLength, 2 * msg(0).length, 'both wait, two turns later, for the hold');
+  await new Promise((r) => setTimeout(r, hold + 50));
+  assert.equal(client.writableLength, 0, 'and leave once it is over');
+  await receivedLength(2 * msg(0).length);
+  assert.equal(received.toString(), msg(1).toString() + msg(2).toString());
+  assert.ok(performance.now() - t0 >= hold - 5, 'held for the hold, not less');
+});
+
+test('with a hold, a pause longer than the hold forgets the load: the next write leaves with its turn', async () => {
+  const hold = 40;
+  const cork = new TurnCork(client, hold);
+  load(cork);
+  await nextTurn();
+  cork.write(msg(1));
+  await nextTurn();
+  assert.ok(client.writableLength > 0, 'under load: held');
+  await new Promise((r) => setTimeout(r, hold + 20));
+  assert.equal(client.writableLength, 0);
+  // One gap of 8 holds lifts the average gap (weight 1/8) to about one hold, above half a hold.
+  await new Promise((r) => setTimeout(r, 8 * hold));
+  cork.write(msg(2));
+  await nextTurn();
+  assert.equal(client.writableLength, 0, 'idle again: not held');
 });

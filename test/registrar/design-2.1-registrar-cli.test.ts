@@ -42,7 +42,7 @@ describe('mcx registrar', () => {
       ['--ban-after', '-1', '10'], ['--ban-window', '0', '60'], ['--ban-time', 'soon', '300'], ['--ban-action', 'tarpit', '403'],
       ['--rate-limit', '0', '10000'], ['--rate-burst', '1.5', '10000'], ['--max-pending-challenges', '0', '3'],
       ['--max-tracked-sources', '10', '100000'], ['--max-connections', '0', '10000'], ['--max-connections-per-source', 'x', '64'],
-      ['--first-message-timeout', '0', '10'],
+      ['--first-message-timeout', '0', '10'], ['--cx-batch-ms', '101', '4'],
     ];
     const r = await mcx(['registrar', '--sip', 'udp:127.0.0.1:5060', '--domain', DOMAIN, '--hss', '127.0.0.1:3868', '--origin-host',
       `registrar.${DOMAIN}`, '--realm', DOMAIN, ...limits.flatMap(([o, bad]) => [o, bad])]);
