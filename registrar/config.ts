@@ -32,7 +32,7 @@ export interface SipListen extends HostPort {
   transport: SipTransportName;
 }
 
-/** Upper bound of `cxBatchMs`: beyond it a batch costs more latency than the wake-ups it saves are worth. */
+/** Upper bound of `cxBatchMs`, so a slip of the finger cannot hold every Cx round for a large share of its 1.5 s timeout. */
 export const MAX_CX_BATCH_MS = 100;
 
 /** Defaults of the optional settings. */
