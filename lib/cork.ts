@@ -12,8 +12,9 @@
  * at 1,000/s — the processes downstream woke ~45 % more often, with fewer messages per wake-up.
  *
  * A `holdMs` goes further, like Nagle's algorithm but bounded in time: while writes come faster than two per `holdMs`
- * (an average of the gaps between them), a batch waits up to `holdMs` for more before it leaves. Every process down
- * the chain then reads several messages per wake-up and answers them in one write, so the batch travels on. Slower
+ * (an average of the gaps between them), a batch waits up to `holdMs` for more before it leaves, or until it holds
+ * {@link FULL_BATCH} messages, as Nagle sends a full segment. Every process down the chain then reads several messages
+ * per wake-up and answers them in one write, so the batch travels on. Slower
  * than that, a batch leaves at the end of its turn as without it: a lone registration waits for nothing. The
  * registrar sets it on its Cx links (`--cx-batch-ms`, bench/README "fifth round" for what it buys and costs).
  */
@@ -23,12 +24,20 @@ import type { Socket } from 'node:net';
 const GAP_CAP_MS = 1000;
 /** Weight of the newest gap in the average (1/8, as TCP's SRTT: RFC 6298 §2). */
 const GAP_WEIGHT = 1 / 8;
+/**
+ * Messages after which a held batch leaves at the end of the turn instead of waiting out the hold: enough to spread a
+ * wake-up's cost downstream, and at high rates (where a turn gathers several anyway) the hold then adds little latency.
+ */
+export const FULL_BATCH = 8;
 
 /** A socket's writes, corked per turn, or held up to `holdMs` under load. */
 export class TurnCork {
   readonly #socket: Socket;
   readonly #holdMs: number;
   #corked = false;
+  /** The hold's timer while a batch waits for it, and the batch's messages. */
+  #held: NodeJS.Timeout | undefined;
+  #count = 0;
   /** When the last write came (performance.now()), and the average gap between writes; only kept with a hold. */
   #lastWrite = 0;
   #gap = GAP_CAP_MS;
@@ -50,11 +59,16 @@ export class TurnCork {
    */
   write(buf: Buffer, done?: (err?: Error | null) => void): boolean {
     const hold = this.#holdMs > 0 && this.#busy();
+    this.#count++;
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      if (hold) setTimeout(this.#uncork, this.#holdMs);
+      if (hold) this.#held = setTimeout(this.#uncork, this.#holdMs);
       else setImmediate(this.#uncork);
+    } else if (this.#held !== undefined && this.#count >= FULL_BATCH) {
+      clearTimeout(this.#held);
+      this.#held = undefined;
+      setImmediate(this.#uncork);
     }
     return this.#socket.write(buf, done);
   }
@@ -69,6 +83,8 @@ export class TurnCork {
 
   readonly #uncork = (): void => {
     this.#corked = false;
+    this.#held = undefined;
+    this.#count = 0;
     // A destroyed or ended socket needs no uncork (end() flushes corked data itself); uncork on it is harmless anyway.
     this.#socket.uncork();
   };

@@ -56,10 +56,10 @@ export const REGISTRAR_DEFAULTS = {
   /** DESIGN §2.1: 1.5 s at the registrar, so a 504 leaves within 2 s. */
   diameterTimeoutMs: 1500,
   /**
-   * Longest a MAR or SAR waits for others to leave with while they come faster than two per this long (lib/cork.ts);
-   * 0 sends each turn's at its end. Every hop up to the HSS then reads and answers several per wake-up: 4 ms cut the
-   * static chain's CPU per registration by about a quarter at 1,000/s, for ≤ 4 ms more latency per Cx round under
-   * load (bench/README "fifth round"). A lone registration is not held.
+   * Longest a MAR or SAR waits for others to leave with (up to 8 in all) while they come faster than two per this
+   * long (lib/cork.ts); 0 sends each turn's at its end. Every hop up to the HSS then reads and answers several per
+   * wake-up: 4 ms cut the static chain's CPU per registration by a fifth to a quarter at 1,000/s, for ≤ 4 ms more
+   * latency per Cx round under load (bench/README "fifth round"). A lone registration is not held.
    */
   cxBatchMs: 4,
   /** Failed authentications one source address may have within `banWindowMs`; one more bans it (Kamailio pike/htable style). */

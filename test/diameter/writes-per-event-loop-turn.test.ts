@@ -3,7 +3,7 @@
  * connection), on a real TCP connection: the messages of a turn wait, corked, and leave together when the turn's I/O
  * is done; a turn that starts with a timer is flushed without waiting for further I/O; the peer gets every octet in
  * order. With a hold (the registrar's `--cx-batch-ms`), writes that come faster than two per hold wait across turns
- * for up to the hold, and a lone write, or one after a pause, does not wait.
+ * for up to the hold, or until the batch is full; a lone write, or one after a pause, does not wait.
  *
  * Writing the first message of a turn at once instead was tried (issue #12, fourth round): one TLS echo in isolation
  * cost ~10 µs less per message, but the static chain at 1,000/s cost 20 % more CPU in every process — a message sent
@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { TurnCork } from '../../lib/cork.ts';
+import { FULL_BATCH, TurnCork } from '../../lib/cork.ts';
 
 let server: Server;
 let client: Socket;
@@ -162,4 +162,22 @@ test('with a hold, a pause longer than the hold forgets the load: the next write
   cork.write(msg(2));
   await nextTurn();
   assert.equal(client.writableLength, 0, 'idle again: not held');
+});
+
+test('with a hold, a full batch leaves at the end of its turn without waiting out the hold', async () => {
+  const hold = 500;
+  const cork = new TurnCork(client, hold);
+  load(cork);
+  await nextTurn();
+  const t0 = performance.now();
+  for (let i = 1; i < FULL_BATCH; i++) {
+    cork.write(msg(i));
+    await nextTurn();
+  }
+  assert.equal(client.writableLength, (FULL_BATCH - 1) * msg(0).length, `${FULL_BATCH - 1} messages wait for the hold`);
+  cork.write(msg(FULL_BATCH));
+  assert.ok(client.writableLength > 0, 'the full batch still leaves with its turn, not at once');
+  await nextTurn();
+  assert.equal(client.writableLength, 0, 'and leaves then');
+  assert.ok(performance.now() - t0 < hold, 'before the hold was over');
 });
