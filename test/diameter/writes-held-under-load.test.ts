@@ -14,6 +14,7 @@ import { buildMar } from '../../lib/diameter/cx/index.ts';
 import { getValue } from '../../lib/diameter/message.ts';
 import { Nodes, rawCaps, rawServer, type RawPeer } from './harness.ts';
 import { MAR_INPUT } from './fixtures.ts';
+import { turn } from '../helpers/wait.ts';
 
 const nodes = new Nodes();
 after(() => nodes.closeAll());
@@ -23,7 +24,6 @@ const HOLD = 150;
 const BURST = 60;
 
 const mar = (node: DiameterNode): DiameterMessage => buildMar({ ...MAR, sessionId: node.nextSessionId() });
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A client node with `writeHoldMs` connected to a raw HSS that never answers; every chunk the HSS reads is timed. */
 async function connected(writeHoldMs: number): Promise<{ node: DiameterNode; peer: RawPeer; chunks: number[]; close: () => Promise<void> }> {
@@ -52,7 +52,7 @@ async function twoAfterBurst(writeHoldMs: number): Promise<{ chunks: number; wai
     const b = mar(node);
     const sent = performance.now();
     unanswered(a);
-    await nextTurn();
+    await turn();
     unanswered(b);
     const got = [await peer.next((m) => m.flags.request), await peer.next((m) => m.flags.request)];
     assert.deepEqual(got.map((m) => getValue(m, 'Session-Id')), [getValue(a, 'Session-Id'), getValue(b, 'Session-Id')], 'in order');

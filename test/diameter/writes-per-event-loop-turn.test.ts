@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FULL_BATCH, TurnCork } from '../../lib/cork.ts';
+import { turn, until } from '../helpers/wait.ts';
 
 let server: Server;
 let client: Socket;
@@ -40,18 +41,15 @@ after(async () => {
 });
 
 const msg = (i: number): Buffer => Buffer.from(`message ${String(i).padStart(4, '0')};`);
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function receivedLength(n: number): Promise<void> {
-  for (let t = 0; received.length < n && t < 200; t++) await new Promise((r) => setTimeout(r, 5));
-}
+/** Until the peer has read `n` octets in all. */
+const receivedLength = (n: number): Promise<void> => until(() => received.length >= n, `${n} octets at the peer`);
 
 test('the messages of one turn leave together when it ends, every octet in order', async () => {
   received = Buffer.alloc(0);
   const cork = new TurnCork(client);
   for (let i = 0; i < 10; i++) cork.write(msg(i));
   assert.equal(client.writableLength, 10 * msg(0).length, 'all ten wait for the end of the turn');
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0, 'and leave when it ends');
   await receivedLength(10 * msg(0).length);
   assert.equal(received.toString(), Array.from({ length: 10 }, (_, i) => msg(i).toString()).join(''));
@@ -59,7 +57,7 @@ test('the messages of one turn leave together when it ends, every octet in order
   // A later turn is a batch of its own.
   cork.write(msg(10));
   assert.equal(client.writableLength, msg(0).length);
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0);
   await receivedLength(11 * msg(0).length);
 });
@@ -120,9 +118,8 @@ function load(cork: TurnCork, n = 60): void {
 test('with a hold, a lone write on an idle connection still leaves when its turn ends', async () => {
   const cork = new TurnCork(client, 200);
   cork.write(msg(0));
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0, 'not held: writes have not come faster than two per hold');
-  await receivedLength(0);
 });
 
 test('with a hold, writes that come faster than two per hold wait across turns and leave together within the hold', async () => {
@@ -130,15 +127,15 @@ test('with a hold, writes that come faster than two per hold wait across turns a
   const cork = new TurnCork(client, hold);
   received = Buffer.alloc(0);
   load(cork);
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0, 'the burst that taught it the load left at the end of its turn');
   await receivedLength(60 * msg(0).length);
   received = Buffer.alloc(0);
   const t0 = performance.now();
   cork.write(msg(1));
-  await nextTurn();
+  await turn();
   cork.write(msg(2));
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 2 * msg(0).length, 'both wait, two turns later, for the hold');
   await new Promise((r) => setTimeout(r, hold + 50));
   assert.equal(client.writableLength, 0, 'and leave once it is over');
@@ -151,16 +148,16 @@ test('with a hold, a pause longer than the hold forgets the load: the next write
   const hold = 40;
   const cork = new TurnCork(client, hold);
   load(cork);
-  await nextTurn();
+  await turn();
   cork.write(msg(1));
-  await nextTurn();
+  await turn();
   assert.ok(client.writableLength > 0, 'under load: held');
   await new Promise((r) => setTimeout(r, hold + 20));
   assert.equal(client.writableLength, 0);
   // One gap of 8 holds lifts the average gap (weight 1/8) to about one hold, above half a hold.
   await new Promise((r) => setTimeout(r, 8 * hold));
   cork.write(msg(2));
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0, 'idle again: not held');
 });
 
@@ -168,16 +165,16 @@ test('with a hold, a full batch leaves at the end of its turn without waiting ou
   const hold = 500;
   const cork = new TurnCork(client, hold);
   load(cork);
-  await nextTurn();
+  await turn();
   const t0 = performance.now();
   for (let i = 1; i < FULL_BATCH; i++) {
     cork.write(msg(i));
-    await nextTurn();
+    await turn();
   }
   assert.equal(client.writableLength, (FULL_BATCH - 1) * msg(0).length, `${FULL_BATCH - 1} messages wait for the hold`);
   cork.write(msg(FULL_BATCH));
   assert.ok(client.writableLength > 0, 'the full batch still leaves with its turn, not at once');
-  await nextTurn();
+  await turn();
   assert.equal(client.writableLength, 0, 'and leaves then');
   assert.ok(performance.now() - t0 < hold, 'before the hold was over');
 });
