@@ -12,7 +12,7 @@ import type { HostPort } from '../lib/config/address.ts';
 import type { Logger } from '../lib/log.ts';
 import { listenMetrics, type MetricsListener, type MetricsTarget } from '../lib/metrics/endpoint.ts';
 import { mergeMetrics, type LabelledMetrics } from '../lib/metrics/merge.ts';
-import type { ReadinessReport } from '../lib/metrics/readiness.ts';
+import { readinessSummary, type ReadinessReport } from '../lib/metrics/readiness.ts';
 import { processRegistry, type MetricJson } from '../lib/metrics/role-metrics.ts';
 import type { RoleMetricsSource } from './role-handle.ts';
 
@@ -60,7 +60,7 @@ export class TestbedMetrics implements MetricsTarget {
     await Promise.all(this.sources().map(async (s) => {
       try {
         const r = await s.readiness();
-        checks[key(s)] = r.ready ? 'ok' : Object.entries(r.checks).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k}: ${v}`).join('; ');
+        checks[key(s)] = readinessSummary(r);
       } catch (e) {
         checks[key(s)] = `unreachable: ${(e as Error).message}`;
       }

@@ -107,7 +107,10 @@ async function superviseHss(config: HssConfig, workers: number, logger: Logger):
   const { fixedPort, superviseWorkers } = await import('../lib/workers/supervisor.ts');
   const listen = { ...config.listen, port: await fixedPort(config.listen.host, config.listen.port, 'tcp') };
   const admin = { ...config.admin, port: await fixedPort(config.admin.host, config.admin.port, 'tcp') };
-  return superviseWorkers({ role: 'hss', count: workers, logger, extraArgs: ['--listen', formatHostPort(listen), '--admin', formatHostPort(admin)] });
+  return superviseWorkers({
+    role: 'hss', count: workers, logger, extraArgs: ['--listen', formatHostPort(listen), '--admin', formatHostPort(admin)],
+    ...(config.metrics?.listen ? { metrics: config.metrics.listen } : {}),
+  });
 }
 
 /** Runs the HSS (or, with `--workers N`, a group of them) until SIGINT/SIGTERM; resolves after the graceful stop. */

@@ -228,12 +228,12 @@ function addNodeOptions(cmd: Command): Command {
  * The worker group of `--workers N` (lib/workers): N processes of the agent on its Diameter listener and HTTPS APIs
  * (`apis`: option name → address), each connected to every `--route` peer. Ports 0 are fixed first.
  */
-async function superviseAgents(role: 'mms' | 'relay', listen: EndpointSpec, apis: Record<string, HostPort | undefined>, workers: number, logger: Logger): Promise<never> {
+async function superviseAgents(role: 'mms' | 'relay', listen: EndpointSpec, apis: Record<string, HostPort | undefined>, workers: number, metrics: HostPort | undefined, logger: Logger): Promise<never> {
   const { fixedPort, superviseWorkers } = await import('../lib/workers/supervisor.ts');
   const fixed = async (a: HostPort): Promise<string> => formatHostPort({ ...a, port: await fixedPort(a.host, a.port, 'tcp') });
   const extraArgs = ['--listen', `${listen.transport ? `${listen.transport}://` : ''}${await fixed(listen)}`];
   for (const [option, a] of Object.entries(apis)) if (a) extraArgs.push(`--${option}`, await fixed(a));
-  return superviseWorkers({ role, count: workers, logger, extraArgs });
+  return superviseWorkers({ role, count: workers, logger, extraArgs, ...(metrics ? { metrics } : {}) });
 }
 
 /** The count of `--workers` (validated with the rest by the role's parse). */
@@ -267,7 +267,7 @@ export const mmsCommand: CommandModule = (program: Command) => {
       const config = parseMmsOptions(opts, logger);
       if (workersOf(opts) > 1 && !workerSlot()) {
         await superviseAgents('mms', config.listen, config.role === 'partner'
-          ? { 'admin': config.admin, 'migration-api': config.migration?.listen } : { 'binding-api': config.bindingApi }, workersOf(opts), logger);
+          ? { 'admin': config.admin, 'migration-api': config.migration?.listen } : { 'binding-api': config.bindingApi }, workersOf(opts), config.metrics?.listen, logger);
       }
       // In a group the first worker loads the mapping file; the others would only replace the same mappings again.
       if (config.role === 'partner' && (workerSlot()?.index ?? 1) > 1) delete config.mappingsCsv;
@@ -287,7 +287,7 @@ export const relayCommand: CommandModule = (program: Command) => {
     .action(async (opts: AgentCliOptions) => {
       const logger = createLogger('relay');
       const config = parseRelayOptions(opts, logger);
-      if (workersOf(opts) > 1 && !workerSlot()) await superviseAgents('relay', config.listen, {}, workersOf(opts), logger);
+      if (workersOf(opts) > 1 && !workerSlot()) await superviseAgents('relay', config.listen, {}, workersOf(opts), config.metrics?.listen, logger);
       const { startRelay } = await import('./run.ts');
       await serveUntilSignal({
         role: 'relay', logger, start: () => startTraced(opts.trace, logger, (t) => startRelay({ ...config, ...t })),

@@ -186,6 +186,7 @@ async function superviseRegistrars(config: RegistrarConfig, workers: number, log
   return superviseWorkers({
     role: 'registrar', count: workers, logger,
     extraArgs: ['--sip', sip.map((l) => `${l.transport}:${formatHostPort(l)}`).join(','), ...(admin ? ['--admin', formatHostPort(admin)] : [])],
+    ...(config.metrics?.listen ? { metrics: config.metrics.listen } : {}),
   });
 }
 

@@ -110,15 +110,12 @@ export const processOptionsShape = {
 };
 
 /**
- * Refuses what N worker processes cannot share: one `--trace` file (each would write its own blocks into it) and one
- * `--metrics` listener (each would bind it). Run separate processes for either.
+ * Refuses what N worker processes cannot share: one `--trace` file (each would write its own blocks into it). Run
+ * separate processes for it. (`--metrics` is the group's: the supervisor serves it, lib/workers/group-metrics.ts.)
  */
-export function checkWorkersAlone(o: { workers: number; trace?: string | undefined; metrics?: unknown }, ctx: z.RefinementCtx): void {
-  if (o.workers <= 1) return;
-  for (const f of ['trace', 'metrics'] as const) {
-    if (o[f] !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [f], message: `not with --workers ${o.workers}: each process would need its own ${f === 'trace' ? 'file' : 'listener'}; run separate processes instead` });
-    }
+export function checkWorkersAlone(o: { workers: number; trace?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (o.workers > 1 && o.trace !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['trace'], message: `not with --workers ${o.workers}: each process would need its own file; run separate processes instead` });
   }
 }
 

@@ -16,6 +16,11 @@ export interface ReadinessReport {
   checks: Record<string, string>;
 }
 
+/** A report in one line, for a check of its own where several are joined: `ok`, or `name: problem; …` of those not ok. */
+export function readinessSummary(r: ReadinessReport): string {
+  return r.ready ? 'ok' : Object.entries(r.checks).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k}: ${v}`).join('; ');
+}
+
 /** The readiness of one role. */
 export class Readiness {
   private readonly checks = new Map<string, ReadinessCheck>();

@@ -144,7 +144,8 @@ export class RoleMetrics {
     }
     // The facts are fixed for the life of the process, and a gauge declares its label names up front: made once.
     if (!this.info && Object.keys(facts).length > 0) {
-      this.info = this.gauge('info', `facts about this ${this.role} process (labels)`, Object.keys(facts));
+      // `first`: the workers of a group state the same facts; summed, the group would say it twice (group-metrics.ts).
+      this.info = new Gauge({ name: this.name('info'), help: `facts about this ${this.role} process (labels)`, labelNames: Object.keys(facts), registers: [this.registry], aggregator: 'first' });
       this.info.set(facts, 1);
     }
   }

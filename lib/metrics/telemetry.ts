@@ -2,11 +2,14 @@
  * What each role process carries for observability: its metrics (role-metrics.ts), its readiness (readiness.ts) and,
  * with `--metrics HOST:PORT`, the listener serving both (endpoint.ts). A role makes one at the start of its start,
  * registers its metrics and checks as its parts come up, and calls {@link RoleTelemetry.serve} at the end: from
- * then on it is ready, until its stop begins.
+ * then on it is ready, until its stop begins. A worker of a group (`--workers N`) does not listen: the supervisor
+ * serves the group's listener and asks each worker over IPC (lib/workers/group-metrics.ts).
  */
-import type { HostPort } from '../config/address.ts';
+import { formatHostPort, type HostPort } from '../config/address.ts';
 import type { Teardown } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
+import { workerSlot } from '../workers/group.ts';
+import { onMetricsRequest } from '../workers/messages.ts';
 import { listenMetrics, type MetricsTarget } from './endpoint.ts';
 import { Readiness, type ReadinessReport } from './readiness.ts';
 import { RoleMetrics, type MetricJson, type MetricsRole } from './role-metrics.ts';
@@ -53,7 +56,13 @@ export class RoleTelemetry implements MetricsTarget {
    * @throws listen errors (EADDRINUSE) as they come.
    */
   async serve(at: HostPort | undefined, teardown: Teardown, logger: Logger): Promise<string | undefined> {
-    if (at) {
+    if (at && workerSlot()) {
+      // The supervisor listens on `at` (a port it fixed) and asks this worker at each scrape.
+      const labels = this.metrics.labels ?? { system: 'unknown', role: this.metrics.role };
+      const stop = onMetricsRequest(async () => ({ labels, metrics: await this.json(), readiness: this.readiness() }));
+      teardown.add('store', async () => stop());
+      this.url = `http://${formatHostPort(at)}`;
+    } else if (at) {
       const listener = await listenMetrics(at, this, logger);
       teardown.add('store', () => listener.close());
       this.url = listener.url;

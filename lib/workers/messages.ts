@@ -3,9 +3,13 @@
  * channel, and the worker's side of it: its ready line goes to the supervisor (which prints one for the group), the
  * supervisor's stop request stops it like a signal, and a worker may tell its siblings about a change to state they
  * keep in memory (a ban, a Registration-Termination-Request): the supervisor passes it on to every other worker.
+ * With `--metrics`, the supervisor serves the group's one metrics listener and asks each worker for its metrics and
+ * readiness at every scrape (group-metrics.ts).
  *
  * Only small, non-secret facts travel here; what must be shared for correctness lives in the store.
  */
+import type { ReadinessReport } from '../metrics/readiness.ts';
+import type { MetricJson, RoleLabels } from '../metrics/role-metrics.ts';
 import { workerSlot } from './group.ts';
 
 /** A worker is ready; `line` is its ready line without the role prefix. */
@@ -28,13 +32,30 @@ export interface SiblingMessage {
   from: number;
 }
 
+/** The supervisor asks a worker for its metrics and readiness (a scrape of the group's listener). */
+export interface MetricsRequest {
+  mcx: 'metrics';
+  id: number;
+}
+
+/** A worker's answer to {@link MetricsRequest} `id`. */
+export interface MetricsAnswer {
+  mcx: 'metrics-answer';
+  id: number;
+  labels: RoleLabels;
+  /** The role's and the process's metrics, prom-client JSON without the `system`/`role` labels. */
+  metrics: MetricJson[];
+  readiness: ReadinessReport;
+}
+
 /** Every message of the group. */
-export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage;
+export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage | MetricsRequest | MetricsAnswer;
 
 /** Whether `m` is one of the group's messages (the channel may carry others: node:cluster's own). */
 export function isGroupMessage(m: unknown): m is GroupMessage {
   if (typeof m !== 'object' || m === null) return false;
   const kind = (m as { mcx?: unknown }).mcx;
+  if (kind === 'metrics' || kind === 'metrics-answer') return typeof (m as { id?: unknown }).id === 'number';
   return kind === 'ready' || kind === 'stop' || (kind === 'sibling' && typeof (m as { topic?: unknown }).topic === 'string');
 }
 
@@ -71,6 +92,21 @@ export function onSiblingMessage(topic: string, handler: (payload: unknown, from
   if (!workerSlot()) return () => undefined;
   const listener = (m: unknown): void => {
     if (isGroupMessage(m) && m.mcx === 'sibling' && m.topic === topic) handler(m.payload, m.from);
+  };
+  process.on('message', listener);
+  return () => void process.off('message', listener);
+}
+
+/**
+ * Answers the supervisor's metrics requests with what `read` gives; nothing outside a group.
+ * @returns a function that stops answering.
+ */
+export function onMetricsRequest(read: () => Promise<Omit<MetricsAnswer, 'mcx' | 'id'>>): () => void {
+  if (!workerSlot()) return () => undefined;
+  const listener = (m: unknown): void => {
+    if (!isGroupMessage(m) || m.mcx !== 'metrics') return;
+    // A worker that cannot read its metrics stays silent: the supervisor counts it as not answering (mcx_worker_up 0).
+    read().then((a) => send({ mcx: 'metrics-answer', id: m.id, ...a }), () => undefined);
   };
   process.on('message', listener);
   return () => void process.off('message', listener);

@@ -11,6 +11,8 @@
  *   workers' pids; a worker that exits before the group is ready fails the start: the others are stopped and the
  *   supervisor exits with that worker's status (2 for a bad option, which the worker has named on stderr);
  * - passes each worker's messages for its siblings on to the others (messages.ts);
+ * - with `metrics`, listens there itself and serves the group's metrics and readiness, read from every worker at each
+ *   scrape (group-metrics.ts); the workers do not listen;
  * - starts a new worker in place of one that dies, at most {@link MAX_RESTARTS} times a minute (then it stops the
  *   group and exits 1: a worker that cannot stay up is a fault to look at, not to hide);
  * - on SIGINT/SIGTERM asks every worker to stop gracefully, waits for them (SIGKILL after {@link STOP_GRACE_MS}),
@@ -22,6 +24,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { constants } from 'node:os';
+import { formatHostPort, type HostPort } from '../config/address.ts';
+import { listenMetrics, type MetricsListener } from '../metrics/endpoint.ts';
+import type { GroupMetrics } from './group-metrics.ts';
 import { freeSipPort, freeTcpPort } from '../free-ports.ts';
 import type { Logger } from '../log.ts';
 import { WORKER_ENV, chosenSharing, type PortSharing } from './group.ts';
@@ -42,6 +47,8 @@ export interface SuperviseOptions {
   logger: Logger;
   /** Appended to each worker's command line (later options win in commander): ports fixed by the supervisor. */
   extraArgs?: readonly string[];
+  /** The group's metrics listener (`--metrics`, its port fixed: the workers print it in their ready line). */
+  metrics?: HostPort;
 }
 
 interface Slot {
@@ -70,7 +77,6 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   if (!Number.isInteger(o.count) || o.count < 2) throw new Error(`superviseWorkers: count must be an integer ≥ 2, got ${o.count}`);
   const sharing = chosenSharing();
   const log = o.logger;
-  cluster.setupPrimary({ args: [...process.argv.slice(2), ...(o.extraArgs ?? [])] });
   const slots = new Map<number, Slot>();
   const restarts: number[] = [];
   let groupReady = false;
@@ -79,6 +85,15 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   let killTimer: NodeJS.Timeout | undefined;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (finish = resolve));
+  // Loaded only for --metrics (prom-client): a supervisor otherwise starts as light as before.
+  const group: GroupMetrics | undefined = o.metrics
+    ? new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, () => new Map([...slots].map(([i, s]) => [i, s.worker])))
+    : undefined;
+  // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port bound
+  // (port 0 made concrete), which their ready line names.
+  const metrics: MetricsListener | undefined = o.metrics && group ? await listenMetrics(o.metrics, group, log) : undefined;
+  const metricsArgs = metrics ? ['--metrics', formatHostPort({ host: o.metrics?.host ?? '', port: Number(new URL(metrics.url).port) })] : [];
+  cluster.setupPrimary({ args: [...process.argv.slice(2), ...(o.extraArgs ?? []), ...metricsArgs] });
 
   const fork = (index: number): void => {
     const worker = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(o.count), [WORKER_ENV.sharing]: sharing });
@@ -87,6 +102,7 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
     worker.on('message', (m: unknown) => {
       if (!isGroupMessage(m)) return;
       if (m.mcx === 'ready') onReady(slot, m.line);
+      else if (m.mcx === 'metrics-answer') group?.answered(m);
       else if (m.mcx === 'sibling') {
         for (const other of slots.values()) {
           if (other !== slot && other.worker.isConnected()) other.worker.send(m);
@@ -177,6 +193,7 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   fork(1);
   const code = await finished;
   clearTimeout(killTimer);
+  await metrics?.close();
   if (groupReady) process.stdout.write(`${o.role}: stopped\n`);
   process.exit(code);
 }

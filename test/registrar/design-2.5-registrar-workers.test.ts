@@ -19,6 +19,7 @@
  * - A Registration-Termination-Request (sent by the HSS peer to the registrar's Origin-Host: one worker's connection)
  *   ends bob's kept vectors and pending challenge in both workers (the one that got it tells its sibling).
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
+ * - `--metrics` is the group's: its one listener counts the registrations of both workers.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,7 @@ import { adminRequest } from '../../lib/admin/client.ts';
 import { ReasonCode, ServerAssignmentType, buildRtr, readRta } from '../../lib/diameter/cx/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
+import { scrape, sum } from '../helpers/prometheus.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { until } from '../helpers/wait.ts';
@@ -54,7 +56,7 @@ const LOAD_USERS = 200;
 const load: AkaUser[] = Array.from({ length: LOAD_USERS }, (_, i) => ({ ...akaUser(`w${i}`), ...KEYS, impus: [`sip:w${i}@${DOMAIN}`] }));
 const alice = akaUser('alice');
 const bob = akaUser('bob');
-const READY = /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=\S+)?\n/;
+const READY = /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=\S+)?(?: metrics=\S+)?\n/;
 const READY_ADMIN = /registrar: listening sip=\S+ diameter-peers=\S+ admin=(\S+)\n/;
 
 /** A registration's info line (register-log.ts) as the workers print it. */
@@ -143,8 +145,9 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
 
   test('SO_REUSEPORT: 1,000 registrations from 4 SIPp processes over UDP spread over both workers, 0 failures', { timeout: 180_000 }, async () => {
     const [port] = await freePorts(1);
-    const p = await group('reuseport', `udp:127.0.0.1:${port}`);
+    const p = await group('reuseport', `udp:127.0.0.1:${port}`, {}, ['--metrics', '127.0.0.1:0']);
     await p.waitFor(/"workers":2,"pids":\[\d+,\d+\],"port_sharing":"reuseport"/);
+    const metrics = (/ metrics=(http:\S+)\n/.exec(p.output()) as RegExpExecArray)[1] as string;
     const scenario = writeLoadScenario(f.dir, 'workers-load', { domain: DOMAIN, ...KEYS });
     const injections = writeInjectionFiles(f.dir, 'workers-load', load.map((u) => ({ impi: u.impi, impu: u.impus[0] as string })), 4);
     const r = await runLoad({
@@ -159,6 +162,9 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     const counts = perWorker(outcomes(p.output()));
     assert.equal((counts.get(1) ?? 0) + (counts.get(2) ?? 0), 1000, JSON.stringify([...counts]));
     assert.ok((counts.get(1) ?? 0) > 0 && (counts.get(2) ?? 0) > 0, `each worker handled some: ${JSON.stringify([...counts])}`);
+    // The group's one metrics listener (the supervisor's) counts both workers' registrations.
+    const group1 = await scrape(`${metrics}/metrics`);
+    assert.equal(sum(group1, 'mcx_registrar_registrations_total', { system: 'partner', role: 'registrar', result: 'registered', code: '200' }), 1000, group1.text);
     await stop(p);
   });
 
@@ -283,7 +289,7 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     await stop(p);
   });
 
-  test('refused naming --workers (exit 2): the memory store, and 3 workers × --auth-vectors 11 (more than the 32 IND slots); --trace and --metrics with --workers, naming them', async () => {
+  test('refused naming --workers (exit 2): the memory store, and 3 workers × --auth-vectors 11 (more than the 32 IND slots); --trace with --workers, naming it', async () => {
     const common = ['registrar', '--workers', '2', '--sip', 'udp:127.0.0.1:0', '--domain', DOMAIN, '--hss', '127.0.0.1:1', '--origin-host',
       `registrar.${DOMAIN}`, '--realm', DOMAIN];
     const memory = startMcx([...common, '--store', 'memory', '--state-dir', join(f.dir, 'refused')]);
@@ -295,6 +301,6 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     const alone = startMcx([...common, '--store', redis.url, '--trace', join(f.dir, 'x.pcapng'), '--metrics', '127.0.0.1:0', '--state-dir', join(f.dir, 'refused')]);
     assert.equal(await alone.exited, 2, alone.output());
     assert.match(alone.output(), /--trace: not with --workers 2: each process would need its own file/);
-    assert.match(alone.output(), /--metrics: not with --workers 2: each process would need its own listener/);
+    assert.doesNotMatch(alone.output(), /--metrics/, 'the group serves --metrics (test/lifecycle/design-2.5-worker-group-metrics)');
   });
 });

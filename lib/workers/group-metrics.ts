@@ -1,0 +1,101 @@
+/**
+ * The one metrics listener of a worker group (`mcx <role> --workers N --metrics HOST:PORT`), served by the supervisor:
+ * at each scrape it asks every worker for its metrics and readiness over IPC (messages.ts) and answers for the group,
+ * so a Prometheus scrape sees the group's totals whichever way the traffic was spread, and a counter never goes back
+ * because another worker answered.
+ *
+ * - `/metrics`, `/metrics.json`: the workers' samples joined by prom-client's aggregation (merge.ts): counters and
+ *   histograms add up, gauges too (levels of the group: connections, pending challenges) unless the metric says
+ *   otherwise (event-loop lag is averaged, version and info gauges are taken once), the supervisor's own process
+ *   metrics added (process CPU and memory are the group's), and `mcx_worker_up{worker}`: 1 for each worker whose
+ *   metrics are in this scrape, 0 for one that did not answer within {@link WORKER_ANSWER_MS} or is not running.
+ * - `/readyz`: ready when every worker is; its checks are per worker.
+ * - `/healthz`: the supervisor answers.
+ */
+import type { Worker } from 'node:cluster';
+import { Gauge, Registry } from 'prom-client';
+import type { MetricsTarget } from '../metrics/endpoint.ts';
+import { mergeMetrics } from '../metrics/merge.ts';
+import { readinessSummary, type ReadinessReport } from '../metrics/readiness.ts';
+import { processRegistry, type MetricJson, type RoleLabels } from '../metrics/role-metrics.ts';
+import type { MetricsAnswer } from './messages.ts';
+
+/** How long a scrape waits for a worker's answer: a worker stuck longer is reported down rather than stalling the scrape. */
+export const WORKER_ANSWER_MS = 2000;
+
+type Answer = Omit<MetricsAnswer, 'mcx' | 'id'>;
+
+/** The group's metrics, read from its workers at each scrape. */
+export class GroupMetrics implements MetricsTarget {
+  #nextId = 0;
+  readonly #waiting = new Map<number, (a: Answer) => void>();
+
+  /**
+   * @param role the `role` label when no worker answered (the workers name their `system`).
+   * @param count workers 1…count.
+   * @param workers the running workers by index, read at each scrape.
+   */
+  constructor(private readonly role: string, private readonly count: number, private readonly workers: () => ReadonlyMap<number, Worker>) {}
+
+  /** A worker's answer, as the supervisor receives it. */
+  answered(m: MetricsAnswer): void {
+    const resolve = this.#waiting.get(m.id);
+    this.#waiting.delete(m.id);
+    resolve?.({ labels: m.labels, metrics: m.metrics, readiness: m.readiness });
+  }
+
+  #ask(worker: Worker | undefined): Promise<Answer | undefined> {
+    if (!worker?.isConnected()) return Promise.resolve(undefined);
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        resolve(undefined);
+      }, WORKER_ANSWER_MS);
+      this.#waiting.set(id, (a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      worker.send({ mcx: 'metrics', id });
+    });
+  }
+
+  /** Every worker's answer, by index 1…count (undefined: not running or no answer in time). */
+  async #askAll(): Promise<Array<Answer | undefined>> {
+    const running = this.workers();
+    return Promise.all(Array.from({ length: this.count }, (_, i) => this.#ask(running.get(i + 1))));
+  }
+
+  async #merged(): Promise<Registry> {
+    const answers = await this.#askAll();
+    const labels: RoleLabels = answers.find((a) => a !== undefined)?.labels ?? { system: 'unknown', role: this.role };
+    // A registry per scrape: the gauge holds exactly the workers of this scrape.
+    const upRegistry = new Registry();
+    const up = new Gauge({
+      name: 'mcx_worker_up', help: '1 when the worker\'s metrics are in this scrape of the group, 0 when it is not running or did not answer',
+      labelNames: ['system', 'role', 'worker'], registers: [upRegistry],
+    });
+    answers.forEach((a, i) => up.set({ ...labels, worker: String(i + 1) }, a ? 1 : 0));
+    const own = (await processRegistry().getMetricsAsJSON()) as MetricJson[];
+    const sources = answers.filter((a): a is Answer => a !== undefined).map((a) => ({ labels: a.labels, metrics: a.metrics }));
+    return mergeMetrics([...sources, { labels, metrics: own }], (await upRegistry.getMetricsAsJSON()) as MetricJson[]);
+  }
+
+  async scrape(): Promise<{ body: string; contentType: string }> {
+    const r = await this.#merged();
+    return { body: await r.metrics(), contentType: r.contentType };
+  }
+
+  async json(): Promise<MetricJson[]> {
+    return (await (await this.#merged()).getMetricsAsJSON()) as MetricJson[];
+  }
+
+  /** Ready when every worker is: per worker `ok`, or its checks that are not. */
+  async readiness(): Promise<ReadinessReport> {
+    const checks: Record<string, string> = {};
+    (await this.#askAll()).forEach((a, i) => {
+      checks[`worker ${i + 1}`] = a === undefined ? 'not running or not answering' : readinessSummary(a.readiness);
+    });
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  }
+}
