@@ -2,17 +2,18 @@
  * A real `redis-server` per test file or benchmark run, on a free loopback port, with its data in a fresh temp directory.
  * By default it runs as production must (appendonly yes, appendfsync always); variants exist for the refusal tests.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { delimiter, join } from 'node:path';
 import { freePort } from './ports.ts';
 import { start, type Proc } from './process.ts';
 
 /** A running server. */
 export interface RedisServer {
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with {@link RedisServerOptions.tls}; no password in it) */
   url: string;
   port: number;
   /** Its `--dir` (removed by `stop()`). */
@@ -41,6 +42,10 @@ export interface RedisServerOptions {
   port?: number;
   /** Where the server runs: a file that `--sentinel` mode reads, written into the fresh directory before it starts. */
   configFile?: { name: string; text: string; sentinel?: boolean };
+  /** TLS only: the port is a TLS port (no plain one), with these certificate, key and CA files; clients show no certificate. */
+  tls?: { cert: string; key: string; ca: string };
+  /** `--requirepass`: every client must AUTH first. */
+  password?: string;
 }
 
 /**
@@ -56,17 +61,20 @@ export function redisServerPath(): string {
   throw new Error('redis-server not found: install the Debian package redis-server (scripts/debian-peers.sh does, as root)');
 }
 
-function ping(port: number): Promise<boolean> {
+/** Whether the server on `port` answers: PONG, or NOAUTH when it wants a password first (it is up either way). */
+function ping(port: number, tls: RedisServerOptions['tls']): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
+    let s: Socket;
+    const hello = (): void => void s.write('PING\r\n');
+    if (tls) s = tlsConnect({ host: '127.0.0.1', port, ca: [readFileSync(tls.ca)] }, hello);
+    else s = connect(port, '127.0.0.1', hello);
     let got = '';
     s.setTimeout(500, () => s.destroy());
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => {
+    s.on('data', (d: Buffer) => {
       got += d.toString('latin1');
       if (got.includes('\r\n')) {
         s.destroy();
-        resolve(got.startsWith('+PONG'));
+        resolve(got.startsWith('+PONG') || got.startsWith('-NOAUTH'));
       }
     });
     s.on('error', () => resolve(false));
@@ -83,7 +91,12 @@ async function launch(opts: RedisServerOptions, port: number, dir: string): Prom
     if (!existsSync(file)) await writeFile(file, opts.configFile.text);
     args.push(file, ...(opts.configFile.sentinel ? ['--sentinel'] : []));
   }
-  args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no');
+  if (opts.tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key,
+      '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
+  } else args.push('--port', String(port));
+  if (opts.password !== undefined) args.push('--requirepass', opts.password);
+  args.push('--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no');
   if (!opts.configFile?.sentinel) {
     args.push('--save', '', '--appendonly', opts.appendonly ?? 'yes', '--appendfsync', opts.appendfsync ?? 'always');
   }
@@ -93,7 +106,7 @@ async function launch(opts: RedisServerOptions, port: number, dir: string): Prom
   const proc = start(bin, args, { cwd: dir });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (await ping(port)) return proc;
+    if (await ping(port, opts.tls)) return proc;
     if (proc.child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -113,7 +126,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     try {
       let proc = await launch(opts, port, dir);
       return {
-        url: `redis://127.0.0.1:${port}`,
+        url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
         port,
         dir,
         get pid() {

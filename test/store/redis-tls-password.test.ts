@@ -1,0 +1,118 @@
+/**
+ * The store over TLS with a password (`rediss://:password@host:port`) on a real redis-server — a TLS port only,
+ * `requirepass`, appendonly with appendfsync always — as a role runs it: `mcx hss --store rediss://…`, trusting the
+ * server's CA (here the primary system's, from `mcx certs` code) through NODE_EXTRA_CA_CERTS (README "State"). Over
+ * that connection the HSS checks appendfsync, stores its subscribers and hands out an SQN. The certificate is checked:
+ * with no CA, or another system's CA, the role does not start and names the certificate problem; a wrong password is
+ * named (WRONGPASS); no password appears in any output.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initPki } from '../../certs/issue.ts';
+import { caPaths, certPaths } from '../../certs/layout.ts';
+import { redisCliPath } from '../../deploy/redis-cluster.ts';
+import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
+import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
+import { startMcx, type Proc } from '../helpers/process.ts';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+
+const REALM = 'primary.example';
+const HSS_HOST = `hss.${REALM}`;
+const IMPI = `alice@${REALM}`;
+const IMPU = `sip:alice@${REALM}`;
+const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
+const READY = /hss: listening diameter=tcp:\/\/127\.0\.0\.1:(\d+) admin=\S+\n/;
+
+describe('redis store over TLS with a password (rediss://:password@…): mcx hss against a TLS-only redis-server', () => {
+  let dir: string;
+  let pki: string;
+  let redis: RedisServer;
+  const procs: Proc[] = [];
+
+  /** `mcx hss` on the TLS server with `url`, trusting `ca` (a PEM file) or only the system's roots. */
+  function hss(name: string, url: string, ca: string | undefined): Proc {
+    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info' };
+    delete env.NODE_EXTRA_CA_CERTS;
+    if (ca) env.NODE_EXTRA_CA_CERTS = ca;
+    const p = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
+      '--state-dir', join(dir, name), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    procs.push(p);
+    return p;
+  }
+
+  const withPassword = (password: string): string => redis.url.replace('rediss://', `rediss://:${password}@`);
+
+  /** A refused start: exit status and output. */
+  async function refused(p: Proc): Promise<{ code: number | null; output: string }> {
+    const code = await p.exited;
+    return { code, output: p.output() };
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-tls-'));
+    pki = join(dir, 'pki');
+    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }, { name: 'partner', realm: 'partner.example' }] });
+    // The HSS leaf names 127.0.0.1 among its SANs (certs/issue.ts): the server the store connects to by that address.
+    const leaf = certPaths(pki, 'primary', 'hss');
+    redis = await startRedisServer({ tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
+    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+  });
+
+  after(async () => {
+    for (const p of procs) await p.stop('SIGKILL');
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('with the server\'s CA and the password: the HSS starts, its subscriber is in Redis, a MAR gets a vector (SQN over TLS)', { timeout: 60_000 }, async () => {
+    const p = hss('ok', withPassword(PASSWORD), caPaths(pki, 'primary').cert);
+    const port = Number((await p.waitFor(READY, 30_000))[1]);
+    const keys = execFileSync(redisCliPath(), ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '-p', String(redis.port),
+      '--no-auth-warning', '-a', PASSWORD, '--scan', '--pattern', 'mcx:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    assert.ok(keys.some((k) => k.includes(IMPI)), `the subscriber's record in Redis: ${keys.join(' ')}`);
+    const client = new DiameterNode({ originHost: `scscf.${REALM}`, originRealm: REALM, applications: [CX_APPLICATION], reconnect: { initialMs: 50, maxMs: 200 } });
+    try {
+      client.addPeer({ host: '127.0.0.1', port, originHost: HSS_HOST });
+      await client.waitForPeer({ originHost: HSS_HOST }, 10_000);
+      const maa = readMaa(await client.request(buildMar({
+        sessionId: client.nextSessionId(), originHost: client.originHost, originRealm: REALM, destinationRealm: REALM,
+        userName: IMPI, publicIdentity: IMPU, serverName: `sip:${client.originHost}:5060`, numberAuthItems: 1, scheme: 'Digest-AKAv1-MD5',
+      }), { timeoutMs: 5000 }));
+      assert.deepEqual(maa.result, { resultCode: 2001 });
+      assert.equal(maa.items.length, 1);
+    } finally {
+      await client.close();
+    }
+    const sqn = execFileSync(redisCliPath(), ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '-p', String(redis.port),
+      '--no-auth-warning', '-a', PASSWORD, '--scan', '--pattern', 'mcx:sqn:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    assert.equal(sqn.length, 1, `one SQN counter in Redis: ${sqn.join(' ')}`);
+    assert.equal(await p.stop('SIGTERM', 20_000), 0, p.output().slice(-2000));
+    assert.ok(!p.output().includes(PASSWORD), 'the password is in no line the HSS printed');
+  });
+
+  test('the certificate is checked: trusting no CA, or another system\'s, the HSS does not start and names the problem', { timeout: 60_000 }, async () => {
+    for (const [name, ca] of [['no-ca', undefined], ['other-ca', caPaths(pki, 'partner').cert]] as const) {
+      const r = await refused(hss(name, withPassword(PASSWORD), ca));
+      assert.notEqual(r.code, 0, `${name}: ${r.output}`);
+      assert.doesNotMatch(r.output, READY, name);
+      assert.match(r.output, /rediss:\/\/\*\*\*@127\.0\.0\.1:\d+[^\n]*(certificate|self[- ]signed)/i, `${name}: ${r.output.slice(-1500)}`);
+      assert.ok(!r.output.includes(PASSWORD), `${name}: no password printed`);
+    }
+  });
+
+  test('a wrong password is named (WRONGPASS) and not printed; none at all is named too (NOAUTH)', { timeout: 60_000 }, async () => {
+    const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+    const r = await refused(hss('wrong', withPassword(wrong), caPaths(pki, 'primary').cert));
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /rediss:\/\/\*\*\*@127\.0\.0\.1:\d+[^\n]*WRONGPASS/, r.output.slice(-1500));
+    assert.ok(!r.output.includes(wrong), 'the wrong password is not printed');
+    const none = await refused(hss('none', redis.url, caPaths(pki, 'primary').cert));
+    assert.notEqual(none.code, 0, none.output);
+    assert.match(none.output, /NOAUTH/, none.output.slice(-1500));
+  });
+});
