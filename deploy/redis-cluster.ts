@@ -6,7 +6,7 @@
  * master (a replica promoted after `cluster-node-timeout`).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
@@ -25,6 +25,16 @@ export interface RedisClusterOptions {
   nodeTimeoutMs?: number;
   /** appendfsync of every node (default always). */
   appendfsync?: RedisServerOptions['appendfsync'];
+  /** TLS everywhere: each node's client port, its cluster bus and replication (the files of every node). */
+  tls?: RedisServerOptions['tls'];
+  /** `requirepass` and `masterauth` of every node. */
+  password?: string;
+}
+
+/** How a helper reaches a node: TLS (with the CA file) and a password, when the cluster has them. */
+export interface RedisNodeAccess {
+  tls?: { ca: string };
+  password?: string;
 }
 
 /** One line of `CLUSTER NODES`. */
@@ -42,7 +52,7 @@ export interface ClusterNodeView {
 
 /** A running cluster. */
 export interface RedisCluster {
-  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node). */
+  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node; `rediss+cluster://` with TLS; never a password). */
   url: string;
   /** Every node, in creation order: the first `masters` were created as masters. */
   nodes: RedisServer[];
@@ -79,9 +89,13 @@ export function redisCliPath(): string {
   throw new Error('redis-cli not found: install the Debian package redis-tools (redis-server depends on it)');
 }
 
-/** Sends one command to 127.0.0.1:`port` on a fresh connection. */
-export async function redisCommand<T = unknown>(port: number, args: string[]): Promise<T> {
-  const c = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 2000, reconnectStrategy: false } });
+/** Sends one command to 127.0.0.1:`port` on a fresh connection (over TLS and with a password as `access` says). */
+export async function redisCommand<T = unknown>(port: number, args: string[], access: RedisNodeAccess = {}): Promise<T> {
+  const socket = { host: '127.0.0.1', port, connectTimeout: 2000, reconnectStrategy: false as const };
+  const c = createClient({
+    socket: access.tls ? { ...socket, tls: true as const, ca: [readFileSync(access.tls.ca)] } : socket,
+    ...(access.password === undefined ? {} : { password: access.password }),
+  });
   c.on('error', () => undefined);
   await c.connect();
   try {
@@ -104,6 +118,11 @@ export function parseClusterNodes(text: string): ClusterNodeView[] {
   });
 }
 
+/** `redis-cli` options for `access`. */
+function cliAccess(access: RedisNodeAccess): string[] {
+  return [...(access.tls ? ['--tls', '--cacert', access.tls.ca] : []), ...(access.password === undefined ? [] : ['--no-auth-warning', '-a', access.password])];
+}
+
 async function until(what: string, timeoutMs: number, check: () => Promise<string | undefined>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: string | undefined = 'not checked';
@@ -122,6 +141,8 @@ async function until(what: string, timeoutMs: number, check: () => Promise<strin
 export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = o.masters ?? 3;
   const replicas = o.replicasPerMaster ?? 0;
+  const access: RedisNodeAccess = { ...(o.tls ? { tls: { ca: o.tls.ca } } : {}), ...(o.password === undefined ? {} : { password: o.password }) };
+  const command = <T>(port: number, args: string[]): Promise<T> => redisCommand<T>(port, args, access);
   const nodes: RedisServer[] = [];
   const down = new Set<number>();
   const stopAll = async () => {
@@ -134,11 +155,14 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
       while (port === bus) port = await freePort();
       nodes.push(await startRedisServer({
         port, appendfsync: o.appendfsync ?? 'always',
+        ...(o.tls ? { tls: o.tls } : {}), ...(o.password === undefined ? {} : { password: o.password }),
         args: ['--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', 'nodes.conf',
-          '--cluster-node-timeout', String(o.nodeTimeoutMs ?? 1000), '--appendfilename', 'appendonly.aof'],
+          '--cluster-node-timeout', String(o.nodeTimeoutMs ?? 1000), '--appendfilename', 'appendonly.aof',
+          ...(o.tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
+          ...(o.password === undefined ? [] : ['--masterauth', o.password])],
       }));
     }
-    await run(redisCliPath(), ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    await run(redisCliPath(), [...cliAccess(access), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
       '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
   } catch (e) {
     await stopAll();
@@ -146,7 +170,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
   }
   const live = () => nodes.filter((n) => !down.has(n.port));
   const cluster: RedisCluster = {
-    url: `redis+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    url: `${o.tls ? 'rediss' : 'redis'}+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
     nodes,
     node(port) {
       const n = nodes.find((x) => x.port === port);
@@ -157,7 +181,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
       let last: unknown;
       for (const n of live()) {
         try {
-          return parseClusterNodes(await redisCommand<string>(n.port, ['CLUSTER', 'NODES']));
+          return parseClusterNodes(await command<string>(n.port, ['CLUSTER', 'NODES']));
         } catch (e) {
           last = e;
         }
@@ -167,7 +191,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
     async masterPorts() {
       return (await cluster.view()).filter((n) => n.role === 'master' && n.slots > 0 && !n.failing).map((n) => n.port).sort((a, b) => a - b);
     },
-    command: (port, args) => redisCommand(port, args),
+    command: (port, args) => command(port, args),
     async kill(port) {
       const n = cluster.node(port);
       down.add(port);
@@ -189,7 +213,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
     async waitHealthy(timeoutMs = 30_000) {
       await until('the cluster did not become healthy', timeoutMs, async () => {
         for (const n of live()) {
-          const info = await redisCommand<string>(n.port, ['CLUSTER', 'INFO']);
+          const info = await command<string>(n.port, ['CLUSTER', 'INFO']);
           if (!/cluster_state:ok/.test(info)) return `${n.port}: ${/cluster_state:\w+/.exec(info)?.[0]}`;
           if (!/cluster_slots_ok:16384/.test(info)) return `${n.port}: ${/cluster_slots_ok:\d+/.exec(info)?.[0]}`;
         }
@@ -198,7 +222,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
         const bad = serving.find((v) => v.failing || down.has(v.port));
         if (bad) return `master ${bad.port} serves slots but is down`;
         for (const v of view.filter((x) => x.role === 'replica' && !down.has(x.port))) {
-          const repl = await redisCommand<string>(v.port, ['INFO', 'replication']);
+          const repl = await command<string>(v.port, ['INFO', 'replication']);
           if (!/master_link_status:up/.test(repl)) return `replica ${v.port} is not in sync`;
         }
         return undefined;

@@ -4,7 +4,9 @@
  * server's CA (here the primary system's, from `mcx certs` code) through NODE_EXTRA_CA_CERTS (README "State"). Over
  * that connection the HSS checks appendfsync, stores its subscribers and hands out an SQN. The certificate is checked:
  * with no CA, or another system's CA, the role does not start and names the certificate problem; a wrong password is
- * named (WRONGPASS); no password appears in any output.
+ * named (WRONGPASS); no password appears in any output. The same on a Redis Cluster whose client ports, bus and
+ * replication all run TLS with a password (`rediss+cluster://:password@…`, 3 masters with a replica each): the SQN
+ * reservation waits for its replica's acknowledgement over TLS replication.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initPki } from '../../certs/issue.ts';
 import { caPaths, certPaths } from '../../certs/layout.ts';
-import { redisCliPath } from '../../deploy/redis-cluster.ts';
+import { redisCliPath, startRedisCluster, type RedisCluster } from '../../deploy/redis-cluster.ts';
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
@@ -114,5 +116,59 @@ describe('redis store over TLS with a password (rediss://:password@…): mcx hss
     const none = await refused(hss('none', redis.url, caPaths(pki, 'primary').cert));
     assert.notEqual(none.code, 0, none.output);
     assert.match(none.output, /NOAUTH/, none.output.slice(-1500));
+  });
+});
+
+describe('redis store on a Redis Cluster over TLS with a password (rediss+cluster://:password@…): mcx hss', () => {
+  let dir: string;
+  let pki: string;
+  let cluster: RedisCluster;
+  let hss: Proc | undefined;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-cluster-tls-'));
+    pki = join(dir, 'pki');
+    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }] });
+    const leaf = certPaths(pki, 'primary', 'hss');
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
+    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+  });
+
+  after(async () => {
+    await hss?.stop('SIGKILL');
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the HSS starts on it, checks every node, and a MAR\'s SQN reservation is acknowledged by a replica over TLS', { timeout: 90_000 }, async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: caPaths(pki, 'primary').cert };
+    const url = cluster.url.replace('rediss+cluster://', `rediss+cluster://:${PASSWORD}@`);
+    hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
+      '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    const port = Number((await hss.waitFor(READY, 60_000))[1]);
+    const client = new DiameterNode({ originHost: `scscf.${REALM}`, originRealm: REALM, applications: [CX_APPLICATION], reconnect: { initialMs: 50, maxMs: 200 } });
+    try {
+      client.addPeer({ host: '127.0.0.1', port, originHost: HSS_HOST });
+      await client.waitForPeer({ originHost: HSS_HOST }, 10_000);
+      const maa = readMaa(await client.request(buildMar({
+        sessionId: client.nextSessionId(), originHost: client.originHost, originRealm: REALM, destinationRealm: REALM,
+        userName: IMPI, publicIdentity: IMPU, serverName: `sip:${client.originHost}:5060`, numberAuthItems: 2, scheme: 'Digest-AKAv1-MD5',
+      }), { timeoutMs: 5000 }));
+      assert.deepEqual(maa.result, { resultCode: 2001 });
+      assert.equal(maa.items.length, 2);
+    } finally {
+      await client.close();
+    }
+    const view = await cluster.view();
+    const holders = view.filter((v) => v.role === 'master' && v.slots > 0);
+    const counters = await Promise.all(holders.map((m) => cluster.command<string[]>(m.port, ['KEYS', 'mcx:sqn:*'])));
+    assert.equal(counters.flat().length, 1, 'one SQN counter on the masters');
+    const master = holders[counters.findIndex((k) => k.length === 1)];
+    const replica = view.find((v) => v.masterId === master?.id);
+    assert.ok(replica, 'the master holding the counter has a replica');
+    assert.deepEqual(await cluster.command<string[]>(replica.port, ['KEYS', 'mcx:sqn:*']), counters.flat(), 'replicated over TLS');
+    assert.doesNotMatch(hss.output(), /ERR_STORE_NOT_DURABLE|not acknowledged/);
+    assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
+    assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
   });
 });
