@@ -30,6 +30,23 @@ const IMPU = `sip:alice@${REALM}`;
 const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 const READY = /hss: listening diameter=tcp:\/\/127\.0\.0\.1:(\d+) admin=\S+\n/;
 
+/** A MAR for `items` vectors to the HSS on `port`, from a fresh S-CSCF peer: answered 2001 with as many (SQNs handed out). */
+async function marVectors(port: number, items: number): Promise<void> {
+  const client = new DiameterNode({ originHost: `scscf.${REALM}`, originRealm: REALM, applications: [CX_APPLICATION], reconnect: { initialMs: 50, maxMs: 200 } });
+  try {
+    client.addPeer({ host: '127.0.0.1', port, originHost: HSS_HOST });
+    await client.waitForPeer({ originHost: HSS_HOST }, 10_000);
+    const maa = readMaa(await client.request(buildMar({
+      sessionId: client.nextSessionId(), originHost: client.originHost, originRealm: REALM, destinationRealm: REALM,
+      userName: IMPI, publicIdentity: IMPU, serverName: `sip:${client.originHost}:5060`, numberAuthItems: items, scheme: 'Digest-AKAv1-MD5',
+    }), { timeoutMs: 5000 }));
+    assert.deepEqual(maa.result, { resultCode: 2001 });
+    assert.equal(maa.items.length, items);
+  } finally {
+    await client.close();
+  }
+}
+
 describe('redis store over TLS with a password (rediss://:password@…): mcx hss against a TLS-only redis-server', () => {
   let dir: string;
   let pki: string;
@@ -77,19 +94,7 @@ describe('redis store over TLS with a password (rediss://:password@…): mcx hss
     const keys = execFileSync(redisCliPath(), ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '-p', String(redis.port),
       '--no-auth-warning', '-a', PASSWORD, '--scan', '--pattern', 'mcx:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
     assert.ok(keys.some((k) => k.includes(IMPI)), `the subscriber's record in Redis: ${keys.join(' ')}`);
-    const client = new DiameterNode({ originHost: `scscf.${REALM}`, originRealm: REALM, applications: [CX_APPLICATION], reconnect: { initialMs: 50, maxMs: 200 } });
-    try {
-      client.addPeer({ host: '127.0.0.1', port, originHost: HSS_HOST });
-      await client.waitForPeer({ originHost: HSS_HOST }, 10_000);
-      const maa = readMaa(await client.request(buildMar({
-        sessionId: client.nextSessionId(), originHost: client.originHost, originRealm: REALM, destinationRealm: REALM,
-        userName: IMPI, publicIdentity: IMPU, serverName: `sip:${client.originHost}:5060`, numberAuthItems: 1, scheme: 'Digest-AKAv1-MD5',
-      }), { timeoutMs: 5000 }));
-      assert.deepEqual(maa.result, { resultCode: 2001 });
-      assert.equal(maa.items.length, 1);
-    } finally {
-      await client.close();
-    }
+    await marVectors(port, 1);
     const sqn = execFileSync(redisCliPath(), ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '-p', String(redis.port),
       '--no-auth-warning', '-a', PASSWORD, '--scan', '--pattern', 'mcx:sqn:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
     assert.equal(sqn.length, 1, `one SQN counter in Redis: ${sqn.join(' ')}`);
@@ -146,19 +151,7 @@ describe('redis store on a Redis Cluster over TLS with a password (rediss+cluste
     hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
       '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
     const port = Number((await hss.waitFor(READY, 60_000))[1]);
-    const client = new DiameterNode({ originHost: `scscf.${REALM}`, originRealm: REALM, applications: [CX_APPLICATION], reconnect: { initialMs: 50, maxMs: 200 } });
-    try {
-      client.addPeer({ host: '127.0.0.1', port, originHost: HSS_HOST });
-      await client.waitForPeer({ originHost: HSS_HOST }, 10_000);
-      const maa = readMaa(await client.request(buildMar({
-        sessionId: client.nextSessionId(), originHost: client.originHost, originRealm: REALM, destinationRealm: REALM,
-        userName: IMPI, publicIdentity: IMPU, serverName: `sip:${client.originHost}:5060`, numberAuthItems: 2, scheme: 'Digest-AKAv1-MD5',
-      }), { timeoutMs: 5000 }));
-      assert.deepEqual(maa.result, { resultCode: 2001 });
-      assert.equal(maa.items.length, 2);
-    } finally {
-      await client.close();
-    }
+    await marVectors(port, 2);
     const view = await cluster.view();
     const holders = view.filter((v) => v.role === 'master' && v.slots > 0);
     const counters = await Promise.all(holders.map((m) => cluster.command<string[]>(m.port, ['KEYS', 'mcx:sqn:*'])));
