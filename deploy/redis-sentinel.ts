@@ -4,8 +4,8 @@
  * deploy/redis-server.ts (appendonly yes, appendfsync always). The master can be killed (`kill -9`);
  * {@link RedisSentinelGroup.waitFailover} waits until the Sentinels name another, online master.
  */
-import { startRedisServer, type RedisServer } from './redis-server.ts';
-import { redisCommand } from './redis-cluster.ts';
+import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
+import { redisCommand, type RedisNodeAccess } from './redis-cluster.ts';
 
 /** How to build the group. */
 export interface RedisSentinelOptions {
@@ -17,11 +17,18 @@ export interface RedisSentinelOptions {
   downAfterMs?: number;
   /** The monitored master's name (default `mcx`). */
   masterName?: string;
+  /**
+   * TLS on the data nodes (client ports and replication); the Sentinels keep a plain port, as the store reaches them
+   * (lib/store/redis-spec.ts), and speak TLS to the data nodes.
+   */
+  tls?: RedisServerOptions['tls'];
+  /** `requirepass` and `masterauth` of the data nodes (`sentinel auth-pass` for the Sentinels). */
+  password?: string;
 }
 
 /** A running group. */
 export interface RedisSentinelGroup {
-  /** `redis+sentinel://127.0.0.1:s1,…/<name>` */
+  /** `redis+sentinel://127.0.0.1:s1,…/<name>` (`rediss+sentinel://` with TLS; never a password) */
   url: string;
   masterName: string;
   /** The data nodes, the first started as the master. */
@@ -47,6 +54,13 @@ export interface RedisSentinelGroup {
  */
 export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<RedisSentinelGroup> {
   const name = o.masterName ?? 'mcx';
+  const secured: RedisServerOptions = {
+    ...(o.tls ? { tls: o.tls } : {}), ...(o.password === undefined ? {} : { password: o.password }),
+    args: [...(o.tls ? ['--tls-replication', 'yes'] : []), ...(o.password === undefined ? [] : ['--masterauth', o.password])],
+  };
+  const access: RedisNodeAccess = { ...(o.tls ? { tls: { ca: o.tls.ca } } : {}), ...(o.password === undefined ? {} : { password: o.password }) };
+  /** One command to a data node (TLS and AUTH as the group has them); the Sentinels take plain `redisCommand`. */
+  const data = <T>(port: number, args: string[]): Promise<T> => redisCommand<T>(port, args, access);
   const nodes: RedisServer[] = [];
   const sentinels: RedisServer[] = [];
   const down = new Set<number>();
@@ -68,11 +82,13 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
     throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
   };
   try {
-    const master = await startRedisServer();
+    const master = await startRedisServer(secured);
     nodes.push(master);
-    for (let i = 0; i < (o.replicas ?? 1); i++) nodes.push(await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+    for (let i = 0; i < (o.replicas ?? 1); i++) {
+      nodes.push(await startRedisServer({ ...secured, args: [...(secured.args ?? []), '--replicaof', '127.0.0.1', String(master.port)] }));
+    }
     await until('the replicas did not sync', async () => {
-      const info = await redisCommand<string>(master.port, ['INFO', 'replication']);
+      const info = await data<string>(master.port, ['INFO', 'replication']);
       return (info.match(/state=online/g) ?? []).length === nodes.length - 1 ? true : undefined;
     });
     const count = o.sentinels ?? 1;
@@ -82,7 +98,10 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
         configFile: {
           name: 'sentinel.conf', sentinel: true,
           text: [`sentinel monitor ${name} 127.0.0.1 ${master.port} ${quorum}`, `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 1000}`,
-            `sentinel failover-timeout ${name} 5000`, `sentinel parallel-syncs ${name} 1`, ''].join('\n'),
+            `sentinel failover-timeout ${name} 5000`, `sentinel parallel-syncs ${name} 1`,
+            ...(o.password === undefined ? [] : [`sentinel auth-pass ${name} ${o.password}`]),
+            // Its own port stays plain; tls-replication makes it speak TLS to the master and replicas it monitors.
+            ...(o.tls ? [`tls-cert-file ${o.tls.cert}`, `tls-key-file ${o.tls.key}`, `tls-ca-cert-file ${o.tls.ca}`, 'tls-replication yes'] : []), ''].join('\n'),
         },
       }));
     }
@@ -110,7 +129,7 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
     throw new Error('no Sentinel answered');
   };
   return {
-    url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
+    url: `${o.tls ? 'rediss' : 'redis'}+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
     masterName: name,
     nodes,
     sentinels,
@@ -128,13 +147,13 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
       down.delete(port);
     },
     waitSynced: (timeoutMs = 30_000) => until('the replicas did not sync with the master', async () => {
-      const info = await redisCommand<string>(await masterPort(), ['INFO', 'replication']);
+      const info = await data<string>(await masterPort(), ['INFO', 'replication']);
       return (info.match(/state=online/g) ?? []).length === nodes.length - down.size - 1 ? true : undefined;
     }, timeoutMs).then(() => undefined),
     waitFailover: (oldPort, timeoutMs = 30_000) => until('the Sentinels did not fail the master over', async () => {
       const port = await masterPort();
       if (port === oldPort || down.has(port)) return undefined;
-      const info = await redisCommand<string>(port, ['INFO', 'replication']);
+      const info = await data<string>(port, ['INFO', 'replication']);
       return /role:master/.test(info) ? port : undefined;
     }, timeoutMs),
     stop,

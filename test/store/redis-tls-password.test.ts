@@ -6,7 +6,9 @@
  * with no CA, or another system's CA, the role does not start and names the certificate problem; a wrong password is
  * named (WRONGPASS); no password appears in any output. The same on a Redis Cluster whose client ports, bus and
  * replication all run TLS with a password (`rediss+cluster://:password@…`, 3 masters with a replica each): the SQN
- * reservation waits for its replica's acknowledgement over TLS replication.
+ * reservation waits for its replica's acknowledgement over TLS replication. And behind Sentinels
+ * (`rediss+sentinel://:password@…/mcx`): the Sentinels on plain ports, as the store reaches them, monitoring a master
+ * and a replica that speak only TLS.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +23,7 @@ import { redisCliPath, startRedisCluster, type RedisCluster } from '../../deploy
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { startRedisSentinel, startRedisServer, type RedisSentinelGroup, type RedisServer } from '../helpers/redis-server.ts';
 
 const REALM = 'primary.example';
 const HSS_HOST = `hss.${REALM}`;
@@ -161,6 +163,44 @@ describe('redis store on a Redis Cluster over TLS with a password (rediss+cluste
     assert.ok(replica, 'the master holding the counter has a replica');
     assert.deepEqual(await cluster.command<string[]>(replica.port, ['KEYS', 'mcx:sqn:*']), counters.flat(), 'replicated over TLS');
     assert.doesNotMatch(hss.output(), /ERR_STORE_NOT_DURABLE|not acknowledged/);
+    assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
+    assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
+  });
+});
+
+describe('redis store behind Sentinels, data nodes over TLS with a password (rediss+sentinel://:password@…): mcx hss', () => {
+  let dir: string;
+  let pki: string;
+  let group: RedisSentinelGroup;
+  let hss: Proc | undefined;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-sentinel-tls-'));
+    pki = join(dir, 'pki');
+    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }] });
+    const leaf = certPaths(pki, 'primary', 'hss');
+    group = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
+    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+  });
+
+  after(async () => {
+    await hss?.stop('SIGKILL');
+    await group?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the HSS finds the master through the Sentinels, and its SQN counter reaches the replica over TLS', { timeout: 90_000 }, async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: caPaths(pki, 'primary').cert };
+    const url = group.url.replace('rediss+sentinel://', `rediss+sentinel://:${PASSWORD}@`);
+    hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
+      '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    await marVectors(Number((await hss.waitFor(READY, 60_000))[1]), 2);
+    await group.waitSynced();
+    const access = ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '--no-auth-warning', '-a', PASSWORD];
+    for (const node of group.nodes) {
+      const keys = execFileSync(redisCliPath(), [...access, '-p', String(node.port), 'KEYS', 'mcx:sqn:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      assert.equal(keys.length, 1, `port ${node.port}: one SQN counter (master and replica)`);
+    }
     assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
     assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
   });
