@@ -49,19 +49,32 @@ async function marVectors(port: number, items: number): Promise<void> {
   }
 }
 
+/** A temp directory with a PKI (`primary`, `partner`) and the subscriber CSV; the HSS leaf names 127.0.0.1. */
+async function fixture(prefix: string): Promise<{ dir: string; pki: string; leaf: { cert: string; key: string; ca: string } }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const pki = join(dir, 'pki');
+  await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }, { name: 'partner', realm: 'partner.example' }] });
+  await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+  return { dir, pki, leaf: certPaths(pki, 'primary', 'hss') };
+}
+
+/** `mcx hss` in `dir` (state in `dir/name`) on the store `url`, trusting `ca` (a PEM file) or only the system's roots. */
+function startHss(dir: string, name: string, url: string, ca: string | undefined): Proc {
+  const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info' };
+  delete env.NODE_EXTRA_CA_CERTS;
+  if (ca) env.NODE_EXTRA_CA_CERTS = ca;
+  return startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
+    '--state-dir', join(dir, name), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+}
+
 describe('redis store over TLS with a password (rediss://:password@…): mcx hss against a TLS-only redis-server', () => {
   let dir: string;
   let pki: string;
   let redis: RedisServer;
   const procs: Proc[] = [];
 
-  /** `mcx hss` on the TLS server with `url`, trusting `ca` (a PEM file) or only the system's roots. */
   function hss(name: string, url: string, ca: string | undefined): Proc {
-    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info' };
-    delete env.NODE_EXTRA_CA_CERTS;
-    if (ca) env.NODE_EXTRA_CA_CERTS = ca;
-    const p = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
-      '--state-dir', join(dir, name), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    const p = startHss(dir, name, url, ca);
     procs.push(p);
     return p;
   }
@@ -75,13 +88,9 @@ describe('redis store over TLS with a password (rediss://:password@…): mcx hss
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-tls-'));
-    pki = join(dir, 'pki');
-    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }, { name: 'partner', realm: 'partner.example' }] });
-    // The HSS leaf names 127.0.0.1 among its SANs (certs/issue.ts): the server the store connects to by that address.
-    const leaf = certPaths(pki, 'primary', 'hss');
-    redis = await startRedisServer({ tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
-    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+    const f = await fixture('mcx-redis-tls-');
+    ({ dir, pki } = f);
+    redis = await startRedisServer({ tls: f.leaf, password: PASSWORD });
   });
 
   after(async () => {
@@ -133,12 +142,9 @@ describe('redis store on a Redis Cluster over TLS with a password (rediss+cluste
   let hss: Proc | undefined;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-cluster-tls-'));
-    pki = join(dir, 'pki');
-    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }] });
-    const leaf = certPaths(pki, 'primary', 'hss');
-    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
-    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+    const f = await fixture('mcx-redis-cluster-tls-');
+    ({ dir, pki } = f);
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: f.leaf, password: PASSWORD });
   });
 
   after(async () => {
@@ -148,10 +154,7 @@ describe('redis store on a Redis Cluster over TLS with a password (rediss+cluste
   });
 
   test('the HSS starts on it, checks every node, and a MAR\'s SQN reservation is acknowledged by a replica over TLS', { timeout: 90_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: caPaths(pki, 'primary').cert };
-    const url = cluster.url.replace('rediss+cluster://', `rediss+cluster://:${PASSWORD}@`);
-    hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
-      '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    hss = startHss(dir, 'hss', cluster.url.replace('rediss+cluster://', `rediss+cluster://:${PASSWORD}@`), caPaths(pki, 'primary').cert);
     const port = Number((await hss.waitFor(READY, 60_000))[1]);
     await marVectors(port, 2);
     const view = await cluster.view();
@@ -175,12 +178,9 @@ describe('redis store behind Sentinels, data nodes over TLS with a password (red
   let hss: Proc | undefined;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcx-redis-sentinel-tls-'));
-    pki = join(dir, 'pki');
-    await initPki({ dir: pki, systems: [{ name: 'primary', realm: REALM }] });
-    const leaf = certPaths(pki, 'primary', 'hss');
-    group = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: { cert: leaf.cert, key: leaf.key, ca: leaf.ca }, password: PASSWORD });
-    await writeFile(join(dir, 'subscribers.csv'), `impi,impus,k,opc,amf\n${IMPI},${IMPU},${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')},8000\n`);
+    const f = await fixture('mcx-redis-sentinel-tls-');
+    ({ dir, pki } = f);
+    group = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: f.leaf, password: PASSWORD });
   });
 
   after(async () => {
@@ -190,10 +190,7 @@ describe('redis store behind Sentinels, data nodes over TLS with a password (red
   });
 
   test('the HSS finds the master through the Sentinels, and its SQN counter reaches the replica over TLS', { timeout: 90_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, MCX_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: caPaths(pki, 'primary').cert };
-    const url = group.url.replace('rediss+sentinel://', `rediss+sentinel://:${PASSWORD}@`);
-    hss = startMcx(['hss', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', url,
-      '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')], { env });
+    hss = startHss(dir, 'hss', group.url.replace('rediss+sentinel://', `rediss+sentinel://:${PASSWORD}@`), caPaths(pki, 'primary').cert);
     await marVectors(Number((await hss.waitFor(READY, 60_000))[1]), 2);
     await group.waitSynced();
     const access = ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '--no-auth-warning', '-a', PASSWORD];
