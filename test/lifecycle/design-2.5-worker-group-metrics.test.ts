@@ -2,7 +2,8 @@
  * The metrics of a worker group (`mcx <role> --workers N --metrics HOST:PORT`, lib/workers/group-metrics.ts): the
  * supervisor serves the one listener and answers for the whole group at every scrape — each worker's samples joined
  * (here: the Diameter peers of both workers, each connected to one of them), `mcx_worker_up` per worker, `/readyz`
- * with each worker's checks, the exposition clean for promtool — and the group's ready line names the listener.
+ * with each worker's checks, the exposition clean for promtool — and the group's ready line names the listener. A
+ * worker killed is reported down (`mcx_worker_up` 0, its counts missing from the sums) until its replacement answers.
  *
  * The ports are shared by the node:cluster primary here (`MCX_PORT_SHARING=cluster`), which hands TCP connections to
  * the workers in turn: so the six clients are known to be split three and three, and a scrape of one worker alone
@@ -30,7 +31,7 @@ describe('mcx relay --workers 2 --metrics: one listener for the group (DESIGN §
   before(async () => {
     relay = startMcx(['relay', '--workers', '2', '--listen', '127.0.0.1:0', '--origin-host', 'relay.primary.example', '--realm', 'primary.example',
       // A route whose peer is down: the workers are alive but not ready.
-      '--route', 'primary.example=127.0.0.1:1', '--metrics', '127.0.0.1:0'], { env: { ...process.env, MCX_PORT_SHARING: 'cluster' } });
+      '--route', 'primary.example=127.0.0.1:1', '--metrics', '127.0.0.1:0'], { env: { ...process.env, MCX_PORT_SHARING: 'cluster', MCX_LOG_LEVEL: 'info' } });
     const ready = await relay.waitFor(/relay: listening diameter=tcp:\/\/127\.0\.0\.1:(\d+) metrics=(http:\/\/127\.0\.0\.1:\d+)\n/, 60_000);
     metricsUrl = ready[2] as string;
     for (let i = 1; i <= CLIENTS; i++) {
@@ -79,6 +80,19 @@ describe('mcx relay --workers 2 --metrics: one listener for the group (DESIGN §
     if (r.missing) assert.fail('promtool is needed: the test command installs the Debian package prometheus');
     assert.equal(r.status, 0, r.output);
     assert.equal(r.output.trim(), '');
+  });
+
+  test('a worker killed: mcx_worker_up 0 and its counts missing until the new one answers, then 1 again', { timeout: 60_000 }, async () => {
+    const pids = (/"pids":\[(\d+),(\d+)\]/.exec(relay.output()) as RegExpExecArray).slice(1).map(Number);
+    process.kill(pids[1] as number, 'SIGKILL');
+    await relay.waitFor(/relay: worker 2 exited with signal SIGKILL; starting a new one/, 10_000);
+    const during = await scrape(`${metricsUrl}/metrics`);
+    assert.deepEqual(samples(during, 'mcx_worker_up', RELAY).map((s) => `${s.labels.worker}=${s.value}`).sort(), ['1=1', '2=0']);
+    const mars = sum(during, 'mcx_relay_diameter_requests_received_total', { ...RELAY, command: 'MAR' });
+    assert.ok(mars > 0 && mars < CLIENTS, `worker 1's MARs alone: ${mars}`);
+    await relay.waitFor(/relay: worker 2 ready again/, 30_000);
+    const back = await scrape(`${metricsUrl}/metrics`);
+    assert.deepEqual(samples(back, 'mcx_worker_up', RELAY).map((s) => `${s.labels.worker}=${s.value}`).sort(), ['1=1', '2=1']);
   });
 
   test('/readyz is 503 naming each worker\'s failed check; /healthz 200', async () => {
