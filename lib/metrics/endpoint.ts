@@ -33,6 +33,8 @@ export interface MetricsTarget {
 export interface MetricsListener {
   /** `http://host:port` as bound. */
   url: string;
+  /** The port bound (the one chosen when asked for port 0). */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function listenMetrics(at: HostPort, target: MetricsTarget, logger:
   const port = typeof a === 'object' && a ? a.port : at.port;
   return {
     url: `http://${formatHostPort({ host: at.host, port })}`,
+    port,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

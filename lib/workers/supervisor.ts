@@ -85,15 +85,18 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   let killTimer: NodeJS.Timeout | undefined;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (finish = resolve));
-  // Loaded only for --metrics (prom-client): a supervisor otherwise starts as light as before.
-  const group: GroupMetrics | undefined = o.metrics
-    ? new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, () => new Map([...slots].map(([i, s]) => [i, s.worker])))
-    : undefined;
-  // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port bound
-  // (port 0 made concrete), which their ready line names.
-  const metrics: MetricsListener | undefined = o.metrics && group ? await listenMetrics(o.metrics, group, log) : undefined;
-  const metricsArgs = metrics ? ['--metrics', formatHostPort({ host: o.metrics?.host ?? '', port: Number(new URL(metrics.url).port) })] : [];
-  cluster.setupPrimary({ args: [...process.argv.slice(2), ...(o.extraArgs ?? []), ...metricsArgs] });
+  let group: GroupMetrics | undefined;
+  let metrics: MetricsListener | undefined;
+  const args = [...process.argv.slice(2), ...(o.extraArgs ?? [])];
+  if (o.metrics) {
+    // Loaded only for --metrics (prom-client): a supervisor otherwise starts as light as before.
+    group = new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, () => new Map([...slots].map(([i, s]) => [i, s.worker])));
+    // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port
+    // bound (port 0 made concrete), which their ready line names.
+    metrics = await listenMetrics(o.metrics, group, log);
+    args.push('--metrics', formatHostPort({ ...o.metrics, port: metrics.port }));
+  }
+  cluster.setupPrimary({ args });
 
   const fork = (index: number): void => {
     const worker = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(o.count), [WORKER_ENV.sharing]: sharing });
