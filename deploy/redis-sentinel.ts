@@ -34,6 +34,8 @@ export interface RedisSentinelGroup {
   /** The data nodes, the first started as the master. */
   nodes: RedisServer[];
   sentinels: RedisServer[];
+  /** Sends one command to the data node on `port` (a fresh connection; TLS and AUTH as the group has them). */
+  command<T = unknown>(port: number, args: string[]): Promise<T>;
   /** The port of the master the first live Sentinel names now. */
   masterPort(): Promise<number>;
   /** `kill -9` of the data node on `port`. */
@@ -133,6 +135,7 @@ export async function startRedisSentinel(o: RedisSentinelOptions = {}): Promise<
     masterName: name,
     nodes,
     sentinels,
+    command: (port, args) => data(port, args),
     masterPort,
     async kill(port) {
       const n = nodes.find((x) => x.port === port);

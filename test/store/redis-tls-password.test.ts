@@ -19,11 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initPki } from '../../certs/issue.ts';
 import { caPaths, certPaths } from '../../certs/layout.ts';
-import { redisCliPath, startRedisCluster, type RedisCluster } from '../../deploy/redis-cluster.ts';
+import { redisCliPath, startRedisCluster } from '../../deploy/redis-cluster.ts';
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
-import { startRedisSentinel, startRedisServer, type RedisSentinelGroup, type RedisServer } from '../helpers/redis-server.ts';
+import { startRedisSentinel, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 
 const REALM = 'primary.example';
 const HSS_HOST = `hss.${REALM}`;
@@ -135,70 +135,78 @@ describe('redis store over TLS with a password (rediss://:password@…): mcx hss
   });
 });
 
-describe('redis store on a Redis Cluster over TLS with a password (rediss+cluster://:password@…): mcx hss', () => {
-  let dir: string;
-  let pki: string;
-  let cluster: RedisCluster;
-  let hss: Proc | undefined;
+/** A replicated store over TLS with a password, as a test starts it. */
+interface ReplicatedStore {
+  /** The store URL with the password in it. */
+  url: string;
+  /** After a MAR: asserts its SQN counter is on the master and on the master's replica. */
+  counterReplicated(): Promise<void>;
+  stop(): Promise<void>;
+}
 
-  before(async () => {
-    const f = await fixture('mcx-redis-cluster-tls-');
-    ({ dir, pki } = f);
-    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: f.leaf, password: PASSWORD });
+/** `mcx hss` on a replicated store that `start` builds over TLS: a MAR's SQN counter reaches the replica. */
+function onReplicatedStore(title: string, prefix: string, testTitle: string, start: (leaf: { cert: string; key: string; ca: string }) => Promise<ReplicatedStore>): void {
+  describe(title, () => {
+    let dir: string;
+    let pki: string;
+    let store: ReplicatedStore | undefined;
+    let hss: Proc | undefined;
+
+    before(async () => {
+      const f = await fixture(prefix);
+      ({ dir, pki } = f);
+      store = await start(f.leaf);
+    });
+
+    after(async () => {
+      await hss?.stop('SIGKILL');
+      await store?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test(testTitle, { timeout: 90_000 }, async () => {
+      const s = store as ReplicatedStore;
+      hss = startHss(dir, 'hss', s.url, caPaths(pki, 'primary').cert);
+      await marVectors(Number((await hss.waitFor(READY, 60_000))[1]), 2);
+      await s.counterReplicated();
+      assert.doesNotMatch(hss.output(), /ERR_STORE_NOT_DURABLE|not acknowledged/);
+      assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
+      assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
+    });
+  });
+}
+
+onReplicatedStore('redis store on a Redis Cluster over TLS with a password (rediss+cluster://:password@…): mcx hss', 'mcx-redis-cluster-tls-',
+  'the HSS starts on it, checks every node, and a MAR\'s SQN reservation is acknowledged by a replica over TLS', async (leaf) => {
+    const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: leaf, password: PASSWORD });
+    return {
+      url: cluster.url.replace('rediss+cluster://', `rediss+cluster://:${PASSWORD}@`),
+      stop: () => cluster.stop(),
+      async counterReplicated() {
+        const view = await cluster.view();
+        const holders = view.filter((v) => v.role === 'master' && v.slots > 0);
+        const counters = await Promise.all(holders.map((m) => cluster.command<string[]>(m.port, ['KEYS', 'mcx:sqn:*'])));
+        assert.equal(counters.flat().length, 1, 'one SQN counter on the masters');
+        const master = holders[counters.findIndex((k) => k.length === 1)];
+        const replica = view.find((v) => v.masterId === master?.id);
+        assert.ok(replica, 'the master holding the counter has a replica');
+        assert.deepEqual(await cluster.command<string[]>(replica.port, ['KEYS', 'mcx:sqn:*']), counters.flat(), 'replicated over TLS');
+      },
+    };
   });
 
-  after(async () => {
-    await hss?.stop('SIGKILL');
-    await cluster?.stop();
-    await rm(dir, { recursive: true, force: true });
+onReplicatedStore('redis store behind Sentinels, data nodes over TLS with a password (rediss+sentinel://:password@…): mcx hss', 'mcx-redis-sentinel-tls-',
+  'the HSS finds the master through the Sentinels, and its SQN counter reaches the replica over TLS', async (leaf) => {
+    const group = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: leaf, password: PASSWORD });
+    return {
+      url: group.url.replace('rediss+sentinel://', `rediss+sentinel://:${PASSWORD}@`),
+      stop: () => group.stop(),
+      async counterReplicated() {
+        await group.waitSynced();
+        for (const node of group.nodes) {
+          const keys = await group.command<string[]>(node.port, ['KEYS', 'mcx:sqn:*']);
+          assert.equal(keys.length, 1, `port ${node.port}: one SQN counter (master and replica)`);
+        }
+      },
+    };
   });
-
-  test('the HSS starts on it, checks every node, and a MAR\'s SQN reservation is acknowledged by a replica over TLS', { timeout: 90_000 }, async () => {
-    hss = startHss(dir, 'hss', cluster.url.replace('rediss+cluster://', `rediss+cluster://:${PASSWORD}@`), caPaths(pki, 'primary').cert);
-    const port = Number((await hss.waitFor(READY, 60_000))[1]);
-    await marVectors(port, 2);
-    const view = await cluster.view();
-    const holders = view.filter((v) => v.role === 'master' && v.slots > 0);
-    const counters = await Promise.all(holders.map((m) => cluster.command<string[]>(m.port, ['KEYS', 'mcx:sqn:*'])));
-    assert.equal(counters.flat().length, 1, 'one SQN counter on the masters');
-    const master = holders[counters.findIndex((k) => k.length === 1)];
-    const replica = view.find((v) => v.masterId === master?.id);
-    assert.ok(replica, 'the master holding the counter has a replica');
-    assert.deepEqual(await cluster.command<string[]>(replica.port, ['KEYS', 'mcx:sqn:*']), counters.flat(), 'replicated over TLS');
-    assert.doesNotMatch(hss.output(), /ERR_STORE_NOT_DURABLE|not acknowledged/);
-    assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
-    assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
-  });
-});
-
-describe('redis store behind Sentinels, data nodes over TLS with a password (rediss+sentinel://:password@…): mcx hss', () => {
-  let dir: string;
-  let pki: string;
-  let group: RedisSentinelGroup;
-  let hss: Proc | undefined;
-
-  before(async () => {
-    const f = await fixture('mcx-redis-sentinel-tls-');
-    ({ dir, pki } = f);
-    group = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: f.leaf, password: PASSWORD });
-  });
-
-  after(async () => {
-    await hss?.stop('SIGKILL');
-    await group?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  test('the HSS finds the master through the Sentinels, and its SQN counter reaches the replica over TLS', { timeout: 90_000 }, async () => {
-    hss = startHss(dir, 'hss', group.url.replace('rediss+sentinel://', `rediss+sentinel://:${PASSWORD}@`), caPaths(pki, 'primary').cert);
-    await marVectors(Number((await hss.waitFor(READY, 60_000))[1]), 2);
-    await group.waitSynced();
-    const access = ['--tls', '--cacert', caPaths(pki, 'primary').cert, '-h', '127.0.0.1', '--no-auth-warning', '-a', PASSWORD];
-    for (const node of group.nodes) {
-      const keys = execFileSync(redisCliPath(), [...access, '-p', String(node.port), 'KEYS', 'mcx:sqn:*'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      assert.equal(keys.length, 1, `port ${node.port}: one SQN counter (master and replica)`);
-    }
-    assert.equal(await hss.stop('SIGTERM', 20_000), 0, hss.output().slice(-2000));
-    assert.ok(!hss.output().includes(PASSWORD), 'the password is in no line the HSS printed');
-  });
-});
