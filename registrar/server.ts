@@ -180,9 +180,9 @@ const isString = (x: unknown): x is string => typeof x === 'string' && x.length 
  */
 function listenToSiblings(ctx: RegisterContext, teardown: Teardown): void {
   const offs = [
-    onSiblingMessage(AUTH_FAILED_TOPIC, (p) => {
-      const { source, impi } = (p ?? {}) as { source?: unknown; impi?: unknown };
-      if (isString(source) && isString(impi)) ctx.guard.authFailedElsewhere(source, impi);
+    onSiblingMessage(AUTH_FAILED_TOPIC, (p, from) => {
+      const { source, impi, at } = (p ?? {}) as { source?: unknown; impi?: unknown; at?: unknown };
+      if (isString(source) && isString(impi)) ctx.guard.authFailedElsewhere(source, impi, typeof at === 'number' && Number.isFinite(at) ? at : Date.now(), from);
     }),
     onSiblingMessage(RTR_TOPIC, (p) => {
       const impis = (p as { impis?: unknown } | undefined)?.impis;

@@ -13,13 +13,16 @@
  * a failed attempt costs no store write). In a worker group (`--workers N`, lib/workers) each failure is also told to
  * the sibling workers ({@link AUTH_FAILED_TOPIC}), which count it as their own ({@link SourceGuard.authFailedElsewhere}):
  * an address that spreads its attempts over the workers (another source port, another connection) is banned after the
- * same `banAfter + 1` failures, in every worker. The rate buckets stay per process: a source that spreads over N
+ * same `banAfter + 1` failures, in every worker. The ban's warn line (and `bans` count) comes from the worker whose
+ * failure is the one that crossed the line in time order — each failure travels with its time and worker — so it is
+ * logged once even when a sibling's message arrives after a later failure of this worker. The rate buckets stay per process: a source that spreads over N
  * workers gets up to N times `rateLimit` (rate limiting protects capacity, not secrets); and each holds at most `maxTrackedSources` addresses, the least recently
  * seen forgotten first, so an attacker rotating through 127.0.0.0/8 cannot grow them without bound; the price is that
  * past that many addresses an old entry (a ban too) can be forgotten early.
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 import type { Logger } from '../lib/log.ts';
+import { workerSlot } from '../lib/workers/group.ts';
 import { tellSiblings } from '../lib/workers/messages.ts';
 import type { BanAction } from './config.ts';
 import type { RegistrarStats } from './stats.ts';
@@ -37,10 +40,20 @@ export interface SourceGuardOptions {
   log: Logger;
   /** Clock (tests). */
   now?: () => number;
+  /** This process's worker index (default: its slot in the group, 0 outside one; tests set it). */
+  worker?: number;
 }
 
-/** The siblings' message of a failed authentication: `{ source, impi }`. */
+/** The siblings' message of a failed authentication: `{ source, impi, at }` (`at`: epoch ms when it failed). */
 export const AUTH_FAILED_TOPIC = 'registrar:auth-failed';
+
+/** A failed authentication: when, and in which worker (worker order breaks a tie of times, the same everywhere). */
+interface Failure {
+  at: number;
+  worker: number;
+}
+
+const byTime = (a: Failure, b: Failure): number => a.at - b.at || a.worker - b.worker;
 
 interface Bucket {
   tokens: number;
@@ -51,9 +64,10 @@ interface Bucket {
 export class SourceGuard {
   readonly #o: SourceGuardOptions;
   readonly #now: () => number;
+  readonly #worker: number;
   readonly #buckets: BoundedMap<string, Bucket>;
-  /** Times of the latest failures per address (at most banAfter + 1). */
-  readonly #failures: BoundedMap<string, number[]>;
+  /** The latest failures per address, in time order (at most banAfter + 1). */
+  readonly #failures: BoundedMap<string, Failure[]>;
   /** Ban end per address. */
   readonly #bans: BoundedMap<string, number>;
 
@@ -61,6 +75,7 @@ export class SourceGuard {
   constructor(o: SourceGuardOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#worker = o.worker ?? workerSlot()?.index ?? 0;
     this.#buckets = new BoundedMap(o.maxTrackedSources);
     this.#failures = new BoundedMap(o.maxTrackedSources);
     this.#bans = new BoundedMap(o.maxTrackedSources);
@@ -106,37 +121,41 @@ export class SourceGuard {
    */
   authFailed(source: string, impi: string): void {
     this.#o.stats.inc('auth_failures');
-    tellSiblings(AUTH_FAILED_TOPIC, { source, impi });
-    this.#count(source, impi, true);
+    const at = this.#now();
+    tellSiblings(AUTH_FAILED_TOPIC, { source, impi, at });
+    this.#count(source, impi, { at, worker: this.#worker });
   }
 
   /**
-   * Counts a failed authentication a sibling worker saw: toward the same ban, logged at debug only (the worker whose
-   * failure crossed the line logs the ban).
+   * Counts a failed authentication a sibling worker saw, toward the same ban. The ban is logged at warn by the worker
+   * whose own failure crossed the line, which may be this one when the sibling's message came late.
+   * @param at when it failed (epoch ms, the sibling's clock: the same host's).
+   * @param worker the sibling's index.
    */
-  authFailedElsewhere(source: string, impi: string): void {
-    this.#count(source, impi, false);
+  authFailedElsewhere(source: string, impi: string, at: number, worker: number): void {
+    this.#count(source, impi, { at, worker });
   }
 
-  #count(source: string, impi: string, here: boolean): void {
+  #count(source: string, impi: string, failure: Failure): void {
     if (this.banned(source)) return;
     const now = this.#now();
     const { banAfter, banWindowMs, banMs } = this.#o;
-    const times = (this.#failures.get(source) ?? []).filter((t) => now - t < banWindowMs);
-    times.push(now);
-    if (times.length <= banAfter) {
-      this.#failures.set(source, times.slice(-(banAfter + 1)));
+    const failures = (this.#failures.get(source) ?? []).filter((f) => now - f.at < banWindowMs);
+    failures.push(failure);
+    failures.sort(byTime);
+    if (failures.length <= banAfter) {
+      this.#failures.set(source, failures);
       return;
     }
     this.#failures.delete(source);
     this.#bans.set(source, now + banMs);
-    if (!here) {
-      // Debug only: the worker whose failure crossed the line logs the ban itself, at warn.
+    // The failure that crossed the line in time order, whichever message brought it here last: the same in every worker.
+    if ((failures[banAfter] as Failure).worker !== this.#worker) {
       this.#o.log.debug({ source, impi }, `source ${source} banned here too: a sibling worker saw the failure that crossed the line`);
       return;
     }
     this.#o.stats.inc('bans');
-    this.#o.log.warn({ source, failures: times.length, window_s: banWindowMs / 1000, ban_s: banMs / 1000, action: this.#o.banAction, impi },
-      `source ${source} banned for ${banMs / 1000} s: ${times.length} failed authentications within ${banWindowMs / 1000} s`);
+    this.#o.log.warn({ source, failures: failures.length, window_s: banWindowMs / 1000, ban_s: banMs / 1000, action: this.#o.banAction, impi },
+      `source ${source} banned for ${banMs / 1000} s: ${failures.length} failed authentications within ${banWindowMs / 1000} s`);
   }
 }
