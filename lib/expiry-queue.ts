@@ -1,8 +1,10 @@
 /**
  * Expiries a fixed delay after they were added, under one Node timer for all of them: for what is scheduled often with
- * one constant delay and mostly cancelled — SIP Timer J (64·T1) of every completed UDP server transaction (~400,000
- * live at 13,000 requests/s), the answer timeout of every Diameter request. A Node timer each (a `Timeout` object
- * and a list insertion per setTimeout, a removal per clearTimeout) cost more than the protocol work around it.
+ * one constant delay and mostly cancelled — the answer timeout of every Diameter request. A Node timer each (a
+ * `Timeout` object and a list insertion per setTimeout, a removal per clearTimeout) cost more than the protocol work
+ * around it. A cancelled entry stays referenced until its delay has passed, so what is held by the hundred thousand
+ * for long delays does not belong here: SIP Timer J keeps its records outside the heap instead
+ * (lib/sip/transaction/completed.ts).
  */
 import { systemClock, type Clock, type Timer } from './clock.ts';
 

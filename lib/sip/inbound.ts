@@ -3,6 +3,7 @@
  * Every branch ends in a counter; nothing here throws to the socket callbacks.
  */
 import type { RemoteInfo } from 'node:dgram';
+import type { Clock } from '../clock.ts';
 import { SipParseError } from './errors.ts';
 import type { SipRequest, SipResponse } from './message.ts';
 import type { Origin, Outbound, ResponseRoute } from './outbound.ts';
@@ -11,9 +12,8 @@ import { createErrorResponse } from './response.ts';
 import { serializeMessage } from './serialize.ts';
 import type { SipStack } from './stack.ts';
 import { clientKey, serverKey } from './transaction/keys.ts';
-import type { KeptResponses } from './transaction/kept-responses.ts';
 import { ServerTransaction, type ServerTransactionHost, type TerminationReason } from './transaction/server.ts';
-import type { ExpiryQueue } from './transaction/timers.ts';
+import type { AnswerBound } from './transaction/answer-bound.ts';
 import { reconnectTarget, stampReceived, stampReceivedRaw, udpResponseTarget } from './transport/routing.ts';
 import type { StreamConnection } from './transport/stream.ts';
 import { normalizeAddress, type FlowInfo } from './transport/types.ts';
@@ -57,14 +57,36 @@ export class Inbound implements ServerTransactionHost {
     this.out = out;
   }
 
-  /** Timer J and the TU-answer bound (both 64·T1). */
-  get longTimer(): ExpiryQueue {
-    return this.stack.longTimer;
+  /** The TU-answer bound (64·T1). */
+  get answerBound(): AnswerBound {
+    return this.stack.answerBound;
   }
 
-  /** The final responses kept through Timer J. */
-  get kept(): KeptResponses {
-    return this.stack.keptResponses;
+  /** The stack's clock. */
+  get clock(): Clock {
+    return this.stack.clock;
+  }
+
+  /**
+   * A UDP server transaction entered Completed: it leaves the table of live transactions for the one of Completed
+   * transactions, which answers its retransmissions through Timer J.
+   * @param tx the transaction.
+   * @param response its final response as sent.
+   * @returns when Timer J runs out.
+   */
+  completed(tx: ServerTransaction, response: Buffer): number {
+    const table = this.stack.serverTransactions;
+    if (table.get(tx.key) === tx) table.delete(tx.key);
+    return this.stack.completedTransactions.add(tx.key, response, tx.route);
+  }
+
+  /**
+   * A Completed UDP transaction ended early (§17.2.4): a later copy of its request is a new transaction.
+   * @param tx the transaction.
+   * @param timerJAt what {@link completed} returned for it.
+   */
+  forget(tx: ServerTransaction, timerJAt: number): void {
+    this.stack.completedTransactions.delete(tx.key, timerJAt);
   }
 
   /**
@@ -218,6 +240,18 @@ export class Inbound implements ServerTransactionHost {
       if (req.method !== 'ACK' && existing.retransmission() === 'resent') s.responsesRetransmitted++;
       return;
     }
+    if (origin.udp && stack.completedTransactions.size > 0) {
+      const done = stack.completedTransactions.find(key);
+      if (done !== undefined) {
+        s.retransmissionsAbsorbed++;
+        if (req.method !== 'ACK') {
+          const completed = stack.completedTransactions;
+          this.out.sendResponse(done.bytes, { transportError: () => void completed.delete(key, done.expiresAt) }, done.route as ResponseRoute);
+          s.responsesRetransmitted++;
+        }
+        return;
+      }
+    }
     if (req.method === 'ACK') {
       s.strayAcks++;
       return;
@@ -234,6 +268,7 @@ export class Inbound implements ServerTransactionHost {
     }
     const tx = new ServerTransaction(this, key, req, flow, route);
     stack.serverTransactions.set(key, tx);
+    stack.answerBound.watch();
     s.serverTransactions++;
     stack.dispatch(req, tx);
   }

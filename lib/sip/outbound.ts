@@ -11,7 +11,6 @@ import type { SipRequest, SipResponse } from './message.ts';
 import { serializeMessage } from './serialize.ts';
 import type { SendRequestOptions, SipStack } from './stack.ts';
 import { ClientTransaction } from './transaction/client.ts';
-import type { ServerTransaction } from './transaction/server.ts';
 import { udpResponseTarget, type ResponseTarget } from './transport/routing.ts';
 import type { StreamConnection } from './transport/stream.ts';
 import { defaultPort, hostForm, type Destination, type FlowInfo } from './transport/types.ts';
@@ -24,6 +23,11 @@ export interface Origin {
   udp?: UdpTransport;
   /** Set for TCP/TLS: the connection it arrived on. */
   conn?: StreamConnection;
+}
+
+/** What sent a response and ends when it cannot be delivered (§17.2.4): a server transaction, or a Completed one's record. */
+export interface ResponseSender {
+  transportError(): void;
 }
 
 /** Where a server transaction's responses go: the request's origin and the §18.2.2 target computed on receipt. */
@@ -58,7 +62,7 @@ export class Outbound {
    * @param tx the transaction (told about failures).
    * @param route origin and target computed when the request arrived.
    */
-  sendResponse(bytes: Buffer, tx: ServerTransaction, route: ResponseRoute): void {
+  sendResponse(bytes: Buffer, tx: ResponseSender, route: ResponseRoute): void {
     this.stack.stats.messagesSent++;
     const { origin, target } = route;
     if (origin.udp) {
@@ -80,7 +84,7 @@ export class Outbound {
   }
 
   /** A response could not be sent: counted, and its transaction terminates (§17.2.4). */
-  private responseFailed(tx: ServerTransaction, err: unknown): void {
+  private responseFailed(tx: ResponseSender, err: unknown): void {
     this.failed(err);
     tx.transportError();
   }

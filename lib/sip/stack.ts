@@ -13,9 +13,10 @@ import { Inbound } from './inbound.ts';
 import { Outbound } from './outbound.ts';
 import { newStats, type SipStats } from './stats.ts';
 import type { ClientTransaction } from './transaction/client.ts';
-import { KeptResponses } from './transaction/kept-responses.ts';
+import { CompletedTransactions } from './transaction/completed.ts';
 import type { ServerTransaction } from './transaction/server.ts';
-import { ExpiryQueue, resolveTimers, timerF, type TimerValues } from './transaction/timers.ts';
+import { resolveTimers, timerF, timerJ, type TimerValues } from './transaction/timers.ts';
+import { AnswerBound } from './transaction/answer-bound.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './parser.ts';
 import { StreamTransport } from './transport/stream.ts';
 import type { Destination, ListenSpec, TransportProtocol } from './transport/types.ts';
@@ -88,10 +89,10 @@ export class SipStack {
   readonly streams: StreamTransport[] = [];
   readonly serverTransactions = new Map<string, ServerTransaction>();
   readonly clientTransactions = new Map<string, ClientTransaction>();
-  /** Timer J of UDP server transactions and the TU-answer bound: both 64·T1. */
-  readonly longTimer: ExpiryQueue;
-  /** The final responses of UDP server transactions, kept outside the heap for Timer J. */
-  readonly keptResponses = new KeptResponses();
+  /** The TU-answer bound of the transactions in {@link serverTransactions}: 64·T1. */
+  readonly answerBound: AnswerBound;
+  /** Completed UDP server transactions through Timer J, outside the heap (not in {@link serverTransactions}). */
+  readonly completedTransactions: CompletedTransactions;
   handler: RequestHandler | undefined;
   private readonly opts: SipStackOptions;
   private readonly inbound: Inbound;
@@ -108,7 +109,8 @@ export class SipStack {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.longTimer = new ExpiryQueue(timerF(this.timers), this.clock);
+    this.answerBound = new AnswerBound(this.clock, this.serverTransactions, timerF(this.timers));
+    this.completedTransactions = new CompletedTransactions(this.clock, timerJ(this.timers, false));
     this.handler = opts.onRequest;
     this.outbound = new Outbound(this, opts.viaHost);
     this.inbound = new Inbound(this, this.outbound);
@@ -219,7 +221,8 @@ export class SipStack {
     this.state = 'stopped';
     for (const tx of [...this.clientTransactions.values()]) tx.fail(new SipError('INVALID_STATE', 'SIP stack stopped'));
     for (const tx of [...this.serverTransactions.values()]) tx.terminate('stopped');
-    this.longTimer.clear();
+    this.answerBound.clear();
+    this.completedTransactions.clear();
     await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => s.close())]);
   }
 

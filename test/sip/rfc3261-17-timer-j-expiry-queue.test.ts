@@ -1,5 +1,6 @@
 /**
- * The queue behind Timer J and the Diameter answer timeouts (lib/expiry-queue.ts): every entry expires after its delay
+ * The queue behind the Diameter answer timeouts, and Timer J's until it moved outside the heap (lib/expiry-queue.ts;
+ * lib/sip/transaction/completed.ts): every entry expires after its delay
  * — never early, at most the queue's slack late — in the order added; a cancelled entry never fires and keeps no timer
  * set; entries added close together expire in one timer run. On a manual clock, to the millisecond.
  */

@@ -11,19 +11,20 @@
  * table cannot grow without bound. Responses are serialized once; retransmissions resend the same bytes.
  *
  * Memory: a UDP registrar holds every completed transaction for 32 s (≈400,000 at 13,000 requests/s), so on
- * completion the transaction lets go of the request and keeps only what a retransmission needs — the response
- * bytes (outside the heap, kept-responses.ts) and where they go.
+ * completion over UDP the transaction hands what a retransmission needs — its key, the response bytes and the route —
+ * to the stack's table of Completed transactions outside the heap (completed.ts) and leaves the stack's table of live
+ * ones. The object the TU holds still reports Completed, then Terminated once Timer J has run.
  *
  * INVITE requests use this machine too (the TU answers them 405 at once); a matching ACK is absorbed.
  */
+import type { Clock } from '../../clock.ts';
 import { SipError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../message.ts';
 import { SIP_METHODS } from '../methods.ts';
 import { createResponse, type ResponseOptions } from '../response.ts';
 import { serializeMessage } from '../serialize.ts';
 import type { FlowInfo } from '../transport/types.ts';
-import type { KeptChunk, KeptResponse, KeptResponses } from './kept-responses.ts';
-import type { ExpiryQueue, Scheduled } from './timers.ts';
+import type { AnswerAwaited, AnswerBound } from './answer-bound.ts';
 
 /** One string per known method name for the transactions to share. */
 const SHARED_METHODS = new Map<string, string>(SIP_METHODS.map((m) => [m, m]));
@@ -36,18 +37,26 @@ export type TerminationReason = 'timer-j' | 'tu-timeout' | 'transport-error' | '
 
 /** The stack side of server transactions: one instance per stack, shared by all of them. */
 export interface ServerTransactionHost {
-  /** Fires Timer J on UDP. */
-  readonly longTimer: ExpiryQueue;
-  /** Holds the final responses of UDP transactions through Timer J. */
-  readonly kept: KeptResponses;
+  /** The TU-answer bound (64·T1). */
+  readonly answerBound: AnswerBound;
+  /** The stack's clock, against which a handed-over transaction's Timer J runs out. */
+  readonly clock: Clock;
   /** Hands bytes to the transport along the transaction's route; failures come back through `transportError`. */
   sendResponse(bytes: Buffer, tx: ServerTransaction): void;
+  /**
+   * A UDP transaction entered Completed: the host keeps its response for retransmissions through Timer J and takes it
+   * out of its table of live transactions.
+   * @returns the clock time at which Timer J runs out.
+   */
+  completed(tx: ServerTransaction, response: Buffer): number;
+  /** A handed-over transaction ends before its Timer J (§17.2.4): the host forgets what it kept for it. */
+  forget(tx: ServerTransaction, timerJAt: number): void;
   /** Called once, on entering Terminated. */
   terminated(tx: ServerTransaction, reason: TerminationReason): void;
 }
 
 /** A non-INVITE server transaction, as the TU sees it. */
-export class ServerTransaction implements Scheduled, KeptResponse {
+export class ServerTransaction implements AnswerAwaited {
   readonly key: string;
   readonly method: string;
   /** Where the request came from. */
@@ -58,14 +67,12 @@ export class ServerTransaction implements Scheduled, KeptResponse {
   private st: ServerTransactionState = 'trying';
   private req: SipRequest | undefined;
   private last: Buffer | undefined;
-  /** Where the host keeps the final response on UDP for Timer J; the host's to set. */
-  keptIn: KeptChunk | undefined;
-  keptAt = 0;
-  keptLength = 0;
+  /** When Timer J runs out, once the host keeps the final response (UDP); 0 before and on TCP/TLS. */
+  private timerJAt = 0;
   private status = 0;
   private readonly host: ServerTransactionHost;
-  /** The deadline on the host's long timer (TU bound, then Timer J); the queue's to set, 0 when none. */
-  expiresAt = 0;
+  /** When the TU must have answered by (64·T1 from creation). */
+  readonly answerBy: number;
 
   /**
    * @param host the stack (timers, send, table removal).
@@ -83,13 +90,22 @@ export class ServerTransaction implements Scheduled, KeptResponse {
     this.flow = flow;
     this.reliable = flow.transport !== 'UDP';
     this.route = route;
-    // Until the TU answers, the queue entry is the 64·T1 bound on waiting for it.
-    host.longTimer.schedule(this);
+    this.answerBy = host.answerBound.deadline();
   }
 
   /** Current state. */
   get state(): ServerTransactionState {
+    // Both timers run on sweeps that may be late by their slack; what the TU reads is exact.
+    if (this.st === 'completed') {
+      if (this.timerJRanOut()) this.st = 'terminated';
+    } else if (this.st !== 'terminated' && this.host.clock.now() >= this.answerBy) {
+      this.terminate('tu-timeout');
+    }
     return this.st;
+  }
+
+  private timerJRanOut(): boolean {
+    return this.timerJAt !== 0 && this.host.clock.now() >= this.timerJAt;
   }
 
   /** Status of the final response sent (0 before). */
@@ -122,19 +138,16 @@ export class ServerTransaction implements Scheduled, KeptResponse {
     }
     this.st = 'completed';
     this.status = res.status;
-    // Kept for Timer J (32 s on UDP) outside the heap: neither a view of a shared 8 KiB slab (which it would pin
-    // with every short-lived Buffer cut from it) nor old space for each GC to walk (issue #12). A retransmission is
-    // rare; it pays for a copy.
-    if (!this.reliable) {
-      this.host.kept.keep(bytes, this);
-      this.last = undefined;
-    }
     this.req = undefined;
     this.host.sendResponse(bytes, this);
     if (this.st !== 'completed') return true; // the send failed synchronously and terminated us
-    // Either ends the TU bound: Timer J replaces its schedule, or termination removes it.
-    if (this.reliable) this.terminate('timer-j'); // Timer J = 0
-    else this.host.longTimer.schedule(this);
+    if (this.reliable) {
+      this.terminate('timer-j'); // Timer J = 0
+      return true;
+    }
+    // Timer J (32 s) is the host's from here, outside the heap (completed.ts, issue #12); this object is the TU's.
+    this.last = undefined;
+    this.timerJAt = this.host.completed(this, bytes);
     return true;
   }
 
@@ -156,19 +169,14 @@ export class ServerTransaction implements Scheduled, KeptResponse {
    */
   retransmission(): 'absorbed' | 'resent' | 'ignored' {
     if (this.st === 'terminated') return 'ignored';
-    const kept = this.host.kept.copy(this);
-    if (kept !== undefined) {
-      this.host.sendResponse(kept, this);
-      return 'resent';
-    }
     if (this.st === 'trying' || !this.last) return 'absorbed';
     this.host.sendResponse(this.last, this);
     return 'resent';
   }
 
-  /** Timer J fired (Completed) or the TU took longer than 64·T1 (Trying/Proceeding). */
+  /** The TU took longer than 64·T1 (Trying/Proceeding). */
   onExpiry(): void {
-    this.terminate(this.st === 'completed' ? 'timer-j' : 'tu-timeout');
+    this.terminate('tu-timeout');
   }
 
   /** The transport could not deliver a response: the transaction terminates (§17.2.4). */
@@ -183,10 +191,11 @@ export class ServerTransaction implements Scheduled, KeptResponse {
    */
   terminate(reason: TerminationReason): void {
     if (this.st === 'terminated') return;
+    const ranOut = this.st === 'completed' && this.timerJRanOut();
     this.st = 'terminated';
-    this.host.longTimer.unschedule(this);
+    if (ranOut) return; // ended already, unseen
     this.last = undefined;
-    this.host.kept.release(this);
+    if (this.timerJAt !== 0) this.host.forget(this, this.timerJAt);
     this.req = undefined;
     this.host.terminated(this, reason);
   }

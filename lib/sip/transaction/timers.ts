@@ -4,8 +4,8 @@
  * All are configurable so tests run in milliseconds.
  *
  * A busy UDP registrar keeps every completed server transaction for Timer J = 64·T1 = 32 s; at 13,000 requests/s
- * that is ~400,000 live timers. Since J is one constant per stack, expiries arrive in insertion order, so one FIFO
- * with a single Node timer (`ExpiryQueue`, lib/expiry-queue.ts) replaces them all.
+ * that is ~400,000 live timers. Since J is one constant per stack, expiries arrive in insertion order, so one sweep
+ * with a single Node timer replaces them all (completed.ts; answer-bound.ts for the TU's 64·T1).
  */
 import { SipError } from '../errors.ts';
 
@@ -56,5 +56,3 @@ export function timerJ(t: TimerValues, reliable: boolean): number {
 export function timerK(t: TimerValues, reliable: boolean): number {
   return reliable ? 0 : t.t4;
 }
-
-export { ExpiryQueue, type Expirable, type Expiry, type Scheduled } from '../../expiry-queue.ts';
