@@ -106,3 +106,26 @@ test('issued nonces remember the IMPI, not the REGISTER it was read from', () =>
   assert.ok(perNonce < 1000, `${Math.round(perNonce)} octets held per nonce (the text it came from had over 4,000)`);
   assert.equal(issued.wasIssued('nonce-7', 'user7@ims.example.test'), true);
 });
+
+test('issued nonces share one copy of each IMPI and keep their deadline as a small integer', () => {
+  let now = 1_796_000_000_000; // epoch milliseconds, as Date.now gives them: a heap number each if kept as they are
+  const issued = new IssuedNonces(600_000, 100_000, () => now);
+  const impis = Array.from({ length: 20 }, (_, i) => `sN${i}.static@partner.example`);
+  const before = heapAfterGc();
+  const M = 20_000;
+  for (let i = 0; i < M; i++) {
+    // Each IMPI arrives as a slice of its REGISTER's text, as the parser gives it.
+    const text = `Authorization: Digest username="${impis[i % 20]}", realm="partner.example"`;
+    issued.issued(`nonce-${i}`, text.slice(32, text.indexOf('"', 32)));
+  }
+  const perNonce = (heapAfterGc() - before) / M;
+  // ~214 with an own copy of the IMPI (a sliced string over a flat one) and an epoch-ms deadline per nonce; ~119 now
+  // (the entry, its nonce and the table's slot).
+  assert.ok(perNonce < 170, `${Math.round(perNonce)} octets held per nonce`);
+  assert.equal(issued.wasIssued('nonce-7', impis[7] as string), true);
+  assert.equal(issued.wasIssued('nonce-7', impis[8] as string), false, 'another identity\'s nonce is not a stale one of this');
+  now += 599_999;
+  assert.equal(issued.wasIssued('nonce-8', impis[8] as string), true, 'remembered for its whole life');
+  now += 101;
+  assert.equal(issued.wasIssued('nonce-8', impis[8] as string), false, 'forgotten at most 100 ms after it');
+});
