@@ -17,6 +17,7 @@
  */
 import { BoundedMap } from '../lib/bounded-map.ts';
 import { ownString } from '../lib/sip/syntax.ts';
+import { StringPool } from '../lib/string-pool.ts';
 
 /** Distinct IMPIs whose one copy the table shares before it starts over (a bound against identity rotation). */
 const IMPIS_SHARED = 4096;
@@ -27,13 +28,14 @@ const TICK_MS = 100;
 export class IssuedNonces {
   /**
    * Per nonce: the IMPI (one string per identity, from `#impis`) and until when, in tenths of a second after `#base`:
-   * a small integer for years of uptime, where epoch milliseconds would be a heap number of its own. At 2,000 registrations/s the table is
-   * at its cap (100,000) within a minute and every entry lives a minute in old space, so each octet of an entry is
-   * marked by every major GC (issue #12: a heap snapshot found 85,000 copies of 200 IMPIs, each a sliced string over
-   * a flat copy, and as many heap numbers).
+   * a small integer for years of uptime, where epoch milliseconds would be a heap number of its own. At 2,000
+   * registrations/s the table is at its cap (100,000) within a minute and every entry lives a minute in old space, so
+   * each octet of an entry is marked by every major GC (issue #12: a heap snapshot found 85,000 copies of 200 IMPIs,
+   * each a sliced string over a flat copy, and as many heap numbers).
    */
   readonly #m: BoundedMap<string, { impi: string; until: number }>;
-  readonly #impis = new Map<string, string>();
+  /** The IMPIs' one copy each: not the slice of the REGISTER's text one came as, which it must not keep alive. */
+  readonly #impis = new StringPool(IMPIS_SHARED, ownString);
   readonly #lifeMs: number;
   readonly #now: () => number;
   readonly #base: number;
@@ -52,7 +54,7 @@ export class IssuedNonces {
   /** `nonce` was sent in a challenge for `impi`. */
   issued(nonce: string, impi: string): void {
     // Rounded up: a nonce may be remembered up to 100 ms longer, never shorter.
-    this.#m.set(nonce, { impi: this.#shared(impi), until: Math.ceil((this.#now() + this.#lifeMs - this.#base) / TICK_MS) });
+    this.#m.set(nonce, { impi: this.#impis.get(impi), until: Math.ceil((this.#now() + this.#lifeMs - this.#base) / TICK_MS) });
   }
 
   /**
@@ -67,15 +69,5 @@ export class IssuedNonces {
       return false;
     }
     return e.impi === impi;
-  }
-
-  /** The table's one copy of `impi`: not the slice of the REGISTER's text it came as, which it must not keep alive. */
-  #shared(impi: string): string {
-    const known = this.#impis.get(impi);
-    if (known !== undefined) return known;
-    if (this.#impis.size >= IMPIS_SHARED) this.#impis.clear();
-    const own = ownString(impi);
-    this.#impis.set(own, own);
-    return own;
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { RemoteInfo } from 'node:dgram';
 import type { Clock } from '../clock.ts';
+import { StringPool } from '../string-pool.ts';
 import { SipParseError } from './errors.ts';
 import type { SipRequest, SipResponse } from './message.ts';
 import type { Origin, Outbound, ResponseRoute } from './outbound.ts';
@@ -39,7 +40,7 @@ export class Inbound implements ServerTransactionHost {
    * keeps it (and the address its responses go to) for 32 s (issue #12: 140,000 copies of a few addresses at 2,000
    * registrations/s). Cleared when it reaches {@link ADDRESSES_KEPT}.
    */
-  private readonly addresses = new Map<string, string>();
+  private readonly addresses = new StringPool(ADDRESSES_KEPT);
   /**
    * Socket → source address → source port → its shared {@link UdpOrigin}. A completed UDP transaction keeps its flow,
    * origin and route for Timer J (32 s); built per datagram they were four of its ~12 objects, each copied by two
@@ -139,7 +140,7 @@ export class Inbound implements ServerTransactionHost {
     let byPort = bySource.get(rinfo.address);
     if (byPort === undefined) bySource.set(rinfo.address, (byPort = new Map()));
     const local = udp.address;
-    const flow: FlowInfo = { transport: 'UDP', remoteAddress: this.shared(normalizeAddress(rinfo.address)), remotePort: rinfo.port,
+    const flow: FlowInfo = { transport: 'UDP', remoteAddress: this.addresses.get(normalizeAddress(rinfo.address)), remotePort: rinfo.port,
       localAddress: local.address, localPort: local.port };
     const origin = { flow, udp } as UdpOrigin;
     origin.back = { origin, target: { address: flow.remoteAddress, port: flow.remotePort } };
@@ -217,15 +218,6 @@ export class Inbound implements ServerTransactionHost {
     s.errorResponsesSent++;
   }
 
-  /** The one string kept for `address` (see {@link addresses}). */
-  private shared(address: string): string {
-    const known = this.addresses.get(address);
-    if (known !== undefined) return known;
-    if (this.addresses.size >= ADDRESSES_KEPT) this.addresses.clear();
-    this.addresses.set(address, address);
-    return address;
-  }
-
   private request(req: SipRequest, origin: Origin): void {
     const stack = this.stack;
     const s = stack.stats;
@@ -263,7 +255,7 @@ export class Inbound implements ServerTransactionHost {
     if (origin.udp && target.port === flow.remotePort && target.address === flow.remoteAddress) {
       route = (origin as UdpOrigin).back;
     } else {
-      target.address = this.shared(target.address);
+      target.address = this.addresses.get(target.address);
       route = { origin, target };
     }
     const tx = new ServerTransaction(this, key, req, flow, route);
