@@ -15,6 +15,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag as yes, sendAdminError as fail } from '../lib/admin/server.ts';
+import { groupStatsReader } from '../lib/workers/group-stats.ts';
 import type { Logger } from '../lib/log.ts';
 import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import { importSubscriberCsv } from './csv.ts';
@@ -88,7 +89,10 @@ export function createAdminApi(o: AdminApiOptions): FastifyInstance {
     return reply.code(204).send();
   });
 
-  app.get('/admin/v1/stats', async () => stats());
+  // In a worker group, the group's counters whichever worker answers (lib/workers/group-stats.ts).
+  const groupStats = groupStatsReader(stats);
+  app.addHook('onClose', async () => groupStats.stop());
+  app.get('/admin/v1/stats', groupStats.read);
 
   return app;
 }

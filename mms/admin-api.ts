@@ -17,6 +17,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, queryFlag, sendAdminError } from '../lib/admin/server.ts';
+import { groupStatsReader } from '../lib/workers/group-stats.ts';
 import type { Logger } from '../lib/log.ts';
 import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import type { Store } from '../lib/store/store.ts';
@@ -85,7 +86,10 @@ export function createMmsAdminApi(o: MmsAdminApiOptions): FastifyInstance {
   });
   const log = o.logger.child({ component: 'admin-api' });
 
-  app.get('/admin/v1/stats', async () => stats());
+  // In a worker group, the group's counters whichever worker answers (lib/workers/group-stats.ts).
+  const groupStats = groupStatsReader(stats);
+  app.addHook('onClose', async () => groupStats.stop());
+  app.get('/admin/v1/stats', groupStats.read);
 
   app.get('/admin/v1/mappings', async () => ({ mappings: (await listMappings(o.store)).map(mappingView) }));
 

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../lib/admin/server.ts';
+import { groupStatsReader } from '../lib/workers/group-stats.ts';
 import type { Logger } from '../lib/log.ts';
 import { RoleMetrics } from '../lib/metrics/role-metrics.ts';
 import type { AorRecord, BindingStore } from './bindings.ts';
@@ -57,6 +58,9 @@ export function createRegistrarAdminApi(o: RegistrarAdminOptions): FastifyInstan
     const now = Date.now();
     return { bindings: (await o.bindings.list(now)).map((r) => bindingView(r, now)) };
   });
-  app.get('/admin/v1/stats', async () => o.stats());
+  // In a worker group, the group's counters whichever worker answers (lib/workers/group-stats.ts).
+  const groupStats = groupStatsReader(() => o.stats());
+  app.addHook('onClose', async () => groupStats.stop());
+  app.get('/admin/v1/stats', groupStats.read);
   return app;
 }

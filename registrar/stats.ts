@@ -1,6 +1,7 @@
 /**
  * Counters of one registrar process (its hardening against enumeration, brute force and floods), merged into
- * `GET /admin/v1/stats` and `/metrics` next to the SIP stack's counters. Per process, like the ban and rate tables.
+ * `GET /admin/v1/stats` and `/metrics` next to the SIP stack's counters. Kept per process, like the ban and rate tables;
+ * a worker group's `/admin/v1/stats` adds up its workers' (lib/workers/group-stats.ts).
  */
 import { Counters } from '../lib/counters.ts';
 

@@ -8,7 +8,7 @@
  *   histograms add up, gauges too (levels of the group: connections, pending challenges) unless the metric says
  *   otherwise (event-loop lag is averaged, version and info gauges are taken once), the supervisor's own process
  *   metrics added (process CPU and memory are the group's), and `mcx_worker_up{worker}`: 1 for each worker whose
- *   metrics are in this scrape, 0 for one that did not answer within {@link WORKER_ANSWER_MS} or is not running.
+ *   metrics are in this scrape, 0 for one that did not answer within `WORKER_ANSWER_MS` (poll.ts) or is not running.
  * - `/readyz`: ready when every worker is; its checks are per worker.
  * - `/healthz`: the supervisor answers.
  */
@@ -19,16 +19,13 @@ import { mergeMetrics } from '../metrics/merge.ts';
 import { readinessSummary, type ReadinessReport } from '../metrics/readiness.ts';
 import { processRegistry, type MetricJson, type RoleLabels } from '../metrics/role-metrics.ts';
 import type { MetricsAnswer } from './messages.ts';
-
-/** How long a scrape waits for a worker's answer: a worker stuck longer is reported down rather than stalling the scrape. */
-export const WORKER_ANSWER_MS = 2000;
+import { WorkerPoll } from './poll.ts';
 
 type Answer = Omit<MetricsAnswer, 'mcx' | 'id'>;
 
 /** The group's metrics, read from its workers at each scrape. */
 export class GroupMetrics implements MetricsTarget {
-  #nextId = 0;
-  readonly #waiting = new Map<number, (a: Answer) => void>();
+  readonly #poll = new WorkerPoll<Answer>((worker, id) => worker.send({ mcx: 'metrics', id }));
 
   /**
    * @param role the `role` label when no worker answered (the workers name their `system`).
@@ -39,31 +36,12 @@ export class GroupMetrics implements MetricsTarget {
 
   /** A worker's answer, as the supervisor receives it. */
   answered(m: MetricsAnswer): void {
-    const resolve = this.#waiting.get(m.id);
-    this.#waiting.delete(m.id);
-    resolve?.({ labels: m.labels, metrics: m.metrics, readiness: m.readiness });
-  }
-
-  #ask(worker: Worker | undefined): Promise<Answer | undefined> {
-    if (!worker?.isConnected()) return Promise.resolve(undefined);
-    const id = ++this.#nextId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        resolve(undefined);
-      }, WORKER_ANSWER_MS);
-      this.#waiting.set(id, (a) => {
-        clearTimeout(timer);
-        resolve(a);
-      });
-      worker.send({ mcx: 'metrics', id });
-    });
+    this.#poll.answered(m.id, { labels: m.labels, metrics: m.metrics, readiness: m.readiness });
   }
 
   /** Every worker's answer, by index 1…count (undefined: not running or no answer in time). */
-  async #askAll(): Promise<Array<Answer | undefined>> {
-    const running = this.workers();
-    return Promise.all(Array.from({ length: this.count }, (_, i) => this.#ask(running.get(i + 1))));
+  #askAll(): Promise<Array<Answer | undefined>> {
+    return this.#poll.all(this.count, this.workers());
   }
 
   async #merged(): Promise<Registry> {

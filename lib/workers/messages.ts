@@ -4,7 +4,8 @@
  * supervisor's stop request stops it like a signal, and a worker may tell its siblings about a change to state they
  * keep in memory (a ban, a Registration-Termination-Request): the supervisor passes it on to every other worker.
  * With `--metrics`, the supervisor serves the group's one metrics listener and asks each worker for its metrics and
- * readiness at every scrape (group-metrics.ts).
+ * readiness at every scrape (group-metrics.ts). A worker asked for `/admin/v1/stats` asks the supervisor for the group's
+ * counters, which it reads from every worker (group-stats.ts).
  *
  * Only small, non-secret facts travel here; what must be shared for correctness lives in the store.
  */
@@ -48,14 +49,29 @@ export interface MetricsAnswer {
   readiness: ReadinessReport;
 }
 
+/** A worker asks the supervisor for the group's `/admin/v1/stats` (`group-stats`); the supervisor asks each worker for its own (`stats`). */
+export interface StatsRequest {
+  mcx: 'stats' | 'group-stats';
+  id: number;
+}
+
+/** The answer to {@link StatsRequest} `id`: a worker's own counters, or the group's. */
+export interface StatsAnswer {
+  mcx: 'stats-answer' | 'group-stats-answer';
+  id: number;
+  stats: Record<string, unknown>;
+}
+
 /** Every message of the group. */
-export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage | MetricsRequest | MetricsAnswer;
+export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage | MetricsRequest | MetricsAnswer | StatsRequest | StatsAnswer;
+
+const WITH_ID = new Set(['metrics', 'metrics-answer', 'stats', 'stats-answer', 'group-stats', 'group-stats-answer']);
 
 /** Whether `m` is one of the group's messages (the channel may carry others: node:cluster's own). */
 export function isGroupMessage(m: unknown): m is GroupMessage {
   if (typeof m !== 'object' || m === null) return false;
   const kind = (m as { mcx?: unknown }).mcx;
-  if (kind === 'metrics' || kind === 'metrics-answer') return typeof (m as { id?: unknown }).id === 'number';
+  if (typeof kind === 'string' && WITH_ID.has(kind)) return typeof (m as { id?: unknown }).id === 'number';
   return kind === 'ready' || kind === 'stop' || (kind === 'sibling' && typeof (m as { topic?: unknown }).topic === 'string');
 }
 

@@ -13,6 +13,7 @@
  * - passes each worker's messages for its siblings on to the others (messages.ts);
  * - with `metrics`, listens there itself and serves the group's metrics and readiness, read from every worker at each
  *   scrape (group-metrics.ts); the workers do not listen;
+ * - answers a worker's request for the group's `/admin/v1/stats`, read from every worker (group-stats.ts);
  * - starts a new worker in place of one that dies, at most {@link MAX_RESTARTS} times a minute (then it stops the
  *   group and exits 1: a worker that cannot stay up is a fault to look at, not to hide);
  * - on SIGINT/SIGTERM asks every worker to stop gracefully, waits for them (SIGKILL after {@link STOP_GRACE_MS}),
@@ -27,6 +28,7 @@ import { constants } from 'node:os';
 import { formatHostPort, type HostPort } from '../config/address.ts';
 import { listenMetrics, type MetricsListener } from '../metrics/endpoint.ts';
 import type { GroupMetrics } from './group-metrics.ts';
+import { GroupStats } from './group-stats.ts';
 import { freeSipPort, freeTcpPort } from '../free-ports.ts';
 import type { Logger } from '../log.ts';
 import { WORKER_ENV, chosenSharing, type PortSharing } from './group.ts';
@@ -88,15 +90,17 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   let group: GroupMetrics | undefined;
   let metrics: MetricsListener | undefined;
   const args = [...process.argv.slice(2), ...(o.extraArgs ?? [])];
+  const running = (): Map<number, Worker> => new Map([...slots].map(([i, s]) => [i, s.worker]));
   if (o.metrics) {
     // Loaded only for --metrics (prom-client): a supervisor otherwise starts as light as before.
-    group = new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, () => new Map([...slots].map(([i, s]) => [i, s.worker])));
+    group = new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, running);
     // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port
     // bound (port 0 made concrete), which their ready line names.
     metrics = await listenMetrics(o.metrics, group, log);
     args.push('--metrics', formatHostPort({ ...o.metrics, port: metrics.port }));
   }
   cluster.setupPrimary({ args });
+  const stats = new GroupStats(o.count, running);
 
   const fork = (index: number): void => {
     const worker = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(o.count), [WORKER_ENV.sharing]: sharing });
@@ -106,6 +110,7 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
       if (!isGroupMessage(m)) return;
       if (m.mcx === 'ready') onReady(slot, m.line);
       else if (m.mcx === 'metrics-answer') group?.answered(m);
+      else if (m.mcx === 'stats-answer' || m.mcx === 'group-stats') stats.onMessage(m, worker);
       else if (m.mcx === 'sibling') {
         for (const other of slots.values()) {
           if (other !== slot && other.worker.isConnected()) other.worker.send(m);

@@ -7,15 +7,17 @@
  *
  * Asserted: every MAA is 2001 with the vectors asked for and a valid MAC-A; the SQNs are all distinct and their SEQs
  * exactly 1..N (allocation is one atomic Lua step per MAR, whichever process runs it); both workers answered MARs
- * (their debug lines). Then worker 2 is killed (SIGKILL): the supervisor starts another, its clients reconnect, and
+ * (their debug lines), and `/admin/v1/stats` on the shared admin address counts all of them, each worker's share beside
+ * the sum. Then worker 2 is killed (SIGKILL): the supervisor starts another, its clients reconnect, and
  * 200 further MARs still never repeat an SQN; SIGTERM stops the group (exit 0, `hss: stopped`).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminRequest } from '../../lib/admin/client.ts';
 import { Milenage, seqOf } from '../../lib/aka/index.ts';
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
@@ -42,6 +44,7 @@ describe('DESIGN §2.5: mcx hss --workers 2 on one port and one Redis hand out u
   let redis: RedisServer | undefined;
   let hss: Proc | undefined;
   let port = 0;
+  let adminUrl = '';
   const clients: DiameterNode[] = [];
   const sqns: bigint[] = [];
   const usim = new Milenage(K, OPC);
@@ -98,7 +101,9 @@ describe('DESIGN §2.5: mcx hss --workers 2 on one port and one Redis hand out u
     hss = startMcx(['hss', '--workers', '2', '--listen', '127.0.0.1:0', '--origin-host', HSS_HOST, '--realm', REALM, '--store', redis.url,
       '--state-dir', join(dir, 'hss'), '--admin', '127.0.0.1:0', '--subscribers', join(dir, 'subscribers.csv')],
     { env: { ...process.env, MCX_LOG_LEVEL: 'debug' } });
-    port = Number((await hss.waitFor(/hss: listening diameter=tcp:\/\/127\.0\.0\.1:(\d+) admin=http:\/\/\S+\n/, 60_000))[1]);
+    const ready = await hss.waitFor(/hss: listening diameter=tcp:\/\/127\.0\.0\.1:(\d+) admin=(http:\/\/\S+)\n/, 60_000);
+    port = Number(ready[1]);
+    adminUrl = ready[2] as string;
   });
 
   after(async () => {
@@ -122,6 +127,14 @@ describe('DESIGN §2.5: mcx hss --workers 2 on one port and one Redis hand out u
     await until(() => answered(1) + answered(2) >= MARS, 'a debug line per MAR', 10_000);
     assert.ok(answered(1) > 0 && answered(2) > 0, `MARs answered by worker 1: ${answered(1)}, worker 2: ${answered(2)}`);
     assert.equal(answered(1) + answered(2), MARS);
+    // The admin API on the shared address gives the group's counters whichever worker answers (lib/workers/group-stats.ts).
+    const admin = { url: adminUrl, token: (await readFile(join(dir, 'hss', 'admin-token'), 'utf8')).trim() };
+    for (let i = 0; i < 4; i++) {
+      const stats = await adminRequest<{ mar: number; workers: string; workers_answered: number; per_worker: Array<{ mar: number } | null> }>(admin, 'GET', 'admin/v1/stats');
+      assert.equal(stats.mar, MARS, JSON.stringify(stats));
+      assert.deepEqual([stats.workers, stats.workers_answered], ['2', 2]);
+      assert.deepEqual(stats.per_worker.map((w) => w?.mar), [answered(1), answered(2)]);
+    }
   });
 
   test('worker 2 killed (SIGKILL): a new one is started, its clients reconnect, 200 more MARs repeat no SQN; SIGTERM stops the group', { timeout: 120_000 }, async () => {

@@ -13,7 +13,8 @@
  *   a challenge issued by worker 1 is verified by worker 2 (200); the used nonce sent again to worker 2, which never
  *   issued it, is answered 401 stale=TRUE (the binding it made tells); the answer to that goes to worker 1, which
  *   serves the refresh of the binding worker 2 made (200, one binding, RE_REGISTRATION). The group's admin API (one
- *   address) lists that binding, and its counters say which worker answered.
+ *   address) lists that binding, and its `/admin/v1/stats` are the group's whichever worker answers: both workers'
+ *   challenges added up, each worker's own record beside them.
  * - Bans across workers (`--ban-after 2`): failed authentications from 127.0.0.1 reaching worker 1, worker 2, worker 1
  *   ban the address in both (each worker counts its siblings' failures); one ban line.
  * - A Registration-Termination-Request (sent by the HSS peer to the registrar's Origin-Host: one worker's connection)
@@ -217,13 +218,23 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
       assert.equal(refreshed?.worker, 1);
       assert.equal(refreshed?.server_assignment_type, ServerAssignmentType.RE_REGISTRATION);
       assert.deepEqual(headerLines(r4.text, 'Contact'), ['<sip:alice@192.0.2.7:5060>;expires=600'], r4.text);
-      // The admin API, served by the workers on one address: the bindings from the store, the counters of one worker.
+      // The admin API, served by the workers on one address: the bindings from the store, the group's counters
+      // (lib/workers/group-stats.ts) whichever worker answers: worker 1 sent the first 401, worker 2 the stale one.
       const admin = { url: (READY_ADMIN.exec(p.output()) as RegExpExecArray)[1] as string, token: (await readFile(join(f.dir, 'debug', 'admin-token'), 'utf8')).trim() };
       const listed = await adminRequest<{ bindings: Array<{ aor: string; contacts: unknown[] }> }>(admin, 'GET', 'admin/v1/bindings');
       assert.equal(listed.bindings.find((b) => b.aor === impu)?.contacts.length, 1);
-      const stats = await adminRequest<{ worker?: string; workers?: string }>(admin, 'GET', 'admin/v1/stats');
-      assert.ok(stats.worker === '1' || stats.worker === '2', JSON.stringify(stats));
-      assert.equal(stats.workers, '2');
+      type Stats = { worker?: string; workers?: string; workers_answered?: number; store?: unknown; challenges_issued?: number };
+      for (let i = 0; i < 4; i++) {
+        const stats = await adminRequest<Stats & { per_worker?: Array<Stats | null> }>(admin, 'GET', 'admin/v1/stats');
+        assert.equal(stats.worker, undefined, JSON.stringify(stats));
+        assert.equal(stats.workers, '2');
+        assert.equal(stats.workers_answered, 2);
+        assert.equal(stats.store, 'redis', 'a value every worker gives alike is kept as it is');
+        const [one, two] = stats.per_worker ?? [];
+        assert.deepEqual([one?.worker, two?.worker], ['1', '2'], JSON.stringify(stats.per_worker));
+        assert.ok((one?.challenges_issued ?? 0) >= 1 && (two?.challenges_issued ?? 0) >= 1, JSON.stringify(stats.per_worker));
+        assert.equal(stats.challenges_issued, (one?.challenges_issued ?? 0) + (two?.challenges_issued ?? 0));
+      }
     } finally {
       sockets.close();
     }
