@@ -155,9 +155,20 @@ describe('redis store on a Redis Cluster', () => {
     const r = await loadAcrossFailover({
       store, prefix: 'cluster-load', before: 400, after: 600, maxOps: 6000, timeoutMs: 30_000,
       failover: async () => {
-        victim = (await cluster.masterPorts())[0] as number;
+        const { master, replica } = await pair();
+        victim = master.port;
         await cluster.kill(victim);
-        await cluster.waitHealthy(30_000);
+        try {
+          await cluster.waitHealthy(20_000);
+        } catch (e) {
+          // Redis's own election did not promote the replica in time (seen once in CI on a loaded box, cause not
+          // known): say what the replica saw, then promote it by hand, which is what this test needs (the writes
+          // acknowledged before must be on it), not the election.
+          t.diagnostic(`${(e as Error).message}; replica ${replica.port}: ${(await redisCommand<string>(replica.port, ['INFO', 'replication'])).replace(/\r\n/g, ' ')}` +
+            ` | ${(await redisCommand<string>(replica.port, ['CLUSTER', 'INFO'])).replace(/\r\n/g, ' ')}; CLUSTER FAILOVER TAKEOVER on it`);
+          await redisCommand(replica.port, ['CLUSTER', 'FAILOVER', 'TAKEOVER']);
+          await cluster.waitHealthy(30_000);
+        }
       },
     });
     t.diagnostic(`${r.ops} operations, ${r.failures} failed, ${r.afterFailover} after the promotion`);
