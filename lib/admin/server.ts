@@ -10,6 +10,8 @@ import type { HostPort } from '../config/address.ts';
 import { formatHostPort, isLoopback } from '../config/address.ts';
 import type { Logger } from '../log.ts';
 import type { RoleMetrics } from '../metrics/role-metrics.ts';
+import { askSupervisor } from '../workers/ask-supervisor.ts';
+import { workerSlot } from '../workers/group.ts';
 import { tokenMatches } from './token.ts';
 import { sharedBindOptions } from '../workers/group.ts';
 
@@ -85,7 +87,8 @@ export function createAdminServer(o: AdminServerOptions): FastifyInstance {
   const metrics = o.metrics;
   if (metrics) {
     app.get('/metrics', async (_req, reply) => {
-      const m = await metrics.scrape();
+      // In a worker group, the group's metrics whichever worker answers (the supervisor reads every worker's).
+      const m = ((workerSlot()?.count ?? 1) > 1 ? await askSupervisor('group-metrics') : undefined) ?? await metrics.scrape();
       return reply.header('content-type', m.contentType).send(m.body);
     });
   }

@@ -56,12 +56,13 @@ export class RoleTelemetry implements MetricsTarget {
    * @throws listen errors (EADDRINUSE) as they come.
    */
   async serve(at: HostPort | undefined, teardown: Teardown, logger: Logger): Promise<string | undefined> {
-    if (at && workerSlot()) {
-      // The supervisor listens on `at` (a port it fixed) and asks this worker at each scrape.
+    if (workerSlot()) {
+      // The supervisor listens on `at` (a port it fixed), and serves the admin API's `/metrics` for the group: it asks
+      // this worker at each scrape of either.
       const labels = this.metrics.labels ?? { system: 'unknown', role: this.metrics.role };
       const stop = onMetricsRequest(async () => ({ labels, metrics: await this.json(), readiness: this.readiness() }));
       teardown.add('store', async () => stop());
-      this.url = `http://${formatHostPort(at)}`;
+      if (at) this.url = `http://${formatHostPort(at)}`;
     } else if (at) {
       const listener = await listenMetrics(at, this, logger);
       teardown.add('store', () => listener.close());

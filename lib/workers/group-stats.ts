@@ -6,8 +6,9 @@
  */
 import type { Worker } from 'node:cluster';
 import { workerSlot } from './group.ts';
+import { askSupervisor } from './ask-supervisor.ts';
 import { isGroupMessage, type StatsAnswer } from './messages.ts';
-import { WORKER_ANSWER_MS, WorkerPoll } from './poll.ts';
+import { WorkerPoll } from './poll.ts';
 
 type Stats = Record<string, unknown>;
 
@@ -61,8 +62,6 @@ export class GroupStats {
   }
 }
 
-let nextId = 0;
-
 /**
  * A worker's side: answers the supervisor's `stats` requests with `own`, and gives the function the admin API serves
  * `/admin/v1/stats` with (the group's record in a group of several, `own()` otherwise).
@@ -71,30 +70,14 @@ let nextId = 0;
 export function groupStatsReader(own: () => Stats): { read: () => Promise<Stats>; stop: () => void } {
   const slot = workerSlot();
   if (!slot || slot.count < 2 || !process.send) return { read: async () => own(), stop: () => undefined };
-  const waiting = new Map<number, (s: Stats) => void>();
   const listener = (m: unknown): void => {
-    if (!isGroupMessage(m)) return;
-    if (m.mcx === 'stats') {
-      if (process.connected) process.send?.({ mcx: 'stats-answer', id: m.id, stats: own() });
-    } else if (m.mcx === 'group-stats-answer') {
-      waiting.get(m.id)?.(m.stats);
-    }
+    if (isGroupMessage(m) && m.mcx === 'stats' && process.connected) process.send?.({ mcx: 'stats-answer', id: m.id, stats: own() });
   };
   process.on('message', listener);
-  const read = (): Promise<Stats> => new Promise((resolve) => {
-    const id = ++nextId;
-    // The supervisor answers within WORKER_ANSWER_MS whatever the workers do; past that it is gone (and this worker
-    // with it): say so rather than hang the request.
-    const timer = setTimeout(() => {
-      waiting.delete(id);
-      resolve({ ...own(), workers: String(slot.count), workers_answered: 1, per_worker: null });
-    }, WORKER_ANSWER_MS + 1000);
-    waiting.set(id, (stats) => {
-      clearTimeout(timer);
-      waiting.delete(id);
-      resolve(stats);
-    });
-    process.send?.({ mcx: 'group-stats', id });
-  });
+  const read = async (): Promise<Stats> => {
+    const answer = await askSupervisor('group-stats');
+    // No answer: the supervisor is gone (and this worker with it); say whose counters these are.
+    return answer?.stats ?? { ...own(), workers: String(slot.count), workers_answered: 1, per_worker: null };
+  };
   return { read, stop: () => void process.off('message', listener) };
 }

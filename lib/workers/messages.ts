@@ -62,10 +62,25 @@ export interface StatsAnswer {
   stats: Record<string, unknown>;
 }
 
-/** Every message of the group. */
-export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage | MetricsRequest | MetricsAnswer | StatsRequest | StatsAnswer;
+/** A worker asks the supervisor for the group's metrics (the admin API's `/metrics`), read from every worker. */
+export interface GroupMetricsRequest {
+  mcx: 'group-metrics';
+  id: number;
+}
 
-const WITH_ID = new Set(['metrics', 'metrics-answer', 'stats', 'stats-answer', 'group-stats', 'group-stats-answer']);
+/** The answer to {@link GroupMetricsRequest} `id`: the group's exposition, as the `--metrics` listener serves it. */
+export interface GroupMetricsAnswer {
+  mcx: 'group-metrics-answer';
+  id: number;
+  body: string;
+  contentType: string;
+}
+
+/** Every message of the group. */
+export type GroupMessage = ReadyMessage | StopMessage | SiblingMessage | MetricsRequest | MetricsAnswer | StatsRequest | StatsAnswer |
+  GroupMetricsRequest | GroupMetricsAnswer;
+
+const WITH_ID = new Set(['metrics', 'metrics-answer', 'stats', 'stats-answer', 'group-stats', 'group-stats-answer', 'group-metrics', 'group-metrics-answer']);
 
 /** Whether `m` is one of the group's messages (the channel may carry others: node:cluster's own). */
 export function isGroupMessage(m: unknown): m is GroupMessage {

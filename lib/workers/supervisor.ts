@@ -13,7 +13,8 @@
  * - passes each worker's messages for its siblings on to the others (messages.ts);
  * - with `metrics`, listens there itself and serves the group's metrics and readiness, read from every worker at each
  *   scrape (group-metrics.ts); the workers do not listen;
- * - answers a worker's request for the group's `/admin/v1/stats`, read from every worker (group-stats.ts);
+ * - answers a worker's request for the group's `/admin/v1/stats` and admin `/metrics`, read from every worker
+ *   (group-stats.ts, group-metrics.ts);
  * - starts a new worker in place of one that dies, at most {@link MAX_RESTARTS} times a minute (then it stops the
  *   group and exits 1: a worker that cannot stay up is a fault to look at, not to hide);
  * - on SIGINT/SIGTERM asks every worker to stop gracefully, waits for them (SIGKILL after {@link STOP_GRACE_MS}),
@@ -91,9 +92,10 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   let metrics: MetricsListener | undefined;
   const args = [...process.argv.slice(2), ...(o.extraArgs ?? [])];
   const running = (): Map<number, Worker> => new Map([...slots].map(([i, s]) => [i, s.worker]));
+  // Loaded only for --metrics or a worker's admin `/metrics` (prom-client): a supervisor otherwise starts as light as before.
+  const groupMetrics = async (): Promise<GroupMetrics> => (group ??= new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, running));
   if (o.metrics) {
-    // Loaded only for --metrics (prom-client): a supervisor otherwise starts as light as before.
-    group = new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, running);
+    group = await groupMetrics();
     // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port
     // bound (port 0 made concrete), which their ready line names.
     metrics = await listenMetrics(o.metrics, group, log);
@@ -111,6 +113,11 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
       if (m.mcx === 'ready') onReady(slot, m.line);
       else if (m.mcx === 'metrics-answer') group?.answered(m);
       else if (m.mcx === 'stats-answer' || m.mcx === 'group-stats') stats.onMessage(m, worker);
+      else if (m.mcx === 'group-metrics') {
+        void groupMetrics().then((g) => g.scrape()).then(({ body, contentType }) => {
+          if (worker.isConnected()) worker.send({ mcx: 'group-metrics-answer', id: m.id, body, contentType });
+        }, (err: unknown) => log.warn({ err }, `${o.role}: the group's metrics could not be read`));
+      }
       else if (m.mcx === 'sibling') {
         for (const other of slots.values()) {
           if (other !== slot && other.worker.isConnected()) other.worker.send(m);

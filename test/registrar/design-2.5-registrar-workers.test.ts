@@ -20,7 +20,8 @@
  * - A Registration-Termination-Request (sent by the HSS peer to the registrar's Origin-Host: one worker's connection)
  *   ends bob's kept vectors and pending challenge in both workers (the one that got it tells its sibling).
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
- * - `--metrics` is the group's: its one listener counts the registrations of both workers.
+ * - `--metrics` is the group's: its one listener counts the registrations of both workers; so are the admin API's
+ *   `/metrics` and `/admin/v1/stats` without it (the supervisor reads every worker's at each request).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,7 @@ import { adminRequest } from '../../lib/admin/client.ts';
 import { ReasonCode, ServerAssignmentType, buildRtr, readRta } from '../../lib/diameter/cx/index.ts';
 import type { DigestChallenge } from '../../lib/sip/headers/auth.ts';
 import { freePorts } from '../helpers/ports.ts';
-import { scrape, sum } from '../helpers/prometheus.ts';
+import { parseExposition, samples, scrape, sum } from '../helpers/prometheus.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { until } from '../helpers/wait.ts';
@@ -171,7 +172,7 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
 
   test('the node:cluster fallback (MCX_PORT_SHARING=cluster): 200 registrations from 2 SIPp processes over TCP spread over both, 0 failures', { timeout: 180_000 }, async () => {
     const [port] = await freePorts(1);
-    const p = await group('cluster', `tcp:127.0.0.1:${port}`, { MCX_PORT_SHARING: 'cluster' });
+    const p = await group('cluster', `tcp:127.0.0.1:${port}`, { MCX_PORT_SHARING: 'cluster' }, ['--admin', '127.0.0.1:0']);
     await p.waitFor(/"workers":2,"pids":\[\d+,\d+\],"port_sharing":"cluster"/);
     const scenario = writeLoadScenario(f.dir, 'workers-tcp', { domain: DOMAIN, ...KEYS });
     const injections = writeInjectionFiles(f.dir, 'workers-tcp', load.map((u) => ({ impi: u.impi, impu: u.impus[0] as string })), 2);
@@ -184,6 +185,19 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
     await until(() => outcomes(p.output()).length >= 200, 'an info line per registration', 10_000);
     const counts = perWorker(outcomes(p.output()));
     assert.ok((counts.get(1) ?? 0) > 0 && (counts.get(2) ?? 0) > 0, `each worker handled some: ${JSON.stringify([...counts])}`);
+    // Without --metrics, the admin API on the shared address (its connections handed out in turn, so both workers
+    // answer some of these) serves the group's metrics and counters, not the answering worker's.
+    const admin = { url: (READY_ADMIN.exec(p.output()) as RegExpExecArray)[1] as string, token: (await readFile(join(f.dir, 'cluster', 'admin-token'), 'utf8')).trim() };
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${admin.url}/metrics`, { headers: { authorization: `Bearer ${admin.token}` } });
+      assert.equal(res.status, 200);
+      const e = parseExposition(await res.text(), res.headers.get('content-type') ?? '');
+      assert.equal(sum(e, 'mcx_registrar_registrations_total', { system: 'partner', role: 'registrar', result: 'registered', code: '200' }), 200, e.text);
+      assert.deepEqual(samples(e, 'mcx_worker_up').map((w) => `${w.labels.worker}=${w.value}`).sort(), ['1=1', '2=1']);
+      const stats = await adminRequest<{ challenges_issued: number; per_worker: Array<{ challenges_issued: number }> }>(admin, 'GET', 'admin/v1/stats');
+      assert.ok(stats.challenges_issued >= 200, JSON.stringify(stats));
+      assert.equal(stats.challenges_issued, (stats.per_worker[0]?.challenges_issued ?? 0) + (stats.per_worker[1]?.challenges_issued ?? 0));
+    }
     await stop(p);
   });
 
