@@ -14,8 +14,10 @@
  * the sibling workers ({@link AUTH_FAILED_TOPIC}), which count it as their own ({@link SourceGuard.authFailedElsewhere}):
  * an address that spreads its attempts over the workers (another source port, another connection) is banned after the
  * same `banAfter + 1` failures, in every worker. The ban's warn line (and `bans` count) comes from the worker whose
- * failure is the one that crossed the line in time order — each failure travels with its time and worker — so it is
- * logged once even when a sibling's message arrives after a later failure of this worker. The rate buckets stay per process: a source that spreads over N
+ * failure is the one that crossed the line in time order — each failure travels with its time and worker — decided
+ * {@link BAN_LOG_GRACE_MS} after the ban began, once the siblings' failures on their way have arrived: so it is logged
+ * once even when a sibling's message arrives after a later failure of this worker, or two workers cross the line at
+ * the same moment. The rate buckets stay per process: a source that spreads over N
  * workers gets up to N times `rateLimit` (rate limiting protects capacity, not secrets); and each holds at most `maxTrackedSources` addresses, the least recently
  * seen forgotten first, so an attacker rotating through 127.0.0.0/8 cannot grow them without bound; the price is that
  * past that many addresses an old entry (a ban too) can be forgotten early.
@@ -42,7 +44,18 @@ export interface SourceGuardOptions {
   now?: () => number;
   /** This process's worker index (default: its slot in the group, 0 outside one; tests set it). */
   worker?: number;
+  /**
+   * How long the ban's log line waits for siblings' failures still on their way (default {@link BAN_LOG_GRACE_MS} in a
+   * group of several workers, 0 alone): the ban itself starts at once.
+   */
+  banLogGraceMs?: number;
 }
+
+/**
+ * Longer than a message between two workers of one host takes (the cluster channel: well under a millisecond, tens on
+ * a loaded box), so that every worker decides on the same failures which one crossed the line.
+ */
+export const BAN_LOG_GRACE_MS = 250;
 
 /** The siblings' message of a failed authentication: `{ source, impi, at }` (`at`: epoch ms when it failed). */
 export const AUTH_FAILED_TOPIC = 'registrar:auth-failed';
@@ -70,6 +83,9 @@ export class SourceGuard {
   readonly #failures: BoundedMap<string, Failure[]>;
   /** Ban end per address. */
   readonly #bans: BoundedMap<string, number>;
+  /** Bans whose log line waits for the grace: the failures known so far, sibling failures that arrive meanwhile added. */
+  readonly #unlogged = new Map<string, { failures: Failure[]; impi: string }>();
+  readonly #graceMs: number;
 
   /** @param o limits, counters and the log of ban lines. */
   constructor(o: SourceGuardOptions) {
@@ -79,6 +95,7 @@ export class SourceGuard {
     this.#buckets = new BoundedMap(o.maxTrackedSources);
     this.#failures = new BoundedMap(o.maxTrackedSources);
     this.#bans = new BoundedMap(o.maxTrackedSources);
+    this.#graceMs = o.banLogGraceMs ?? ((workerSlot()?.count ?? 1) > 1 ? BAN_LOG_GRACE_MS : 0);
   }
 
   /** What a banned source's REGISTERs get. */
@@ -137,9 +154,12 @@ export class SourceGuard {
   }
 
   #count(source: string, impi: string, failure: Failure): void {
-    if (this.banned(source)) return;
     const now = this.#now();
     const { banAfter, banWindowMs, banMs } = this.#o;
+    if (this.banned(source)) {
+      if (now - failure.at < banWindowMs) this.#unlogged.get(source)?.failures.push(failure);
+      return;
+    }
     const failures = (this.#failures.get(source) ?? []).filter((f) => now - f.at < banWindowMs);
     failures.push(failure);
     failures.sort(byTime);
@@ -149,6 +169,22 @@ export class SourceGuard {
     }
     this.#failures.delete(source);
     this.#bans.set(source, now + banMs);
+    if (this.#graceMs === 0) {
+      this.#logBan(source, impi, failures);
+      return;
+    }
+    // Two workers' failures at the same moment each cross the line here before the other's message arrives: the
+    // line waits until every failure on its way is known, so that every worker picks the same one.
+    this.#unlogged.set(source, { failures, impi });
+    setTimeout(() => {
+      const u = this.#unlogged.get(source);
+      this.#unlogged.delete(source);
+      if (u) this.#logBan(source, u.impi, u.failures.sort(byTime));
+    }, this.#graceMs).unref();
+  }
+
+  #logBan(source: string, impi: string, failures: Failure[]): void {
+    const { banAfter, banWindowMs, banMs } = this.#o;
     // The failure that crossed the line in time order, whichever message brought it here last: the same in every worker.
     if ((failures[banAfter] as Failure).worker !== this.#worker) {
       this.#o.log.debug({ source, impi }, `source ${source} banned here too: a sibling worker saw the failure that crossed the line`);

@@ -282,6 +282,7 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
         const r = await ue.send(registerBytes(ue, { impu, callId: callId(), cseq: 1, authorization: initialAuthorization(alice.impi) }), 8000);
         assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 403 Forbidden (Too Many Failed Authentications)', r.text);
       }
+      await p.waitFor(/"msg":"source 127\.0\.0\.1 banned for/, 5000);
       assert.equal(p.output().match(/"msg":"source 127\.0\.0\.1 banned for/g)?.length, 1, 'one ban line, from the worker whose failure crossed the line');
     } finally {
       sockets.close();
