@@ -11,9 +11,8 @@ import { formatHostPort, isLoopback } from '../config/address.ts';
 import type { Logger } from '../log.ts';
 import type { RoleMetrics } from '../metrics/role-metrics.ts';
 import { askSupervisor } from '../workers/ask-supervisor.ts';
-import { workerSlot } from '../workers/group.ts';
-import { tokenMatches } from './token.ts';
 import { sharedBindOptions } from '../workers/group.ts';
+import { tokenMatches } from './token.ts';
 
 /** What a role's admin API is built on. */
 export interface AdminServerOptions {
@@ -88,7 +87,7 @@ export function createAdminServer(o: AdminServerOptions): FastifyInstance {
   if (metrics) {
     app.get('/metrics', async (_req, reply) => {
       // In a worker group, the group's metrics whichever worker answers (the supervisor reads every worker's).
-      const m = ((workerSlot()?.count ?? 1) > 1 ? await askSupervisor('group-metrics') : undefined) ?? await metrics.scrape();
+      const m = (await askSupervisor('group-metrics')) ?? await metrics.scrape();
       return reply.header('content-type', m.contentType).send(m.body);
     });
   }

@@ -7,7 +7,7 @@
 import type { Worker } from 'node:cluster';
 import { workerSlot } from './group.ts';
 import { askSupervisor } from './ask-supervisor.ts';
-import { isGroupMessage, type StatsAnswer } from './messages.ts';
+import { isGroupMessage, type StatsAnswer, type StatsRequest } from './messages.ts';
 import { WorkerPoll } from './poll.ts';
 
 type Stats = Record<string, unknown>;
@@ -51,7 +51,7 @@ export class GroupStats {
    * Handles a worker's stats message: a worker's own record is noted; a request for the group's is answered to
    * `from` once every worker has answered or timed out.
    */
-  onMessage(m: StatsAnswer | { mcx: 'stats' | 'group-stats'; id: number }, from: Worker): void {
+  onMessage(m: StatsAnswer | StatsRequest, from: Worker): void {
     if (m.mcx === 'stats-answer') {
       if (typeof m.stats === 'object' && m.stats !== null) this.#poll.answered(m.id, m.stats);
     } else if (m.mcx === 'group-stats') {
