@@ -4,8 +4,8 @@
  * supervisor's stop request stops it like a signal, and a worker may tell its siblings about a change to state they
  * keep in memory (a ban, a Registration-Termination-Request): the supervisor passes it on to every other worker.
  * With `--metrics`, the supervisor serves the group's one metrics listener and asks each worker for its metrics and
- * readiness at every scrape (group-metrics.ts). A worker asked for `/admin/v1/stats` asks the supervisor for the group's
- * counters, which it reads from every worker (group-stats.ts).
+ * readiness at every scrape (group-metrics.ts). A worker asked for `/admin/v1/stats` or the admin `/metrics` asks the
+ * supervisor for the group's (ask-supervisor.ts), which reads them from every worker (group-stats.ts, group-metrics.ts).
  *
  * Only small, non-secret facts travel here; what must be shared for correctness lives in the store.
  */

@@ -93,12 +93,15 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   const args = [...process.argv.slice(2), ...(o.extraArgs ?? [])];
   const running = (): Map<number, Worker> => new Map([...slots].map(([i, s]) => [i, s.worker]));
   // Loaded only for --metrics or a worker's admin `/metrics` (prom-client): a supervisor otherwise starts as light as before.
-  const groupMetrics = async (): Promise<GroupMetrics> => (group ??= new (await import('./group-metrics.ts')).GroupMetrics(o.role, o.count, running));
+  // One promise, so that two first requests at once make one instance: the workers' answers reach only `group`.
+  let loading: Promise<GroupMetrics> | undefined;
+  const groupMetrics = (): Promise<GroupMetrics> =>
+    (loading ??= import('./group-metrics.ts').then((m) => (group = new m.GroupMetrics(o.role, o.count, running))));
   if (o.metrics) {
-    group = await groupMetrics();
+    const target = await groupMetrics();
     // Before any worker starts: a port in use fails the start with nothing to stop. The workers are told the port
     // bound (port 0 made concrete), which their ready line names.
-    metrics = await listenMetrics(o.metrics, group, log);
+    metrics = await listenMetrics(o.metrics, target, log);
     args.push('--metrics', formatHostPort({ ...o.metrics, port: metrics.port }));
   }
   cluster.setupPrimary({ args });
