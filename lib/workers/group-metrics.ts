@@ -8,7 +8,8 @@
  *   histograms add up, gauges too (levels of the group: connections, pending challenges) unless the metric says
  *   otherwise (event-loop lag is averaged, version and info gauges are taken once), the supervisor's own process
  *   metrics added (process CPU and memory are the group's), and `mcx_worker_up{worker}`: 1 for each worker whose
- *   metrics are in this scrape, 0 for one that did not answer within `WORKER_ANSWER_MS` (poll.ts) or is not running.
+ *   metrics are in this scrape, 0 for one that did not answer within `WORKER_ANSWER_MS` (poll.ts), is not running or
+ *   is not ready yet (a replacement still starting is not asked).
  * - `/readyz`: ready when every worker is; its checks are per worker.
  * - `/healthz`: the supervisor answers.
  */
@@ -50,7 +51,7 @@ export class GroupMetrics implements MetricsTarget {
     // A registry per scrape: the gauge holds exactly the workers of this scrape.
     const upRegistry = new Registry();
     const up = new Gauge({
-      name: 'mcx_worker_up', help: '1 when the worker\'s metrics are in this scrape of the group, 0 when it is not running or did not answer',
+      name: 'mcx_worker_up', help: '1 when the worker\'s metrics are in this scrape of the group, 0 when it is not running, not ready yet or did not answer',
       labelNames: ['system', 'role', 'worker'], registers: [upRegistry],
     });
     answers.forEach((a, i) => up.set({ ...labels, worker: String(i + 1) }, a ? 1 : 0));
@@ -72,7 +73,7 @@ export class GroupMetrics implements MetricsTarget {
   async readiness(): Promise<ReadinessReport> {
     const checks: Record<string, string> = {};
     (await this.#askAll()).forEach((a, i) => {
-      checks[`worker ${i + 1}`] = a === undefined ? 'not running or not answering' : readinessSummary(a.readiness);
+      checks[`worker ${i + 1}`] = a === undefined ? 'not running, not ready yet or not answering' : readinessSummary(a.readiness);
     });
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   }

@@ -17,7 +17,7 @@ type Stats = Record<string, unknown>;
  * of the process such as kept vectors); any other value (the store kind, an Origin-Host) is kept when every worker
  * that answered gives the same, else listed per worker. A worker's own `worker` index is left out (the record is the
  * group's); `workers` is the group's size, `workers_answered` how many records went into the sums, and `per_worker`
- * each worker's own record by index (null: not running, or no answer within `WORKER_ANSWER_MS`).
+ * each worker's own record by index (null: not running, not ready yet, or no answer within `WORKER_ANSWER_MS`).
  * @param answers by worker index 1…N.
  */
 export function sumStats(answers: ReadonlyArray<Stats | undefined>): Stats {

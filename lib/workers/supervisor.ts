@@ -91,7 +91,9 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<never> {
   let group: GroupMetrics | undefined;
   let metrics: MetricsListener | undefined;
   const args = [...process.argv.slice(2), ...(o.extraArgs ?? [])];
-  const running = (): Map<number, Worker> => new Map([...slots].map(([i, s]) => [i, s.worker]));
+  // Only workers that said they are ready are asked: one being started (a replacement too) has no answer to give yet,
+  // and asking it would hold every stats or metrics request for the full WORKER_ANSWER_MS.
+  const running = (): Map<number, Worker> => new Map([...slots].filter(([, s]) => s.ready).map(([i, s]) => [i, s.worker]));
   // Loaded only for --metrics or a worker's admin `/metrics` (prom-client): a supervisor otherwise starts as light as before.
   // One promise, so that two first requests at once make one instance: the workers' answers reach only `group`.
   let loading: Promise<GroupMetrics> | undefined;

@@ -21,6 +21,7 @@ import { adminRequest } from '../../lib/admin/client.ts';
 import { Milenage, seqOf } from '../../lib/aka/index.ts';
 import { buildMar, readMaa } from '../../lib/diameter/cx/index.ts';
 import { CX_APPLICATION, DiameterNode } from '../../lib/diameter/node.ts';
+import { WORKER_ANSWER_MS } from '../../lib/workers/poll.ts';
 import { startMcx, type Proc } from '../helpers/process.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { until } from '../helpers/wait.ts';
@@ -143,6 +144,15 @@ describe('DESIGN §2.5: mcx hss --workers 2 on one port and one Redis hand out u
     assert.ok(pid > 0, 'the pid of worker 2');
     process.kill(pid, 'SIGKILL');
     await proc.waitFor(/"worker":2,[^\n]*"msg":"hss: worker 2 exited with signal SIGKILL; starting a new one"/, 10_000);
+    // The group's stats while the replacement starts: worker 1's alone, without waiting for the one not ready yet.
+    const admin = { url: adminUrl, token: (await readFile(join(dir, 'hss', 'admin-token'), 'utf8')).trim() };
+    const asked = performance.now();
+    const during = await adminRequest<{ mar: number; workers_answered: number; per_worker: Array<{ mar: number } | null> }>(admin, 'GET', 'admin/v1/stats');
+    assert.ok(performance.now() - asked < WORKER_ANSWER_MS, `the stats waited ${Math.round(performance.now() - asked)} ms for the worker still starting`);
+    assert.doesNotMatch(proc.output(), /"msg":"hss: worker 2 ready again/, 'the stats were read while the replacement was starting');
+    assert.equal(during.workers_answered, 1, JSON.stringify(during));
+    assert.equal(during.per_worker[1], null);
+    assert.equal(during.mar, during.per_worker[0]?.mar);
     await proc.waitFor(/"msg":"hss: worker 2 ready again/, 60_000);
     for (const c of clients) await c.waitForPeer({ originHost: HSS_HOST }, 15_000);
     await mars(200, 10_000);
