@@ -9,7 +9,9 @@
  *   otherwise (event-loop lag is averaged, version and info gauges are taken once), the supervisor's own process
  *   metrics added (process CPU and memory are the group's), and `mcx_worker_up{worker}`: 1 for each worker whose
  *   metrics are in this scrape, 0 for one that did not answer within `WORKER_ANSWER_MS` (poll.ts), is not running or
- *   is not ready yet (a replacement still starting is not asked).
+ *   is not ready yet (a replacement still starting is not asked). Counters and histograms never go back
+ *   (carried-counters.ts): a worker missing from a scrape still adds its last ones, and a replaced worker's are
+ *   carried into its slot's base.
  * - `/readyz`: ready when every worker is; its checks are per worker.
  * - `/healthz`: the supervisor answers.
  */
@@ -19,6 +21,7 @@ import type { MetricsTarget } from '../metrics/endpoint.ts';
 import { mergeMetrics } from '../metrics/merge.ts';
 import { readinessSummary, type ReadinessReport } from '../metrics/readiness.ts';
 import { processRegistry, type MetricJson, type RoleLabels } from '../metrics/role-metrics.ts';
+import { CarriedCounters, type SlotAnswer } from './carried-counters.ts';
 import type { MetricsAnswer } from './messages.ts';
 import { WorkerPoll } from './poll.ts';
 
@@ -27,6 +30,7 @@ type Answer = Omit<MetricsAnswer, 'mcx' | 'id'>;
 /** The group's metrics, read from its workers at each scrape. */
 export class GroupMetrics implements MetricsTarget {
   readonly #poll = new WorkerPoll<Answer>((worker, id) => worker.send({ mcx: 'metrics', id }));
+  readonly #carried = new CarriedCounters();
 
   /**
    * @param role the `role` label when no worker answered (the workers name their `system`).
@@ -46,7 +50,13 @@ export class GroupMetrics implements MetricsTarget {
   }
 
   async #merged(): Promise<Registry> {
-    const answers = await this.#askAll();
+    const workers = this.workers();
+    const answers = await this.#poll.all(this.count, workers);
+    const bySlot = new Map(answers.map((a, i): [number, SlotAnswer | undefined] => {
+      const worker = workers.get(i + 1);
+      return [i + 1, a && worker ? { workerId: worker.id, labels: a.labels, metrics: a.metrics } : undefined];
+    }));
+    const kept = await this.#carried.record(bySlot);
     const labels: RoleLabels = answers.find((a) => a !== undefined)?.labels ?? { system: 'unknown', role: this.role };
     // A registry per scrape: the gauge holds exactly the workers of this scrape.
     const upRegistry = new Registry();
@@ -57,7 +67,7 @@ export class GroupMetrics implements MetricsTarget {
     answers.forEach((a, i) => up.set({ ...labels, worker: String(i + 1) }, a ? 1 : 0));
     const own = (await processRegistry().getMetricsAsJSON()) as MetricJson[];
     const sources = answers.filter((a): a is Answer => a !== undefined).map((a) => ({ labels: a.labels, metrics: a.metrics }));
-    return mergeMetrics([...sources, { labels, metrics: own }], (await upRegistry.getMetricsAsJSON()) as MetricJson[]);
+    return mergeMetrics([...sources, ...kept, { labels, metrics: own }], (await upRegistry.getMetricsAsJSON()) as MetricJson[]);
   }
 
   async scrape(): Promise<{ body: string; contentType: string }> {
