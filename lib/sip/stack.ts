@@ -2,7 +2,8 @@
  * The SIP stack: transports (UDP, TCP, TLS) + transaction tables + the TU callback. Received bytes are parsed;
  * malformed requests get a stateless 400/505/513 when one can be formed and are otherwise dropped and counted;
  * requests are stamped with `received`/`rport`, matched to server transactions (retransmissions absorbed) or handed
- * to `onRequest(req, tx)`; responses are matched to client transactions. Nothing received can crash the process:
+ * to `onRequest(req, tx)` — except CANCEL, which the stack answers itself, 200 or 481 (transaction/cancel.ts,
+ * RFC 3261 §9.2); responses are matched to client transactions. Nothing received can crash the process:
  * every path ends in a counter.
  */
 import { systemClock, type Clock } from '../clock.ts';

@@ -1,6 +1,7 @@
 /**
  * RFC 3261 §8.2.1 / §8.2.2.3 / §11.2 and DESIGN §2.1 at the registrar: OPTIONS → 200 with Allow; INVITE and the other
- * methods it knows → 405 with `Allow: REGISTER, OPTIONS`; a method it does not recognise → 501 with Allow; a non-SIP
+ * methods it knows → 405 with `Allow: REGISTER, OPTIONS`; CANCEL → 481, or 200 for a transaction that exists (§9.2);
+ * a method it does not recognise → 501 with Allow; a non-SIP
  * Request-URI → 416; a required option-tag the registrar lacks → 420 Bad Extension with Unsupported listing it (for
  * OPTIONS too); `path` is fine; malformed input → 400 with a reason phrase (lib/sip), never a crash.
  */
@@ -36,6 +37,17 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
       assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
     });
   }
+
+  test('CANCEL (§9.2): of no transaction → 481; of a REGISTER already answered 401 → 200, and the 401 stands', async () => {
+    const none = await f.ue.send(request(f.ue, 'CANCEL'));
+    assert.equal(none.text.split('\r\n')[0], 'SIP/2.0 481 Call/Transaction Does Not Exist');
+    const register = request(f.ue, 'REGISTER', [`Contact: <sip:x@127.0.0.1:${f.ue.localPort}>`]);
+    const challenged = await f.ue.send(register);
+    assert.equal(challenged.text.split('\r\n')[0], 'SIP/2.0 401 Unauthorized');
+    const cancelled = await f.ue.send(register.replace('REGISTER sip:', 'CANCEL sip:').replace('CSeq: 7 REGISTER', 'CSeq: 7 CANCEL'));
+    assert.equal(cancelled.text.split('\r\n')[0], 'SIP/2.0 200 OK');
+    assert.deepEqual(headerLines(cancelled.text, 'CSeq'), ['7 CANCEL']);
+  });
 
   for (const method of ['NEWMETHOD', 'invite']) {
     test(`${method} (not a method the registrar recognises; names are case-sensitive, §7.1) → 501 Not Implemented with Allow`, async () => {

@@ -32,10 +32,11 @@ export function isRfc3261Branch(branch: string | undefined): branch is string {
  * The server transaction key of a parsed request.
  * @param req a request that parsed (top Via, From, To, Call-ID and CSeq are valid).
  * @param source where it came from.
+ * @param as the method to key it under (default its own): a CANCEL is matched as the request it cancels (§9.2).
  */
-export function serverKey(req: SipRequest, source: KeySource): string {
+export function serverKey(req: SipRequest, source: KeySource, as: string = req.method): string {
   const via = req.topVia();
-  const method = req.method === 'ACK' ? 'INVITE' : req.method;
+  const method = as === 'ACK' ? 'INVITE' : as;
   const src = source.transport === 'UDP' ? `${source.remoteAddress}|${source.remotePort}` : '';
   const branch = via.branch;
   // Kept as long as the transaction (32 s on UDP for Timer J), so it must not hold the request's text: a join with a
