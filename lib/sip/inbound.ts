@@ -77,9 +77,17 @@ export class Inbound implements ServerTransactionHost {
    * @returns when Timer J runs out.
    */
   completed(tx: ServerTransaction, response: Buffer): number {
-    const table = this.stack.serverTransactions;
+    const stack = this.stack;
+    const table = stack.serverTransactions;
     if (table.get(tx.key) === tx) table.delete(tx.key);
-    return this.stack.completedTransactions.add(tx.key, response, tx.route);
+    // §17.2.1: an INVITE's final response (always non-2xx here) is re-sent on Timer G until its ACK.
+    if (tx.method === 'INVITE') {
+      stack.inviteRetransmissions.start(tx.key, () => {
+        stack.stats.responsesRetransmitted++;
+        this.out.sendResponse(response, tx, tx.route as ResponseRoute);
+      });
+    }
+    return stack.completedTransactions.add(tx.key, response, tx.route);
   }
 
   /**
@@ -89,6 +97,7 @@ export class Inbound implements ServerTransactionHost {
    */
   forget(tx: ServerTransaction, timerJAt: number): void {
     this.stack.completedTransactions.delete(tx.key, timerJAt);
+    if (tx.method === 'INVITE') this.stack.inviteRetransmissions.stop(tx.key);
   }
 
   /**
@@ -237,7 +246,8 @@ export class Inbound implements ServerTransactionHost {
       const done = stack.completedTransactions.find(key);
       if (done !== undefined) {
         s.retransmissionsAbsorbed++;
-        if (req.method !== 'ACK') {
+        if (req.method === 'ACK') stack.inviteRetransmissions.stop(key); // §17.2.1: Confirmed
+        else {
           const completed = stack.completedTransactions;
           this.out.sendResponse(done.bytes, { transportError: () => void completed.delete(key, done.expiresAt) }, done.route as ResponseRoute);
           s.responsesRetransmitted++;

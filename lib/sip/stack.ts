@@ -15,6 +15,7 @@ import { Outbound } from './outbound.ts';
 import { newStats, type SipStats } from './stats.ts';
 import type { ClientTransaction } from './transaction/client.ts';
 import { CompletedTransactions } from './transaction/completed.ts';
+import { InviteRetransmissions } from './transaction/invite-completed.ts';
 import type { ServerTransaction } from './transaction/server.ts';
 import { resolveTimers, timerF, timerJ, type TimerValues } from './transaction/timers.ts';
 import { AnswerBound } from './transaction/answer-bound.ts';
@@ -94,6 +95,8 @@ export class SipStack {
   readonly answerBound: AnswerBound;
   /** Completed UDP server transactions through Timer J, outside the heap (not in {@link serverTransactions}). */
   readonly completedTransactions: CompletedTransactions;
+  /** Timer G / H of the Completed INVITE transactions over UDP (their non-2xx responses re-sent until the ACK). */
+  readonly inviteRetransmissions: InviteRetransmissions;
   handler: RequestHandler | undefined;
   private readonly opts: SipStackOptions;
   private readonly inbound: Inbound;
@@ -112,6 +115,7 @@ export class SipStack {
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.answerBound = new AnswerBound(this.clock, this.serverTransactions, timerF(this.timers));
     this.completedTransactions = new CompletedTransactions(this.clock, timerJ(this.timers, false));
+    this.inviteRetransmissions = new InviteRetransmissions(this.clock, this.timers);
     this.handler = opts.onRequest;
     this.outbound = new Outbound(this, opts.viaHost);
     this.inbound = new Inbound(this, this.outbound);
@@ -224,6 +228,7 @@ export class SipStack {
     for (const tx of [...this.serverTransactions.values()]) tx.terminate('stopped');
     this.answerBound.clear();
     this.completedTransactions.clear();
+    this.inviteRetransmissions.clear();
     await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => s.close())]);
   }
 

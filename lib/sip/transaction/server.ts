@@ -15,7 +15,8 @@
  * to the stack's table of Completed transactions outside the heap (completed.ts) and leaves the stack's table of live
  * ones. The object the TU holds still reports Completed, then Terminated once Timer J has run.
  *
- * INVITE requests use this machine too (the TU answers them 405 at once); a matching ACK is absorbed.
+ * INVITE requests use this machine too (the TU answers them 405 at once), with what §17.2.1 adds for a non-2xx final
+ * response: over UDP it is re-sent on Timer G until the ACK or Timer H (invite-completed.ts); an ACK is absorbed.
  */
 import type { Clock } from '../../clock.ts';
 import { SipError } from '../errors.ts';
