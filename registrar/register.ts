@@ -295,12 +295,17 @@ async function bind(t: Turn, r: ChallengeRecord, change: BindingChange, saa: Saa
   await t.ctx.bindings.put(r.impu, r.impi, change.next, change.now, associatedOf(change, saa));
 }
 
-/** Answer (step 13): `200 OK` with the bindings, Path, Service-Route, P-Associated-URI and Authentication-Info. */
+/**
+ * Answer (step 13): `200 OK` with the bindings, Path, Date (RFC 3261 §10.3 step 8: SHOULD; a UE without a clock of its
+ * own sets it from this), Service-Route, P-Associated-URI and Authentication-Info.
+ */
 function answer(t: Turn, r: ChallengeRecord, change: BindingChange, saa: SaaData | undefined, authenticationInfo: string): void {
   const associated = associatedOf(change, saa) ?? [];
   const headers: Array<[string, string]> = [
     ...change.next.map((b): [string, string] => ['Contact', contactValue(b, change.now)]),
     ...change.path.map((p): [string, string] => ['Path', p]),
+    // §20.17: rfc1123-date, GMT only, which toUTCString writes.
+    ['Date', new Date(change.now).toUTCString()],
     ['Service-Route', t.ctx.serviceRoute],
     ['P-Associated-URI', (associated.length > 0 ? associated.map(escapeForHeader) : [t.req.to().uri.raw]).map((u) => `<${u}>`).join(', ')],
     ['Authentication-Info', authenticationInfo],

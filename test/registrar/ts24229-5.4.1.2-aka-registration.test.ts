@@ -65,7 +65,7 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
   });
 
   for (const qop of ['auth', 'auth-int'] as const) {
-    test(`200 with qop=${qop}: Contact;expires, Service-Route, P-Associated-URI, Path echoed, rspauth verifiable with RES`, async () => {
+    test(`200 with qop=${qop}: Contact;expires, Date, Service-Route, P-Associated-URI, Path echoed, rspauth verifiable with RES`, async () => {
       const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
       const user = qop === 'auth' ? alice : dora;
       const isim = await openIsim(f.dir, user);
@@ -79,6 +79,11 @@ describe('TS 24.229 §5.4.1.2: AKA registration', () => {
         assert.equal(t.split('\r\n')[0], 'SIP/2.0 200 OK', t);
         assert.deepEqual(headerLines(t, 'Contact'), [`<sip:ue@127.0.0.1:${ue.localPort}>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000001>";expires=600`]);
         assert.deepEqual(headerLines(t, 'Path'), ['<sip:pcscf.partner.example;lr>']);
+        // RFC 3261 §10.3 step 8 and §20.17: one Date, rfc1123-date in GMT, now.
+        const date = headerLines(t, 'Date');
+        assert.equal(date.length, 1, t);
+        assert.match(date[0] as string, /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+        assert.ok(Math.abs(Date.parse(date[0] as string) - Date.now()) < 60_000, date[0]);
         assert.deepEqual(headerLines(t, 'Service-Route'), [`<sip:orig@registrar.${DOMAIN}:${sipPort(f.reg, 'UDP')};lr>`]);
         assert.deepEqual(headerLines(t, 'P-Associated-URI'), [user.impus.map((u) => `<${u}>`).join(', ')]);
         const info = r.final.msg.authenticationInfo();
