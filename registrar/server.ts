@@ -128,11 +128,16 @@ function serviceRouteOf(serverName: string): string {
 }
 
 /**
- * Answers what is not a REGISTER, in the order of RFC 3261 §8.2: the method (§8.2.1: 405 for a known method, 501
- * for an unknown one, both with Allow), then for OPTIONS the Request-URI scheme (§8.2.2.1: 416, RFC 4475 §3.3.2/§3.3.3)
- * and the required extensions (§8.2.2.3: 420 with Unsupported, RFC 4475 §3.3.5), then 200 (§11.2).
+ * Answers what is not a REGISTER, in the order of RFC 3261 §8.2: CANCEL by §9.2 (200 when the transaction it names is
+ * still there, else 481; it changes nothing for a REGISTER or an OPTIONS), the method (§8.2.1: 405 for a known method,
+ * 501 for an unknown one, both with Allow), then for OPTIONS the Request-URI scheme (§8.2.2.1: 416, RFC 4475
+ * §3.3.2/§3.3.3) and the required extensions (§8.2.2.3: 420 with Unsupported, RFC 4475 §3.3.5), then 200 (§11.2).
  */
-function answerOther(req: SipRequest, tx: ServerTransaction): void {
+function answerOther(stack: SipStack, req: SipRequest, tx: ServerTransaction): void {
+  if (req.method === 'CANCEL') {
+    tx.reply(stack.cancelStatus(req, tx));
+    return;
+  }
   if (req.method !== 'OPTIONS') {
     tx.reply(KNOWN_METHODS.has(req.method) ? 405 : 501, { headers: [['Allow', ALLOW]] });
     return;
@@ -265,7 +270,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
     listenToSiblings(ctx, teardown);
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
-      return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(req, tx);
+      return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(stack, req, tx);
     };
 
     const addresses: RegistrarAddresses = {

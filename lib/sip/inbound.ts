@@ -12,7 +12,6 @@ import { parseMessage } from './parser.ts';
 import { createErrorResponse } from './response.ts';
 import { serializeMessage } from './serialize.ts';
 import type { SipStack } from './stack.ts';
-import { cancelStatus } from './transaction/cancel.ts';
 import { clientKey, serverKey } from './transaction/keys.ts';
 import { ServerTransaction, type ServerTransactionHost, type TerminationReason } from './transaction/server.ts';
 import type { AnswerBound } from './transaction/answer-bound.ts';
@@ -273,12 +272,6 @@ export class Inbound implements ServerTransactionHost {
     stack.serverTransactions.set(key, tx);
     stack.answerBound.watch();
     s.serverTransactions++;
-    if (req.method === 'CANCEL') {
-      // §9.2, answered here where the transactions are: the TU never sees a CANCEL (its transaction absorbs repeats).
-      const completed = origin.udp ? stack.completedTransactions : undefined;
-      tx.reply(cancelStatus(req, flow, (k) => stack.serverTransactions.has(k) || completed?.find(k) !== undefined));
-      return;
-    }
     stack.dispatch(req, tx);
   }
 

@@ -2,8 +2,8 @@
  * The SIP stack: transports (UDP, TCP, TLS) + transaction tables + the TU callback. Received bytes are parsed;
  * malformed requests get a stateless 400/505/513 when one can be formed and are otherwise dropped and counted;
  * requests are stamped with `received`/`rport`, matched to server transactions (retransmissions absorbed) or handed
- * to `onRequest(req, tx)` — except CANCEL, which the stack answers itself, 200 or 481 (transaction/cancel.ts,
- * RFC 3261 §9.2); responses are matched to client transactions. Nothing received can crash the process:
+ * to `onRequest(req, tx)` (a CANCEL too: the TU answers it with {@link SipStack.cancelStatus}, RFC 3261 §9.2);
+ * responses are matched to client transactions. Nothing received can crash the process:
  * every path ends in a counter.
  */
 import { systemClock, type Clock } from '../clock.ts';
@@ -14,6 +14,7 @@ import { Inbound } from './inbound.ts';
 import { Outbound } from './outbound.ts';
 import { newStats, type SipStats } from './stats.ts';
 import type { ClientTransaction } from './transaction/client.ts';
+import { cancelStatus } from './transaction/cancel.ts';
 import { CompletedTransactions } from './transaction/completed.ts';
 import { InviteRetransmissions } from './transaction/invite-completed.ts';
 import type { ServerTransaction } from './transaction/server.ts';
@@ -260,6 +261,18 @@ export class SipStack {
       this.streams.push(s);
     }
     return s;
+  }
+
+  /**
+   * RFC 3261 §9.2: the status a TU answers a CANCEL with — 200 when the transaction it names is still here, live or
+   * Completed (transaction/cancel.ts), else 481. The TU decides, so that what it checks of every request (a
+   * registrar's rate limit) holds for CANCEL too.
+   * @param cancel the CANCEL request.
+   * @param tx its own server transaction.
+   */
+  cancelStatus(cancel: SipRequest, tx: ServerTransaction): 200 | 481 {
+    const completed = tx.flow.transport === 'UDP' ? this.completedTransactions : undefined;
+    return cancelStatus(cancel, tx.flow, (k) => this.serverTransactions.has(k) || completed?.find(k) !== undefined);
   }
 
   /**

@@ -2,8 +2,9 @@
  * RFC 3261 §9.2 (server behaviour of CANCEL), over real loopback sockets with real bytes: a CANCEL whose transaction
  * (same branch and sent-by, §17.2.3, as if it were the original method) exists — pending at the TU, or Completed on
  * UDP — is answered 200 and changes nothing for it ("no impact on the processing of transactions with any other
- * method" than INVITE); one that names no transaction here gets 481. The TU never sees a CANCEL, its transaction
- * absorbs a retransmission, and only the CANCEL's sender's transactions can match on UDP [DESIGN §2.1].
+ * method" than INVITE); one that names no transaction here gets 481. The TU answers the CANCEL with the stack's
+ * lookup (SipStack.cancelStatus), the CANCEL's own transaction absorbs a retransmission, and only the CANCEL's
+ * sender's transactions can match on UDP [DESIGN §2.1].
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ describe('§9.2 CANCEL at the server', () => {
   let udpPort: number;
   let tcpPort: number;
   const seen: Array<{ req: SipRequest; tx: ServerTransaction }> = [];
+  let cancels = 0;
   let hold = false;
 
   before(async () => {
@@ -25,6 +27,11 @@ describe('§9.2 CANCEL at the server', () => {
       udp: [{ host: '127.0.0.1', port: 0 }],
       tcp: [{ host: '127.0.0.1', port: 0 }],
       onRequest: (req, tx) => {
+        if (req.method === 'CANCEL') {
+          cancels++;
+          tx.reply(stack.cancelStatus(req, tx));
+          return;
+        }
         seen.push({ req, tx });
         if (!hold) tx.reply(200);
       },
@@ -41,8 +48,9 @@ describe('§9.2 CANCEL at the server', () => {
     return original.replace(`${method} `, 'CANCEL ').replace(`CSeq: 1 ${method}`, 'CSeq: 1 CANCEL');
   };
 
-  test('no such transaction: 481 Call/Transaction Does Not Exist, the CANCEL\'s own Via, Call-ID and CSeq, never at the TU', async () => {
+  test('no such transaction: 481 Call/Transaction Does Not Exist, with the CANCEL\'s own Via, Call-ID and CSeq', async () => {
     seen.length = 0;
+    const before = cancels;
     const peer = await UdpPeer.open();
     try {
       peer.send(cancelOf(rawRequest({ viaPort: peer.port, branch: 'z9hG4bK-cancel-none', callId: 'cancel-none@test' })), udpPort);
@@ -51,6 +59,7 @@ describe('§9.2 CANCEL at the server', () => {
       assert.equal(headerValue(res as string, 'CSeq'), '1 CANCEL');
       assert.equal(headerValue(res as string, 'Call-ID'), 'cancel-none@test');
       assert.match(headerValue(res as string, 'Via') ?? '', /branch=z9hG4bK-cancel-none/);
+      assert.equal(cancels, before + 1, 'the TU answered it');
       assert.equal(seen.length, 0);
     } finally {
       await peer.close();
@@ -98,7 +107,7 @@ describe('§9.2 CANCEL at the server', () => {
       peer.send(cancel, udpPort);
       const [, , again] = await peer.waitFor(3);
       assert.equal(again, first, 'the CANCEL\'s own final response, re-sent');
-      assert.equal(stack.stats.retransmissionsAbsorbed, absorbed + 1);
+      assert.equal(stack.stats.retransmissionsAbsorbed, absorbed + 1, 'not a second CANCEL at the TU');
       assert.equal(seen.length, 1);
     } finally {
       await peer.close();
