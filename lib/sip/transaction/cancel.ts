@@ -2,10 +2,11 @@
  * RFC 3261 §9.2: the server side of CANCEL. The transaction a CANCEL names is found by the §17.2.3 matching rules
  * applied to the CANCEL as if its method were the original request's — "anything but CANCEL or ACK" — so its key is
  * tried with each method the stack knows by name. A match, live or Completed, gets 200 to the CANCEL; none gets 481.
- * The TU answers it (SipStack.cancelStatus), after whatever it checks of every request.
  * For every method but INVITE that is all (§9.2: "A CANCEL request has no impact on the processing of transactions
  * with any other method"); no TU of this stack serves INVITE (the registrar answers it 405 at once), so no 487 is
  * owed either. An original request whose method the stack does not know by name is not found (481).
+ *
+ * The TU answers the CANCEL (SipStack.cancelStatus), after whatever it checks of every request.
  */
 import type { SipRequest } from '../message.ts';
 import { SIP_METHODS } from '../methods.ts';
