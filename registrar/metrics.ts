@@ -37,6 +37,9 @@ const HELP: Readonly<Record<keyof RegistrarStatsSnapshot | 'vectors_kept', strin
   vectors_expired: 'kept vectors that reached their lifetime unused',
   vectors_dropped: 'kept vectors dropped by a resynchronisation, a Registration-Termination-Request or the IMPI bound',
   registration_terminations: 'Registration-Termination-Requests answered',
+  reg_subscriptions: 'SUBSCRIBEs to the reg event package accepted as new subscriptions',
+  reg_notifies: 'NOTIFYs of the reg event package sent',
+  reg_notify_failures: 'reg event NOTIFYs answered with an error or not at all (subscription ended)',
   vectors_kept: 'vectors kept unused right now',
 };
 

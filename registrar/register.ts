@@ -106,6 +106,8 @@ export async function handleRegister(ctx: RegisterContext, req: SipRequest, tx: 
     const saa = await sar(t, record, change);
     await bind(t, record, change, saa);
     answer(t, record, change, saa, verdict.authenticationInfo);
+    // After the 200 (RFC 3680 §4: the NOTIFY reports the registration the response confirmed).
+    if (change.assignment !== undefined) t.ctx.regEvent?.changed(record.impu, 'register');
   } catch (err) {
     if (!isRegistrarError(err)) throw err;
     const status = sipStatusOf(err.code);

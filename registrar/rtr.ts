@@ -29,6 +29,7 @@ import { tellSiblings } from '../lib/workers/messages.ts';
 import type { BindingStore } from './bindings.ts';
 import type { ChallengeStore } from './challenges.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
+import type { RegEvent } from './reg-event.ts';
 import type { RegistrarStats } from './stats.ts';
 import type { VectorCache } from './vector-cache.ts';
 
@@ -44,6 +45,8 @@ export interface RtrContext {
   log: Logger;
   /** Epoch milliseconds (binding expiry). */
   now: () => number;
+  /** Tells the reg event subscribers of each AOR deregistered (reg-event.ts). */
+  regEvent?: RegEvent;
 }
 
 /** What was ended for one RTR. */
@@ -92,7 +95,10 @@ export function createRtrHandler(ctx: RtrContext): Handler {
     const now = ctx.now();
     const aors = rtr.publicIdentities.length > 0 ? rtr.publicIdentities : await aorsOf(ctx, impis);
     for (const aor of aors) {
-      if (await ctx.bindings.remove(aor, impis, now)) ended.aors.push(aor);
+      if (await ctx.bindings.remove(aor, impis, now)) {
+        ended.aors.push(aor);
+        ctx.regEvent?.changed(aor, 'rtr');
+      }
     }
     ctx.stats.inc('registration_terminations');
     const known = ended.vectors + ended.challenges + ended.aors.length > 0;

@@ -3,7 +3,7 @@
  * may end an identity's registrations with a Registration-Termination-Request: rtr.ts) → SIP stack (UDP, TCP, TLS)
  * whose requests go to the REGISTER state machine → optional admin API → optional metrics listener (`--metrics`;
  * readiness: an open HSS peer). REGISTER is
- * handled (register.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
+ * handled (register.ts), SUBSCRIBE to the reg event package too (reg-event.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
  * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
  * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
  * the peers, store.
@@ -40,20 +40,22 @@ import { IssuedNonces } from './issued-nonces.ts';
 import { RegistrarMetrics } from './metrics.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
+import { REG_EVENT, RegEvent } from './reg-event.ts';
+import { RegSubscriptions } from './reg-subscriptions.ts';
 import { RTR_TOPIC, createRtrHandler, endImpis } from './rtr.ts';
 import { AUTH_FAILED_TOPIC, SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
 import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
 /** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
-export const ALLOW = 'REGISTER, OPTIONS';
+export const ALLOW = 'REGISTER, OPTIONS, SUBSCRIBE';
 
 /**
  * Methods the registrar recognises but does not allow: the stack's known methods ({@link SIP_METHODS}) but those of
  * {@link ALLOW}. They get `405` with Allow; a method outside this list is not recognised and gets `501 Not
  * Implemented` (RFC 3261 §8.2.1; RFC 4475 §3.1.1.2, §3.1.1.5).
  */
-export const KNOWN_METHODS: ReadonlySet<string> = new Set(SIP_METHODS.filter((m) => m !== 'REGISTER' && m !== 'OPTIONS'));
+export const KNOWN_METHODS: ReadonlySet<string> = new Set(SIP_METHODS.filter((m) => !ALLOW.split(', ').includes(m)));
 
 /** Where a started registrar can be reached. */
 export interface RegistrarAddresses {
@@ -151,7 +153,7 @@ function answerOther(stack: SipStack, req: SipRequest, tx: ServerTransaction): v
     tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
     return;
   }
-  tx.reply(200, { headers: [['Allow', ALLOW], ['Supported', SUPPORTED_OPTION_TAGS.join(', ')]] });
+  tx.reply(200, { headers: [['Allow', ALLOW], ['Allow-Events', REG_EVENT], ['Supported', SUPPORTED_OPTION_TAGS.join(', ')]] });
 }
 
 /**
@@ -253,6 +255,11 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
       rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }), now: c.now,
     });
+    const regEvent = new RegEvent({
+      stack, subscriptions: new RegSubscriptions(store), bindings, serverName, maxExpires: c.maxExpires, sharedStore: store.kind === 'redis',
+      stats, log: log.child({ component: 'reg-event' }), now: c.now,
+    });
+    teardown.add('listeners', async () => regEvent.close());
     const ctx: RegisterContext = {
       cx: new CxClient({ node, destinationRealm: c.hssRealm, serverName, timeoutMs: c.diameterTimeoutMs }),
       challenges: new ChallengeStore(store, c.regAwaitAuthMs), bindings, domain: c.domain, algorithm: c.algorithm,
@@ -261,17 +268,20 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
       issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now), sharedStore: store.kind === 'redis',
-      vectors, authVectors: c.authVectors, metrics,
+      vectors, authVectors: c.authVectors, metrics, regEvent,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
     node.handle(CX_APPLICATION_ID, CxCommand.RTR, createRtrHandler({
-      originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now,
+      originHost: c.originHost, originRealm: c.realm, vectors, pending: ctx.pending, challenges: ctx.challenges, bindings, stats, log: ctx.log, now: c.now, regEvent,
     }));
     listenToSiblings(ctx, teardown);
     route.dispatch = (req, tx) => {
       if (!admit(guard, stats, req, tx)) return;
-      return req.method === 'REGISTER' ? handleRegister(ctx, req, tx) : answerOther(stack, req, tx);
+      if (req.method === 'REGISTER') return handleRegister(ctx, req, tx);
+      return req.method === 'SUBSCRIBE' ? regEvent.subscribe(req, tx) : answerOther(stack, req, tx);
     };
+    // Subscriptions of the store get their timers only in the first worker of a group: one last NOTIFY each.
+    if ((slot?.index ?? 0) === 0) await regEvent.start();
 
     const addresses: RegistrarAddresses = {
       sip: bound,

@@ -33,6 +33,12 @@ export interface RegistrarStatsSnapshot extends Record<string, number> {
   vectors_dropped: number;
   /** Registration-Termination-Requests answered (rtr.ts). */
   registration_terminations: number;
+  /** SUBSCRIBEs to the reg event package accepted as new subscriptions (reg-event.ts). */
+  reg_subscriptions: number;
+  /** NOTIFYs of the reg event package sent. */
+  reg_notifies: number;
+  /** Of those, the ones answered with an error or not at all (their subscription ended). */
+  reg_notify_failures: number;
 }
 
 /** The registrar's counters. */
@@ -41,7 +47,7 @@ export class RegistrarStats extends Counters<RegistrarStatsSnapshot> {
     super({
       challenges_issued: 0, decoy_challenges: 0, challenges_reused: 0, auth_failures: 0, digest_uri_mismatches: 0,
       bans: 0, banned_requests: 0, rate_limited: 0, vectors_kept_total: 0, challenges_from_kept_vectors: 0, vectors_expired: 0,
-      vectors_dropped: 0, registration_terminations: 0,
+      vectors_dropped: 0, registration_terminations: 0, reg_subscriptions: 0, reg_notifies: 0, reg_notify_failures: 0,
     });
   }
 }

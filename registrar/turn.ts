@@ -14,6 +14,7 @@ import type { DigestShape } from './decoy.ts';
 import type { IssuedNonces } from './issued-nonces.ts';
 import type { RegistrarMetrics } from './metrics.ts';
 import type { PendingChallenges } from './pending-challenges.ts';
+import type { RegEvent } from './reg-event.ts';
 import type { FirstRegister } from './register-log.ts';
 import type { SourceGuard } from './source-guard.ts';
 import type { VectorCache } from './vector-cache.ts';
@@ -53,6 +54,8 @@ export interface RegisterContext {
   guard: SourceGuard;
   /** Epoch milliseconds of binding expiry (the registrar's `now`; tests step it). */
   now: () => number;
+  /** The reg event notifier, told of each registration change (absent: nobody is notified). */
+  regEvent?: RegEvent;
   /** Registrations, their latency and resyncs for Prometheus (absent: not counted). */
   metrics?: RegistrarMetrics;
 }

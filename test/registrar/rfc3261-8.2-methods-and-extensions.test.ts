@@ -1,6 +1,6 @@
 /**
  * RFC 3261 §8.2.1 / §8.2.2.3 / §11.2 and DESIGN §2.1 at the registrar: OPTIONS → 200 with Allow; INVITE and the other
- * methods it knows → 405 with `Allow: REGISTER, OPTIONS`; CANCEL → 481, or 200 for a transaction that exists (§9.2);
+ * methods it knows → 405 with `Allow: REGISTER, OPTIONS, SUBSCRIBE`; CANCEL → 481, or 200 for a transaction that exists (§9.2);
  * a method it does not recognise → 501 with Allow; a non-SIP
  * Request-URI → 416; a required option-tag the registrar lacks → 420 Bad Extension with Unsupported listing it (for
  * OPTIONS too); `path` is fine; malformed input → 400 with a reason phrase (lib/sip), never a crash.
@@ -23,18 +23,19 @@ function request(ue: Ue, method: string, extra: string[] = []): string {
 describe('RFC 3261 §8.2: methods and extensions', () => {
   const f = registrarFixture({ aka: [alice], ue: true });
 
-  test('OPTIONS → 200 OK with Allow: REGISTER, OPTIONS', async () => {
+  test('OPTIONS → 200 OK with Allow: REGISTER, OPTIONS, SUBSCRIBE', async () => {
     const r = await f.ue.send(request(f.ue, 'OPTIONS', ['Accept: application/sdp']));
     assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 200 OK');
-    assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
+    assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS, SUBSCRIBE']);
+    assert.deepEqual(headerLines(r.text, 'Allow-Events'), ['reg'], 'RFC 6665 §8.2.2: the event packages it serves');
     assert.deepEqual(headerLines(r.text, 'CSeq'), ['7 OPTIONS']);
   });
 
-  for (const method of ['INVITE', 'MESSAGE', 'SUBSCRIBE', 'BYE']) {
+  for (const method of ['INVITE', 'MESSAGE', 'PUBLISH', 'BYE']) {
     test(`${method} → 405 Method Not Allowed with Allow`, async () => {
       const r = await f.ue.send(request(f.ue, method, method === 'INVITE' ? [`Contact: <sip:x@127.0.0.1:${f.ue.localPort}>`] : []));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 405 Method Not Allowed');
-      assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
+      assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS, SUBSCRIBE']);
     });
   }
 
@@ -53,7 +54,7 @@ describe('RFC 3261 §8.2: methods and extensions', () => {
     test(`${method} (not a method the registrar recognises; names are case-sensitive, §7.1) → 501 Not Implemented with Allow`, async () => {
       const r = await f.ue.send(request(f.ue, method));
       assert.equal(r.text.split('\r\n')[0], 'SIP/2.0 501 Not Implemented');
-      assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS']);
+      assert.deepEqual(headerLines(r.text, 'Allow'), ['REGISTER, OPTIONS, SUBSCRIBE']);
     });
   }
 

@@ -41,7 +41,7 @@ type Outcome =
   }
   | { dropped: true; why: string };
 
-const ALLOW = (text: string): void => assert.deepEqual(headerLines(text, 'Allow'), ['REGISTER, OPTIONS']);
+const ALLOW = (text: string): void => assert.deepEqual(headerLines(text, 'Allow'), ['REGISTER, OPTIONS, SUBSCRIBE']);
 const CHALLENGE = (text: string): void => assert.match(headerLines(text, 'WWW-Authenticate')[0] ?? '', /^Digest realm="partner\.example", nonce="[A-Za-z0-9+/]{43}=", algorithm=AKAv1-MD5, qop="auth,auth-int"$/);
 const REASON = (pattern: RegExp) => (text: string): void => assert.match(text.split('\r\n')[0] ?? '', pattern);
 

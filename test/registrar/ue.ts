@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { TLSSocket, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { Milenage, digestResponse, generateVector, makeSqn, parseAkaNonce, type DigestQop } from '../../lib/aka/index.ts';
 import { formatCredentials, type DigestChallenge } from '../../lib/sip/headers/auth.ts';
-import type { SipResponse } from '../../lib/sip/message.ts';
+import type { SipRequest, SipResponse } from '../../lib/sip/message.ts';
 import { parseMessage } from '../../lib/sip/parser.ts';
 import { StreamFramer } from '../../lib/sip/transport/framer.ts';
 import type { Isim, IsimAuthResult } from '../../ue-client/isim.ts';
@@ -20,11 +20,18 @@ export interface Reply {
   msg: SipResponse;
 }
 
-/** A response as lib/sip reads it; undefined for bytes it refuses (a test then sees "no final response"). */
-function parseReply(buf: Buffer, datagram: boolean): Reply | undefined {
+/** A request the registrar sent to the UE (a NOTIFY): its bytes as text and as parsed by lib/sip. */
+export interface Incoming {
+  text: string;
+  msg: SipRequest;
+}
+
+/** A message as lib/sip reads it; undefined for bytes it refuses (a test then sees "no final response"). */
+function parseReply(buf: Buffer, datagram: boolean): Reply | Incoming | undefined {
   try {
     const msg = parseMessage(buf, { datagram });
-    return msg.kind === 'response' ? { text: buf.toString('utf8'), msg } : undefined;
+    const text = buf.toString('utf8');
+    return msg.kind === 'request' ? { text, msg } : { text, msg };
   } catch {
     return undefined;
   }
@@ -39,6 +46,7 @@ export class Ue {
   /** TLS only: whether the registrar's certificate verified, and the certificate. */
   tlsPeer: { authorized: boolean; certificate: PeerCertificate } | undefined;
   private readonly queue: Reply[] = [];
+  private readonly inbox: Incoming[] = [];
   private waiter: (() => void) | undefined;
   private readonly closeFn: () => void;
   private readonly sendFn: (b: Buffer) => void;
@@ -50,10 +58,25 @@ export class Ue {
     this.closeFn = close;
   }
 
-  private push(r: Reply | undefined): void {
-    if (!r || r.msg.status < 200) return;
-    this.queue.push(r);
+  private push(r: Reply | Incoming | undefined): void {
+    if (r && r.msg.kind === 'request') {
+      this.inbox.push(r as Incoming);
+      this.waiter?.();
+      return;
+    }
+    if (!r || r.msg.kind !== 'response' || r.msg.status < 200) return;
+    this.queue.push(r as Reply);
     this.waiter?.();
+  }
+
+  /** The next request the registrar sent to this UE and not taken yet (a NOTIFY), waiting up to `ms`. */
+  nextRequest(ms = 4000): Promise<Incoming> {
+    return this.until(() => this.inbox.shift(), ms, 'request');
+  }
+
+  /** Requests received and not taken yet. */
+  get requestsPending(): number {
+    return this.inbox.length;
   }
 
   /** A UDP UE on an ephemeral port of `local` (default 127.0.0.1) talking to 127.0.0.1:`port`. */
@@ -118,14 +141,22 @@ export class Ue {
   }
 
   /** Removes and returns the first queued response `mine` accepts (dropping those before it), waiting up to `ms`. */
-  private async take(mine: (r: Reply) => boolean, ms: number): Promise<Reply> {
+  private take(mine: (r: Reply) => boolean, ms: number): Promise<Reply> {
+    return this.until(() => {
+      const i = this.queue.findIndex(mine);
+      return i >= 0 ? this.queue.splice(0, i + 1).pop() : undefined;
+    }, ms, 'final response');
+  }
+
+  /** What `pick` finds, tried again at each message received, for up to `ms`. */
+  private async until<T>(pick: () => T | undefined, ms: number, what: string): Promise<T> {
     const deadline = Date.now() + ms;
     try {
       for (;;) {
-        const i = this.queue.findIndex(mine);
-        if (i >= 0) return this.queue.splice(0, i + 1).pop() as Reply;
+        const found = pick();
+        if (found !== undefined) return found;
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no final response within ${ms} ms`);
+        if (left <= 0) throw new Error(`no ${what} within ${ms} ms`);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, left);
           this.waiter = () => {
