@@ -209,6 +209,8 @@ export class RegEvent {
     }
     sub.remoteCseq = cseq;
     sub.expiresAt = now + granted * 1000;
+    // A UE that reconnected (TCP/TLS from a new port) is reached on its new connection.
+    sub.dest = { transport: flow.transport, host: flow.remoteAddress, port: flow.remotePort };
     const { bindings } = await this.#o.bindings.record(aor, now);
     const out = this.#outgoing(aor, sub, bindings, 'subscribe', now, granted === 0 ? 'timeout' : undefined);
     await this.#o.subscriptions.put(aor, subs.filter((s) => s !== sub || granted > 0), now);

@@ -72,7 +72,7 @@ function addRunOptions(cmd: Command): Command {
 /** `--hold` and `--keep`, for the commands that register. */
 function addHoldOptions(cmd: Command): Command {
   return cmd
-    .option('--hold', 'stay registered (refreshing per TS 24.229) until SIGINT/SIGTERM')
+    .option('--hold', 'stay registered (refreshing per TS 24.229, watching its reg event) until SIGINT/SIGTERM or the network ends it (exit 4)')
     .option('--keep', 'do not de-register at the end');
 }
 
@@ -247,7 +247,7 @@ refused the password (ERR_IDM_LOGIN) or a grant or token (invalid_grant, invalid
 failure, resync, 403; a 403 after a MAC failure is UE_AUTH_REJECTED, detail mac_failure: the partner refused the
 identity or its challenge did not authenticate — unknown identity, or keys that differ); 4 refused by or a fault of the IdMS, MMS or registrar: another OAuth error (e.g.
 migration_not_allowed), an answer the UE cannot use (ERR_IDM_PROTOCOL), an ID token that does not verify
-(ERR_IDM_TOKEN); 5 timeout (an IdMS or MMS request with no complete answer within --timeout, ERR_IDM_TIMEOUT, or no
+(ERR_IDM_TOKEN), or a held registration (--hold) the network ended (UE_DEREGISTERED: the reg event NOTIFY said so); 5 timeout (an IdMS or MMS request with no complete answer within --timeout, ERR_IDM_TIMEOUT, or no
 final SIP response); 6 transport or TLS; 1 local: the ISIM state file (UE_ISIM), also when another process has it
 open (UE_ISIM_LOCKED); 130 interrupted before the run completed.`;
 

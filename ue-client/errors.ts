@@ -18,6 +18,8 @@ import type { Stall } from './ua.ts';
  * - `UE_CHALLENGE_INVALID`: the challenge is malformed (no realm/nonce, AKA nonce not base64(RAND‖AUTN)).
  * - `UE_REJECTED`: any other final failure response (404, 423 without Min-Expires, 500, 503, 504, …).
  * - `UE_BINDING`: a 2xx that does not list our Contact with an expiry (RFC 3261 §10.2.4).
+ * - `UE_DEREGISTERED`: the network ended a held registration (a reg event NOTIFY with our contact terminated, TS
+ *   24.229 §5.1.1.7: the registrar got a Registration-Termination-Request, e.g. the migration ended).
  * - `UE_TIMEOUT`: no final response (Timer F, or the operation's own deadline).
  * - `UE_TRANSPORT`: connection refused or closed, ICMP unreachable, name not resolvable.
  * - `UE_TLS`: the TLS handshake failed (certificate chain or name not verified).
@@ -36,6 +38,7 @@ export type UeErrorCode =
   | 'UE_CHALLENGE_INVALID'
   | 'UE_REJECTED'
   | 'UE_BINDING'
+  | 'UE_DEREGISTERED'
   | 'UE_TIMEOUT'
   | 'UE_TRANSPORT'
   | 'UE_TLS'
@@ -57,6 +60,7 @@ export const UE_EXIT_STATUS: Readonly<Record<UeErrorCode, number>> = {
   UE_CHALLENGE_INVALID: 3,
   UE_REJECTED: 4,
   UE_BINDING: 4,
+  UE_DEREGISTERED: 4,
   UE_TIMEOUT: 5,
   UE_TRANSPORT: 6,
   UE_TLS: 6,

@@ -17,6 +17,7 @@ import { UeError, errorReport } from './errors.ts';
 import { Isim } from './isim.ts';
 import type { UeConfig } from './options.ts';
 import { Registration, type RegistrationResult } from './register.ts';
+import { RegEventWatch } from './reg-event.ts';
 import { UeAgent, type UeAgentOptions } from './ua.ts';
 
 /** Where a run writes: stdout lines, stderr lines, the log. */
@@ -204,8 +205,16 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
     if (!cfg.json) io.out(describeRegistration(report.registered));
     if (cfg.hold || extras.until) {
       if (cfg.hold && !cfg.json) io.out('holding the registration; SIGINT/SIGTERM ends it');
-      const failure = await Promise.race([stop.then(() => undefined), ...(extras.until ? [extras.until.then(() => undefined)] : []), failedRefresh]);
+      const byNetwork = cfg.hold ? watchRegistration(ue, cfg.json ? () => undefined : io.out, log) : undefined;
+      const failure = await Promise.race([
+        stop.then(() => undefined), ...(extras.until ? [extras.until.then(() => undefined)] : []), failedRefresh, ...(byNetwork ? [byNetwork.ended] : []),
+      ]);
+      if (failure?.code === 'UE_DEREGISTERED') {
+        reg.close();
+        registered = false;
+      }
       if (failure) throw failure;
+      await byNetwork?.stop();
     }
     reg.close();
     if (!cfg.keep) {
@@ -233,6 +242,31 @@ export async function registerOnce(cfg: UeConfig, io: UeIo, stop: Promise<unknow
     await ue?.stop(registered).catch(() => undefined);
     if (!extras.secrets) await closeUeSecrets(secrets);
   }
+}
+
+/**
+ * A held registration's watch on its own state (reg-event.ts): each NOTIFY printed; `ended` resolves with
+ * `UE_DEREGISTERED` when the network ends the registration (our contact terminated, or no longer listed in a
+ * registration that ended). A registrar without the package is noted and the hold goes on.
+ */
+function watchRegistration(ue: UeAgent, out: (line: string) => void, log: Logger): { ended: Promise<UeError>; stop(): Promise<void> } {
+  let end: (e: UeError) => void = () => undefined;
+  const ended = new Promise<UeError>((resolve) => { end = resolve; });
+  const watching = RegEventWatch.start(ue, {
+    onState: (s) => {
+      const contact = s.contact ? `${s.contact.state} (${s.contact.event})` : 'not listed';
+      out(`reg event: registration ${s.registration}, this contact ${contact}; Subscription-State: ${s.subscriptionState}`);
+      if (s.contact?.state === 'terminated' || (s.contact === undefined && s.registration === 'terminated')) {
+        const again = s.contact?.event === 'deactivated' ? '; the network asks for a new registration' : '';
+        end(new UeError('UE_DEREGISTERED', `the network ended the registration (reg event: contact ${s.contact?.event ?? 'gone'}${again})`));
+      }
+    },
+    onRefused: (status) => out(`reg event: subscription refused${status ? ` (${status})` : ''}: a network de-registration shows only at the next refresh`),
+  }).catch((err: unknown) => {
+    log.warn({ err: (err as Error).message }, 'reg event: could not subscribe');
+    return undefined;
+  });
+  return { ended, stop: async () => (await watching)?.stop() };
 }
 
 /**

@@ -6,7 +6,8 @@
  * ladder over UDP (the configuration's registrar), TCP and TLS (`--transport`, `--registrar`; trust per system,
  * `--primary-ca` and `--partner-ca`), the TLS port that cannot be derived (exit 2, ladder and JSON report kept, the
  * migration still ended with `--end`), `--end`, `--hold` ended by SIGTERM, `--json` (the report alone on stdout,
- * the configuration's six fields), SIGINT without `--hold` (the REGISTER abandoned, the migration ended, exit 130); a
+ * the configuration's six fields), `--hold` ended by the network (the migration ended elsewhere: the reg event NOTIFY,
+ * exit 4), SIGINT without `--hold` (the REGISTER abandoned, the migration ended, exit 130); a
  * UE ahead of the HSS resynchronises through the MMS chain; a UE with another OP reports the MAC failure and exits 3;
  * IdM refusals exit with their reason (`migration_not_allowed` 4, a bad password 3) before any SIP is sent; bad
  * options exit 2, each named (`--tls-ca` with the split to use instead).
@@ -30,6 +31,7 @@ const dave = subscriber('dave');
 const erin = subscriber('erin');
 const mallory = subscriber('mallory');
 const gina = subscriber('gina');
+const hank = subscriber('hank');
 const WRONG_OP = 'ab'.repeat(16);
 
 const REGISTERED = ['→ REGISTER 2', '← 401 11', '→ REGISTER auth 12', '← 200 13', 'registered 14'];
@@ -94,7 +96,7 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
   const isimClosed = (u: Subscriber): Promise<boolean> => access(join(tb.dir, `${u.name}.json.lock`)).then(() => false, () => true);
 
   before(async () => {
-    tb = await startMigrationTestbed([alice, bob, carol, dave, erin, mallory, gina]);
+    tb = await startMigrationTestbed([alice, bob, carol, dave, erin, mallory, gina, hank]);
   });
   after(() => tb?.close());
 
@@ -225,6 +227,24 @@ describe('TS 23.280 §10.6.2.3 with `mcx ue migrate`: IdM login → token exchan
       assert.match(done.stderr, /mcx: SIGTERM: stopping: abandoning what is outstanding, de-registering if registered, then ending the migration \(--end\)/);
     } finally {
       await p.stop('SIGKILL');
+    }
+  });
+
+  test('--hold, then the migration ended elsewhere (--end-only): the reg event NOTIFY tells the held UE at once — contact rejected, exit 4 UE_DEREGISTERED, no de-REGISTER', async () => {
+    const r = start(hank, ['--hold']);
+    try {
+      await r.proc.waitFor(/reg event: registration active, this contact active \(registered\); Subscription-State: active;expires=\d+/, 20_000);
+      const id = configurationId(r.stdout());
+      assert.ok(id !== undefined, r.stdout());
+      const ended = await finish(run(['ue', 'migrate', ...idmArgs(hank), '--end-only', '--id', id]));
+      assert.equal(ended.code, 0, ended.out);
+      const done = await finish(r);
+      assert.equal(done.code, 4, done.out);
+      assert.match(done.stdout, /reg event: registration terminated, this contact terminated \(rejected\); Subscription-State: terminated;reason=rejected/);
+      assert.match(done.stderr, /mcx: ue migrate failed: UE_DEREGISTERED: the network ended the registration \(reg event: contact rejected\)/);
+      assert.ok(!done.stdout.includes('de-REGISTER'), 'nothing left to de-register');
+    } finally {
+      await r.proc.stop('SIGKILL');
     }
   });
 

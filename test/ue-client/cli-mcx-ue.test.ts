@@ -197,6 +197,8 @@ describe('mcx ue: the command line', () => {
     try {
       await p.waitFor(/holding the registration/, 15_000);
       assert.match(p.output(), /UE registered — expires 600 s/);
+      // TS 24.229 §5.1.1.3: a held registration subscribes to its own reg event.
+      await p.waitFor(/reg event: registration active, this contact active \(registered\); Subscription-State: active;expires=\d+/, 5000);
       p.child.kill('SIGTERM');
       assert.equal(await p.exited, 0, p.output());
       assert.match(p.output(), /de-REGISTER auth[\s\S]*\nderegistered\n/);
