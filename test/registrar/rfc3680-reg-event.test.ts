@@ -5,20 +5,22 @@
  * Registration-Termination-Request (the end of a migration) `rejected` with the subscription ended
  * (`terminated;reason=rejected`). Only the flow a binding of the AOR was registered from may subscribe (403 otherwise);
  * another package gets 489, an unacceptable Accept 406; `Expires: 0` and the subscription's expiry send the last NOTIFY
- * (`reason=timeout`); a NOTIFY answered 481 ends the subscription; a restarted registrar goes on with the stored ones.
+ * (`reason=timeout`); a NOTIFY answered 481 ends the subscription; a restarted registrar goes on with the stored ones;
+ * tshark's SIP and XML dissectors read the exchange and the reginfo bodies.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ReasonCode, buildRtr, readCxResult } from '../../lib/diameter/cx/index.ts';
+import { startCapture, tsharkFields } from '../helpers/tshark.ts';
 import {
   DOMAIN, HSS_REALM, Ue, akaUser, callId, headerLines, openIsim, registerAka, registrarFixture, sipPort, type AkaUser, type Incoming,
 } from './helpers.ts';
 
-const [alice, bob, carol, dave, erin, frank, grace, heidi] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'].map(akaUser) as
-  [AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser];
-const users = [alice, bob, carol, dave, erin, frank, grace, heidi];
+const [alice, bob, carol, dave, erin, frank, grace, heidi, ivan] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].map(akaUser) as
+  [AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser];
+const users = [alice, bob, carol, dave, erin, frank, grace, heidi, ivan];
 const REGISTRAR = `registrar.${DOMAIN}`;
 const impuOf = (u: AkaUser): string => u.impus[0] as string;
 
@@ -260,6 +262,40 @@ describe('RFC 3680: the registrar notifies the reg event package', () => {
       assert.deepEqual(contactsOf(expired.body).map((x) => [x.state, x.event]), [['terminated', 'expired']]);
     } finally {
       ue.close();
+    }
+  });
+
+  test('tshark reads the SUBSCRIBE, its 200 and each NOTIFY as SIP, and its reginfo dissector (the RFC 3680 DTD) each body, nothing malformed', async () => {
+    const port = sipPort(f.reg, 'UDP');
+    const capture = await startCapture(`udp port ${port}`);
+    const ue = await Ue.udp(port);
+    const isim = await openIsim(f.dir, ivan);
+    try {
+      assert.equal((await registerAka(ue, isim, ivan)).final.msg.status, 200);
+      await subscribe(ue, ivan);
+      assert.equal((await registerAka(ue, isim, ivan, { expires: 0 })).final.msg.status, 200);
+      await notified(ue);
+      await capture.stop();
+      const rows = await tsharkFields(capture.file, port, 'sip', [
+        'sip.Method', 'sip.Status-Code', 'sip.CSeq.method', 'sip.Event', 'sip.Subscription-State', 'reginfo.version', 'reginfo.state',
+        'reginfo.registration.aor', 'reginfo.registration.state', 'reginfo.registration.contact.state', 'reginfo.registration.contact.event',
+        'reginfo.registration.contact.uri', '_ws.malformed',
+      ], 'udp');
+      const subs = rows.filter((r) => r[2] === 'SUBSCRIBE' || r[2] === 'NOTIFY');
+      const seen = [...new Set(subs.map((r) => `${r[0] || r[1]} ${r[2]}`))];
+      assert.deepEqual(seen, ['SUBSCRIBE SUBSCRIBE', '200 SUBSCRIBE', 'NOTIFY NOTIFY', '200 NOTIFY']);
+      // Wireshark's reginfo dissector (the RFC 3680 DTD) reads each NOTIFY body field by field.
+      const contact = `sip:ue@127.0.0.1:${ue.localPort};transport=udp`;
+      const notifies = [...new Set(subs.filter((r) => r[0] === 'NOTIFY').map((r) => [r[3], r[4]?.replace(/expires=\d+/, 'expires=N'), ...r.slice(5, 12)].join(' ')))];
+      assert.deepEqual(notifies, [
+        `reg active;expires=N 0 full ${impuOf(ivan)} active active registered <uri>,${contact}`,
+        `reg terminated;reason=noresource 1 full ${impuOf(ivan)} terminated terminated unregistered <uri>,${contact}`,
+      ]);
+      assert.ok(rows.every((r) => (r[12] ?? '') === ''), 'no malformed packet');
+    } finally {
+      ue.close();
+      await capture.stop();
+      capture.remove();
     }
   });
 });
