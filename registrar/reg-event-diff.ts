@@ -7,7 +7,7 @@
  */
 import type { Binding } from './bindings.ts';
 import type { NotifiedContact } from './reg-subscriptions.ts';
-import { stableId, type ReginfoContact } from './reginfo.ts';
+import type { ReginfoContact } from './reginfo.ts';
 
 /** Why the notification is sent. */
 export type ChangeCause = 'subscribe' | 'register' | 'rtr' | 'expiry';
@@ -23,13 +23,12 @@ export interface ContactChanges {
 
 /**
  * The contacts of the next notification.
- * @param aor the subscribed AOR (part of each contact id).
  * @param last what the previous notification listed as active (empty for the first).
  * @param live the AOR's live bindings now.
  * @param cause why; `subscribe` lists the live contacts as `registered` and always counts as a change.
  * @param now epoch ms.
  */
-export function contactChanges(aor: string, last: readonly NotifiedContact[], live: readonly Binding[], cause: ChangeCause, now: number): ContactChanges {
+export function contactChanges(last: readonly NotifiedContact[], live: readonly Binding[], cause: ChangeCause, now: number): ContactChanges {
   const contacts: ReginfoContact[] = [];
   const notified: NotifiedContact[] = [];
   let changed = cause === 'subscribe';
@@ -43,7 +42,7 @@ export function contactChanges(aor: string, last: readonly NotifiedContact[], li
     else if (b.expiresAt < prev.expiresAt) event = 'shortened';
     if (prev !== undefined && (event !== 'registered' || prev.callId !== b.callId || prev.cseq !== b.cseq)) changed = true;
     contacts.push({
-      id: stableId(aor, b.key), state: 'active', event, uri: b.uri, expires: Math.max(0, Math.ceil((b.expiresAt - now) / 1000)),
+      key: b.key, state: 'active', event, uri: b.uri, expires: Math.max(0, Math.ceil((b.expiresAt - now) / 1000)),
       callId: b.callId, cseq: b.cseq,
     });
     notified.push({ key: b.key, uri: b.uri, expiresAt: b.expiresAt, callId: b.callId, cseq: b.cseq });
@@ -53,7 +52,7 @@ export function contactChanges(aor: string, last: readonly NotifiedContact[], li
       if (seen.has(c.key)) continue;
       changed = true;
       const event = cause === 'rtr' ? 'rejected' : c.expiresAt <= now ? 'expired' : 'unregistered';
-      contacts.push({ id: stableId(aor, c.key), state: 'terminated', event, uri: c.uri, callId: c.callId, cseq: c.cseq });
+      contacts.push({ key: c.key, state: 'terminated', event, uri: c.uri, callId: c.callId, cseq: c.cseq });
     }
   }
   return { contacts, changed, notified };

@@ -59,6 +59,9 @@ export interface RegEventOptions {
   now: () => number;
 }
 
+/** The AOR's live bindings and the profile's public identities kept with them (bindings.ts). */
+type Registered = Awaited<ReturnType<BindingStore['record']>>;
+
 /** A NOTIFY ready to go, built while the AOR's record was held. */
 interface Outgoing {
   aor: string;
@@ -161,7 +164,8 @@ export class RegEvent {
   async #initial(req: SipRequest, tx: ServerTransaction, aor: string, granted: number, target: string): Promise<Outgoing | undefined> {
     const now = this.#o.now();
     const flow = tx.flow;
-    const { bindings } = await this.#o.bindings.record(aor, now);
+    const rec = await this.#o.bindings.record(aor, now);
+    const { bindings } = rec;
     if (!bindings.some((b) => b.source === `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`)) {
       tx.reply(403, { reason: 'Forbidden (Not From a Registered Contact of the AOR)' });
       return undefined;
@@ -179,7 +183,7 @@ export class RegEvent {
       remoteCseq: req.cseq().seq, cseq: 0, version: 0, expiresAt: now + granted * 1000, contacts: [],
     };
     // The first NOTIFY advances the record (CSeq, version, contacts notified): it is built before the record is stored.
-    const out = this.#outgoing(aor, sub, bindings, 'subscribe', now, granted === 0 ? 'timeout' : undefined);
+    const out = this.#outgoing(aor, sub, rec, 'subscribe', now, granted === 0 ? 'timeout' : undefined);
     if (granted > 0) {
       await this.#o.subscriptions.put(aor, [...subs, sub], now);
       this.#o.stats.inc('reg_subscriptions');
@@ -211,8 +215,7 @@ export class RegEvent {
     sub.expiresAt = now + granted * 1000;
     // A UE that reconnected (TCP/TLS from a new port) is reached on its new connection.
     sub.dest = { transport: flow.transport, host: flow.remoteAddress, port: flow.remotePort };
-    const { bindings } = await this.#o.bindings.record(aor, now);
-    const out = this.#outgoing(aor, sub, bindings, 'subscribe', now, granted === 0 ? 'timeout' : undefined);
+    const out = this.#outgoing(aor, sub, await this.#o.bindings.record(aor, now), 'subscribe', now, granted === 0 ? 'timeout' : undefined);
     await this.#o.subscriptions.put(aor, subs.filter((s) => s !== sub || granted > 0), now);
     tx.reply(200, { headers: [['Expires', String(granted)], ['Contact', `<${this.#o.serverName}>`]] });
     await this.#arm(aor);
@@ -227,10 +230,10 @@ export class RegEvent {
       this.#disarm(aor);
       return [];
     }
-    const { bindings } = await this.#o.bindings.record(aor, now);
+    const rec = await this.#o.bindings.record(aor, now);
     const outs: Outgoing[] = [];
     for (const sub of subs) {
-      const out = this.#outgoing(aor, sub, bindings, cause, now, undefined);
+      const out = this.#outgoing(aor, sub, rec, cause, now, undefined);
       if (out) outs.push(out);
     }
     await this.#o.subscriptions.put(aor, subs.filter((s) => s.contacts.length > 0), now);
@@ -244,12 +247,15 @@ export class RegEvent {
    * `reason=rejected` after an RTR (RFC 6665 §4.1.3: the authorization changed), else `noresource`.
    * @param end a reason to end the subscription anyway (its expiry, or `Expires: 0`).
    */
-  #outgoing(aor: string, sub: RegSubscription, bindings: Parameters<typeof contactChanges>[2], cause: ChangeCause, now: number, end: string | undefined): Outgoing | undefined {
-    const ch = contactChanges(aor, sub.contacts, bindings, cause, now);
+  #outgoing(aor: string, sub: RegSubscription, rec: Registered, cause: ChangeCause, now: number, end: string | undefined): Outgoing | undefined {
+    const ch = contactChanges(sub.contacts, rec.bindings, cause, now);
+    // 24.229 §5.4.2.1.2: a <registration> per public identity of the set, the implicitly registered ones too; once the
+    // registration has ended (no profile kept with the bindings) the set last notified.
+    if (rec.associated) sub.identities = [aor, ...rec.associated.filter((a) => a !== aor)];
     if (!ch.changed && end === undefined) return undefined;
     const over = end ?? (ch.notified.length === 0 ? (cause === 'rtr' ? 'rejected' : 'noresource') : undefined);
     const state = over === undefined ? `active;expires=${Math.max(1, Math.ceil((sub.expiresAt - now) / 1000))}` : `terminated;reason=${over}`;
-    const body = buildReginfo({ version: sub.version, aors: [aor], contacts: ch.contacts });
+    const body = buildReginfo({ version: sub.version, aors: sub.identities ?? [aor], contacts: ch.contacts });
     sub.cseq += 1;
     sub.version += 1;
     sub.contacts = over === undefined ? ch.notified : [];
@@ -312,10 +318,10 @@ export class RegEvent {
   async #tick(aor: string): Promise<Outgoing[]> {
     const now = this.#o.now();
     const rec = await this.#o.subscriptions.get(aor, now - EXPIRED_GRACE_MS);
-    const { bindings } = await this.#o.bindings.record(aor, now);
+    const reg = await this.#o.bindings.record(aor, now);
     const outs: Outgoing[] = [];
     for (const sub of rec) {
-      const out = this.#outgoing(aor, sub, bindings, 'expiry', now, sub.expiresAt <= now ? 'timeout' : undefined);
+      const out = this.#outgoing(aor, sub, reg, 'expiry', now, sub.expiresAt <= now ? 'timeout' : undefined);
       if (out) outs.push(out);
     }
     await this.#o.subscriptions.put(aor, rec.filter((s) => s.expiresAt > now && s.contacts.length > 0), now);

@@ -64,6 +64,8 @@ export interface RegSubscription {
   expiresAt: number;
   /** What the last NOTIFY listed as active. */
   contacts: NotifiedContact[];
+  /** The public identities of the registration set the last NOTIFY listed (the subscribed AOR first). */
+  identities?: string[];
 }
 
 /** The stored record of one AOR. */

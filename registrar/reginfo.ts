@@ -18,8 +18,12 @@ export type ContactEvent = 'registered' | 'created' | 'refreshed' | 'shortened' 
 
 /** One contact of the document. */
 export interface ReginfoContact {
-  /** Stable per binding across notifications (RFC 3680 §5.3.2: the same contact keeps its id). */
-  id: string;
+  /**
+   * The binding's key (bindings.ts contactKey): the contact's `id` is made of it and the registration's AOR, so it is
+   * stable across notifications and unique in the document although the same contact is listed under each identity
+   * of the set (RFC 3680 §5.3.2).
+   */
+  key: string;
   state: 'active' | 'terminated';
   event: ContactEvent;
   uri: string;
@@ -56,9 +60,9 @@ export function stableId(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
-function contactXml(c: ReginfoContact): string {
+function contactXml(aor: string, c: ReginfoContact): string {
   const attrs = [
-    `id="${c.id}"`, `state="${c.state}"`, `event="${c.event}"`,
+    `id="${stableId(aor, c.key)}"`, `state="${c.state}"`, `event="${c.event}"`,
     ...(c.state === 'active' && c.expires !== undefined ? [`expires="${c.expires}"`] : []),
     ...(c.durationRegistered !== undefined ? [`duration-registered="${c.durationRegistered}"`] : []),
     ...(c.callId !== undefined ? [`callid="${xmlEscape(c.callId)}"`] : []),
@@ -74,8 +78,7 @@ function contactXml(c: ReginfoContact): string {
  */
 export function buildReginfo(info: Reginfo): string {
   const state = info.contacts.some((c) => c.state === 'active') ? 'active' : 'terminated';
-  const contacts = info.contacts.map(contactXml).join('');
   const registrations = info.aors.map((aor) =>
-    `  <registration aor="${xmlEscape(aor)}" id="${stableId(aor)}" state="${state}">\n${contacts}  </registration>\n`).join('');
+    `  <registration aor="${xmlEscape(aor)}" id="${stableId(aor)}" state="${state}">\n${info.contacts.map((c) => contactXml(aor, c)).join('')}  </registration>\n`).join('');
   return `<?xml version="1.0" encoding="UTF-8"?>\n<reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="${info.version}" state="full">\n${registrations}</reginfo>\n`;
 }

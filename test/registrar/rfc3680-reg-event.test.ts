@@ -55,11 +55,19 @@ async function notified(ue: Ue, status = 200): Promise<{ n: Incoming; state: str
   return { n, state: headerLines(n.text, 'Subscription-State')[0] ?? '', body: n.msg.body.toString('utf8'), cseq: n.msg.cseq().seq };
 }
 
-/** The attributes of each `<contact>` of a reginfo body, with its URI. */
-function contactsOf(body: string): Array<Record<string, string>> {
-  return [...body.matchAll(/<contact ([^>]*)>\s*<uri>([^<]*)<\/uri>/g)].map((m) => ({
-    ...Object.fromEntries([...(m[1] as string).matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])), uri: m[2] as string,
+const attrsOf = (s: string): Record<string, string> => Object.fromEntries([...s.matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
+
+/** Each `<registration>` of a reginfo body: its attributes and its contacts' attributes with their URI. */
+function registrationsOf(body: string): Array<{ aor?: string; id?: string; state?: string; contacts: Array<Record<string, string>> }> {
+  return [...body.matchAll(/<registration ([^>]*)>([\s\S]*?)<\/registration>/g)].map((r) => ({
+    aor: attrsOf(r[1] as string).aor, id: attrsOf(r[1] as string).id, state: attrsOf(r[1] as string).state,
+    contacts: [...(r[2] as string).matchAll(/<contact ([^>]*)>\s*<uri>([^<]*)<\/uri>/g)].map((m) => ({ ...attrsOf(m[1] as string), uri: m[2] as string })),
   }));
+}
+
+/** The contacts of the first `<registration>` (the subscribed AOR's). */
+function contactsOf(body: string): Array<Record<string, string>> {
+  return registrationsOf(body)[0]?.contacts ?? [];
 }
 
 /** Subscribes `u` from `ue` (already registered there) and takes the first NOTIFY. */
@@ -97,6 +105,12 @@ describe('RFC 3680: the registrar notifies the reg event package', () => {
       assert.equal(cseq, 1);
       assert.match(body, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="0" state="full">/);
       assert.match(body, new RegExp(`<registration aor="${impuOf(alice)}" id="[0-9a-f]{16}" state="active">`));
+      // TS 24.229 §5.4.2.1.2: a <registration> per identity of the implicit set (the profile's tel URI too), the same
+      // contact under each with its own id (RFC 3680 §5.3.2: unique in the document).
+      const regs = registrationsOf(body);
+      assert.deepEqual(regs.map((r) => [r.aor, r.state, r.contacts.length]), alice.impus.map((u) => [u, 'active', 1]));
+      assert.notEqual(regs[0]?.contacts[0]?.id, regs[1]?.contacts[0]?.id);
+      assert.notEqual(regs[0]?.id, regs[1]?.id);
       const [c] = contactsOf(body);
       assert.equal(c?.state, 'active');
       assert.equal(c?.event, 'registered');
@@ -153,8 +167,8 @@ describe('RFC 3680: the registrar notifies the reg event package', () => {
       const n = await notified(ue);
       assert.equal(n.cseq, s.first.cseq + 1);
       assert.equal(n.state, 'terminated;reason=rejected');
-      assert.deepEqual(contactsOf(n.body).map((x) => [x.state, x.event]), [['terminated', 'rejected']]);
-      assert.match(n.body, /<registration [^>]*state="terminated">/);
+      assert.deepEqual(registrationsOf(n.body).map((r) => [r.aor, r.state, r.contacts.map((x) => `${x.state} ${x.event}`).join()]),
+        carol.impus.map((u) => [u, 'terminated', 'terminated rejected']), 'every identity of the set ends');
     } finally {
       ue.close();
     }
@@ -287,9 +301,11 @@ describe('RFC 3680: the registrar notifies the reg event package', () => {
       // Wireshark's reginfo dissector (the RFC 3680 DTD) reads each NOTIFY body field by field.
       const contact = `sip:ue@127.0.0.1:${ue.localPort};transport=udp`;
       const notifies = [...new Set(subs.filter((r) => r[0] === 'NOTIFY').map((r) => [r[3], r[4]?.replace(/expires=\d+/, 'expires=N'), ...r.slice(5, 12)].join(' ')))];
+      const set = ivan.impus.join(',');
+      const twice = (v: string): string => `${v},${v}`;
       assert.deepEqual(notifies, [
-        `reg active;expires=N 0 full ${impuOf(ivan)} active active registered <uri>,${contact}`,
-        `reg terminated;reason=noresource 1 full ${impuOf(ivan)} terminated terminated unregistered <uri>,${contact}`,
+        `reg active;expires=N 0 full ${set} ${twice('active')} ${twice('active')} ${twice('registered')} ${twice(`<uri>,${contact}`)}`,
+        `reg terminated;reason=noresource 1 full ${set} ${twice('terminated')} ${twice('terminated')} ${twice('unregistered')} ${twice(`<uri>,${contact}`)}`,
       ]);
       assert.ok(rows.every((r) => (r[12] ?? '') === ''), 'no malformed packet');
     } finally {
