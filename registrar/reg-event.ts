@@ -6,41 +6,41 @@
  * `terminated` / `rejected` and whose subscription ends (`Subscription-State: terminated;reason=rejected`), so the UE
  * knows at once instead of at its next refresh.
  *
- * SUBSCRIBE, in order: Request-URI scheme (416), required extensions (420), `Event: reg` (400 without, 489 with
- * Allow-Events for another package), Accept (406 unless reginfo+xml), Contact (400 without). An initial SUBSCRIBE is
- * accepted only from a flow a live binding of the Request-URI's AOR was registered from (transport, address and
- * port): that is who 24.229 §5.4.2.1.1 lets subscribe (the registered UE; there is no P-CSCF asserting identities in
- * front of this registrar), and it keeps the contacts of an AOR from anyone else (403). A refresh names its dialog
- * with our tag, which carries the AOR, so any registrar process sharing the store finds it (481 when gone).
- * `Expires` defaults to 3761 s (RFC 3680 §4.2) and is capped at the longest a registration may last (at least 3761 s);
- * 0 ends the subscription with a last NOTIFY (RFC 6665 §4.2.1.4).
+ * What a SUBSCRIBE may ask is read in reg-event-request.ts. An initial SUBSCRIBE is accepted only from a flow a live
+ * binding of the Request-URI's AOR was registered from (transport, address and port): that is who 24.229 §5.4.2.1.1
+ * lets subscribe (the registered UE; no P-CSCF asserts identities in front of this registrar), and it keeps the
+ * contacts of an AOR from anyone else (403). A refresh names its dialog with our tag, which carries the AOR, so any
+ * registrar process sharing the store finds it (481 when gone).
  *
- * NOTIFYs go back over the flow the SUBSCRIBE came on — its source address and port, on TCP/TLS its connection while
- * open — as responses do (RFC 3581, RFC 5626 §5.3): no proxy here knows a route to the UE's Contact, which behind a
- * NAT or on a connection-only client cannot be reached directly. Request-URI, Route, From, To and Call-ID follow the
- * dialog (RFC 3261 §12.2.1.1). A NOTIFY answered with an error, or not answered, ends the subscription (RFC 6665
- * §4.2.2). Each AOR with subscriptions has one timer in this process: at a subscription's expiry it sends the last
- * NOTIFY (`reason=timeout`), at a contact's expiry a NOTIFY saying `expired`.
+ * NOTIFYs (reg-event-notify.ts) go back over the flow the SUBSCRIBE came on — its source address and port, on TCP/TLS
+ * its connection — as responses do (RFC 3581, RFC 5626 §5.3): no proxy here knows a route to the UE's Contact, which
+ * behind a NAT or on a connection-only client cannot be reached directly. In a worker group a TCP/TLS connection is
+ * one worker's: a change another worker sees is handed to its siblings ({@link REG_EVENT_TOPIC}), and the worker
+ * holding the connection notifies. Each AOR with subscriptions has one timer in this process: at a subscription's
+ * expiry it sends the last NOTIFY (`reason=timeout`), at a contact's expiry a NOTIFY saying `expired`.
  */
 import type { Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { addressOfRecord } from '../lib/sip/headers/uri.ts';
 import type { SipRequest } from '../lib/sip/message.ts';
-import { createRequest } from '../lib/sip/request.ts';
 import type { SipStack } from '../lib/sip/stack.ts';
 import type { ServerTransaction } from '../lib/sip/transaction/server.ts';
-import { newTag } from '../lib/sip/ids.ts';
+import { workerSlot } from '../lib/workers/group.ts';
+import { tellSiblings } from '../lib/workers/messages.ts';
 import type { BindingStore } from './bindings.ts';
-import { checkExtensions } from './extensions.ts';
 import { contactChanges, type ChangeCause } from './reg-event-diff.ts';
-import { AorQueue, EXPIRED_GRACE_MS, MAX_SUBSCRIPTIONS_PER_AOR, type RegSubscription, type RegSubscriptions } from './reg-subscriptions.ts';
-import { REGINFO_TYPE, buildReginfo } from './reginfo.ts';
+import { NotifySender, subscriptionKey, type Outgoing } from './reg-event-notify.ts';
+import { localTagFor, readSubscribe, type SubscribeRequest } from './reg-event-request.ts';
+import { AorQueue, MAX_SUBSCRIPTIONS_PER_AOR, type RegSubscription, type RegSubscriptions } from './reg-subscriptions.ts';
+import { buildReginfo } from './reginfo.ts';
 import type { RegistrarStats } from './stats.ts';
 
-/** The package this notifier serves (RFC 3680 §3). */
-export const REG_EVENT = 'reg';
-/** RFC 3680 §4.2: the default subscription duration. */
-export const DEFAULT_REG_SUBSCRIPTION_EXPIRES = 3761;
+export { DEFAULT_REG_SUBSCRIPTION_EXPIRES, REG_EVENT } from './reg-event-request.ts';
+
+/** The siblings' message of a change this worker could not notify itself: `{ aor, cause }`. */
+export const REG_EVENT_TOPIC = 'registrar:reg-event';
+
+/** Node's longest timer (2³¹−1 ms, ~24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What the notifier needs. */
 export interface RegEventOptions {
@@ -62,52 +62,25 @@ export interface RegEventOptions {
 /** The AOR's live bindings and the profile's public identities kept with them (bindings.ts). */
 type Registered = Awaited<ReturnType<BindingStore['record']>>;
 
-/** A NOTIFY ready to go, built while the AOR's record was held. */
-interface Outgoing {
-  aor: string;
-  sub: RegSubscription;
-  state: string;
-  body: string;
-}
-
-/** Our tag: random, then the AOR (base64url) so a refresh finds its record without an index. */
-function localTagFor(aor: string): string {
-  return `${newTag()}.${Buffer.from(aor, 'utf8').toString('base64url')}`;
-}
-
-function aorOfTag(tag: string): string | undefined {
-  const dot = tag.indexOf('.');
-  if (dot < 0) return undefined;
-  const aor = Buffer.from(tag.slice(dot + 1), 'base64url').toString('utf8');
-  return aor.length > 0 && aor.length <= 1024 ? aor : undefined;
-}
-
-/** `reg` from an Event value (`reg;id=1`); undefined when absent. */
-function eventPackage(req: SipRequest): string | undefined {
-  const v = req.headers.get('event');
-  return v === undefined ? undefined : (v.split(';')[0] ?? '').trim();
-}
-
-/** Whether Accept (absent: yes) takes the reginfo document (RFC 3680 §4.2). */
-function acceptsReginfo(req: SipRequest): boolean {
-  const values = req.list('accept');
-  if (!req.headers.has('accept')) return true;
-  return values.some((v) => {
-    const t = (v.split(';')[0] ?? '').trim().toLowerCase();
-    return t === REGINFO_TYPE || t === 'application/*' || t === '*/*';
-  });
-}
+/** A change of a registration the notifier hears of. */
+export type RegChange = Extract<ChangeCause, 'register' | 'rtr' | 'expiry'>;
 
 /** The reg event notifier (see the module comment). */
 export class RegEvent {
   readonly #o: RegEventOptions;
   readonly #queue = new AorQueue();
   readonly #timers = new Map<string, Timer>();
+  /** AORs with subscriptions in the store as this process last wrote or read them. */
+  readonly #held = new Set<string>();
+  readonly #sender: NotifySender;
   #closed = false;
 
   /** @param o stack, stores, identity and limits. */
   constructor(o: RegEventOptions) {
     this.#o = o;
+    this.#sender = new NotifySender({
+      stack: o.stack, serverName: o.serverName, stats: o.stats, log: o.log, ended: (out, why) => this.#ended(out, why),
+    });
   }
 
   /** Arms the timers of the subscriptions already in the store (a restart keeps its subscribers). */
@@ -127,76 +100,63 @@ export class RegEvent {
    * @throws SipParseError for malformed fields (answered 400 by the stack).
    */
   async subscribe(req: SipRequest, tx: ServerTransaction): Promise<void> {
-    if (req.requestUri().kind !== 'sip') return void tx.reply(416, { reason: 'Unsupported URI Scheme' });
-    const ext = checkExtensions(req, tx.flow);
-    if (!ext.ok) return void tx.reply(420, { headers: [['Unsupported', ext.unsupported.join(', ')]] });
-    const pkg = eventPackage(req);
-    if (pkg === undefined || pkg === '') return void tx.reply(400, { reason: 'Bad Request (Missing Event)' });
-    if (pkg !== REG_EVENT) return void tx.reply(489, { headers: [['Allow-Events', REG_EVENT]] });
-    if (!acceptsReginfo(req)) return void tx.reply(406, { headers: [['Accept', REGINFO_TYPE]] });
-    const contacts = req.contacts();
-    const contact = contacts === '*' || contacts.length !== 1 ? undefined : contacts[0];
-    if (contact?.uri.kind !== 'sip') return void tx.reply(400, { reason: 'Bad Request (SUBSCRIBE needs one SIP Contact)' });
-    const from = req.from();
-    if (from.tag === undefined) return void tx.reply(400, { reason: 'Bad Request (From without tag)' });
-    const requested = req.expires() ?? DEFAULT_REG_SUBSCRIPTION_EXPIRES;
-    const granted = Math.min(requested, Math.max(this.#o.maxExpires, DEFAULT_REG_SUBSCRIPTION_EXPIRES));
-    const toTag = req.to().tag;
-    const aor = toTag === undefined ? addressOfRecord(req.requestUri()) : aorOfTag(toTag);
-    if (aor === undefined) return void tx.reply(481, { reason: 'Subscription Does Not Exist' });
-    const out = await this.#queue.run(aor, () => toTag === undefined
-      ? this.#initial(req, tx, aor, granted, contact.uri.raw)
-      : this.#refresh(req, tx, aor, toTag, granted));
-    if (out) this.#send(out);
+    const s = readSubscribe(req, tx, this.#o.maxExpires);
+    if (!s) return;
+    const out = await this.#queue.run(s.aor, () => (s.toTag === undefined ? this.#initial(req, tx, s) : this.#refresh(req, tx, s, s.toTag)));
+    if (out) this.#sender.send(out);
   }
 
   /**
-   * The registration of `aor` changed (a REGISTER answered, an RTR handled): its subscribers are notified. Cheap when
-   * nobody subscribed: without a shared store, only an AOR this process holds subscriptions of is looked at.
+   * The registration of `aor` changed (a REGISTER answered, an RTR handled, a sibling worker's change): its
+   * subscribers are notified. Cheap when nobody subscribed: without a shared store, only an AOR this process holds
+   * subscriptions of is looked at.
+   * @param fromSibling a sibling handed it over: notify what this worker reaches, hand nothing back.
    */
-  changed(aor: string, cause: Extract<ChangeCause, 'register' | 'rtr'>): void {
-    if (this.#closed || (!this.#o.sharedStore && !this.#timers.has(aor))) return;
-    this.#queue.run(aor, () => this.#notifyAll(aor, cause)).then((outs) => {
-      for (const o of outs) this.#send(o);
+  changed(aor: string, cause: RegChange, fromSibling = false): void {
+    if (this.#closed || (!this.#o.sharedStore && !this.#held.has(aor))) return;
+    this.#queue.run(aor, () => this.#notifyAll(aor, cause, fromSibling)).then((outs) => {
+      for (const o of outs) this.#sender.send(o);
     }, (err: unknown) => this.#o.log.warn({ aor, err: (err as Error).message }, 'reg event: could not notify the subscribers'));
   }
 
-  async #initial(req: SipRequest, tx: ServerTransaction, aor: string, granted: number, target: string): Promise<Outgoing | undefined> {
+  async #initial(req: SipRequest, tx: ServerTransaction, s: SubscribeRequest): Promise<Outgoing | undefined> {
     const now = this.#o.now();
     const flow = tx.flow;
-    const rec = await this.#o.bindings.record(aor, now);
-    const { bindings } = rec;
-    if (!bindings.some((b) => b.source === `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`)) {
+    const rec = await this.#o.bindings.record(s.aor, now);
+    if (!rec.bindings.some((b) => b.source === `${flow.transport} ${flow.remoteAddress}:${flow.remotePort}`)) {
       tx.reply(403, { reason: 'Forbidden (Not From a Registered Contact of the AOR)' });
       return undefined;
     }
-    const subs = await this.#o.subscriptions.get(aor, now);
-    if (granted > 0 && subs.length >= MAX_SUBSCRIPTIONS_PER_AOR) {
+    const subs = await this.#o.subscriptions.get(s.aor, now);
+    if (s.granted > 0 && subs.filter((x) => x.expiresAt > now).length >= MAX_SUBSCRIPTIONS_PER_AOR) {
       tx.reply(403, { reason: `Forbidden (${MAX_SUBSCRIPTIONS_PER_AOR} Subscriptions to This AOR Already)` });
       return undefined;
     }
     const from = req.from();
     const sub: RegSubscription = {
-      callId: req.callId(), localTag: localTagFor(aor), remoteTag: from.tag as string, remote: `<${from.uri.raw}>${from.params.toString()}`,
-      local: req.to().uri.raw, target, routeSet: req.headers.getAll('record-route'),
+      callId: req.callId(), localTag: localTagFor(s.aor), remoteTag: from.tag as string, remote: `<${from.uri.raw}>${from.params.toString()}`,
+      local: req.to().uri.raw, target: s.target, routeSet: req.headers.getAll('record-route'),
       dest: { transport: flow.transport, host: flow.remoteAddress, port: flow.remotePort },
-      remoteCseq: req.cseq().seq, cseq: 0, version: 0, expiresAt: now + granted * 1000, contacts: [],
+      remoteCseq: req.cseq().seq, cseq: 0, version: 0, expiresAt: now + s.granted * 1000, contacts: [],
+      ...(s.eventId === undefined ? {} : { eventId: s.eventId }),
     };
     // The first NOTIFY advances the record (CSeq, version, contacts notified): it is built before the record is stored.
-    const out = this.#outgoing(aor, sub, rec, 'subscribe', now, granted === 0 ? 'timeout' : undefined);
-    if (granted > 0) {
-      await this.#o.subscriptions.put(aor, [...subs, sub], now);
+    const out = this.#outgoing(s.aor, sub, rec, 'subscribe', now, s.granted === 0 ? 'timeout' : undefined);
+    if (s.granted > 0) {
+      await this.#put(s.aor, [...subs, sub], now);
       this.#o.stats.inc('reg_subscriptions');
     }
-    tx.reply(200, { toTag: sub.localTag, headers: [['Expires', String(granted)], ['Contact', `<${this.#o.serverName}>`]] });
-    if (granted > 0) await this.#arm(aor);
+    // RFC 3261 §12.1.1: the response that makes the dialog copies Record-Route, so both ends hold one route set.
+    const rr = sub.routeSet.map((v): [string, string] => ['Record-Route', v]);
+    tx.reply(200, { toTag: sub.localTag, headers: [...rr, ['Expires', String(s.granted)], ['Contact', `<${this.#o.serverName}>`]] });
+    if (s.granted > 0) await this.#arm(s.aor);
     return out;
   }
 
-  async #refresh(req: SipRequest, tx: ServerTransaction, aor: string, toTag: string, granted: number): Promise<Outgoing | undefined> {
+  async #refresh(req: SipRequest, tx: ServerTransaction, s: SubscribeRequest, toTag: string): Promise<Outgoing | undefined> {
     const now = this.#o.now();
-    const subs = await this.#o.subscriptions.get(aor, now);
-    const sub = subs.find((s) => s.callId === req.callId() && s.localTag === toTag && s.remoteTag === req.from().tag);
+    const subs = await this.#o.subscriptions.get(s.aor, now);
+    const sub = subs.find((x) => x.expiresAt > now && x.callId === req.callId() && x.localTag === toTag && x.remoteTag === req.from().tag && x.eventId === s.eventId);
     if (!sub) {
       tx.reply(481, { reason: 'Subscription Does Not Exist' });
       return undefined;
@@ -212,31 +172,49 @@ export class RegEvent {
       return undefined;
     }
     sub.remoteCseq = cseq;
-    sub.expiresAt = now + granted * 1000;
+    sub.expiresAt = now + s.granted * 1000;
     // A UE that reconnected (TCP/TLS from a new port) is reached on its new connection.
     sub.dest = { transport: flow.transport, host: flow.remoteAddress, port: flow.remotePort };
-    const out = this.#outgoing(aor, sub, await this.#o.bindings.record(aor, now), 'subscribe', now, granted === 0 ? 'timeout' : undefined);
-    await this.#o.subscriptions.put(aor, subs.filter((s) => s !== sub || granted > 0), now);
-    tx.reply(200, { headers: [['Expires', String(granted)], ['Contact', `<${this.#o.serverName}>`]] });
-    await this.#arm(aor);
+    const out = this.#outgoing(s.aor, sub, await this.#o.bindings.record(s.aor, now), 'subscribe', now, s.granted === 0 ? 'timeout' : undefined);
+    // A NOTIFY that says terminated (Expires: 0, or no contact left) ends the subscription here too.
+    await this.#put(s.aor, subs.filter((x) => x !== sub || !out?.state.startsWith('terminated')), now);
+    tx.reply(200, { headers: [['Expires', String(s.granted)], ['Contact', `<${this.#o.serverName}>`]] });
+    await this.#arm(s.aor);
     return out;
   }
 
-  /** Every subscription of `aor` told what changed; ended ones removed. Runs in the AOR's queue. */
-  async #notifyAll(aor: string, cause: ChangeCause): Promise<Outgoing[]> {
+  /**
+   * Every subscription of `aor` this process reaches told what changed (an expired one its last NOTIFY); ended ones
+   * removed. In a worker group, those on another worker's connection are handed to the siblings. Runs in the AOR's
+   * queue.
+   */
+  async #notifyAll(aor: string, cause: RegChange, fromSibling: boolean): Promise<Outgoing[]> {
     const now = this.#o.now();
     const subs = await this.#o.subscriptions.get(aor, now);
     if (subs.length === 0) {
+      this.#held.delete(aor);
       this.#disarm(aor);
       return [];
     }
     const rec = await this.#o.bindings.record(aor, now);
+    const grouped = (workerSlot()?.count ?? 1) > 1;
     const outs: Outgoing[] = [];
+    const ended = new Set<RegSubscription>();
+    let elsewhere = false;
     for (const sub of subs) {
-      const out = this.#outgoing(aor, sub, rec, cause, now, undefined);
-      if (out) outs.push(out);
+      if (!this.#sender.reaches(sub.dest)) {
+        // Alone, an unreachable TCP/TLS flow is a closed connection: the subscription ends with it (RFC 5626 §4.4.1).
+        if (grouped) elsewhere = true;
+        else ended.add(sub);
+        continue;
+      }
+      const out = this.#outgoing(aor, sub, rec, cause, now, sub.expiresAt <= now ? 'timeout' : undefined);
+      if (!out) continue;
+      outs.push(out);
+      if (out.state.startsWith('terminated')) ended.add(sub);
     }
-    await this.#o.subscriptions.put(aor, subs.filter((s) => s.contacts.length > 0), now);
+    await this.#put(aor, subs.filter((s) => !ended.has(s)), now);
+    if (elsewhere && !fromSibling) tellSiblings(REG_EVENT_TOPIC, { aor, cause });
     await this.#arm(aor);
     return outs;
   }
@@ -262,34 +240,24 @@ export class RegEvent {
     return { aor, sub: { ...sub, contacts: [...sub.contacts] }, state, body };
   }
 
-  /** Sends one NOTIFY; an error answer or none ends the subscription (RFC 6665 §4.2.2). */
-  #send(o: Outgoing): void {
-    const { sub } = o;
-    const req = createRequest({
-      method: 'NOTIFY', uri: sub.target, from: `<${sub.local}>`, fromTag: sub.localTag, to: sub.remote, callId: sub.callId, cseq: sub.cseq,
-      contact: `<${this.#o.serverName}>`,
-      headers: [...sub.routeSet.map((r): [string, string] => ['Route', r]), ['Event', REG_EVENT], ['Subscription-State', o.state]],
-      body: o.body, contentType: REGINFO_TYPE,
-    });
-    this.#o.stats.inc('reg_notifies');
-    this.#o.stack.sendRequest(req, sub.dest).then((res) => {
-      if (res.status < 300) return;
-      this.#failed(o, `answered ${res.status}`);
-    }, (err: unknown) => this.#failed(o, (err as Error).message));
-  }
-
-  #failed(o: Outgoing, why: string): void {
-    // The stack stopping ends the NOTIFYs in flight: that says nothing of the subscriber, and the store keeps it.
+  /** The subscription's NOTIFY failed in a way that ends it (RFC 6665 §4.2.2): removed, unless this process is stopping. */
+  #ended(o: Outgoing, why: string): void {
     if (this.#closed) return;
-    this.#o.stats.inc('reg_notify_failures');
     this.#o.log.debug({ aor: o.aor, call_id: o.sub.callId, why }, 'reg event: NOTIFY failed → subscription removed (RFC 6665 §4.2.2)');
     if (o.state.startsWith('terminated')) return;
+    const key = subscriptionKey(o.aor, o.sub);
     void this.#queue.run(o.aor, async () => {
       const now = this.#o.now();
       const subs = await this.#o.subscriptions.get(o.aor, now);
-      await this.#o.subscriptions.put(o.aor, subs.filter((s) => !(s.callId === o.sub.callId && s.localTag === o.sub.localTag)), now);
+      await this.#put(o.aor, subs.filter((s) => subscriptionKey(o.aor, s) !== key), now);
       await this.#arm(o.aor);
     }).catch((err: unknown) => this.#o.log.warn({ aor: o.aor, err: (err as Error).message }, 'reg event: could not remove a failed subscription'));
+  }
+
+  async #put(aor: string, subs: readonly RegSubscription[], now: number): Promise<void> {
+    await this.#o.subscriptions.put(aor, subs, now);
+    if (subs.length > 0) this.#held.add(aor);
+    else this.#held.delete(aor);
   }
 
   /** The AOR's timer at its next subscription or notified-contact expiry (none without subscriptions). */
@@ -298,34 +266,25 @@ export class RegEvent {
     if (this.#closed) return;
     const now = this.#o.now();
     const subs = await this.#o.subscriptions.get(aor, now);
-    if (subs.length === 0) return;
-    const due = Math.min(...subs.flatMap((s) => [s.expiresAt, ...s.contacts.map((c) => c.expiresAt)]));
+    if (this.#closed) return;
+    if (subs.length === 0) {
+      this.#held.delete(aor);
+      return;
+    }
+    this.#held.add(aor);
+    // Only what this process notifies: a subscription on a sibling's connection is that sibling's to time.
+    const mine = subs.filter((s) => this.#sender.reaches(s.dest));
+    if (mine.length === 0) return;
+    const due = Math.min(...mine.flatMap((s) => [s.expiresAt, ...s.contacts.map((c) => c.expiresAt)]));
     const timer = this.#o.stack.clock.setTimer(() => {
       if (this.#timers.get(aor) === timer) this.#timers.delete(aor);
-      this.#queue.run(aor, () => this.#tick(aor)).then((outs) => {
-        for (const o of outs) this.#send(o);
-      }, (err: unknown) => this.#o.log.warn({ aor, err: (err as Error).message }, 'reg event: timer failed'));
-    }, Math.max(0, due - now) + 5, true);
+      this.changed(aor, 'expiry');
+    }, Math.min(MAX_TIMER_MS, Math.max(0, due - now) + 5), true);
     this.#timers.set(aor, timer);
   }
 
   #disarm(aor: string): void {
     this.#timers.get(aor)?.cancel();
     this.#timers.delete(aor);
-  }
-
-  /** A timer: expired subscriptions get their last NOTIFY, the others hear of expired contacts. */
-  async #tick(aor: string): Promise<Outgoing[]> {
-    const now = this.#o.now();
-    const rec = await this.#o.subscriptions.get(aor, now - EXPIRED_GRACE_MS);
-    const reg = await this.#o.bindings.record(aor, now);
-    const outs: Outgoing[] = [];
-    for (const sub of rec) {
-      const out = this.#outgoing(aor, sub, reg, 'expiry', now, sub.expiresAt <= now ? 'timeout' : undefined);
-      if (out) outs.push(out);
-    }
-    await this.#o.subscriptions.put(aor, rec.filter((s) => s.expiresAt > now && s.contacts.length > 0), now);
-    await this.#arm(aor);
-    return outs;
   }
 }

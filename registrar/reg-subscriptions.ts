@@ -66,6 +66,8 @@ export interface RegSubscription {
   contacts: NotifiedContact[];
   /** The public identities of the registration set the last NOTIFY listed (the subscribed AOR first). */
   identities?: string[];
+  /** The `id` parameter of the SUBSCRIBE's Event (RFC 6665 §8.2.1), echoed in each NOTIFY. */
+  eventId?: string;
 }
 
 /** The stored record of one AOR. */
@@ -83,10 +85,13 @@ export class RegSubscriptions {
     this.#store = store;
   }
 
-  /** The live subscriptions of `aor` (empty when none). */
+  /**
+   * The subscriptions of `aor`, live or expired less than {@link EXPIRED_GRACE_MS} ago (those still owe their last
+   * NOTIFY); empty when none.
+   */
   async get(aor: string, now: number): Promise<RegSubscription[]> {
     const rec = await this.#store.get<RegEventRecord>(REG_EVENT_PREFIX + aor);
-    return rec && Array.isArray(rec.subscriptions) ? rec.subscriptions.filter((s) => s.expiresAt > now) : [];
+    return rec && Array.isArray(rec.subscriptions) ? rec.subscriptions.filter((s) => s.expiresAt > now - EXPIRED_GRACE_MS) : [];
   }
 
   /**
@@ -94,14 +99,14 @@ export class RegSubscriptions {
    * last few milliseconds, and the subscriber's next refresh (481, then a new SUBSCRIBE) restores it.
    */
   async put(aor: string, subscriptions: readonly RegSubscription[], now: number): Promise<void> {
-    const alive = subscriptions.filter((s) => s.expiresAt > now);
+    const alive = subscriptions.filter((s) => s.expiresAt > now - EXPIRED_GRACE_MS);
     if (alive.length === 0) {
       await this.#store.delete(REG_EVENT_PREFIX + aor, { durability: 'relaxed' });
       return;
     }
-    const ttlMs = Math.max(...alive.map((s) => s.expiresAt)) - now;
+    const ttlMs = Math.max(...alive.map((s) => s.expiresAt)) - now + EXPIRED_GRACE_MS;
     const rec: RegEventRecord = { aor, subscriptions: [...alive] };
-    await this.#store.set(REG_EVENT_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)) + EXPIRED_GRACE_MS, durability: 'relaxed' });
+    await this.#store.set(REG_EVENT_PREFIX + aor, rec, { ttlMs: Math.max(1, Math.ceil(ttlMs)), durability: 'relaxed' });
   }
 
   /** Every AOR with a subscription record (a scan: at start-up only). */

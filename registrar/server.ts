@@ -40,7 +40,7 @@ import { IssuedNonces } from './issued-nonces.ts';
 import { RegistrarMetrics } from './metrics.ts';
 import { PendingChallenges } from './pending-challenges.ts';
 import { handleRegister, type RegisterContext } from './register.ts';
-import { REG_EVENT, RegEvent } from './reg-event.ts';
+import { REG_EVENT, REG_EVENT_TOPIC, RegEvent } from './reg-event.ts';
 import { RegSubscriptions } from './reg-subscriptions.ts';
 import { RTR_TOPIC, createRtrHandler, endImpis } from './rtr.ts';
 import { AUTH_FAILED_TOPIC, SourceGuard } from './source-guard.ts';
@@ -183,13 +183,18 @@ const isString = (x: unknown): x is string => typeof x === 'string' && x.length 
 /**
  * In a worker group (`--workers N`, lib/workers): what the sibling workers tell this one about state each keeps in
  * memory — a failed authentication (toward the same ban: source-guard.ts) and a Registration-Termination-Request
- * (the identity's kept vectors and pending challenges end here too: rtr.ts). Nothing outside a group.
+ * (the identity's kept vectors and pending challenges end here too: rtr.ts), and a registration change whose reg
+ * event subscribers are on a connection of this worker (reg-event.ts). Nothing outside a group.
  */
 function listenToSiblings(ctx: RegisterContext, teardown: Teardown): void {
   const offs = [
     onSiblingMessage(AUTH_FAILED_TOPIC, (p, from) => {
       const { source, impi, at } = (p ?? {}) as { source?: unknown; impi?: unknown; at?: unknown };
       if (isString(source) && isString(impi)) ctx.guard.authFailedElsewhere(source, impi, typeof at === 'number' && Number.isFinite(at) ? at : Date.now(), from);
+    }),
+    onSiblingMessage(REG_EVENT_TOPIC, (p) => {
+      const { aor, cause } = (p ?? {}) as { aor?: unknown; cause?: unknown };
+      if (isString(aor) && (cause === 'register' || cause === 'rtr' || cause === 'expiry')) ctx.regEvent?.changed(aor, cause, true);
     }),
     onSiblingMessage(RTR_TOPIC, (p) => {
       const impis = (p as { impis?: unknown } | undefined)?.impis;

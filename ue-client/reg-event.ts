@@ -35,6 +35,8 @@ export interface RegEventListener {
   onState(s: RegState): void;
   /** The SUBSCRIBE was refused (status, 0 for no answer): no network de-registration will be heard of. */
   onRefused(status: number): void;
+  /** The subscription ended while our contact was still active (its refresh refused, the registrar lost it). */
+  onLost(): void;
 }
 
 const attr = (s: string, name: string): string | undefined => new RegExp(`\\b${name}="([^"]*)"`).exec(s)?.[1];
@@ -60,7 +62,9 @@ export function readRegState(body: string, ours: string, subscriptionState: stri
   for (const m of body.matchAll(/<contact\b([^>]*)>\s*<uri>([^<]*)<\/uri>/g)) {
     const uri = (m[2] ?? '').replace(/&amp;/g, '&');
     if (!same(uri, ours)) continue;
-    contact = { state: attr(m[1] ?? '', 'state') ?? 'unknown', event: attr(m[1] ?? '', 'event') ?? 'unknown' };
+    const c = { state: attr(m[1] ?? '', 'state') ?? 'unknown', event: attr(m[1] ?? '', 'event') ?? 'unknown' };
+    // The registrar may list an older binding of the same address (another transport) as terminated: an active one wins.
+    if (contact?.state !== 'active') contact = c;
   }
   const v = attr(head, 'version');
   return { registration, contact, subscriptionState, version: v === undefined ? undefined : Number(v) };
@@ -89,6 +93,7 @@ export class RegEventWatch {
     const watch = new RegEventWatch(subscriber);
     let notified = false;
     let refusal = 0;
+    let contactEnded = false;
     ue.transport.addTap((e) => {
       const k = e.direction === 'in' && !e.dropped ? responseKey(e.raw) : undefined;
       if (k?.method === 'SUBSCRIBE' && k.status >= 300) refusal = k.status;
@@ -98,13 +103,16 @@ export class RegEventWatch {
         notified = true;
         void n.accept();
         const state = n.request.getHeader('subscription-state') ?? '';
-        listener.onState(readRegState(n.request.body, ue.userAgent.contact.uri.toString(), state));
+        const r = readRegState(n.request.body, ue.userAgent.contact.uri.toString(), state);
+        if (r.contact?.state === 'terminated' || (r.contact === undefined && r.registration === 'terminated')) contactEnded = true;
+        listener.onState(r);
       },
     };
     subscriber.stateChange.addListener((s) => {
-      if (s !== SubscriptionState.Terminated || notified || watch.#ended) return;
+      if (s !== SubscriptionState.Terminated || watch.#ended) return;
       watch.#ended = true;
-      listener.onRefused(refusal);
+      if (!notified) listener.onRefused(refusal);
+      else if (!contactEnded) listener.onLost();
     });
     await subscriber.subscribe();
     return watch;

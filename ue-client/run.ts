@@ -262,6 +262,7 @@ function watchRegistration(ue: UeAgent, out: (line: string) => void, log: Logger
       }
     },
     onRefused: (status) => out(`reg event: subscription refused${status ? ` (${status})` : ''}: a network de-registration shows only at the next refresh`),
+    onLost: () => out('reg event: the subscription ended while registered: a network de-registration shows only at the next refresh'),
   }).catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'reg event: could not subscribe');
     return undefined;

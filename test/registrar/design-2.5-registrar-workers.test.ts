@@ -19,6 +19,8 @@
  *   ban the address in both (each worker counts its siblings' failures); one ban line.
  * - A Registration-Termination-Request (sent by the HSS peer to the registrar's Origin-Host: one worker's connection)
  *   ends bob's kept vectors and pending challenge in both workers (the one that got it tells its sibling).
+ * - reg event over TCP: subscribers on a connection of each worker each get the NOTIFY of their RTR, whichever worker
+ *   the RTR reached (the other is told and notifies on its connection).
  * - `--workers 2` with the memory store, and 3 workers × `--auth-vectors 11`, are refused naming `--workers` (exit 2).
  * - `--metrics` is the group's: its one listener counts the registrations of both workers; so are the admin API's
  *   `/metrics` and `/admin/v1/stats` without it (the supervisor reads every worker's at each request).
@@ -40,9 +42,10 @@ import { until } from '../helpers/wait.ts';
 import { parseAkaNonce } from '../../lib/aka/digest-aka.ts';
 import { Milenage } from '../../lib/aka/milenage.ts';
 import {
-  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerBytes,
+  DOMAIN, HSS_REALM, Ue, akaAnswer, akaUser, callId, credentials, headerLines, hssPort, initialAuthorization, openIsim, registerAka, registerBytes,
   registrarFixture, type AkaUser,
 } from './helpers.ts';
+import { notified, registrationsOf, subscribeBytes } from './reg-event.ts';
 
 /** 16 random octets without 0x00 (SIPp 3.6.1 reads keys as C strings). */
 function sippSafeKey(): string {
@@ -58,6 +61,8 @@ const LOAD_USERS = 200;
 const load: AkaUser[] = Array.from({ length: LOAD_USERS }, (_, i) => ({ ...akaUser(`w${i}`), ...KEYS, impus: [`sip:w${i}@${DOMAIN}`] }));
 const alice = akaUser('alice');
 const bob = akaUser('bob');
+/** Users of the reg event test: one TCP connection each, until both workers hold one. */
+const watchers = Array.from({ length: 12 }, (_, i) => akaUser(`watcher${i}`));
 const READY = /registrar: listening sip=(\S+) diameter-peers=\S+(?: admin=\S+)?(?: metrics=\S+)?\n/;
 const READY_ADMIN = /registrar: listening sip=\S+ diameter-peers=\S+ admin=(\S+)\n/;
 
@@ -118,7 +123,7 @@ async function socketsByWorker(p: Proc, port: number): Promise<{ pair: [Ue, Ue];
 }
 
 describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one Redis', () => {
-  const f = registrarFixture({ aka: [...load, alice, bob], hss: { randPolicy: 'sipp361' }, registrar: false });
+  const f = registrarFixture({ aka: [...load, alice, bob, ...watchers], hss: { randPolicy: 'sipp361' }, registrar: false });
   let redis: RedisServer;
   const groups: Proc[] = [];
 
@@ -316,6 +321,44 @@ describe('DESIGN §2.5: mcx registrar --workers 2 behind one SIP address on one 
       assert.deepEqual([Number(handled[1]), Number(sibling[1])].sort(), [1, 2], 'one worker handled it, the other ended its own');
     } finally {
       sockets.close();
+    }
+    await stop(p);
+  });
+
+  test('reg event over TCP: an RTR reaching either worker is notified by the worker holding the subscriber\'s connection (RFC 3680, the siblings told)', { timeout: 120_000 }, async () => {
+    const [port] = await freePorts(1);
+    const p = await group('reg-event', `tcp:127.0.0.1:${port}`, { MCX_LOG_LEVEL: 'debug' });
+    const held = new Map<number, { ue: Ue; user: AkaUser }>();
+    const opened: Ue[] = [];
+    try {
+      for (const user of watchers) {
+        if (held.size === 2) break;
+        const ue = await Ue.stream(port as number);
+        opened.push(ue);
+        const reg = await registerAka(ue, await openIsim(f.dir, user), user);
+        assert.equal(reg.final.msg.status, 200, reg.final.text);
+        const id = reg.final.msg.callId();
+        const w = Number((await p.waitFor(new RegExp(`"worker":(\\d)[^\\n]*"call_id":"${id}"[^\\n]*"msg":"REGISTER → 200`), 5000))[1]);
+        if (held.has(w)) continue;
+        const ok = await ue.send(subscribeBytes(ue, user.impus[0] as string, { callId: callId(), cseq: 1, fromTag: `w${w}` }));
+        assert.equal(ok.msg.status, 200, ok.text);
+        assert.match((await notified(ue)).state, /^active;/);
+        held.set(w, { ue, user });
+      }
+      assert.equal(held.size, 2, 'a subscriber on a connection of each worker');
+      const node = f.hss.node;
+      for (const { ue, user } of held.values()) {
+        const rta = readRta(await node.request(buildRtr({
+          sessionId: node.nextSessionId(), originHost: node.originHost, originRealm: node.originRealm, destinationHost: `registrar.${DOMAIN}`,
+          destinationRealm: DOMAIN, userName: user.impi, publicIdentities: [user.impus[0] as string], reasonCode: ReasonCode.PERMANENT_TERMINATION,
+        }), { host: `registrar.${DOMAIN}`, timeoutMs: 5000 }));
+        assert.deepEqual(rta.result, { resultCode: 2001 });
+        const n = await notified(ue);
+        assert.equal(n.state, 'terminated;reason=rejected');
+        assert.deepEqual(registrationsOf(n.body)[0]?.contacts.map((c) => `${c.state} ${c.event}`), ['terminated rejected']);
+      }
+    } finally {
+      for (const ue of opened) ue.close();
     }
     await stop(p);
   });

@@ -15,60 +15,15 @@ import { join } from 'node:path';
 import { ReasonCode, buildRtr, readCxResult } from '../../lib/diameter/cx/index.ts';
 import { startCapture, tsharkFields } from '../helpers/tshark.ts';
 import {
-  DOMAIN, HSS_REALM, Ue, akaUser, callId, headerLines, openIsim, registerAka, registrarFixture, sipPort, type AkaUser, type Incoming,
+  DOMAIN, HSS_REALM, Ue, akaUser, callId, headerLines, openIsim, registerAka, registrarFixture, sipPort, type AkaUser,
 } from './helpers.ts';
+import { contactsOf, notified, registrationsOf, subscribeBytes } from './reg-event.ts';
 
-const [alice, bob, carol, dave, erin, frank, grace, heidi, ivan] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].map(akaUser) as
-  [AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser];
-const users = [alice, bob, carol, dave, erin, frank, grace, heidi, ivan];
+const [alice, bob, carol, dave, erin, frank, grace, heidi, ivan, judy] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'].map(akaUser) as
+  [AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser, AkaUser];
+const users = [alice, bob, carol, dave, erin, frank, grace, heidi, ivan, judy];
 const REGISTRAR = `registrar.${DOMAIN}`;
 const impuOf = (u: AkaUser): string => u.impus[0] as string;
-
-/** A SUBSCRIBE as a 24.229 UE writes it (§5.1.1.3). */
-function subscribeBytes(ue: Ue, impu: string, o: { callId: string; cseq: number; fromTag: string; toTag?: string; expires?: number; extra?: string[]; event?: string | null; uri?: string }): string {
-  return [
-    `SUBSCRIBE ${o.uri ?? impu} SIP/2.0`,
-    `Via: SIP/2.0/${ue.transport} ${ue.localAddress}:${ue.localPort};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
-    'Max-Forwards: 70',
-    `From: <${impu}>;tag=${o.fromTag}`,
-    `To: <${impu}>${o.toTag ? `;tag=${o.toTag}` : ''}`,
-    `Call-ID: ${o.callId}`,
-    `CSeq: ${o.cseq} SUBSCRIBE`,
-    `Contact: <sip:ue@${ue.localAddress}:${ue.localPort};transport=${ue.transport.toLowerCase()}>`,
-    ...(o.event === null ? [] : [`Event: ${o.event ?? 'reg'}`]),
-    ...(o.extra ?? ['Accept: application/reginfo+xml']),
-    `Expires: ${o.expires ?? 600000}`,
-    'Content-Length: 0', '', '',
-  ].join('\r\n');
-}
-
-/** The UE's answer to a NOTIFY: its Via, From, To, Call-ID and CSeq copied (RFC 3261 §8.2.6). */
-function answer(ue: Ue, n: Incoming, status = 200, reason = 'OK'): void {
-  const copy = ['Via', 'From', 'To', 'Call-ID', 'CSeq'].flatMap((h) => headerLines(n.text, h).map((v) => `${h}: ${v}`));
-  ue.transmit([`SIP/2.0 ${status} ${reason}`, ...copy, 'Content-Length: 0', '', ''].join('\r\n'));
-}
-
-/** The next NOTIFY, answered 200, with what a test reads of it. */
-async function notified(ue: Ue, status = 200): Promise<{ n: Incoming; state: string; body: string; cseq: number }> {
-  const n = await ue.nextRequest();
-  answer(ue, n, status, status === 200 ? 'OK' : 'Call/Transaction Does Not Exist');
-  return { n, state: headerLines(n.text, 'Subscription-State')[0] ?? '', body: n.msg.body.toString('utf8'), cseq: n.msg.cseq().seq };
-}
-
-const attrsOf = (s: string): Record<string, string> => Object.fromEntries([...s.matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
-
-/** Each `<registration>` of a reginfo body: its attributes and its contacts' attributes with their URI. */
-function registrationsOf(body: string): Array<{ aor?: string; id?: string; state?: string; contacts: Array<Record<string, string>> }> {
-  return [...body.matchAll(/<registration ([^>]*)>([\s\S]*?)<\/registration>/g)].map((r) => ({
-    aor: attrsOf(r[1] as string).aor, id: attrsOf(r[1] as string).id, state: attrsOf(r[1] as string).state,
-    contacts: [...(r[2] as string).matchAll(/<contact ([^>]*)>\s*<uri>([^<]*)<\/uri>/g)].map((m) => ({ ...attrsOf(m[1] as string), uri: m[2] as string })),
-  }));
-}
-
-/** The contacts of the first `<registration>` (the subscribed AOR's). */
-function contactsOf(body: string): Array<Record<string, string>> {
-  return registrationsOf(body)[0]?.contacts ?? [];
-}
 
 /** Subscribes `u` from `ue` (already registered there) and takes the first NOTIFY. */
 async function subscribe(ue: Ue, u: AkaUser, expires = 600000): Promise<{ callId: string; fromTag: string; toTag: string; first: Awaited<ReturnType<typeof notified>> }> {
@@ -312,6 +267,30 @@ describe('RFC 3680: the registrar notifies the reg event package', () => {
       ue.close();
       await capture.stop();
       capture.remove();
+    }
+  });
+
+  test('the dialog as RFC 6665 §8.2.1 and RFC 3261 §12 make it: Event id echoed, Record-Route copied into the 200 and used as Route; a NOTIFY refused for its transaction only (500) keeps the subscription', async () => {
+    const ue = await Ue.udp(sipPort(f.reg, 'UDP'));
+    const isim = await openIsim(f.dir, judy);
+    try {
+      assert.equal((await registerAka(ue, isim, judy)).final.msg.status, 200);
+      const rr = ['<sip:pcscf.partner.example;lr>', '<sip:edge.partner.example;lr>'];
+      const ok = await ue.send(subscribeBytes(ue, impuOf(judy), {
+        callId: callId(), cseq: 1, fromTag: 'j1', event: 'reg;id=7', extra: ['Accept: application/reginfo+xml', ...rr.map((r) => `Record-Route: ${r}`)],
+      }));
+      assert.equal(ok.msg.status, 200);
+      assert.deepEqual(headerLines(ok.text, 'Record-Route'), rr, 'RFC 3261 §12.1.1: the 2xx copies Record-Route');
+      const first = await notified(ue, 500);
+      assert.deepEqual(headerLines(first.n.text, 'Event'), ['reg;id=7']);
+      assert.deepEqual(headerLines(first.n.text, 'Route'), rr, 'the route set, in order (RFC 3261 §12.1.1: UAS side)');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await registerAka(ue, isim, judy)).final.msg.status, 200);
+      const again = await notified(ue);
+      assert.equal(again.cseq, first.cseq + 1, 'still subscribed after the 500 (RFC 5057: it ended the transaction, not the usage)');
+      assert.match(again.state, /^active;/);
+    } finally {
+      ue.close();
     }
   });
 });
