@@ -2,11 +2,10 @@
  * The registrar as one running thing (DESIGN §2, row `registrar/`): store → Diameter node with the HSS peers (which
  * may end an identity's registrations with a Registration-Termination-Request: rtr.ts) → SIP stack (UDP, TCP, TLS)
  * whose requests go to the REGISTER state machine → optional admin API → optional metrics listener (`--metrics`;
- * readiness: an open HSS peer). REGISTER is
- * handled (register.ts), SUBSCRIBE to the reg event package too (reg-event.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its
- * extensions 405, methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get
- * here. `close()` stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to
- * the peers, store.
+ * readiness: an open HSS peer). REGISTER is handled (register.ts), SUBSCRIBE to the reg event package too
+ * (reg-event.ts), OPTIONS answered 200 (or 416/420 like a REGISTER), other methods of RFC 3261 and its extensions 405,
+ * methods it does not recognise 501; malformed requests are answered 400 by lib/sip before they get here. `close()`
+ * stops as every role does (lib/lifecycle.ts): SIP listeners and admin API (no new work), DPR to the peers, store.
  */
 import type { FastifyInstance } from 'fastify';
 import { listenAdmin } from '../lib/admin/server.ts';
@@ -47,15 +46,18 @@ import { AUTH_FAILED_TOPIC, SourceGuard } from './source-guard.ts';
 import { RegistrarStats } from './stats.ts';
 import { MAX_AUTH_VECTORS, VectorCache } from './vector-cache.ts';
 
-/** Methods the registrar answers; the rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
-export const ALLOW = 'REGISTER, OPTIONS, SUBSCRIBE';
+/** Methods the registrar answers. */
+const ALLOWED_METHODS: readonly string[] = ['REGISTER', 'OPTIONS', 'SUBSCRIBE'];
+
+/** The rest get 405 (or 501) with this list (RFC 3261 §21.4.6). */
+export const ALLOW = ALLOWED_METHODS.join(', ');
 
 /**
  * Methods the registrar recognises but does not allow: the stack's known methods ({@link SIP_METHODS}) but those of
  * {@link ALLOW}. They get `405` with Allow; a method outside this list is not recognised and gets `501 Not
  * Implemented` (RFC 3261 §8.2.1; RFC 4475 §3.1.1.2, §3.1.1.5).
  */
-export const KNOWN_METHODS: ReadonlySet<string> = new Set(SIP_METHODS.filter((m) => !ALLOW.split(', ').includes(m)));
+export const KNOWN_METHODS: ReadonlySet<string> = new Set(SIP_METHODS.filter((m) => !ALLOWED_METHODS.includes(m)));
 
 /** Where a started registrar can be reached. */
 export interface RegistrarAddresses {
@@ -260,8 +262,10 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       banAfter: c.banAfter, banWindowMs: c.banWindowMs, banMs: c.banMs, banAction: c.banAction, rateLimit: c.rateLimit,
       rateBurst: c.rateBurst, maxTrackedSources: c.maxTrackedSources, stats, log: log.child({ component: 'guard' }), now: c.now,
     });
+    // Other registrar processes may share a Redis store: what this one did not see may be in it.
+    const sharedStore = store.kind === 'redis';
     const regEvent = new RegEvent({
-      stack, subscriptions: new RegSubscriptions(store), bindings, serverName, maxExpires: c.maxExpires, sharedStore: store.kind === 'redis',
+      stack, subscriptions: new RegSubscriptions(store), bindings, serverName, maxExpires: c.maxExpires, sharedStore,
       stats, log: log.child({ component: 'reg-event' }), now: c.now,
     });
     teardown.add('listeners', async () => regEvent.close());
@@ -272,7 +276,7 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       limits: { defaultExpires: c.defaultExpires, minExpires: c.minExpires, maxExpires: c.maxExpires },
       serviceRoute: serviceRouteOf(serverName), guard, stats,
       pending: new PendingChallenges(c.maxPendingChallenges, c.regAwaitAuthMs, c.maxTrackedSources, c.now),
-      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now), sharedStore: store.kind === 'redis',
+      issued: new IssuedNonces(c.regAwaitAuthMs + c.maxExpires * 1000, c.maxTrackedSources, c.now), sharedStore,
       vectors, authVectors: c.authVectors, metrics, regEvent,
       digestShape: { realm: c.hssRealm, qop: ['auth'], algorithms: [...c.digestAlgorithms] },
     };
@@ -285,8 +289,9 @@ export async function startRegistrar(config: RegistrarConfig): Promise<RunningRe
       if (req.method === 'REGISTER') return handleRegister(ctx, req, tx);
       return req.method === 'SUBSCRIBE' ? regEvent.subscribe(req, tx) : answerOther(stack, req, tx);
     };
-    // Subscriptions of the store get their timers only in the first worker of a group: one last NOTIFY each.
-    if ((slot?.index ?? 0) === 0) await regEvent.start();
+    // Subscriptions of the store get their timers only in the first worker of a group (indexes start at 1): one last
+    // NOTIFY each.
+    if ((slot?.index ?? 1) === 1) await regEvent.start();
 
     const addresses: RegistrarAddresses = {
       sip: bound,

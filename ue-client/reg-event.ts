@@ -45,6 +45,7 @@ const attr = (s: string, name: string): string | undefined => new RegExp(`\\b${n
  * The state of the contact `ours` in a reginfo document (RFC 3680 §5.4): contacts compared by user, host and port.
  * @param body the document.
  * @param ours the UE's Contact URI.
+ * @param subscriptionState the NOTIFY's Subscription-State value, passed through.
  */
 export function readRegState(body: string, ours: string, subscriptionState: string): RegState {
   const head = /<reginfo\b[^>]*>/.exec(body)?.[0] ?? '';
